@@ -1,0 +1,34 @@
+//! Every bound the catalogue enforces, in one place. Units come last in the names.
+
+/// The largest encoded record (envelope) the log accepts. Events carry hashes, never document
+/// contents, so 64 KiB leaves room for a sealed personal payload with many structured fields.
+pub const RECORD_SIZE_BYTES_MAX: usize = 64 * 1024;
+/// Free text the citizen or an organisation types: names, purposes, reasons.
+pub const LABEL_CHARS_MAX: usize = 200;
+pub const REASON_CHARS_MAX: usize = 500;
+pub const ORG_ID_CHARS_MIN: usize = 3;
+pub const ORG_ID_CHARS_MAX: usize = 64;
+pub const DOC_ID_CHARS_MAX: usize = 100;
+pub const USERNAME_CHARS_MIN: usize = 3;
+pub const USERNAME_CHARS_MAX: usize = 32;
+pub const EMAIL_CHARS_MAX: usize = 254;
+pub const ENDPOINT_CHARS_MAX: usize = 512;
+pub const FIELD_KEY_CHARS_MAX: usize = 64;
+pub const FIELD_VALUE_CHARS_MAX: usize = 1024;
+/// Structured fields of one document (subject marks, licence classes...).
+pub const DOCUMENT_FIELDS_MAX: usize = 256;
+pub const ISSUER_DOC_TYPES_MAX: usize = 256;
+pub const PRINCIPAL_KEYS_MAX: usize = 16;
+pub const CONSENT_ITEMS_MAX: usize = 64;
+/// A sealed personal payload; bounded well below the record size.
+pub const SEALED_CIPHERTEXT_BYTES_MAX: usize = 48 * 1024;
+/// 1 GB per citizen is the product quota; a single upload is at most 10 MB (enforced by api),
+/// but the catalogue only refuses sizes no upload can have.
+pub const DOCUMENT_SIZE_BYTES_MAX: u64 = 1 << 40;
+
+const _: () = assert!(SEALED_CIPHERTEXT_BYTES_MAX < RECORD_SIZE_BYTES_MAX);
+const _: () = assert!(
+    DOCUMENT_FIELDS_MAX * (FIELD_KEY_CHARS_MAX + FIELD_VALUE_CHARS_MAX) * 4
+        > SEALED_CIPHERTEXT_BYTES_MAX,
+    "the sealed bound, not the field bound, is the binding one"
+);
