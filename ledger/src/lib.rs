@@ -1,1 +1,20 @@
-//! placeholder
+//! The ledger: signing and verification, the key registry, and the durable event log.
+//!
+//! **Architecture invariant:** every event on the log passed [`Ledger::append`]: it decoded
+//! canonically, its actor's key was active and allowed to emit it, and its signature passed.
+//! **Architecture invariant:** the ledger knows nothing of projections, HTTP or JSON. Time and
+//! randomness come from callers (keys, nonces, salts are parameters).
+
+pub mod crypto;
+mod error;
+mod ledger;
+pub mod limits;
+pub mod log;
+pub mod partition;
+pub mod registry;
+pub mod world;
+
+pub use error::{LedgerError, LogError};
+pub use ledger::{Ledger, LedgerConfig, Verdict, decode_logged};
+pub use log::embedded::EmbeddedLog;
+pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use schemas::sample::{all_kinds, PAYLOAD_KINDS};
+use schemas::sample::{PAYLOAD_KINDS, all_kinds};
 use schemas::{decode_record, encode_record, envelope_from_json, envelope_to_json};
 
 fn golden_dir() -> PathBuf {

@@ -1,9 +1,9 @@
 use proptest::prelude::*;
 
-use schemas::sample::{sample_envelope, SampleParams, PAYLOAD_KINDS};
+use schemas::sample::{PAYLOAD_KINDS, SampleParams, sample_envelope};
 use schemas::{
-    decode_record, encode_record, envelope_from_json, envelope_to_json, Aadhaar, DocUri, IssuerId,
-    LockerId, MobileNumber, SchemaError,
+    Aadhaar, DocUri, IssuerId, LockerId, MobileNumber, SchemaError, decode_record, encode_record,
+    envelope_from_json, envelope_to_json,
 };
 
 fn arb_params() -> impl Strategy<Value = SampleParams> {
@@ -17,18 +17,20 @@ fn arb_params() -> impl Strategy<Value = SampleParams> {
         "[A-Za-z][A-Za-z0-9 ()]{0,60}[A-Za-z0-9)]",
         0u64..=1 << 40,
     )
-        .prop_map(|(event_id, locker, other_id, occurred_at_ms, byte, doc_id, label, size_bytes)| {
-            SampleParams {
-                event_id,
-                locker,
-                other_id,
-                occurred_at_ms,
-                byte,
-                doc_id,
-                label,
-                size_bytes,
-            }
-        })
+        .prop_map(
+            |(event_id, locker, other_id, occurred_at_ms, byte, doc_id, label, size_bytes)| {
+                SampleParams {
+                    event_id,
+                    locker,
+                    other_id,
+                    occurred_at_ms,
+                    byte,
+                    doc_id,
+                    label,
+                    size_bytes,
+                }
+            },
+        )
 }
 
 proptest! {

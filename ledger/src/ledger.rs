@@ -1,0 +1,277 @@
+//! The validated append path: the only way events reach the log.
+//!
+//! For each call: decode every record (size, version, canonical form, field rules), look up
+//! event ids already in the log (a retry returns the first position), check each event against
+//! the key registry (known, active key; actor allowed to emit it), verify all signatures in
+//! parallel Ed25519 batches, then append what passed in one durable write. Each record gets its
+//! own verdict; a refused record never changes the log.
+
+use std::sync::Arc;
+
+use ed25519_dalek::VerifyingKey;
+use schemas::{Envelope, PublicKeyEntry, SignatureBytes, TopicKind, decode_record};
+use tokio::sync::{RwLock, oneshot};
+
+use crate::crypto::{VerifyItem, event_hash, verify_all};
+use crate::limits::{APPEND_BATCH_RECORDS_MAX, READ_RECORDS_MAX};
+use crate::log::{AppendRequest, Appended, Log, LogRecord};
+use crate::registry::KeyRegistry;
+use crate::{LedgerError, LogError};
+
+/// Topic names and the trust anchor.
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    pub directory_topic: String,
+    pub citizen_topic: String,
+    /// Fixed for the life of the log: the partition of a citizen depends on it.
+    pub citizen_partitions: u32,
+    /// The platform's public keys, which sign registrations; everything else is trusted
+    /// through events signed by them.
+    pub platform_keys: Vec<PublicKeyEntry>,
+}
+
+impl LedgerConfig {
+    pub fn new(platform_keys: Vec<PublicKeyEntry>) -> Self {
+        LedgerConfig {
+            directory_topic: "locker.directory".to_owned(),
+            citizen_topic: "locker.events".to_owned(),
+            citizen_partitions: 8,
+            platform_keys,
+        }
+    }
+}
+
+/// The verdict on one record of an append call.
+pub type Verdict = Result<Appended, LedgerError>;
+
+/// The ledger over a log backend.
+pub struct Ledger<L: Log> {
+    log: Arc<L>,
+    config: LedgerConfig,
+    /// Appends hold it shared; events that change keys hold it exclusively, so no event is
+    /// checked against keys that change before it is written.
+    registry: RwLock<KeyRegistry>,
+}
+
+impl<L: Log> std::fmt::Debug for Ledger<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+struct Candidate {
+    index: usize,
+    envelope: Envelope,
+    signing_bytes: Vec<u8>,
+    digest: schemas::Digest32,
+    raw: Vec<u8>,
+}
+
+impl<L: Log> Ledger<L> {
+    /// Opens the ledger: creates its topics if needed and rebuilds the key registry by
+    /// replaying the registrations and key events already in the log.
+    pub async fn open(log: Arc<L>, config: LedgerConfig) -> Result<Self, LedgerError> {
+        log.create_topic(&config.directory_topic, 1).await?;
+        log.create_topic(&config.citizen_topic, config.citizen_partitions).await?;
+        let mut registry = KeyRegistry::new(&config.platform_keys)?;
+        // Citizen registrations first: key events in the directory may name citizens, and a
+        // citizen always registered before any change to its keys.
+        for topic in [&config.citizen_topic, &config.directory_topic] {
+            for partition in 0..log.partitions(topic)? {
+                let mut offset = 0;
+                loop {
+                    let batch = log.read(topic, partition, offset, READ_RECORDS_MAX).await?;
+                    let Some(last) = batch.last() else { break };
+                    offset = last.position.offset + 1;
+                    for record in &batch {
+                        let envelope = decode_logged(topic, record)?;
+                        if KeyRegistry::affects_registry(&envelope.event.payload) {
+                            registry.apply(&envelope.event)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Ledger { log, config, registry: RwLock::new(registry) })
+    }
+
+    pub fn log(&self) -> &Arc<L> {
+        &self.log
+    }
+
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
+    /// The topic an event belongs to.
+    pub fn topic_of(&self, envelope: &Envelope) -> &str {
+        match envelope.event.payload.partition_key().topic() {
+            TopicKind::Directory => &self.config.directory_topic,
+            TopicKind::Citizens => &self.config.citizen_topic,
+        }
+    }
+
+    /// Appends one encoded record.
+    pub async fn append_one(&self, record: Vec<u8>) -> Verdict {
+        let mut verdicts = self.append(vec![record]).await?;
+        verdicts.pop().unwrap_or_else(|| unreachable!("one verdict per record"))
+    }
+
+    /// Validates and appends encoded records. The outer error means nothing was appended
+    /// (a storage failure or an oversized call); otherwise each record has its own verdict,
+    /// in order.
+    pub async fn append(&self, records: Vec<Vec<u8>>) -> Result<Vec<Verdict>, LedgerError> {
+        if records.len() > APPEND_BATCH_RECORDS_MAX {
+            return Err(LedgerError::BatchTooLarge {
+                records: records.len(),
+                limit: APPEND_BATCH_RECORDS_MAX,
+            });
+        }
+        let mut verdicts: Vec<Option<Verdict>> = (0..records.len()).map(|_| None).collect();
+        let mut candidates = Vec::with_capacity(records.len());
+        for (index, raw) in records.into_iter().enumerate() {
+            match decode_candidate(index, raw) {
+                Ok(candidate) => candidates.push(candidate),
+                Err(e) => verdicts[index] = Some(Err(e)),
+            }
+        }
+        // A retry of an event already in the log gets its first position back, even if the
+        // key that signed it has been rotated out since.
+        let ids: Vec<_> = candidates.iter().map(|c| c.envelope.event.id).collect();
+        let known = self.log.lookup(&ids).await?;
+        let mut fresh = Vec::with_capacity(candidates.len());
+        for (candidate, entry) in candidates.into_iter().zip(known) {
+            match entry {
+                Some(entry) if entry.digest == candidate.digest => {
+                    verdicts[candidate.index] = Some(Ok(Appended::Existing(entry.position)));
+                }
+                Some(_) => {
+                    verdicts[candidate.index] = Some(Err(LedgerError::IdConflict {
+                        event_id: candidate.envelope.event.id,
+                    }));
+                }
+                None => fresh.push(candidate),
+            }
+        }
+        if fresh.iter().any(|c| KeyRegistry::affects_registry(&c.envelope.event.payload)) {
+            let mut registry = self.registry.write().await;
+            // Plain events run in batches between registry events, which go one at a time.
+            let mut run = Vec::new();
+            for candidate in fresh {
+                if KeyRegistry::affects_registry(&candidate.envelope.event.payload) {
+                    self.check_and_append(&registry, std::mem::take(&mut run), &mut verdicts)
+                        .await?;
+                    let event = candidate.envelope.event.clone();
+                    let index = candidate.index;
+                    self.check_and_append(&registry, vec![candidate], &mut verdicts).await?;
+                    if let Some(Ok(Appended::New(_))) = &verdicts[index] {
+                        registry.apply(&event)?;
+                    }
+                } else {
+                    run.push(candidate);
+                }
+            }
+            self.check_and_append(&registry, run, &mut verdicts).await?;
+        } else {
+            let registry = self.registry.read().await;
+            self.check_and_append(&registry, fresh, &mut verdicts).await?;
+        }
+        Ok(verdicts
+            .into_iter()
+            .map(|verdict| verdict.unwrap_or_else(|| unreachable!("every record has a verdict")))
+            .collect())
+    }
+
+    async fn check_and_append(
+        &self,
+        registry: &KeyRegistry,
+        candidates: Vec<Candidate>,
+        verdicts: &mut [Option<Verdict>],
+    ) -> Result<(), LedgerError> {
+        let mut checked = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            match registry.check(&candidate.envelope.event) {
+                Ok(key) => checked.push((candidate, key)),
+                Err(e) => verdicts[candidate.index] = Some(Err(e)),
+            }
+        }
+        if checked.is_empty() {
+            return Ok(());
+        }
+        let signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)> = checked
+            .iter_mut()
+            .map(|(c, key)| (std::mem::take(&mut c.signing_bytes), c.envelope.signature, *key))
+            .collect();
+        let valid = verify_on_pool(signatures).await?;
+        let mut by_topic: Vec<(String, Vec<AppendRequest>, Vec<usize>)> = Vec::new();
+        for ((candidate, _), ok) in checked.into_iter().zip(valid) {
+            if !ok {
+                verdicts[candidate.index] =
+                    Some(Err(LedgerError::BadSignature { event_id: candidate.envelope.event.id }));
+                continue;
+            }
+            let topic = self.topic_of(&candidate.envelope).to_owned();
+            let request = AppendRequest {
+                id: candidate.envelope.event.id,
+                digest: candidate.digest,
+                key: candidate.envelope.event.payload.partition_key().to_key_bytes(),
+                value: candidate.raw,
+            };
+            match by_topic.iter_mut().find(|(t, _, _)| *t == topic) {
+                Some((_, requests, indexes)) => {
+                    requests.push(request);
+                    indexes.push(candidate.index);
+                }
+                None => by_topic.push((topic, vec![request], vec![candidate.index])),
+            }
+        }
+        for (topic, requests, indexes) in by_topic {
+            let count = requests.len();
+            let results = self.log.append(&topic, requests).await?;
+            assert_eq!(results.len(), count, "the log answers every request");
+            for (index, result) in indexes.into_iter().zip(results) {
+                verdicts[index] = Some(result.map_err(|e| match e {
+                    LogError::IdConflict { event_id } => LedgerError::IdConflict { event_id },
+                    other => LedgerError::Log(other),
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {
+    let envelope = decode_record(&raw)?;
+    let signing_bytes = schemas::signing_bytes(&envelope.event)?;
+    let digest = event_hash(&signing_bytes, &envelope.signature);
+    Ok(Candidate { index, envelope, signing_bytes, digest, raw })
+}
+
+/// Decodes a record read back from the log. A record that the ledger wrote and that no longer
+/// decodes means the store was altered or damaged.
+pub fn decode_logged(topic: &str, record: &LogRecord) -> Result<Envelope, LedgerError> {
+    decode_record(&record.value).map_err(|e| {
+        LedgerError::Log(LogError::Corrupt {
+            location: format!(
+                "topic {topic} partition {} offset {}",
+                record.position.partition, record.position.offset
+            ),
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// Verifies signatures on the rayon pool (both cores) without blocking the async runtime.
+async fn verify_on_pool(
+    signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)>,
+) -> Result<Vec<bool>, LedgerError> {
+    let (reply, answer) = oneshot::channel();
+    rayon::spawn(move || {
+        let items: Vec<VerifyItem<'_>> = signatures
+            .iter()
+            .map(|(message, signature, key)| VerifyItem { message, signature, key })
+            .collect();
+        let _ = reply.send(verify_all(&items));
+    });
+    answer.await.map_err(|_| LedgerError::Log(LogError::Closed))
+}

@@ -1,0 +1,118 @@
+//! The `Log` abstraction: Kafka's semantics, implemented by the embedded RocksDB backend here
+//! and by Kafka later, so the code above it runs unchanged on either.
+//!
+//! - Named topics with a fixed number of partitions.
+//! - Records keyed by a partition key; one key's records stay in one partition, in order.
+//! - `append` returns positions only once the records are durable.
+//! - Reads are ordered from a position; `wait_for` parks a reader until new records arrive.
+//! - Appends are idempotent by event id: the same id and digest return the first position;
+//!   the same id with another digest is refused.
+
+pub mod embedded;
+
+use std::future::Future;
+use std::time::Duration;
+
+use schemas::{Digest32, EventId};
+
+use crate::LogError;
+
+/// A position in a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// One record to append.
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    /// The idempotency key.
+    pub id: EventId,
+    /// What makes two records with the same id "the same": the event hash.
+    pub digest: Digest32,
+    /// The partition key.
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// The outcome of one appended record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Written now, at this position.
+    New(Position),
+    /// The same event was already in the log, at this position; nothing was written.
+    Existing(Position),
+}
+
+impl Appended {
+    pub fn position(&self) -> Position {
+        match self {
+            Appended::New(p) | Appended::Existing(p) => *p,
+        }
+    }
+}
+
+/// Where an event id already sits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdEntry {
+    pub topic: String,
+    pub position: Position,
+    pub digest: Digest32,
+}
+
+/// A record read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    pub position: Position,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+pub trait Log: Send + Sync + 'static {
+    /// Creates the topic, or checks that it exists with this many partitions.
+    fn create_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+    ) -> impl Future<Output = Result<(), LogError>> + Send;
+
+    fn partitions(&self, topic: &str) -> Result<u32, LogError>;
+
+    /// Appends the records, each to the partition its key hashes to. Resolves once every
+    /// record is durable; the outer error means nothing of this call was written; an inner one
+    /// refuses that record alone (an id conflict).
+    fn append(
+        &self,
+        topic: &str,
+        requests: Vec<AppendRequest>,
+    ) -> impl Future<Output = Result<Vec<Result<Appended, LogError>>, LogError>> + Send;
+
+    /// Where each id sits, if it was appended.
+    fn lookup(
+        &self,
+        ids: &[EventId],
+    ) -> impl Future<Output = Result<Vec<Option<IdEntry>>, LogError>> + Send;
+
+    /// Up to `max_records` records of one partition, from `from_offset` on, in order.
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> impl Future<Output = Result<Vec<LogRecord>, LogError>> + Send;
+
+    /// The offset the next record of the partition will get.
+    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError>;
+
+    /// Waits until the partition holds a record at `offset` (true), or `timeout` passes
+    /// (false). Parks the task; no polling.
+    fn wait_for(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<bool, LogError>> + Send;
+}

@@ -1,0 +1,340 @@
+//! The key registry: which keys each actor holds, whether each is still valid, and what each
+//! kind of actor may emit. It is built only from events (the directory and citizen
+//! registrations), so replaying the log rebuilds it exactly as it was at any point of history.
+
+use std::collections::{HashMap, HashSet};
+
+use ed25519_dalek::VerifyingKey;
+use schemas::{
+    Actor, DocTypeCode, DocUri, Event, IssuerId, KeyId, Organisation, Payload, Principal,
+    PublicKeyEntry,
+};
+
+use crate::LedgerError;
+use crate::crypto::{VerifyItem, esign_message, parse_public_key, verify_one};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyStatus {
+    Active,
+    RotatedOut,
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+struct PrincipalState {
+    keys: HashMap<KeyId, (VerifyingKey, KeyStatus)>,
+    suspended: bool,
+    /// For issuers: the doc types they may issue.
+    doc_types: HashSet<DocTypeCode>,
+}
+
+impl PrincipalState {
+    fn new(keys: &[PublicKeyEntry]) -> Result<Self, LedgerError> {
+        let mut state =
+            PrincipalState { keys: HashMap::new(), suspended: false, doc_types: HashSet::new() };
+        for entry in keys {
+            state.keys.insert(entry.key_id, (parse_public_key(entry)?, KeyStatus::Active));
+        }
+        Ok(state)
+    }
+}
+
+/// Keys and permissions as of some point in the log.
+#[derive(Debug, Clone)]
+pub struct KeyRegistry {
+    principals: HashMap<Principal, PrincipalState>,
+}
+
+fn describe(principal: &Principal) -> String {
+    match principal {
+        Principal::Platform => "the platform".to_owned(),
+        Principal::Issuer(id) => format!("issuer {id}"),
+        Principal::Requester(id) => format!("requester {id}"),
+        Principal::Citizen(id) => format!("citizen {id}"),
+    }
+}
+
+impl KeyRegistry {
+    /// A registry that trusts only the platform's keys (the trust anchor, from configuration).
+    pub fn new(platform_keys: &[PublicKeyEntry]) -> Result<Self, LedgerError> {
+        let mut principals = HashMap::new();
+        principals.insert(Principal::Platform, PrincipalState::new(platform_keys)?);
+        Ok(KeyRegistry { principals })
+    }
+
+    /// True for events that change the registry; they are checked and applied one at a time.
+    pub fn affects_registry(payload: &Payload) -> bool {
+        matches!(
+            payload,
+            Payload::IssuerRegistered(_)
+                | Payload::RequesterRegistered(_)
+                | Payload::KeyRotated(_)
+                | Payload::KeyRevoked(_)
+                | Payload::OrganisationSuspended(_)
+                | Payload::OrganisationReinstated(_)
+                | Payload::CitizenRegistered(_)
+        )
+    }
+
+    /// Checks that `event` may be appended now and returns the key its signature must verify
+    /// with. Does not check the signature itself (that is batched) and changes nothing.
+    pub fn check(&self, event: &Event) -> Result<VerifyingKey, LedgerError> {
+        let principal = Principal::from(&event.actor);
+        let state = self
+            .principals
+            .get(&principal)
+            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(&principal) })?;
+        if state.suspended {
+            return Err(LedgerError::ActorSuspended { actor: describe(&principal) });
+        }
+        let (key, status) = state.keys.get(&event.key_id).ok_or_else(|| {
+            LedgerError::UnknownKey { actor: describe(&principal), key_id: event.key_id }
+        })?;
+        match status {
+            KeyStatus::Active => {}
+            KeyStatus::RotatedOut => {
+                return Err(LedgerError::KeyRotatedOut {
+                    actor: describe(&principal),
+                    key_id: event.key_id,
+                });
+            }
+            KeyStatus::Revoked => {
+                return Err(LedgerError::KeyRevoked {
+                    actor: describe(&principal),
+                    key_id: event.key_id,
+                });
+            }
+        }
+        self.check_permission(&event.actor, &event.payload, state)?;
+        self.check_registry_change(&event.payload)?;
+        Ok(*key)
+    }
+
+    fn check_permission(
+        &self,
+        actor: &Actor,
+        payload: &Payload,
+        state: &PrincipalState,
+    ) -> Result<(), LedgerError> {
+        let refuse = |reason: String| {
+            Err(LedgerError::NotPermitted {
+                actor_kind: actor.kind(),
+                event_kind: payload.kind_name(),
+                reason,
+            })
+        };
+        let issuer_owns = |issuer: &IssuerId, uri: &DocUri| -> Result<(), LedgerError> {
+            if uri.issuer() != issuer {
+                return refuse(format!("{uri} belongs to issuer {}", uri.issuer()));
+            }
+            if !state.doc_types.contains(uri.doc_type()) {
+                return refuse(format!("{issuer} has not registered doc type {}", uri.doc_type()));
+            }
+            Ok(())
+        };
+        match (actor, payload) {
+            // Key changes: the platform, or the owner itself with a valid key.
+            (_, Payload::KeyRotated(e)) => self.check_key_owner(actor, &e.owner, payload),
+            (_, Payload::KeyRevoked(e)) => self.check_key_owner(actor, &e.owner, payload),
+            (
+                Actor::Platform,
+                Payload::IssuerRegistered(_)
+                | Payload::RequesterRegistered(_)
+                | Payload::OrganisationSuspended(_)
+                | Payload::OrganisationReinstated(_)
+                | Payload::CitizenRegistered(_)
+                | Payload::AadhaarLinked(_)
+                | Payload::SharedDocumentViewed(_)
+                | Payload::ConsentExpired(_),
+            ) => Ok(()),
+            (Actor::Issuer(issuer), Payload::DocumentIssued(e)) => issuer_owns(issuer, &e.uri),
+            (Actor::Issuer(issuer), Payload::DocumentUpdated(e)) => issuer_owns(issuer, &e.uri),
+            (Actor::Issuer(issuer), Payload::DocumentRevoked(e)) => issuer_owns(issuer, &e.uri),
+            (Actor::Requester(id), Payload::ConsentRequested(e)) if &e.requester == id => Ok(()),
+            (Actor::Requester(id), Payload::DocumentAccessed(e)) if &e.requester == id => Ok(()),
+            (Actor::Requester(id), Payload::ConsentRequested(_) | Payload::DocumentAccessed(_)) => {
+                refuse(format!("requester {id} may act only under its own id"))
+            }
+            (Actor::Citizen(locker), _) => match citizen_locker(payload) {
+                Some(target) if target == *locker => {
+                    if let Payload::DocumentESigned(e) = payload {
+                        let message = esign_message(&e.content_hash);
+                        let valid = state.keys.values().any(|(key, status)| {
+                            *status == KeyStatus::Active
+                                && verify_one(&VerifyItem {
+                                    message: &message,
+                                    signature: &e.esignature,
+                                    key,
+                                })
+                        });
+                        if !valid {
+                            return Err(LedgerError::BadESignature);
+                        }
+                    }
+                    Ok(())
+                }
+                Some(target) => refuse(format!("citizen {locker} cannot act on locker {target}")),
+                None => refuse("only issuers, requesters or the platform emit this".to_owned()),
+            },
+            _ => refuse(format!("not an event a {:?} emits", actor.kind())),
+        }
+    }
+
+    fn check_key_owner(
+        &self,
+        actor: &Actor,
+        owner: &Principal,
+        payload: &Payload,
+    ) -> Result<(), LedgerError> {
+        if *actor != Actor::Platform && Principal::from(actor) != *owner {
+            return Err(LedgerError::NotPermitted {
+                actor_kind: actor.kind(),
+                event_kind: payload.kind_name(),
+                reason: format!(
+                    "only the platform or {} itself may change its keys",
+                    describe(owner)
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// State rules of registry changes: no double registration, keys only for known owners.
+    fn check_registry_change(&self, payload: &Payload) -> Result<(), LedgerError> {
+        let known = |principal: &Principal| -> Result<&PrincipalState, LedgerError> {
+            self.principals
+                .get(principal)
+                .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })
+        };
+        let fresh = |principal: Principal| -> Result<(), LedgerError> {
+            if self.principals.contains_key(&principal) {
+                return Err(LedgerError::AlreadyRegistered { what: describe(&principal) });
+            }
+            Ok(())
+        };
+        match payload {
+            Payload::IssuerRegistered(e) => {
+                fresh(Principal::Issuer(e.issuer.clone()))?;
+                PrincipalState::new(&e.keys).map(|_| ())
+            }
+            Payload::RequesterRegistered(e) => {
+                fresh(Principal::Requester(e.requester.clone()))?;
+                PrincipalState::new(&e.keys).map(|_| ())
+            }
+            Payload::CitizenRegistered(e) => {
+                fresh(Principal::Citizen(e.locker))?;
+                parse_public_key(&e.key).map(|_| ())
+            }
+            Payload::KeyRotated(e) => {
+                let state = known(&e.owner)?;
+                if state.keys.contains_key(&e.new_key.key_id) {
+                    return Err(LedgerError::AlreadyRegistered {
+                        what: format!("key {}", e.new_key.key_id),
+                    });
+                }
+                if let Some(retired) = &e.retired_key_id {
+                    if !state.keys.contains_key(retired) {
+                        return Err(LedgerError::UnknownKey {
+                            actor: describe(&e.owner),
+                            key_id: *retired,
+                        });
+                    }
+                }
+                parse_public_key(&e.new_key).map(|_| ())
+            }
+            Payload::KeyRevoked(e) => {
+                let state = known(&e.owner)?;
+                if !state.keys.contains_key(&e.key_id) {
+                    return Err(LedgerError::UnknownKey {
+                        actor: describe(&e.owner),
+                        key_id: e.key_id,
+                    });
+                }
+                Ok(())
+            }
+            Payload::OrganisationSuspended(e) => {
+                known(&organisation_principal(&e.organisation)).map(|_| ())
+            }
+            Payload::OrganisationReinstated(e) => {
+                known(&organisation_principal(&e.organisation)).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies an event that was checked and appended. Events that do not change the registry
+    /// are ignored, so replay can feed every event through here.
+    pub fn apply(&mut self, event: &Event) -> Result<(), LedgerError> {
+        match &event.payload {
+            Payload::IssuerRegistered(e) => {
+                let mut state = PrincipalState::new(&e.keys)?;
+                state.doc_types = e.doc_types.iter().map(|t| t.code.clone()).collect();
+                self.principals.insert(Principal::Issuer(e.issuer.clone()), state);
+            }
+            Payload::RequesterRegistered(e) => {
+                self.principals.insert(
+                    Principal::Requester(e.requester.clone()),
+                    PrincipalState::new(&e.keys)?,
+                );
+            }
+            Payload::CitizenRegistered(e) => {
+                let state = PrincipalState::new(std::slice::from_ref(&e.key))?;
+                self.principals.insert(Principal::Citizen(e.locker), state);
+            }
+            Payload::KeyRotated(e) => {
+                let key = parse_public_key(&e.new_key)?;
+                let state = self.state_mut(&e.owner)?;
+                state.keys.insert(e.new_key.key_id, (key, KeyStatus::Active));
+                if let Some(retired) = &e.retired_key_id {
+                    if let Some((_, status)) = state.keys.get_mut(retired) {
+                        if *status == KeyStatus::Active {
+                            *status = KeyStatus::RotatedOut;
+                        }
+                    }
+                }
+            }
+            Payload::KeyRevoked(e) => {
+                if let Some((_, status)) = self.state_mut(&e.owner)?.keys.get_mut(&e.key_id) {
+                    *status = KeyStatus::Revoked;
+                }
+            }
+            Payload::OrganisationSuspended(e) => {
+                self.state_mut(&organisation_principal(&e.organisation))?.suspended = true;
+            }
+            Payload::OrganisationReinstated(e) => {
+                self.state_mut(&organisation_principal(&e.organisation))?.suspended = false;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn state_mut(&mut self, principal: &Principal) -> Result<&mut PrincipalState, LedgerError> {
+        self.principals
+            .get_mut(principal)
+            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })
+    }
+}
+
+fn organisation_principal(organisation: &Organisation) -> Principal {
+    match organisation {
+        Organisation::Issuer(id) => Principal::Issuer(id.clone()),
+        Organisation::Requester(id) => Principal::Requester(id.clone()),
+    }
+}
+
+/// The locker a citizen-emitted event acts on, for the kinds a citizen may emit.
+fn citizen_locker(payload: &Payload) -> Option<schemas::LockerId> {
+    match payload {
+        Payload::ProfileUpdated(e) => Some(e.locker),
+        Payload::DocumentUploaded(e) => Some(e.locker),
+        Payload::UploadDeleted(e) => Some(e.locker),
+        Payload::DocumentESigned(e) => Some(e.locker),
+        Payload::DocumentShared(e) => Some(e.locker),
+        Payload::ShareRevoked(e) => Some(e.locker),
+        Payload::ConsentGranted(e) => Some(e.locker),
+        Payload::ConsentDenied(e) => Some(e.locker),
+        Payload::ConsentRevoked(e) => Some(e.locker),
+        _ => None,
+    }
+}

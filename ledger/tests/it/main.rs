@@ -1,0 +1,56 @@
+//! The ledger integration tests: one binary, against the real embedded RocksDB log.
+
+/// The validated append path: every kind of bad input, each with its own error.
+mod append;
+/// The embedded log's Kafka-like semantics: ordering, idempotency, concurrency, waiting, restart.
+mod log;
+/// Key lifecycle: rotation, revocation, suspension, and the registry after a restart.
+mod registry;
+
+use std::sync::Arc;
+
+use ledger::world::World;
+use ledger::{EmbeddedLog, Ledger, Log, Verdict};
+
+#[derive(Debug)]
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub world: World,
+    pub ledger: Ledger<EmbeddedLog>,
+}
+
+/// A fresh log with the world's issuer and requester registered.
+pub async fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut world = World::new(42);
+    let ledger = open(&dir, &world).await;
+    let registrations = vec![world.register_issuer(), world.register_requester()];
+    for verdict in ledger.append(registrations).await.expect("append") {
+        verdict.expect("registration accepted");
+    }
+    Setup { dir, world, ledger }
+}
+
+pub async fn open(dir: &tempfile::TempDir, world: &World) -> Ledger<EmbeddedLog> {
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).expect("open log"));
+    Ledger::open(log, world.config()).await.expect("open ledger")
+}
+
+/// How many records the ledger's topics hold in all.
+pub fn total_records(ledger: &Ledger<EmbeddedLog>) -> u64 {
+    let config = ledger.config();
+    [&config.directory_topic, &config.citizen_topic]
+        .into_iter()
+        .map(|topic| {
+            let partitions = ledger.log().partitions(topic).expect("partitions");
+            (0..partitions).map(|p| ledger.log().end_offset(topic, p).expect("end")).sum::<u64>()
+        })
+        .sum()
+}
+
+pub fn accepted(verdict: Verdict) -> ledger::Position {
+    match verdict {
+        Ok(ledger::Appended::New(position)) => position,
+        other => panic!("expected a new append, got {other:?}"),
+    }
+}

@@ -1,0 +1,101 @@
+use ledger::LedgerError;
+use schemas::*;
+
+use crate::{accepted, open, setup};
+
+#[tokio::test]
+async fn a_rotated_out_key_signs_nothing_new_even_after_a_restart() {
+    let mut s = setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    accepted(s.ledger.append_one(registration).await);
+    let (new_key, rotation) = s.world.rotate_issuer_key();
+    accepted(s.ledger.append_one(rotation).await);
+    let old = s.world.issue_marksheet(&citizen, "K-1");
+    let err = s.ledger.append_one(old.clone()).await.expect_err("old key");
+    assert!(matches!(err, LedgerError::KeyRotatedOut { .. }), "{err}");
+    s.world.issuer.key = new_key;
+    accepted(s.ledger.append_one(s.world.issue_marksheet(&citizen, "K-2")).await);
+    drop(s.ledger);
+    let ledger = open(&s.dir, &s.world).await;
+    let err = ledger.append_one(old).await.expect_err("old key after restart");
+    assert!(matches!(err, LedgerError::KeyRotatedOut { .. }), "{err}");
+    accepted(ledger.append_one(s.world.issue_marksheet(&citizen, "K-3")).await);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let mut s = setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    accepted(s.ledger.append_one(registration).await);
+    let revoke = Payload::KeyRevoked(KeyRevoked {
+        owner: Principal::Issuer(s.world.issuer.id.clone()),
+        key_id: ledger::crypto::key_id_of(&s.world.issuer.key.verifying_key()),
+        reason: Reason::parse("key leaked").expect("reason"),
+    });
+    let platform = s.world.platform.clone();
+    accepted(s.ledger.append_one(s.world.record(Actor::Platform, &platform, revoke, None)).await);
+    let err =
+        s.ledger.append_one(s.world.issue_marksheet(&citizen, "V-1")).await.expect_err("revoked");
+    assert!(matches!(err, LedgerError::KeyRevoked { .. }), "{err}");
+    assert!(err.to_string().ends_with("is revoked"), "{err}");
+}
+
+#[tokio::test]
+async fn a_suspended_issuer_is_refused_until_reinstated() {
+    let mut s = setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    accepted(s.ledger.append_one(registration).await);
+    let organisation = Organisation::Issuer(s.world.issuer.id.clone());
+    let platform = s.world.platform.clone();
+    let suspend = Payload::OrganisationSuspended(OrganisationSuspended {
+        organisation: organisation.clone(),
+        reason: Reason::parse("audit pending").expect("reason"),
+    });
+    // Suspension and the refused issuance in one call: the registry changes mid-batch.
+    let suspension = s.world.record(Actor::Platform, &platform, suspend, None);
+    let issuance = s.world.issue_marksheet(&citizen, "S-1");
+    let verdicts = s.ledger.append(vec![suspension, issuance]).await.expect("append");
+    accepted(verdicts[0].clone_ok());
+    assert!(matches!(verdicts[1], Err(LedgerError::ActorSuspended { .. })), "{:?}", verdicts[1]);
+    let reinstate = Payload::OrganisationReinstated(OrganisationReinstated { organisation });
+    accepted(
+        s.ledger.append_one(s.world.record(Actor::Platform, &platform, reinstate, None)).await,
+    );
+    accepted(s.ledger.append_one(s.world.issue_marksheet(&citizen, "S-2")).await);
+}
+
+#[tokio::test]
+async fn registrations_cannot_be_repeated_or_forged() {
+    let mut s = setup().await;
+    let err = s.ledger.append_one(s.world.register_issuer()).await.expect_err("twice");
+    assert!(matches!(err, LedgerError::AlreadyRegistered { .. }), "{err}");
+    // A registration whose key id does not match its key.
+    let platform = s.world.platform.clone();
+    let mut key = ledger::crypto::public_key_entry(&s.world.new_key().verifying_key());
+    key.key_id.0[0] ^= 1;
+    let payload = Payload::RequesterRegistered(RequesterRegistered {
+        requester: RequesterId::parse("in.gov.passport").expect("id"),
+        name: Label::parse("Passport Seva").expect("label"),
+        kind: RequesterKind::GovernmentDepartment,
+        keys: vec![key],
+    });
+    let err = s
+        .ledger
+        .append_one(s.world.record(Actor::Platform, &platform, payload, None))
+        .await
+        .expect_err("bad key id");
+    assert!(matches!(err, LedgerError::InvalidKey { .. }), "{err}");
+}
+
+trait CloneOk {
+    fn clone_ok(&self) -> ledger::Verdict;
+}
+
+impl CloneOk for ledger::Verdict {
+    fn clone_ok(&self) -> ledger::Verdict {
+        match self {
+            Ok(appended) => Ok(*appended),
+            Err(e) => panic!("expected success, got {e}"),
+        }
+    }
+}
