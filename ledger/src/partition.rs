@@ -8,6 +8,7 @@ pub fn murmur2(data: &[u8]) -> i32 {
     const R: u32 = 24;
     let length = data.len();
     // Kafka hashes the length as a Java int; keys are bounded far below 2^31.
+    #[allow(clippy::cast_possible_truncation, reason = "Kafka truncates to a Java int too")]
     let mut h: u32 = SEED ^ (length as u32);
     let mut chunks = data.chunks_exact(4);
     for chunk in &mut chunks {

@@ -232,13 +232,13 @@ impl KeyRegistry {
                         what: format!("key {}", e.new_key.key_id),
                     });
                 }
-                if let Some(retired) = &e.retired_key_id {
-                    if !state.keys.contains_key(retired) {
-                        return Err(LedgerError::UnknownKey {
-                            actor: describe(&e.owner),
-                            key_id: *retired,
-                        });
-                    }
+                if let Some(retired) = &e.retired_key_id
+                    && !state.keys.contains_key(retired)
+                {
+                    return Err(LedgerError::UnknownKey {
+                        actor: describe(&e.owner),
+                        key_id: *retired,
+                    });
                 }
                 parse_public_key(&e.new_key).map(|_| ())
             }
@@ -285,12 +285,11 @@ impl KeyRegistry {
                 let key = parse_public_key(&e.new_key)?;
                 let state = self.state_mut(&e.owner)?;
                 state.keys.insert(e.new_key.key_id, (key, KeyStatus::Active));
-                if let Some(retired) = &e.retired_key_id {
-                    if let Some((_, status)) = state.keys.get_mut(retired) {
-                        if *status == KeyStatus::Active {
-                            *status = KeyStatus::RotatedOut;
-                        }
-                    }
+                if let Some(retired) = &e.retired_key_id
+                    && let Some((_, status)) = state.keys.get_mut(retired)
+                    && *status == KeyStatus::Active
+                {
+                    *status = KeyStatus::RotatedOut;
                 }
             }
             Payload::KeyRevoked(e) => {

@@ -67,6 +67,12 @@ impl World {
         }
     }
 
+    /// Switches the RNG to another stream: same keys, fresh ids, salts and nonces. Lets several
+    /// runs over one log (restarts, rounds of a crash test) add new events without conflicts.
+    pub fn reseed(&mut self, stream: u64) {
+        self.rng.set_stream(stream);
+    }
+
     pub fn config(&self) -> LedgerConfig {
         LedgerConfig::new(vec![public_key_entry(&self.platform.verifying_key())])
     }

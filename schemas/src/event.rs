@@ -685,23 +685,23 @@ impl Payload {
                 check_content(&e.content)?;
             }
             Payload::DocumentUploaded(e) => check_content(&e.content)?,
-            Payload::ConsentRequested(e) => {
-                if e.items.is_empty() || e.items.len() > limits::CONSENT_ITEMS_MAX {
-                    return bad(format!(
-                        "a consent request asks for 1 to {} items, not {}",
-                        limits::CONSENT_ITEMS_MAX,
-                        e.items.len()
-                    ));
-                }
+            Payload::ConsentRequested(e)
+                if e.items.is_empty() || e.items.len() > limits::CONSENT_ITEMS_MAX =>
+            {
+                return bad(format!(
+                    "a consent request asks for 1 to {} items, not {}",
+                    limits::CONSENT_ITEMS_MAX,
+                    e.items.len()
+                ));
             }
-            Payload::ConsentGranted(e) => {
-                if e.documents.is_empty() || e.documents.len() > limits::CONSENT_ITEMS_MAX {
-                    return bad(format!(
-                        "a grant releases 1 to {} documents, not {}",
-                        limits::CONSENT_ITEMS_MAX,
-                        e.documents.len()
-                    ));
-                }
+            Payload::ConsentGranted(e)
+                if e.documents.is_empty() || e.documents.len() > limits::CONSENT_ITEMS_MAX =>
+            {
+                return bad(format!(
+                    "a grant releases 1 to {} documents, not {}",
+                    limits::CONSENT_ITEMS_MAX,
+                    e.documents.len()
+                ));
             }
             _ => {}
         }

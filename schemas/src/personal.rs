@@ -61,8 +61,10 @@ pub struct UploadPersonal {
 
 impl PersonalData {
     pub fn validate(&self) -> Result<(), SchemaError> {
-        if let PersonalData::Document(document) = self {
-            if document.fields.len() > limits::DOCUMENT_FIELDS_MAX {
+        if let PersonalData::Document(document) = self
+            && document.fields.len() > limits::DOCUMENT_FIELDS_MAX
+        {
+            {
                 return Err(SchemaError::InvalidEvent(format!(
                     "a document has at most {} structured fields, not {}",
                     limits::DOCUMENT_FIELDS_MAX,

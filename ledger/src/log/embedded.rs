@@ -41,6 +41,7 @@ type AppendResults = Result<Vec<Result<Appended, LogError>>, LogError>;
 struct Topic {
     id: u32,
     name: String,
+    partitions: u32,
     /// `ends[p]` is the next offset of partition p; only the writer thread advances it.
     ends: Vec<watch::Sender<u64>>,
 }
@@ -111,8 +112,8 @@ fn decode_id_entry(value: &[u8]) -> Result<(u32, Position, Digest32), LogError> 
 
 fn encode_stored(key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut stored = Vec::with_capacity(4 + key.len() + value.len());
-    // Keys are bounded by PARTITION_KEY_BYTES_MAX, far below u32::MAX.
-    stored.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    let key_len = u32::try_from(key.len()).expect("keys are bounded by PARTITION_KEY_BYTES_MAX");
+    stored.extend_from_slice(&key_len.to_le_bytes());
     stored.extend_from_slice(key);
     stored.extend_from_slice(value);
     stored
@@ -170,7 +171,7 @@ impl EmbeddedLog {
 
     fn end_receiver(&self, topic: &str, partition: u32) -> Result<watch::Receiver<u64>, LogError> {
         let topic = self.topic(topic)?;
-        let partitions = topic.ends.len() as u32;
+        let partitions = topic.partitions;
         let end = topic.ends.get(partition as usize).ok_or_else(|| LogError::NoSuchPartition {
             topic: topic.name.clone(),
             partition,
@@ -218,7 +219,7 @@ fn load_topics(db: &DB) -> Result<HashMap<String, Arc<Topic>>, LogError> {
             };
             ends.push(watch::Sender::new(end));
         }
-        topics.insert(name.clone(), Arc::new(Topic { id, name, ends }));
+        topics.insert(name.clone(), Arc::new(Topic { id, name, partitions, ends }));
     }
     Ok(topics)
 }
@@ -294,7 +295,7 @@ fn prepare_group(inner: &Inner, group: &[Job]) -> Result<Prepared, LogError> {
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let topic = &job.topic;
-        let partitions = topic.ends.len() as u32;
+        let partitions = topic.partitions;
         let mut job_results = Vec::with_capacity(job.requests.len());
         for request in &job.requests {
             let found =
@@ -362,7 +363,7 @@ impl Log for EmbeddedLog {
         }
         let mut topics = self.inner.topics.write().map_err(|_| LogError::Closed)?;
         if let Some(existing) = topics.get(topic) {
-            let existing = existing.ends.len() as u32;
+            let existing = existing.partitions;
             if existing != partitions {
                 return Err(LogError::PartitionMismatch {
                     topic: topic.to_owned(),
@@ -380,12 +381,15 @@ impl Log for EmbeddedLog {
         sync.set_sync(true);
         self.inner.db.put_cf_opt(&meta, format!("topic/{topic}"), value, &sync)?;
         let ends = (0..partitions).map(|_| watch::Sender::new(0)).collect();
-        topics.insert(topic.to_owned(), Arc::new(Topic { id, name: topic.to_owned(), ends }));
+        topics.insert(
+            topic.to_owned(),
+            Arc::new(Topic { id, name: topic.to_owned(), partitions, ends }),
+        );
         Ok(())
     }
 
     fn partitions(&self, topic: &str) -> Result<u32, LogError> {
-        Ok(self.topic(topic)?.ends.len() as u32)
+        Ok(self.topic(topic)?.partitions)
     }
 
     async fn append(&self, topic: &str, requests: Vec<AppendRequest>) -> AppendResults {
