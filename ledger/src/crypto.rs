@@ -11,7 +11,7 @@ use schemas::{
 };
 
 use crate::LedgerError;
-use crate::limits::VERIFY_CHUNK_SIGNATURES;
+use crate::limits::{VERIFY_CHUNK_SIGNATURES, VERIFY_CHUNK_SIGNATURES_MIN};
 
 const COMMITMENT_DOMAIN: &[u8] = b"locker/personal/v1\n";
 const EVENT_HASH_DOMAIN: &[u8] = b"locker/event-hash/v1\n";
@@ -88,7 +88,10 @@ pub struct VerifyItem<'a> {
 /// signatures is checked alone with `verify_strict` to find exactly which are bad.
 /// Returns one verdict per item, in order.
 pub fn verify_all(items: &[VerifyItem<'_>]) -> Vec<bool> {
-    items.par_chunks(VERIFY_CHUNK_SIGNATURES).flat_map_iter(verify_chunk).collect()
+    // Small inputs are split so that every core gets a share; large ones use full batches.
+    let share = items.len().div_ceil(rayon::current_num_threads().max(1));
+    let chunk = share.clamp(VERIFY_CHUNK_SIGNATURES_MIN, VERIFY_CHUNK_SIGNATURES);
+    items.par_chunks(chunk).flat_map_iter(verify_chunk).collect()
 }
 
 fn verify_chunk(chunk: &[VerifyItem<'_>]) -> Vec<bool> {

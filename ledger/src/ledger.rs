@@ -1,19 +1,20 @@
 //! The validated append path: the only way events reach the log.
 //!
-//! For each call: decode every record (size, version, canonical form, field rules), look up
-//! event ids already in the log (a retry returns the first position), check each event against
-//! the key registry (known, active key; actor allowed to emit it), verify all signatures in
-//! parallel Ed25519 batches, then append what passed in one durable write. Each record gets its
-//! own verdict; a refused record never changes the log.
+//! For each call: decode every record (size, version, canonical form, field rules) on all
+//! cores, check each event against the key registry (known, active key; actor allowed to emit
+//! it), verify all signatures in parallel Ed25519 batches, and append what passed; the log
+//! answers a retry of a logged event with its first position. Each record gets its own
+//! verdict; a refused record never changes the log.
 
 use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
+use rayon::prelude::*;
 use schemas::{Envelope, PublicKeyEntry, SignatureBytes, TopicKind, decode_record};
 use tokio::sync::{RwLock, oneshot};
 
 use crate::crypto::{VerifyItem, event_hash, verify_all};
-use crate::limits::{APPEND_BATCH_RECORDS_MAX, READ_RECORDS_MAX};
+use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS, READ_RECORDS_MAX};
 use crate::log::{AppendRequest, Appended, Log, LogRecord};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
@@ -61,6 +62,8 @@ impl<L: Log> std::fmt::Debug for Ledger<L> {
 
 struct Candidate {
     index: usize,
+    /// The key the signature must verify with, once the registry has named it.
+    key: Option<VerifyingKey>,
     envelope: Envelope,
     signing_bytes: Vec<u8>,
     digest: schemas::Digest32,
@@ -129,30 +132,24 @@ impl<L: Log> Ledger<L> {
         }
         let mut verdicts: Vec<Option<Verdict>> = (0..records.len()).map(|_| None).collect();
         let mut candidates = Vec::with_capacity(records.len());
-        for (index, raw) in records.into_iter().enumerate() {
-            match decode_candidate(index, raw) {
+        let decoded = on_pool(move || {
+            records
+                .into_par_iter()
+                .enumerate()
+                .map(|(index, raw)| (index, decode_candidate(index, raw)))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        for (index, result) in decoded {
+            match result {
                 Ok(candidate) => candidates.push(candidate),
                 Err(e) => verdicts[index] = Some(Err(e)),
             }
         }
-        // A retry of an event already in the log gets its first position back, even if the
-        // key that signed it has been rotated out since.
-        let ids: Vec<_> = candidates.iter().map(|c| c.envelope.event.id).collect();
-        let known = self.log.lookup(&ids).await?;
-        let mut fresh = Vec::with_capacity(candidates.len());
-        for (candidate, entry) in candidates.into_iter().zip(known) {
-            match entry {
-                Some(entry) if entry.digest == candidate.digest => {
-                    verdicts[candidate.index] = Some(Ok(Appended::Existing(entry.position)));
-                }
-                Some(_) => {
-                    verdicts[candidate.index] = Some(Err(LedgerError::IdConflict {
-                        event_id: candidate.envelope.event.id,
-                    }));
-                }
-                None => fresh.push(candidate),
-            }
-        }
+        // Remember each event's identity: a refused event may be a retry of one already logged.
+        let identities: Vec<_> =
+            candidates.iter().map(|c| (c.index, c.envelope.event.id, c.digest)).collect();
+        let fresh = candidates;
         if fresh.iter().any(|c| KeyRegistry::affects_registry(&c.envelope.event.payload)) {
             let mut registry = self.registry.write().await;
             // Plain events run in batches between registry events, which go one at a time.
@@ -176,10 +173,49 @@ impl<L: Log> Ledger<L> {
             let registry = self.registry.read().await;
             self.check_and_append(&registry, fresh, &mut verdicts).await?;
         }
-        Ok(verdicts
+        let mut verdicts: Vec<Verdict> = verdicts
             .into_iter()
             .map(|verdict| verdict.unwrap_or_else(|| unreachable!("every record has a verdict")))
-            .collect())
+            .collect();
+        self.recognise_retries(&identities, &mut verdicts).await?;
+        Ok(verdicts)
+    }
+
+    /// A retry of an event already in the log gets its first position back, even if the key
+    /// that signed it has been rotated out since (or its registration would now be a
+    /// duplicate); a refused event whose id names another logged event is an id conflict.
+    /// Duplicates that pass every check are caught by the log itself, so only refused events
+    /// are looked up here, off the hot path.
+    async fn recognise_retries(
+        &self,
+        identities: &[(usize, schemas::EventId, schemas::Digest32)],
+        verdicts: &mut [Verdict],
+    ) -> Result<(), LedgerError> {
+        let refused: Vec<_> = identities
+            .iter()
+            .filter(|(index, _, _)| match &verdicts[*index] {
+                Err(
+                    LedgerError::Schema(_) | LedgerError::Log(_) | LedgerError::IdConflict { .. },
+                ) => false,
+                Err(_) => true,
+                Ok(_) => false,
+            })
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<_> = refused.iter().map(|(_, id, _)| *id).collect();
+        let found = self.log.lookup(&ids).await?;
+        for ((index, id, digest), entry) in refused.into_iter().zip(found) {
+            match entry {
+                Some(entry) if entry.digest == *digest => {
+                    verdicts[*index] = Ok(Appended::Existing(entry.position));
+                }
+                Some(_) => verdicts[*index] = Err(LedgerError::IdConflict { event_id: *id }),
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     async fn check_and_append(
@@ -189,22 +225,56 @@ impl<L: Log> Ledger<L> {
         verdicts: &mut [Option<Verdict>],
     ) -> Result<(), LedgerError> {
         let mut checked = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
+        for mut candidate in candidates {
             match registry.check(&candidate.envelope.event) {
-                Ok(key) => checked.push((candidate, key)),
+                Ok(key) => {
+                    candidate.key = Some(key);
+                    checked.push(candidate);
+                }
                 Err(e) => verdicts[candidate.index] = Some(Err(e)),
             }
         }
         if checked.is_empty() {
             return Ok(());
         }
-        let signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)> = checked
-            .iter_mut()
-            .map(|(c, key)| (std::mem::take(&mut c.signing_bytes), c.envelope.signature, *key))
-            .collect();
-        let valid = verify_on_pool(signatures).await?;
+        // Verification of every chunk is queued on the pool at once; chunk i is appended (and
+        // waits for its fsync) while the pool verifies the chunks after it.
+        let mut chunks = Vec::new();
+        let mut checked = checked.into_iter().peekable();
+        while checked.peek().is_some() {
+            let mut chunk: Vec<Candidate> = checked.by_ref().take(PIPELINE_CHUNK_RECORDS).collect();
+            let signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)> = chunk
+                .iter_mut()
+                .filter_map(|c| {
+                    let key = c.key?;
+                    Some((std::mem::take(&mut c.signing_bytes), c.envelope.signature, key))
+                })
+                .collect();
+            let verdict = spawn_on_pool(move || {
+                let items: Vec<VerifyItem<'_>> = signatures
+                    .iter()
+                    .map(|(message, signature, key)| VerifyItem { message, signature, key })
+                    .collect();
+                verify_all(&items)
+            });
+            chunks.push((chunk, verdict));
+        }
+        for (chunk, verdict) in chunks {
+            let valid = verdict.await.map_err(|_| LedgerError::Log(LogError::Closed))?;
+            self.append_verified(chunk, valid, verdicts).await?;
+        }
+        Ok(())
+    }
+
+    async fn append_verified(
+        &self,
+        chunk: Vec<Candidate>,
+        valid: Vec<bool>,
+        verdicts: &mut [Option<Verdict>],
+    ) -> Result<(), LedgerError> {
+        assert_eq!(chunk.len(), valid.len(), "one verdict per signature");
         let mut by_topic: Vec<(String, Vec<AppendRequest>, Vec<usize>)> = Vec::new();
-        for ((candidate, _), ok) in checked.into_iter().zip(valid) {
+        for (candidate, ok) in chunk.into_iter().zip(valid) {
             if !ok {
                 verdicts[candidate.index] =
                     Some(Err(LedgerError::BadSignature { event_id: candidate.envelope.event.id }));
@@ -241,10 +311,9 @@ impl<L: Log> Ledger<L> {
 }
 
 fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {
-    let envelope = decode_record(&raw)?;
-    let signing_bytes = schemas::signing_bytes(&envelope.event)?;
+    let (envelope, signing_bytes) = schemas::decode_signed_record(&raw)?;
     let digest = event_hash(&signing_bytes, &envelope.signature);
-    Ok(Candidate { index, envelope, signing_bytes, digest, raw })
+    Ok(Candidate { index, key: None, envelope, signing_bytes, digest, raw })
 }
 
 /// Decodes a record read back from the log. A record that the ledger wrote and that no longer
@@ -261,17 +330,19 @@ pub fn decode_logged(topic: &str, record: &LogRecord) -> Result<Envelope, Ledger
     })
 }
 
-/// Verifies signatures on the rayon pool (both cores) without blocking the async runtime.
-async fn verify_on_pool(
-    signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)>,
-) -> Result<Vec<bool>, LedgerError> {
+/// Runs `work` on the rayon pool (both cores) at once, without blocking the async runtime.
+fn spawn_on_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> oneshot::Receiver<T> {
     let (reply, answer) = oneshot::channel();
     rayon::spawn(move || {
-        let items: Vec<VerifyItem<'_>> = signatures
-            .iter()
-            .map(|(message, signature, key)| VerifyItem { message, signature, key })
-            .collect();
-        let _ = reply.send(verify_all(&items));
+        let _ = reply.send(work());
     });
-    answer.await.map_err(|_| LedgerError::Log(LogError::Closed))
+    answer
+}
+
+async fn on_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LedgerError> {
+    spawn_on_pool(work).await.map_err(|_| LedgerError::Log(LogError::Closed))
 }

@@ -9,8 +9,14 @@ pub const APPEND_BATCH_RECORDS_MAX: usize = 4096;
 pub const GROUP_COMMIT_RECORDS_MAX: usize = 8192;
 /// Append requests waiting for the embedded writer; a full queue makes callers wait.
 pub const WRITER_QUEUE_REQUESTS_MAX: usize = 1024;
-/// Signatures verified together in one Ed25519 batch; ~64 is where batching stops paying more.
-pub const VERIFY_CHUNK_SIGNATURES: usize = 64;
+/// Signatures verified together in one Ed25519 batch. Measured here (append-ratio): 128 beats
+/// 64 by ~25% on both the raw rate and the ledger's append rate.
+pub const VERIFY_CHUNK_SIGNATURES: usize = 128;
+/// The smallest batch a small input is split into to spread it over the cores.
+pub const VERIFY_CHUNK_SIGNATURES_MIN: usize = 8;
+/// Records verified and then appended as one step of a large append call; the next step is
+/// verified while this one waits for its fsync. 512 measured a little better than 256.
+pub const PIPELINE_CHUNK_RECORDS: usize = 512;
 /// Records one read returns.
 pub const READ_RECORDS_MAX: usize = 10_000;
 /// Partitions a topic may have.
@@ -20,4 +26,6 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
-const _: () = assert!(VERIFY_CHUNK_SIGNATURES <= APPEND_BATCH_RECORDS_MAX);
+const _: () = assert!(VERIFY_CHUNK_SIGNATURES_MIN <= VERIFY_CHUNK_SIGNATURES);
+const _: () = assert!(VERIFY_CHUNK_SIGNATURES <= PIPELINE_CHUNK_RECORDS);
+const _: () = assert!(PIPELINE_CHUNK_RECORDS <= APPEND_BATCH_RECORDS_MAX);

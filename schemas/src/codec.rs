@@ -7,7 +7,8 @@
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 
 use crate::SchemaError;
-use crate::event::{Envelope, Event};
+use crate::bytes::SignatureBytes;
+use crate::event::{Envelope, Event, Sealed};
 use crate::limits::{RECORD_SIZE_BYTES_MAX, SEALED_CIPHERTEXT_BYTES_MAX};
 use crate::personal::PersonalData;
 
@@ -72,6 +73,12 @@ pub fn encode_record(envelope: &Envelope) -> Result<Vec<u8>, SchemaError> {
 
 /// Decodes a record from the log. Never panics, whatever the bytes.
 pub fn decode_record(bytes: &[u8]) -> Result<Envelope, SchemaError> {
+    decode_signed_record(bytes).map(|(envelope, _)| envelope)
+}
+
+/// Decodes a record and also returns what its actor signed (`signing_bytes(&envelope.event)`),
+/// taken from the record itself instead of encoding the event once more.
+pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaError> {
     if bytes.len() > RECORD_SIZE_BYTES_MAX {
         return Err(SchemaError::RecordTooLarge {
             size_bytes: bytes.len(),
@@ -88,13 +95,23 @@ pub fn decode_record(bytes: &[u8]) -> Result<Envelope, SchemaError> {
             supported: ENVELOPE_VERSION,
         });
     }
-    let envelope: Envelope = decode_exact(body)?;
-    validate_envelope(&envelope)?;
-    // Canonical form: refuse any second spelling of the same envelope.
-    if encode(&envelope)? != body {
+    // An envelope is encoded as its fields in order, so the event's bytes are a prefix of the
+    // body: decode it alone to learn where it ends.
+    let (event, event_len) = bincode::serde::decode_from_slice::<Event, _>(body, config())
+        .map_err(|e| SchemaError::Malformed(e.to_string()))?;
+    let (event_bytes, rest) = body.split_at(event_len);
+    let (signature, sealed): (SignatureBytes, Option<Sealed>) = decode_exact(rest)?;
+    // Canonical form: refuse any second spelling of the same envelope. Re-encoding the event
+    // also yields exactly the bytes its actor signed.
+    if encode(&event)? != event_bytes || encode(&(signature, &sealed))? != rest {
         return Err(SchemaError::Malformed("not in canonical form".to_owned()));
     }
-    Ok(envelope)
+    let envelope = Envelope { event, signature, sealed };
+    validate_envelope(&envelope)?;
+    let mut signed = Vec::with_capacity(EVENT_SIGNING_DOMAIN.len() + event_bytes.len());
+    signed.extend_from_slice(EVENT_SIGNING_DOMAIN);
+    signed.extend_from_slice(event_bytes);
+    Ok((envelope, signed))
 }
 
 fn validate_envelope(envelope: &Envelope) -> Result<(), SchemaError> {

@@ -21,8 +21,8 @@ pub mod verhoeff;
 pub use bytes::{Digest32, EventId, Id16, KeyId, Nonce24, PublicKeyBytes, SignatureBytes};
 pub use codec::{
     ENVELOPE_VERSION, ESIGN_DOMAIN, EVENT_SIGNING_DOMAIN, decode_personal, decode_record,
-    encode_event, encode_personal, encode_record, envelope_from_json, envelope_to_json,
-    signing_bytes,
+    decode_signed_record, encode_event, encode_personal, encode_record, envelope_from_json,
+    envelope_to_json, signing_bytes,
 };
 pub use error::SchemaError;
 pub use event::*;

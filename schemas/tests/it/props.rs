@@ -2,8 +2,8 @@ use proptest::prelude::*;
 
 use schemas::sample::{PAYLOAD_KINDS, SampleParams, sample_envelope};
 use schemas::{
-    Aadhaar, DocUri, IssuerId, LockerId, MobileNumber, SchemaError, decode_record, encode_record,
-    envelope_from_json, envelope_to_json,
+    Aadhaar, DocUri, IssuerId, LockerId, MobileNumber, SchemaError, decode_record,
+    decode_signed_record, encode_record, envelope_from_json, envelope_to_json, signing_bytes,
 };
 
 fn arb_params() -> impl Strategy<Value = SampleParams> {
@@ -38,7 +38,10 @@ proptest! {
     fn binary_round_trip(kind in 0..PAYLOAD_KINDS, params in arb_params()) {
         let envelope = sample_envelope(kind, &params);
         let bytes = encode_record(&envelope).expect("encode");
-        prop_assert_eq!(decode_record(&bytes).expect("decode"), envelope);
+        let (decoded, signed) = decode_signed_record(&bytes).expect("decode");
+        // What the verifier checks is exactly what the actor signed.
+        prop_assert_eq!(signed, signing_bytes(&envelope.event).expect("signing bytes"));
+        prop_assert_eq!(decoded, envelope);
     }
 
     #[test]
