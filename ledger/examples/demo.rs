@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ledger::world::World;
-use ledger::{Appended, EmbeddedLog, Ledger, Log};
+use ledger::{Appended, EmbeddedLog, Ledger};
 use schemas::{Actor, Payload};
 
 #[tokio::main]
@@ -70,27 +70,28 @@ async fn main() -> anyhow::Result<()> {
     println!("\nthe log (topic / partition / offset: event, actor):");
     let config = ledger.config();
     for topic in [&config.directory_topic, &config.citizen_topic] {
-        for partition in 0..log.partitions(topic)? {
-            for record in log.read(topic, partition, 0, 1000).await? {
-                let envelope = ledger::decode_logged(topic, &record)?;
-                let actor = match &envelope.event.actor {
-                    Actor::Platform => "platform".to_owned(),
-                    Actor::Issuer(id) => id.to_string(),
-                    Actor::Requester(id) => id.to_string(),
-                    Actor::Citizen(id) => format!("citizen {id}"),
-                };
-                let detail = match &envelope.event.payload {
-                    Payload::DocumentIssued(e) => format!(" {}", e.uri),
-                    Payload::CitizenRegistered(e) => format!(" {}", e.locker),
-                    _ => String::new(),
-                };
-                println!(
-                    "  {topic} / {partition} / {}: {}{detail}, by {actor}",
-                    record.position.offset,
-                    envelope.event.payload.kind_name()
-                );
-            }
-        }
+        ledger::scan_topic(log.as_ref(), topic, |record| {
+            let envelope = ledger::decode_logged(topic, record)?;
+            let actor = match &envelope.event.actor {
+                Actor::Platform => "platform".to_owned(),
+                Actor::Issuer(id) => id.to_string(),
+                Actor::Requester(id) => id.to_string(),
+                Actor::Citizen(id) => format!("citizen {id}"),
+            };
+            let detail = match &envelope.event.payload {
+                Payload::DocumentIssued(e) => format!(" {}", e.uri),
+                Payload::CitizenRegistered(e) => format!(" {}", e.locker),
+                _ => String::new(),
+            };
+            println!(
+                "  {topic} / {} / {}: {}{detail}, by {actor}",
+                record.position.partition,
+                record.position.offset,
+                envelope.event.payload.kind_name()
+            );
+            Ok::<(), ledger::LedgerError>(())
+        })
+        .await?;
     }
     let sample = world.marksheet_envelope(&citizens[0], "2024-1000001");
     println!("\nan issued marksheet in the API's JSON form (personal fields sealed):");

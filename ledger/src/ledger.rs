@@ -14,8 +14,8 @@ use schemas::{Envelope, PublicKeyEntry, SignatureBytes, TopicKind, decode_record
 use tokio::sync::{RwLock, oneshot};
 
 use crate::crypto::{VerifyItem, event_hash, verify_all};
-use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS, READ_RECORDS_MAX};
-use crate::log::{AppendRequest, Appended, Log, LogRecord};
+use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS};
+use crate::log::{AppendRequest, Appended, Log, LogRecord, scan_topic};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
 
@@ -80,20 +80,14 @@ impl<L: Log> Ledger<L> {
         // Citizen registrations first: key events in the directory may name citizens, and a
         // citizen always registered before any change to its keys.
         for topic in [&config.citizen_topic, &config.directory_topic] {
-            for partition in 0..log.partitions(topic)? {
-                let mut offset = 0;
-                loop {
-                    let batch = log.read(topic, partition, offset, READ_RECORDS_MAX).await?;
-                    let Some(last) = batch.last() else { break };
-                    offset = last.position.offset + 1;
-                    for record in &batch {
-                        let envelope = decode_logged(topic, record)?;
-                        if KeyRegistry::affects_registry(&envelope.event.payload) {
-                            registry.apply(&envelope.event)?;
-                        }
-                    }
+            scan_topic(log.as_ref(), topic, |record| {
+                let envelope = decode_logged(topic, record)?;
+                if KeyRegistry::affects_registry(&envelope.event.payload) {
+                    registry.apply(&envelope.event)?;
                 }
-            }
+                Ok::<(), LedgerError>(())
+            })
+            .await?;
         }
         Ok(Ledger { log, config, registry: RwLock::new(registry) })
     }

@@ -17,4 +17,4 @@ pub mod world;
 pub use error::{LedgerError, LogError};
 pub use ledger::{Ledger, LedgerConfig, Verdict, decode_logged};
 pub use log::embedded::EmbeddedLog;
-pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
+pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic};

@@ -94,32 +94,20 @@ async fn every_acknowledged_event_survives_sigkill() {
         // have no holes (read refuses a missing offset).
         let mut stored = 0usize;
         let mut found = 0usize;
-        for partition in 0..log.partitions(&topic).expect("partitions") {
-            let mut offset = 0;
-            loop {
-                let batch =
-                    log.read(&topic, partition, offset, 5000).await.expect("read whole partition");
-                let Some(last) = batch.last() else { break };
-                offset = last.position.offset + 1;
-                for record in &batch {
-                    let envelope =
-                        ledger::decode_logged(&topic, record).expect("no partial record");
-                    let message = schemas::signing_bytes(&envelope.event).expect("encode");
-                    let key = &keys[&envelope.event.key_id];
-                    let item =
-                        VerifyItem { message: &message, signature: &envelope.signature, key };
-                    assert!(
-                        verify_one(&item),
-                        "record at {:?} fails its signature",
-                        record.position
-                    );
-                    if acknowledged.get(&envelope.event.id) == Some(&record.position) {
-                        found += 1;
-                    }
-                    stored += 1;
-                }
+        ledger::scan_topic(log.as_ref(), &topic, |record| {
+            let envelope = ledger::decode_logged(&topic, record).expect("no partial record");
+            let message = schemas::signing_bytes(&envelope.event).expect("encode");
+            let key = &keys[&envelope.event.key_id];
+            let item = VerifyItem { message: &message, signature: &envelope.signature, key };
+            assert!(verify_one(&item), "record at {:?} fails its signature", record.position);
+            if acknowledged.get(&envelope.event.id) == Some(&record.position) {
+                found += 1;
             }
-        }
+            stored += 1;
+            Ok::<(), ledger::LogError>(())
+        })
+        .await
+        .expect("read every partition whole");
         assert_eq!(found, acknowledged.len(), "every ack found at its position by a full scan");
         assert!(stored >= acknowledged.len());
         eprintln!(

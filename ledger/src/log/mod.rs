@@ -116,3 +116,24 @@ pub trait Log: Send + Sync + 'static {
         timeout: Duration,
     ) -> impl Future<Output = Result<bool, LogError>> + Send;
 }
+
+/// Calls `visit` with every record of `topic`, partition by partition, each in offset order,
+/// reading `READ_RECORDS_MAX` records at a time. Stops at the first error.
+pub async fn scan_topic<L: Log, E: From<LogError>>(
+    log: &L,
+    topic: &str,
+    mut visit: impl FnMut(&LogRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    for partition in 0..log.partitions(topic)? {
+        let mut offset = 0;
+        loop {
+            let batch = log.read(topic, partition, offset, crate::limits::READ_RECORDS_MAX).await?;
+            let Some(last) = batch.last() else { break };
+            offset = last.position.offset + 1;
+            for record in &batch {
+                visit(record)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -6,6 +6,8 @@ mod append;
 mod log;
 /// Key lifecycle: rotation, revocation, suspension, and the registry after a restart.
 mod registry;
+/// Records changed behind the log's back: holes and undecodable records are named.
+mod tamper;
 
 use std::sync::Arc;
 

@@ -8,8 +8,13 @@ async fn a_rotated_out_key_signs_nothing_new_even_after_a_restart() {
     let mut s = setup().await;
     let (citizen, registration) = s.world.register_citizen();
     accepted(s.ledger.append_one(registration).await);
+    let before_rotation = s.world.issue_marksheet(&citizen, "K-0");
+    let first = accepted(s.ledger.append_one(before_rotation.clone()).await);
     let (new_key, rotation) = s.world.rotate_issuer_key();
     accepted(s.ledger.append_one(rotation).await);
+    // A retry of an event logged before the rotation is still answered with its position.
+    let retry = s.ledger.append_one(before_rotation).await.expect("retry");
+    assert_eq!(retry, ledger::Appended::Existing(first));
     let old = s.world.issue_marksheet(&citizen, "K-1");
     let err = s.ledger.append_one(old.clone()).await.expect_err("old key");
     assert!(matches!(err, LedgerError::KeyRotatedOut { .. }), "{err}");

@@ -46,36 +46,43 @@ async fn main() -> anyhow::Result<()> {
         writer_world.reseed(round * 1000 + writer as u64 + 1);
         let ledger = Arc::clone(&ledger);
         let stdout = Arc::clone(&stdout);
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0usize;
-            loop {
-                let batch_len = 1 + n % 48;
-                let mut records = Vec::with_capacity(batch_len);
-                let mut ids = Vec::with_capacity(batch_len);
-                for _ in 0..batch_len {
-                    let citizen = &citizens[n % citizens.len()];
-                    let envelope = writer_world
-                        .marksheet_envelope(citizen, &format!("R{round}-W{writer}-{n}"));
-                    ids.push(envelope.event.id);
-                    records.push(schemas::encode_record(&envelope)?);
-                    n += 1;
-                }
-                let verdicts = ledger.append(records).await?;
-                let mut out = stdout.lock().map_err(|_| anyhow::anyhow!("stdout lock"))?;
-                for (id, verdict) in ids.iter().zip(verdicts) {
-                    match verdict? {
-                        Appended::New(p) => writeln!(out, "ACK {id} {} {}", p.partition, p.offset)?,
-                        Appended::Existing(_) => bail!("event {id} unexpectedly present"),
-                    }
-                }
-                out.flush()?;
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), anyhow::Error>(())
-        }));
+        let prefix = format!("R{round}-W{writer}");
+        tasks.push(tokio::spawn(write_forever(ledger, writer_world, citizens, prefix, stdout)));
     }
     for task in tasks {
         task.await??;
     }
     Ok(())
+}
+
+/// Appends marksheets in batches of 1 to 48 until killed, printing each acknowledged event.
+async fn write_forever(
+    ledger: Arc<Ledger<EmbeddedLog>>,
+    mut world: World,
+    citizens: Vec<ledger::world::Citizen>,
+    prefix: String,
+    stdout: Arc<Mutex<std::io::Stdout>>,
+) -> anyhow::Result<()> {
+    let mut n = 0usize;
+    loop {
+        let batch_len = 1 + n % 48;
+        let mut records = Vec::with_capacity(batch_len);
+        let mut ids = Vec::with_capacity(batch_len);
+        for _ in 0..batch_len {
+            let citizen = &citizens[n % citizens.len()];
+            let envelope = world.marksheet_envelope(citizen, &format!("{prefix}-{n}"));
+            ids.push(envelope.event.id);
+            records.push(schemas::encode_record(&envelope)?);
+            n += 1;
+        }
+        let verdicts = ledger.append(records).await?;
+        let mut out = stdout.lock().map_err(|_| anyhow::anyhow!("stdout lock"))?;
+        for (id, verdict) in ids.iter().zip(verdicts) {
+            match verdict? {
+                Appended::New(p) => writeln!(out, "ACK {id} {} {}", p.partition, p.offset)?,
+                Appended::Existing(_) => bail!("event {id} unexpectedly present"),
+            }
+        }
+        out.flush()?;
+    }
 }

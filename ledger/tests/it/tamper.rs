@@ -1,0 +1,74 @@
+//! Changes made to the embedded store behind the log's back. The log itself catches holes and
+//! undecodable records and names their position; altered-but-decodable records and a cut tail
+//! are the auditor's job (signature replay and signed checkpoints, issue 6).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ledger::{EmbeddedLog, Ledger, LedgerError, Log, LogError};
+
+/// The `records` key layout documented in `log/embedded.rs`.
+fn record_key(topic_id: u32, partition: u32, offset: u64) -> Vec<u8> {
+    let mut key = topic_id.to_be_bytes().to_vec();
+    key.extend_from_slice(&partition.to_be_bytes());
+    key.extend_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn raw_db(path: &Path) -> rocksdb::DB {
+    let options = rocksdb::Options::default();
+    rocksdb::DB::open_cf(&options, path, ["records", "ids", "meta"]).expect("open the raw store")
+}
+
+#[tokio::test]
+async fn a_record_deleted_from_the_store_is_reported_at_its_offset() {
+    let mut s = crate::setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    let mut records = vec![registration];
+    for n in 0..4 {
+        records.push(s.world.issue_marksheet(&citizen, &format!("T-{n}")));
+    }
+    let verdicts = s.ledger.append(records).await.expect("append");
+    let partition = crate::accepted(verdicts.into_iter().next().expect("one")).partition;
+    let topic = s.ledger.config().citizen_topic.clone();
+    drop(s.ledger);
+    let path = s.dir.path().join("log");
+    {
+        // The citizen topic was created second: topic id 1.
+        let db = raw_db(&path);
+        let records = db.cf_handle("records").expect("records");
+        db.delete_cf(&records, record_key(1, partition, 2)).expect("delete");
+    }
+    let log = EmbeddedLog::open(&path).expect("reopen");
+    let err = log.read(&topic, partition, 0, 100).await.expect_err("hole");
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("offset 2 is missing"), "{err}");
+    // Reading past the hole is still possible, so an operator can see what is left.
+    assert_eq!(log.read(&topic, partition, 3, 100).await.expect("after the hole").len(), 2);
+}
+
+#[tokio::test]
+async fn an_undecodable_record_stops_the_ledger_and_names_its_position() {
+    let mut s = crate::setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    let records = vec![registration, s.world.issue_marksheet(&citizen, "U-1")];
+    let verdicts = s.ledger.append(records).await.expect("append");
+    let position = crate::accepted(verdicts.into_iter().nth(1).expect("two"));
+    drop(s.ledger);
+    let path = s.dir.path().join("log");
+    {
+        let db = raw_db(&path);
+        let records = db.cf_handle("records").expect("records");
+        let key = record_key(1, position.partition, position.offset);
+        let mut stored = db.get_cf(&records, &key).expect("get").expect("present");
+        // After the 4-byte key length and the 36-byte key comes the envelope version.
+        stored[4 + 36] = 9;
+        db.put_cf(&records, &key, stored).expect("put");
+    }
+    let log = Arc::new(EmbeddedLog::open(&path).expect("reopen"));
+    let err = Ledger::open(log, s.world.config()).await.expect_err("must not start");
+    assert!(matches!(err, LedgerError::Log(LogError::Corrupt { .. })), "{err}");
+    let expected = format!("partition {} offset {}", position.partition, position.offset);
+    assert!(err.to_string().contains(&expected), "{err}");
+    assert!(err.to_string().contains("unsupported envelope version 9"), "{err}");
+}
