@@ -59,6 +59,8 @@ pub enum LogError {
     Corrupt { location: String, reason: String },
     #[error("storage: {0}")]
     Storage(String),
+    #[error("log unavailable: {reason}")]
+    Unavailable { reason: String },
     #[error("the log is shut down")]
     Closed,
 }

@@ -17,4 +17,5 @@ pub mod world;
 pub use error::{LedgerError, LogError};
 pub use ledger::{Ledger, LedgerConfig, Verdict, decode_logged};
 pub use log::embedded::EmbeddedLog;
+pub use log::kafka::{KafkaLog, KafkaSettings};
 pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic};

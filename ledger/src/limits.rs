@@ -17,6 +17,10 @@ pub const VERIFY_CHUNK_SIGNATURES_MIN: usize = 8;
 /// Records verified and then appended as one step of a large append call; the next step is
 /// verified while this one waits for its fsync. 512 measured a little better than 256.
 pub const PIPELINE_CHUNK_RECORDS: usize = 512;
+/// How long a Kafka record may wait for delivery (librdkafka's default is 5 minutes).
+pub const KAFKA_DELIVERY_TIMEOUT_MS: u64 = 30_000;
+/// Metadata, admin, watermark and read requests to Kafka.
+pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// Records one read returns.
 pub const READ_RECORDS_MAX: usize = 10_000;
 /// Partitions a topic may have.

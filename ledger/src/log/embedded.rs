@@ -501,7 +501,7 @@ impl Log for EmbeddedLog {
         Ok(out)
     }
 
-    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+    async fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
         Ok(*self.end_receiver(topic, partition)?.borrow())
     }
 

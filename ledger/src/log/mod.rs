@@ -9,6 +9,7 @@
 //!   the same id with another digest is refused.
 
 pub mod embedded;
+pub mod kafka;
 
 use std::future::Future;
 use std::time::Duration;
@@ -103,8 +104,12 @@ pub trait Log: Send + Sync + 'static {
         max_records: usize,
     ) -> impl Future<Output = Result<Vec<LogRecord>, LogError>> + Send;
 
-    /// The offset the next record of the partition will get.
-    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError>;
+    /// The offset the next record of the partition will get (Kafka's high watermark).
+    fn end_offset(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> impl Future<Output = Result<u64, LogError>> + Send;
 
     /// Waits until the partition holds a record at `offset` (true), or `timeout` passes
     /// (false). Parks the task; no polling.

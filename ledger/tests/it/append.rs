@@ -6,9 +6,13 @@ use crate::{accepted, setup, total_records};
 
 /// Appends one record that must be refused, and checks the log did not change.
 async fn refused(setup: &crate::Setup, record: Vec<u8>) -> LedgerError {
-    let before = total_records(&setup.ledger);
+    let before = total_records(&setup.ledger).await;
     let err = setup.ledger.append_one(record).await.expect_err("must be refused");
-    assert_eq!(total_records(&setup.ledger), before, "a refused record changed the log: {err}");
+    assert_eq!(
+        total_records(&setup.ledger).await,
+        before,
+        "a refused record changed the log: {err}"
+    );
     err
 }
 
@@ -171,7 +175,7 @@ async fn a_mixed_batch_gets_a_verdict_per_record() {
     assert!(matches!(verdicts[2], Err(LedgerError::BadSignature { .. })), "{:?}", verdicts[2]);
     assert!(matches!(verdicts[3], Err(LedgerError::Schema(_))), "{:?}", verdicts[3]);
     assert!(matches!(verdicts[4], Ok(Appended::New(_))));
-    assert_eq!(total_records(&s.ledger), 2 + 3);
+    assert_eq!(total_records(&s.ledger).await, 2 + 3);
 }
 
 #[tokio::test]

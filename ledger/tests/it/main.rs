@@ -2,7 +2,11 @@
 
 /// The validated append path: every kind of bad input, each with its own error.
 mod append;
-/// The embedded log's Kafka-like semantics: ordering, idempotency, concurrency, waiting, restart.
+/// The `Log` conformance suite, run against the embedded log and a real Kafka broker.
+mod conformance;
+/// What only Kafka has: index rebuilt from headers, foreign topics and records, no cluster.
+mod kafka;
+/// The ledger over its log: retries, conflicts, reopening.
 mod log;
 /// Key lifecycle: rotation, revocation, suspension, and the registry after a restart.
 mod registry;
@@ -39,15 +43,15 @@ pub async fn open(dir: &tempfile::TempDir, world: &World) -> Ledger<EmbeddedLog>
 }
 
 /// How many records the ledger's topics hold in all.
-pub fn total_records(ledger: &Ledger<EmbeddedLog>) -> u64 {
+pub async fn total_records<L: Log>(ledger: &Ledger<L>) -> u64 {
     let config = ledger.config();
-    [&config.directory_topic, &config.citizen_topic]
-        .into_iter()
-        .map(|topic| {
-            let partitions = ledger.log().partitions(topic).expect("partitions");
-            (0..partitions).map(|p| ledger.log().end_offset(topic, p).expect("end")).sum::<u64>()
-        })
-        .sum()
+    let mut total = 0;
+    for topic in [&config.directory_topic, &config.citizen_topic] {
+        for partition in 0..ledger.log().partitions(topic).expect("partitions") {
+            total += ledger.log().end_offset(topic, partition).await.expect("end");
+        }
+    }
+    total
 }
 
 pub fn accepted(verdict: Verdict) -> ledger::Position {

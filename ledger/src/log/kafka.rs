@@ -1,0 +1,700 @@
+//! The Kafka backend: the same `Log` semantics on Apache Kafka, through librdkafka.
+//!
+//! - Producer: idempotent (`enable.idempotence=true`; librdkafka's default is off), `acks=all`,
+//!   partitions chosen by Kafka's murmur2 (the same function as the embedded log), so a
+//!   citizen's events keep one partition and their order.
+//! - Topics are created by the admin client with explicit settings (unlimited retention,
+//!   `cleanup.policy=delete`, never compaction); an existing topic with other partitions or
+//!   with compaction is refused.
+//! - Reads use explicit assignment and seek. Positions belong to the reader, never to Kafka's
+//!   committed offsets.
+//! - Idempotency by event id: Kafka does not deduplicate by our ids, so every record carries
+//!   its id and digest in headers and this log keeps a local index of them (RocksDB), rebuilt
+//!   from the topic when missing. The index is caught up on open and after any failed
+//!   delivery, because a record whose acknowledgement was lost may still have been written.
+//!   Within one process appends are serialised; two processes appending the same new id at
+//!   the same moment can both write it (see ARCHITECTURE.md).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use rocksdb::{DB, WriteBatch};
+use schemas::{Digest32, EventId};
+
+use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
+use crate::LogError;
+use crate::limits::{
+    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, PARTITION_KEY_BYTES_MAX, READ_RECORDS_MAX,
+    RECORD_SIZE_BYTES_MAX, TOPIC_PARTITIONS_MAX,
+};
+use crate::partition::partition_for;
+
+const HEADER_ID: &str = "locker.event-id";
+const HEADER_DIGEST: &str = "locker.digest";
+
+/// How to reach the cluster and how to create topics on it.
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port...]`
+    pub bootstrap_servers: String,
+    /// 3 in production; 1 on a single development broker.
+    pub replication_factor: i32,
+    /// With `acks=all`, how many replicas must hold a record before it is acknowledged.
+    pub min_insync_replicas: i32,
+    /// Where the local event-id index lives (rebuilt from the topics if lost).
+    pub index_dir: PathBuf,
+    /// How long a record may wait for delivery before its append fails.
+    pub delivery_timeout_ms: u64,
+    /// Producer compression, chosen by measurement (see benches/).
+    pub compression: &'static str,
+}
+
+impl KafkaSettings {
+    /// Settings for a single local broker.
+    pub fn single_broker(bootstrap_servers: &str, index_dir: impl Into<PathBuf>) -> Self {
+        KafkaSettings {
+            bootstrap_servers: bootstrap_servers.to_owned(),
+            replication_factor: 1,
+            min_insync_replicas: 1,
+            index_dir: index_dir.into(),
+            delivery_timeout_ms: KAFKA_DELIVERY_TIMEOUT_MS,
+            compression: "lz4",
+        }
+    }
+}
+
+/// A `Log` on an Apache Kafka cluster.
+pub struct KafkaLog {
+    settings: KafkaSettings,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    /// Reads and watermarks; used from blocking threads only.
+    reader: Arc<Mutex<BaseConsumer>>,
+    topics: RwLock<HashMap<String, u32>>,
+    index: Arc<DB>,
+    /// Serialises appends in this process: check, produce, index.
+    append_lock: tokio::sync::Mutex<()>,
+    /// Set when a delivery failed: the index may lack a record that landed anyway.
+    stale: AtomicBool,
+}
+
+impl std::fmt::Debug for KafkaLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaLog").field("bootstrap", &self.settings.bootstrap_servers).finish()
+    }
+}
+
+fn kafka_error(context: &str, e: KafkaError) -> LogError {
+    LogError::Unavailable { reason: format!("{context}: {e}") }
+}
+
+fn corrupt(location: impl Into<String>, reason: impl Into<String>) -> LogError {
+    LogError::Corrupt { location: location.into(), reason: reason.into() }
+}
+
+fn as_partition(partition: u32) -> i32 {
+    // Partitions are bounded by TOPIC_PARTITIONS_MAX, far below i32::MAX.
+    i32::try_from(partition).expect("partition numbers fit Kafka's int32")
+}
+
+fn position_of(partition: i32, offset: i64, location: &str) -> Result<Position, LogError> {
+    match (u32::try_from(partition), u64::try_from(offset)) {
+        (Ok(partition), Ok(offset)) => Ok(Position { partition, offset }),
+        _ => Err(corrupt(location, format!("impossible position {partition}/{offset}"))),
+    }
+}
+
+fn id_key(id: &EventId) -> Vec<u8> {
+    let mut key = b"id/".to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn indexed_key(topic: &str, partition: u32) -> Vec<u8> {
+    format!("indexed/{topic}/{partition}").into_bytes()
+}
+
+fn encode_entry(topic: &str, position: Position, digest: &Digest32) -> Vec<u8> {
+    let mut value = Vec::with_capacity(46 + topic.len());
+    value.extend_from_slice(&position.partition.to_le_bytes());
+    value.extend_from_slice(&position.offset.to_le_bytes());
+    value.extend_from_slice(digest.as_bytes());
+    value.extend_from_slice(topic.as_bytes());
+    value
+}
+
+fn decode_entry(value: &[u8]) -> Result<IdEntry, LogError> {
+    if value.len() < 44 {
+        return Err(corrupt("kafka id index", "entry too short"));
+    }
+    let (partition, rest) = value.split_at(4);
+    let (offset, rest) = rest.split_at(8);
+    let (digest, topic) = rest.split_at(32);
+    let mut d = [0u8; 32];
+    d.copy_from_slice(digest);
+    let mut p = [0u8; 4];
+    p.copy_from_slice(partition);
+    let mut o = [0u8; 8];
+    o.copy_from_slice(offset);
+    Ok(IdEntry {
+        topic: String::from_utf8(topic.to_vec())
+            .map_err(|_| corrupt("kafka id index", "topic name"))?,
+        position: Position { partition: u32::from_le_bytes(p), offset: u64::from_le_bytes(o) },
+        digest: Digest32(d),
+    })
+}
+
+/// The id and digest headers of a record, if it carries valid ones.
+fn identity_of(message: &impl Message) -> Option<(EventId, Digest32)> {
+    let headers = message.headers()?;
+    let mut id = None;
+    let mut digest = None;
+    for header in headers.iter() {
+        match (header.key, header.value) {
+            (HEADER_ID, Some(value)) => id = <[u8; 16]>::try_from(value).ok().map(EventId),
+            (HEADER_DIGEST, Some(value)) => {
+                digest = <[u8; 32]>::try_from(value).ok().map(Digest32);
+            }
+            _ => {}
+        }
+    }
+    Some((id?, digest?))
+}
+
+impl KafkaLog {
+    /// Connects to the cluster (failing fast if no broker answers) and opens the local index.
+    pub async fn open(settings: KafkaSettings) -> Result<Self, LogError> {
+        let mut common = ClientConfig::new();
+        common
+            .set("bootstrap.servers", &settings.bootstrap_servers)
+            .set("socket.timeout.ms", KAFKA_REQUEST_TIMEOUT_MS.to_string())
+            .set("log_level", "3");
+        let producer: FutureProducer = common
+            .clone()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("partitioner", "murmur2_random")
+            .set("compression.type", settings.compression)
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .map_err(|e| kafka_error("cannot create the producer", e))?;
+        let admin: AdminClient<DefaultClientContext> =
+            common.create().map_err(|e| kafka_error("cannot create the admin client", e))?;
+        let reader: BaseConsumer = reader_config(&common)
+            .create()
+            .map_err(|e| kafka_error("cannot create the reader", e))?;
+        // Fail now, with a clear message, if the cluster cannot be reached.
+        let reader = Arc::new(Mutex::new(reader));
+        let probe = Arc::clone(&reader);
+        let bootstrap = settings.bootstrap_servers.clone();
+        blocking(move || {
+            let reader = probe.lock().map_err(|_| LogError::Closed)?;
+            reader
+                .fetch_metadata(None, Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS))
+                .map(|_| ())
+                .map_err(|e| kafka_error(&format!("no Kafka broker answers at {bootstrap}"), e))
+        })
+        .await?;
+        let index = DB::open_default(&settings.index_dir)?;
+        Ok(KafkaLog {
+            settings,
+            producer,
+            admin,
+            reader,
+            topics: RwLock::new(HashMap::new()),
+            index: Arc::new(index),
+            append_lock: tokio::sync::Mutex::new(()),
+            stale: AtomicBool::new(true),
+        })
+    }
+
+    fn partitions_of(&self, topic: &str) -> Result<u32, LogError> {
+        let topics = self.topics.read().map_err(|_| LogError::Closed)?;
+        topics.get(topic).copied().ok_or_else(|| LogError::UnknownTopic { topic: topic.to_owned() })
+    }
+
+    fn check_partition(&self, topic: &str, partition: u32) -> Result<(), LogError> {
+        let partitions = self.partitions_of(topic)?;
+        if partition >= partitions {
+            return Err(LogError::NoSuchPartition {
+                topic: topic.to_owned(),
+                partition,
+                partitions,
+            });
+        }
+        Ok(())
+    }
+
+    /// The partition count of an existing topic, or `None` if it does not exist.
+    async fn existing_partitions(&self, topic: &str) -> Result<Option<u32>, LogError> {
+        let reader = Arc::clone(&self.reader);
+        let name = topic.to_owned();
+        blocking(move || {
+            let reader = reader.lock().map_err(|_| LogError::Closed)?;
+            let metadata = reader
+                .fetch_metadata(Some(&name), Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS))
+                .map_err(|e| kafka_error("metadata", e))?;
+            let Some(found) = metadata.topics().iter().find(|t| t.name() == name) else {
+                return Ok(None);
+            };
+            // A partition without a leader cannot be written or read yet (just created, or
+            // an election is running): treat the topic as not there yet.
+            let led = found.partitions().iter().all(|p| p.leader() >= 0 && p.error().is_none());
+            if found.error().is_some() || found.partitions().is_empty() || !led {
+                return Ok(None);
+            }
+            Ok(Some(u32::try_from(found.partitions().len()).unwrap_or(u32::MAX)))
+        })
+        .await
+    }
+
+    /// Refuses an existing topic whose settings would lose or rewrite signed events.
+    async fn check_topic_config(&self, topic: &str) -> Result<(), LogError> {
+        let options = AdminOptions::new()
+            .request_timeout(Some(Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS)));
+        let results = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
+            .await
+            .map_err(|e| kafka_error("describe topic config", e))?;
+        let resource = results
+            .into_iter()
+            .next()
+            .ok_or_else(|| LogError::Unavailable { reason: "no topic config returned".to_owned() })?
+            .map_err(|code| LogError::Unavailable { reason: format!("topic config: {code}") })?;
+        let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
+        if let Some(policy) = value("cleanup.policy")
+            && policy.contains("compact")
+        {
+            return Err(LogError::InvalidTopic {
+                reason: format!(
+                    "{topic} has cleanup.policy={policy}: signed events must never be compacted"
+                ),
+            });
+        }
+        for name in ["retention.ms", "retention.bytes"] {
+            if let Some(limit) = value(name)
+                && limit != "-1"
+            {
+                return Err(LogError::InvalidTopic {
+                    reason: format!("{topic} has {name}={limit}: signed events are kept forever"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Indexes every record of every known topic that the index has not seen yet.
+    async fn catch_up(&self) -> Result<(), LogError> {
+        let topics: Vec<(String, u32)> = {
+            let topics = self.topics.read().map_err(|_| LogError::Closed)?;
+            topics.iter().map(|(t, p)| (t.clone(), *p)).collect()
+        };
+        for (topic, partitions) in topics {
+            for partition in 0..partitions {
+                let mut from = match self.index.get(indexed_key(&topic, partition))? {
+                    Some(value) => {
+                        let bytes: [u8; 8] = value
+                            .as_slice()
+                            .try_into()
+                            .map_err(|_| corrupt("kafka id index", "indexed offset"))?;
+                        u64::from_le_bytes(bytes)
+                    }
+                    None => 0,
+                };
+                let end = self.end_offset(&topic, partition).await?;
+                while from < end {
+                    let records = self.read_raw(&topic, partition, from, READ_RECORDS_MAX).await?;
+                    let Some(last) = records.last() else { break };
+                    let next = last.0.position.offset + 1;
+                    let mut batch = WriteBatch::default();
+                    for (record, identity) in &records {
+                        match identity {
+                            Some((id, digest)) => {
+                                batch
+                                    .put(id_key(id), encode_entry(&topic, record.position, digest));
+                            }
+                            None => tracing::warn!(
+                                topic,
+                                partition,
+                                offset = record.position.offset,
+                                "record without locker id headers (produced outside locker?)"
+                            ),
+                        }
+                    }
+                    batch.put(indexed_key(&topic, partition), next.to_le_bytes());
+                    self.index.write(batch)?;
+                    from = next;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records of one partition with their identity headers.
+    async fn read_raw(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> Result<Vec<(LogRecord, Option<(EventId, Digest32)>)>, LogError> {
+        self.check_partition(topic, partition)?;
+        let end = self.end_offset(topic, partition).await?;
+        if from_offset >= end || max_records == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted = usize::try_from(end - from_offset).unwrap_or(usize::MAX).min(max_records);
+        let reader = Arc::clone(&self.reader);
+        let topic = topic.to_owned();
+        blocking(move || {
+            let reader = reader.lock().map_err(|_| LogError::Closed)?;
+            let mut assignment = TopicPartitionList::new();
+            let offset = i64::try_from(from_offset).map_err(|_| LogError::Closed)?;
+            assignment
+                .add_partition_offset(&topic, as_partition(partition), Offset::Offset(offset))
+                .map_err(|e| kafka_error("assign", e))?;
+            reader.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
+            let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+            let mut out = Vec::with_capacity(wanted);
+            while out.len() < wanted {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(LogError::Unavailable {
+                        reason: format!(
+                            "read {topic}/{partition} from {from_offset}: {} of {wanted} records \
+                             arrived in {KAFKA_REQUEST_TIMEOUT_MS} ms",
+                            out.len()
+                        ),
+                    });
+                }
+                let Some(message) = reader.poll(left.min(Duration::from_millis(500))) else {
+                    continue;
+                };
+                let message = message.map_err(|e| kafka_error("read", e))?;
+                let location = format!("topic {topic} partition {partition}");
+                let position = position_of(message.partition(), message.offset(), &location)?;
+                let record = LogRecord {
+                    position,
+                    key: message.key().unwrap_or_default().to_vec(),
+                    value: message.payload().unwrap_or_default().to_vec(),
+                };
+                out.push((record, identity_of(&message)));
+            }
+            reader.unassign().map_err(|e| kafka_error("unassign", e))?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Errors that a leader election or a starting broker produce, and that pass by themselves.
+fn transient(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+        )
+    )
+}
+
+fn reader_config(common: &ClientConfig) -> ClientConfig {
+    let mut config = common.clone();
+    config
+        // Never used for group membership or commits: positions belong to the reader.
+        .set("group.id", "locker-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "error")
+        .set("check.crcs", "true")
+        .set("fetch.wait.max.ms", "100");
+    config
+}
+
+/// Runs blocking librdkafka calls off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, LogError> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| LogError::Closed)?
+}
+
+impl Log for KafkaLog {
+    async fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), LogError> {
+        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
+            return Err(LogError::InvalidTopic {
+                reason: format!("{partitions} partitions; 1 to {TOPIC_PARTITIONS_MAX} allowed"),
+            });
+        }
+        if self.existing_partitions(topic).await?.is_none() {
+            let min_insync = self.settings.min_insync_replicas.to_string();
+            let new = NewTopic::new(
+                topic,
+                as_partition(partitions),
+                TopicReplication::Fixed(self.settings.replication_factor),
+            )
+            .set("cleanup.policy", "delete")
+            .set("retention.ms", "-1")
+            .set("retention.bytes", "-1")
+            .set("min.insync.replicas", &min_insync);
+            let options = AdminOptions::new()
+                .operation_timeout(Some(Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS)));
+            let results = self
+                .admin
+                .create_topics([&new], &options)
+                .await
+                .map_err(|e| kafka_error("create topic", e))?;
+            for result in results {
+                match result {
+                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((name, code)) => {
+                        return Err(LogError::InvalidTopic {
+                            reason: format!("cannot create {name}: {code}"),
+                        });
+                    }
+                }
+            }
+        }
+        // Metadata lags creation a little; wait until the partitions are visible.
+        let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+        let existing = loop {
+            if let Some(existing) = self.existing_partitions(topic).await? {
+                break existing;
+            }
+            if Instant::now() > deadline {
+                return Err(LogError::Unavailable { reason: format!("{topic} did not appear") });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if existing != partitions {
+            return Err(LogError::PartitionMismatch {
+                topic: topic.to_owned(),
+                existing,
+                requested: partitions,
+            });
+        }
+        self.check_topic_config(topic).await?;
+        self.topics.write().map_err(|_| LogError::Closed)?.insert(topic.to_owned(), partitions);
+        self.stale.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn partitions(&self, topic: &str) -> Result<u32, LogError> {
+        self.partitions_of(topic)
+    }
+
+    async fn append(
+        &self,
+        topic: &str,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, LogError>>, LogError> {
+        let partitions = self.partitions_of(topic)?;
+        for request in &requests {
+            if request.value.len() > RECORD_SIZE_BYTES_MAX {
+                return Err(LogError::RecordTooLarge {
+                    size_bytes: request.value.len(),
+                    limit_bytes: RECORD_SIZE_BYTES_MAX,
+                });
+            }
+            if request.key.len() > PARTITION_KEY_BYTES_MAX {
+                return Err(LogError::KeyTooLarge {
+                    size_bytes: request.key.len(),
+                    limit_bytes: PARTITION_KEY_BYTES_MAX,
+                });
+            }
+        }
+        let _serialised = self.append_lock.lock().await;
+        if self.stale.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.catch_up().await
+        {
+            self.stale.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        let ids: Vec<EventId> = requests.iter().map(|r| r.id).collect();
+        let known = self.lookup(&ids).await?;
+        let mut results: Vec<Option<Result<Appended, LogError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut in_call: HashMap<EventId, (usize, Digest32)> = HashMap::new();
+        let mut deliveries = Vec::new();
+        for (index, (request, entry)) in requests.iter().zip(known).enumerate() {
+            if let Some(entry) = entry {
+                results[index] = Some(if entry.digest == request.digest {
+                    Ok(Appended::Existing(entry.position))
+                } else {
+                    Err(LogError::IdConflict { event_id: request.id })
+                });
+                continue;
+            }
+            if let Some((_, digest)) = in_call.get(&request.id) {
+                // Resolved once the first copy is delivered (below).
+                if *digest != request.digest {
+                    results[index] = Some(Err(LogError::IdConflict { event_id: request.id }));
+                }
+                continue;
+            }
+            in_call.insert(request.id, (index, request.digest));
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: HEADER_ID, value: Some(request.id.as_bytes()) })
+                .insert(Header { key: HEADER_DIGEST, value: Some(request.digest.as_bytes()) });
+            let record = FutureRecord::to(topic)
+                .partition(as_partition(partition_for(&request.key, partitions)))
+                .key(&request.key)
+                .payload(&request.value)
+                .headers(headers);
+            match self.producer.send_result(record) {
+                Ok(delivery) => deliveries.push((index, delivery)),
+                Err((e, _)) => {
+                    results[index] = Some(Err(kafka_error("enqueue", e)));
+                }
+            }
+        }
+        let mut batch = WriteBatch::default();
+        for (index, delivery) in deliveries {
+            let request = &requests[index];
+            let outcome = match delivery.await {
+                Ok(Ok(delivered)) => {
+                    match position_of(delivered.partition, delivered.offset, topic) {
+                        Ok(position) => {
+                            batch.put(
+                                id_key(&request.id),
+                                encode_entry(topic, position, &request.digest),
+                            );
+                            Ok(Appended::New(position))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Ok(Err((e, _))) => Err(kafka_error("delivery", e)),
+                Err(_) => Err(LogError::Closed),
+            };
+            if outcome.is_err() {
+                // It may have landed all the same: re-read before trusting the index again.
+                self.stale.store(true, Ordering::SeqCst);
+            }
+            results[index] = Some(outcome);
+        }
+        self.index.write(batch)?;
+        // Copies of an id later in the same call share the first copy's outcome.
+        for (index, request) in requests.iter().enumerate() {
+            if results[index].is_none() {
+                let (first, _) = in_call[&request.id];
+                results[index] = Some(match &results[first] {
+                    Some(Ok(appended)) => Ok(Appended::Existing(appended.position())),
+                    Some(Err(e)) => Err(LogError::Unavailable { reason: e.to_string() }),
+                    None => Err(LogError::Closed),
+                });
+            }
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or(Err(LogError::Closed))).collect())
+    }
+
+    async fn lookup(&self, ids: &[EventId]) -> Result<Vec<Option<IdEntry>>, LogError> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(id_key).collect();
+        self.index
+            .multi_get(keys)
+            .into_iter()
+            .map(|found| match found? {
+                Some(value) => decode_entry(&value).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let records =
+            self.read_raw(topic, partition, from_offset, max_records.min(READ_RECORDS_MAX)).await?;
+        Ok(records.into_iter().map(|(record, _)| record).collect())
+    }
+
+    async fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+        self.check_partition(topic, partition)?;
+        let reader = Arc::clone(&self.reader);
+        let topic = topic.to_owned();
+        blocking(move || {
+            let reader = reader.lock().map_err(|_| LogError::Closed)?;
+            let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match reader.fetch_watermarks(&topic, as_partition(partition), left) {
+                    Ok((_, high)) => {
+                        return u64::try_from(high)
+                            .map_err(|_| corrupt(topic, "negative high watermark"));
+                    }
+                    // Leader elections (after creation, or a broker restart) pass.
+                    Err(e) if transient(&e) && !left.is_zero() => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => return Err(kafka_error("watermarks", e)),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn wait_for(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<bool, LogError> {
+        if self.end_offset(topic, partition).await? > offset {
+            return Ok(true);
+        }
+        // A consumer of its own, parked in the broker's long-poll fetch: no busy polling.
+        let mut common = ClientConfig::new();
+        common.set("bootstrap.servers", &self.settings.bootstrap_servers);
+        let mut config = reader_config(&common);
+        config.set("fetch.wait.max.ms", "500");
+        let topic = topic.to_owned();
+        blocking(move || {
+            let consumer: BaseConsumer =
+                config.create().map_err(|e| kafka_error("waiting consumer", e))?;
+            let mut assignment = TopicPartitionList::new();
+            let start = i64::try_from(offset).map_err(|_| LogError::Closed)?;
+            assignment
+                .add_partition_offset(&topic, as_partition(partition), Offset::Offset(start))
+                .map_err(|e| kafka_error("assign", e))?;
+            consumer.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                match consumer.poll(left) {
+                    Some(Ok(message)) if message.offset() >= start => return Ok(true),
+                    Some(Ok(_)) | None => {}
+                    // "Offset out of range" until the record exists: keep waiting.
+                    Some(Err(KafkaError::MessageConsumption(_))) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Some(Err(e)) => return Err(kafka_error("wait", e)),
+                }
+            }
+        })
+        .await
+    }
+}
