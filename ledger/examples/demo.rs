@@ -2,22 +2,39 @@
 //! (an exam board, a bank, three citizens, marksheets, a consent), shows three forgeries
 //! refused with their errors, and lists what the log holds. Running it again on the same
 //! folder shows idempotency: every event is reported as already present.
+//!
+//! The log is embedded (RocksDB in DATA_DIR) unless `LOCKER_KAFKA` names Kafka brokers
+//! (`host:port[,host:port]`); then the events go to Kafka and DATA_DIR keeps only the id index.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use ledger::world::World;
-use ledger::{Appended, EmbeddedLog, Ledger};
+use ledger::{Appended, EmbeddedLog, KafkaLog, KafkaSettings, Ledger, Log};
 use schemas::{Actor, Payload};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "locker-data".to_owned());
-    let log =
-        Arc::new(EmbeddedLog::open(std::path::Path::new(&dir).join("log")).context("open log")?);
+    let dir = std::path::PathBuf::from(
+        std::env::args().nth(1).unwrap_or_else(|| "locker-data".to_owned()),
+    );
+    match std::env::var("LOCKER_KAFKA") {
+        Ok(brokers) if !brokers.is_empty() => {
+            println!("locker demo: ledger on Kafka at {brokers} (id index in {})\n", dir.display());
+            let settings = KafkaSettings::single_broker(&brokers, dir.join("kafka-index"));
+            let log = KafkaLog::open(settings).await.context("connect to Kafka")?;
+            demo(Arc::new(log)).await
+        }
+        _ => {
+            println!("locker demo: embedded ledger in {}\n", dir.join("log").display());
+            demo(Arc::new(EmbeddedLog::open(dir.join("log")).context("open log")?)).await
+        }
+    }
+}
+
+async fn demo<L: Log>(log: Arc<L>) -> anyhow::Result<()> {
     let mut world = World::new(2024);
     let ledger = Ledger::open(Arc::clone(&log), world.config()).await?;
-    println!("locker demo: embedded ledger in {dir}/log\n");
 
     let mut records = vec![world.register_issuer(), world.register_requester()];
     let mut citizens = Vec::new();
