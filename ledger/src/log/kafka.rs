@@ -374,14 +374,16 @@ impl KafkaLog {
             reader.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
             let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
             let mut out = Vec::with_capacity(wanted);
-            while out.len() < wanted {
+            // Kafka offsets may have gaps (control records), so stop at the high watermark
+            // rather than after counting `end - from` records.
+            let mut next = from_offset;
+            while out.len() < wanted && next < end {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(LogError::Unavailable {
                         reason: format!(
-                            "read {topic}/{partition} from {from_offset}: {} of {wanted} records \
-                             arrived in {KAFKA_REQUEST_TIMEOUT_MS} ms",
-                            out.len()
+                            "read {topic}/{partition} from {from_offset}: reached {next} of \
+                             {end} in {KAFKA_REQUEST_TIMEOUT_MS} ms"
                         ),
                     });
                 }
@@ -391,6 +393,7 @@ impl KafkaLog {
                 let message = message.map_err(|e| kafka_error("read", e))?;
                 let location = format!("topic {topic} partition {partition}");
                 let position = position_of(message.partition(), message.offset(), &location)?;
+                next = position.offset + 1;
                 let record = LogRecord {
                     position,
                     key: message.key().unwrap_or_default().to_vec(),
