@@ -1,0 +1,489 @@
+//! How each event changes the views. One partition's records are applied in order into one
+//! `Tx` (a write batch plus an overlay, so later events in the batch see earlier ones), and the
+//! partition's next position goes into the same batch: a crash applies all of it or none.
+//!
+//! Events whose preconditions do not hold (a grant for an unknown consent, deleting an upload
+//! that is not there) return a reason; the projector stops the partition there.
+
+use std::collections::HashMap;
+
+use ledger::Position;
+use rocksdb::WriteBatch;
+use schemas::{DocRef, Envelope, Payload, PersonalData, Recipient};
+use serde::{Deserialize, Serialize};
+
+use crate::ProjectionError;
+use crate::keys::SealKeys;
+use crate::store::{Views, decode, encode};
+use crate::views::*;
+
+pub(crate) struct Tx<'a> {
+    views: &'a Views,
+    batch: WriteBatch,
+    overlay: HashMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn new(views: &'a Views) -> Self {
+        Tx { views, batch: WriteBatch::default(), overlay: HashMap::new() }
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, ProjectionError> {
+        let bytes = match self.overlay.get(&(cf, key.to_vec())) {
+            Some(value) => value.clone(),
+            None => self.views.get(cf, key)?,
+        };
+        bytes.map(|bytes| decode(&bytes, cf)).transpose()
+    }
+
+    fn put<T: Serialize>(
+        &mut self,
+        cf: &'static str,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), ProjectionError> {
+        let bytes = encode(value);
+        self.batch.put_cf(self.views.cf(cf)?, &key, &bytes);
+        self.overlay.insert((cf, key), Some(bytes));
+        Ok(())
+    }
+
+    fn delete(&mut self, cf: &'static str, key: Vec<u8>) -> Result<(), ProjectionError> {
+        self.batch.delete_cf(self.views.cf(cf)?, &key);
+        self.overlay.insert((cf, key), None);
+        Ok(())
+    }
+
+    fn add(&mut self, key: &[u8], delta: i64) -> Result<(), ProjectionError> {
+        self.batch.merge_cf(self.views.cf(CF_COUNTERS)?, key, delta.to_le_bytes());
+        Ok(())
+    }
+
+    pub(crate) fn set_position(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        next: u64,
+    ) -> Result<(), ProjectionError> {
+        self.batch.put_cf(
+            &self.views.cf(CF_POSITIONS)?,
+            position_key(topic, partition),
+            next.to_le_bytes(),
+        );
+        Ok(())
+    }
+
+    pub(crate) fn commit(self) -> Result<(), ProjectionError> {
+        self.views.write(self.batch)
+    }
+}
+
+/// Why an event could not be applied.
+pub(crate) enum Refusal {
+    /// The event contradicts the views (the documented halt policy).
+    Event(String),
+    /// The store failed: not the event's fault.
+    Store(ProjectionError),
+}
+
+impl From<ProjectionError> for Refusal {
+    fn from(e: ProjectionError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+fn refuse<T>(reason: String) -> Result<T, Refusal> {
+    Err(Refusal::Event(reason))
+}
+
+fn personal(keys: &dyn SealKeys, envelope: &Envelope) -> Option<PersonalData> {
+    let commitment = envelope.event.payload.personal_commitment()?;
+    let sealed = envelope.sealed.as_ref()?;
+    let key = keys.key(&sealed.subject)?;
+    ledger::crypto::open_sealed(&key, sealed, commitment).ok()
+}
+
+fn owner_of(recipient: &Recipient) -> Owner {
+    match recipient {
+        Recipient::Locker(locker) => Owner::Locker(*locker),
+        Recipient::Aadhaar(aadhaar) => Owner::Aadhaar(aadhaar.keyed_hash),
+    }
+}
+
+/// Applies one event read at `position`.
+pub(crate) fn apply(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let at = envelope.event.occurred_at_ms;
+    match &envelope.event.payload {
+        Payload::IssuerRegistered(e) => {
+            let view = IssuerView {
+                issuer: e.issuer.to_string(),
+                name: e.name.to_string(),
+                doc_types: e
+                    .doc_types
+                    .iter()
+                    .map(|t| (t.code.to_string(), t.name.to_string()))
+                    .collect(),
+                endpoint: e.endpoint.as_ref().map(ToString::to_string),
+                suspended: false,
+            };
+            tx.put(CF_ISSUERS, e.issuer.as_str().as_bytes().to_vec(), &view)?;
+            tx.add(counter::ISSUERS, 1)?;
+        }
+        Payload::RequesterRegistered(e) => {
+            let view = RequesterView {
+                requester: e.requester.to_string(),
+                name: e.name.to_string(),
+                kind: e.kind,
+                suspended: false,
+            };
+            tx.put(CF_REQUESTERS, e.requester.as_str().as_bytes().to_vec(), &view)?;
+            tx.add(counter::REQUESTERS, 1)?;
+        }
+        Payload::KeyRotated(_) | Payload::KeyRevoked(_) => {}
+        Payload::OrganisationSuspended(e) => set_suspended(tx, &e.organisation, true)?,
+        Payload::OrganisationReinstated(e) => set_suspended(tx, &e.organisation, false)?,
+        Payload::CitizenRegistered(e) => {
+            let key = e.locker.0.to_vec();
+            if tx.get::<ProfileView>(CF_PROFILES, &key)?.is_some() {
+                return refuse(format!("locker {} registered twice", e.locker));
+            }
+            let mobile_masked = match personal(keys, envelope) {
+                Some(PersonalData::Mobile(mobile)) => Some(mobile.masked()),
+                _ => None,
+            };
+            let view = ProfileView {
+                locker: e.locker,
+                username: e.username.to_string(),
+                mobile_masked,
+                aadhaar_last4: None,
+                aadhaar_hash: None,
+                full_name: None,
+                date_of_birth: None,
+                email: None,
+                registered_at_ms: at,
+            };
+            tx.put(CF_PROFILES, key, &view)?;
+            tx.add(counter::USERS, 1)?;
+        }
+        Payload::AadhaarLinked(e) => {
+            let key = e.locker.0.to_vec();
+            let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
+                return refuse(format!("Aadhaar linked to unknown locker {}", e.locker));
+            };
+            if profile.aadhaar_hash.is_some() {
+                return refuse(format!("locker {} already has an Aadhaar linked", e.locker));
+            }
+            if tx.get::<schemas::LockerId>(CF_AADHAAR, &e.aadhaar.keyed_hash.0)?.is_some() {
+                return refuse("this Aadhaar is already linked to another locker".to_owned());
+            }
+            profile.aadhaar_last4 = Some(e.aadhaar.last4.to_string());
+            profile.aadhaar_hash = Some(e.aadhaar.keyed_hash);
+            tx.put(CF_PROFILES, key, &profile)?;
+            tx.put(CF_AADHAAR, e.aadhaar.keyed_hash.0.to_vec(), &e.locker)?;
+        }
+        Payload::ProfileUpdated(e) => {
+            let key = e.locker.0.to_vec();
+            let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
+                return refuse(format!("profile update for unknown locker {}", e.locker));
+            };
+            if let Some(PersonalData::Profile(p)) = personal(keys, envelope) {
+                profile.full_name = p.full_name.map(|n| n.to_string());
+                profile.date_of_birth = p.date_of_birth;
+                profile.email = p.email.map(|e| e.to_string());
+            }
+            tx.put(CF_PROFILES, key, &profile)?;
+        }
+        Payload::DocumentIssued(e) => {
+            let owner = owner_of(&e.recipient);
+            let key = doc_key(&owner, &e.uri.to_string());
+            if tx.get::<DocView>(CF_DOCS, &key)?.is_some() {
+                return refuse(format!("document {} issued twice", e.uri));
+            }
+            let holder_name = match personal(keys, envelope) {
+                Some(PersonalData::Document(d)) => Some(d.holder_name.to_string()),
+                _ => None,
+            };
+            let issuer = e.uri.issuer().to_string();
+            let view = DocView {
+                uri: e.uri.to_string(),
+                issuer: issuer.clone(),
+                doc_type: e.uri.doc_type().to_string(),
+                name: e.name.to_string(),
+                issued_on: e.issued_on,
+                valid_from: e.valid_from,
+                valid_to: e.valid_to,
+                content_hash: e.content.hash,
+                media_type: e.content.media_type,
+                size_bytes: e.content.size_bytes,
+                status: DocStatus::Issued,
+                version: 1,
+                issued_at_ms: at,
+                esigned_at_ms: None,
+                holder_name,
+            };
+            tx.put(CF_DOCS, key, &view)?;
+            tx.add(&counter::owner_issuer(&owner, &issuer), 1)?;
+            tx.add(counter::ISSUED, 1)?;
+            tx.add(&counter::issued_by(&issuer), 1)?;
+        }
+        Payload::DocumentUpdated(e) => {
+            let key = doc_key(&owner_of(&e.recipient), &e.uri.to_string());
+            let Some(mut view) = tx.get::<DocView>(CF_DOCS, &key)? else {
+                return refuse(format!("update of document {} that was never issued", e.uri));
+            };
+            if matches!(view.status, DocStatus::Revoked(_)) {
+                return refuse(format!("update of revoked document {}", e.uri));
+            }
+            view.name = e.name.to_string();
+            view.valid_from = e.valid_from;
+            view.valid_to = e.valid_to;
+            view.content_hash = e.content.hash;
+            view.media_type = e.content.media_type;
+            view.size_bytes = e.content.size_bytes;
+            view.status = DocStatus::Updated;
+            view.version += 1;
+            if let Some(PersonalData::Document(d)) = personal(keys, envelope) {
+                view.holder_name = Some(d.holder_name.to_string());
+            }
+            tx.put(CF_DOCS, key, &view)?;
+        }
+        Payload::DocumentRevoked(e) => {
+            let key = doc_key(&owner_of(&e.recipient), &e.uri.to_string());
+            let Some(mut view) = tx.get::<DocView>(CF_DOCS, &key)? else {
+                return refuse(format!("revocation of document {} that was never issued", e.uri));
+            };
+            view.status = DocStatus::Revoked(e.reason);
+            tx.put(CF_DOCS, key, &view)?;
+        }
+        Payload::DocumentUploaded(e) => {
+            let key = locker_item_key(&e.locker, &e.upload_id);
+            if tx.get::<UploadView>(CF_UPLOADS, &key)?.is_some() {
+                return refuse(format!("upload {} recorded twice", e.upload_id));
+            }
+            let file_name = match personal(keys, envelope) {
+                Some(PersonalData::Upload(u)) => Some(u.file_name.to_string()),
+                _ => None,
+            };
+            let view = UploadView {
+                upload_id: e.upload_id,
+                file_name,
+                media_type: e.content.media_type,
+                size_bytes: e.content.size_bytes,
+                content_hash: e.content.hash,
+                uploaded_at_ms: at,
+                esigned_at_ms: None,
+            };
+            tx.put(CF_UPLOADS, key, &view)?;
+            tx.add(&counter::quota(&e.locker), size_delta(e.content.size_bytes))?;
+        }
+        Payload::UploadDeleted(e) => {
+            let key = locker_item_key(&e.locker, &e.upload_id);
+            let Some(view) = tx.get::<UploadView>(CF_UPLOADS, &key)? else {
+                return refuse(format!(
+                    "deletion of upload {} that is not in the locker",
+                    e.upload_id
+                ));
+            };
+            tx.delete(CF_UPLOADS, key)?;
+            tx.add(&counter::quota(&e.locker), -size_delta(view.size_bytes))?;
+        }
+        Payload::DocumentESigned(e) => match &e.document {
+            DocRef::Uploaded(id) => {
+                let key = locker_item_key(&e.locker, id);
+                let Some(mut view) = tx.get::<UploadView>(CF_UPLOADS, &key)? else {
+                    return refuse(format!("e-signature of upload {id} that is not in the locker"));
+                };
+                view.esigned_at_ms = Some(at);
+                tx.put(CF_UPLOADS, key, &view)?;
+            }
+            DocRef::Issued(uri) => {
+                let key = doc_key(&Owner::Locker(e.locker), &uri.to_string());
+                let Some(mut view) = tx.get::<DocView>(CF_DOCS, &key)? else {
+                    return refuse(format!(
+                        "e-signature of document {uri} that is not in the locker"
+                    ));
+                };
+                view.esigned_at_ms = Some(at);
+                tx.put(CF_DOCS, key, &view)?;
+            }
+        },
+        Payload::DocumentShared(e) => {
+            let key = locker_item_key(&e.locker, &e.share_id);
+            if tx.get::<ShareView>(CF_SHARES, &key)?.is_some() {
+                return refuse(format!("share {} created twice", e.share_id));
+            }
+            let view = ShareView {
+                share_id: e.share_id,
+                document: e.document.clone(),
+                created_at_ms: at,
+                expires_at_ms: e.expires_at_ms,
+                revoked: false,
+                views: 0,
+            };
+            tx.put(CF_SHARES, key, &view)?;
+        }
+        Payload::ShareRevoked(e) => {
+            let key = locker_item_key(&e.locker, &e.share_id);
+            let Some(mut view) = tx.get::<ShareView>(CF_SHARES, &key)? else {
+                return refuse(format!("revocation of unknown share {}", e.share_id));
+            };
+            view.revoked = true;
+            tx.put(CF_SHARES, key, &view)?;
+        }
+        Payload::SharedDocumentViewed(e) => {
+            let key = locker_item_key(&e.locker, &e.share_id);
+            let Some(mut view) = tx.get::<ShareView>(CF_SHARES, &key)? else {
+                return refuse(format!("view of unknown share {}", e.share_id));
+            };
+            view.views += 1;
+            let document = view.document.clone();
+            tx.put(CF_SHARES, key, &view)?;
+            let activity = ActivityView {
+                at_ms: at,
+                accessor: Accessor::ShareLink { share_id: e.share_id },
+                document: Some(document),
+            };
+            tx.put(
+                CF_ACTIVITY,
+                activity_key(&e.locker, position.partition, position.offset),
+                &activity,
+            )?;
+        }
+        Payload::ConsentRequested(e) => {
+            let key = locker_item_key(&e.locker, &e.consent_id);
+            if tx.get::<ConsentView>(CF_CONSENTS, &key)?.is_some() {
+                return refuse(format!("consent {} requested twice", e.consent_id));
+            }
+            let requester = e.requester.to_string();
+            let view = ConsentView {
+                consent_id: e.consent_id,
+                requester: requester.clone(),
+                locker: e.locker,
+                items: e.items.clone(),
+                purpose: e.purpose.clone(),
+                requested_at_ms: at,
+                request_expires_at_ms: e.expires_at_ms,
+                state: ConsentState::Pending,
+                granted: Vec::new(),
+                access_expires_at_ms: None,
+                accesses: 0,
+            };
+            tx.put(CF_CONSENTS, key, &view)?;
+            tx.put(
+                CF_REQUESTER_CONSENTS,
+                requester_consent_key(&requester, &e.consent_id),
+                &e.locker,
+            )?;
+            let items = i64::try_from(e.items.len()).unwrap_or(i64::MAX);
+            tx.add(&counter::requested(&e.locker, &requester), items)?;
+        }
+        Payload::ConsentGranted(e) => {
+            let mut view =
+                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "grant")?;
+            view.state = ConsentState::Active;
+            view.granted = e.documents.clone();
+            view.access_expires_at_ms = Some(e.access_expires_at_ms);
+            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+        }
+        Payload::ConsentDenied(e) => {
+            let mut view =
+                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "denial")?;
+            view.state = ConsentState::Denied;
+            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+        }
+        Payload::ConsentRevoked(e) => {
+            let mut view =
+                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "revocation")?;
+            view.state = ConsentState::Revoked;
+            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+        }
+        Payload::ConsentExpired(e) => {
+            let live = [ConsentState::Pending, ConsentState::Active];
+            let mut view = consent_in(tx, &e.locker, &e.consent_id, &live, "expiry")?;
+            view.state = ConsentState::Expired;
+            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+        }
+        Payload::DocumentAccessed(e) => {
+            let mut view =
+                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "access")?;
+            if view.requester != e.requester.as_str() {
+                return refuse(format!(
+                    "access by {} under a consent of {}",
+                    e.requester, view.requester
+                ));
+            }
+            view.accesses += 1;
+            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            tx.add(&counter::accessed(&e.locker, e.requester.as_str()), 1)?;
+            let activity = ActivityView {
+                at_ms: at,
+                accessor: Accessor::Requester {
+                    requester: e.requester.to_string(),
+                    consent_id: e.consent_id,
+                },
+                document: Some(e.document.clone()),
+            };
+            tx.put(
+                CF_ACTIVITY,
+                activity_key(&e.locker, position.partition, position.offset),
+                &activity,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn size_delta(size_bytes: u64) -> i64 {
+    i64::try_from(size_bytes).unwrap_or(i64::MAX)
+}
+
+fn consent_in(
+    tx: &Tx<'_>,
+    locker: &schemas::LockerId,
+    consent: &schemas::Id16,
+    states: &[ConsentState],
+    what: &str,
+) -> Result<ConsentView, Refusal> {
+    let Some(view) = tx.get::<ConsentView>(CF_CONSENTS, &locker_item_key(locker, consent))? else {
+        return refuse(format!("{what} of unknown consent {consent}"));
+    };
+    if !states.contains(&view.state) {
+        return refuse(format!("{what} of consent {consent} in state {:?}", view.state));
+    }
+    Ok(view)
+}
+
+fn set_suspended(
+    tx: &mut Tx<'_>,
+    organisation: &schemas::Organisation,
+    suspended: bool,
+) -> Result<(), Refusal> {
+    match organisation {
+        schemas::Organisation::Issuer(id) => {
+            let key = id.as_str().as_bytes().to_vec();
+            let Some(mut view) = tx.get::<IssuerView>(CF_ISSUERS, &key)? else {
+                return refuse(format!("suspension of unknown issuer {id}"));
+            };
+            view.suspended = suspended;
+            tx.put(CF_ISSUERS, key, &view)?;
+        }
+        schemas::Organisation::Requester(id) => {
+            let key = id.as_str().as_bytes().to_vec();
+            let Some(mut view) = tx.get::<RequesterView>(CF_REQUESTERS, &key)? else {
+                return refuse(format!("suspension of unknown requester {id}"));
+            };
+            view.suspended = suspended;
+            tx.put(CF_REQUESTERS, key, &view)?;
+        }
+    }
+    Ok(())
+}

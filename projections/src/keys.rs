@@ -1,0 +1,25 @@
+//! Access to the sealing keys of subjects, so views can show personal fields (names, masked
+//! mobile numbers, file names). A subject whose key is gone (erased) shows none of them.
+
+use schemas::SealSubject;
+
+pub trait SealKeys: Send + Sync {
+    /// The subject's key, or `None` if it was erased (or never known here).
+    fn key(&self, subject: &SealSubject) -> Option<[u8; 32]>;
+}
+
+/// No keys at all: every personal field shows as absent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoKeys;
+
+impl SealKeys for NoKeys {
+    fn key(&self, _subject: &SealSubject) -> Option<[u8; 32]> {
+        None
+    }
+}
+
+impl SealKeys for ledger::world::World {
+    fn key(&self, subject: &SealSubject) -> Option<[u8; 32]> {
+        Some(self.seal_key(subject))
+    }
+}

@@ -1,0 +1,12 @@
+//! Every bound the projections enforce, in one place. Units come last in the names.
+
+/// Records one partition applies in one RocksDB write batch (with its position).
+pub const APPLY_BATCH_RECORDS_MAX: usize = 2048;
+/// Items one page of a list returns.
+pub const PAGE_ITEMS_MAX: usize = 500;
+/// The storage quota of one locker.
+pub const LOCKER_QUOTA_BYTES: i64 = 1 << 30;
+/// Partitions caught up at the same time (both cores).
+pub const PARALLEL_PARTITIONS_MAX: usize = 2;
+
+const _: () = assert!(PAGE_ITEMS_MAX <= APPLY_BATCH_RECORDS_MAX);

@@ -1,0 +1,261 @@
+//! Builds the views from the log, exactly once.
+//!
+//! Each partition is applied on its own: records from the stored position on, in one write
+//! batch together with the next position. A crash anywhere leaves the views at a batch
+//! boundary and the position with them, so nothing is applied twice or lost. Partitions run
+//! in parallel; counters they share are merged, never read and rewritten.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::{LedgerConfig, Log, LogRecord};
+use tokio::sync::Semaphore;
+
+use crate::ProjectionError;
+use crate::apply::{Refusal, Tx, apply};
+use crate::keys::SealKeys;
+use crate::limits::{APPLY_BATCH_RECORDS_MAX, PARALLEL_PARTITIONS_MAX};
+use crate::store::{Halt, Views};
+
+/// Applies the log to the views.
+pub struct Projector<L: Log> {
+    log: Arc<L>,
+    views: Arc<Views>,
+    keys: Arc<dyn SealKeys>,
+    topics: Vec<String>,
+    batch_records: usize,
+}
+
+impl<L: Log> Clone for Projector<L> {
+    fn clone(&self) -> Self {
+        Projector {
+            log: Arc::clone(&self.log),
+            views: Arc::clone(&self.views),
+            keys: Arc::clone(&self.keys),
+            topics: self.topics.clone(),
+            batch_records: self.batch_records,
+        }
+    }
+}
+
+impl<L: Log> std::fmt::Debug for Projector<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector").field("topics", &self.topics).finish_non_exhaustive()
+    }
+}
+
+/// Where one partition stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionStatus {
+    pub topic: String,
+    pub partition: u32,
+    pub position: u64,
+    pub end: u64,
+    pub halt: Option<Halt>,
+}
+
+impl<L: Log> Projector<L> {
+    pub fn new(
+        log: Arc<L>,
+        views: Arc<Views>,
+        keys: Arc<dyn SealKeys>,
+        config: &LedgerConfig,
+    ) -> Self {
+        Projector {
+            log,
+            views,
+            keys,
+            topics: vec![config.directory_topic.clone(), config.citizen_topic.clone()],
+            batch_records: APPLY_BATCH_RECORDS_MAX,
+        }
+    }
+
+    /// Smaller batches (tests use this to stop and restart at many points).
+    pub fn with_batch_records(mut self, records: usize) -> Self {
+        self.batch_records = records.clamp(1, APPLY_BATCH_RECORDS_MAX);
+        self
+    }
+
+    pub fn views(&self) -> &Arc<Views> {
+        &self.views
+    }
+
+    fn partitions(&self) -> Result<Vec<(String, u32)>, ProjectionError> {
+        let mut all = Vec::new();
+        for topic in &self.topics {
+            for partition in 0..self.log.partitions(topic)? {
+                all.push((topic.clone(), partition));
+            }
+        }
+        Ok(all)
+    }
+
+    /// Applies everything the log holds now, partitions in parallel. Returns the number of
+    /// records applied; the first halted partition is reported after all others finished.
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
+        let slots = Arc::new(Semaphore::new(PARALLEL_PARTITIONS_MAX));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (topic, partition) in self.partitions()? {
+            let projector = self.clone();
+            let slots = Arc::clone(&slots);
+            tasks.spawn(async move {
+                let _slot = slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ProjectionError::Store("closed".into()))?;
+                projector.catch_up_partition(&topic, partition).await
+            });
+        }
+        let mut applied = 0;
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined.map_err(|e| ProjectionError::Store(format!("projector task: {e}")))? {
+                Ok(count) => applied += count,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(applied),
+        }
+    }
+
+    /// Applies one partition up to its current end.
+    pub async fn catch_up_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<u64, ProjectionError> {
+        let mut applied = 0;
+        loop {
+            let count = self.step(topic, partition).await?;
+            if count == 0 {
+                return Ok(applied);
+            }
+            applied += count;
+        }
+    }
+
+    /// Applies at most one batch of a partition; 0 when it is at the log's end.
+    pub async fn step(&self, topic: &str, partition: u32) -> Result<u64, ProjectionError> {
+        if let Some(halt) =
+            self.views.halts()?.into_iter().find(|h| h.topic == topic && h.partition == partition)
+        {
+            return Err(halted(halt));
+        }
+        let from = self.views.position(topic, partition)?;
+        let records = self.log.read(topic, partition, from, self.batch_records).await?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let (views, keys, name) =
+            (Arc::clone(&self.views), Arc::clone(&self.keys), topic.to_owned());
+        tokio::task::spawn_blocking(move || {
+            apply_records(&views, keys.as_ref(), &name, partition, &records)
+        })
+        .await
+        .map_err(|e| ProjectionError::Store(format!("apply task: {e}")))?
+    }
+
+    /// Keeps the views current until `stop` turns true: each partition waits on the log for
+    /// new records (no polling) and applies them.
+    pub async fn follow(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), ProjectionError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (topic, partition) in self.partitions()? {
+            let projector = self.clone();
+            let mut stop = stop.clone();
+            tasks.spawn(async move {
+                loop {
+                    projector.catch_up_partition(&topic, partition).await?;
+                    let next = projector.views.position(&topic, partition)?;
+                    tokio::select! {
+                        waited = projector.log.wait_for(&topic, partition, next, Duration::from_secs(1)) => { waited?; }
+                        _ = stop.changed() => {}
+                    }
+                    if *stop.borrow() {
+                        return Ok::<(), ProjectionError>(());
+                    }
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.map_err(|e| ProjectionError::Store(format!("follower: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// Every partition's position against the log's end, and any halt: the projection's health.
+    pub async fn status(&self) -> Result<Vec<PartitionStatus>, ProjectionError> {
+        let halts = self.views.halts()?;
+        let mut out = Vec::new();
+        for (topic, partition) in self.partitions()? {
+            let halt = halts.iter().find(|h| h.topic == topic && h.partition == partition).cloned();
+            out.push(PartitionStatus {
+                position: self.views.position(&topic, partition)?,
+                end: self.log.end_offset(&topic, partition).await?,
+                topic,
+                partition,
+                halt,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn halted(halt: Halt) -> ProjectionError {
+    ProjectionError::Halted {
+        topic: halt.topic,
+        partition: halt.partition,
+        offset: halt.offset,
+        reason: halt.reason,
+    }
+}
+
+/// Applies records in one batch with the partition's next position. On an event that cannot
+/// be applied, commits the records before it, records the halt, and reports it.
+fn apply_records(
+    views: &Views,
+    keys: &dyn SealKeys,
+    topic: &str,
+    partition: u32,
+    records: &[LogRecord],
+) -> Result<u64, ProjectionError> {
+    let mut tx = Tx::new(views);
+    for (index, record) in records.iter().enumerate() {
+        let refusal = match ledger::decode_logged(topic, record) {
+            Ok(envelope) => match apply(&mut tx, keys, &envelope, record.position) {
+                Ok(()) => continue,
+                Err(refusal) => refusal,
+            },
+            Err(e) => Refusal::Event(e.to_string()),
+        };
+        let reason = match refusal {
+            Refusal::Event(reason) => reason,
+            Refusal::Store(e) => return Err(e),
+        };
+        // Redo the good prefix cleanly (the refused event may have staged changes).
+        let mut good = Tx::new(views);
+        for earlier in &records[..index] {
+            let envelope = ledger::decode_logged(topic, earlier)?;
+            if let Err(Refusal::Store(e)) = apply(&mut good, keys, &envelope, earlier.position) {
+                return Err(e);
+            }
+        }
+        good.set_position(topic, partition, record.position.offset)?;
+        good.commit()?;
+        let halt =
+            Halt { topic: topic.to_owned(), partition, offset: record.position.offset, reason };
+        tracing::error!(topic, partition, offset = halt.offset, reason = %halt.reason, "projection halted");
+        views.record_halt(&halt)?;
+        return Err(halted(halt));
+    }
+    let last = records.last().map_or(0, |r| r.position.offset + 1);
+    tx.set_position(topic, partition, last)?;
+    tx.commit()?;
+    Ok(records.len() as u64)
+}

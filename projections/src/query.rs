@@ -1,0 +1,370 @@
+//! The queries the product needs, answered from the views. Lists are paginated with cursors
+//! that name the last key returned, so pages stay stable while new events arrive. Expiry is
+//! computed at query time from the caller's clock (`now`), never stored.
+
+use schemas::{CivilDate, LockerId, TimestampMs};
+
+use crate::ProjectionError;
+use crate::limits::{LOCKER_QUOTA_BYTES, PAGE_ITEMS_MAX};
+use crate::store::{Views, decode};
+use crate::views::*;
+
+/// One page of a list; `next` is the cursor for the following page, if there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateStatus {
+    Active,
+    Updated,
+    Expired,
+    Revoked,
+}
+
+/// A document in My Certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub doc: DocView,
+    pub status: CertificateStatus,
+    pub issuer_name: Option<String>,
+    pub doc_type_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerCount {
+    pub issuer: String,
+    pub name: Option<String>,
+    pub documents: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequesterCount {
+    pub requester: String,
+    pub name: Option<String>,
+    pub requested: i64,
+    pub accessed: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Storage {
+    pub used_bytes: i64,
+    pub quota_bytes: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub users: i64,
+    pub issued_documents: i64,
+    pub issuers: i64,
+    pub requesters: i64,
+    pub issued_by: Vec<(String, i64)>,
+}
+
+fn cursor_key(cursor: Option<&str>) -> Result<Option<Vec<u8>>, ProjectionError> {
+    cursor
+        .map(|text| {
+            let bytes: Result<Vec<u8>, _> = (0..text.len())
+                .step_by(2)
+                .map(|i| {
+                    text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()).ok_or(())
+                })
+                .collect();
+            bytes.map_err(|()| ProjectionError::InvalidCursor(format!("{text:?} is not a cursor")))
+        })
+        .transpose()
+}
+
+fn cursor_of(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn date_of(now: TimestampMs) -> Option<CivilDate> {
+    let date = chrono::DateTime::from_timestamp_millis(now.0)?.date_naive();
+    CivilDate::from_ymd(
+        chrono::Datelike::year(&date),
+        chrono::Datelike::month(&date),
+        chrono::Datelike::day(&date),
+    )
+    .ok()
+}
+
+/// A consent's state as of `now`.
+pub fn effective_state(consent: &ConsentView, now: TimestampMs) -> ConsentState {
+    match consent.state {
+        ConsentState::Pending if consent.request_expires_at_ms <= now => ConsentState::Expired,
+        ConsentState::Active if consent.access_expires_at_ms.is_some_and(|end| end <= now) => {
+            ConsentState::Expired
+        }
+        state => state,
+    }
+}
+
+impl Views {
+    fn page<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<T>, ProjectionError> {
+        let after = cursor_key(cursor)?;
+        if after.as_ref().is_some_and(|key| !key.starts_with(prefix)) {
+            return Err(ProjectionError::InvalidCursor("cursor of another list".to_owned()));
+        }
+        let limit = limit.clamp(1, PAGE_ITEMS_MAX);
+        let rows = self.scan(cf, prefix, after.as_deref(), limit + 1)?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let next = if more { rows.last().map(|(key, _)| cursor_of(key)) } else { None };
+        let items = rows.iter().map(|(_, value)| decode(value, cf)).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    pub fn profile(&self, locker: &LockerId) -> Result<Option<ProfileView>, ProjectionError> {
+        self.get(CF_PROFILES, &locker.0)?.map(|bytes| decode(&bytes, CF_PROFILES)).transpose()
+    }
+
+    fn owners(&self, locker: &LockerId) -> Result<Vec<Owner>, ProjectionError> {
+        let mut owners = vec![Owner::Locker(*locker)];
+        if let Some(hash) = self.profile(locker)?.and_then(|p| p.aadhaar_hash) {
+            owners.push(Owner::Aadhaar(hash));
+        }
+        Ok(owners)
+    }
+
+    /// My Certificates, issued part: documents issued to the locker, then those issued to its
+    /// linked Aadhaar before the locker existed.
+    pub fn certificates(
+        &self,
+        locker: &LockerId,
+        now: TimestampMs,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Certificate>, ProjectionError> {
+        let today = date_of(now);
+        let owners = self.owners(locker)?;
+        let after = cursor_key(cursor)?;
+        let start = match &after {
+            None => 0,
+            Some(key) => {
+                owners.iter().position(|owner| key.starts_with(&owner.key())).ok_or_else(|| {
+                    ProjectionError::InvalidCursor("cursor of another locker".to_owned())
+                })?
+            }
+        };
+        let limit = limit.clamp(1, PAGE_ITEMS_MAX);
+        let mut rows = Vec::new();
+        for (index, owner) in owners.iter().enumerate().skip(start) {
+            let from = if index == start { after.as_deref() } else { None };
+            rows.extend(self.scan(CF_DOCS, &owner.key(), from, limit + 1 - rows.len())?);
+            if rows.len() > limit {
+                break;
+            }
+        }
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().map(|(key, _)| cursor_of(key)) } else { None };
+        let mut items = Vec::with_capacity(rows.len());
+        for (_, value) in rows {
+            let doc: DocView = decode(&value, CF_DOCS)?;
+            let issuer = self
+                .get(CF_ISSUERS, doc.issuer.as_bytes())?
+                .map(|bytes| decode::<IssuerView>(&bytes, CF_ISSUERS))
+                .transpose()?;
+            let status = match doc.status {
+                DocStatus::Revoked(_) => CertificateStatus::Revoked,
+                _ if doc.valid_to.zip(today).is_some_and(|(to, today)| to < today) => {
+                    CertificateStatus::Expired
+                }
+                DocStatus::Updated => CertificateStatus::Updated,
+                DocStatus::Issued => CertificateStatus::Active,
+            };
+            let doc_type_name = issuer.as_ref().and_then(|i| {
+                i.doc_types
+                    .iter()
+                    .find(|(code, _)| *code == doc.doc_type)
+                    .map(|(_, name)| name.clone())
+            });
+            items.push(Certificate {
+                issuer_name: issuer.map(|i| i.name),
+                doc_type_name,
+                status,
+                doc,
+            });
+        }
+        Ok(Page { items, next })
+    }
+
+    /// My Certificates, uploaded part.
+    pub fn uploads(
+        &self,
+        locker: &LockerId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UploadView>, ProjectionError> {
+        self.page(CF_UPLOADS, &locker.0, cursor, limit)
+    }
+
+    pub fn storage(&self, locker: &LockerId) -> Result<Storage, ProjectionError> {
+        Ok(Storage {
+            used_bytes: self.counter(&counter::quota(locker))?,
+            quota_bytes: LOCKER_QUOTA_BYTES,
+        })
+    }
+
+    /// My Issuer: each issuer's name and how many documents it issued to the citizen.
+    pub fn my_issuers(&self, locker: &LockerId) -> Result<Vec<IssuerCount>, ProjectionError> {
+        let mut counts: Vec<IssuerCount> = Vec::new();
+        for owner in self.owners(locker)? {
+            let prefix = counter::owner_issuer_prefix(&owner);
+            for (key, value) in self.scan(CF_COUNTERS, &prefix, None, usize::MAX)? {
+                let issuer = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let documents =
+                    <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0);
+                match counts.iter_mut().find(|c| c.issuer == issuer) {
+                    Some(count) => count.documents += documents,
+                    None => {
+                        let name = self
+                            .get(CF_ISSUERS, issuer.as_bytes())?
+                            .map(|bytes| decode::<IssuerView>(&bytes, CF_ISSUERS).map(|i| i.name))
+                            .transpose()?;
+                        counts.push(IssuerCount { issuer, name, documents });
+                    }
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// My Requester: each requester's name, and how many documents it asked for and accessed.
+    pub fn my_requesters(&self, locker: &LockerId) -> Result<Vec<RequesterCount>, ProjectionError> {
+        let prefix = counter::requested_prefix(locker);
+        let mut out = Vec::new();
+        for (key, value) in self.scan(CF_COUNTERS, &prefix, None, usize::MAX)? {
+            let requester = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let requested =
+                <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0);
+            let accessed = self.counter(&counter::accessed(locker, &requester))?;
+            let name = self
+                .get(CF_REQUESTERS, requester.as_bytes())?
+                .map(|bytes| decode::<RequesterView>(&bytes, CF_REQUESTERS).map(|r| r.name))
+                .transpose()?;
+            out.push(RequesterCount { requester, name, requested, accessed });
+        }
+        Ok(out)
+    }
+
+    /// A citizen's consents, with their state as of `now`, optionally of one state only.
+    pub fn consents(
+        &self,
+        locker: &LockerId,
+        now: TimestampMs,
+        state: Option<ConsentState>,
+    ) -> Result<Vec<ConsentView>, ProjectionError> {
+        let rows = self.scan(CF_CONSENTS, &locker.0, None, usize::MAX)?;
+        let mut out = Vec::new();
+        for (_, value) in rows {
+            let mut consent: ConsentView = decode(&value, CF_CONSENTS)?;
+            consent.state = effective_state(&consent, now);
+            if state.is_none_or(|wanted| wanted == consent.state) {
+                out.push(consent);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A requester's consents across all lockers, paginated.
+    pub fn requester_consents(
+        &self,
+        requester: &str,
+        now: TimestampMs,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ConsentView>, ProjectionError> {
+        let prefix = [requester.as_bytes(), &[0u8]].concat();
+        let lockers: Page<LockerId> = self.page(CF_REQUESTER_CONSENTS, &prefix, cursor, limit)?;
+        let after = cursor_key(cursor)?;
+        let rows =
+            self.scan(CF_REQUESTER_CONSENTS, &prefix, after.as_deref(), lockers.items.len())?;
+        let mut items = Vec::with_capacity(rows.len());
+        for ((key, _), locker) in rows.iter().zip(&lockers.items) {
+            let consent_id = &key[prefix.len()..];
+            let bytes =
+                self.get(CF_CONSENTS, &[&locker.0[..], consent_id].concat())?.ok_or_else(|| {
+                    ProjectionError::Corrupt {
+                        location: CF_REQUESTER_CONSENTS.to_owned(),
+                        reason: "dangling consent".to_owned(),
+                    }
+                })?;
+            let mut consent: ConsentView = decode(&bytes, CF_CONSENTS)?;
+            consent.state = effective_state(&consent, now);
+            items.push(consent);
+        }
+        Ok(Page { items, next: lockers.next })
+    }
+
+    /// A citizen's share links; `live` is false once revoked or expired as of `now`.
+    pub fn shares(
+        &self,
+        locker: &LockerId,
+        now: TimestampMs,
+    ) -> Result<Vec<(ShareView, bool)>, ProjectionError> {
+        self.scan(CF_SHARES, &locker.0, None, usize::MAX)?
+            .into_iter()
+            .map(|(_, value)| {
+                let share: ShareView = decode(&value, CF_SHARES)?;
+                let live = !share.revoked && now < share.expires_at_ms;
+                Ok((share, live))
+            })
+            .collect()
+    }
+
+    /// Who accessed which document, under which consent or share, and when: in log order.
+    pub fn activity(
+        &self,
+        locker: &LockerId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ActivityView>, ProjectionError> {
+        self.page(CF_ACTIVITY, &locker.0, cursor, limit)
+    }
+
+    pub fn issuers(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<IssuerView>, ProjectionError> {
+        self.page(CF_ISSUERS, b"", cursor, limit)
+    }
+
+    pub fn requesters(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<RequesterView>, ProjectionError> {
+        self.page(CF_REQUESTERS, b"", cursor, limit)
+    }
+
+    /// Platform statistics as DigiLocker publishes them.
+    pub fn stats(&self) -> Result<Stats, ProjectionError> {
+        let prefix = counter::issued_by("");
+        let issued_by = self
+            .scan(CF_COUNTERS, &prefix, None, usize::MAX)?
+            .into_iter()
+            .map(|(key, value)| {
+                let issuer = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                (issuer, <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0))
+            })
+            .collect();
+        Ok(Stats {
+            users: self.counter(counter::USERS)?,
+            issued_documents: self.counter(counter::ISSUED)?,
+            issuers: self.counter(counter::ISSUERS)?,
+            requesters: self.counter(counter::REQUESTERS)?,
+            issued_by,
+        })
+    }
+}

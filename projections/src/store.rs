@@ -1,0 +1,244 @@
+//! The view database: one RocksDB with a column family per view, positions stored beside the
+//! views, counters merged by an associative add (no read-modify-write across partitions), and
+//! a schema version that wipes and rebuilds everything when the code's version changes.
+
+use std::path::Path;
+
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, Direction, IteratorMode, MergeOperands, Options, WriteBatch,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::ProjectionError;
+use crate::views::{CF_COUNTERS, CF_META, CF_POSITIONS, VIEW_CFS, position_key};
+
+/// Bump when a view's layout or meaning changes: the views are then rebuilt from the log.
+pub const SCHEMA_VERSION: u32 = 1;
+const VERSION_KEY: &[u8] = b"schema_version";
+const HALT_PREFIX: &str = "halt/";
+
+type Canonical = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Fixint,
+    bincode::config::NoLimit,
+>;
+
+fn config() -> Canonical {
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding()
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Views are plain data; encoding them cannot fail.
+    bincode::serde::encode_to_vec(value, config()).expect("views encode")
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    location: &str,
+) -> Result<T, ProjectionError> {
+    bincode::serde::decode_from_slice(bytes, config()).map(|(value, _)| value).map_err(|e| {
+        ProjectionError::Corrupt { location: location.to_owned(), reason: e.to_string() }
+    })
+}
+
+/// The add merge of counters: 8-byte little-endian signed integers.
+fn add_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let read = |bytes: &[u8]| <[u8; 8]>::try_from(bytes).map(i64::from_le_bytes).unwrap_or(0);
+    let mut total = existing.map_or(0, read);
+    for operand in operands {
+        total = total.wrapping_add(read(operand));
+    }
+    Some(total.to_le_bytes().to_vec())
+}
+
+/// A key and its value, as scanned.
+pub(crate) type Row = (Vec<u8>, Vec<u8>);
+
+/// Why and where a partition stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halt {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// The view database.
+pub struct Views {
+    db: DB,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views").field("path", &self.db.path()).finish()
+    }
+}
+
+/// What `Views::open` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// The views are at this code's schema version (possibly empty).
+    Current,
+    /// They were at another version and were wiped: they rebuild from the log.
+    Wiped { found_version: u32 },
+}
+
+fn cf_options(name: &str) -> Options {
+    let mut options = Options::default();
+    if name == CF_COUNTERS {
+        options.set_merge_operator_associative("add_i64", add_merge);
+    }
+    options
+}
+
+impl Views {
+    pub fn open(path: impl AsRef<Path>) -> Result<(Self, Opened), ProjectionError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let families = std::iter::once(CF_META)
+            .chain(VIEW_CFS)
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
+        let mut db = DB::open_cf_descriptors(&options, path, families)?;
+        let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
+        let stored = db.get_cf(&meta, VERSION_KEY)?;
+        let opened = match stored {
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_slice())
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| store_error("schema version"))?;
+                if found == SCHEMA_VERSION {
+                    Opened::Current
+                } else {
+                    Opened::Wiped { found_version: found }
+                }
+            }
+            None => Opened::Current,
+        };
+        if let Opened::Wiped { found_version } = opened {
+            tracing::warn!(
+                found_version,
+                SCHEMA_VERSION,
+                "view schema changed; rebuilding the views"
+            );
+            for name in VIEW_CFS {
+                db.drop_cf(name)?;
+                db.create_cf(name, &cf_options(name))?;
+            }
+            let halts: Vec<Vec<u8>> = {
+                let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
+                db.prefix_iterator_cf(&meta, HALT_PREFIX)
+                    .filter_map(Result::ok)
+                    .map(|(key, _)| key.to_vec())
+                    .filter(|key| key.starts_with(HALT_PREFIX.as_bytes()))
+                    .collect()
+            };
+            let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
+            for key in halts {
+                db.delete_cf(&meta, key)?;
+            }
+        }
+        let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
+        db.put_cf(&meta, VERSION_KEY, SCHEMA_VERSION.to_le_bytes())?;
+        Ok((Views { db }, opened))
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, ProjectionError> {
+        self.db.cf_handle(name).ok_or_else(|| store_error(&format!("column family {name} missing")))
+    }
+
+    pub(crate) fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, ProjectionError> {
+        Ok(self.db.get_cf(self.cf(cf)?, key)?)
+    }
+
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<(), ProjectionError> {
+        Ok(self.db.write(batch)?)
+    }
+
+    /// The next offset to apply in a partition.
+    pub fn position(&self, topic: &str, partition: u32) -> Result<u64, ProjectionError> {
+        match self.get(CF_POSITIONS, &position_key(topic, partition))? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+                .map(u64::from_le_bytes)
+                .map_err(|_| store_error("position")),
+            None => Ok(0),
+        }
+    }
+
+    /// A counter's value.
+    pub fn counter(&self, key: &[u8]) -> Result<i64, ProjectionError> {
+        Ok(self
+            .get(CF_COUNTERS, key)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map_or(0, i64::from_le_bytes))
+    }
+
+    pub(crate) fn record_halt(&self, halt: &Halt) -> Result<(), ProjectionError> {
+        let key = format!("{HALT_PREFIX}{}/{}", halt.topic, halt.partition);
+        Ok(self.db.put_cf(self.cf(CF_META)?, key, encode(halt))?)
+    }
+
+    /// The partitions that stopped on an event they could not apply (for health).
+    pub fn halts(&self) -> Result<Vec<Halt>, ProjectionError> {
+        let meta = self.cf(CF_META)?;
+        let mut halts = Vec::new();
+        for item in self.db.prefix_iterator_cf(meta, HALT_PREFIX) {
+            let (key, value) = item?;
+            if !key.starts_with(HALT_PREFIX.as_bytes()) {
+                break;
+            }
+            halts.push(decode(&value, "meta/halt")?);
+        }
+        Ok(halts)
+    }
+
+    /// Items of a column family whose keys start with `prefix`, in key order, from just after
+    /// `after` (a full key) if given.
+    pub(crate) fn scan(
+        &self,
+        cf: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, ProjectionError> {
+        let handle = self.cf(cf)?;
+        let start = after.unwrap_or(prefix);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(handle, IteratorMode::From(start, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if after.is_some_and(|after| key.as_ref() == after) {
+                continue;
+            }
+            out.push((key.to_vec(), value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// An order-independent digest of every view and position: two stores with the same
+    /// digest hold the same views, however they were built.
+    pub fn digest(&self) -> Result<schemas::Digest32, ProjectionError> {
+        let mut acc = [0u8; 32];
+        for name in VIEW_CFS {
+            let handle = self.cf(name)?;
+            for item in self.db.iterator_cf(handle, IteratorMode::Start) {
+                let (key, value) = item?;
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(name.as_bytes());
+                hasher.update(&(key.len() as u64).to_le_bytes());
+                hasher.update(&key);
+                hasher.update(&value);
+                for (a, b) in acc.iter_mut().zip(hasher.finalize().as_bytes()) {
+                    *a ^= b;
+                }
+            }
+        }
+        Ok(schemas::Digest32(acc))
+    }
+}
+
+fn store_error(what: &str) -> ProjectionError {
+    ProjectionError::Store(what.to_owned())
+}

@@ -1,0 +1,231 @@
+//! What the views store, and the key layouts. Values are bincode (fixed-int, little-endian);
+//! keys are designed so one locker's items are one contiguous, ordered range.
+
+use serde::{Deserialize, Serialize};
+
+use schemas::{
+    CivilDate, ConsentItem, Digest32, DocRef, Id16, LockerId, MediaType, Purpose, RequesterKind,
+    RevocationReason, TimestampMs,
+};
+
+/// Column families. `meta` and `positions` are bookkeeping; the rest are views.
+pub const CF_META: &str = "meta";
+pub const CF_POSITIONS: &str = "positions";
+pub const CF_DOCS: &str = "docs";
+pub const CF_UPLOADS: &str = "uploads";
+pub const CF_PROFILES: &str = "profiles";
+pub const CF_AADHAAR: &str = "aadhaar_links";
+pub const CF_CONSENTS: &str = "consents";
+pub const CF_REQUESTER_CONSENTS: &str = "requester_consents";
+pub const CF_SHARES: &str = "shares";
+pub const CF_ACTIVITY: &str = "activity";
+pub const CF_ISSUERS: &str = "issuers";
+pub const CF_REQUESTERS: &str = "requesters";
+/// Integer counters updated with an associative add merge operator.
+pub const CF_COUNTERS: &str = "counters";
+
+pub const VIEW_CFS: [&str; 12] = [
+    CF_POSITIONS,
+    CF_DOCS,
+    CF_UPLOADS,
+    CF_PROFILES,
+    CF_AADHAAR,
+    CF_CONSENTS,
+    CF_REQUESTER_CONSENTS,
+    CF_SHARES,
+    CF_ACTIVITY,
+    CF_ISSUERS,
+    CF_REQUESTERS,
+    CF_COUNTERS,
+];
+
+/// Whose an issued document is: a locker, or an Aadhaar no locker has linked yet. Documents
+/// issued to an Aadhaar stay under it and join the locker at query time once it is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Locker(LockerId),
+    Aadhaar(Digest32),
+}
+
+impl Owner {
+    pub fn key(&self) -> Vec<u8> {
+        match self {
+            Owner::Locker(locker) => [&[b'L'][..], &locker.0[..]].concat(),
+            Owner::Aadhaar(hash) => [&[b'A'][..], &hash.0[..]].concat(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DocStatus {
+    Issued,
+    Updated,
+    Revoked(RevocationReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocView {
+    pub uri: String,
+    pub issuer: String,
+    pub doc_type: String,
+    pub name: String,
+    pub issued_on: CivilDate,
+    pub valid_from: Option<CivilDate>,
+    pub valid_to: Option<CivilDate>,
+    pub content_hash: Digest32,
+    pub media_type: MediaType,
+    pub size_bytes: u64,
+    pub status: DocStatus,
+    pub version: u32,
+    pub issued_at_ms: TimestampMs,
+    pub esigned_at_ms: Option<TimestampMs>,
+    /// The holder's name, if the sealing key is available.
+    pub holder_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadView {
+    pub upload_id: Id16,
+    /// `None` once the citizen's key is erased.
+    pub file_name: Option<String>,
+    pub media_type: MediaType,
+    pub size_bytes: u64,
+    pub content_hash: Digest32,
+    pub uploaded_at_ms: TimestampMs,
+    pub esigned_at_ms: Option<TimestampMs>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub locker: LockerId,
+    pub username: String,
+    pub mobile_masked: Option<String>,
+    pub aadhaar_last4: Option<String>,
+    pub aadhaar_hash: Option<Digest32>,
+    pub full_name: Option<String>,
+    pub date_of_birth: Option<CivilDate>,
+    pub email: Option<String>,
+    pub registered_at_ms: TimestampMs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentState {
+    Pending,
+    Active,
+    Denied,
+    Revoked,
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentView {
+    pub consent_id: Id16,
+    pub requester: String,
+    pub locker: LockerId,
+    pub items: Vec<ConsentItem>,
+    pub purpose: Purpose,
+    pub requested_at_ms: TimestampMs,
+    pub request_expires_at_ms: TimestampMs,
+    pub state: ConsentState,
+    pub granted: Vec<DocRef>,
+    pub access_expires_at_ms: Option<TimestampMs>,
+    pub accesses: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareView {
+    pub share_id: Id16,
+    pub document: DocRef,
+    pub created_at_ms: TimestampMs,
+    pub expires_at_ms: TimestampMs,
+    pub revoked: bool,
+    pub views: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Accessor {
+    Requester { requester: String, consent_id: Id16 },
+    ShareLink { share_id: Id16 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    pub at_ms: TimestampMs,
+    pub accessor: Accessor,
+    pub document: Option<DocRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerView {
+    pub issuer: String,
+    pub name: String,
+    pub doc_types: Vec<(String, String)>,
+    pub endpoint: Option<String>,
+    pub suspended: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequesterView {
+    pub requester: String,
+    pub name: String,
+    pub kind: RequesterKind,
+    pub suspended: bool,
+}
+
+/// Keys of the counters column family.
+pub mod counter {
+    use super::Owner;
+    use schemas::LockerId;
+
+    pub const USERS: &[u8] = b"stat/users";
+    pub const ISSUED: &[u8] = b"stat/issued";
+    pub const ISSUERS: &[u8] = b"stat/issuers";
+    pub const REQUESTERS: &[u8] = b"stat/requesters";
+
+    pub fn issued_by(issuer: &str) -> Vec<u8> {
+        [b"stat/issued_by/".as_slice(), issuer.as_bytes()].concat()
+    }
+    pub fn quota(locker: &LockerId) -> Vec<u8> {
+        [b"quota/".as_slice(), &locker.0].concat()
+    }
+    /// Documents an issuer issued to an owner (`My Issuer`).
+    pub fn owner_issuer_prefix(owner: &Owner) -> Vec<u8> {
+        [b"oi/".as_slice(), &owner.key(), b"/"].concat()
+    }
+    pub fn owner_issuer(owner: &Owner, issuer: &str) -> Vec<u8> {
+        [owner_issuer_prefix(owner), issuer.as_bytes().to_vec()].concat()
+    }
+    /// Documents a requester asked for / accessed in a locker (`My Requester`).
+    pub fn requested_prefix(locker: &LockerId) -> Vec<u8> {
+        [b"rq/".as_slice(), &locker.0, b"/"].concat()
+    }
+    pub fn requested(locker: &LockerId, requester: &str) -> Vec<u8> {
+        [requested_prefix(locker), requester.as_bytes().to_vec()].concat()
+    }
+    pub fn accessed_prefix(locker: &LockerId) -> Vec<u8> {
+        [b"ra/".as_slice(), &locker.0, b"/"].concat()
+    }
+    pub fn accessed(locker: &LockerId, requester: &str) -> Vec<u8> {
+        [accessed_prefix(locker), requester.as_bytes().to_vec()].concat()
+    }
+}
+
+pub fn doc_key(owner: &Owner, uri: &str) -> Vec<u8> {
+    [owner.key(), uri.as_bytes().to_vec()].concat()
+}
+
+pub fn locker_item_key(locker: &LockerId, id: &Id16) -> Vec<u8> {
+    [&locker.0[..], &id.0[..]].concat()
+}
+
+pub fn activity_key(locker: &LockerId, partition: u32, offset: u64) -> Vec<u8> {
+    [&locker.0[..], &partition.to_be_bytes()[..], &offset.to_be_bytes()[..]].concat()
+}
+
+pub fn requester_consent_key(requester: &str, consent: &Id16) -> Vec<u8> {
+    [requester.as_bytes(), &[0u8], &consent.0[..]].concat()
+}
+
+pub fn position_key(topic: &str, partition: u32) -> Vec<u8> {
+    format!("{topic}/{partition}").into_bytes()
+}

@@ -1,0 +1,360 @@
+//! The projections integration tests: one binary, against the real embedded log and RocksDB.
+
+/// Random valid histories and the in-memory model of their views.
+mod history;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ledger::world::World;
+use ledger::{Appended, EmbeddedLog, Ledger};
+use projections::views::ConsentState;
+use projections::{CertificateStatus, NoKeys, Opened, ProjectionError, Projector, SealKeys, Views};
+use proptest::prelude::*;
+use schemas::*;
+
+use history::{DocState, History};
+
+/// Appends every record through the ledger (all must be accepted).
+async fn logged(dir: &std::path::Path, world: &World, records: Vec<Vec<u8>>) -> Arc<EmbeddedLog> {
+    let log = Arc::new(EmbeddedLog::open(dir.join("log")).expect("open log"));
+    let ledger = Ledger::open(Arc::clone(&log), world.config()).await.expect("ledger");
+    for chunk in records.chunks(512) {
+        for verdict in ledger.append(chunk.to_vec()).await.expect("append") {
+            assert!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
+        }
+    }
+    log
+}
+
+fn projector(
+    log: &Arc<EmbeddedLog>,
+    views_dir: &std::path::Path,
+    world: &World,
+    keys: Arc<dyn SealKeys>,
+) -> Projector<EmbeddedLog> {
+    let (views, _) = Views::open(views_dir).expect("views");
+    Projector::new(Arc::clone(log), Arc::new(views), keys, &world.config())
+}
+
+fn world_keys(seed: u64) -> Arc<dyn SealKeys> {
+    Arc::new(World::new(seed))
+}
+
+/// The views answer what the model says, for every citizen.
+fn check_against_model(views: &Views, history: &History) {
+    let model = &history.model;
+    let now = TimestampMs(0);
+    for citizen in &history.citizens {
+        let locker = citizen.locker;
+        let page = views.certificates(&locker, now, None, 500).expect("certificates");
+        assert!(page.next.is_none());
+        let got: BTreeMap<String, CertificateStatus> =
+            page.items.iter().map(|c| (c.doc.uri.clone(), c.status)).collect();
+        let want: BTreeMap<String, CertificateStatus> = model
+            .docs
+            .iter()
+            .filter(|((l, _), _)| *l == locker)
+            .map(|((_, uri), state)| {
+                let status = match state {
+                    DocState::Issued => CertificateStatus::Active,
+                    DocState::Updated => CertificateStatus::Updated,
+                    DocState::Revoked => CertificateStatus::Revoked,
+                };
+                (uri.clone(), status)
+            })
+            .collect();
+        assert_eq!(got, want, "certificates of {locker}");
+        let issued_here = want.len() as i64;
+        let issuers = views.my_issuers(&locker).expect("my issuers");
+        assert_eq!(issuers.iter().map(|i| i.documents).sum::<i64>(), issued_here);
+        let uploads: Vec<_> = model.uploads.iter().filter(|((l, _), _)| *l == locker).collect();
+        let storage = views.storage(&locker).expect("storage");
+        assert_eq!(storage.used_bytes, uploads.iter().map(|(_, size)| **size as i64).sum::<i64>());
+        assert_eq!(views.uploads(&locker, None, 500).expect("uploads").items.len(), uploads.len());
+        let consents: BTreeMap<Id16, ConsentState> = views
+            .consents(&locker, now, None)
+            .expect("consents")
+            .into_iter()
+            .map(|c| (c.consent_id, c.state))
+            .collect();
+        let want: BTreeMap<Id16, ConsentState> = model
+            .consents
+            .iter()
+            .filter(|((l, _), _)| *l == locker)
+            .map(|((_, c), s)| (*c, *s))
+            .collect();
+        assert_eq!(consents, want, "consents of {locker}");
+        let requesters = views.my_requesters(&locker).expect("my requesters");
+        let requested: i64 = requesters.iter().map(|r| r.requested).sum();
+        let accessed: i64 = requesters.iter().map(|r| r.accessed).sum();
+        assert_eq!(requested, model.requested.get(&locker).copied().unwrap_or(0));
+        assert_eq!(accessed, model.accessed.get(&locker).copied().unwrap_or(0));
+    }
+    let stats = views.stats().expect("stats");
+    assert_eq!(stats.users, model.users);
+    assert_eq!(stats.issued_documents, model.issued);
+    assert_eq!(stats.issuers, 1);
+    assert_eq!(stats.requesters, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_match_the_model_of_a_random_history() {
+    let history = history::generate(11, 6, 400);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &history.world, history.records.clone()).await;
+    let projector = projector(&log, &dir.path().join("views"), &history.world, world_keys(11));
+    let applied = projector.catch_up().await.expect("catch up");
+    assert_eq!(applied, history.records.len() as u64);
+    check_against_model(projector.views(), &history);
+    // Caught up: nothing more to apply, every partition at its end, no halt.
+    assert_eq!(projector.catch_up().await.expect("again"), 0);
+    for status in projector.status().await.expect("status") {
+        assert_eq!(status.position, status.end, "{status:?}");
+        assert!(status.halt.is_none());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Applying in small batches, with the projector and its store torn down and reopened at
+    /// random points, ends exactly where a one-shot rebuild ends.
+    #[test]
+    fn restarts_at_random_points_equal_a_rebuild(
+        seed in 0u64..1000,
+        batch in 1usize..40,
+        restarts in proptest::collection::vec(1usize..60, 1..6),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let history = history::generate(seed, 4, 150);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let log = logged(dir.path(), &history.world, history.records.clone()).await;
+            let incremental = dir.path().join("incremental");
+            let config = history.world.config();
+            let partitions: Vec<(String, u32)> = std::iter::once((config.directory_topic.clone(), 0))
+                .chain((0..config.citizen_partitions).map(|p| (config.citizen_topic.clone(), p)))
+                .collect();
+            for (round, steps) in restarts.iter().enumerate() {
+                let projector = projector(&log, &incremental, &history.world, world_keys(seed))
+                    .with_batch_records(batch);
+                // A few batches here and there, then a "crash": projector and store dropped.
+                for step in 0..*steps {
+                    let (topic, partition) = &partitions[(round * 7 + step * 3) % partitions.len()];
+                    projector.step(topic, *partition).await.expect("step");
+                }
+            }
+            let resumed = projector(&log, &incremental, &history.world, world_keys(seed)).with_batch_records(batch);
+            resumed.catch_up().await.expect("resume");
+            let rebuilt = projector(&log, &dir.path().join("rebuilt"), &history.world, world_keys(seed));
+            rebuilt.catch_up().await.expect("rebuild");
+            assert_eq!(resumed.views().digest().expect("digest"), rebuilt.views().digest().expect("digest"));
+            check_against_model(resumed.views(), &history);
+        });
+    }
+}
+
+fn parse<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("test constant: {e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizens_locker_through_every_view() {
+    let mut world = World::new(21);
+    let (asha, registration) = world.register_citizen();
+    let mut records = vec![world.register_issuer(), world.register_requester(), registration];
+    // A marksheet issued to Asha's Aadhaar before she had a locker, then one to her locker.
+    let aadhaar = parse(Aadhaar::parse("2345 6789 0127"));
+    let aadhaar_ref = ledger::crypto::aadhaar_ref(&world.platform_secret, &aadhaar);
+    let mut early = world.marksheet_envelope(&asha, "2023-0000001");
+    if let Payload::DocumentIssued(issued) = &mut early.event.payload {
+        issued.recipient = Recipient::Aadhaar(aadhaar_ref.clone());
+        issued.valid_to = Some(parse(CivilDate::from_ymd(2024, 1, 1)));
+    }
+    let subject = SealSubject::Aadhaar(aadhaar_ref.keyed_hash);
+    let data = PersonalData::Document(DocumentPersonal {
+        holder_name: parse(Label::parse("Asha Kumari")),
+        date_of_birth: None,
+        fields: vec![],
+    });
+    let (personal, sealed) = world.seal(subject, &data);
+    if let Payload::DocumentIssued(issued) = &mut early.event.payload {
+        issued.personal = Some(personal);
+    }
+    let issuer = world.issuer.clone();
+    records.push(parse(encode_record(
+        &ledger::crypto::sign_event(early.event, &issuer.key, Some(sealed)).expect("sign"),
+    )));
+    for n in 0..5 {
+        records.push(world.issue_marksheet(&asha, &format!("2024-{n:07}")));
+    }
+    let platform = world.platform.clone();
+    let link = Payload::AadhaarLinked(AadhaarLinked { locker: asha.locker, aadhaar: aadhaar_ref });
+    records.push(world.record(Actor::Platform, &platform, link, None));
+    let (consent, request) = world.request_consent(&asha);
+    records.push(request);
+    records.push(world.grant_consent(&asha, consent, "in.gov.cbse-HSCER-2024-0000000"));
+    let requester = world.requester.clone();
+    let access = Payload::DocumentAccessed(DocumentAccessed {
+        consent_id: consent,
+        requester: requester.id.clone(),
+        locker: asha.locker,
+        document: DocRef::Issued(parse(DocUri::parse("in.gov.cbse-HSCER-2024-0000000"))),
+        content_hash: Digest32([1; 32]),
+    });
+    records.push(world.record(
+        Actor::Requester(requester.id.clone()),
+        &requester.key,
+        access,
+        None,
+    ));
+    let consent_expires = world.now_ms + 86_400_000;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &world, records).await;
+    let projector = projector(&log, &dir.path().join("views"), &world, world_keys(21));
+    projector.catch_up().await.expect("catch up");
+    let views = projector.views();
+    let now = TimestampMs(world.now_ms);
+
+    let profile = views.profile(&asha.locker).expect("profile").expect("registered");
+    assert!(
+        profile.mobile_masked.as_deref().is_some_and(|m| m.starts_with("XXXXXX")),
+        "{profile:?}"
+    );
+    assert_eq!(profile.aadhaar_last4.as_deref(), Some("0127"));
+
+    // Six documents, two pages of four and two, the Aadhaar one last and already expired.
+    let first = views.certificates(&asha.locker, now, None, 4).expect("page 1");
+    assert_eq!(first.items.len(), 4);
+    let second = views.certificates(&asha.locker, now, first.next.as_deref(), 4).expect("page 2");
+    assert_eq!(second.items.len(), 2);
+    assert!(second.next.is_none());
+    let early = &second.items[1];
+    assert_eq!(early.doc.uri, "in.gov.cbse-HSCER-2023-0000001");
+    assert_eq!(early.status, CertificateStatus::Expired);
+    assert_eq!(early.doc.holder_name.as_deref(), Some("Asha Kumari"));
+    assert_eq!(early.issuer_name.as_deref(), Some("Central Board of Secondary Education"));
+    assert_eq!(early.doc_type_name.as_deref(), Some("Class XII Marksheet"));
+    assert!(first.items.iter().all(|c| c.status == CertificateStatus::Active));
+    let bad_cursor = views.certificates(&asha.locker, now, Some("zz"), 4);
+    assert!(matches!(bad_cursor, Err(ProjectionError::InvalidCursor(_))));
+
+    let issuers = views.my_issuers(&asha.locker).expect("my issuers");
+    assert_eq!(issuers.len(), 1);
+    assert_eq!(issuers[0].documents, 6, "five to the locker and one to the linked Aadhaar");
+    let requesters = views.my_requesters(&asha.locker).expect("my requesters");
+    assert_eq!((requesters[0].requested, requesters[0].accessed), (1, 1));
+    assert_eq!(requesters[0].name.as_deref(), Some("State Bank of India"));
+
+    // The consent is active now and expired once its time has passed (injected clock).
+    let active = views.consents(&asha.locker, now, Some(ConsentState::Active)).expect("consents");
+    assert_eq!(active.len(), 1);
+    let later = TimestampMs(consent_expires + 1);
+    assert_eq!(
+        views.consents(&asha.locker, later, None).expect("later")[0].state,
+        ConsentState::Expired
+    );
+    let of_bank = views.requester_consents("in.co.sbi", now, None, 10).expect("bank's consents");
+    assert_eq!(of_bank.items.len(), 1);
+    assert_eq!(of_bank.items[0].accesses, 1);
+
+    let activity = views.activity(&asha.locker, None, 10).expect("activity");
+    assert_eq!(activity.items.len(), 1);
+    assert!(matches!(activity.items[0].accessor, projections::views::Accessor::Requester { .. }));
+    assert_eq!(views.issuers(None, 10).expect("directory").items.len(), 1);
+    assert_eq!(views.stats().expect("stats").issued_by, vec![("in.gov.cbse".to_owned(), 6)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_views_cannot_apply_stops_its_partition_and_only_it() {
+    let mut world = World::new(31);
+    let (asha, registration) = world.register_citizen();
+    let (ravi, ravi_registration) = world.register_citizen();
+    let requester = world.requester.clone();
+    // A grant for a consent nobody requested: the ledger accepts it (the signature and the
+    // citizen's permission are fine), but the views cannot apply it.
+    let orphan = Payload::ConsentGranted(ConsentGranted {
+        consent_id: Id16([9; 16]),
+        requester: requester.id.clone(),
+        locker: asha.locker,
+        documents: vec![DocRef::Uploaded(Id16([1; 16]))],
+        access_expires_at_ms: TimestampMs(1),
+    });
+    let records = vec![
+        world.register_issuer(),
+        world.register_requester(),
+        registration,
+        ravi_registration,
+        world.issue_marksheet(&asha, "before"),
+        world.record(Actor::Citizen(asha.locker), &asha.key, orphan, None),
+        world.issue_marksheet(&asha, "after"),
+        world.issue_marksheet(&ravi, "other-citizen"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &world, records).await;
+    let views_dir = dir.path().join("views");
+    let projector = projector(&log, &views_dir, &world, world_keys(31));
+    let err = projector.catch_up().await.expect_err("must halt");
+    let ProjectionError::Halted { partition, offset, reason, .. } = &err else { panic!("{err}") };
+    assert_eq!(reason, &format!("grant of unknown consent {}", Id16([9; 16])));
+    assert!(err.to_string().contains(&format!("partition {partition} stopped at offset {offset}")));
+    let now = TimestampMs(0);
+    let asha_docs = projector.views().certificates(&asha.locker, now, None, 10).expect("docs");
+    assert_eq!(asha_docs.items.len(), 1, "what came before the bad event is applied, not after");
+    let status = projector.status().await.expect("status");
+    let halted: Vec<_> = status.iter().filter(|s| s.halt.is_some()).collect();
+    assert_eq!(halted.len(), 1);
+    assert_eq!(halted[0].position, *offset);
+    // Other partitions are unaffected (unless Ravi shares Asha's); the halt survives a restart.
+    let ravi_partition =
+        ledger::partition::partition_for(&PartitionKey::Locker(ravi.locker).to_key_bytes(), 8);
+    let ravi_docs = projector.views().certificates(&ravi.locker, now, None, 10).expect("docs");
+    assert_eq!(ravi_docs.items.len(), usize::from(ravi_partition != *partition));
+    drop(projector);
+    let again = self::projector(&log, &views_dir, &world, world_keys(31));
+    assert!(matches!(again.catch_up().await, Err(ProjectionError::Halted { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_version_change_rebuilds_the_views_by_itself() {
+    let history = history::generate(41, 3, 120);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &history.world, history.records.clone()).await;
+    let views_dir = dir.path().join("views");
+    let digest = {
+        let projector = projector(&log, &views_dir, &history.world, world_keys(41));
+        projector.catch_up().await.expect("build");
+        projector.views().digest().expect("digest")
+    };
+    {
+        // What an older build would have left behind.
+        let options = rocksdb::Options::default();
+        let names = rocksdb::DB::list_cf(&options, &views_dir).expect("list");
+        let db = rocksdb::DB::open_cf(&options, &views_dir, names).expect("raw open");
+        let meta = db.cf_handle("meta").expect("meta");
+        db.put_cf(meta, b"schema_version", 0u32.to_le_bytes()).expect("downgrade");
+    }
+    let (views, opened) = Views::open(&views_dir).expect("reopen");
+    assert_eq!(opened, Opened::Wiped { found_version: 0 });
+    assert_eq!(views.stats().expect("stats").users, 0, "the old views are gone");
+    let projector =
+        Projector::new(Arc::clone(&log), Arc::new(views), world_keys(41), &history.world.config());
+    projector.catch_up().await.expect("rebuild");
+    assert_eq!(projector.views().digest().expect("digest"), digest);
+    check_against_model(projector.views(), &history);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_keys_personal_fields_are_absent_and_nothing_else_changes() {
+    let history = history::generate(51, 3, 80);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &history.world, history.records.clone()).await;
+    let projector = projector(&log, &dir.path().join("views"), &history.world, Arc::new(NoKeys));
+    projector.catch_up().await.expect("catch up");
+    check_against_model(projector.views(), &history);
+    let profile =
+        projector.views().profile(&history.citizens[0].locker).expect("p").expect("registered");
+    assert_eq!(profile.mobile_masked, None);
+}
