@@ -705,3 +705,28 @@ impl Log for KafkaLog {
         .await
     }
 }
+
+/// For test suites: the broker in `KAFKA_BOOTSTRAP`, or `None` after saying once, on stderr
+/// (which libtest does not capture), that Kafka tests are skipped. Under `CI=true` a missing
+/// broker panics: there, Kafka tests must run.
+pub fn test_bootstrap() -> Option<String> {
+    use std::io::Write;
+    match std::env::var("KAFKA_BOOTSTRAP") {
+        Ok(address) if !address.is_empty() => Some(address),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but KAFKA_BOOTSTRAP is not set: Kafka tests must run in CI \
+                 (scripts/test starts a broker and sets it)"
+            );
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping Kafka tests: KAFKA_BOOTSTRAP is not set (scripts/test starts a broker)"
+                );
+            });
+            None
+        }
+    }
+}

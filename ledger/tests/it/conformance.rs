@@ -5,8 +5,7 @@
 //! local run skips them and says so in one line; under `CI=true` a missing broker fails.
 
 use std::future::Future;
-use std::io::Write;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ledger::{AppendRequest, Appended, EmbeddedLog, KafkaLog, KafkaSettings, Log, LogError};
@@ -47,28 +46,7 @@ pub struct Kafka {
     suffix: u32,
 }
 
-/// The broker address, or `None` (with one visible line) when Kafka tests are skipped.
-pub fn kafka_bootstrap() -> Option<String> {
-    match std::env::var("KAFKA_BOOTSTRAP") {
-        Ok(address) if !address.is_empty() => Some(address),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but KAFKA_BOOTSTRAP is not set: Kafka tests must run in CI \
-                 (scripts/test starts a broker and sets it)"
-            );
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                // Straight to stderr: libtest captures print macros, not this.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipping Kafka tests: KAFKA_BOOTSTRAP is not set (scripts/test starts a broker)"
-                );
-            });
-            None
-        }
-    }
-}
+pub use ledger::log::kafka::test_bootstrap as kafka_bootstrap;
 
 impl Kafka {
     pub fn new() -> Option<Self> {

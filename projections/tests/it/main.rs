@@ -358,3 +358,56 @@ async fn without_the_keys_personal_fields_are_absent_and_nothing_else_changes() 
         projector.views().profile(&history.citizens[0].locker).expect("p").expect("registered");
     assert_eq!(profile.mobile_masked, None);
 }
+
+/// The same history on a real Kafka broker gives the same views as on the embedded log, and
+/// a follower keeps them current as new events arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_are_the_same_on_kafka_and_a_follower_keeps_them_current() {
+    let Some(bootstrap) = ledger::log::kafka::test_bootstrap() else { return };
+    let history = history::generate(61, 4, 200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = logged(dir.path(), &history.world, history.records.clone()).await;
+    let reference =
+        projector(&embedded, &dir.path().join("embedded-views"), &history.world, world_keys(61));
+    reference.catch_up().await.expect("embedded");
+
+    let suffix = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
+    let mut config = history.world.config();
+    config.directory_topic = format!("proj-directory-{suffix:08x}");
+    config.citizen_topic = format!("proj-events-{suffix:08x}");
+    let settings = ledger::KafkaSettings::single_broker(&bootstrap, dir.path().join("kafka-index"));
+    let kafka = Arc::new(ledger::KafkaLog::open(settings).await.expect("kafka"));
+    let ledger = Ledger::open(Arc::clone(&kafka), config.clone()).await.expect("ledger on Kafka");
+    let (first, rest) = history.records.split_at(history.records.len() / 2);
+    for chunk in first.chunks(256) {
+        for verdict in ledger.append(chunk.to_vec()).await.expect("append") {
+            assert!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
+        }
+    }
+    let (views, _) = Views::open(dir.path().join("kafka-views")).expect("views");
+    let follower = Projector::new(Arc::clone(&kafka), Arc::new(views), world_keys(61), &config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let following = {
+        let follower = follower.clone();
+        tokio::spawn(async move { follower.follow(stopped).await })
+    };
+    for chunk in rest.chunks(256) {
+        for verdict in ledger.append(chunk.to_vec()).await.expect("append") {
+            assert!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
+        }
+    }
+    // The follower catches up by itself (it waits on the log; nobody calls catch_up).
+    let want = reference.views().digest().expect("digest");
+    let mut same = false;
+    for _ in 0..200 {
+        if follower.views().digest().expect("digest") == want {
+            same = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop.send(true).expect("stop");
+    following.await.expect("join").expect("follower");
+    assert!(same, "the views built from Kafka differ from the embedded ones");
+    check_against_model(follower.views(), &history);
+}
