@@ -22,41 +22,140 @@ pub struct Marksheets {
     next_stream: usize,
 }
 
+/// The issuer, the requester and `citizens` citizens, registered.
+fn population(citizens: usize) -> (Vec<Vec<u8>>, Vec<Citizen>) {
+    let mut world = World::new(SEED);
+    let mut registrations = vec![world.register_issuer(), world.register_requester()];
+    let mut people = Vec::with_capacity(citizens);
+    for _ in 0..citizens {
+        let (citizen, record) = world.register_citizen();
+        people.push(citizen);
+        registrations.push(record);
+    }
+    (registrations, people)
+}
+
+/// Runs `make(world, stream, count)` for fresh RNG streams in parallel and concatenates.
+fn in_streams(
+    next_stream: &mut usize,
+    count: usize,
+    make: impl Fn(&mut World, usize, usize) -> Vec<Vec<u8>> + Sync,
+) -> Vec<Vec<u8>> {
+    let first = *next_stream;
+    let streams = count.div_ceil(RECORDS_PER_STREAM);
+    *next_stream += streams;
+    (0..streams)
+        .into_par_iter()
+        .flat_map_iter(|s| {
+            let stream = first + s;
+            let mut world = World::new(SEED);
+            world.reseed(stream as u64);
+            let take = RECORDS_PER_STREAM.min(count - s * RECORDS_PER_STREAM);
+            make(&mut world, stream, take)
+        })
+        .collect()
+}
+
 impl Marksheets {
     pub fn new(citizens: usize) -> Self {
-        let mut world = World::new(SEED);
-        let mut registrations = vec![world.register_issuer(), world.register_requester()];
-        let mut people = Vec::with_capacity(citizens);
-        for _ in 0..citizens {
-            let (citizen, record) = world.register_citizen();
-            people.push(citizen);
-            registrations.push(record);
-        }
+        let (registrations, people) = population(citizens);
         Marksheets { registrations, citizens: Arc::new(people), next_stream: 1 }
     }
 
     /// `count` new marksheets, signed on all cores.
     pub fn take(&mut self, count: usize) -> Vec<Vec<u8>> {
-        let first = self.next_stream;
-        let streams = count.div_ceil(RECORDS_PER_STREAM);
-        self.next_stream += streams;
         let citizens = &self.citizens;
-        (0..streams)
-            .into_par_iter()
-            .flat_map_iter(|s| {
-                let stream = first + s;
-                let mut world = World::new(SEED);
-                world.reseed(stream as u64);
-                let take = RECORDS_PER_STREAM.min(count - s * RECORDS_PER_STREAM);
-                (0..take)
-                    .map(move |n| {
-                        let citizen = &citizens[(stream * RECORDS_PER_STREAM + n) % citizens.len()];
-                        world.issue_marksheet(citizen, &format!("2024-{stream}-{n}"))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        in_streams(&mut self.next_stream, count, |world, stream, take| {
+            (0..take)
+                .map(|n| {
+                    let citizen = &citizens[(stream * RECORDS_PER_STREAM + n) % citizens.len()];
+                    world.issue_marksheet(citizen, &format!("2024-{stream}-{n}"))
+                })
+                .collect()
+        })
     }
+}
+
+/// A realistic mix for the projections: per ten events, seven marksheets, a consent request,
+/// its grant, and an upload (with its sealed file name); plus one very busy citizen.
+#[derive(Debug)]
+pub struct MixedEvents {
+    registrations: Vec<Vec<u8>>,
+    citizens: Arc<Vec<Citizen>>,
+    heavy: Citizen,
+    next_stream: usize,
+}
+
+impl MixedEvents {
+    pub fn new(citizens: usize) -> Self {
+        let (registrations, mut people) = population(citizens + 1);
+        let heavy = people.pop().expect("one more citizen");
+        MixedEvents { registrations, citizens: Arc::new(people), heavy, next_stream: 1 }
+    }
+
+    pub fn registrations(&self) -> Vec<Vec<u8>> {
+        self.registrations.clone()
+    }
+
+    pub fn citizens(&self) -> &[Citizen] {
+        &self.citizens
+    }
+
+    pub fn heavy_citizen(&self) -> Citizen {
+        self.heavy.clone()
+    }
+
+    /// `count` marksheets, all for the busy citizen.
+    pub fn marksheets_for_heavy(&mut self, count: usize) -> Vec<Vec<u8>> {
+        let heavy = &self.heavy;
+        in_streams(&mut self.next_stream, count, |world, stream, take| {
+            (0..take).map(|n| world.issue_marksheet(heavy, &format!("H-{stream}-{n}"))).collect()
+        })
+    }
+
+    /// `count` mixed events for the ordinary citizens.
+    pub fn take(&mut self, count: usize) -> Vec<Vec<u8>> {
+        let citizens = &self.citizens;
+        in_streams(&mut self.next_stream, count, |world, stream, take| {
+            let mut out = Vec::with_capacity(take);
+            let mut last_request = None;
+            for n in 0..take {
+                let citizen = &citizens[(stream * 7 + n) % citizens.len()];
+                let record = match (n % 10, last_request.take()) {
+                    (7, _) => {
+                        let (consent, record) = world.request_consent(citizen);
+                        last_request = Some((citizen.clone(), consent));
+                        record
+                    }
+                    (8, Some((asker, consent))) => {
+                        world.grant_consent(&asker, consent, "in.gov.cbse-HSCER-any")
+                    }
+                    (9, _) => upload(world, citizen),
+                    _ => world.issue_marksheet(citizen, &format!("M-{stream}-{n}")),
+                };
+                out.push(record);
+            }
+            out
+        })
+    }
+}
+
+fn upload(world: &mut World, citizen: &Citizen) -> Vec<u8> {
+    use schemas::*;
+    let name = Label::parse("bank-statement.pdf").expect("label");
+    let data = PersonalData::Upload(UploadPersonal { file_name: name });
+    let (personal, sealed) = world.seal(SealSubject::Locker(citizen.locker), &data);
+    let payload = Payload::DocumentUploaded(DocumentUploaded {
+        locker: citizen.locker,
+        upload_id: Id16(world.random16()),
+        content: ContentRef {
+            hash: Digest32([3; 32]),
+            media_type: MediaType::Pdf,
+            size_bytes: 250_000,
+        },
+        personal,
+    });
+    world.record(Actor::Citizen(citizen.locker), &citizen.key, payload, Some(sealed))
 }
 
 /// The (message, signature, key) triples behind records signed by the world's issuer.

@@ -168,12 +168,21 @@ impl Views {
         rows.truncate(limit);
         let next = if more { rows.last().map(|(key, _)| cursor_of(key)) } else { None };
         let mut items = Vec::with_capacity(rows.len());
+        // A page usually comes from a handful of issuers: look each up once.
+        let mut issuers: std::collections::HashMap<String, Option<IssuerView>> = Default::default();
         for (_, value) in rows {
             let doc: DocView = decode(&value, CF_DOCS)?;
-            let issuer = self
-                .get(CF_ISSUERS, doc.issuer.as_bytes())?
-                .map(|bytes| decode::<IssuerView>(&bytes, CF_ISSUERS))
-                .transpose()?;
+            let issuer = match issuers.get(&doc.issuer) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = self
+                        .get(CF_ISSUERS, doc.issuer.as_bytes())?
+                        .map(|bytes| decode::<IssuerView>(&bytes, CF_ISSUERS))
+                        .transpose()?;
+                    issuers.insert(doc.issuer.clone(), found.clone());
+                    found
+                }
+            };
             let status = match doc.status {
                 DocStatus::Revoked(_) => CertificateStatus::Revoked,
                 _ if doc.valid_to.zip(today).is_some_and(|(to, today)| to < today) => {
