@@ -411,3 +411,33 @@ async fn views_are_the_same_on_kafka_and_a_follower_keeps_them_current() {
     assert!(same, "the views built from Kafka differ from the embedded ones");
     check_against_model(follower.views(), &history);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_a_newer_schema_version_halts_with_that_reason() {
+    let mut world = World::new(71);
+    let (asha, registration) = world.register_citizen();
+    let records = vec![world.register_issuer(), registration, world.issue_marksheet(&asha, "V-1")];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &world, records).await;
+    // A record written by a newer build (envelope version 2), straight into the log.
+    let mut newer = world.issue_marksheet(&asha, "V-2");
+    newer[0] = 2;
+    let key = PartitionKey::Locker(asha.locker).to_key_bytes();
+    let request = ledger::AppendRequest {
+        id: EventId([2; 16]),
+        digest: Digest32([2; 32]),
+        key,
+        value: newer,
+    };
+    let topic = world.config().citizen_topic;
+    let position =
+        ledger::Log::append(log.as_ref(), &topic, vec![request]).await.expect("raw append")[0]
+            .as_ref()
+            .expect("new")
+            .position();
+    let projector = projector(&log, &dir.path().join("views"), &world, world_keys(71));
+    let err = projector.catch_up().await.expect_err("halt");
+    let ProjectionError::Halted { offset, reason, .. } = &err else { panic!("{err}") };
+    assert_eq!(*offset, position.offset);
+    assert!(reason.contains("unsupported envelope version 2"), "{reason}");
+}
