@@ -6,7 +6,7 @@ use schemas::{CivilDate, LockerId, TimestampMs};
 
 use crate::ProjectionError;
 use crate::limits::{LOCKER_QUOTA_BYTES, PAGE_ITEMS_MAX};
-use crate::store::{Views, decode};
+use crate::store::{Views, counter_value, decode};
 use crate::views::*;
 
 /// One page of a list; `next` is the cursor for the following page, if there is one.
@@ -231,8 +231,7 @@ impl Views {
             let prefix = counter::owner_issuer_prefix(&owner);
             for (key, value) in self.scan(CF_COUNTERS, &prefix, None, usize::MAX)? {
                 let issuer = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                let documents =
-                    <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0);
+                let documents = counter_value(&value);
                 match counts.iter_mut().find(|c| c.issuer == issuer) {
                     Some(count) => count.documents += documents,
                     None => {
@@ -254,8 +253,7 @@ impl Views {
         let mut out = Vec::new();
         for (key, value) in self.scan(CF_COUNTERS, &prefix, None, usize::MAX)? {
             let requester = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-            let requested =
-                <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0);
+            let requested = counter_value(&value);
             let accessed = self.counter(&counter::accessed(locker, &requester))?;
             let name = self
                 .get(CF_REQUESTERS, requester.as_bytes())?
@@ -365,7 +363,7 @@ impl Views {
             .into_iter()
             .map(|(key, value)| {
                 let issuer = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                (issuer, <[u8; 8]>::try_from(value.as_slice()).map(i64::from_le_bytes).unwrap_or(0))
+                (issuer, counter_value(&value))
             })
             .collect();
         Ok(Stats {

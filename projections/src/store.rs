@@ -41,12 +41,16 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
     })
 }
 
-/// The add merge of counters: 8-byte little-endian signed integers.
+/// A counter's stored value: 8 bytes, little-endian, signed (absent or malformed reads as 0).
+pub(crate) fn counter_value(bytes: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(bytes).map(i64::from_le_bytes).unwrap_or(0)
+}
+
+/// The add merge of counters.
 fn add_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
-    let read = |bytes: &[u8]| <[u8; 8]>::try_from(bytes).map(i64::from_le_bytes).unwrap_or(0);
-    let mut total = existing.map_or(0, read);
+    let mut total = existing.map_or(0, counter_value);
     for operand in operands {
-        total = total.wrapping_add(read(operand));
+        total = total.wrapping_add(counter_value(operand));
     }
     Some(total.to_le_bytes().to_vec())
 }
@@ -167,10 +171,7 @@ impl Views {
 
     /// A counter's value.
     pub fn counter(&self, key: &[u8]) -> Result<i64, ProjectionError> {
-        Ok(self
-            .get(CF_COUNTERS, key)?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map_or(0, i64::from_le_bytes))
+        Ok(self.get(CF_COUNTERS, key)?.map_or(0, |bytes| counter_value(&bytes)))
     }
 
     pub(crate) fn record_halt(&self, halt: &Halt) -> Result<(), ProjectionError> {

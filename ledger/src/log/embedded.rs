@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
 use crate::LogError;
 use crate::limits::{
-    GROUP_COMMIT_RECORDS_MAX, PARTITION_KEY_BYTES_MAX, READ_RECORDS_MAX, RECORD_SIZE_BYTES_MAX,
-    TOPIC_NAME_BYTES_MAX, TOPIC_PARTITIONS_MAX, WRITER_QUEUE_REQUESTS_MAX,
+    GROUP_COMMIT_RECORDS_MAX, READ_RECORDS_MAX, TOPIC_NAME_BYTES_MAX, TOPIC_PARTITIONS_MAX,
+    WRITER_QUEUE_REQUESTS_MAX,
 };
 use crate::partition::partition_for;
 
@@ -410,20 +410,7 @@ impl Log for EmbeddedLog {
 
     async fn append(&self, topic: &str, requests: Vec<AppendRequest>) -> AppendResults {
         let topic = self.topic(topic)?;
-        for request in &requests {
-            if request.value.len() > RECORD_SIZE_BYTES_MAX {
-                return Err(LogError::RecordTooLarge {
-                    size_bytes: request.value.len(),
-                    limit_bytes: RECORD_SIZE_BYTES_MAX,
-                });
-            }
-            if request.key.len() > PARTITION_KEY_BYTES_MAX {
-                return Err(LogError::KeyTooLarge {
-                    size_bytes: request.key.len(),
-                    limit_bytes: PARTITION_KEY_BYTES_MAX,
-                });
-            }
-        }
+        super::check_requests(&requests)?;
         if requests.is_empty() {
             return Ok(Vec::new());
         }

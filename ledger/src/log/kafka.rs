@@ -35,8 +35,7 @@ use schemas::{Digest32, EventId};
 use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
 use crate::LogError;
 use crate::limits::{
-    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, PARTITION_KEY_BYTES_MAX, READ_RECORDS_MAX,
-    RECORD_SIZE_BYTES_MAX, TOPIC_PARTITIONS_MAX,
+    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
 };
 use crate::partition::partition_for;
 
@@ -366,12 +365,7 @@ impl KafkaLog {
         let topic = topic.to_owned();
         blocking(move || {
             let reader = reader.lock().map_err(|_| LogError::Closed)?;
-            let mut assignment = TopicPartitionList::new();
-            let offset = i64::try_from(from_offset).map_err(|_| LogError::Closed)?;
-            assignment
-                .add_partition_offset(&topic, as_partition(partition), Offset::Offset(offset))
-                .map_err(|e| kafka_error("assign", e))?;
-            reader.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
+            assign_at(&reader, &topic, partition, from_offset)?;
             let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
             let mut out = Vec::with_capacity(wanted);
             // Kafka offsets may have gaps (control records), so stop at the high watermark
@@ -433,6 +427,24 @@ fn reader_config(common: &ClientConfig) -> ClientConfig {
         .set("check.crcs", "true")
         .set("fetch.wait.max.ms", "100");
     config
+}
+
+/// Points a consumer at one partition from `offset` (explicit assignment: no group, no
+/// committed offsets). Returns the offset as Kafka's signed type.
+fn assign_at(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+) -> Result<i64, LogError> {
+    let start = i64::try_from(offset)
+        .map_err(|_| corrupt(topic, format!("offset {offset} beyond int64")))?;
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, as_partition(partition), Offset::Offset(start))
+        .map_err(|e| kafka_error("assign", e))?;
+    consumer.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
+    Ok(start)
 }
 
 /// Runs blocking librdkafka calls off the async runtime.
@@ -512,20 +524,7 @@ impl Log for KafkaLog {
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Result<Appended, LogError>>, LogError> {
         let partitions = self.partitions_of(topic)?;
-        for request in &requests {
-            if request.value.len() > RECORD_SIZE_BYTES_MAX {
-                return Err(LogError::RecordTooLarge {
-                    size_bytes: request.value.len(),
-                    limit_bytes: RECORD_SIZE_BYTES_MAX,
-                });
-            }
-            if request.key.len() > PARTITION_KEY_BYTES_MAX {
-                return Err(LogError::KeyTooLarge {
-                    size_bytes: request.key.len(),
-                    limit_bytes: PARTITION_KEY_BYTES_MAX,
-                });
-            }
-        }
+        super::check_requests(&requests)?;
         let _serialised = self.append_lock.lock().await;
         if self.stale.swap(false, Ordering::SeqCst)
             && let Err(e) = self.catch_up().await
@@ -679,12 +678,7 @@ impl Log for KafkaLog {
         blocking(move || {
             let consumer: BaseConsumer =
                 config.create().map_err(|e| kafka_error("waiting consumer", e))?;
-            let mut assignment = TopicPartitionList::new();
-            let start = i64::try_from(offset).map_err(|_| LogError::Closed)?;
-            assignment
-                .add_partition_offset(&topic, as_partition(partition), Offset::Offset(start))
-                .map_err(|e| kafka_error("assign", e))?;
-            consumer.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
+            let start = assign_at(&consumer, &topic, partition, offset)?;
             let deadline = Instant::now() + timeout;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());

@@ -122,6 +122,26 @@ pub trait Log: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, LogError>> + Send;
 }
 
+/// The bounds every backend puts on a record before accepting a call.
+pub(crate) fn check_requests(requests: &[AppendRequest]) -> Result<(), LogError> {
+    use crate::limits::{PARTITION_KEY_BYTES_MAX, RECORD_SIZE_BYTES_MAX};
+    for request in requests {
+        if request.value.len() > RECORD_SIZE_BYTES_MAX {
+            return Err(LogError::RecordTooLarge {
+                size_bytes: request.value.len(),
+                limit_bytes: RECORD_SIZE_BYTES_MAX,
+            });
+        }
+        if request.key.len() > PARTITION_KEY_BYTES_MAX {
+            return Err(LogError::KeyTooLarge {
+                size_bytes: request.key.len(),
+                limit_bytes: PARTITION_KEY_BYTES_MAX,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Calls `visit` with every record of `topic`, partition by partition, each in offset order,
 /// reading `READ_RECORDS_MAX` records at a time. Stops at the first error.
 pub async fn scan_topic<L: Log, E: From<LogError>>(
