@@ -33,6 +33,11 @@ pub enum LedgerError {
     BatchTooLarge { records: usize, limit: usize },
     #[error("sealed payload does not open or does not match its commitment")]
     SealBroken,
+    #[error(
+        "this log was written under another platform key: {location} is signed by key {key_id}, \
+         which the configured platform keys do not include (wrong data folder or topics?)"
+    )]
+    ForeignLog { location: String, key_id: KeyId },
     #[error("log: {0}")]
     Log(#[from] LogError),
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
-use schemas::{Envelope, PublicKeyEntry, SignatureBytes, TopicKind, decode_record};
+use schemas::{
+    Actor, Envelope, Principal, PublicKeyEntry, SignatureBytes, TopicKind, decode_record,
+};
 use tokio::sync::{RwLock, oneshot};
 
 use crate::crypto::{VerifyItem, event_hash, verify_all};
@@ -83,7 +85,20 @@ impl<L: Log> Ledger<L> {
             scan_topic(log.as_ref(), topic, |record| {
                 let envelope = decode_logged(topic, record)?;
                 if KeyRegistry::affects_registry(&envelope.event.payload) {
-                    registry.apply(&envelope.event)?;
+                    // The trust anchor must be the one this log was written under.
+                    let event = &envelope.event;
+                    if event.actor == Actor::Platform
+                        && !registry.knows_key(&Principal::Platform, &event.key_id)
+                    {
+                        return Err(LedgerError::ForeignLog {
+                            location: format!(
+                                "topic {topic} partition {} offset {}",
+                                record.position.partition, record.position.offset
+                            ),
+                            key_id: event.key_id,
+                        });
+                    }
+                    registry.apply(event)?;
                 }
                 Ok::<(), LedgerError>(())
             })

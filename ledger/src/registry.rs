@@ -62,6 +62,11 @@ impl KeyRegistry {
         Ok(KeyRegistry { principals })
     }
 
+    /// Whether `key_id` is (or was) one of `principal`'s keys.
+    pub fn knows_key(&self, principal: &Principal, key_id: &KeyId) -> bool {
+        self.principals.get(principal).is_some_and(|state| state.keys.contains_key(key_id))
+    }
+
     /// True for events that change the registry; they are checked and applied one at a time.
     pub fn affects_registry(payload: &Payload) -> bool {
         matches!(

@@ -104,3 +104,17 @@ impl CloneOk for ledger::Verdict {
         }
     }
 }
+
+#[tokio::test]
+async fn a_log_written_under_another_platform_key_is_refused_on_open() {
+    let s = setup().await;
+    drop(s.ledger);
+    let stranger = ledger::world::World::new(999);
+    let log = std::sync::Arc::new(
+        ledger::EmbeddedLog::open(s.dir.path().join("log")).expect("reopen log"),
+    );
+    let err = ledger::Ledger::open(log, stranger.config()).await.expect_err("foreign platform key");
+    assert!(matches!(err, LedgerError::ForeignLog { .. }), "{err}");
+    assert!(err.to_string().contains("another platform key"), "{err}");
+    assert!(err.to_string().contains("topic locker.directory partition 0 offset 0"), "{err}");
+}

@@ -1,0 +1,283 @@
+//! Demo data for `locker serve --demo`: a realistic directory (an exam board, a transport
+//! department and the income tax department as issuers; a bank, a telco and a passport office
+//! as requesters) and a demo citizen with documents and a pending consent request. Every event
+//! is really signed and sealed. The events are derived from a fixed seed and fixed times, so
+//! seeding the same data folder again adds nothing (appends are idempotent).
+
+use ed25519_dalek::SigningKey;
+use ledger::crypto::{key_id_of, public_key_entry, seal_personal, sign_event};
+use ledger::{Appended, Ledger, Log};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use schemas::*;
+
+use crate::vault::Vault;
+
+const SEED: u64 = 0x10c_ce2;
+/// 2024-05-13 10:00 UTC: the demo's events all happen on results day.
+const DEMO_TIME_MS: i64 = 1_715_594_400_000;
+
+/// What `--demo` created, for the start-up message.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub appended: usize,
+    pub already_present: usize,
+    pub citizen_locker: LockerId,
+    pub citizen_username: String,
+    pub citizen_mobile: String,
+}
+
+struct Builder<'a> {
+    rng: ChaCha20Rng,
+    now_ms: i64,
+    platform: &'a SigningKey,
+    vault: &'a Vault,
+    records: Vec<Vec<u8>>,
+}
+
+fn valid<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|e| panic!("demo constant: {e:?}"))
+}
+
+impl Builder<'_> {
+    fn key(&mut self) -> SigningKey {
+        SigningKey::generate(&mut self.rng)
+    }
+
+    fn push(
+        &mut self,
+        actor: Actor,
+        key: &SigningKey,
+        payload: Payload,
+        sealed: Option<Sealed>,
+    ) -> anyhow::Result<()> {
+        self.now_ms += 60_000;
+        let mut id = [0u8; 16];
+        self.rng.fill_bytes(&mut id);
+        let event = Event {
+            id: EventId(id),
+            occurred_at_ms: TimestampMs(self.now_ms),
+            actor,
+            key_id: key_id_of(&key.verifying_key()),
+            payload,
+        };
+        self.records.push(encode_record(&sign_event(event, key, sealed)?)?);
+        Ok(())
+    }
+
+    fn seal(
+        &mut self,
+        subject: SealSubject,
+        data: &PersonalData,
+    ) -> anyhow::Result<(Commitment, Sealed)> {
+        let key = self.vault.key_for(&subject)?;
+        let mut nonce = [0u8; 24];
+        self.rng.fill_bytes(&mut nonce);
+        let mut salt = [0u8; 32];
+        self.rng.fill_bytes(&mut salt);
+        Ok(seal_personal(&key, subject, nonce, salt, data)?)
+    }
+
+    fn issuer(
+        &mut self,
+        id: &str,
+        name: &str,
+        doc_types: &[(&str, &str)],
+    ) -> anyhow::Result<(IssuerId, SigningKey)> {
+        let key = self.key();
+        let issuer = valid(IssuerId::parse(id));
+        let payload = Payload::IssuerRegistered(IssuerRegistered {
+            issuer: issuer.clone(),
+            name: valid(Label::parse(name)),
+            doc_types: doc_types
+                .iter()
+                .map(|(code, name)| DocTypeEntry {
+                    code: valid(DocTypeCode::parse(code)),
+                    name: valid(Label::parse(name)),
+                })
+                .collect(),
+            keys: vec![public_key_entry(&key.verifying_key())],
+            endpoint: Some(valid(Endpoint::parse(&format!(
+                "https://{}.example/locker/pull",
+                id.replace('.', "-")
+            )))),
+        });
+        let platform = self.platform.clone();
+        self.push(Actor::Platform, &platform, payload, None)?;
+        Ok((issuer, key))
+    }
+
+    fn requester(
+        &mut self,
+        id: &str,
+        name: &str,
+        kind: RequesterKind,
+    ) -> anyhow::Result<(RequesterId, SigningKey)> {
+        let key = self.key();
+        let requester = valid(RequesterId::parse(id));
+        let payload = Payload::RequesterRegistered(RequesterRegistered {
+            requester: requester.clone(),
+            name: valid(Label::parse(name)),
+            kind,
+            keys: vec![public_key_entry(&key.verifying_key())],
+        });
+        let platform = self.platform.clone();
+        self.push(Actor::Platform, &platform, payload, None)?;
+        Ok((requester, key))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn issue(
+        &mut self,
+        issuer: &(IssuerId, SigningKey),
+        locker: LockerId,
+        doc_type: &str,
+        doc_id: &str,
+        name: &str,
+        valid_to: Option<CivilDate>,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let data = PersonalData::Document(DocumentPersonal {
+            holder_name: valid(Label::parse("Asha Kumari")),
+            date_of_birth: Some(valid(CivilDate::from_ymd(2006, 8, 15))),
+            fields: fields
+                .iter()
+                .map(|(k, v)| DocumentField {
+                    key: valid(FieldKey::parse(k)),
+                    value: valid(FieldValue::parse(v)),
+                })
+                .collect(),
+        });
+        let (personal, sealed) = self.seal(SealSubject::Locker(locker), &data)?;
+        let mut hash = [0u8; 32];
+        self.rng.fill_bytes(&mut hash);
+        let payload = Payload::DocumentIssued(DocumentIssued {
+            uri: DocUri::new(
+                issuer.0.clone(),
+                valid(DocTypeCode::parse(doc_type)),
+                valid(DocId::parse(doc_id)),
+            ),
+            recipient: Recipient::Locker(locker),
+            name: valid(Label::parse(name)),
+            issued_on: valid(CivilDate::from_ymd(2024, 5, 13)),
+            valid_from: None,
+            valid_to,
+            content: ContentRef {
+                hash: Digest32(hash),
+                media_type: MediaType::Pdf,
+                size_bytes: 184_320,
+            },
+            personal: Some(personal),
+        });
+        self.push(Actor::Issuer(issuer.0.clone()), &issuer.1, payload, Some(sealed))
+    }
+}
+
+/// Appends the demo directory and citizen through the ledger (so every check applies).
+pub async fn seed<L: Log>(
+    ledger: &Ledger<L>,
+    platform: &SigningKey,
+    vault: &Vault,
+) -> anyhow::Result<DemoSummary> {
+    let mut b = Builder {
+        rng: ChaCha20Rng::seed_from_u64(SEED),
+        now_ms: DEMO_TIME_MS,
+        platform,
+        vault,
+        records: Vec::new(),
+    };
+    let cbse = b.issuer(
+        "in.gov.cbse",
+        "Central Board of Secondary Education",
+        &[("SSCER", "Class X Marksheet"), ("HSCER", "Class XII Marksheet")],
+    )?;
+    let transport = b.issuer(
+        "in.gov.transport",
+        "Ministry of Road Transport and Highways",
+        &[("DRVLC", "Driving Licence"), ("RVCER", "Vehicle Registration Certificate")],
+    )?;
+    let tax = b.issuer("in.gov.incometax", "Income Tax Department", &[("PANCR", "PAN Card")])?;
+    let (bank, bank_key) = b.requester("in.co.sbi", "State Bank of India", RequesterKind::Bank)?;
+    b.requester("in.co.airtel", "Bharti Airtel", RequesterKind::Telco)?;
+    b.requester("in.gov.passport", "Passport Seva", RequesterKind::GovernmentDepartment)?;
+
+    let mut locker_bytes = [0u8; 16];
+    b.rng.fill_bytes(&mut locker_bytes);
+    let locker = LockerId::from_random_bytes(locker_bytes);
+    let citizen_key = b.key();
+    let mobile = valid(MobileNumber::parse("9876543210"));
+    let username = "asha";
+    let mut mobile_secret = [0u8; 32];
+    b.rng.fill_bytes(&mut mobile_secret);
+    let (personal, sealed) =
+        b.seal(SealSubject::Locker(locker), &PersonalData::Mobile(mobile.clone()))?;
+    let registered = Payload::CitizenRegistered(CitizenRegistered {
+        locker,
+        username: valid(Username::parse(username)),
+        mobile_ref: ledger::crypto::mobile_ref(&mobile_secret, &mobile),
+        key: public_key_entry(&citizen_key.verifying_key()),
+        personal,
+    });
+    let platform_key = platform.clone();
+    b.push(Actor::Platform, &platform_key, registered, Some(sealed))?;
+    b.issue(
+        &cbse,
+        locker,
+        "SSCER",
+        "2022-1234567",
+        "Class X Marksheet 2022",
+        None,
+        &[("Mathematics", "95"), ("Science", "91"), ("English", "88")],
+    )?;
+    b.issue(
+        &cbse,
+        locker,
+        "HSCER",
+        "2024-7654321",
+        "Class XII Marksheet 2024",
+        None,
+        &[("Physics", "89"), ("Chemistry", "93"), ("Mathematics", "97")],
+    )?;
+    b.issue(
+        &transport,
+        locker,
+        "DRVLC",
+        "MH01-2024-0012345",
+        "Driving Licence",
+        Some(valid(CivilDate::from_ymd(2044, 5, 12))),
+        &[("Class", "LMV")],
+    )?;
+    b.issue(&tax, locker, "PANCR", "ABCPK1234Q", "PAN Card", None, &[])?;
+    let mut consent = [0u8; 16];
+    b.rng.fill_bytes(&mut consent);
+    let request = Payload::ConsentRequested(ConsentRequested {
+        consent_id: Id16(consent),
+        requester: bank.clone(),
+        locker,
+        items: vec![ConsentItem::DocType {
+            issuer: cbse.0.clone(),
+            doc_type: valid(DocTypeCode::parse("HSCER")),
+        }],
+        purpose: Purpose {
+            code: PurposeCode::AccountOpening,
+            text: valid(Reason::parse("Opening a savings account")),
+        },
+        expires_at_ms: TimestampMs(DEMO_TIME_MS + 30 * 86_400_000),
+    });
+    b.push(Actor::Requester(bank), &bank_key, request, None)?;
+
+    let mut summary = DemoSummary {
+        appended: 0,
+        already_present: 0,
+        citizen_locker: locker,
+        citizen_username: username.to_owned(),
+        citizen_mobile: mobile.as_str().to_owned(),
+    };
+    for verdict in ledger.append(b.records).await? {
+        match verdict? {
+            Appended::New(_) => summary.appended += 1,
+            Appended::Existing(_) => summary.already_present += 1,
+        }
+    }
+    Ok(summary)
+}

@@ -1,0 +1,246 @@
+//! The locker service: an axum `Router` over the projections (reads) and, with issue 5's write
+//! side, the ledger. `app(state)` is tested in-process with `oneshot`; `server` runs it.
+//!
+//! **Architecture invariant:** only this crate knows HTTP and JSON. It converts views into its
+//! own DTOs by hand, and every error becomes `{code, message}` with a stable code.
+
+pub mod demo;
+mod error;
+pub mod limits;
+mod metrics;
+pub mod server;
+pub mod vault;
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use projections::{PartitionStatus, Views};
+use serde::{Deserialize, Serialize};
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub views: Arc<Views>,
+    pub metrics: Arc<Metrics>,
+    /// Projection health, refreshed in the background (see `server`).
+    pub partitions: Arc<RwLock<Vec<PartitionStatus>>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/directory/issuers", get(issuers))
+        .route("/v1/directory/requesters", get(requesters))
+        .route("/v1/stats", get(stats))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics.count(&route, response.status().as_u16());
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+fn partitions(state: &AppState) -> Vec<PartitionStatus> {
+    state.partitions.read().map(|p| p.clone()).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct HaltDto {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct HealthDto {
+    status: &'static str,
+    /// Records the views have not applied yet, over all partitions.
+    projection_lag: u64,
+    halted: Vec<HaltDto>,
+}
+
+/// 200 when every partition applies; 503 when one stopped at an event it cannot apply.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let partitions = partitions(&state);
+    let halted: Vec<HaltDto> = partitions
+        .iter()
+        .filter_map(|p| p.halt.clone())
+        .map(|h| HaltDto {
+            topic: h.topic,
+            partition: h.partition,
+            offset: h.offset,
+            reason: h.reason,
+        })
+        .collect();
+    let projection_lag = partitions.iter().map(|p| p.end.saturating_sub(p.position)).sum();
+    let (status, code) = if halted.is_empty() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+    };
+    (status, Json(HealthDto { status: code, projection_lag, halted })).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&partitions(&state));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(limits::LIST_ITEMS_DEFAULT),
+            Some(n) if (1..=limits::LIST_ITEMS_MAX).contains(&n) => Ok(n),
+            Some(n) => Err(ApiError::bad_request(
+                "invalid_limit",
+                format!("limit {n}: 1 to {} items per page", limits::LIST_ITEMS_MAX),
+            )),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ListDto<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DocTypeDto {
+    code: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct IssuerDto {
+    id: String,
+    name: String,
+    doc_types: Vec<DocTypeDto>,
+    endpoint: Option<String>,
+    suspended: bool,
+}
+
+#[derive(Serialize)]
+struct RequesterDto {
+    id: String,
+    name: String,
+    kind: schemas::RequesterKind,
+    suspended: bool,
+}
+
+type ListResult<T> = Result<Json<ListDto<T>>, ApiError>;
+
+fn list_query(
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<ListQuery, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+async fn issuers(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ListResult<IssuerDto> {
+    let query = list_query(query)?;
+    let page = state.views.issuers(query.cursor.as_deref(), query.limit()?)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|i| IssuerDto {
+            id: i.issuer,
+            name: i.name,
+            doc_types: i
+                .doc_types
+                .into_iter()
+                .map(|(code, name)| DocTypeDto { code, name })
+                .collect(),
+            endpoint: i.endpoint,
+            suspended: i.suspended,
+        })
+        .collect();
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+async fn requesters(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ListResult<RequesterDto> {
+    let query = list_query(query)?;
+    let page = state.views.requesters(query.cursor.as_deref(), query.limit()?)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| RequesterDto {
+            id: r.requester,
+            name: r.name,
+            kind: r.kind,
+            suspended: r.suspended,
+        })
+        .collect();
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+#[derive(Serialize)]
+struct IssuedByDto {
+    issuer: String,
+    documents: i64,
+}
+
+#[derive(Serialize)]
+struct StatsDto {
+    users: i64,
+    issued_documents: i64,
+    issuers: i64,
+    requesters: i64,
+    issued_by: Vec<IssuedByDto>,
+}
+
+/// Platform statistics, as DigiLocker publishes them.
+async fn stats(State(state): State<AppState>) -> Result<Json<StatsDto>, ApiError> {
+    let stats = state.views.stats()?;
+    Ok(Json(StatsDto {
+        users: stats.users,
+        issued_documents: stats.issued_documents,
+        issuers: stats.issuers,
+        requesters: stats.requesters,
+        issued_by: stats
+            .issued_by
+            .into_iter()
+            .map(|(issuer, documents)| IssuedByDto { issuer, documents })
+            .collect(),
+    }))
+}

@@ -1,0 +1,11 @@
+//! Every bound the service enforces, in one place. Units come last in the names.
+
+/// Any request body (the read endpoints take none; pushes come with issue 5's write side).
+pub const REQUEST_BODY_BYTES_MAX: usize = 1 << 20;
+/// Items one list response returns at most (the projections cap it too).
+pub const LIST_ITEMS_MAX: usize = 200;
+pub const LIST_ITEMS_DEFAULT: usize = 50;
+/// How often projection health is refreshed for /healthz and /metrics.
+pub const HEALTH_REFRESH_MS: u64 = 1000;
+
+const _: () = assert!(LIST_ITEMS_DEFAULT <= LIST_ITEMS_MAX);

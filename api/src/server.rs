@@ -1,0 +1,158 @@
+//! `locker serve`: opens the log (embedded by default, Kafka with one setting), the key vault
+//! and the views; keeps the views following the log; serves `app`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use ledger::{EmbeddedLog, KafkaLog, KafkaSettings, Ledger, LedgerConfig, Log};
+use projections::{Projector, Views};
+use rand_core::{OsRng, RngCore};
+
+use crate::vault::Vault;
+use crate::{AppState, Metrics, app};
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    /// Kafka brokers; `None` runs on the embedded log in `data`.
+    pub kafka: Option<String>,
+    pub demo: bool,
+}
+
+/// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
+fn platform_key(data: &Path) -> anyhow::Result<SigningKey> {
+    let path = data.join("platform.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut bytes = [0u8; 32];
+        for (i, slot) in bytes.iter_mut().enumerate() {
+            let pair = text.trim().get(i * 2..i * 2 + 2).context("platform.key is too short")?;
+            *slot = u8::from_str_radix(pair, 16).context("platform.key is not hex")?;
+        }
+        return Ok(SigningKey::from_bytes(&bytes));
+    }
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    file.write_all(hex.as_bytes())?;
+    file.sync_all()?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+/// Runs the service until `shutdown` resolves.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("create {}", config.data.display()))?;
+    match &config.kafka {
+        Some(brokers) => {
+            let settings = KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
+            let log = KafkaLog::open(settings).await.context("connect to Kafka")?;
+            run(Arc::new(log), &config, shutdown).await
+        }
+        None => {
+            let log =
+                EmbeddedLog::open(config.data.join("log")).context("open the embedded log")?;
+            run(Arc::new(log), &config, shutdown).await
+        }
+    }
+}
+
+async fn run<L: Log>(
+    log: Arc<L>,
+    config: &ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let platform = platform_key(&config.data)?;
+    let ledger_config =
+        LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
+    let ledger =
+        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?;
+    let vault = Arc::new(Vault::open(config.data.join("vault")).context("open the key vault")?);
+    if config.demo {
+        let summary =
+            crate::demo::seed(&ledger, &platform, &vault).await.context("seed the demo")?;
+        println!(
+            "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, mobile {}, locker {}",
+            summary.appended,
+            summary.already_present,
+            summary.citizen_username,
+            summary.citizen_mobile,
+            summary.citizen_locker
+        );
+    }
+    let (views, opened) = Views::open(config.data.join("views")).context("open the views")?;
+    if let projections::Opened::Wiped { found_version } = opened {
+        tracing::warn!(
+            found_version,
+            "views were of another schema version; rebuilding from the log"
+        );
+    }
+    let projector = Projector::new(Arc::clone(&log), Arc::new(views), vault, &ledger_config);
+    if let Err(e) = projector.catch_up().await {
+        tracing::error!(error = %e, "projection stopped; /healthz reports it");
+    }
+    let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
+    let state = AppState {
+        views: Arc::clone(projector.views()),
+        metrics: Arc::new(Metrics::default()),
+        partitions: Arc::clone(&partitions),
+    };
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = {
+        let projector = projector.clone();
+        tokio::spawn(async move {
+            if let Err(e) = projector.follow(stopped).await {
+                tracing::error!(error = %e, "projection follower stopped; /healthz reports it");
+            }
+        })
+    };
+    let refresher = {
+        let projector = projector.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(crate::limits::HEALTH_REFRESH_MS)).await;
+                match projector.status().await {
+                    Ok(status) => {
+                        if let Ok(mut slot) = partitions.write() {
+                            *slot = status;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read projection status"),
+                }
+            }
+        })
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let backend = config
+        .kafka
+        .as_deref()
+        .map_or_else(|| "the embedded log".to_owned(), |b| format!("Kafka at {b}"));
+    println!(
+        "locker: listening on http://{address} (data in {}, events on {backend})",
+        config.data.display()
+    );
+    println!(
+        "locker: try  curl http://{address}/v1/directory/issuers  and  curl http://{address}/v1/stats"
+    );
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    let _ = stop.send(true);
+    refresher.abort();
+    let _ = follower.await;
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! The key vault: one random sealing key per subject (citizen locker or Aadhaar), kept outside
+//! the log in its own RocksDB. Deleting a subject's key erases its personal data everywhere
+//! (crypto-shredding); every signature on the log still verifies.
+
+use std::path::Path;
+
+use rand_core::{OsRng, RngCore};
+use schemas::SealSubject;
+
+#[derive(Debug)]
+pub struct Vault {
+    db: rocksdb::DB,
+}
+
+fn key_of(subject: &SealSubject) -> Vec<u8> {
+    match subject {
+        SealSubject::Locker(locker) => [&b"L"[..], &locker.0[..]].concat(),
+        SealSubject::Aadhaar(hash) => [&b"A"[..], &hash.0[..]].concat(),
+    }
+}
+
+impl Vault {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {
+        Ok(Vault { db: rocksdb::DB::open_default(path)? })
+    }
+
+    /// The subject's key, created (from the OS's randomness) on first use. Written with fsync:
+    /// data sealed under a key that a crash forgot would be lost.
+    pub fn key_for(&self, subject: &SealSubject) -> Result<[u8; 32], rocksdb::Error> {
+        let name = key_of(subject);
+        if let Some(key) = self.db.get(&name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+        {
+            return Ok(key);
+        }
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        self.db.put_opt(&name, key, &sync)?;
+        Ok(key)
+    }
+}
+
+impl projections::SealKeys for Vault {
+    fn key(&self, subject: &SealSubject) -> Option<[u8; 32]> {
+        let stored = self.db.get(key_of(subject)).ok()??;
+        <[u8; 32]>::try_from(stored.as_slice()).ok()
+    }
+}

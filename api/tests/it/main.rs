@@ -1,0 +1,7 @@
+//! The api integration tests: the router in-process with `oneshot`, and the real `locker`
+//! binary on a real port.
+
+/// `app(state)` through `tower::ServiceExt::oneshot`.
+mod routes;
+/// `locker serve --demo` on a real port, restarted on the same data.
+mod serve;

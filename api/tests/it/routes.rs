@@ -1,0 +1,132 @@
+use std::sync::{Arc, RwLock};
+
+use api::vault::Vault;
+use api::{AppState, Metrics, app};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use ledger::{EmbeddedLog, Ledger, LedgerConfig};
+use projections::{Projector, Views};
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+}
+
+/// The demo seeded into a fresh data folder, projected, behind an `AppState`.
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let platform = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let config =
+        LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).expect("log"));
+    let ledger = Ledger::open(Arc::clone(&log), config.clone()).await.expect("ledger");
+    let vault = Arc::new(Vault::open(dir.path().join("vault")).expect("vault"));
+    api::demo::seed(&ledger, &platform, &vault).await.expect("seed");
+    let (views, _) = Views::open(dir.path().join("views")).expect("views");
+    let projector = Projector::new(log, Arc::new(views), vault, &config);
+    projector.catch_up().await.expect("project");
+    let partitions = Arc::new(RwLock::new(projector.status().await.expect("status")));
+    let state = AppState {
+        views: Arc::clone(projector.views()),
+        metrics: Arc::new(Metrics::default()),
+        partitions,
+    };
+    Fixture { _dir: dir, state }
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let response = app(state.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8(body.to_vec()).expect("utf8"))
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_page_with_cursors() {
+    let f = fixture().await;
+    let (status, body) = get(&f.state, "/v1/directory/issuers?limit=2").await;
+    assert_eq!(status, StatusCode::OK);
+    let first = json(&body);
+    assert_eq!(first["items"].as_array().expect("items").len(), 2);
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, body) = get(&f.state, &format!("/v1/directory/issuers?limit=2&cursor={cursor}")).await;
+    let second = json(&body);
+    assert_eq!(second["items"].as_array().expect("items").len(), 1);
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(second["items"][0]["id"], "in.gov.transport");
+    assert_eq!(second["items"][0]["doc_types"][0]["code"], "DRVLC");
+    let (_, body) = get(&f.state, "/v1/directory/requesters").await;
+    let kinds: Vec<_> =
+        json(&body)["items"].as_array().expect("items").iter().map(|r| r["kind"].clone()).collect();
+    assert_eq!(kinds.len(), 3);
+    assert!(kinds.contains(&serde_json::json!("telco")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_count_the_demo() {
+    let f = fixture().await;
+    let (status, body) = get(&f.state, "/v1/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    let stats = json(&body);
+    assert_eq!(stats["users"], 1);
+    assert_eq!(stats["issued_documents"], 4);
+    assert_eq!(stats["issuers"], 3);
+    assert_eq!(stats["requesters"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_stable_codes() {
+    let f = fixture().await;
+    for (uri, status, code) in [
+        ("/v1/directory/issuers?limit=0", StatusCode::BAD_REQUEST, "invalid_limit"),
+        ("/v1/directory/issuers?limit=100000", StatusCode::BAD_REQUEST, "invalid_limit"),
+        ("/v1/directory/issuers?limit=abc", StatusCode::BAD_REQUEST, "invalid_query"),
+        ("/v1/directory/issuers?unknown=1", StatusCode::BAD_REQUEST, "invalid_query"),
+        ("/v1/directory/issuers?cursor=xyz", StatusCode::BAD_REQUEST, "invalid_cursor"),
+        ("/v1/nothing-here", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (got, body) = get(&f.state, uri).await;
+        assert_eq!(got, status, "{uri}: {body}");
+        assert_eq!(json(&body)["code"], code, "{uri}: {body}");
+        assert!(json(&body)["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_a_halted_partition_and_metrics_count_requests() {
+    let f = fixture().await;
+    let (status, body) = get(&f.state, "/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["projection_lag"], 0);
+    {
+        let mut partitions = f.state.partitions.write().expect("lock");
+        partitions[0].halt = Some(projections::Halt {
+            topic: partitions[0].topic.clone(),
+            partition: 0,
+            offset: 3,
+            reason: "grant of unknown consent".to_owned(),
+        });
+    }
+    let (status, body) = get(&f.state, "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json(&body)["halted"][0]["reason"], "grant of unknown consent");
+    let (status, body) = get(&f.state, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("locker_http_requests_total{route=\"/healthz\",status=\"503\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("locker_projection_halted{topic=\"locker.directory\",partition=\"0\"} 1"),
+        "{body}"
+    );
+}

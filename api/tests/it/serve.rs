@@ -1,0 +1,61 @@
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+/// Starts `locker serve --demo` on a free port and returns it with its address.
+fn start(data: &std::path::Path) -> (Child, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_locker"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start locker");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let demo = lines.next().expect("demo line").expect("read");
+    let listening = lines.next().expect("listening line").expect("read");
+    let address = listening
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("address")
+        .to_owned();
+    (child, address, demo)
+}
+
+/// One plain HTTP/1.1 GET over a real socket.
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_demo_server_serves_and_restarts_idempotently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut first, address, demo) = start(dir.path());
+    assert!(demo.contains("12 events added, 0 already present"), "{demo}");
+    let (status, body) = http_get(&address, "/v1/stats");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"issued_documents\":4"), "{body}");
+    let (status, _) = http_get(&address, "/healthz");
+    assert_eq!(status, 200);
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+
+    let (mut second, address, demo) = start(dir.path());
+    assert!(demo.contains("0 events added, 12 already present"), "{demo}");
+    let (status, body) = http_get(&address, "/v1/stats");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"issued_documents\":4"), "counted twice after a restart: {body}");
+    let (status, body) = http_get(&address, "/v1/directory/issuers?limit=1");
+    assert_eq!(status, 200);
+    assert!(body.contains("in.gov.cbse"), "{body}");
+    second.kill().expect("SIGKILL");
+    second.wait().expect("reap");
+}
