@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod limits;
 mod metrics;
+pub mod push;
 pub mod server;
 pub mod vault;
 
@@ -32,6 +33,34 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Projection health, refreshed in the background (see `server`).
     pub partitions: Arc<RwLock<Vec<PartitionStatus>>>,
+    /// The write side: `Ledger::append` of one record.
+    pub appender: Arc<dyn push::Appender>,
+    pub vault: Arc<vault::Vault>,
+    pub clock: Arc<dyn ledger::clock::Clock>,
+    pub nonces: Arc<Nonces>,
+}
+
+/// Randomness for seal nonces, injected: the server seeds it from the OS, tests from a seed.
+#[derive(Debug)]
+pub struct Nonces(std::sync::Mutex<rand_chacha::ChaCha20Rng>);
+
+impl Nonces {
+    pub fn from_seed(seed: u64) -> Self {
+        Nonces(std::sync::Mutex::new(rand_core::SeedableRng::seed_from_u64(seed)))
+    }
+    pub fn from_os() -> Self {
+        Nonces(std::sync::Mutex::new(
+            rand_core::SeedableRng::from_rng(rand_core::OsRng).unwrap_or_else(|_| {
+                panic!("the operating system has no randomness to seed seal nonces from")
+            }),
+        ))
+    }
+    pub fn next(&self) -> [u8; 24] {
+        let mut nonce = [0u8; 24];
+        let mut rng = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rand_core::RngCore::fill_bytes(&mut *rng, &mut nonce);
+        nonce
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -47,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/directory/issuers", get(issuers))
         .route("/v1/directory/requesters", get(requesters))
         .route("/v1/stats", get(stats))
+        .route("/v1/issuer/documents", axum::routing::post(push::push_document))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))

@@ -5,6 +5,9 @@ pub const REQUEST_BODY_BYTES_MAX: usize = 1 << 20;
 /// Items one list response returns at most (the projections cap it too).
 pub const LIST_ITEMS_MAX: usize = 200;
 pub const LIST_ITEMS_DEFAULT: usize = 50;
+/// How far a pushed event's time may be from the server's clock: outside it the push is
+/// refused as stale (a replay defence beside the event-id idempotency).
+pub const PUSH_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -76,8 +76,9 @@ async fn run<L: Log>(
     let platform = platform_key(&config.data)?;
     let ledger_config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
-    let ledger =
-        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?;
+    let ledger = Arc::new(
+        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?,
+    );
     let vault = Arc::new(Vault::open(config.data.join("vault")).context("open the key vault")?);
     if config.demo {
         let summary =
@@ -98,7 +99,12 @@ async fn run<L: Log>(
             "views were of another schema version; rebuilding from the log"
         );
     }
-    let projector = Projector::new(Arc::clone(&log), Arc::new(views), vault, &ledger_config);
+    let projector = Projector::new(
+        Arc::clone(&log),
+        Arc::new(views),
+        Arc::clone(&vault) as Arc<dyn projections::SealKeys>,
+        &ledger_config,
+    );
     if let Err(e) = projector.catch_up().await {
         tracing::error!(error = %e, "projection stopped; /healthz reports it");
     }
@@ -107,6 +113,10 @@ async fn run<L: Log>(
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
         partitions: Arc::clone(&partitions),
+        appender: ledger,
+        vault,
+        clock: Arc::new(ledger::clock::SystemClock),
+        nonces: Arc::new(crate::Nonces::from_os()),
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

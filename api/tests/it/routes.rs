@@ -9,34 +9,48 @@ use ledger::{EmbeddedLog, Ledger, LedgerConfig};
 use projections::{Projector, Views};
 use tower::ServiceExt;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: AppState,
+pub struct Fixture {
+    pub _dir: tempfile::TempDir,
+    pub state: AppState,
+    pub ledger: Arc<Ledger<EmbeddedLog>>,
+    pub projector: Projector<EmbeddedLog>,
+    pub platform: ed25519_dalek::SigningKey,
+    pub citizen: schemas::LockerId,
+    pub clock: Arc<ledger::clock::ManualClock>,
 }
 
+/// The fixture's clock: results day, shortly after the demo's events.
+pub const NOW_MS: i64 = 1_715_600_000_000;
+
 /// The demo seeded into a fresh data folder, projected, behind an `AppState`.
-async fn fixture() -> Fixture {
+pub async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let platform = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
     let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).expect("log"));
-    let ledger = Ledger::open(Arc::clone(&log), config.clone()).await.expect("ledger");
+    let ledger = Arc::new(Ledger::open(Arc::clone(&log), config.clone()).await.expect("ledger"));
     let vault = Arc::new(Vault::open(dir.path().join("vault")).expect("vault"));
-    api::demo::seed(&ledger, &platform, &vault).await.expect("seed");
+    let demo = api::demo::seed(&ledger, &platform, &vault).await.expect("seed");
     let (views, _) = Views::open(dir.path().join("views")).expect("views");
-    let projector = Projector::new(log, Arc::new(views), vault, &config);
+    let keys: Arc<dyn projections::SealKeys> = Arc::clone(&vault) as _;
+    let projector = Projector::new(log, Arc::new(views), keys, &config);
     projector.catch_up().await.expect("project");
     let partitions = Arc::new(RwLock::new(projector.status().await.expect("status")));
+    let clock = Arc::new(ledger::clock::ManualClock::new(schemas::TimestampMs(NOW_MS)));
     let state = AppState {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
         partitions,
+        appender: Arc::clone(&ledger) as _,
+        vault,
+        clock: Arc::clone(&clock) as _,
+        nonces: Arc::new(api::Nonces::from_seed(5)),
     };
-    Fixture { _dir: dir, state }
+    Fixture { _dir: dir, state, ledger, projector, platform, citizen: demo.citizen_locker, clock }
 }
 
-async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+pub async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
     let response = app(state.clone())
         .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
         .await
@@ -46,7 +60,7 @@ async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).expect("utf8"))
 }
 
-fn json(body: &str) -> serde_json::Value {
+pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 

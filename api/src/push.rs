@@ -1,0 +1,198 @@
+//! `POST /v1/issuer/documents`: an issuer pushes a signed document event.
+//!
+//! The body is the signed event itself (its JSON form, `sealed: null`) plus, when the event
+//! commits to personal fields, those fields with the salt of the commitment. The issuer
+//! authenticates by that signature alone: the ledger checks it against the issuer's registered
+//! key. Replays are refused by the event id (the same event answers "already present") and by
+//! a clock window. The service checks the personal fields against the signed commitment and
+//! seals them under the citizen's key before the event reaches the log; nothing is written
+//! for a refused push.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ledger::{Appended, Ledger, LedgerError, Log, Verdict};
+use schemas::{Actor, Envelope, Payload, PersonalData, SchemaError};
+use serde::{Deserialize, Serialize};
+
+use crate::limits::PUSH_CLOCK_SKEW_MS;
+use crate::{ApiError, AppState};
+
+/// The write side as the handlers see it: one record in, one verdict out.
+pub trait Appender: Send + Sync {
+    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
+}
+
+impl<L: Log> Appender for Ledger<L> {
+    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>> {
+        Box::pin(self.append_one(record))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PushBody {
+    envelope: Envelope,
+    personal: Option<PersonalBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonalBody {
+    /// The 32-byte salt of the commitment, in hex.
+    salt: String,
+    data: PersonalData,
+}
+
+#[derive(Serialize)]
+struct PushAnswer {
+    status: &'static str,
+    event_id: String,
+    partition: u32,
+    offset: u64,
+}
+
+fn invalid_event(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_event", message)
+}
+
+/// Maps the ledger's refusals to the API's stable codes.
+pub(crate) fn ledger_error(e: LedgerError) -> ApiError {
+    use LedgerError::*;
+    match e {
+        BadSignature { .. } | BadESignature => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+        }
+        UnknownActor { .. } | UnknownKey { .. } => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", e.to_string())
+        }
+        KeyRotatedOut { .. } | KeyRevoked { .. } => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "key_revoked", e.to_string())
+        }
+        ActorSuspended { .. } => ApiError::new(StatusCode::FORBIDDEN, "suspended", e.to_string()),
+        NotPermitted { .. } => ApiError::new(StatusCode::FORBIDDEN, "not_permitted", e.to_string()),
+        IdConflict { .. } => ApiError::new(StatusCode::CONFLICT, "id_conflict", e.to_string()),
+        AlreadyRegistered { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
+        }
+        Schema(SchemaError::RecordTooLarge { .. }) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", e.to_string())
+        }
+        Schema(_) | InvalidKey { .. } | SealBroken => invalid_event(e.to_string()),
+        Log(_) | ForeignLog { .. } | BatchTooLarge { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+        }
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
+}
+
+fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    bytes
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_salt", "salt must be 64 hex digits"))
+}
+
+pub(crate) async fn push_document(
+    State(state): State<AppState>,
+    body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.body_text())
+        }
+        _ => ApiError::bad_request("invalid_json", e.body_text()),
+    })?;
+    let mut envelope = body.envelope;
+    let event = &envelope.event;
+    if !matches!(event.actor, Actor::Issuer(_)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_permitted",
+            "only issuers push documents here",
+        ));
+    }
+    if !matches!(
+        event.payload,
+        Payload::DocumentIssued(_) | Payload::DocumentUpdated(_) | Payload::DocumentRevoked(_)
+    ) {
+        return Err(invalid_event(format!(
+            "{} is not a document event",
+            event.payload.kind_name()
+        )));
+    }
+    if envelope.sealed.is_some() {
+        return Err(invalid_event(
+            "send personal fields in clear under `personal`; the service seals them",
+        ));
+    }
+    let now = state.clock.now();
+    let skew = (event.occurred_at_ms.0 - now.0).abs();
+    if skew > PUSH_CLOCK_SKEW_MS {
+        return Err(ApiError::bad_request(
+            "stale_event",
+            format!(
+                "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
+            ),
+        ));
+    }
+    match (event.payload.personal_commitment().copied(), body.personal) {
+        (None, None) => {}
+        (None, Some(_)) => {
+            return Err(invalid_event("personal fields sent for an event that commits to none"));
+        }
+        (Some(_), None) => {
+            return Err(invalid_event(
+                "the event commits to personal fields; send them under `personal`",
+            ));
+        }
+        (Some(commitment), Some(personal)) => {
+            if !matches!(personal.data, PersonalData::Document(_)) {
+                return Err(invalid_event("a document's personal fields are `document` fields"));
+            }
+            let salt = salt_of(&personal.salt)?;
+            let bytes = schemas::encode_personal(&personal.data)
+                .map_err(|e| invalid_event(e.to_string()))?;
+            if ledger::crypto::commitment(&salt, &bytes) != commitment {
+                return Err(ApiError::bad_request(
+                    "commitment_mismatch",
+                    "the personal fields and salt do not match the signed commitment",
+                ));
+            }
+            let subject = event
+                .payload
+                .seal_subject()
+                .ok_or_else(|| invalid_event("no subject to seal for"))?;
+            let key = state.vault.key_for(&subject).map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("vault: {e}"))
+            })?;
+            let nonce = state.nonces.next();
+            let (_, sealed) =
+                ledger::crypto::seal_personal(&key, subject, nonce, salt, &personal.data)
+                    .map_err(ledger_error)?;
+            envelope.sealed = Some(sealed);
+        }
+    }
+    let event_id = envelope.event.id.to_string();
+    let record =
+        schemas::encode_record(&envelope).map_err(|e| ledger_error(LedgerError::Schema(e)))?;
+    let (status, word, position) =
+        match state.appender.append_record(record).await.map_err(ledger_error)? {
+            Appended::New(p) => (StatusCode::CREATED, "accepted", p),
+            Appended::Existing(p) => (StatusCode::OK, "already_present", p),
+        };
+    let answer = PushAnswer {
+        status: word,
+        event_id,
+        partition: position.partition,
+        offset: position.offset,
+    };
+    Ok((status, Json(answer)).into_response())
+}

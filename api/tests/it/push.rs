@@ -1,0 +1,230 @@
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use ed25519_dalek::SigningKey;
+use http_body_util::BodyExt;
+use ledger::Log;
+use ledger::crypto::{commitment, key_id_of, public_key_entry, sign_event};
+use schemas::*;
+use tower::ServiceExt;
+
+use crate::routes::{Fixture, NOW_MS, fixture, json};
+
+async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
+    let request = Request::post("/v1/issuer/documents")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, json(&String::from_utf8_lossy(&bytes)))
+}
+
+async fn records(f: &Fixture) -> u64 {
+    let log = f.ledger.log();
+    let topic = &f.ledger.config().citizen_topic;
+    let mut total = 0;
+    for partition in 0..log.partitions(topic).expect("partitions") {
+        total += log.end_offset(topic, partition).await.expect("end");
+    }
+    total
+}
+
+/// A test issuer registered by the fixture's platform.
+async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
+    let key = SigningKey::from_bytes(&[77; 32]);
+    let issuer = IssuerId::parse(id).expect("id");
+    let payload = Payload::IssuerRegistered(IssuerRegistered {
+        issuer: issuer.clone(),
+        name: Label::parse("Board of Test Examinations").expect("label"),
+        doc_types: vec![DocTypeEntry {
+            code: DocTypeCode::parse("HSCER").expect("code"),
+            name: Label::parse("Class XII Marksheet").expect("label"),
+        }],
+        keys: vec![public_key_entry(&key.verifying_key())],
+        endpoint: None,
+    });
+    let event = Event {
+        id: EventId([1; 16]),
+        occurred_at_ms: TimestampMs(NOW_MS),
+        actor: Actor::Platform,
+        key_id: key_id_of(&f.platform.verifying_key()),
+        payload,
+    };
+    let record =
+        encode_record(&sign_event(event, &f.platform, None).expect("sign")).expect("encode");
+    f.ledger.append_one(record).await.expect("registered");
+    (issuer, key)
+}
+
+struct Push {
+    id: [u8; 16],
+    at_ms: i64,
+    doc_id: &'static str,
+    salt: [u8; 32],
+    sent_name: &'static str,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            id: [2; 16],
+            at_ms: NOW_MS,
+            doc_id: "2024-55555",
+            salt: [3; 32],
+            sent_name: "Asha Kumari",
+        }
+    }
+}
+
+/// The JSON an issuer sends: the signed event and the personal fields it commits to.
+fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
+    let signed_data = PersonalData::Document(DocumentPersonal {
+        holder_name: Label::parse("Asha Kumari").expect("name"),
+        date_of_birth: None,
+        fields: vec![DocumentField {
+            key: FieldKey::parse("Physics").expect("key"),
+            value: FieldValue::parse("91").expect("value"),
+        }],
+    });
+    let committed = commitment(&push.salt, &encode_personal(&signed_data).expect("encode"));
+    let event = Event {
+        id: EventId(push.id),
+        occurred_at_ms: TimestampMs(push.at_ms),
+        actor: Actor::Issuer(issuer.0.clone()),
+        key_id: key_id_of(&issuer.1.verifying_key()),
+        payload: Payload::DocumentIssued(DocumentIssued {
+            uri: DocUri::new(
+                issuer.0.clone(),
+                DocTypeCode::parse("HSCER").expect("code"),
+                DocId::parse(push.doc_id).expect("id"),
+            ),
+            recipient: Recipient::Locker(f.citizen),
+            name: Label::parse("Class XII Marksheet").expect("label"),
+            issued_on: CivilDate::from_ymd(2024, 5, 13).expect("date"),
+            valid_from: None,
+            valid_to: None,
+            content: ContentRef {
+                hash: Digest32([4; 32]),
+                media_type: MediaType::Pdf,
+                size_bytes: 1234,
+            },
+            personal: Some(committed),
+        }),
+    };
+    let envelope = sign_event(event, &issuer.1, None).expect("sign");
+    let mut sent_data = serde_json::to_value(&signed_data).expect("json");
+    sent_data["document"]["holder_name"] = serde_json::json!(push.sent_name);
+    serde_json::json!({
+        "envelope": envelope,
+        "personal": { "salt": hex(&push.salt), "data": sent_data },
+    })
+    .to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_pushes_a_document_and_the_citizen_has_it_once() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let (status, answer) = post(&f, body(&f, &issuer, &Push::default())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["status"], "accepted");
+    // A retry of the same push is answered, not written again.
+    let before = records(&f).await;
+    let (status, again) = post(&f, body(&f, &issuer, &Push::default())).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["status"], "already_present");
+    assert_eq!(again["offset"], answer["offset"]);
+    assert_eq!(records(&f).await, before);
+    // The document is in the citizen's locker, with the holder's name unsealed for her.
+    f.projector.catch_up().await.expect("project");
+    let page =
+        f.projector.views().certificates(&f.citizen, TimestampMs(NOW_MS), None, 50).expect("certs");
+    let pushed = page
+        .items
+        .iter()
+        .find(|c| c.doc.uri == "in.gov.testboard-HSCER-2024-55555")
+        .expect("pushed doc");
+    assert_eq!(pushed.doc.holder_name.as_deref(), Some("Asha Kumari"));
+    // And the log does not hold the name in the clear.
+    let topic = f.ledger.config().citizen_topic.clone();
+    let partition = u32::try_from(answer["partition"].as_u64().expect("partition")).expect("u32");
+    let offset = answer["offset"].as_u64().expect("offset");
+    let stored = f.ledger.log().read(&topic, partition, offset, 1).await.expect("read");
+    assert!(!String::from_utf8_lossy(&stored[0].value).contains("Asha Kumari"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_pushes_get_their_code_and_write_nothing() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let stranger = (issuer.0.clone(), SigningKey::from_bytes(&[99; 32]));
+    let before = records(&f).await;
+
+    let mut forged: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
+    forged["envelope"]["event"]["payload"]["document_issued"]["name"] =
+        serde_json::json!("Forged Degree");
+    let stale = Push { at_ms: NOW_MS - 10 * 60 * 1000, ..Push::default() };
+    let mismatched = Push { sent_name: "Someone Else", ..Push::default() };
+    let mut with_unknown_field: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
+    with_unknown_field["extra"] = serde_json::json!(1);
+    let mut bad_uri: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
+    bad_uri["envelope"]["event"]["payload"]["document_issued"]["uri"] =
+        serde_json::json!("not-a-uri");
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (forged.to_string(), StatusCode::UNAUTHORIZED, "bad_signature"),
+        (body(&f, &stranger, &Push::default()), StatusCode::UNAUTHORIZED, "unknown_key"),
+        (body(&f, &issuer, &stale), StatusCode::BAD_REQUEST, "stale_event"),
+        (body(&f, &issuer, &mismatched), StatusCode::BAD_REQUEST, "commitment_mismatch"),
+        ("{not json".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (with_unknown_field.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (bad_uri.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            "x".repeat(api::limits::REQUEST_BODY_BYTES_MAX + 1),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = post(&f, body).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    }
+    // An issuer pushing another issuer's URI is not permitted.
+    let cbse = IssuerId::parse("in.gov.cbse").expect("id");
+    let mut foreign: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
+    let uri = DocUri::new(
+        cbse,
+        DocTypeCode::parse("HSCER").expect("code"),
+        DocId::parse("X-1").expect("id"),
+    );
+    foreign["envelope"]["event"]["payload"]["document_issued"]["uri"] =
+        serde_json::json!(uri.to_string());
+    let mut envelope: Envelope =
+        serde_json::from_value(foreign["envelope"].clone()).expect("envelope");
+    envelope = sign_event(envelope.event, &issuer.1, None).expect("re-sign");
+    foreign["envelope"] = serde_json::to_value(&envelope).expect("json");
+    let (status, answer) = post(&f, foreign.to_string()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_permitted")),
+        "{answer}"
+    );
+    // The window follows the injected clock: six minutes later, the same push is stale.
+    f.clock.set(TimestampMs(NOW_MS + 6 * 60 * 1000));
+    let (status, answer) = post(&f, body(&f, &issuer, &Push::default())).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("stale_event")),
+        "{answer}"
+    );
+    assert_eq!(records(&f).await, before, "a refused push wrote to the log");
+}
