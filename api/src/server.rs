@@ -47,6 +47,15 @@ fn platform_key(data: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&bytes))
 }
 
+/// Prints a start-up line. A closed stdout (a supervisor that stopped reading) must not take
+/// the service down, so write errors are ignored.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
 /// Runs the service until `shutdown` resolves.
 pub async fn serve(
     config: ServeConfig,
@@ -83,14 +92,14 @@ async fn run<L: Log>(
     if config.demo {
         let summary =
             crate::demo::seed(&ledger, &platform, &vault).await.context("seed the demo")?;
-        println!(
+        say(format_args!(
             "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, mobile {}, locker {}",
             summary.appended,
             summary.already_present,
             summary.citizen_username,
             summary.citizen_mobile,
             summary.citizen_locker
-        );
+        ));
     }
     let (views, opened) = Views::open(config.data.join("views")).context("open the views")?;
     if let projections::Opened::Wiped { found_version } = opened {
@@ -153,13 +162,13 @@ async fn run<L: Log>(
         .kafka
         .as_deref()
         .map_or_else(|| "the embedded log".to_owned(), |b| format!("Kafka at {b}"));
-    println!(
+    say(format_args!(
         "locker: listening on http://{address} (data in {}, events on {backend})",
         config.data.display()
-    );
-    println!(
+    ));
+    say(format_args!(
         "locker: try  curl http://{address}/v1/directory/issuers  and  curl http://{address}/v1/stats"
-    );
+    ));
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     let _ = stop.send(true);
     refresher.abort();

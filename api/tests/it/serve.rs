@@ -14,6 +14,8 @@ fn start(data: &std::path::Path) -> (Child, String, String) {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let demo = lines.next().expect("demo line").expect("read");
     let listening = lines.next().expect("listening line").expect("read");
+    // Keep reading, as a supervisor would; the server must not depend on it though.
+    std::thread::spawn(move || lines.for_each(drop));
     let address = listening
         .split("http://")
         .nth(1)
@@ -58,4 +60,43 @@ fn the_demo_server_serves_and_restarts_idempotently() {
     assert!(body.contains("in.gov.cbse"), "{body}");
     second.kill().expect("SIGKILL");
     second.wait().expect("reap");
+}
+
+#[test]
+fn the_server_survives_a_closed_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A free port, chosen here because the server's own announcement will not be read.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_locker"))
+        .args(["serve", "--demo", "--listen", &address, "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start locker");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let _demo = lines.next().expect("demo line").expect("read");
+    // The reader goes away before the server announces its address: that write hits a
+    // closed pipe, and the server must carry on.
+    drop(lines);
+    let mut answered = false;
+    for _ in 0..100 {
+        if TcpStream::connect(&address).is_ok() {
+            let (status, _) = http_get(&address, "/healthz");
+            assert_eq!(status, 200);
+            answered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(answered, "the server never answered");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (status, _) = http_get(&address, "/healthz");
+    assert_eq!(status, 200);
+    assert!(child.try_wait().expect("status").is_none(), "the server died");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
 }
