@@ -14,6 +14,8 @@ use schemas::*;
 use crate::vault::Vault;
 
 const SEED: u64 = 0x10c_ce2;
+/// The demo citizen's password (printed at start-up; demo data only).
+pub const DEMO_PASSWORD: &str = "asha-demo-2024";
 /// 2024-05-13 10:00 UTC: the demo's events all happen on results day.
 const DEMO_TIME_MS: i64 = 1_715_594_400_000;
 

@@ -4,6 +4,8 @@
 //! **Architecture invariant:** only this crate knows HTTP and JSON. It converts views into its
 //! own DTOs by hand, and every error becomes `{code, message}` with a stable code.
 
+pub mod accounts;
+mod citizen;
 pub mod demo;
 mod error;
 pub mod limits;
@@ -38,6 +40,7 @@ pub struct AppState {
     pub vault: Arc<vault::Vault>,
     pub clock: Arc<dyn ledger::clock::Clock>,
     pub nonces: Arc<Nonces>,
+    pub accounts: Arc<accounts::Accounts>,
 }
 
 /// Randomness for seal nonces, injected: the server seeds it from the OS, tests from a seed.
@@ -77,6 +80,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/directory/requesters", get(requesters))
         .route("/v1/stats", get(stats))
         .route("/v1/issuer/documents", axum::routing::post(push::push_document))
+        .route("/v1/citizen/login", axum::routing::post(citizen::login))
+        .route("/v1/citizen/logout", axum::routing::post(citizen::logout))
+        .route("/v1/citizen/profile", get(citizen::profile))
+        .route("/v1/citizen/certificates", get(citizen::certificates))
+        .route("/v1/citizen/uploads", get(citizen::uploads))
+        .route("/v1/citizen/storage", get(citizen::storage))
+        .route("/v1/citizen/issuers", get(citizen::my_issuers))
+        .route("/v1/citizen/requesters", get(citizen::my_requesters))
+        .route("/v1/citizen/consents", get(citizen::consents))
+        .route("/v1/citizen/activity", get(citizen::activity))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
@@ -146,13 +159,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    cursor: Option<String>,
+pub(crate) struct ListQuery {
+    pub(crate) cursor: Option<String>,
     limit: Option<usize>,
 }
 
 impl ListQuery {
-    fn limit(&self) -> Result<usize, ApiError> {
+    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
         match self.limit {
             None => Ok(limits::LIST_ITEMS_DEFAULT),
             Some(n) if (1..=limits::LIST_ITEMS_MAX).contains(&n) => Ok(n),
@@ -165,9 +178,9 @@ impl ListQuery {
 }
 
 #[derive(Serialize)]
-struct ListDto<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
+pub(crate) struct ListDto<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -195,7 +208,7 @@ struct RequesterDto {
 
 type ListResult<T> = Result<Json<ListDto<T>>, ApiError>;
 
-fn list_query(
+pub(crate) fn list_query(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListQuery, ApiError> {
     query.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))

@@ -8,6 +8,13 @@ pub const LIST_ITEMS_DEFAULT: usize = 50;
 /// How far a pushed event's time may be from the server's clock: outside it the push is
 /// refused as stale (a replay defence beside the event-id idempotency).
 pub const PUSH_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// A login session lasts this long.
+pub const SESSION_TTL_MS: i64 = 60 * 60 * 1000;
+/// Failed password attempts before an account is locked, and for how long.
+pub const LOGIN_ATTEMPTS_MAX: u32 = 5;
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+pub const PASSWORD_CHARS_MIN: usize = 8;
+pub const PASSWORD_CHARS_MAX: usize = 128;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -89,14 +89,28 @@ async fn run<L: Log>(
         Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?,
     );
     let vault = Arc::new(Vault::open(config.data.join("vault")).context("open the key vault")?);
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let accounts = Arc::new(
+        crate::accounts::Accounts::open(config.data.join("accounts"), seed)
+            .context("open the accounts")?,
+    );
     if config.demo {
         let summary =
             crate::demo::seed(&ledger, &platform, &vault).await.context("seed the demo")?;
+        accounts
+            .ensure_user(
+                &summary.citizen_username,
+                summary.citizen_locker,
+                crate::demo::DEMO_PASSWORD,
+            )
+            .map_err(|e| anyhow::anyhow!("demo account: {e:?}"))?;
         say(format_args!(
-            "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, mobile {}, locker {}",
+            "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
             summary.appended,
             summary.already_present,
             summary.citizen_username,
+            crate::demo::DEMO_PASSWORD,
             summary.citizen_mobile,
             summary.citizen_locker
         ));
@@ -126,6 +140,7 @@ async fn run<L: Log>(
         vault,
         clock: Arc::new(ledger::clock::SystemClock),
         nonces: Arc::new(crate::Nonces::from_os()),
+        accounts,
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -169,6 +184,14 @@ async fn run<L: Log>(
     say(format_args!(
         "locker: try  curl http://{address}/v1/directory/issuers  and  curl http://{address}/v1/stats"
     ));
+    if config.demo {
+        say(format_args!(
+            "locker: log in: curl -X POST http://{address}/v1/citizen/login -H 'content-type: application/json' \
+             -d '{{\"username\":\"asha\",\"password\":\"{}\"}}'  then GET /v1/citizen/certificates with \
+             'Authorization: Bearer <token>'",
+            crate::demo::DEMO_PASSWORD
+        ));
+    }
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     let _ = stop.send(true);
     refresher.abort();

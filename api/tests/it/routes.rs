@@ -46,6 +46,14 @@ pub async fn fixture() -> Fixture {
         vault,
         clock: Arc::clone(&clock) as _,
         nonces: Arc::new(api::Nonces::from_seed(5)),
+        accounts: {
+            let accounts = api::accounts::Accounts::open(dir.path().join("accounts"), [6; 32])
+                .expect("accounts");
+            accounts
+                .ensure_user("asha", demo.citizen_locker, api::demo::DEMO_PASSWORD)
+                .expect("demo user");
+            Arc::new(accounts)
+        },
     };
     Fixture { _dir: dir, state, ledger, projector, platform, citizen: demo.citizen_locker, clock }
 }

@@ -27,9 +27,13 @@ fn start(data: &std::path::Path) -> (Child, String, String) {
 
 /// One plain HTTP/1.1 GET over a real socket.
 fn http_get(address: &str, path: &str) -> (u16, String) {
+    http(address, &format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"))
+}
+
+/// Sends a raw HTTP/1.1 request and returns the status and body.
+fn http(address: &str, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
-        .expect("send");
+    stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
@@ -58,6 +62,31 @@ fn the_demo_server_serves_and_restarts_idempotently() {
     let (status, body) = http_get(&address, "/v1/directory/issuers?limit=1");
     assert_eq!(status, 200);
     assert!(body.contains("in.gov.cbse"), "{body}");
+    // The demo citizen logs in with the password the server printed, and sees her locker.
+    let login = r#"{"username":"asha","password":"asha-demo-2024"}"#;
+    let (status, session) = http(
+        &address,
+        &format!(
+            "POST /v1/citizen/login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    assert_eq!(status, 200, "{session}");
+    let token = session
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token");
+    let (status, body) = http(
+        &address,
+        &format!(
+            "GET /v1/citizen/certificates HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Class XII Marksheet 2024") && body.contains("PAN Card"), "{body}");
     second.kill().expect("SIGKILL");
     second.wait().expect("reap");
 }

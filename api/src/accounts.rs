@@ -1,0 +1,165 @@
+//! Citizen accounts: usernames with argon2id password hashes, lock-out after repeated
+//! failures, and login sessions. Session tokens are random (from the injected RNG) and only
+//! their BLAKE3 hash is stored, so a copy of this store does not let anyone log in.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use schemas::{LockerId, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{
+    LOCKOUT_MS, LOGIN_ATTEMPTS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SESSION_TTL_MS,
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct User {
+    locker: LockerId,
+    password_hash: String,
+    failed_attempts: u32,
+    locked_until_ms: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Session {
+    locker: LockerId,
+    expires_at_ms: i64,
+}
+
+/// Why a login failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginError {
+    /// Unknown username or wrong password (deliberately not told apart).
+    InvalidCredentials,
+    LockedOut {
+        until: TimestampMs,
+    },
+    Store(String),
+}
+
+#[derive(Debug)]
+pub struct Accounts {
+    db: rocksdb::DB,
+    rng: Mutex<ChaCha20Rng>,
+}
+
+fn store<E: std::fmt::Display>(e: E) -> LoginError {
+    LoginError::Store(e.to_string())
+}
+
+fn user_key(username: &str) -> Vec<u8> {
+    [b"user/".as_slice(), username.as_bytes()].concat()
+}
+
+fn session_key(token: &str) -> Vec<u8> {
+    [b"session/".as_slice(), blake3::hash(token.as_bytes()).as_bytes()].concat()
+}
+
+/// Checks a new password's length (the product's only rule; long passphrases welcome).
+pub fn check_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if !(PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&chars) {
+        return Err(format!(
+            "a password has {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters"
+        ));
+    }
+    Ok(())
+}
+
+impl Accounts {
+    /// Opens the store; `rng_seed` comes from the OS in production and is fixed in tests.
+    pub fn open(path: impl AsRef<Path>, rng_seed: [u8; 32]) -> Result<Self, rocksdb::Error> {
+        Ok(Accounts {
+            db: rocksdb::DB::open_default(path)?,
+            rng: Mutex::new(ChaCha20Rng::from_seed(rng_seed)),
+        })
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, LoginError> {
+        match self.db.get(key).map_err(store)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(store),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), LoginError> {
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        let bytes = serde_json::to_vec(value).map_err(store)?;
+        self.db.put_opt(key, bytes, &sync).map_err(store)
+    }
+
+    /// Creates the account, or leaves an existing one untouched (the demo re-seeds).
+    pub fn ensure_user(
+        &self,
+        username: &str,
+        locker: LockerId,
+        password: &str,
+    ) -> Result<(), LoginError> {
+        if self.get::<User>(&user_key(username))?.is_some() {
+            return Ok(());
+        }
+        check_password(password).map_err(LoginError::Store)?;
+        let salt = {
+            let mut rng = self.rng.lock().map_err(store)?;
+            SaltString::generate(&mut *rng)
+        };
+        let password_hash =
+            Argon2::default().hash_password(password.as_bytes(), &salt).map_err(store)?.to_string();
+        self.put(
+            &user_key(username),
+            &User { locker, password_hash, failed_attempts: 0, locked_until_ms: 0 },
+        )
+    }
+
+    /// Checks the password and opens a session; returns the token and when it expires.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now: TimestampMs,
+    ) -> Result<(String, TimestampMs), LoginError> {
+        let Some(mut user) = self.get::<User>(&user_key(username))? else {
+            return Err(LoginError::InvalidCredentials);
+        };
+        if user.locked_until_ms > now.0 {
+            return Err(LoginError::LockedOut { until: TimestampMs(user.locked_until_ms) });
+        }
+        let hash = PasswordHash::new(&user.password_hash).map_err(store)?;
+        if Argon2::default().verify_password(password.as_bytes(), &hash).is_err() {
+            user.failed_attempts += 1;
+            if user.failed_attempts >= LOGIN_ATTEMPTS_MAX {
+                user.failed_attempts = 0;
+                user.locked_until_ms = now.0 + LOCKOUT_MS;
+            }
+            self.put(&user_key(username), &user)?;
+            return Err(LoginError::InvalidCredentials);
+        }
+        if user.failed_attempts > 0 {
+            user.failed_attempts = 0;
+            self.put(&user_key(username), &user)?;
+        }
+        let mut bytes = [0u8; 32];
+        self.rng.lock().map_err(store)?.fill_bytes(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let expires = TimestampMs(now.0 + SESSION_TTL_MS);
+        self.put(&session_key(&token), &Session { locker: user.locker, expires_at_ms: expires.0 })?;
+        Ok((token, expires))
+    }
+
+    /// The locker of a live session.
+    pub fn session(&self, token: &str, now: TimestampMs) -> Result<Option<LockerId>, LoginError> {
+        Ok(self
+            .get::<Session>(&session_key(token))?
+            .filter(|s| s.expires_at_ms > now.0)
+            .map(|s| s.locker))
+    }
+
+    pub fn logout(&self, token: &str) -> Result<(), LoginError> {
+        self.db.delete(session_key(token)).map_err(store)
+    }
+}

@@ -1,0 +1,412 @@
+//! The citizen's own locker over HTTP: login and logout, then My Profile, My Certificates
+//! (issued and uploaded, storage), My Issuer, My Requester, consents and activity. Every
+//! read is keyed by the session's locker, so a citizen cannot name another's.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use projections::views::{Accessor, ConsentState};
+use schemas::{DocRef, LockerId};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::LoginError;
+use crate::{ApiError, AppState, ListDto, ListQuery};
+
+/// A request made with a live session: `Authorization: Bearer <token>`.
+pub(crate) struct Citizen {
+    pub locker: LockerId,
+    token: String,
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+}
+
+impl FromRequestParts<AppState> for Citizen {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("log in first: send Authorization: Bearer <token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .filter(|t| t.len() == 64)
+            .ok_or_else(|| {
+                unauthorized("the Authorization header must be `Bearer <64 hex digits>`")
+            })?;
+        let locker = state
+            .accounts
+            .session(token, state.clock.now())
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+            })?
+            .ok_or_else(|| {
+                unauthorized("the session is unknown, expired or logged out; log in again")
+            })?;
+        Ok(Citizen { locker, token: token.to_owned() })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SessionDto {
+    token: String,
+    expires_at_ms: i64,
+    locker: String,
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let now = state.clock.now();
+    match state.accounts.login(&body.username, &body.password, now) {
+        Ok((token, expires)) => {
+            let locker = state
+                .accounts
+                .session(&token, now)
+                .ok()
+                .flatten()
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            Ok(Json(SessionDto { token, expires_at_ms: expires.0, locker }).into_response())
+        }
+        Err(LoginError::InvalidCredentials) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong username or password",
+        )),
+        Err(LoginError::LockedOut { until }) => Err(ApiError::new(
+            StatusCode::LOCKED,
+            "locked_out",
+            format!("too many failed attempts; try again after {} (unix ms)", until.0),
+        )),
+        Err(LoginError::Store(e)) => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
+        }
+    }
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.logout(&citizen.token).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub(crate) struct ProfileDto {
+    locker: String,
+    username: String,
+    mobile: Option<String>,
+    aadhaar_linked: bool,
+    aadhaar_last4: Option<String>,
+    name: Option<String>,
+    date_of_birth: Option<String>,
+    email: Option<String>,
+}
+
+pub(crate) async fn profile(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<Response, ApiError> {
+    let profile = state
+        .views
+        .profile(&citizen.locker)?
+        .ok_or_else(|| ApiError::not_found("the locker is not in the views yet"))?;
+    Ok(Json(ProfileDto {
+        locker: profile.locker.to_string(),
+        username: profile.username,
+        mobile: profile.mobile_masked,
+        aadhaar_linked: profile.aadhaar_hash.is_some(),
+        aadhaar_last4: profile.aadhaar_last4,
+        name: profile.full_name,
+        date_of_birth: profile.date_of_birth.map(|d| d.to_string()),
+        email: profile.email,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+pub(crate) struct CertificateDto {
+    uri: String,
+    name: String,
+    issuer: String,
+    issuer_name: Option<String>,
+    doc_type: String,
+    doc_type_name: Option<String>,
+    issued_on: String,
+    valid_from: Option<String>,
+    valid_to: Option<String>,
+    status: &'static str,
+    holder_name: Option<String>,
+    media_type: &'static str,
+    size_bytes: u64,
+    content_hash: String,
+}
+
+pub(crate) async fn certificates(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListDto<CertificateDto>>, ApiError> {
+    let query = crate::list_query(query)?;
+    let page = state.views.certificates(
+        &citizen.locker,
+        state.clock.now(),
+        query.cursor.as_deref(),
+        query.limit()?,
+    )?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|c| CertificateDto {
+            status: match c.status {
+                projections::CertificateStatus::Active => "active",
+                projections::CertificateStatus::Updated => "updated",
+                projections::CertificateStatus::Expired => "expired",
+                projections::CertificateStatus::Revoked => "revoked",
+            },
+            uri: c.doc.uri,
+            name: c.doc.name,
+            issuer: c.doc.issuer,
+            issuer_name: c.issuer_name,
+            doc_type: c.doc.doc_type,
+            doc_type_name: c.doc_type_name,
+            issued_on: c.doc.issued_on.to_string(),
+            valid_from: c.doc.valid_from.map(|d| d.to_string()),
+            valid_to: c.doc.valid_to.map(|d| d.to_string()),
+            holder_name: c.doc.holder_name,
+            media_type: c.doc.media_type.mime(),
+            size_bytes: c.doc.size_bytes,
+            content_hash: c.doc.content_hash.to_hex(),
+        })
+        .collect();
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+#[derive(Serialize)]
+pub(crate) struct UploadDto {
+    id: String,
+    file_name: Option<String>,
+    media_type: &'static str,
+    size_bytes: u64,
+    uploaded_at_ms: i64,
+}
+
+pub(crate) async fn uploads(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListDto<UploadDto>>, ApiError> {
+    let query = crate::list_query(query)?;
+    let page = state.views.uploads(&citizen.locker, query.cursor.as_deref(), query.limit()?)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|u| UploadDto {
+            id: u.upload_id.to_hex(),
+            file_name: u.file_name,
+            media_type: u.media_type.mime(),
+            size_bytes: u.size_bytes,
+            uploaded_at_ms: u.uploaded_at_ms.0,
+        })
+        .collect();
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+#[derive(Serialize)]
+pub(crate) struct StorageDto {
+    used_bytes: i64,
+    quota_bytes: i64,
+}
+
+pub(crate) async fn storage(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<Json<StorageDto>, ApiError> {
+    let storage = state.views.storage(&citizen.locker)?;
+    Ok(Json(StorageDto { used_bytes: storage.used_bytes, quota_bytes: storage.quota_bytes }))
+}
+
+#[derive(Serialize)]
+pub(crate) struct MyIssuerDto {
+    issuer: String,
+    name: Option<String>,
+    documents: i64,
+}
+
+pub(crate) async fn my_issuers(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<Json<Vec<MyIssuerDto>>, ApiError> {
+    let issuers = state.views.my_issuers(&citizen.locker)?;
+    Ok(Json(
+        issuers
+            .into_iter()
+            .map(|i| MyIssuerDto { issuer: i.issuer, name: i.name, documents: i.documents })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+pub(crate) struct MyRequesterDto {
+    requester: String,
+    name: Option<String>,
+    requested: i64,
+    accessed: i64,
+}
+
+pub(crate) async fn my_requesters(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<Json<Vec<MyRequesterDto>>, ApiError> {
+    let requesters = state.views.my_requesters(&citizen.locker)?;
+    Ok(Json(
+        requesters
+            .into_iter()
+            .map(|r| MyRequesterDto {
+                requester: r.requester,
+                name: r.name,
+                requested: r.requested,
+                accessed: r.accessed,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsentQuery {
+    state: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ConsentDto {
+    id: String,
+    requester: String,
+    state: &'static str,
+    purpose: String,
+    requested_at_ms: i64,
+    request_expires_at_ms: i64,
+    access_expires_at_ms: Option<i64>,
+    items: Vec<String>,
+    accesses: u64,
+}
+
+fn state_name(state: ConsentState) -> &'static str {
+    match state {
+        ConsentState::Pending => "pending",
+        ConsentState::Active => "active",
+        ConsentState::Denied => "denied",
+        ConsentState::Revoked => "revoked",
+        ConsentState::Expired => "expired",
+    }
+}
+
+pub(crate) async fn consents(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    query: Result<Query<ConsentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<ConsentDto>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let wanted = match query.state.as_deref() {
+        None => None,
+        Some(name) => Some(
+            [
+                ConsentState::Pending,
+                ConsentState::Active,
+                ConsentState::Denied,
+                ConsentState::Revoked,
+                ConsentState::Expired,
+            ]
+            .into_iter()
+            .find(|s| state_name(*s) == name)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_state",
+                    "state is one of pending, active, denied, revoked, expired",
+                )
+            })?,
+        ),
+    };
+    let consents = state.views.consents(&citizen.locker, state.clock.now(), wanted)?;
+    Ok(Json(
+        consents
+            .into_iter()
+            .map(|c| ConsentDto {
+                id: c.consent_id.to_hex(),
+                requester: c.requester,
+                state: state_name(c.state),
+                purpose: c.purpose.text.to_string(),
+                requested_at_ms: c.requested_at_ms.0,
+                request_expires_at_ms: c.request_expires_at_ms.0,
+                access_expires_at_ms: c.access_expires_at_ms.map(|t| t.0),
+                items: c
+                    .items
+                    .iter()
+                    .map(|item| match item {
+                        schemas::ConsentItem::DocType { issuer, doc_type } => {
+                            format!("{issuer}-{doc_type}")
+                        }
+                        schemas::ConsentItem::Document(uri) => uri.to_string(),
+                    })
+                    .collect(),
+                accesses: c.accesses,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+pub(crate) struct ActivityDto {
+    at_ms: i64,
+    by: String,
+    consent_or_share: String,
+    document: Option<String>,
+}
+
+pub(crate) async fn activity(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListDto<ActivityDto>>, ApiError> {
+    let query = crate::list_query(query)?;
+    let page = state.views.activity(&citizen.locker, query.cursor.as_deref(), query.limit()?)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|a| {
+            let (by, via) = match a.accessor {
+                Accessor::Requester { requester, consent_id } => {
+                    (requester, format!("consent {consent_id}"))
+                }
+                Accessor::ShareLink { share_id } => {
+                    ("share link".to_owned(), format!("share {share_id}"))
+                }
+            };
+            let document = a.document.map(|d| match d {
+                DocRef::Issued(uri) => uri.to_string(),
+                DocRef::Uploaded(id) => format!("upload {id}"),
+            });
+            ActivityDto { at_ms: a.at_ms.0, by, consent_or_share: via, document }
+        })
+        .collect();
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
