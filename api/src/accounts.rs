@@ -163,3 +163,126 @@ impl Accounts {
         self.db.delete(session_key(token)).map_err(store)
     }
 }
+
+/// A pending sign-up challenge for one mobile number (keyed by its platform-keyed hash).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Challenge {
+    code_hash: Option<[u8; 32]>,
+    expires_at_ms: i64,
+    attempts: u32,
+    sent_at_ms: Vec<i64>,
+}
+
+/// Why an OTP step failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OtpError {
+    RateLimited { retry_after_ms: i64 },
+    NoChallenge,
+    Expired,
+    Invalid,
+    TooManyAttempts,
+    Store(String),
+}
+
+fn otp_store<E: std::fmt::Display>(e: E) -> OtpError {
+    OtpError::Store(e.to_string())
+}
+
+fn challenge_key(mobile_ref: &schemas::Digest32) -> Vec<u8> {
+    [b"otp/".as_slice(), mobile_ref.as_bytes()].concat()
+}
+
+fn mobile_key(mobile_ref: &schemas::Digest32) -> Vec<u8> {
+    [b"mobile/".as_slice(), mobile_ref.as_bytes()].concat()
+}
+
+impl Accounts {
+    /// Starts (or restarts) a challenge: returns the 6-digit code to send.
+    pub fn start_otp(
+        &self,
+        mobile_ref: &schemas::Digest32,
+        secret: &[u8; 32],
+        now: TimestampMs,
+    ) -> Result<(String, TimestampMs), OtpError> {
+        use crate::limits::{OTP_SENDS_MAX, OTP_TTL_MS, OTP_WINDOW_MS};
+        let key = challenge_key(mobile_ref);
+        let mut challenge: Challenge =
+            self.get(&key).map_err(|e| otp_store(format!("{e:?}")))?.unwrap_or_default();
+        challenge.sent_at_ms.retain(|at| now.0 - at < OTP_WINDOW_MS);
+        if challenge.sent_at_ms.len() >= OTP_SENDS_MAX {
+            let oldest = challenge.sent_at_ms.iter().min().copied().unwrap_or(now.0);
+            return Err(OtpError::RateLimited { retry_after_ms: oldest + OTP_WINDOW_MS - now.0 });
+        }
+        let code = {
+            let mut rng = self.rng.lock().map_err(otp_store)?;
+            format!("{:06}", rng.next_u32() % 1_000_000)
+        };
+        challenge.code_hash = Some(*blake3::keyed_hash(secret, code.as_bytes()).as_bytes());
+        challenge.expires_at_ms = now.0 + OTP_TTL_MS;
+        challenge.attempts = 0;
+        challenge.sent_at_ms.push(now.0);
+        self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))?;
+        Ok((code, TimestampMs(challenge.expires_at_ms)))
+    }
+
+    /// Checks a code; a right one is used up.
+    pub fn verify_otp(
+        &self,
+        mobile_ref: &schemas::Digest32,
+        secret: &[u8; 32],
+        code: &str,
+        now: TimestampMs,
+    ) -> Result<(), OtpError> {
+        use crate::limits::OTP_ATTEMPTS_MAX;
+        let key = challenge_key(mobile_ref);
+        let mut challenge: Challenge = self
+            .get(&key)
+            .map_err(|e| otp_store(format!("{e:?}")))?
+            .ok_or(OtpError::NoChallenge)?;
+        let Some(expected) = challenge.code_hash else { return Err(OtpError::NoChallenge) };
+        if challenge.expires_at_ms <= now.0 {
+            return Err(OtpError::Expired);
+        }
+        if challenge.attempts >= OTP_ATTEMPTS_MAX {
+            return Err(OtpError::TooManyAttempts);
+        }
+        if *blake3::keyed_hash(secret, code.as_bytes()).as_bytes() != expected {
+            challenge.attempts += 1;
+            self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))?;
+            return Err(if challenge.attempts >= OTP_ATTEMPTS_MAX {
+                OtpError::TooManyAttempts
+            } else {
+                OtpError::Invalid
+            });
+        }
+        challenge.code_hash = None;
+        self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))
+    }
+
+    pub fn username_taken(&self, username: &str) -> Result<bool, LoginError> {
+        Ok(self.get::<User>(&user_key(username))?.is_some())
+    }
+
+    /// The locker already registered with this mobile number, if any.
+    pub fn mobile_locker(
+        &self,
+        mobile_ref: &schemas::Digest32,
+    ) -> Result<Option<LockerId>, LoginError> {
+        self.get(&mobile_key(mobile_ref))
+    }
+
+    pub fn bind_mobile(
+        &self,
+        mobile_ref: &schemas::Digest32,
+        locker: LockerId,
+    ) -> Result<(), LoginError> {
+        self.put(&mobile_key(mobile_ref), &locker)
+    }
+
+    /// Random bytes from the store's injected RNG (locker ids, keys, salts at sign-up).
+    pub fn random<const N: usize>(&self) -> Result<[u8; N], LoginError> {
+        let mut bytes = [0u8; N];
+        self.rng.lock().map_err(store)?.fill_bytes(&mut bytes);
+        Ok(bytes)
+    }
+}

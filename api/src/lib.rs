@@ -10,8 +10,10 @@ pub mod demo;
 mod error;
 pub mod limits;
 mod metrics;
+pub mod otp;
 pub mod push;
 pub mod server;
+mod signup;
 pub mod vault;
 
 use std::sync::{Arc, RwLock};
@@ -41,6 +43,17 @@ pub struct AppState {
     pub clock: Arc<dyn ledger::clock::Clock>,
     pub nonces: Arc<Nonces>,
     pub accounts: Arc<accounts::Accounts>,
+    pub otp: Arc<dyn otp::OtpSender>,
+    /// Signs what the platform vouches for (citizen registrations).
+    pub platform: Arc<ed25519_dalek::SigningKey>,
+    /// Keys the platform's hashes of mobile numbers and one-time passwords.
+    pub platform_secret: [u8; 32],
+    pub signup_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The platform's keyed-hash secret, derived from its signing key.
+pub fn platform_secret(platform: &ed25519_dalek::SigningKey) -> [u8; 32] {
+    blake3::derive_key("locker platform references v1", &platform.to_bytes())
 }
 
 /// Randomness for seal nonces, injected: the server seeds it from the OS, tests from a seed.
@@ -80,6 +93,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/directory/requesters", get(requesters))
         .route("/v1/stats", get(stats))
         .route("/v1/issuer/documents", axum::routing::post(push::push_document))
+        .route("/v1/citizen/signup/otp", axum::routing::post(signup::request_otp))
+        .route("/v1/citizen/signup", axum::routing::post(signup::sign_up))
         .route("/v1/citizen/login", axum::routing::post(citizen::login))
         .route("/v1/citizen/logout", axum::routing::post(citizen::logout))
         .route("/v1/citizen/profile", get(citizen::profile))

@@ -15,6 +15,14 @@ pub const LOGIN_ATTEMPTS_MAX: u32 = 5;
 pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 pub const PASSWORD_CHARS_MIN: usize = 8;
 pub const PASSWORD_CHARS_MAX: usize = 128;
+/// A one-time password lives this long, allows this many guesses, and a mobile number gets at
+/// most this many within the window.
+pub const OTP_TTL_MS: i64 = 5 * 60 * 1000;
+pub const OTP_ATTEMPTS_MAX: u32 = 5;
+pub const OTP_SENDS_MAX: usize = 3;
+pub const OTP_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// How long the SMS gateway may take to accept a message.
+pub const OTP_GATEWAY_TIMEOUT_MS: u64 = 5000;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

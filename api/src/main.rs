@@ -28,6 +28,9 @@ enum Command {
         /// Seed a demo directory and a demo citizen (idempotent).
         #[arg(long)]
         demo: bool,
+        /// SMS gateway for one-time passwords (http://...); without it they go to the log.
+        #[arg(long, env = "LOCKER_OTP_GATEWAY")]
+        otp_gateway: Option<String>,
     },
 }
 
@@ -39,10 +42,12 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal; a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen, kafka, demo } => {
-            let config = api::server::ServeConfig { data, listen, kafka, demo };
+        Command::Serve { data, listen, kafka, demo, otp_gateway } => {
+            let config = api::server::ServeConfig { data, listen, kafka, demo, otp_gateway };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

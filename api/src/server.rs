@@ -22,6 +22,8 @@ pub struct ServeConfig {
     /// Kafka brokers; `None` runs on the embedded log in `data`.
     pub kafka: Option<String>,
     pub demo: bool,
+    /// Where one-time passwords are POSTed; without it they go to the server log.
+    pub otp_gateway: Option<String>,
 }
 
 /// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
@@ -141,6 +143,18 @@ async fn run<L: Log>(
         clock: Arc::new(ledger::clock::SystemClock),
         nonces: Arc::new(crate::Nonces::from_os()),
         accounts,
+        otp: match &config.otp_gateway {
+            Some(url) => Arc::new(crate::otp::HttpSender::new(url).map_err(anyhow::Error::msg)?),
+            None => {
+                tracing::warn!(
+                    "no --otp-gateway: one-time passwords are written to the server log (demo/development only)"
+                );
+                Arc::new(crate::otp::LogSender)
+            }
+        },
+        platform_secret: crate::platform_secret(&platform),
+        platform: Arc::new(platform),
+        signup_lock: Arc::new(tokio::sync::Mutex::new(())),
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

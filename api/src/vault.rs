@@ -41,6 +41,27 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// Keeps a citizen's custodial signing key (fsync'd: a lost key cannot sign again).
+    pub fn store_signing_key(
+        &self,
+        locker: &schemas::LockerId,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<(), rocksdb::Error> {
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        self.db.put_opt([&b"S"[..], &locker.0[..]].concat(), key.to_bytes(), &sync)
+    }
+
+    /// A citizen's custodial signing key.
+    pub fn signing_key(&self, locker: &schemas::LockerId) -> Option<ed25519_dalek::SigningKey> {
+        let bytes = self.db.get([&b"S"[..], &locker.0[..]].concat()).ok()??;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .ok()
+            .map(|b| ed25519_dalek::SigningKey::from_bytes(&b))
+    }
+}
+
 impl projections::SealKeys for Vault {
     fn key(&self, subject: &SealSubject) -> Option<[u8; 32]> {
         let stored = self.db.get(key_of(subject)).ok()??;

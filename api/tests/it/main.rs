@@ -9,3 +9,5 @@ mod push;
 mod routes;
 /// `locker serve --demo` on a real port, restarted on the same data.
 mod serve;
+/// Sign-up with a one-time password delivered to a real local SMS gateway.
+mod signup;

@@ -24,6 +24,11 @@ pub const NOW_MS: i64 = 1_715_600_000_000;
 
 /// The demo seeded into a fresh data folder, projected, behind an `AppState`.
 pub async fn fixture() -> Fixture {
+    fixture_with_otp(Arc::new(api::otp::LogSender)).await
+}
+
+/// The fixture, with one-time passwords delivered by `otp`.
+pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let platform = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let config =
@@ -54,6 +59,10 @@ pub async fn fixture() -> Fixture {
                 .expect("demo user");
             Arc::new(accounts)
         },
+        otp,
+        platform_secret: api::platform_secret(&platform),
+        platform: Arc::new(platform.clone()),
+        signup_lock: Arc::new(tokio::sync::Mutex::new(())),
     };
     Fixture { _dir: dir, state, ledger, projector, platform, citizen: demo.citizen_locker, clock }
 }

@@ -1,0 +1,174 @@
+//! Sign-up: a mobile number proven by a one-time password, then a username and a password.
+//! The platform signs `CitizenRegistered` (the mobile number sealed under the new citizen's
+//! key); the citizen's signing key is created here and kept in the vault (custodial), for the
+//! consents, shares and e-signatures they make later.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::SigningKey;
+use ledger::Appended;
+use ledger::crypto::{key_id_of, mobile_ref, public_key_entry, seal_personal, sign_event};
+use schemas::*;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{OtpError, check_password};
+use crate::{ApiError, AppState};
+
+fn internal(e: impl std::fmt::Debug) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+}
+
+fn mobile_of(text: &str) -> Result<MobileNumber, ApiError> {
+    MobileNumber::parse(text).map_err(|e| ApiError::bad_request("invalid_mobile", e.to_string()))
+}
+
+fn otp_error(e: OtpError) -> ApiError {
+    match e {
+        OtpError::RateLimited { retry_after_ms } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many codes for this number; try again in {} s",
+                (retry_after_ms + 999) / 1000
+            ),
+        ),
+        OtpError::NoChallenge => {
+            ApiError::bad_request("otp_not_requested", "request a code for this number first")
+        }
+        OtpError::Expired => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "otp_expired",
+            "the code expired; request a new one",
+        ),
+        OtpError::Invalid => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_otp", "wrong code"),
+        OtpError::TooManyAttempts => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "otp_locked",
+            "too many wrong codes; request a new one",
+        ),
+        OtpError::Store(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OtpBody {
+    mobile: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct OtpSent {
+    sent_to: String,
+    expires_at_ms: i64,
+}
+
+pub(crate) async fn request_otp(
+    State(state): State<AppState>,
+    body: Result<Json<OtpBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let mobile = mobile_of(&body.mobile)?;
+    let reference = mobile_ref(&state.platform_secret, &mobile);
+    let (code, expires) = state
+        .accounts
+        .start_otp(&reference, &state.platform_secret, state.clock.now())
+        .map_err(otp_error)?;
+    state.otp.send(&mobile, &code).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "otp_delivery_failed",
+            format!("the code could not be sent: {e}"),
+        )
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(OtpSent { sent_to: mobile.masked(), expires_at_ms: expires.0 }))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignupBody {
+    mobile: String,
+    otp: String,
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SignedUp {
+    locker: String,
+    token: String,
+    expires_at_ms: i64,
+}
+
+pub(crate) async fn sign_up(
+    State(state): State<AppState>,
+    body: Result<Json<SignupBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let mobile = mobile_of(&body.mobile)?;
+    let username = Username::parse(&body.username)
+        .map_err(|e| ApiError::bad_request("invalid_username", e.to_string()))?;
+    check_password(&body.password).map_err(|e| ApiError::bad_request("weak_password", e))?;
+    let reference = mobile_ref(&state.platform_secret, &mobile);
+    let now = state.clock.now();
+    // One sign-up at a time: the username and mobile checks and the append must not interleave.
+    let _serialised = state.signup_lock.lock().await;
+    if state.accounts.username_taken(username.as_str()).map_err(internal)? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "username_taken",
+            format!("{username} is taken"),
+        ));
+    }
+    if state.accounts.mobile_locker(&reference).map_err(internal)?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mobile_registered",
+            "this number already has a locker; log in",
+        ));
+    }
+    state
+        .accounts
+        .verify_otp(&reference, &state.platform_secret, &body.otp, now)
+        .map_err(otp_error)?;
+
+    let locker = LockerId::from_random_bytes(state.accounts.random().map_err(internal)?);
+    let citizen_key = SigningKey::from_bytes(&state.accounts.random().map_err(internal)?);
+    state.vault.store_signing_key(&locker, &citizen_key).map_err(internal)?;
+    let subject = SealSubject::Locker(locker);
+    let seal_key = state.vault.key_for(&subject).map_err(internal)?;
+    let salt = state.accounts.random().map_err(internal)?;
+    let (personal, sealed) =
+        seal_personal(&seal_key, subject, state.nonces.next(), salt, &PersonalData::Mobile(mobile))
+            .map_err(crate::push::ledger_error)?;
+    let event = Event {
+        id: EventId(state.accounts.random().map_err(internal)?),
+        occurred_at_ms: now,
+        actor: Actor::Platform,
+        key_id: key_id_of(&state.platform.verifying_key()),
+        payload: Payload::CitizenRegistered(CitizenRegistered {
+            locker,
+            username: username.clone(),
+            mobile_ref: reference,
+            key: public_key_entry(&citizen_key.verifying_key()),
+            personal,
+        }),
+    };
+    let envelope =
+        sign_event(event, &state.platform, Some(sealed)).map_err(crate::push::ledger_error)?;
+    let record = encode_record(&envelope).map_err(|e| crate::push::ledger_error(e.into()))?;
+    match state.appender.append_record(record).await.map_err(crate::push::ledger_error)? {
+        Appended::New(_) => {}
+        Appended::Existing(_) => {
+            return Err(internal("a fresh registration was already in the log"));
+        }
+    }
+    state.accounts.bind_mobile(&reference, locker).map_err(internal)?;
+    state.accounts.ensure_user(username.as_str(), locker, &body.password).map_err(internal)?;
+    let (token, expires) =
+        state.accounts.login(username.as_str(), &body.password, now).map_err(internal)?;
+    let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
