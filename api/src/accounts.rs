@@ -286,3 +286,22 @@ impl Accounts {
         Ok(bytes)
     }
 }
+
+fn aadhaar_key(hash: &schemas::Digest32) -> Vec<u8> {
+    [b"aadhaar/".as_slice(), hash.as_bytes()].concat()
+}
+
+impl Accounts {
+    /// The locker an Aadhaar (by its keyed hash) is linked to, if any.
+    pub fn aadhaar_locker(&self, hash: &schemas::Digest32) -> Result<Option<LockerId>, LoginError> {
+        self.get(&aadhaar_key(hash))
+    }
+
+    pub fn bind_aadhaar(
+        &self,
+        hash: &schemas::Digest32,
+        locker: LockerId,
+    ) -> Result<(), LoginError> {
+        self.put(&aadhaar_key(hash), &locker)
+    }
+}

@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/issuer/documents", axum::routing::post(push::push_document))
         .route("/v1/citizen/signup/otp", axum::routing::post(signup::request_otp))
         .route("/v1/citizen/signup", axum::routing::post(signup::sign_up))
+        .route("/v1/citizen/aadhaar", axum::routing::post(signup::link_aadhaar))
         .route("/v1/citizen/login", axum::routing::post(citizen::login))
         .route("/v1/citizen/logout", axum::routing::post(citizen::logout))
         .route("/v1/citizen/profile", get(citizen::profile))

@@ -172,3 +172,71 @@ pub(crate) async fn sign_up(
     let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AadhaarBody {
+    aadhaar: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AadhaarLinkedDto {
+    aadhaar_last4: String,
+}
+
+/// Links an Aadhaar to the caller's locker: documents issued to that Aadhaar before the locker
+/// existed join it. The number is checked (Verhoeff) and only its keyed hash and last four
+/// digits are kept; one Aadhaar per locker and one locker per Aadhaar.
+pub(crate) async fn link_aadhaar(
+    State(state): State<AppState>,
+    citizen: crate::citizen::Citizen,
+    body: Result<Json<AadhaarBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let aadhaar = Aadhaar::parse(&body.aadhaar)
+        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
+    let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
+    let _serialised = state.signup_lock.lock().await;
+    if let Some(profile) = state.views.profile(&citizen.locker)?
+        && profile.aadhaar_hash.is_some()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "aadhaar_already_linked",
+            "this locker already has an Aadhaar linked",
+        ));
+    }
+    match state.accounts.aadhaar_locker(&reference.keyed_hash).map_err(internal)? {
+        Some(owner) if owner == citizen.locker => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "aadhaar_already_linked",
+                "this locker already has an Aadhaar linked",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "aadhaar_in_use",
+                "this Aadhaar is linked to another locker",
+            ));
+        }
+        None => {}
+    }
+    let event = Event {
+        id: EventId(state.accounts.random().map_err(internal)?),
+        occurred_at_ms: state.clock.now(),
+        actor: Actor::Platform,
+        key_id: key_id_of(&state.platform.verifying_key()),
+        payload: Payload::AadhaarLinked(AadhaarLinked {
+            locker: citizen.locker,
+            aadhaar: reference.clone(),
+        }),
+    };
+    let envelope = sign_event(event, &state.platform, None).map_err(crate::push::ledger_error)?;
+    let record = encode_record(&envelope).map_err(|e| crate::push::ledger_error(e.into()))?;
+    state.appender.append_record(record).await.map_err(crate::push::ledger_error)?;
+    state.accounts.bind_aadhaar(&reference.keyed_hash, citizen.locker).map_err(internal)?;
+    Ok((StatusCode::CREATED, Json(AadhaarLinkedDto { aadhaar_last4: reference.last4.to_string() }))
+        .into_response())
+}

@@ -1,6 +1,8 @@
 //! The api integration tests: the router in-process with `oneshot`, and the real `locker`
 //! binary on a real port.
 
+/// Linking an Aadhaar, and the documents issued to it joining the locker.
+mod aadhaar;
 /// The citizen's own locker behind a login session.
 mod citizen;
 /// Issuers pushing signed documents, and everything a push can get wrong.
