@@ -32,38 +32,48 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP locker_log_end_offset Records in each log partition.");
-        let _ = writeln!(out, "# TYPE locker_log_end_offset gauge");
-        for p in partitions {
-            let _ = writeln!(
-                out,
-                "locker_log_end_offset{{topic=\"{}\",partition=\"{}\"}} {}",
-                p.topic, p.partition, p.end
-            );
-        }
-        let _ =
-            writeln!(out, "# HELP locker_projection_position Next offset the views will apply.");
-        let _ = writeln!(out, "# TYPE locker_projection_position gauge");
-        for p in partitions {
-            let _ = writeln!(
-                out,
-                "locker_projection_position{{topic=\"{}\",partition=\"{}\"}} {}",
-                p.topic, p.partition, p.position
-            );
-        }
+        partition_gauge(
+            &mut out,
+            "locker_log_end_offset",
+            "Records in each log partition.",
+            partitions,
+            |p| p.end,
+        );
+        partition_gauge(
+            &mut out,
+            "locker_projection_position",
+            "Next offset the views will apply.",
+            partitions,
+            |p| p.position,
+        );
+        partition_gauge(
+            &mut out,
+            "locker_projection_halted",
+            "1 if the partition stopped at an event it cannot apply.",
+            partitions,
+            |p| u64::from(p.halt.is_some()),
+        );
+        out
+    }
+}
+
+/// One gauge with a sample per log partition.
+fn partition_gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    partitions: &[PartitionStatus],
+    value: impl Fn(&PartitionStatus) -> u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for p in partitions {
         let _ = writeln!(
             out,
-            "# HELP locker_projection_halted 1 if the partition stopped at an event it cannot apply."
+            "{name}{{topic=\"{}\",partition=\"{}\"}} {}",
+            p.topic,
+            p.partition,
+            value(p)
         );
-        let _ = writeln!(out, "# TYPE locker_projection_halted gauge");
-        for p in partitions {
-            let halted = u8::from(p.halt.is_some());
-            let _ = writeln!(
-                out,
-                "locker_projection_halted{{topic=\"{}\",partition=\"{}\"}} {halted}",
-                p.topic, p.partition
-            );
-        }
-        out
     }
 }

@@ -7,7 +7,7 @@ use ledger::crypto::{commitment, key_id_of, public_key_entry, sign_event};
 use schemas::*;
 use tower::ServiceExt;
 
-use crate::routes::{Fixture, NOW_MS, fixture, json};
+use crate::routes::{Fixture, NOW_MS, citizen_records, fixture, json};
 
 async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
     let request = Request::post("/v1/issuer/documents")
@@ -18,16 +18,6 @@ async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
     let status = response.status();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     (status, json(&String::from_utf8_lossy(&bytes)))
-}
-
-async fn records(f: &Fixture) -> u64 {
-    let log = f.ledger.log();
-    let topic = &f.ledger.config().citizen_topic;
-    let mut total = 0;
-    for partition in 0..log.partitions(topic).expect("partitions") {
-        total += log.end_offset(topic, partition).await.expect("end");
-    }
-    total
 }
 
 /// A test issuer registered by the fixture's platform.
@@ -134,12 +124,12 @@ async fn an_issuer_pushes_a_document_and_the_citizen_has_it_once() {
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     assert_eq!(answer["status"], "accepted");
     // A retry of the same push is answered, not written again.
-    let before = records(&f).await;
+    let before = citizen_records(&f).await;
     let (status, again) = post(&f, body(&f, &issuer, &Push::default())).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["status"], "already_present");
     assert_eq!(again["offset"], answer["offset"]);
-    assert_eq!(records(&f).await, before);
+    assert_eq!(citizen_records(&f).await, before);
     // The document is in the citizen's locker, with the holder's name unsealed for her.
     f.projector.catch_up().await.expect("project");
     let page =
@@ -163,7 +153,7 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
     let f = fixture().await;
     let issuer = register_issuer(&f, "in.gov.testboard").await;
     let stranger = (issuer.0.clone(), SigningKey::from_bytes(&[99; 32]));
-    let before = records(&f).await;
+    let before = citizen_records(&f).await;
 
     let mut forged: serde_json::Value =
         serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
@@ -226,5 +216,5 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
         (StatusCode::BAD_REQUEST, Some("stale_event")),
         "{answer}"
     );
-    assert_eq!(records(&f).await, before, "a refused push wrote to the log");
+    assert_eq!(citizen_records(&f).await, before, "a refused push wrote to the log");
 }

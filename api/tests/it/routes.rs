@@ -161,3 +161,15 @@ async fn health_reports_a_halted_partition_and_metrics_count_requests() {
         "{body}"
     );
 }
+
+/// How many records the fixture's citizen topic holds.
+pub async fn citizen_records(f: &Fixture) -> u64 {
+    use ledger::Log;
+    let log = f.ledger.log();
+    let topic = &f.ledger.config().citizen_topic;
+    let mut total = 0;
+    for partition in 0..log.partitions(topic).expect("partitions") {
+        total += log.end_offset(topic, partition).await.expect("end");
+    }
+    total
+}

@@ -3,12 +3,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use ledger::Log;
 use schemas::TimestampMs;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use crate::routes::{Fixture, NOW_MS, fixture_with_otp, json};
+use crate::routes::{Fixture, NOW_MS, citizen_records, fixture_with_otp, json};
 
 /// A real HTTP endpoint standing in for the SMS gateway: every POSTed message arrives on the
 /// returned channel.
@@ -67,16 +66,6 @@ fn signup(mobile: &str, code: &str, username: &str) -> serde_json::Value {
     serde_json::json!({ "mobile": mobile, "otp": code, "username": username, "password": "correct horse battery" })
 }
 
-async fn registrations(f: &Fixture) -> u64 {
-    let log = f.ledger.log();
-    let topic = &f.ledger.config().citizen_topic;
-    let mut total = 0;
-    for partition in 0..log.partitions(topic).expect("partitions") {
-        total += log.end_offset(topic, partition).await.expect("end");
-    }
-    total
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_signs_up_with_an_otp_and_logs_in() {
     let (f, mut messages) = fixture_with_gateway().await;
@@ -123,7 +112,7 @@ async fn a_citizen_signs_up_with_an_otp_and_logs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_are_guessed_five_times_at_most_expire_and_are_rate_limited() {
     let (f, mut messages) = fixture_with_gateway().await;
-    let before = registrations(&f).await;
+    let before = citizen_records(&f).await;
     let code = otp(&f, &mut messages, "9000000001").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (status, answer) =
@@ -158,7 +147,7 @@ async fn codes_are_guessed_five_times_at_most_expire_and_are_rate_limited() {
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
         "{answer}"
     );
-    assert_eq!(registrations(&f).await, before, "a refused sign-up wrote to the log");
+    assert_eq!(citizen_records(&f).await, before, "a refused sign-up wrote to the log");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
