@@ -8,6 +8,7 @@ pub mod accounts;
 mod citizen;
 pub mod demo;
 mod error;
+pub mod guard;
 pub mod limits;
 mod metrics;
 pub mod otp;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// Keys the platform's hashes of mobile numbers and one-time passwords.
     pub platform_secret: [u8; 32],
     pub signup_lock: Arc<tokio::sync::Mutex<()>>,
+    /// One write at a time per citizen partition, checked against caught-up views.
+    pub writes: Arc<guard::WriteGuard>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.

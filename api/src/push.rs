@@ -90,6 +90,43 @@ pub(crate) fn ledger_error(e: LedgerError) -> ApiError {
     }
 }
 
+/// Whether a document event fits what the citizen's locker holds now.
+fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiError> {
+    use projections::views::{DocStatus, Owner};
+    let owner_of = |recipient: &schemas::Recipient| match recipient {
+        schemas::Recipient::Locker(locker) => Owner::Locker(*locker),
+        schemas::Recipient::Aadhaar(aadhaar) => Owner::Aadhaar(aadhaar.keyed_hash),
+    };
+    let (recipient, uri) = match payload {
+        Payload::DocumentIssued(e) => (&e.recipient, &e.uri),
+        Payload::DocumentUpdated(e) => (&e.recipient, &e.uri),
+        Payload::DocumentRevoked(e) => (&e.recipient, &e.uri),
+        _ => return Ok(()),
+    };
+    if let schemas::Recipient::Locker(locker) = recipient
+        && state.views.profile(locker)?.is_none()
+    {
+        return Err(ApiError::not_found(format!("no locker {locker}")).with_code("unknown_locker"));
+    }
+    let existing = state.views.document(&owner_of(recipient), &uri.to_string())?;
+    match (payload, existing) {
+        (Payload::DocumentIssued(_), Some(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "uri_exists",
+            format!("{uri} is already issued; push document_updated to change it"),
+        )),
+        (Payload::DocumentIssued(_), None) => Ok(()),
+        (_, None) => Err(ApiError::not_found(format!("{uri} was never issued to this recipient"))
+            .with_code("unknown_document")),
+        (_, Some(doc)) if matches!(doc.status, DocStatus::Revoked(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "document_revoked",
+            format!("{uri} is revoked"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
     let bytes: Option<Vec<u8>> = (0..text.len())
         .step_by(2)
@@ -183,9 +220,18 @@ pub(crate) async fn push_document(
     let event_id = envelope.event.id.to_string();
     let record =
         schemas::encode_record(&envelope).map_err(|e| ledger_error(LedgerError::Schema(e)))?;
+    // The document's state decides whether the event may be logged at all: an event the views
+    // cannot apply would stop the citizen's partition. Retries of a logged event skip this.
+    let turn = state.writes.turn(&envelope.event.payload.partition_key()).await?;
+    if !state.writes.is_logged(&envelope.event.id).await? {
+        check_document_state(&state, &envelope.event.payload)?;
+    }
     let (status, word, position) =
         match state.appender.append_record(record).await.map_err(ledger_error)? {
-            Appended::New(p) => (StatusCode::CREATED, "accepted", p),
+            Appended::New(p) => {
+                turn.settle(p).await?;
+                (StatusCode::CREATED, "accepted", p)
+            }
             Appended::Existing(p) => (StatusCode::OK, "already_present", p),
         };
     let answer = PushAnswer {

@@ -155,6 +155,10 @@ async fn run<L: Log>(
         platform_secret: crate::platform_secret(&platform),
         platform: Arc::new(platform),
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
+        writes: Arc::new(crate::guard::WriteGuard::new(
+            ledger_config.clone(),
+            Arc::new(projector.clone()),
+        )),
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -17,6 +17,9 @@ use crate::keys::SealKeys;
 use crate::limits::{APPLY_BATCH_RECORDS_MAX, PARALLEL_PARTITIONS_MAX};
 use crate::store::{Halt, Views};
 
+/// One lock per (topic, partition) that has been applied here.
+type Appliers = std::collections::HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>;
+
 /// Applies the log to the views.
 pub struct Projector<L: Log> {
     log: Arc<L>,
@@ -24,6 +27,11 @@ pub struct Projector<L: Log> {
     keys: Arc<dyn SealKeys>,
     topics: Vec<String>,
     batch_records: usize,
+    /// Ticks after every committed batch, for `wait_applied` (shared by all clones).
+    applied: Arc<tokio::sync::watch::Sender<u64>>,
+    /// One applier per partition at a time, across all clones: two would read the same
+    /// position and apply the same records twice.
+    appliers: Arc<std::sync::Mutex<Appliers>>,
 }
 
 impl<L: Log> Clone for Projector<L> {
@@ -34,6 +42,8 @@ impl<L: Log> Clone for Projector<L> {
             keys: Arc::clone(&self.keys),
             topics: self.topics.clone(),
             batch_records: self.batch_records,
+            applied: Arc::clone(&self.applied),
+            appliers: Arc::clone(&self.appliers),
         }
     }
 }
@@ -67,6 +77,8 @@ impl<L: Log> Projector<L> {
             keys,
             topics: vec![config.directory_topic.clone(), config.citizen_topic.clone()],
             batch_records: APPLY_BATCH_RECORDS_MAX,
+            applied: Arc::new(tokio::sync::watch::Sender::new(0)),
+            appliers: Arc::default(),
         }
     }
 
@@ -78,6 +90,10 @@ impl<L: Log> Projector<L> {
 
     pub fn views(&self) -> &Arc<Views> {
         &self.views
+    }
+
+    pub fn log(&self) -> &Arc<L> {
+        &self.log
     }
 
     fn partitions(&self) -> Result<Vec<(String, u32)>, ProjectionError> {
@@ -145,6 +161,12 @@ impl<L: Log> Projector<L> {
         {
             return Err(halted(halt));
         }
+        let applier = {
+            let mut appliers =
+                self.appliers.lock().map_err(|_| ProjectionError::Store("applier lock".into()))?;
+            Arc::clone(appliers.entry((topic.to_owned(), partition)).or_default())
+        };
+        let _applying = applier.lock().await;
         let from = self.views.position(topic, partition)?;
         let records = self.log.read(topic, partition, from, self.batch_records).await?;
         if records.is_empty() {
@@ -152,11 +174,44 @@ impl<L: Log> Projector<L> {
         }
         let (views, keys, name) =
             (Arc::clone(&self.views), Arc::clone(&self.keys), topic.to_owned());
-        tokio::task::spawn_blocking(move || {
+        let applied = tokio::task::spawn_blocking(move || {
             apply_records(&views, keys.as_ref(), &name, partition, &records)
         })
         .await
-        .map_err(|e| ProjectionError::Store(format!("apply task: {e}")))?
+        .map_err(|e| ProjectionError::Store(format!("apply task: {e}")))?;
+        // Wake waiters either way: a halt also changes what they wait for.
+        self.applied.send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+        applied
+    }
+
+    /// Waits until the views include the record at `offset` of the partition (true), or
+    /// `timeout` passes (false). Parked on the projector's commits; no polling.
+    pub async fn wait_applied(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<bool, ProjectionError> {
+        let mut ticks = self.applied.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.views.position(topic, partition)? > offset {
+                return Ok(true);
+            }
+            if let Some(halt) = self
+                .views
+                .halts()?
+                .into_iter()
+                .find(|h| h.topic == topic && h.partition == partition)
+            {
+                return Err(halted(halt));
+            }
+            match tokio::time::timeout_at(deadline, ticks.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Ok(false),
+            }
+        }
     }
 
     /// Keeps the views current until `stop` turns true: each partition waits on the log for
@@ -175,7 +230,12 @@ impl<L: Log> Projector<L> {
                     let next = projector.views.position(&topic, partition)?;
                     tokio::select! {
                         waited = projector.log.wait_for(&topic, partition, next, Duration::from_secs(1)) => { waited?; }
-                        _ = stop.changed() => {}
+                        changed = stop.changed() => {
+                            // A dropped sender means nobody can stop us any more: stop now.
+                            if changed.is_err() {
+                                return Ok::<(), ProjectionError>(());
+                            }
+                        }
                     }
                     if *stop.borrow() {
                         return Ok::<(), ProjectionError>(());

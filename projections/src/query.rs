@@ -123,6 +123,11 @@ impl Views {
         Ok(Page { items, next })
     }
 
+    /// One issued document of an owner (a locker, or an Aadhaar not yet linked).
+    pub fn document(&self, owner: &Owner, uri: &str) -> Result<Option<DocView>, ProjectionError> {
+        self.get(CF_DOCS, &doc_key(owner, uri))?.map(|bytes| decode(&bytes, CF_DOCS)).transpose()
+    }
+
     pub fn profile(&self, locker: &LockerId) -> Result<Option<ProfileView>, ProjectionError> {
         self.get(CF_PROFILES, &locker.0)?.map(|bytes| decode(&bytes, CF_PROFILES)).transpose()
     }

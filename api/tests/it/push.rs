@@ -218,3 +218,104 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
     );
     assert_eq!(citizen_records(&f).await, before, "a refused push wrote to the log");
 }
+
+/// A pushed event without personal fields (updates and revocations here).
+fn plain(issuer: &(IssuerId, SigningKey), id: u8, payload: Payload) -> String {
+    let event = Event {
+        id: EventId([id; 16]),
+        occurred_at_ms: TimestampMs(NOW_MS),
+        actor: Actor::Issuer(issuer.0.clone()),
+        key_id: key_id_of(&issuer.1.verifying_key()),
+        payload,
+    };
+    serde_json::json!({ "envelope": sign_event(event, &issuer.1, None).expect("sign") }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_state_is_checked_so_no_push_can_stop_the_views() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let uri = DocUri::parse("in.gov.testboard-HSCER-2024-55555").expect("uri");
+    let update = |id: u8, uri: &DocUri| {
+        plain(
+            &issuer,
+            id,
+            Payload::DocumentUpdated(DocumentUpdated {
+                uri: uri.clone(),
+                recipient: Recipient::Locker(f.citizen),
+                name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
+                valid_from: None,
+                valid_to: None,
+                content: ContentRef {
+                    hash: Digest32([5; 32]),
+                    media_type: MediaType::Pdf,
+                    size_bytes: 1300,
+                },
+                personal: None,
+            }),
+        )
+    };
+    // Updating a document that was never issued.
+    let (status, answer) = post(&f, update(30, &uri)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_document")),
+        "{answer}"
+    );
+    // Issue it; issuing the same URI again under another event id is refused.
+    let (status, _) = post(&f, body(&f, &issuer, &Push::default())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, answer) =
+        post(&f, body(&f, &issuer, &Push { id: [31; 16], ..Push::default() })).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("uri_exists")),
+        "{answer}"
+    );
+    // Update, revoke, and an update after the revocation.
+    let (status, answer) = post(&f, update(32, &uri)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let revoke = plain(
+        &issuer,
+        33,
+        Payload::DocumentRevoked(DocumentRevoked {
+            uri: uri.clone(),
+            recipient: Recipient::Locker(f.citizen),
+            reason: RevocationReason::IssuedInError,
+            detail: None,
+        }),
+    );
+    let (status, answer) = post(&f, revoke).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, answer) = post(&f, update(34, &uri)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("document_revoked")),
+        "{answer}"
+    );
+    // A push to a locker that does not exist.
+    let mut unknown: serde_json::Value = serde_json::from_str(&body(
+        &f,
+        &issuer,
+        &Push { id: [35; 16], doc_id: "2024-7", ..Push::default() },
+    ))
+    .expect("json");
+    unknown["envelope"]["event"]["payload"]["document_issued"]["recipient"]["locker"] =
+        serde_json::json!(LockerId::from_random_bytes([8; 16]).to_string());
+    let envelope: Envelope = serde_json::from_value(unknown["envelope"].clone()).expect("envelope");
+    unknown["envelope"] =
+        serde_json::to_value(sign_event(envelope.event, &issuer.1, None).expect("sign"))
+            .expect("json");
+    let (status, answer) = post(&f, unknown.to_string()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_locker")),
+        "{answer}"
+    );
+    // The views applied everything and stopped nowhere.
+    let page =
+        f.projector.views().certificates(&f.citizen, TimestampMs(NOW_MS), None, 50).expect("certs");
+    let doc = page.items.iter().find(|c| c.doc.uri == uri.to_string()).expect("the document");
+    assert_eq!(doc.status, projections::CertificateStatus::Revoked);
+    assert!(f.projector.views().halts().expect("halts").is_empty());
+}

@@ -17,6 +17,8 @@ pub struct Fixture {
     pub platform: ed25519_dalek::SigningKey,
     pub citizen: schemas::LockerId,
     pub clock: Arc<ledger::clock::ManualClock>,
+    /// Keeps the background follower running (as in the server) while the fixture lives.
+    pub _follower: tokio::sync::watch::Sender<bool>,
 }
 
 /// The fixture's clock: results day, shortly after the demo's events.
@@ -43,6 +45,11 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
     projector.catch_up().await.expect("project");
     let partitions = Arc::new(RwLock::new(projector.status().await.expect("status")));
     let clock = Arc::new(ledger::clock::ManualClock::new(schemas::TimestampMs(NOW_MS)));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    {
+        let follower = projector.clone();
+        tokio::spawn(async move { follower.follow(stopped).await });
+    }
     let state = AppState {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
@@ -63,8 +70,18 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         platform_secret: api::platform_secret(&platform),
         platform: Arc::new(platform.clone()),
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
+        writes: Arc::new(api::guard::WriteGuard::new(config.clone(), Arc::new(projector.clone()))),
     };
-    Fixture { _dir: dir, state, ledger, projector, platform, citizen: demo.citizen_locker, clock }
+    Fixture {
+        _dir: dir,
+        state,
+        ledger,
+        projector,
+        platform,
+        citizen: demo.citizen_locker,
+        clock,
+        _follower: stop,
+    }
 }
 
 pub async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {

@@ -441,3 +441,31 @@ async fn an_event_of_a_newer_schema_version_halts_with_that_reason() {
     assert_eq!(*offset, position.offset);
     assert!(reason.contains("unsupported envelope version 2"), "{reason}");
 }
+
+/// A follower and explicit catch-ups on the same views at once: one applier per partition at a
+/// time, so nothing is applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appliers_apply_each_event_once() {
+    let history = history::generate(81, 5, 300);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &history.world, history.records.clone()).await;
+    let projector = projector(&log, &dir.path().join("views"), &history.world, world_keys(81))
+        .with_batch_records(3);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = {
+        let projector = projector.clone();
+        tokio::spawn(async move { projector.follow(stopped).await })
+    };
+    let racers: Vec<_> = (0..3)
+        .map(|_| {
+            let projector = projector.clone();
+            tokio::spawn(async move { projector.catch_up().await })
+        })
+        .collect();
+    for racer in racers {
+        racer.await.expect("join").expect("catch up");
+    }
+    stop.send(true).expect("stop");
+    follower.await.expect("join").expect("follow");
+    check_against_model(projector.views(), &history);
+}

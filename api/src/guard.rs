@@ -1,0 +1,135 @@
+//! Writes whose validity depends on state (a document exists, is not revoked, a URI is free)
+//! are checked against the views, which trail the log. Two racing writes could both pass and
+//! the second would then halt the partition's projection. So such writes take their citizen
+//! partition's turn: one at a time per partition, checked only after the views have applied
+//! everything already in that partition, and released only after the views include the new
+//! event.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use ledger::{LedgerConfig, Log, Position};
+use projections::Projector;
+use schemas::{EventId, PartitionKey};
+
+use crate::ApiError;
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the guard needs of the projector and its log, object-safe.
+pub trait Applied: Send + Sync {
+    fn wait_for_applied<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Boxed<'a, Result<bool, projections::ProjectionError>>;
+    fn end_offset<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: u32,
+    ) -> Boxed<'a, Result<u64, ledger::LogError>>;
+    fn is_logged<'a>(&'a self, id: &'a EventId) -> Boxed<'a, Result<bool, ledger::LogError>>;
+}
+
+impl<L: Log> Applied for Projector<L> {
+    fn wait_for_applied<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Boxed<'a, Result<bool, projections::ProjectionError>> {
+        Box::pin(self.wait_applied(topic, partition, offset, timeout))
+    }
+    fn end_offset<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: u32,
+    ) -> Boxed<'a, Result<u64, ledger::LogError>> {
+        Box::pin(self.log().end_offset(topic, partition))
+    }
+    fn is_logged<'a>(&'a self, id: &'a EventId) -> Boxed<'a, Result<bool, ledger::LogError>> {
+        Box::pin(async move {
+            Ok(self.log().lookup(std::slice::from_ref(id)).await?.pop().flatten().is_some())
+        })
+    }
+}
+
+/// How long a write waits for the views to catch up before answering `views_behind`.
+const CATCH_UP_TIMEOUT_MS: u64 = 5000;
+
+pub struct WriteGuard {
+    config: LedgerConfig,
+    applied: std::sync::Arc<dyn Applied>,
+    partitions: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for WriteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteGuard").field("partitions", &self.partitions.len()).finish()
+    }
+}
+
+/// One partition's turn: held while a write is checked, appended and applied.
+#[derive(Debug)]
+pub struct Turn<'a> {
+    _held: tokio::sync::MutexGuard<'a, ()>,
+    guard: &'a WriteGuard,
+}
+
+fn behind(what: String) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "views_behind", what)
+}
+
+impl WriteGuard {
+    pub fn new(config: LedgerConfig, applied: std::sync::Arc<dyn Applied>) -> Self {
+        let partitions =
+            (0..config.citizen_partitions).map(|_| tokio::sync::Mutex::new(())).collect();
+        WriteGuard { config, applied, partitions }
+    }
+
+    /// Whether an event with this id is already in the log (a retry needs no state check).
+    pub async fn is_logged(&self, id: &EventId) -> Result<bool, ApiError> {
+        self.applied.is_logged(id).await.map_err(|e| behind(e.to_string()))
+    }
+
+    /// Waits for the partition's turn and for the views to have applied all of it.
+    pub async fn turn(&self, key: &PartitionKey) -> Result<Turn<'_>, ApiError> {
+        let partition =
+            ledger::partition::partition_for(&key.to_key_bytes(), self.config.citizen_partitions);
+        let lock = self
+            .partitions
+            .get(partition as usize)
+            .ok_or_else(|| behind("no such partition".to_owned()))?;
+        let held = lock.lock().await;
+        let topic = &self.config.citizen_topic;
+        let end =
+            self.applied.end_offset(topic, partition).await.map_err(|e| behind(e.to_string()))?;
+        if let Some(last) = end.checked_sub(1) {
+            self.wait(topic, partition, last).await?;
+        }
+        Ok(Turn { _held: held, guard: self })
+    }
+
+    async fn wait(&self, topic: &str, partition: u32, offset: u64) -> Result<(), ApiError> {
+        let timeout = Duration::from_millis(CATCH_UP_TIMEOUT_MS);
+        match self.applied.wait_for_applied(topic, partition, offset, timeout).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(behind(format!(
+                "the views are more than {CATCH_UP_TIMEOUT_MS} ms behind the log; retry"
+            ))),
+            Err(e) => Err(behind(e.to_string())),
+        }
+    }
+}
+
+impl Turn<'_> {
+    /// Waits until the views include the event just appended at `position`.
+    pub async fn settle(&self, position: Position) -> Result<(), ApiError> {
+        self.guard.wait(&self.guard.config.citizen_topic, position.partition, position.offset).await
+    }
+}
