@@ -207,6 +207,8 @@ pub async fn seed<L: Log>(
     b.rng.fill_bytes(&mut locker_bytes);
     let locker = LockerId::from_random_bytes(locker_bytes);
     let citizen_key = b.key();
+    // Custodial: the service signs the citizen's consents and shares with it.
+    vault.store_signing_key(&locker, &citizen_key)?;
     let mobile = valid(MobileNumber::parse("9876543210"));
     let username = "asha";
     let mut mobile_secret = [0u8; 32];

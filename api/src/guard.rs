@@ -130,6 +130,13 @@ impl WriteGuard {
 impl Turn<'_> {
     /// Waits until the views include the event just appended at `position`.
     pub async fn settle(&self, position: Position) -> Result<(), ApiError> {
-        self.guard.wait(&self.guard.config.citizen_topic, position.partition, position.offset).await
+        self.guard.settle(position).await
+    }
+}
+
+impl WriteGuard {
+    /// Waits until the views include the citizen-topic event at `position`.
+    pub async fn settle(&self, position: Position) -> Result<(), ApiError> {
+        self.wait(&self.config.citizen_topic, position.partition, position.offset).await
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod citizen;
+mod consent;
 pub mod demo;
 mod error;
 pub mod guard;
@@ -108,6 +109,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/citizen/issuers", get(citizen::my_issuers))
         .route("/v1/citizen/requesters", get(citizen::my_requesters))
         .route("/v1/citizen/consents", get(citizen::consents))
+        .route("/v1/citizen/consents/{id}/grant", axum::routing::post(consent::grant))
+        .route("/v1/citizen/consents/{id}/deny", axum::routing::post(consent::deny))
+        .route("/v1/citizen/consents/{id}/revoke", axum::routing::post(consent::revoke))
         .route("/v1/citizen/activity", get(citizen::activity))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))

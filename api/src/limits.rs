@@ -23,6 +23,9 @@ pub const OTP_SENDS_MAX: usize = 3;
 pub const OTP_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// How long the SMS gateway may take to accept a message.
 pub const OTP_GATEWAY_TIMEOUT_MS: u64 = 5000;
+/// Days a granted consent lasts unless the citizen says otherwise, and at most.
+pub const CONSENT_ACCESS_DAYS_DEFAULT: u32 = 30;
+pub const CONSENT_ACCESS_DAYS_MAX: u32 = 365;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -5,6 +5,8 @@
 mod aadhaar;
 /// The citizen's own locker behind a login session.
 mod citizen;
+/// Granting, denying and revoking consents.
+mod consent;
 /// Issuers pushing signed documents, and everything a push can get wrong.
 mod push;
 /// `app(state)` through `tower::ServiceExt::oneshot`.

@@ -1,0 +1,230 @@
+//! The citizen's decisions on consent requests: grant (choosing documents), deny, revoke.
+//! Each is an event signed with the citizen's custodial key, checked under the partition's
+//! write turn against caught-up views, so no decision can contradict the consent's state.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ledger::crypto::{key_id_of, sign_event};
+use projections::views::{ConsentState, ConsentView, Owner};
+use schemas::*;
+use serde::{Deserialize, Serialize};
+
+use crate::citizen::Citizen;
+use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
+use crate::push::ledger_error;
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GrantBody {
+    /// URIs of the documents to release; all matching documents when absent.
+    documents: Option<Vec<String>>,
+    access_days: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Decided {
+    id: String,
+    state: &'static str,
+    documents: Vec<String>,
+}
+
+fn internal(e: impl std::fmt::Debug) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+}
+
+fn consent_id(text: &str) -> Result<Id16, ApiError> {
+    Id16::from_hex(text)
+        .map_err(|_| ApiError::bad_request("invalid_consent_id", "a consent id is 32 hex digits"))
+}
+
+fn matches(item: &ConsentItem, uri: &DocUri) -> bool {
+    match item {
+        ConsentItem::DocType { issuer, doc_type } => {
+            uri.issuer() == issuer && uri.doc_type() == doc_type
+        }
+        ConsentItem::Document(wanted) => wanted == uri,
+    }
+}
+
+/// The consent in the caller's locker, with its state as of now.
+fn consent_of(state: &AppState, citizen: &Citizen, id: &Id16) -> Result<ConsentView, ApiError> {
+    state
+        .views
+        .consents(&citizen.locker, state.clock.now(), None)?
+        .into_iter()
+        .find(|c| c.consent_id == *id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no consent {id} in your locker"))
+                .with_code("unknown_consent")
+        })
+}
+
+fn require(consent: &ConsentView, wanted: ConsentState, action: &str) -> Result<(), ApiError> {
+    if consent.state == wanted {
+        return Ok(());
+    }
+    let code =
+        if consent.state == ConsentState::Expired { "consent_expired" } else { "consent_state" };
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        code,
+        format!("cannot {action} a consent that is {:?}", consent.state).to_lowercase(),
+    ))
+}
+
+/// Signs `payload` as the citizen and appends it in the partition's turn.
+async fn decide(state: &AppState, citizen: &Citizen, payload: Payload) -> Result<(), ApiError> {
+    let key = state
+        .vault
+        .signing_key(&citizen.locker)
+        .ok_or_else(|| internal("the citizen's signing key is missing from the vault"))?;
+    let event = Event {
+        id: EventId(state.accounts.random().map_err(internal)?),
+        occurred_at_ms: state.clock.now(),
+        actor: Actor::Citizen(citizen.locker),
+        key_id: key_id_of(&key.verifying_key()),
+        payload,
+    };
+    let record = encode_record(&sign_event(event, &key, None).map_err(ledger_error)?)
+        .map_err(|e| ledger_error(e.into()))?;
+    if let ledger::Appended::New(position) =
+        state.appender.append_record(record).await.map_err(ledger_error)?
+    {
+        state.writes.settle(position).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn grant(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = consent_id(&id)?;
+    // No body means the defaults: every matching document, for the default number of days.
+    let body: GrantBody = if body.is_empty() {
+        GrantBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let days = body.access_days.unwrap_or(CONSENT_ACCESS_DAYS_DEFAULT);
+    if !(1..=CONSENT_ACCESS_DAYS_MAX).contains(&days) {
+        return Err(ApiError::bad_request(
+            "invalid_access_days",
+            format!("1 to {CONSENT_ACCESS_DAYS_MAX} days"),
+        ));
+    }
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let consent = consent_of(&state, &citizen, &id)?;
+    require(&consent, ConsentState::Pending, "grant")?;
+    let owned = |uri: &DocUri| -> Result<bool, ApiError> {
+        Ok(state.views.document(&Owner::Locker(citizen.locker), &uri.to_string())?.is_some()
+            || state
+                .views
+                .profile(&citizen.locker)?
+                .and_then(|p| p.aadhaar_hash)
+                .map(|hash| state.views.document(&Owner::Aadhaar(hash), &uri.to_string()))
+                .transpose()?
+                .flatten()
+                .is_some())
+    };
+    let documents: Vec<DocUri> = match body.documents {
+        Some(uris) => {
+            let mut chosen = Vec::with_capacity(uris.len());
+            for text in uris {
+                let uri = DocUri::parse(&text)
+                    .map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
+                if !owned(&uri)? {
+                    return Err(ApiError::not_found(format!("{uri} is not in your locker"))
+                        .with_code("unknown_document"));
+                }
+                if !consent.items.iter().any(|item| matches(item, &uri)) {
+                    return Err(ApiError::bad_request(
+                        "document_not_requested",
+                        format!("{} did not ask for {uri}", consent.requester),
+                    ));
+                }
+                chosen.push(uri);
+            }
+            chosen
+        }
+        None => state
+            .views
+            .certificates(&citizen.locker, state.clock.now(), None, crate::limits::LIST_ITEMS_MAX)?
+            .items
+            .into_iter()
+            .filter_map(|c| DocUri::parse(&c.doc.uri).ok())
+            .filter(|uri| consent.items.iter().any(|item| matches(item, uri)))
+            .collect(),
+    };
+    if documents.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_matching_documents",
+            "your locker has no document this consent asks for",
+        ));
+    }
+    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
+    let access_ms = i64::from(days) * 86_400_000;
+    let payload = Payload::ConsentGranted(ConsentGranted {
+        consent_id: id,
+        requester,
+        locker: citizen.locker,
+        documents: documents.iter().cloned().map(DocRef::Issued).collect(),
+        access_expires_at_ms: TimestampMs(state.clock.now().0 + access_ms),
+    });
+    decide(&state, &citizen, payload).await?;
+    let answer = Decided {
+        id: id.to_hex(),
+        state: "active",
+        documents: documents.iter().map(ToString::to_string).collect(),
+    };
+    Ok(Json(answer).into_response())
+}
+
+pub(crate) async fn deny(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = consent_id(&id)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let consent = consent_of(&state, &citizen, &id)?;
+    require(&consent, ConsentState::Pending, "deny")?;
+    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
+    decide(
+        &state,
+        &citizen,
+        Payload::ConsentDenied(ConsentDenied { consent_id: id, requester, locker: citizen.locker }),
+    )
+    .await?;
+    Ok(Json(Decided { id: id.to_hex(), state: "denied", documents: vec![] }).into_response())
+}
+
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = consent_id(&id)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let consent = consent_of(&state, &citizen, &id)?;
+    require(&consent, ConsentState::Active, "revoke")?;
+    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
+    decide(
+        &state,
+        &citizen,
+        Payload::ConsentRevoked(ConsentRevoked {
+            consent_id: id,
+            requester,
+            locker: citizen.locker,
+        }),
+    )
+    .await?;
+    Ok(Json(Decided { id: id.to_hex(), state: "revoked", documents: vec![] }).into_response())
+}
