@@ -18,6 +18,9 @@ const SEED: u64 = 0x10c_ce2;
 pub const DEMO_PASSWORD: &str = "asha-demo-2024";
 /// 2024-05-13 10:00 UTC: the demo's events all happen on results day.
 const DEMO_TIME_MS: i64 = 1_715_594_400_000;
+/// 2100-01-01: fixed (so the seed stays byte-for-byte the same) and far enough ahead that the
+/// demo's consent request is still pending on a real clock.
+const DEMO_REQUEST_EXPIRES_MS: i64 = 4_102_444_800_000;
 
 /// What `--demo` created, for the start-up message.
 #[derive(Debug, Clone)]
@@ -266,7 +269,7 @@ pub async fn seed<L: Log>(
             code: PurposeCode::AccountOpening,
             text: valid(Reason::parse("Opening a savings account")),
         },
-        expires_at_ms: TimestampMs(DEMO_TIME_MS + 30 * 86_400_000),
+        expires_at_ms: TimestampMs(DEMO_REQUEST_EXPIRES_MS),
     });
     b.push(Actor::Requester(bank), &bank_key, request, None)?;
 

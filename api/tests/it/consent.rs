@@ -127,7 +127,8 @@ async fn grants_release_only_requested_documents_of_the_locker() {
         call(&f, "POST", &format!("/v1/citizen/consents/{unknown}/deny"), &token, None).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_consent")));
     // The request lapses: a grant after its expiry is refused.
-    let later = TimestampMs(NOW_MS + 40 * 86_400_000);
+    // Past the demo request's fixed expiry (2100-01-01).
+    let later = TimestampMs(4_102_444_800_001);
     f.clock.set(later);
     let token =
         f.state.accounts.login("asha", api::demo::DEMO_PASSWORD, later).expect("login again").0;

@@ -87,6 +87,16 @@ fn the_demo_server_serves_and_restarts_idempotently() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Class XII Marksheet 2024") && body.contains("PAN Card"), "{body}");
+    // On the real clock, the demo's consent request is still pending (a newcomer can decide it).
+    let (status, body) = http(
+        &address,
+        &format!(
+            "GET /v1/citizen/consents?state=pending HTTP/1.1\r\nHost: {address}\r\n\
+             Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Opening a savings account"), "the demo request is not pending: {body}");
     second.kill().expect("SIGKILL");
     second.wait().expect("reap");
 }
