@@ -178,11 +178,13 @@ impl Builder<'_> {
     }
 }
 
-/// Appends the demo directory and citizen through the ledger (so every check applies).
+/// Appends the demo directory and citizen through the ledger (so every check applies). With
+/// `keys_dir`, the demo issuers' keys are written there (`<issuer id>.key`), for `locker issue`.
 pub async fn seed<L: Log>(
     ledger: &Ledger<L>,
     platform: &SigningKey,
     vault: &Vault,
+    keys_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<DemoSummary> {
     let mut b = Builder {
         rng: ChaCha20Rng::seed_from_u64(SEED),
@@ -202,6 +204,15 @@ pub async fn seed<L: Log>(
         &[("DRVLC", "Driving Licence"), ("RVCER", "Vehicle Registration Certificate")],
     )?;
     let tax = b.issuer("in.gov.incometax", "Income Tax Department", &[("PANCR", "PAN Card")])?;
+    if let Some(dir) = keys_dir {
+        std::fs::create_dir_all(dir)?;
+        for (issuer, key) in [&cbse, &transport, &tax] {
+            let path = dir.join(format!("{issuer}.key"));
+            if !path.exists() {
+                crate::keyfile::write_new(&path, key).map_err(anyhow::Error::msg)?;
+            }
+        }
+    }
     let (bank, bank_key) = b.requester("in.co.sbi", "State Bank of India", RequesterKind::Bank)?;
     b.requester("in.co.airtel", "Bharti Airtel", RequesterKind::Telco)?;
     b.requester("in.gov.passport", "Passport Seva", RequesterKind::GovernmentDepartment)?;

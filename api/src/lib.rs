@@ -6,10 +6,13 @@
 
 pub mod accounts;
 mod citizen;
+pub mod client;
 mod consent;
 pub mod demo;
 mod error;
 pub mod guard;
+pub mod issue;
+pub mod keyfile;
 pub mod limits;
 mod metrics;
 pub mod otp;

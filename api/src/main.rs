@@ -32,6 +32,105 @@ enum Command {
         #[arg(long, env = "LOCKER_OTP_GATEWAY")]
         otp_gateway: Option<String>,
     },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign a document as an issuer and push it to a locker.
+    Issue(IssueArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Create an Ed25519 key pair: the secret goes to --out (mode 0600), the public key and its
+    /// id are printed for registration.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct IssueArgs {
+    /// The locker service.
+    #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// The issuer's key file (from `locker keys generate`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The issuer's id, such as in.gov.cbse.
+    #[arg(long)]
+    issuer: String,
+    /// The recipient's locker id.
+    #[arg(long)]
+    locker: String,
+    #[arg(long)]
+    doc_type: String,
+    #[arg(long)]
+    doc_id: String,
+    /// The document's title, such as "Class XII Marksheet 2024".
+    #[arg(long)]
+    name: String,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    issued_on: String,
+    #[arg(long)]
+    valid_from: Option<String>,
+    #[arg(long)]
+    valid_to: Option<String>,
+    /// The holder's name (sealed: never in the log in the clear).
+    #[arg(long)]
+    holder: String,
+    /// A structured field, KEY=VALUE; repeatable (sealed too).
+    #[arg(long = "field")]
+    fields: Vec<String>,
+    /// The document itself (PDF, XML or JSON); its BLAKE3 hash and size go into the event.
+    #[arg(long)]
+    content: PathBuf,
+}
+
+fn parsed<T>(what: &str, result: Result<T, schemas::SchemaError>) -> anyhow::Result<T> {
+    result.map_err(|e| anyhow::anyhow!("--{what}: {e}"))
+}
+
+async fn issue(args: IssueArgs) -> anyhow::Result<()> {
+    let date = |what: &str, text: &Option<String>| -> anyhow::Result<Option<schemas::CivilDate>> {
+        text.as_deref().map(|t| parsed(what, schemas::CivilDate::parse(t))).transpose()
+    };
+    let mut fields = Vec::new();
+    for field in &args.fields {
+        let (key, value) =
+            field.split_once('=').ok_or_else(|| anyhow::anyhow!("--field {field:?}: KEY=VALUE"))?;
+        fields.push(schemas::DocumentField {
+            key: parsed("field", schemas::FieldKey::parse(key))?,
+            value: parsed("field", schemas::FieldValue::parse(value))?,
+        });
+    }
+    let request = api::issue::IssueRequest {
+        server: args.server,
+        key: api::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        locker: parsed("locker", schemas::LockerId::parse(&args.locker))?,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        doc_id: parsed("doc-id", schemas::DocId::parse(&args.doc_id))?,
+        name: parsed("name", schemas::Label::parse(&args.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        valid_from: date("valid-from", &args.valid_from)?,
+        valid_to: date("valid-to", &args.valid_to)?,
+        holder: parsed("holder", schemas::Label::parse(&args.holder))?,
+        fields,
+        content: std::fs::read(&args.content)
+            .map_err(|e| anyhow::anyhow!("--content {}: {e}", args.content.display()))?,
+        now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
+    };
+    let (status, answer) = api::issue::issue(request).await.map_err(anyhow::Error::msg)?;
+    println!("{answer}");
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "the service refused the document (HTTP {status})"
+    );
+    Ok(())
 }
 
 #[tokio::main]
@@ -46,6 +145,19 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
+        Command::Keys { command: KeysCommand::Generate { out } } => {
+            let mut bytes = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+            let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+            api::keyfile::write_new(&out, &key).map_err(anyhow::Error::msg)?;
+            let public: String =
+                key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            println!("secret key: {} (keep it safe)", out.display());
+            println!("public key: {public}");
+            println!("key id:     {}", ledger::crypto::key_id_of(&key.verifying_key()));
+            Ok(())
+        }
+        Command::Issue(args) => issue(args).await,
         Command::Serve { data, listen, kafka, demo, otp_gateway } => {
             let config = api::server::ServeConfig { data, listen, kafka, demo, otp_gateway };
             let shutdown = async {

@@ -5,11 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use schemas::MobileNumber;
+
+use crate::client::JsonClient;
 
 use crate::limits::OTP_GATEWAY_TIMEOUT_MS;
 
@@ -35,16 +33,16 @@ impl OtpSender for LogSender {
 #[derive(Debug)]
 pub struct HttpSender {
     url: hyper::Uri,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    client: JsonClient,
 }
 
 impl HttpSender {
     pub fn new(url: &str) -> Result<Self, String> {
-        let url: hyper::Uri = url.parse().map_err(|e| format!("OTP gateway URL {url:?}: {e}"))?;
-        if url.scheme_str() != Some("http") {
-            return Err(format!("OTP gateway URL {url}: only http:// is supported"));
-        }
-        Ok(HttpSender { url, client: Client::builder(TokioExecutor::new()).build_http() })
+        let url = JsonClient::parse_url(url).map_err(|e| format!("OTP gateway {e}"))?;
+        Ok(HttpSender {
+            url,
+            client: JsonClient::new(Duration::from_millis(OTP_GATEWAY_TIMEOUT_MS)),
+        })
     }
 }
 
@@ -56,20 +54,9 @@ impl OtpSender for HttpSender {
                 "message": format!("{code} is your locker verification code. It expires in 5 minutes."),
             })
             .to_string();
-            let request = hyper::Request::post(self.url.clone())
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| e.to_string())?;
-            let response = tokio::time::timeout(
-                Duration::from_millis(OTP_GATEWAY_TIMEOUT_MS),
-                self.client.request(request),
-            )
-            .await
-            .map_err(|_| format!("the SMS gateway did not answer in {OTP_GATEWAY_TIMEOUT_MS} ms"))?
-            .map_err(|e| format!("SMS gateway: {e}"))?;
-            let status = response.status();
-            let _ = response.into_body().collect().await;
-            if !status.is_success() {
+            let (status, _) =
+                self.client.post(&self.url, body).await.map_err(|e| format!("SMS gateway: {e}"))?;
+            if !(200..300).contains(&status) {
                 return Err(format!("the SMS gateway answered {status}"));
             }
             Ok(())

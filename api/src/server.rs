@@ -29,24 +29,14 @@ pub struct ServeConfig {
 /// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
 fn platform_key(data: &Path) -> anyhow::Result<SigningKey> {
     let path = data.join("platform.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let mut bytes = [0u8; 32];
-        for (i, slot) in bytes.iter_mut().enumerate() {
-            let pair = text.trim().get(i * 2..i * 2 + 2).context("platform.key is too short")?;
-            *slot = u8::from_str_radix(pair, 16).context("platform.key is not hex")?;
-        }
-        return Ok(SigningKey::from_bytes(&bytes));
+    if path.exists() {
+        return crate::keyfile::read(&path).map_err(anyhow::Error::msg);
     }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-    file.write_all(hex.as_bytes())?;
-    file.sync_all()?;
-    Ok(SigningKey::from_bytes(&bytes))
+    let key = SigningKey::from_bytes(&bytes);
+    crate::keyfile::write_new(&path, &key).map_err(anyhow::Error::msg)?;
+    Ok(key)
 }
 
 /// Prints a start-up line. A closed stdout (a supervisor that stopped reading) must not take
@@ -99,7 +89,9 @@ async fn run<L: Log>(
     );
     if config.demo {
         let summary =
-            crate::demo::seed(&ledger, &platform, &vault).await.context("seed the demo")?;
+            crate::demo::seed(&ledger, &platform, &vault, Some(&config.data.join("demo-keys")))
+                .await
+                .context("seed the demo")?;
         accounts
             .ensure_user(
                 &summary.citizen_username,

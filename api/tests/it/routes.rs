@@ -38,7 +38,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
     let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).expect("log"));
     let ledger = Arc::new(Ledger::open(Arc::clone(&log), config.clone()).await.expect("ledger"));
     let vault = Arc::new(Vault::open(dir.path().join("vault")).expect("vault"));
-    let demo = api::demo::seed(&ledger, &platform, &vault).await.expect("seed");
+    let demo = api::demo::seed(&ledger, &platform, &vault, None).await.expect("seed");
     let (views, _) = Views::open(dir.path().join("views")).expect("views");
     let keys: Arc<dyn projections::SealKeys> = Arc::clone(&vault) as _;
     let projector = Projector::new(log, Arc::new(views), keys, &config);

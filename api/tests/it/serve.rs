@@ -139,3 +139,87 @@ fn the_server_survives_a_closed_stdout() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
+
+#[test]
+fn locker_issue_pushes_a_document_to_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let locker = env!("CARGO_BIN_EXE_locker");
+    // A new key pair prints what registration needs.
+    let generated = Command::new(locker)
+        .args(["keys", "generate", "--out"])
+        .arg(dir.path().join("new.key"))
+        .output()
+        .expect("keys generate");
+    let printed = String::from_utf8_lossy(&generated.stdout);
+    assert!(
+        generated.status.success()
+            && printed.contains("public key:")
+            && printed.contains("key id:"),
+        "{printed}"
+    );
+
+    let data = dir.path().join("data");
+    let (mut server, address, demo) = start(&data);
+    let citizen = demo.split("locker ").last().expect("locker id").trim().to_owned();
+    let content = dir.path().join("marksheet.pdf");
+    std::fs::write(&content, b"%PDF-1.7\n% a Class X marksheet\n").expect("write pdf");
+    let push = || {
+        Command::new(locker)
+            .args(["issue", "--server", &format!("http://{address}"), "--key"])
+            .arg(data.join("demo-keys/in.gov.cbse.key"))
+            .args(["--issuer", "in.gov.cbse", "--locker", &citizen, "--doc-type", "SSCER"])
+            .args([
+                "--doc-id",
+                "2020-777",
+                "--name",
+                "Class X Marksheet 2020",
+                "--issued-on",
+                "2020-05-20",
+            ])
+            .args(["--holder", "Asha Kumari", "--field", "Mathematics=99", "--content"])
+            .arg(&content)
+            .output()
+            .expect("locker issue")
+    };
+    let first = push();
+    let answer = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{answer} {}", String::from_utf8_lossy(&first.stderr));
+    assert!(answer.contains("\"accepted\""), "{answer}");
+    // The same document again is refused, visibly.
+    let second = push();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("id_conflict"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    // A file that is not a PDF, XML or JSON document is refused before anything is sent.
+    std::fs::write(&content, b"\x89PNG\r\n\x1a\n").expect("write png");
+    let third = push();
+    assert!(!third.status.success());
+    assert!(String::from_utf8_lossy(&third.stderr).contains("PDF, XML or JSON"));
+
+    let login = r#"{"username":"asha","password":"asha-demo-2024"}"#;
+    let (_, session) = http(
+        &address,
+        &format!(
+            "POST /v1/citizen/login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    let token = session
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token");
+    let (_, body) = http(
+        &address,
+        &format!(
+            "GET /v1/citizen/certificates HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(body.contains("in.gov.cbse-SSCER-2020-777"), "{body}");
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reap");
+}
