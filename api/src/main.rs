@@ -38,7 +38,7 @@ enum Command {
         command: KeysCommand,
     },
     /// Sign a document as an issuer and push it to a locker.
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
             println!("key id:     {}", ledger::crypto::key_id_of(&key.verifying_key()));
             Ok(())
         }
-        Command::Issue(args) => issue(args).await,
+        Command::Issue(args) => issue(*args).await,
         Command::Serve { data, listen, kafka, demo, otp_gateway } => {
             let config = api::server::ServeConfig { data, listen, kafka, demo, otp_gateway };
             let shutdown = async {
