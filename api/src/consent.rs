@@ -187,23 +187,42 @@ pub(crate) async fn grant(
     Ok(Json(answer).into_response())
 }
 
+/// Deny and revoke: the consent must be in `from`; the event is made by `event`.
+async fn close(
+    state: &AppState,
+    citizen: &Citizen,
+    id: &str,
+    from: ConsentState,
+    action: &str,
+    state_after: &'static str,
+    event: fn(Id16, RequesterId, LockerId) -> Payload,
+) -> Result<Response, ApiError> {
+    let id = consent_id(id)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let consent = consent_of(state, citizen, &id)?;
+    require(&consent, from, action)?;
+    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
+    decide(state, citizen, event(id, requester, citizen.locker)).await?;
+    Ok(Json(Decided { id: id.to_hex(), state: state_after, documents: vec![] }).into_response())
+}
+
 pub(crate) async fn deny(
     State(state): State<AppState>,
     citizen: Citizen,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = consent_id(&id)?;
-    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
-    let consent = consent_of(&state, &citizen, &id)?;
-    require(&consent, ConsentState::Pending, "deny")?;
-    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
-    decide(
+    close(
         &state,
         &citizen,
-        Payload::ConsentDenied(ConsentDenied { consent_id: id, requester, locker: citizen.locker }),
+        &id,
+        ConsentState::Pending,
+        "deny",
+        "denied",
+        |consent_id, requester, locker| {
+            Payload::ConsentDenied(ConsentDenied { consent_id, requester, locker })
+        },
     )
-    .await?;
-    Ok(Json(Decided { id: id.to_hex(), state: "denied", documents: vec![] }).into_response())
+    .await
 }
 
 pub(crate) async fn revoke(
@@ -211,20 +230,16 @@ pub(crate) async fn revoke(
     citizen: Citizen,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = consent_id(&id)?;
-    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
-    let consent = consent_of(&state, &citizen, &id)?;
-    require(&consent, ConsentState::Active, "revoke")?;
-    let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
-    decide(
+    close(
         &state,
         &citizen,
-        Payload::ConsentRevoked(ConsentRevoked {
-            consent_id: id,
-            requester,
-            locker: citizen.locker,
-        }),
+        &id,
+        ConsentState::Active,
+        "revoke",
+        "revoked",
+        |consent_id, requester, locker| {
+            Payload::ConsentRevoked(ConsentRevoked { consent_id, requester, locker })
+        },
     )
-    .await?;
-    Ok(Json(Decided { id: id.to_hex(), state: "revoked", documents: vec![] }).into_response())
+    .await
 }

@@ -57,19 +57,7 @@ async fn push_to_aadhaar(f: &Fixture, aadhaar: &Aadhaar) {
         keys: vec![public_key_entry(&key.verifying_key())],
         endpoint: None,
     });
-    let event = Event {
-        id: EventId([5; 16]),
-        occurred_at_ms: TimestampMs(NOW_MS),
-        actor: Actor::Platform,
-        key_id: key_id_of(&f.platform.verifying_key()),
-        payload: registration,
-    };
-    f.ledger
-        .append_one(
-            encode_record(&sign_event(event, &f.platform, None).expect("sign")).expect("encode"),
-        )
-        .await
-        .expect("registered");
+    crate::routes::platform_append(f, [5; 16], registration).await;
 
     let recipient = aadhaar_ref(&f.state.platform_secret, aadhaar);
     let data = PersonalData::Document(DocumentPersonal {

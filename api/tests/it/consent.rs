@@ -152,19 +152,7 @@ async fn a_citizen_denies_a_request() {
         kind: RequesterKind::Bank,
         keys: vec![public_key_entry(&key.verifying_key())],
     });
-    let event = Event {
-        id: EventId([21; 16]),
-        occurred_at_ms: TimestampMs(NOW_MS),
-        actor: Actor::Platform,
-        key_id: key_id_of(&f.platform.verifying_key()),
-        payload: registration,
-    };
-    f.ledger
-        .append_one(
-            encode_record(&sign_event(event, &f.platform, None).expect("sign")).expect("encode"),
-        )
-        .await
-        .expect("registered");
+    crate::routes::platform_append(&f, [21; 16], registration).await;
     let consent = Id16([22; 16]);
     let request = Payload::ConsentRequested(ConsentRequested {
         consent_id: consent,

@@ -34,16 +34,7 @@ async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
         keys: vec![public_key_entry(&key.verifying_key())],
         endpoint: None,
     });
-    let event = Event {
-        id: EventId([1; 16]),
-        occurred_at_ms: TimestampMs(NOW_MS),
-        actor: Actor::Platform,
-        key_id: key_id_of(&f.platform.verifying_key()),
-        payload,
-    };
-    let record =
-        encode_record(&sign_event(event, &f.platform, None).expect("sign")).expect("encode");
-    f.ledger.append_one(record).await.expect("registered");
+    crate::routes::platform_append(f, [1; 16], payload).await;
     (issuer, key)
 }
 

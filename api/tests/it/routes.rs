@@ -190,3 +190,18 @@ pub async fn citizen_records(f: &Fixture) -> u64 {
     }
     total
 }
+
+/// Appends an event signed by the fixture's platform (registrations made by tests).
+pub async fn platform_append(f: &Fixture, id: [u8; 16], payload: schemas::Payload) {
+    use ledger::crypto::{key_id_of, sign_event};
+    let event = schemas::Event {
+        id: schemas::EventId(id),
+        occurred_at_ms: schemas::TimestampMs(NOW_MS),
+        actor: schemas::Actor::Platform,
+        key_id: key_id_of(&f.platform.verifying_key()),
+        payload,
+    };
+    let record = schemas::encode_record(&sign_event(event, &f.platform, None).expect("sign"))
+        .expect("encode");
+    f.ledger.append_one(record).await.expect("the platform's event is accepted");
+}
