@@ -6,14 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledger::crypto::{key_id_of, sign_event};
 use projections::views::{ConsentState, ConsentView, Owner};
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
 use crate::citizen::Citizen;
 use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
-use crate::push::ledger_error;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, Default)]
@@ -31,9 +29,7 @@ pub(crate) struct Decided {
     documents: Vec<String>,
 }
 
-fn internal(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-}
+use crate::write::internal;
 
 fn consent_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)
@@ -77,25 +73,7 @@ fn require(consent: &ConsentView, wanted: ConsentState, action: &str) -> Result<
 
 /// Signs `payload` as the citizen and appends it in the partition's turn.
 async fn decide(state: &AppState, citizen: &Citizen, payload: Payload) -> Result<(), ApiError> {
-    let key = state
-        .vault
-        .signing_key(&citizen.locker)
-        .ok_or_else(|| internal("the citizen's signing key is missing from the vault"))?;
-    let event = Event {
-        id: EventId(state.accounts.random().map_err(internal)?),
-        occurred_at_ms: state.clock.now(),
-        actor: Actor::Citizen(citizen.locker),
-        key_id: key_id_of(&key.verifying_key()),
-        payload,
-    };
-    let record = encode_record(&sign_event(event, &key, None).map_err(ledger_error)?)
-        .map_err(|e| ledger_error(e.into()))?;
-    if let ledger::Appended::New(position) =
-        state.appender.append_record(record).await.map_err(ledger_error)?
-    {
-        state.writes.settle(position).await?;
-    }
-    Ok(())
+    crate::write::as_citizen(state, &citizen.locker, payload, None).await.map(|_| ())
 }
 
 pub(crate) async fn grant(

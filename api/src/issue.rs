@@ -29,22 +29,16 @@ pub struct IssueRequest {
     pub holder: Label,
     pub fields: Vec<DocumentField>,
     pub content: Vec<u8>,
+    /// Push only the content's hash; the bytes stay with the issuer.
+    pub hash_only: bool,
     pub now: TimestampMs,
 }
 
 /// PDF, XML or JSON, recognised by the content, not the file name.
 pub fn media_type_of(content: &[u8]) -> Result<MediaType, String> {
-    let start = content.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(content.len());
-    let body = &content[start..];
-    if body.starts_with(b"%PDF-") {
-        Ok(MediaType::Pdf)
-    } else if body.starts_with(b"<") {
-        Ok(MediaType::Xml)
-    } else if body.starts_with(b"{") || body.starts_with(b"[") {
-        Ok(MediaType::Json)
-    } else {
-        Err("the content must be a PDF, XML or JSON document".to_owned())
-    }
+    crate::files::sniff(content)
+        .filter(|t| crate::limits::ISSUED_TYPES.contains(t))
+        .ok_or_else(|| "the content must be a PDF, XML or JSON document".to_owned())
 }
 
 /// Builds, signs and pushes the document; returns the service's status and answer.
@@ -89,8 +83,12 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
     };
     let envelope = sign_event(event, &request.key, None).map_err(|e| e.to_string())?;
     let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-    let body =
+    let mut body =
         serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } });
+    if !request.hash_only {
+        use base64::Engine;
+        body["content"] = base64::engine::general_purpose::STANDARD.encode(&request.content).into();
+    }
     JsonClient::new(Duration::from_secs(30)).post(&url, body.to_string()).await
 }
 

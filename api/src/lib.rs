@@ -9,7 +9,9 @@ mod citizen;
 pub mod client;
 mod consent;
 pub mod demo;
+mod documents;
 mod error;
+pub mod files;
 pub mod guard;
 pub mod issue;
 pub mod keyfile;
@@ -20,6 +22,7 @@ pub mod push;
 pub mod server;
 mod signup;
 pub mod vault;
+mod write;
 
 use std::sync::{Arc, RwLock};
 
@@ -56,6 +59,8 @@ pub struct AppState {
     pub signup_lock: Arc<tokio::sync::Mutex<()>>,
     /// One write at a time per citizen partition, checked against caught-up views.
     pub writes: Arc<guard::WriteGuard>,
+    /// Document bytes, content-addressed.
+    pub files: Arc<files::Files>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.
@@ -99,7 +104,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/directory/issuers", get(issuers))
         .route("/v1/directory/requesters", get(requesters))
         .route("/v1/stats", get(stats))
-        .route("/v1/issuer/documents", axum::routing::post(push::push_document))
+        .route(
+            "/v1/issuer/documents",
+            axum::routing::post(push::push_document)
+                .layer(axum::extract::DefaultBodyLimit::max(limits::PUSH_BODY_BYTES_MAX)),
+        )
         .route("/v1/citizen/signup/otp", axum::routing::post(signup::request_otp))
         .route("/v1/citizen/signup", axum::routing::post(signup::sign_up))
         .route("/v1/citizen/aadhaar", axum::routing::post(signup::link_aadhaar))
@@ -107,7 +116,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/citizen/logout", axum::routing::post(citizen::logout))
         .route("/v1/citizen/profile", get(citizen::profile))
         .route("/v1/citizen/certificates", get(citizen::certificates))
-        .route("/v1/citizen/uploads", get(citizen::uploads))
+        .route("/v1/citizen/uploads", get(citizen::uploads).post(documents::upload))
+        .route("/v1/citizen/uploads/{id}", axum::routing::delete(documents::delete_upload))
+        .route("/v1/citizen/uploads/{id}/content", get(documents::upload_content))
+        .route("/v1/citizen/certificates/{uri}/content", get(documents::certificate_content))
+        .route("/v1/citizen/esign", axum::routing::post(documents::esign))
+        .route("/v1/citizen/shares", get(documents::shares).post(documents::create_share))
+        .route("/v1/citizen/shares/{id}/revoke", axum::routing::post(documents::revoke_share))
+        .route("/v1/shared/{locker}/{share}", get(documents::shared))
+        .route("/v1/shared/{locker}/{share}/content", get(documents::shared_content))
         .route("/v1/citizen/storage", get(citizen::storage))
         .route("/v1/citizen/issuers", get(citizen::my_issuers))
         .route("/v1/citizen/requesters", get(citizen::my_requesters))

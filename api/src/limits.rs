@@ -26,6 +26,24 @@ pub const OTP_GATEWAY_TIMEOUT_MS: u64 = 5000;
 /// Days a granted consent lasts unless the citizen says otherwise, and at most.
 pub const CONSENT_ACCESS_DAYS_DEFAULT: u32 = 30;
 pub const CONSENT_ACCESS_DAYS_MAX: u32 = 365;
+/// One uploaded file, and the media types an upload may be (recognised by content).
+pub const UPLOAD_SIZE_BYTES_MAX: u64 = 10 * 1024 * 1024;
+pub const UPLOAD_TYPES: [schemas::MediaType; 5] = [
+    schemas::MediaType::Pdf,
+    schemas::MediaType::Jpeg,
+    schemas::MediaType::Png,
+    schemas::MediaType::Bmp,
+    schemas::MediaType::Gif,
+];
+/// An issuer's push may carry the document's bytes (base64 in JSON): the body limit of that
+/// route allows a 10 MB document with its encoding overhead and the event around it.
+pub const ISSUED_CONTENT_BYTES_MAX: u64 = 10 * 1024 * 1024;
+pub const ISSUED_TYPES: [schemas::MediaType; 3] =
+    [schemas::MediaType::Pdf, schemas::MediaType::Xml, schemas::MediaType::Json];
+pub const PUSH_BODY_BYTES_MAX: usize = 14 * 1024 * 1024 + (1 << 20);
+/// A share link lasts one day unless the citizen says otherwise, and at most 30 days.
+pub const SHARE_MINUTES_DEFAULT: u32 = 24 * 60;
+pub const SHARE_MINUTES_MAX: u32 = 30 * 24 * 60;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -88,6 +88,10 @@ struct IssueArgs {
     /// The document itself (PDF, XML or JSON); its BLAKE3 hash and size go into the event.
     #[arg(long)]
     content: PathBuf,
+    /// Register only the content's hash; by default the bytes are sent too, so the citizen
+    /// can download them.
+    #[arg(long)]
+    hash_only: bool,
 }
 
 fn parsed<T>(what: &str, result: Result<T, schemas::SchemaError>) -> anyhow::Result<T> {
@@ -122,6 +126,7 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
         fields,
         content: std::fs::read(&args.content)
             .map_err(|e| anyhow::anyhow!("--content {}: {e}", args.content.display()))?,
+        hash_only: args.hash_only,
         now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
     };
     let (status, answer) = api::issue::issue(request).await.map_err(anyhow::Error::msg)?;

@@ -38,6 +38,9 @@ impl<L: Log> Appender for Ledger<L> {
 pub(crate) struct PushBody {
     envelope: Envelope,
     personal: Option<PersonalBody>,
+    /// The document's bytes in base64, when the issuer sends them (otherwise only their hash
+    /// is registered, and the bytes stay with the issuer).
+    content: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +128,56 @@ fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiEr
         )),
         _ => Ok(()),
     }
+}
+
+/// Checks pushed bytes against the content the event signs, and stores them. Stored before
+/// the event is logged, so a logged event never names bytes the service was sent but lost.
+fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(), ApiError> {
+    use crate::limits::{ISSUED_CONTENT_BYTES_MAX, ISSUED_TYPES};
+    use base64::Engine;
+    let signed = match payload {
+        Payload::DocumentIssued(e) => &e.content,
+        Payload::DocumentUpdated(e) => &e.content,
+        _ => return Err(invalid_event("a revocation carries no content")),
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(content).map_err(|e| {
+        ApiError::bad_request("invalid_content", format!("content is not base64: {e}"))
+    })?;
+    if bytes.len() as u64 > ISSUED_CONTENT_BYTES_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_filesize",
+            format!("a document may have at most {ISSUED_CONTENT_BYTES_MAX} bytes"),
+        ));
+    }
+    let hash = schemas::Digest32(*blake3::hash(&bytes).as_bytes());
+    if hash != signed.hash || bytes.len() as u64 != signed.size_bytes {
+        return Err(ApiError::bad_request(
+            "hash_mismatch",
+            "the content's BLAKE3 hash or size differs from the signed event's",
+        ));
+    }
+    let sniffed = crate::files::sniff(&bytes).filter(|t| ISSUED_TYPES.contains(t));
+    if sniffed != Some(signed.media_type) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_filetype",
+            format!(
+                "the event says {} but the content is {}",
+                signed.media_type.mime(),
+                sniffed.map_or("not a PDF, XML or JSON document", |t| t.mime())
+            ),
+        ));
+    }
+    let nonce: [u8; 16] = state.accounts.random().map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+    })?;
+    let tag = format!("push-{}", schemas::Id16(nonce).to_hex());
+    state
+        .files
+        .put(&tag, &bytes)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(())
 }
 
 fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
@@ -216,6 +269,9 @@ pub(crate) async fn push_document(
                     .map_err(ledger_error)?;
             envelope.sealed = Some(sealed);
         }
+    }
+    if let Some(content) = &body.content {
+        store_content(&state, &envelope.event.payload, content)?;
     }
     let event_id = envelope.event.id.to_string();
     let record =

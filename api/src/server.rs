@@ -151,6 +151,9 @@ async fn run<L: Log>(
             ledger_config.clone(),
             Arc::new(projector.clone()),
         )),
+        files: Arc::new(
+            crate::files::Files::open(config.data.join("files")).context("open the file store")?,
+        ),
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -202,7 +205,9 @@ async fn run<L: Log>(
             crate::demo::DEMO_PASSWORD
         ));
     }
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     let _ = stop.send(true);
     refresher.abort();
     let _ = follower.await;

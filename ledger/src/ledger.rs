@@ -115,6 +115,15 @@ impl<L: Log> Ledger<L> {
         &self.config
     }
 
+    /// The principal's key `key_id` if it may sign now (see `KeyRegistry::active_key`).
+    pub async fn active_key(
+        &self,
+        principal: &Principal,
+        key_id: &schemas::KeyId,
+    ) -> Result<VerifyingKey, LedgerError> {
+        self.registry.read().await.active_key(principal, key_id)
+    }
+
     /// The topic an event belongs to.
     pub fn topic_of(&self, envelope: &Envelope) -> &str {
         match envelope.event.payload.partition_key().topic() {

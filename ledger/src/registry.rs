@@ -85,34 +85,48 @@ impl KeyRegistry {
     /// with. Does not check the signature itself (that is batched) and changes nothing.
     pub fn check(&self, event: &Event) -> Result<VerifyingKey, LedgerError> {
         let principal = Principal::from(&event.actor);
-        let state = self
-            .principals
-            .get(&principal)
-            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(&principal) })?;
-        if state.suspended {
-            return Err(LedgerError::ActorSuspended { actor: describe(&principal) });
-        }
-        let (key, status) = state.keys.get(&event.key_id).ok_or_else(|| {
-            LedgerError::UnknownKey { actor: describe(&principal), key_id: event.key_id }
-        })?;
-        match status {
-            KeyStatus::Active => {}
-            KeyStatus::RotatedOut => {
-                return Err(LedgerError::KeyRotatedOut {
-                    actor: describe(&principal),
-                    key_id: event.key_id,
-                });
-            }
-            KeyStatus::Revoked => {
-                return Err(LedgerError::KeyRevoked {
-                    actor: describe(&principal),
-                    key_id: event.key_id,
-                });
-            }
-        }
+        let (key, state) = self.active(&principal, &event.key_id)?;
         self.check_permission(&event.actor, &event.payload, state)?;
         self.check_registry_change(&event.payload)?;
-        Ok(*key)
+        Ok(key)
+    }
+
+    /// The key `key_id` of `principal`, if it may sign now: the principal is known and not
+    /// suspended, and the key is neither rotated out nor revoked. Authenticates requests
+    /// signed outside events (HTTP message signatures).
+    pub fn active_key(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+    ) -> Result<VerifyingKey, LedgerError> {
+        self.active(principal, key_id).map(|(key, _)| key)
+    }
+
+    fn active(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+    ) -> Result<(VerifyingKey, &PrincipalState), LedgerError> {
+        let state = self
+            .principals
+            .get(principal)
+            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })?;
+        if state.suspended {
+            return Err(LedgerError::ActorSuspended { actor: describe(principal) });
+        }
+        let (key, status) = state.keys.get(key_id).ok_or_else(|| LedgerError::UnknownKey {
+            actor: describe(principal),
+            key_id: *key_id,
+        })?;
+        match status {
+            KeyStatus::Active => Ok((*key, state)),
+            KeyStatus::RotatedOut => {
+                Err(LedgerError::KeyRotatedOut { actor: describe(principal), key_id: *key_id })
+            }
+            KeyStatus::Revoked => {
+                Err(LedgerError::KeyRevoked { actor: describe(principal), key_id: *key_id })
+            }
+        }
     }
 
     fn check_permission(

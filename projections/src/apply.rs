@@ -385,6 +385,16 @@ pub(crate) fn apply(
             )?;
             let items = i64::try_from(e.items.len()).unwrap_or(i64::MAX);
             tx.add(&counter::requested(&e.locker, &requester), items)?;
+            requester_event(
+                tx,
+                &requester,
+                position,
+                RequesterEventKind::Requested,
+                e.consent_id,
+                e.locker,
+                at,
+                vec![],
+            )?;
         }
         Payload::ConsentGranted(e) => {
             let mut view =
@@ -393,24 +403,65 @@ pub(crate) fn apply(
             view.granted = e.documents.clone();
             view.access_expires_at_ms = Some(e.access_expires_at_ms);
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            let documents = e.documents.clone();
+            requester_event(
+                tx,
+                &view.requester,
+                position,
+                RequesterEventKind::Granted,
+                e.consent_id,
+                e.locker,
+                at,
+                documents,
+            )?;
         }
         Payload::ConsentDenied(e) => {
             let mut view =
                 consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "denial")?;
             view.state = ConsentState::Denied;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            requester_event(
+                tx,
+                &view.requester,
+                position,
+                RequesterEventKind::Denied,
+                e.consent_id,
+                e.locker,
+                at,
+                vec![],
+            )?;
         }
         Payload::ConsentRevoked(e) => {
             let mut view =
                 consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "revocation")?;
             view.state = ConsentState::Revoked;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            requester_event(
+                tx,
+                &view.requester,
+                position,
+                RequesterEventKind::Revoked,
+                e.consent_id,
+                e.locker,
+                at,
+                vec![],
+            )?;
         }
         Payload::ConsentExpired(e) => {
             let live = [ConsentState::Pending, ConsentState::Active];
             let mut view = consent_in(tx, &e.locker, &e.consent_id, &live, "expiry")?;
             view.state = ConsentState::Expired;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            requester_event(
+                tx,
+                &view.requester,
+                position,
+                RequesterEventKind::Expired,
+                e.consent_id,
+                e.locker,
+                at,
+                vec![],
+            )?;
         }
         Payload::DocumentAccessed(e) => {
             let mut view =
@@ -424,6 +475,17 @@ pub(crate) fn apply(
             view.accesses += 1;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
             tx.add(&counter::accessed(&e.locker, e.requester.as_str()), 1)?;
+            let documents = vec![e.document.clone()];
+            requester_event(
+                tx,
+                e.requester.as_str(),
+                position,
+                RequesterEventKind::Accessed,
+                e.consent_id,
+                e.locker,
+                at,
+                documents,
+            )?;
             let activity = ActivityView {
                 at_ms: at,
                 accessor: Accessor::Requester {
@@ -440,6 +502,26 @@ pub(crate) fn apply(
         }
     }
     Ok(())
+}
+
+/// Records a consent event in the requester's stream, at the event's own log position.
+#[allow(clippy::too_many_arguments)]
+fn requester_event(
+    tx: &mut Tx<'_>,
+    requester: &str,
+    position: Position,
+    kind: RequesterEventKind,
+    consent_id: schemas::Id16,
+    locker: schemas::LockerId,
+    at_ms: schemas::TimestampMs,
+    documents: Vec<DocRef>,
+) -> Result<(), ProjectionError> {
+    let view = RequesterEventView { kind, consent_id, locker, at_ms, documents };
+    tx.put(
+        CF_REQUESTER_EVENTS,
+        requester_event_key(requester, position.partition, position.offset),
+        &view,
+    )
 }
 
 fn size_delta(size_bytes: u64) -> i64 {

@@ -92,6 +92,12 @@ impl<L: Log> Projector<L> {
         &self.views
     }
 
+    /// Ticks after every applied batch (and halt): for readers that wait for new view rows,
+    /// such as event streams, without polling.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
     pub fn log(&self) -> &Arc<L> {
         &self.log
     }

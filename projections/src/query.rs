@@ -318,6 +318,71 @@ impl Views {
         Ok(Page { items, next: lockers.next })
     }
 
+    /// One upload of a locker.
+    pub fn upload(
+        &self,
+        locker: &LockerId,
+        upload_id: &schemas::Id16,
+    ) -> Result<Option<UploadView>, ProjectionError> {
+        self.get(CF_UPLOADS, &locker_item_key(locker, upload_id))?
+            .map(|bytes| decode(&bytes, CF_UPLOADS))
+            .transpose()
+    }
+
+    /// One share link of a locker.
+    pub fn share(
+        &self,
+        locker: &LockerId,
+        share_id: &schemas::Id16,
+    ) -> Result<Option<ShareView>, ProjectionError> {
+        self.get(CF_SHARES, &locker_item_key(locker, share_id))?
+            .map(|bytes| decode(&bytes, CF_SHARES))
+            .transpose()
+    }
+
+    /// One consent of a locker, with its state as of `now`.
+    pub fn consent(
+        &self,
+        locker: &LockerId,
+        consent_id: &schemas::Id16,
+        now: TimestampMs,
+    ) -> Result<Option<ConsentView>, ProjectionError> {
+        let Some(bytes) = self.get(CF_CONSENTS, &locker_item_key(locker, consent_id))? else {
+            return Ok(None);
+        };
+        let mut consent: ConsentView = decode(&bytes, CF_CONSENTS)?;
+        consent.state = effective_state(&consent, now);
+        Ok(Some(consent))
+    }
+
+    /// A requester's consent events in one partition, after offset `after` (all when `None`),
+    /// in log order: `(offset, event)`.
+    pub fn requester_events(
+        &self,
+        requester: &str,
+        partition: u32,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, RequesterEventView)>, ProjectionError> {
+        let prefix = requester_events_prefix(requester, partition);
+        let after_key = after.map(|offset| requester_event_key(requester, partition, offset));
+        let limit = limit.clamp(1, PAGE_ITEMS_MAX);
+        self.scan(CF_REQUESTER_EVENTS, &prefix, after_key.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| {
+                let offset = key
+                    .get(prefix.len()..)
+                    .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| ProjectionError::Corrupt {
+                        location: CF_REQUESTER_EVENTS.to_owned(),
+                        reason: "key without an offset".to_owned(),
+                    })?;
+                Ok((offset, decode(&value, CF_REQUESTER_EVENTS)?))
+            })
+            .collect()
+    }
+
     /// A citizen's share links; `live` is false once revoked or expired as of `now`.
     pub fn shares(
         &self,

@@ -19,12 +19,15 @@ pub const CF_CONSENTS: &str = "consents";
 pub const CF_REQUESTER_CONSENTS: &str = "requester_consents";
 pub const CF_SHARES: &str = "shares";
 pub const CF_ACTIVITY: &str = "activity";
+/// Each requester's consent events, keyed by requester, partition and offset: the source of
+/// the requester's event stream, resumable per partition without gaps or duplicates.
+pub const CF_REQUESTER_EVENTS: &str = "requester_events";
 pub const CF_ISSUERS: &str = "issuers";
 pub const CF_REQUESTERS: &str = "requesters";
 /// Integer counters updated with an associative add merge operator.
 pub const CF_COUNTERS: &str = "counters";
 
-pub const VIEW_CFS: [&str; 12] = [
+pub const VIEW_CFS: [&str; 13] = [
     CF_POSITIONS,
     CF_DOCS,
     CF_UPLOADS,
@@ -34,6 +37,7 @@ pub const VIEW_CFS: [&str; 12] = [
     CF_REQUESTER_CONSENTS,
     CF_SHARES,
     CF_ACTIVITY,
+    CF_REQUESTER_EVENTS,
     CF_ISSUERS,
     CF_REQUESTERS,
     CF_COUNTERS,
@@ -155,6 +159,27 @@ pub struct ActivityView {
     pub document: Option<DocRef>,
 }
 
+/// What happened to one of a requester's consents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequesterEventKind {
+    Requested,
+    Granted,
+    Denied,
+    Revoked,
+    Expired,
+    Accessed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequesterEventView {
+    pub kind: RequesterEventKind,
+    pub consent_id: Id16,
+    pub locker: LockerId,
+    pub at_ms: TimestampMs,
+    /// Granted documents (for `Granted`), the document read (for `Accessed`).
+    pub documents: Vec<DocRef>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuerView {
     pub issuer: String,
@@ -220,6 +245,14 @@ pub fn locker_item_key(locker: &LockerId, id: &Id16) -> Vec<u8> {
 
 pub fn activity_key(locker: &LockerId, partition: u32, offset: u64) -> Vec<u8> {
     [&locker.0[..], &partition.to_be_bytes()[..], &offset.to_be_bytes()[..]].concat()
+}
+
+pub fn requester_events_prefix(requester: &str, partition: u32) -> Vec<u8> {
+    [requester.as_bytes(), &[0u8], &partition.to_be_bytes()[..]].concat()
+}
+
+pub fn requester_event_key(requester: &str, partition: u32, offset: u64) -> Vec<u8> {
+    [requester_events_prefix(requester, partition), offset.to_be_bytes().to_vec()].concat()
 }
 
 pub fn requester_consent_key(requester: &str, consent: &Id16) -> Vec<u8> {

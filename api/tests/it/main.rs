@@ -7,6 +7,8 @@ mod aadhaar;
 mod citizen;
 /// Granting, denying and revoking consents.
 mod consent;
+/// Uploads, downloads, deletion, e-signatures and share links.
+mod documents;
 /// Issuers pushing signed documents, and everything a push can get wrong.
 mod push;
 /// `app(state)` through `tower::ServiceExt::oneshot`.

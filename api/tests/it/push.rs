@@ -44,6 +44,9 @@ struct Push {
     doc_id: &'static str,
     salt: [u8; 32],
     sent_name: &'static str,
+    /// Bytes sent with the event; `signed_content` is what the event claims (defaults to them).
+    content: Option<Vec<u8>>,
+    signed_content: Option<Vec<u8>>,
 }
 
 impl Default for Push {
@@ -54,6 +57,8 @@ impl Default for Push {
             doc_id: "2024-55555",
             salt: [3; 32],
             sent_name: "Asha Kumari",
+            content: None,
+            signed_content: None,
         }
     }
 }
@@ -85,10 +90,17 @@ fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
             issued_on: CivilDate::from_ymd(2024, 5, 13).expect("date"),
             valid_from: None,
             valid_to: None,
-            content: ContentRef {
-                hash: Digest32([4; 32]),
-                media_type: MediaType::Pdf,
-                size_bytes: 1234,
+            content: match push.signed_content.as_ref().or(push.content.as_ref()) {
+                Some(bytes) => ContentRef {
+                    hash: Digest32(*blake3::hash(bytes).as_bytes()),
+                    media_type: MediaType::Pdf,
+                    size_bytes: bytes.len() as u64,
+                },
+                None => ContentRef {
+                    hash: Digest32([4; 32]),
+                    media_type: MediaType::Pdf,
+                    size_bytes: 1234,
+                },
             },
             personal: Some(committed),
         }),
@@ -96,11 +108,15 @@ fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
     let envelope = sign_event(event, &issuer.1, None).expect("sign");
     let mut sent_data = serde_json::to_value(&signed_data).expect("json");
     sent_data["document"]["holder_name"] = serde_json::json!(push.sent_name);
-    serde_json::json!({
+    let mut body = serde_json::json!({
         "envelope": envelope,
         "personal": { "salt": hex(&push.salt), "data": sent_data },
-    })
-    .to_string()
+    });
+    if let Some(content) = &push.content {
+        use base64::Engine;
+        body["content"] = base64::engine::general_purpose::STANDARD.encode(content).into();
+    }
+    body.to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -168,7 +184,7 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
         (with_unknown_field.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
         (bad_uri.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
         (
-            "x".repeat(api::limits::REQUEST_BODY_BYTES_MAX + 1),
+            "x".repeat(api::limits::PUSH_BODY_BYTES_MAX + 1),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
@@ -309,4 +325,58 @@ async fn document_state_is_checked_so_no_push_can_stop_the_views() {
     let doc = page.items.iter().find(|c| c.doc.uri == uri.to_string()).expect("the document");
     assert_eq!(doc.status, projections::CertificateStatus::Revoked);
     assert!(f.projector.views().halts().expect("halts").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_content_is_checked_stored_and_downloadable() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let pdf = b"%PDF-1.7\nmarksheet of Asha".to_vec();
+    let before = citizen_records(&f).await;
+    for (push, status, code) in [
+        (
+            Push {
+                content: Some(pdf.clone()),
+                signed_content: Some(b"%PDF-1.7 other".to_vec()),
+                ..Push::default()
+            },
+            StatusCode::BAD_REQUEST,
+            "hash_mismatch",
+        ),
+        (
+            Push { content: Some(b"\x89PNG\r\n\x1a\n0000".to_vec()), ..Push::default() },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_filetype",
+        ),
+    ] {
+        let (got, answer) = post(&f, body(&f, &issuer, &push)).await;
+        assert_eq!(got, status, "{answer}");
+        assert_eq!(answer["code"], code, "{answer}");
+    }
+    let mut bad = serde_json::from_str::<serde_json::Value>(&body(&f, &issuer, &Push::default()))
+        .expect("json");
+    bad["content"] = "***not base64***".into();
+    let (got, answer) = post(&f, bad.to_string()).await;
+    assert_eq!((got, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_content")));
+    assert_eq!(citizen_records(&f).await, before, "refused pushes write nothing");
+
+    let (status, answer) =
+        post(&f, body(&f, &issuer, &Push { content: Some(pdf.clone()), ..Push::default() })).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let token = crate::routes::asha_token(&f);
+    let path = "/v1/citizen/certificates/in.gov.testboard-HSCER-2024-55555/content";
+    let (status, headers, bytes) =
+        crate::routes::send(&f.state, "GET", path, Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(bytes, pdf);
+    // A document registered by hash only has no bytes to download.
+    let (status, _) =
+        post(&f, body(&f, &issuer, &Push { id: [9; 16], doc_id: "2024-66666", ..Push::default() }))
+            .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = "/v1/citizen/certificates/in.gov.testboard-HSCER-2024-66666/content";
+    let (status, _, bytes) = crate::routes::send(&f.state, "GET", path, Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json(&String::from_utf8_lossy(&bytes))["code"], "content_not_stored");
 }

@@ -71,6 +71,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         platform: Arc::new(platform.clone()),
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
         writes: Arc::new(api::guard::WriteGuard::new(config.clone(), Arc::new(projector.clone()))),
+        files: Arc::new(api::files::Files::open(dir.path().join("files")).expect("files")),
     };
     Fixture {
         _dir: dir,
@@ -204,4 +205,35 @@ pub async fn platform_append(f: &Fixture, id: [u8; 16], payload: schemas::Payloa
     let record = schemas::encode_record(&sign_event(event, &f.platform, None).expect("sign"))
         .expect("encode");
     f.ledger.append_one(record).await.expect("the platform's event is accepted");
+}
+
+/// One request through the router: the status, headers and raw body of the answer.
+pub async fn send(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app(state.clone())
+        .oneshot(request.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, headers, bytes.to_vec())
+}
+
+/// The demo citizen's session token.
+pub fn asha_token(f: &Fixture) -> String {
+    f.state
+        .accounts
+        .login("asha", api::demo::DEMO_PASSWORD, schemas::TimestampMs(NOW_MS))
+        .expect("login")
+        .0
 }

@@ -1,0 +1,614 @@
+//! A citizen's documents beyond listing them: upload (streamed, sniffed, bounded, quota'd),
+//! download (checked against the hash on every read), delete, e-sign, and share links with
+//! their public pages. Every change is an event signed with the citizen's custodial key (a
+//! share view is the platform's), taken in the citizen partition's write turn.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use projections::views::{DocStatus, Owner};
+use schemas::*;
+use serde::{Deserialize, Serialize};
+
+use crate::citizen::Citizen;
+use crate::files::{FileError, Files};
+use crate::limits::{
+    SHARE_MINUTES_DEFAULT, SHARE_MINUTES_MAX, UPLOAD_SIZE_BYTES_MAX, UPLOAD_TYPES,
+};
+use crate::write::internal;
+use crate::{ApiError, AppState};
+
+/// A document of the caller's locker, whichever kind.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub doc: DocRef,
+    pub name: String,
+    pub issuer: Option<String>,
+    pub issued_on: Option<String>,
+    pub holder_name: Option<String>,
+    pub hash: Digest32,
+    pub media_type: MediaType,
+    pub size_bytes: u64,
+    pub revoked: bool,
+    /// Issued to the citizen's Aadhaar before the locker linked it.
+    pub via_aadhaar: bool,
+}
+
+fn unknown_document(what: &str) -> ApiError {
+    ApiError::not_found(format!("{what} is not in your locker")).with_code("unknown_document")
+}
+
+/// Finds `doc` in `locker` (issued to the locker or to its linked Aadhaar, or uploaded).
+pub(crate) fn resolve(
+    state: &AppState,
+    locker: &LockerId,
+    doc: &DocRef,
+) -> Result<Resolved, ApiError> {
+    match doc {
+        DocRef::Uploaded(id) => {
+            let upload =
+                state.views.upload(locker, id)?.ok_or_else(|| unknown_document(&id.to_hex()))?;
+            Ok(Resolved {
+                doc: doc.clone(),
+                name: upload.file_name.unwrap_or_else(|| "uploaded document".to_owned()),
+                issuer: None,
+                issued_on: None,
+                holder_name: None,
+                hash: upload.content_hash,
+                media_type: upload.media_type,
+                size_bytes: upload.size_bytes,
+                revoked: false,
+                via_aadhaar: false,
+            })
+        }
+        DocRef::Issued(uri) => {
+            let text = uri.to_string();
+            let mut found =
+                state.views.document(&Owner::Locker(*locker), &text)?.map(|d| (d, false));
+            if found.is_none()
+                && let Some(hash) = state.views.profile(locker)?.and_then(|p| p.aadhaar_hash)
+            {
+                found = state.views.document(&Owner::Aadhaar(hash), &text)?.map(|d| (d, true));
+            }
+            let (view, via_aadhaar) = found.ok_or_else(|| unknown_document(&text))?;
+            Ok(Resolved {
+                doc: doc.clone(),
+                name: view.name,
+                issuer: Some(view.issuer),
+                issued_on: Some(view.issued_on.to_string()),
+                holder_name: view.holder_name,
+                hash: view.content_hash,
+                media_type: view.media_type,
+                size_bytes: view.size_bytes,
+                revoked: matches!(view.status, DocStatus::Revoked(_)),
+                via_aadhaar,
+            })
+        }
+    }
+}
+
+/// Names a document in a request body: exactly one of `uri` and `upload_id`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DocumentSelector {
+    uri: Option<String>,
+    upload_id: Option<String>,
+}
+
+impl DocumentSelector {
+    fn doc_ref(&self) -> Result<DocRef, ApiError> {
+        match (&self.uri, &self.upload_id) {
+            (Some(uri), None) => DocUri::parse(uri)
+                .map(DocRef::Issued)
+                .map_err(|e| ApiError::bad_request("invalid_uri", e.to_string())),
+            (None, Some(id)) => Ok(DocRef::Uploaded(upload_id(id)?)),
+            _ => Err(ApiError::bad_request(
+                "invalid_document",
+                "name the document with exactly one of `uri` and `upload_id`",
+            )),
+        }
+    }
+}
+
+fn upload_id(text: &str) -> Result<Id16, ApiError> {
+    Id16::from_hex(text)
+        .map_err(|_| ApiError::bad_request("invalid_upload_id", "an upload id is 32 hex digits"))
+}
+
+pub(crate) fn doc_text(doc: &DocRef) -> (Option<String>, Option<String>) {
+    match doc {
+        DocRef::Issued(uri) => (Some(uri.to_string()), None),
+        DocRef::Uploaded(id) => (None, Some(id.to_hex())),
+    }
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+}
+
+fn file_error(e: FileError) -> ApiError {
+    match e {
+        FileError::Missing(hash) => ApiError::not_found(format!(
+            "the issuer registered content {hash} but never sent its bytes"
+        ))
+        .with_code("content_not_stored"),
+        FileError::Corrupt { .. } => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "content_corrupt", e.to_string())
+        }
+        FileError::TooLarge { max_bytes } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_filesize",
+            format!("a file may have at most {max_bytes} bytes"),
+        ),
+        FileError::Io(_) => internal(e),
+    }
+}
+
+/// Reads stored bytes (checked against their hash) off the async threads.
+pub(crate) async fn read_content(files: &Arc<Files>, hash: Digest32) -> Result<Vec<u8>, ApiError> {
+    let files = Arc::clone(files);
+    tokio::task::spawn_blocking(move || files.read(&hash))
+        .await
+        .map_err(internal)?
+        .map_err(file_error)
+}
+
+/// The bytes as a download, typed by what they are and tagged with their hash.
+pub(crate) fn content_response(bytes: Vec<u8>, resolved: &Resolved) -> Response {
+    // Only plain characters survive into the header; the name is a convenience, not data.
+    let file_name: String = resolved
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, resolved.media_type.mime().to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (header::ETAG, format!("\"{}\"", resolved.hash.to_hex())),
+            (header::HeaderName::from_static("x-content-type-options"), "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UploadQuery {
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UploadedDto {
+    id: String,
+    file_name: String,
+    media_type: &'static str,
+    size_bytes: u64,
+    content_hash: String,
+}
+
+fn invalid_filetype(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_filetype", message)
+}
+
+fn quota_exceeded(used: i64, quota: i64, size: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+        format!("{size} more bytes would exceed your {quota}-byte storage ({used} bytes used)"),
+    )
+}
+
+/// `POST /v1/citizen/uploads?name=FILE`: the body is the file's bytes, streamed to disk.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let query = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let name = query.0.name.ok_or_else(|| {
+        ApiError::bad_request("missing_file_name", "send the file's name as ?name=")
+    })?;
+    let label = Label::parse(&name)
+        .map_err(|e| ApiError::bad_request("invalid_file_name", e.to_string()))?;
+    let named = crate::files::extension_types(&name)
+        .filter(|types| types.iter().any(|t| UPLOAD_TYPES.contains(t)))
+        .ok_or_else(|| {
+            invalid_filetype(format!("{name:?}: uploads are pdf, jpg, jpeg, png, bmp or gif files"))
+        })?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let storage = state.views.storage(&citizen.locker)?;
+    if let Some(declared) = declared {
+        if declared > UPLOAD_SIZE_BYTES_MAX {
+            return Err(file_error(FileError::TooLarge { max_bytes: UPLOAD_SIZE_BYTES_MAX }));
+        }
+        if storage.used_bytes.saturating_add(i64::try_from(declared).unwrap_or(i64::MAX))
+            > storage.quota_bytes
+        {
+            return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, declared));
+        }
+    }
+    // Stream to a temporary file: memory stays at one chunk whatever the client sends.
+    let tag = hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let mut incoming = state.files.incoming(&tag, UPLOAD_SIZE_BYTES_MAX).map_err(file_error)?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
+        })?;
+        if let Ok(chunk) = frame.into_data() {
+            incoming.write(&chunk).map_err(file_error)?;
+        }
+    }
+    if incoming.size_bytes() == 0 {
+        return Err(ApiError::bad_request("invalid_filesize", "the file is empty"));
+    }
+    let media_type = incoming.sniffed().filter(|t| UPLOAD_TYPES.contains(t)).ok_or_else(|| {
+        invalid_filetype(format!("{name:?} is not a pdf, jpeg, png, bmp or gif file"))
+    })?;
+    if !named.contains(&media_type) {
+        return Err(invalid_filetype(format!(
+            "{name:?} is named as another type, but its content is {}",
+            media_type.mime()
+        )));
+    }
+    let files = Arc::clone(&state.files);
+    let stored = tokio::task::spawn_blocking(move || incoming.finish(&files))
+        .await
+        .map_err(internal)?
+        .map_err(file_error)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let storage = state.views.storage(&citizen.locker)?;
+    if storage.used_bytes.saturating_add(i64::try_from(stored.size_bytes).unwrap_or(i64::MAX))
+        > storage.quota_bytes
+    {
+        return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, stored.size_bytes));
+    }
+    let personal = PersonalData::Upload(UploadPersonal { file_name: label });
+    let (commitment, sealed) = crate::write::seal_for(&state, &citizen.locker, &personal)?;
+    let id = Id16(state.accounts.random().map_err(internal)?);
+    let content = ContentRef { hash: stored.hash, media_type, size_bytes: stored.size_bytes };
+    let payload = Payload::DocumentUploaded(DocumentUploaded {
+        locker: citizen.locker,
+        upload_id: id,
+        content,
+        personal: commitment,
+    });
+    crate::write::as_citizen(&state, &citizen.locker, payload, Some(sealed)).await?;
+    let answer = UploadedDto {
+        id: id.to_hex(),
+        file_name: name,
+        media_type: media_type.mime(),
+        size_bytes: stored.size_bytes,
+        content_hash: stored.hash.to_hex(),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `GET /v1/citizen/uploads/{id}/content`
+pub(crate) async fn upload_content(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let resolved = resolve(&state, &citizen.locker, &DocRef::Uploaded(upload_id(&id)?))?;
+    let bytes = read_content(&state.files, resolved.hash).await?;
+    Ok(content_response(bytes, &resolved))
+}
+
+/// `GET /v1/citizen/certificates/{uri}/content`
+pub(crate) async fn certificate_content(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(uri): Path<String>,
+) -> Result<Response, ApiError> {
+    let uri =
+        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
+    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(uri))?;
+    let bytes = read_content(&state.files, resolved.hash).await?;
+    Ok(content_response(bytes, &resolved))
+}
+
+/// `DELETE /v1/citizen/uploads/{id}`
+pub(crate) async fn delete_upload(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = upload_id(&id)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    resolve(&state, &citizen.locker, &DocRef::Uploaded(id))?;
+    let payload = Payload::UploadDeleted(UploadDeleted { locker: citizen.locker, upload_id: id });
+    crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub(crate) struct ESignedDto {
+    uri: Option<String>,
+    upload_id: Option<String>,
+    content_hash: String,
+    /// Ed25519 over `domain || content_hash` (the hash's 32 raw bytes), in hex.
+    esignature: String,
+    /// The signed message's prefix, so a verifier can rebuild the message.
+    domain: String,
+    public_key: String,
+    key_id: String,
+    locker: String,
+}
+
+/// `POST /v1/citizen/esign` with `{uri}` or `{upload_id}`.
+pub(crate) async fn esign(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let selector: DocumentSelector = json_body(&body)?;
+    let doc = selector.doc_ref()?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let resolved = resolve(&state, &citizen.locker, &doc)?;
+    if resolved.revoked {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "document_revoked",
+            "the issuer revoked this document; it cannot be e-signed",
+        ));
+    }
+    if resolved.via_aadhaar {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "esign_unsupported",
+            "documents issued to your Aadhaar before you linked it cannot be e-signed yet",
+        ));
+    }
+    let key = crate::write::citizen_key(&state, &citizen.locker)?;
+    let esignature = ledger::crypto::esign(&key, &resolved.hash);
+    let payload = Payload::DocumentESigned(DocumentESigned {
+        locker: citizen.locker,
+        document: doc.clone(),
+        content_hash: resolved.hash,
+        esignature,
+    });
+    crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;
+    let (uri, upload_id) = doc_text(&doc);
+    let public = key.verifying_key();
+    Ok(Json(ESignedDto {
+        uri,
+        upload_id,
+        content_hash: resolved.hash.to_hex(),
+        esignature: esignature.to_hex(),
+        domain: String::from_utf8_lossy(schemas::ESIGN_DOMAIN).into_owned(),
+        public_key: hex_of(public.as_bytes()),
+        key_id: ledger::crypto::key_id_of(&public).to_hex(),
+        locker: citizen.locker.to_string(),
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShareBody {
+    uri: Option<String>,
+    upload_id: Option<String>,
+    expires_in_minutes: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ShareDto {
+    id: String,
+    uri: Option<String>,
+    upload_id: Option<String>,
+    /// The public page of the link (relative to the service).
+    url: String,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    revoked: bool,
+    live: bool,
+    views: u64,
+}
+
+fn share_url(locker: &LockerId, share: &Id16) -> String {
+    format!("/v1/shared/{locker}/{}", share.to_hex())
+}
+
+/// `POST /v1/citizen/shares` with `{uri | upload_id, expires_in_minutes}`.
+pub(crate) async fn create_share(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: ShareBody = json_body(&body)?;
+    let doc = DocumentSelector { uri: body.uri, upload_id: body.upload_id }.doc_ref()?;
+    let minutes = body.expires_in_minutes.unwrap_or(SHARE_MINUTES_DEFAULT);
+    if !(1..=SHARE_MINUTES_MAX).contains(&minutes) {
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            format!("a share link lasts 1 to {SHARE_MINUTES_MAX} minutes"),
+        ));
+    }
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let resolved = resolve(&state, &citizen.locker, &doc)?;
+    if resolved.revoked {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "document_revoked",
+            "the issuer revoked this document; it cannot be shared",
+        ));
+    }
+    let now = state.clock.now();
+    let share_id = Id16(state.accounts.random().map_err(internal)?);
+    let expires_at_ms = TimestampMs(now.0 + i64::from(minutes) * 60_000);
+    let payload = Payload::DocumentShared(DocumentShared {
+        locker: citizen.locker,
+        share_id,
+        document: doc.clone(),
+        expires_at_ms,
+    });
+    crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;
+    let (uri, upload_id) = doc_text(&doc);
+    let answer = ShareDto {
+        id: share_id.to_hex(),
+        uri,
+        upload_id,
+        url: share_url(&citizen.locker, &share_id),
+        created_at_ms: now.0,
+        expires_at_ms: expires_at_ms.0,
+        revoked: false,
+        live: true,
+        views: 0,
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `GET /v1/citizen/shares`
+pub(crate) async fn shares(
+    State(state): State<AppState>,
+    citizen: Citizen,
+) -> Result<Json<Vec<ShareDto>>, ApiError> {
+    let shares = state.views.shares(&citizen.locker, state.clock.now())?;
+    Ok(Json(
+        shares
+            .into_iter()
+            .map(|(share, live)| {
+                let (uri, upload_id) = doc_text(&share.document);
+                ShareDto {
+                    id: share.share_id.to_hex(),
+                    uri,
+                    upload_id,
+                    url: share_url(&citizen.locker, &share.share_id),
+                    created_at_ms: share.created_at_ms.0,
+                    expires_at_ms: share.expires_at_ms.0,
+                    revoked: share.revoked,
+                    live,
+                    views: share.views,
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn share_id(text: &str) -> Result<Id16, ApiError> {
+    Id16::from_hex(text)
+        .map_err(|_| ApiError::bad_request("invalid_share_id", "a share id is 32 hex digits"))
+}
+
+/// `POST /v1/citizen/shares/{id}/revoke`
+pub(crate) async fn revoke_share(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = share_id(&id)?;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    let share = state.views.share(&citizen.locker, &id)?.ok_or_else(|| {
+        ApiError::not_found(format!("no share {id} in your locker")).with_code("unknown_share")
+    })?;
+    if share.revoked {
+        return Err(ApiError::new(StatusCode::CONFLICT, "share_revoked", "already revoked"));
+    }
+    let payload = Payload::ShareRevoked(ShareRevoked { locker: citizen.locker, share_id: id });
+    crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub(crate) struct SharedDto {
+    name: String,
+    uri: Option<String>,
+    issuer: Option<String>,
+    issued_on: Option<String>,
+    holder_name: Option<String>,
+    media_type: &'static str,
+    size_bytes: u64,
+    content_hash: String,
+    revoked_by_issuer: bool,
+    expires_at_ms: i64,
+    content_url: String,
+}
+
+/// Checks a public share link, records the view, and returns the document it opens.
+async fn open_share(
+    state: &AppState,
+    locker: &str,
+    share: &str,
+    extensions: &axum::http::Extensions,
+) -> Result<(Resolved, projections::views::ShareView, LockerId), ApiError> {
+    let gone = || ApiError::not_found("no such share link").with_code("unknown_share");
+    let locker = LockerId::parse(locker).map_err(|_| gone())?;
+    let id = Id16::from_hex(share).map_err(|_| gone())?;
+    let share = state.views.share(&locker, &id)?.ok_or_else(gone)?;
+    if share.revoked {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "share_revoked",
+            "the owner revoked this link",
+        ));
+    }
+    if state.clock.now() >= share.expires_at_ms {
+        return Err(ApiError::new(StatusCode::GONE, "share_expired", "this link has expired"));
+    }
+    let resolved = resolve(state, &locker, &share.document)?;
+    // Views are told apart by a keyed hash of the viewer's address; the address is not kept.
+    let address = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_default();
+    let viewer_ref = Digest32(
+        *blake3::keyed_hash(&state.platform_secret, format!("viewer {address}").as_bytes())
+            .as_bytes(),
+    );
+    let payload =
+        Payload::SharedDocumentViewed(SharedDocumentViewed { locker, share_id: id, viewer_ref });
+    crate::write::as_platform(state, payload).await?;
+    Ok((resolved, share, locker))
+}
+
+/// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.
+pub(crate) async fn shared(
+    State(state): State<AppState>,
+    Path((locker, share)): Path<(String, String)>,
+    extensions: axum::http::Extensions,
+) -> Result<Response, ApiError> {
+    let (resolved, view, locker) = open_share(&state, &locker, &share, &extensions).await?;
+    let (uri, _) = doc_text(&resolved.doc);
+    Ok(Json(SharedDto {
+        name: resolved.name,
+        uri,
+        issuer: resolved.issuer,
+        issued_on: resolved.issued_on,
+        holder_name: resolved.holder_name,
+        media_type: resolved.media_type.mime(),
+        size_bytes: resolved.size_bytes,
+        content_hash: resolved.hash.to_hex(),
+        revoked_by_issuer: resolved.revoked,
+        expires_at_ms: view.expires_at_ms.0,
+        content_url: format!("{}/content", share_url(&locker, &view.share_id)),
+    })
+    .into_response())
+}
+
+/// `GET /v1/shared/{locker}/{share}/content`
+pub(crate) async fn shared_content(
+    State(state): State<AppState>,
+    Path((locker, share)): Path<(String, String)>,
+    extensions: axum::http::Extensions,
+) -> Result<Response, ApiError> {
+    let (resolved, _, _) = open_share(&state, &locker, &share, &extensions).await?;
+    let bytes = read_content(&state.files, resolved.hash).await?;
+    Ok(content_response(bytes, &resolved))
+}

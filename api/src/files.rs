@@ -1,0 +1,252 @@
+//! Document bytes, content-addressed by BLAKE3: `files/ab/cdef...` holds the bytes whose hash is
+//! `abcdef...`. A file is written to a temporary name, synced, and renamed into place, so a
+//! reader never sees half a file and a crash leaves at most a stray temporary. Every read
+//! checks the bytes against their name, so a file altered on disk is refused, never served.
+//!
+//! Only this module touches the folder. The log holds the hash; this holds the bytes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use schemas::{Digest32, MediaType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is larger than {max_bytes} bytes")]
+    TooLarge { max_bytes: u64 },
+    #[error("no stored content with hash {0}")]
+    Missing(Digest32),
+    #[error("stored content {hash} is corrupt: its bytes hash to {actual}")]
+    Corrupt { hash: Digest32, actual: Digest32 },
+    #[error("file store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Recognises a media type by the file's first bytes, never by its name.
+pub fn sniff(head: &[u8]) -> Option<MediaType> {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(b"%PDF-") {
+        Some(MediaType::Pdf)
+    } else if starts(&[0xFF, 0xD8, 0xFF]) {
+        Some(MediaType::Jpeg)
+    } else if starts(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some(MediaType::Png)
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some(MediaType::Gif)
+    } else if starts(b"BM") && head.len() >= 14 {
+        Some(MediaType::Bmp)
+    } else {
+        let text = head.trim_ascii_start();
+        if text.starts_with(b"<?xml") || (text.starts_with(b"<") && text.len() > 1) {
+            Some(MediaType::Xml)
+        } else if text.starts_with(b"{") || text.starts_with(b"[") {
+            Some(MediaType::Json)
+        } else {
+            None
+        }
+    }
+}
+
+/// The media types a file name's extension allows, lower-cased; `None` without an extension.
+pub fn extension_types(file_name: &str) -> Option<&'static [MediaType]> {
+    let extension = Path::new(file_name).extension()?.to_str()?.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "pdf" => &[MediaType::Pdf],
+        "jpg" | "jpeg" => &[MediaType::Jpeg],
+        "png" => &[MediaType::Png],
+        "bmp" => &[MediaType::Bmp],
+        "gif" => &[MediaType::Gif],
+        "xml" => &[MediaType::Xml],
+        "json" => &[MediaType::Json],
+        _ => &[],
+    })
+}
+
+/// A file being written: bytes go to a temporary file and into the hash as they arrive.
+#[derive(Debug)]
+pub struct Incoming {
+    file: std::fs::File,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    head: Vec<u8>,
+    size_bytes: u64,
+    max_bytes: u64,
+}
+
+/// What `Incoming::finish` stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub hash: Digest32,
+    pub size_bytes: u64,
+    pub media_type: Option<MediaType>,
+}
+
+const HEAD_BYTES: usize = 64;
+
+impl Incoming {
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), FileError> {
+        self.size_bytes += chunk.len() as u64;
+        if self.size_bytes > self.max_bytes {
+            return Err(FileError::TooLarge { max_bytes: self.max_bytes });
+        }
+        if self.head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        self.file.write_all(chunk)?;
+        Ok(())
+    }
+
+    /// The media type the bytes so far look like.
+    pub fn sniffed(&self) -> Option<MediaType> {
+        sniff(&self.head)
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    /// Syncs the bytes and moves them under their hash. Storing bytes that are already
+    /// there changes nothing.
+    pub fn finish(self, files: &Files) -> Result<Stored, FileError> {
+        self.file.sync_all()?;
+        let hash = Digest32(*self.hasher.finalize().as_bytes());
+        let path = files.path_of(&hash);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::rename(&self.temp, &path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(Stored { hash, size_bytes: self.size_bytes, media_type: sniff(&self.head) })
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        // After `finish` the temporary is gone and this fails harmlessly; on any other path
+        // (too large, client gone) it removes the partial file.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// The folder of stored document bytes.
+#[derive(Debug)]
+pub struct Files {
+    root: PathBuf,
+}
+
+impl Files {
+    pub fn open(root: impl AsRef<Path>) -> Result<Self, FileError> {
+        let root = root.as_ref().to_path_buf();
+        std::fs::create_dir_all(root.join("tmp"))?;
+        // Temporaries left by a crash mid-upload belong to no event.
+        for entry in std::fs::read_dir(root.join("tmp"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        Ok(Files { root })
+    }
+
+    fn path_of(&self, hash: &Digest32) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Starts writing a file of at most `max_bytes`; `tag` makes the temporary name unique.
+    pub fn incoming(&self, tag: &str, max_bytes: u64) -> Result<Incoming, FileError> {
+        let temp = self.root.join("tmp").join(tag);
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        Ok(Incoming {
+            file,
+            temp,
+            hasher: blake3::Hasher::new(),
+            head: Vec::with_capacity(HEAD_BYTES),
+            size_bytes: 0,
+            max_bytes,
+        })
+    }
+
+    /// Stores bytes already in memory (an issuer's pushed content).
+    pub fn put(&self, tag: &str, bytes: &[u8]) -> Result<Stored, FileError> {
+        let mut incoming = self.incoming(tag, bytes.len() as u64)?;
+        incoming.write(bytes)?;
+        incoming.finish(self)
+    }
+
+    pub fn contains(&self, hash: &Digest32) -> bool {
+        self.path_of(hash).is_file()
+    }
+
+    /// The bytes stored under `hash`, checked against it. Documents are bounded in size
+    /// (10 MB), so reading one whole is bounded too.
+    pub fn read(&self, hash: &Digest32) -> Result<Vec<u8>, FileError> {
+        let bytes = match std::fs::read(self.path_of(hash)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(FileError::Missing(*hash));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let actual = Digest32(*blake3::hash(&bytes).as_bytes());
+        if actual != *hash {
+            return Err(FileError::Corrupt { hash: *hash, actual });
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_content() {
+        assert_eq!(sniff(b"%PDF-1.7\n"), Some(MediaType::Pdf));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(MediaType::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(MediaType::Png));
+        assert_eq!(sniff(b"GIF89a..."), Some(MediaType::Gif));
+        assert_eq!(sniff(b"BM\0\0\0\0\0\0\0\0\0\0\0\0\0\0"), Some(MediaType::Bmp));
+        assert_eq!(sniff(b"  <?xml version"), Some(MediaType::Xml));
+        assert_eq!(sniff(b"{\"a\":1}"), Some(MediaType::Json));
+        assert_eq!(sniff(b"MZ\x90\0"), None);
+        assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(extension_types("Marks.PDF"), Some(&[MediaType::Pdf][..]));
+        assert_eq!(extension_types("photo.jpeg"), Some(&[MediaType::Jpeg][..]));
+        assert_eq!(extension_types("virus.exe"), Some(&[][..]));
+        assert_eq!(extension_types("README"), None);
+    }
+
+    #[test]
+    fn stores_atomically_and_checks_on_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path()).expect("open");
+        let stored = files.put("a", b"%PDF-1.4 hello").expect("put");
+        assert_eq!(stored.media_type, Some(MediaType::Pdf));
+        assert_eq!(files.read(&stored.hash).expect("read"), b"%PDF-1.4 hello");
+        // The same bytes again: same name, nothing new.
+        assert_eq!(files.put("b", b"%PDF-1.4 hello").expect("again").hash, stored.hash);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+        // Altered on disk: refused.
+        std::fs::write(files.path_of(&stored.hash), b"%PDF-1.4 hellO").expect("tamper");
+        assert!(matches!(files.read(&stored.hash), Err(FileError::Corrupt { .. })));
+        let missing = Digest32([7; 32]);
+        assert!(matches!(files.read(&missing), Err(FileError::Missing(_))));
+    }
+
+    #[test]
+    fn too_large_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path()).expect("open");
+        let mut incoming = files.incoming("big", 10).expect("incoming");
+        incoming.write(b"0123456789").expect("ten bytes fit");
+        assert!(matches!(incoming.write(b"x"), Err(FileError::TooLarge { max_bytes: 10 })));
+        drop(incoming);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+    }
+}
