@@ -259,6 +259,11 @@ impl Accounts {
         self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))
     }
 
+    /// The locker of a username, for requesters addressing a citizen they know by it.
+    pub fn locker_of(&self, username: &str) -> Result<Option<LockerId>, LoginError> {
+        Ok(self.get::<User>(&user_key(username))?.map(|user| user.locker))
+    }
+
     pub fn username_taken(&self, username: &str) -> Result<bool, LoginError> {
         Ok(self.get::<User>(&user_key(username))?.is_some())
     }

@@ -310,7 +310,7 @@ pub(crate) struct ConsentDto {
     accesses: u64,
 }
 
-fn state_name(state: ConsentState) -> &'static str {
+pub(crate) fn state_name(state: ConsentState) -> &'static str {
     match state {
         ConsentState::Pending => "pending",
         ConsentState::Active => "active",

@@ -526,10 +526,12 @@ pub(crate) async fn revoke_share(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A document as shown to someone other than its owner (a share link holder, a requester).
 #[derive(Serialize)]
-pub(crate) struct SharedDto {
-    name: String,
+pub(crate) struct DocumentDto {
     uri: Option<String>,
+    upload_id: Option<String>,
+    name: String,
     issuer: Option<String>,
     issued_on: Option<String>,
     holder_name: Option<String>,
@@ -537,6 +539,30 @@ pub(crate) struct SharedDto {
     size_bytes: u64,
     content_hash: String,
     revoked_by_issuer: bool,
+}
+
+impl From<Resolved> for DocumentDto {
+    fn from(resolved: Resolved) -> Self {
+        let (uri, upload_id) = doc_text(&resolved.doc);
+        DocumentDto {
+            uri,
+            upload_id,
+            name: resolved.name,
+            issuer: resolved.issuer,
+            issued_on: resolved.issued_on,
+            holder_name: resolved.holder_name,
+            media_type: resolved.media_type.mime(),
+            size_bytes: resolved.size_bytes,
+            content_hash: resolved.hash.to_hex(),
+            revoked_by_issuer: resolved.revoked,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct SharedDto {
+    #[serde(flatten)]
+    document: DocumentDto,
     expires_at_ms: i64,
     content_url: String,
 }
@@ -585,17 +611,8 @@ pub(crate) async fn shared(
     extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
     let (resolved, view, locker) = open_share(&state, &locker, &share, &extensions).await?;
-    let (uri, _) = doc_text(&resolved.doc);
     Ok(Json(SharedDto {
-        name: resolved.name,
-        uri,
-        issuer: resolved.issuer,
-        issued_on: resolved.issued_on,
-        holder_name: resolved.holder_name,
-        media_type: resolved.media_type.mime(),
-        size_bytes: resolved.size_bytes,
-        content_hash: resolved.hash.to_hex(),
-        revoked_by_issuer: resolved.revoked,
+        document: resolved.into(),
         expires_at_ms: view.expires_at_ms.0,
         content_url: format!("{}/content", share_url(&locker, &view.share_id)),
     })

@@ -33,6 +33,8 @@ pub trait Applied: Send + Sync {
         partition: u32,
     ) -> Boxed<'a, Result<u64, ledger::LogError>>;
     fn is_logged<'a>(&'a self, id: &'a EventId) -> Boxed<'a, Result<bool, ledger::LogError>>;
+    /// Ticks whenever the views apply a batch.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 impl<L: Log> Applied for Projector<L> {
@@ -56,6 +58,9 @@ impl<L: Log> Applied for Projector<L> {
         Box::pin(async move {
             Ok(self.log().lookup(std::slice::from_ref(id)).await?.pop().flatten().is_some())
         })
+    }
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        Projector::changes(self)
     }
 }
 
@@ -90,6 +95,15 @@ impl WriteGuard {
         let partitions =
             (0..config.citizen_partitions).map(|_| tokio::sync::Mutex::new(())).collect();
         WriteGuard { config, applied, partitions }
+    }
+
+    /// Ticks whenever the views apply a batch: event streams wait on it.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.changes()
+    }
+
+    pub fn citizen_partitions(&self) -> u32 {
+        self.config.citizen_partitions
     }
 
     /// Whether an event with this id is already in the log (a retry needs no state check).

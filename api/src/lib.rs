@@ -19,6 +19,8 @@ pub mod limits;
 mod metrics;
 pub mod otp;
 pub mod push;
+mod requester;
+pub mod rfc9421;
 pub mod server;
 mod signup;
 pub mod vault;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub writes: Arc<guard::WriteGuard>,
     /// Document bytes, content-addressed.
     pub files: Arc<files::Files>,
+    /// One permit per open event stream (`limits::SSE_STREAMS_MAX`).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.
@@ -123,6 +127,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/citizen/esign", axum::routing::post(documents::esign))
         .route("/v1/citizen/shares", get(documents::shares).post(documents::create_share))
         .route("/v1/citizen/shares/{id}/revoke", axum::routing::post(documents::revoke_share))
+        .route("/v1/requester/lockers/{username}", get(requester::locker_of))
+        .route("/v1/requester/consents", get(requester::consents).post(requester::request_consent))
+        .route("/v1/requester/documents", axum::routing::post(requester::fetch))
+        .route("/v1/requester/events", get(requester::events))
         .route("/v1/shared/{locker}/{share}", get(documents::shared))
         .route("/v1/shared/{locker}/{share}/content", get(documents::shared_content))
         .route("/v1/citizen/storage", get(citizen::storage))

@@ -44,6 +44,15 @@ pub const PUSH_BODY_BYTES_MAX: usize = 14 * 1024 * 1024 + (1 << 20);
 /// A share link lasts one day unless the citizen says otherwise, and at most 30 days.
 pub const SHARE_MINUTES_DEFAULT: u32 = 24 * 60;
 pub const SHARE_MINUTES_MAX: u32 = 30 * 24 * 60;
+/// How far an HTTP message signature's `created` may be from the server's clock.
+pub const SIGNATURE_AGE_S_MAX: i64 = 5 * 60;
+/// A consent request must be answered within this many days.
+pub const CONSENT_REQUEST_DAYS_MAX: u32 = 30;
+/// Open event streams at once, events read per partition per refill, and the keep-alive
+/// comment interval (so proxies keep idle streams open).
+pub const SSE_STREAMS_MAX: usize = 1024;
+pub const SSE_BATCH_EVENTS: usize = 100;
+pub const SSE_KEEPALIVE_MS: u64 = 15_000;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -25,11 +25,25 @@ use crate::{ApiError, AppState};
 /// The write side as the handlers see it: one record in, one verdict out.
 pub trait Appender: Send + Sync {
     fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
+    /// The principal's key if it may sign now (authenticates HTTP message signatures).
+    fn active_key<'a>(
+        &'a self,
+        principal: &'a schemas::Principal,
+        key_id: &'a schemas::KeyId,
+    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>;
 }
 
 impl<L: Log> Appender for Ledger<L> {
     fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>> {
         Box::pin(self.append_one(record))
+    }
+    fn active_key<'a>(
+        &'a self,
+        principal: &'a schemas::Principal,
+        key_id: &'a schemas::KeyId,
+    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>
+    {
+        Box::pin(Ledger::active_key(self, principal, key_id))
     }
 }
 
@@ -130,6 +144,21 @@ fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiEr
     }
 }
 
+/// Refuses events whose time is far from the server's clock: with the event-id idempotency,
+/// this bounds how long a captured request can be replayed.
+pub(crate) fn check_window(state: &AppState, event: &schemas::Event) -> Result<(), ApiError> {
+    let skew = (event.occurred_at_ms.0 - state.clock.now().0).abs();
+    if skew > PUSH_CLOCK_SKEW_MS {
+        return Err(ApiError::bad_request(
+            "stale_event",
+            format!(
+                "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks pushed bytes against the content the event signs, and stores them. Stored before
 /// the event is logged, so a logged event never names bytes the service was sent but lost.
 fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(), ApiError> {
@@ -223,16 +252,7 @@ pub(crate) async fn push_document(
             "send personal fields in clear under `personal`; the service seals them",
         ));
     }
-    let now = state.clock.now();
-    let skew = (event.occurred_at_ms.0 - now.0).abs();
-    if skew > PUSH_CLOCK_SKEW_MS {
-        return Err(ApiError::bad_request(
-            "stale_event",
-            format!(
-                "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
-            ),
-        ));
-    }
+    check_window(&state, event)?;
     match (event.payload.personal_commitment().copied(), body.personal) {
         (None, None) => {}
         (None, Some(_)) => {

@@ -154,6 +154,7 @@ async fn run<L: Log>(
         files: Arc::new(
             crate::files::Files::open(config.data.join("files")).context("open the file store")?,
         ),
+        streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
     };
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -11,6 +11,8 @@ mod consent;
 mod documents;
 /// Issuers pushing signed documents, and everything a push can get wrong.
 mod push;
+/// Requesters: signed requests (RFC 9421), consents, fetches and the event stream.
+mod requester;
 /// `app(state)` through `tower::ServiceExt::oneshot`.
 mod routes;
 /// `locker serve --demo` on a real port, restarted on the same data.

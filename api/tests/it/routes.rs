@@ -72,6 +72,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
         writes: Arc::new(api::guard::WriteGuard::new(config.clone(), Arc::new(projector.clone()))),
         files: Arc::new(api::files::Files::open(dir.path().join("files")).expect("files")),
+        streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
     };
     Fixture {
         _dir: dir,

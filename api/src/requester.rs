@@ -1,0 +1,540 @@
+//! Requesters (banks, telcos, passport offices): every request is signed with the
+//! requester's registered Ed25519 key as an HTTP Message Signature (RFC 9421) covering the
+//! method, path, query and, for a body, its Content-Digest. Writes carry their own signed
+//! event as well (a consent request, a document access), because the log keeps only what the
+//! actor signed.
+//!
+//! Consent events reach the requester through a Server-Sent Events stream. Each event's id
+//! is the stream's position in every citizen partition after it, so a client that reconnects
+//! with `Last-Event-ID` continues exactly where it stopped: no gap, no repeat, whichever
+//! partitions move meanwhile.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use projections::views::{ConsentState, RequesterEventKind, RequesterEventView};
+use schemas::*;
+use serde::{Deserialize, Serialize};
+
+use crate::documents::{doc_text, resolve};
+use crate::limits::{
+    CONSENT_REQUEST_DAYS_MAX, REQUEST_BODY_BYTES_MAX, SIGNATURE_AGE_S_MAX, SSE_BATCH_EVENTS,
+    SSE_KEEPALIVE_MS,
+};
+use crate::push::ledger_error;
+use crate::rfc9421::{self, Message};
+use crate::write::internal;
+use crate::{ApiError, AppState, ListDto, ListQuery};
+
+fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// Checks the request's HTTP message signature; returns the requester and the body it covers.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    request: Request,
+) -> Result<(RequesterId, axum::body::Bytes), ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies are at most {REQUEST_BODY_BYTES_MAX} bytes"),
+        )
+    })?;
+    let header = |name: &str| -> Option<String> {
+        let values: Vec<&str> =
+            parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
+    let (Some(input), Some(signature)) = (header("signature-input"), header("signature")) else {
+        return Err(unauthorized(
+            "missing_signature",
+            "sign the request (RFC 9421): Signature-Input and Signature headers, Ed25519, keyid \"<requester>:<key id>\"",
+        ));
+    };
+    let bad = |e: rfc9421::SignatureError| unauthorized("bad_signature", e.0);
+    let input = rfc9421::parse_signature_input(&input).map_err(bad)?;
+    let signature = rfc9421::parse_signature(&signature, &input.label).map_err(bad)?;
+    for required in ["@method", "@path", "@query"] {
+        if !input.components.iter().any(|c| c == required) {
+            return Err(unauthorized(
+                "bad_signature",
+                format!("the signature must cover {required}"),
+            ));
+        }
+    }
+    if !body.is_empty() {
+        if !input.components.iter().any(|c| c == "content-digest") {
+            return Err(unauthorized(
+                "bad_signature",
+                "a request with a body must cover content-digest",
+            ));
+        }
+        let digest = header("content-digest")
+            .ok_or_else(|| unauthorized("bad_signature", "Content-Digest header is missing"))?;
+        rfc9421::check_content_digest(&digest, &body)
+            .map_err(|e| ApiError::bad_request("digest_mismatch", e.0))?;
+    }
+    if input.alg.as_deref().is_some_and(|alg| alg != "ed25519") {
+        return Err(unauthorized("bad_signature", "alg must be ed25519"));
+    }
+    let now_s = state.clock.now().0.div_euclid(1000);
+    let created = input
+        .created
+        .ok_or_else(|| unauthorized("bad_signature", "the signature needs a `created` time"))?;
+    if (now_s - created).abs() > SIGNATURE_AGE_S_MAX {
+        return Err(unauthorized(
+            "stale_signature",
+            format!(
+                "created {created} is {} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed",
+                (now_s - created).abs()
+            ),
+        ));
+    }
+    if input.expires.is_some_and(|expires| now_s > expires) {
+        return Err(unauthorized("stale_signature", "the signature has expired"));
+    }
+    let keyid = input.keyid.as_deref().unwrap_or_default();
+    let (who, key_hex) = keyid.rsplit_once(':').ok_or_else(|| {
+        unauthorized("bad_signature", "keyid must be \"<requester id>:<key id in hex>\"")
+    })?;
+    let requester = RequesterId::parse(who)
+        .map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
+    let key_id = KeyId::from_hex(key_hex)
+        .map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
+    let key = state
+        .appender
+        .active_key(&Principal::Requester(requester.clone()), &key_id)
+        .await
+        .map_err(ledger_error)?;
+    let authority = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let message = Message {
+        method: parts.method.as_str(),
+        authority,
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        header: &header,
+    };
+    let base = rfc9421::signature_base(&message, &input).map_err(bad)?;
+    key.verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|_| unauthorized("bad_signature", "the signature does not verify"))?;
+    Ok((requester, body))
+}
+
+#[derive(Serialize)]
+struct LockerDto {
+    locker: String,
+}
+
+/// `GET /v1/requester/lockers/{username}`: the locker a citizen's username names.
+pub(crate) async fn locker_of(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    authenticate(&state, request).await?;
+    let locker = state.accounts.locker_of(&username).map_err(internal)?.ok_or_else(|| {
+        ApiError::not_found(format!("no citizen {username:?}")).with_code("unknown_citizen")
+    })?;
+    Ok(Json(LockerDto { locker: locker.to_string() }).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedBody {
+    envelope: Envelope,
+}
+
+/// The signed event in a requester's body: theirs, of the expected kind, and recent.
+fn signed_event(
+    state: &AppState,
+    requester: &RequesterId,
+    body: &[u8],
+    kind: &str,
+) -> Result<Envelope, ApiError> {
+    let SignedBody { envelope } = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    if envelope.event.actor != Actor::Requester(requester.clone()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_permitted",
+            "the event must be signed by the requester that signs the request",
+        ));
+    }
+    if envelope.event.payload.kind_name() != kind {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            format!("expected a {kind} event, not {}", envelope.event.payload.kind_name()),
+        ));
+    }
+    if envelope.sealed.is_some() {
+        return Err(ApiError::bad_request("invalid_event", "requester events seal nothing"));
+    }
+    crate::push::check_window(state, &envelope.event)?;
+    Ok(envelope)
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    status: &'static str,
+    event_id: String,
+    partition: u32,
+    offset: u64,
+}
+
+async fn append(state: &AppState, envelope: &Envelope) -> Result<(StatusCode, Accepted), ApiError> {
+    let record = encode_record(envelope).map_err(|e| ledger_error(e.into()))?;
+    let (status, word, position) =
+        match state.appender.append_record(record).await.map_err(ledger_error)? {
+            ledger::Appended::New(p) => {
+                state.writes.settle(p).await?;
+                (StatusCode::CREATED, "accepted", p)
+            }
+            ledger::Appended::Existing(p) => (StatusCode::OK, "already_present", p),
+        };
+    let event_id = envelope.event.id.to_string();
+    Ok((
+        status,
+        Accepted { status: word, event_id, partition: position.partition, offset: position.offset },
+    ))
+}
+
+/// `POST /v1/requester/consents`: `{envelope}` of a signed `consent_requested` event.
+pub(crate) async fn request_consent(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (requester, body) = authenticate(&state, request).await?;
+    let envelope = signed_event(&state, &requester, &body, "consent_requested")?;
+    let Payload::ConsentRequested(asked) = &envelope.event.payload else {
+        return Err(internal("kind checked above"));
+    };
+    let now = state.clock.now();
+    let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * 86_400_000;
+    if asked.expires_at_ms <= now || asked.expires_at_ms.0 > latest {
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            format!("a request must expire within {CONSENT_REQUEST_DAYS_MAX} days from now"),
+        ));
+    }
+    let _turn = state.writes.turn(&PartitionKey::Locker(asked.locker)).await?;
+    if !state.writes.is_logged(&envelope.event.id).await? {
+        if state.views.profile(&asked.locker)?.is_none() {
+            return Err(ApiError::not_found(format!("no locker {}", asked.locker))
+                .with_code("unknown_locker"));
+        }
+        if state.views.consent(&asked.locker, &asked.consent_id, now)?.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "consent_exists",
+                format!("consent id {} is already used in that locker", asked.consent_id),
+            ));
+        }
+    }
+    let (status, answer) = append(&state, &envelope).await?;
+    Ok((status, Json(answer)).into_response())
+}
+
+#[derive(Serialize)]
+pub(crate) struct GrantedDto {
+    uri: Option<String>,
+    upload_id: Option<String>,
+    /// What a `document_accessed` event must name; absent if the document left the locker.
+    content_hash: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RequesterConsentDto {
+    id: String,
+    locker: String,
+    state: &'static str,
+    purpose: PurposeCode,
+    purpose_text: String,
+    items: Vec<ConsentItem>,
+    requested_at_ms: i64,
+    request_expires_at_ms: i64,
+    access_expires_at_ms: Option<i64>,
+    granted: Vec<GrantedDto>,
+    accesses: u64,
+}
+
+use crate::citizen::state_name;
+
+/// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
+pub(crate) async fn consents(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Result<Json<ListDto<RequesterConsentDto>>, ApiError> {
+    let (requester, _) = authenticate(&state, request).await?;
+    let query = crate::list_query(query)?;
+    let page = state.views.requester_consents(
+        requester.as_str(),
+        state.clock.now(),
+        query.cursor.as_deref(),
+        query.limit()?,
+    )?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for consent in page.items {
+        let granted = consent
+            .granted
+            .iter()
+            .map(|doc| {
+                let (uri, upload_id) = doc_text(doc);
+                let content_hash =
+                    resolve(&state, &consent.locker, doc).ok().map(|r| r.hash.to_hex());
+                GrantedDto { uri, upload_id, content_hash }
+            })
+            .collect();
+        items.push(RequesterConsentDto {
+            id: consent.consent_id.to_hex(),
+            locker: consent.locker.to_string(),
+            state: state_name(consent.state),
+            purpose: consent.purpose.code,
+            purpose_text: consent.purpose.text.to_string(),
+            items: consent.items,
+            requested_at_ms: consent.requested_at_ms.0,
+            request_expires_at_ms: consent.request_expires_at_ms.0,
+            access_expires_at_ms: consent.access_expires_at_ms.map(|t| t.0),
+            granted,
+            accesses: consent.accesses,
+        });
+    }
+    Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+#[derive(Serialize)]
+struct FetchedDto {
+    #[serde(flatten)]
+    accepted: Accepted,
+    #[serde(flatten)]
+    document: crate::documents::DocumentDto,
+    /// The document's bytes in base64, when the service holds them.
+    content: Option<String>,
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, message)
+}
+
+/// `POST /v1/requester/documents`: `{envelope}` of a signed `document_accessed` event; the
+/// answer is the document, if the consent allows it now.
+pub(crate) async fn fetch(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (requester, body) = authenticate(&state, request).await?;
+    let envelope = signed_event(&state, &requester, &body, "document_accessed")?;
+    let Payload::DocumentAccessed(access) = &envelope.event.payload else {
+        return Err(internal("kind checked above"));
+    };
+    let _turn = state.writes.turn(&PartitionKey::Locker(access.locker)).await?;
+    // Checked on retries too: a logged access does not outlive a revocation.
+    let unknown = || {
+        ApiError::not_found(format!("no consent {} of yours in that locker", access.consent_id))
+            .with_code("unknown_consent")
+    };
+    let consent = state
+        .views
+        .consent(&access.locker, &access.consent_id, state.clock.now())?
+        .ok_or_else(unknown)?;
+    if consent.requester != requester.as_str() {
+        return Err(unknown());
+    }
+    match consent.state {
+        ConsentState::Active => {}
+        ConsentState::Expired => {
+            return Err(refused("consent_expired", "the consent has expired"));
+        }
+        ConsentState::Revoked => {
+            return Err(refused("consent_revoked", "the citizen revoked the consent"));
+        }
+        other => {
+            return Err(refused(
+                "consent_state",
+                format!("the consent is {}, not active", state_name(other)),
+            ));
+        }
+    }
+    if !consent.granted.contains(&access.document) {
+        return Err(refused("document_not_granted", "the citizen did not grant this document"));
+    }
+    let resolved = resolve(&state, &access.locker, &access.document)?;
+    if resolved.hash != access.content_hash {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_document",
+            format!("the document's content is now {}; sign an access to that", resolved.hash),
+        ));
+    }
+    let content = if state.files.contains(&resolved.hash) {
+        use base64::Engine;
+        let bytes = crate::documents::read_content(&state.files, resolved.hash).await?;
+        Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+    } else {
+        None
+    };
+    let (_, accepted) = append(&state, &envelope).await?;
+    Ok(Json(FetchedDto { accepted, document: resolved.into(), content }).into_response())
+}
+
+/// The stream position: for each citizen partition, the next offset to deliver.
+fn encode_cursor(next: &[u64]) -> String {
+    let offsets: Vec<String> = next.iter().map(u64::to_string).collect();
+    format!("v1.{}", offsets.join("."))
+}
+
+fn decode_cursor(text: &str, partitions: u32) -> Result<Vec<u64>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_last_event_id",
+            format!("Last-Event-ID must be an id this stream sent (v1 and {partitions} offsets)"),
+        )
+    };
+    let rest = text.strip_prefix("v1.").ok_or_else(bad)?;
+    let next: Vec<u64> =
+        rest.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad())?;
+    if next.len() != partitions as usize {
+        return Err(bad());
+    }
+    Ok(next)
+}
+
+#[derive(Serialize)]
+struct StreamEventDto {
+    consent_id: String,
+    locker: String,
+    at_ms: i64,
+    documents: Vec<GrantedDto>,
+}
+
+fn kind_name(kind: RequesterEventKind) -> &'static str {
+    match kind {
+        RequesterEventKind::Requested => "consent_requested",
+        RequesterEventKind::Granted => "consent_granted",
+        RequesterEventKind::Denied => "consent_denied",
+        RequesterEventKind::Revoked => "consent_revoked",
+        RequesterEventKind::Expired => "consent_expired",
+        RequesterEventKind::Accessed => "document_accessed",
+    }
+}
+
+struct Stream {
+    state: AppState,
+    requester: String,
+    next: Vec<u64>,
+    pending: VecDeque<(u32, u64, RequesterEventView)>,
+    changes: tokio::sync::watch::Receiver<u64>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Stream {
+    fn refill(&mut self) -> Result<(), ApiError> {
+        for (partition, next) in (0u32..).zip(self.next.iter()) {
+            let after = next.checked_sub(1);
+            for (offset, view) in self.state.views.requester_events(
+                &self.requester,
+                partition,
+                after,
+                SSE_BATCH_EVENTS,
+            )? {
+                self.pending.push_back((partition, offset, view));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event, waiting for the views to change when there is none.
+    async fn next_event(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some((partition, offset, view)) = self.pending.pop_front() {
+                if let Some(slot) = self.next.get_mut(partition as usize) {
+                    *slot = offset + 1;
+                }
+                let documents = view
+                    .documents
+                    .iter()
+                    .map(|doc| {
+                        let (uri, upload_id) = doc_text(doc);
+                        GrantedDto { uri, upload_id, content_hash: None }
+                    })
+                    .collect();
+                let data = StreamEventDto {
+                    consent_id: view.consent_id.to_hex(),
+                    locker: view.locker.to_string(),
+                    at_ms: view.at_ms.0,
+                    documents,
+                };
+                let event = SseEvent::default()
+                    .id(encode_cursor(&self.next))
+                    .event(kind_name(view.kind))
+                    .json_data(data)
+                    .ok()?;
+                return Some(event);
+            }
+            // Mark before reading, so a change between the read and the wait is not missed.
+            self.changes.borrow_and_update();
+            if let Err(e) = self.refill() {
+                tracing::warn!(code = e.code, message = %e.message, "event stream stopped");
+                return None;
+            }
+            if self.pending.is_empty() && self.changes.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// `GET /v1/requester/events`: Server-Sent Events of the requester's consents.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let last = request
+        .headers()
+        .get("last-event-id")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ApiError::bad_request("invalid_last_event_id", "Last-Event-ID is not text"))?;
+    let (requester, _) = authenticate(&state, request).await?;
+    let partitions = state.writes.citizen_partitions();
+    let next = match last {
+        Some(text) => decode_cursor(&text, partitions)?,
+        None => vec![0; partitions as usize],
+    };
+    let slot = std::sync::Arc::clone(&state.streams).try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            "too many open event streams; retry later",
+        )
+    })?;
+    let stream = Stream {
+        changes: state.writes.changes(),
+        state,
+        requester: requester.to_string(),
+        next,
+        pending: VecDeque::new(),
+        _slot: slot,
+    };
+    let events = futures_util::stream::unfold(stream, |mut stream| async move {
+        let event = stream.next_event().await?;
+        Some((Ok::<_, Infallible>(event), stream))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_millis(SSE_KEEPALIVE_MS)))
+        .into_response())
+}
