@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 client for JSON POSTs (the SMS gateway, `locker issue`). Plain http://.
+//! A small HTTP/1.1 client for the command line and the SMS gateway (`locker issue`,
+//! `locker admin`, `locker requester`). Plain http://.
 
 use std::time::Duration;
 
@@ -30,17 +31,50 @@ impl JsonClient {
 
     /// POSTs `body` as JSON; returns the status and the response body.
     pub async fn post(&self, url: &hyper::Uri, body: String) -> Result<(u16, String), String> {
-        let request = hyper::Request::post(url.clone())
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
+        self.send(
+            "POST",
+            url,
+            &[("content-type", "application/json".to_owned())],
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    /// Sends a request with extra headers; returns the status and the response body.
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &hyper::Uri,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<(u16, String), String> {
+        let response = self.open(method, url, headers, body).await?;
+        let status = response.status().as_u16();
+        let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
+            .await
+            .map_err(|_| format!("{url}: the answer did not finish in time"))?
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Sends a request and returns the response as soon as its head arrives, for streams.
+    pub async fn open(
+        &self,
+        method: &str,
+        url: &hyper::Uri,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        let mut request = hyper::Request::builder().method(method).uri(url.clone());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
         let timeout_ms = self.timeout.as_millis();
-        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+        tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| format!("{url} did not answer in {timeout_ms} ms"))?
-            .map_err(|e| format!("{url}: {e}"))?;
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            .map_err(|e| format!("{url}: {e}"))
     }
 }

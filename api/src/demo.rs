@@ -30,6 +30,54 @@ pub struct DemoSummary {
     pub citizen_locker: LockerId,
     pub citizen_username: String,
     pub citizen_mobile: String,
+    /// The demo documents' bytes (small PDFs), for the file store.
+    pub contents: Vec<Vec<u8>>,
+}
+
+/// A one-page PDF with a title and lines of text: real enough for any viewer to open.
+pub fn demo_pdf(title: &str, lines: &[String]) -> Vec<u8> {
+    let escape = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .flat_map(|c| match c {
+                '(' | ')' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect()
+    };
+    let mut stream = format!("BT /F1 18 Tf 72 760 Td ({}) Tj ET\n", escape(title));
+    for (index, line) in lines.iter().enumerate() {
+        let y = 720 - 22 * index;
+        stream.push_str(&format!("BT /F1 12 Tf 72 {y} Td ({}) Tj ET\n", escape(line)));
+    }
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{stream}endstream", stream.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
 }
 
 struct Builder<'a> {
@@ -38,6 +86,7 @@ struct Builder<'a> {
     platform: &'a SigningKey,
     vault: &'a Vault,
     records: Vec<Vec<u8>>,
+    contents: Vec<Vec<u8>>,
 }
 
 fn valid<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
@@ -154,8 +203,18 @@ impl Builder<'_> {
                 .collect(),
         });
         let (personal, sealed) = self.seal(SealSubject::Locker(locker), &data)?;
-        let mut hash = [0u8; 32];
-        self.rng.fill_bytes(&mut hash);
+        let mut lines = vec![
+            format!("Issued by {} to Asha Kumari on 13 May 2024", issuer.0),
+            format!("Document {doc_type} {doc_id}"),
+        ];
+        lines.extend(fields.iter().map(|(k, v)| format!("{k}: {v}")));
+        let pdf = demo_pdf(name, &lines);
+        let content = ContentRef {
+            hash: Digest32(*blake3::hash(&pdf).as_bytes()),
+            media_type: MediaType::Pdf,
+            size_bytes: pdf.len() as u64,
+        };
+        self.contents.push(pdf);
         let payload = Payload::DocumentIssued(DocumentIssued {
             uri: DocUri::new(
                 issuer.0.clone(),
@@ -167,11 +226,7 @@ impl Builder<'_> {
             issued_on: valid(CivilDate::from_ymd(2024, 5, 13)),
             valid_from: None,
             valid_to,
-            content: ContentRef {
-                hash: Digest32(hash),
-                media_type: MediaType::Pdf,
-                size_bytes: 184_320,
-            },
+            content,
             personal: Some(personal),
         });
         self.push(Actor::Issuer(issuer.0.clone()), &issuer.1, payload, Some(sealed))
@@ -179,7 +234,8 @@ impl Builder<'_> {
 }
 
 /// Appends the demo directory and citizen through the ledger (so every check applies). With
-/// `keys_dir`, the demo issuers' keys are written there (`<issuer id>.key`), for `locker issue`.
+/// `keys_dir`, the demo issuers' and requesters' keys are written there (`<id>.key`), for
+/// `locker issue` and `locker requester`.
 pub async fn seed<L: Log>(
     ledger: &Ledger<L>,
     platform: &SigningKey,
@@ -192,6 +248,7 @@ pub async fn seed<L: Log>(
         platform,
         vault,
         records: Vec::new(),
+        contents: Vec::new(),
     };
     let cbse = b.issuer(
         "in.gov.cbse",
@@ -214,8 +271,19 @@ pub async fn seed<L: Log>(
         }
     }
     let (bank, bank_key) = b.requester("in.co.sbi", "State Bank of India", RequesterKind::Bank)?;
-    b.requester("in.co.airtel", "Bharti Airtel", RequesterKind::Telco)?;
-    b.requester("in.gov.passport", "Passport Seva", RequesterKind::GovernmentDepartment)?;
+    let telco = b.requester("in.co.airtel", "Bharti Airtel", RequesterKind::Telco)?;
+    let passport =
+        b.requester("in.gov.passport", "Passport Seva", RequesterKind::GovernmentDepartment)?;
+    if let Some(dir) = keys_dir {
+        for (requester, key) in
+            [(&bank, &bank_key), (&telco.0, &telco.1), (&passport.0, &passport.1)]
+        {
+            let path = dir.join(format!("{requester}.key"));
+            if !path.exists() {
+                crate::keyfile::write_new(&path, key).map_err(anyhow::Error::msg)?;
+            }
+        }
+    }
 
     let mut locker_bytes = [0u8; 16];
     b.rng.fill_bytes(&mut locker_bytes);
@@ -290,6 +358,7 @@ pub async fn seed<L: Log>(
         citizen_locker: locker,
         citizen_username: username.to_owned(),
         citizen_mobile: mobile.as_str().to_owned(),
+        contents: std::mem::take(&mut b.contents),
     };
     for verdict in ledger.append(b.records).await? {
         match verdict? {
@@ -298,4 +367,34 @@ pub async fn seed<L: Log>(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cross-reference table points at each object, so strict PDF readers open the file.
+    #[test]
+    fn demo_pdfs_are_well_formed() {
+        let pdf = demo_pdf("Class X (2022)", &["Maths: 95".to_owned(), "back\\slash".to_owned()]);
+        assert_eq!(crate::files::sniff(&pdf), Some(MediaType::Pdf));
+        let text = String::from_utf8(pdf.clone()).expect("ascii");
+        let xref_at: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .and_then(|tail| tail.lines().next())
+            .and_then(|n| n.parse().ok())
+            .expect("startxref");
+        assert!(text[xref_at..].starts_with("xref\n0 6\n"));
+        for (index, line) in text[xref_at..].lines().skip(3).take(5).enumerate() {
+            let offset: usize = line[..10].parse().expect("offset");
+            assert!(
+                text[offset..].starts_with(&format!("{} 0 obj", index + 1)),
+                "object {}",
+                index + 1
+            );
+        }
+        assert!(text.contains("(Class X \\(2022\\)) Tj"));
+        assert!(text.contains("(back\\\\slash) Tj"));
+    }
 }

@@ -5,6 +5,7 @@
 //! own DTOs by hand, and every error becomes `{code, message}` with a stable code.
 
 pub mod accounts;
+pub mod admin;
 mod citizen;
 pub mod client;
 mod consent;
@@ -20,6 +21,7 @@ mod metrics;
 pub mod otp;
 pub mod push;
 mod requester;
+pub mod requester_client;
 pub mod rfc9421;
 pub mod server;
 mod signup;
@@ -127,6 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/citizen/esign", axum::routing::post(documents::esign))
         .route("/v1/citizen/shares", get(documents::shares).post(documents::create_share))
         .route("/v1/citizen/shares/{id}/revoke", axum::routing::post(documents::revoke_share))
+        .route("/v1/admin/events", axum::routing::post(admin::submit_event))
         .route("/v1/requester/lockers/{username}", get(requester::locker_of))
         .route("/v1/requester/consents", get(requester::consents).post(requester::request_consent))
         .route("/v1/requester/documents", axum::routing::post(requester::fetch))

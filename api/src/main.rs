@@ -31,6 +31,9 @@ enum Command {
         /// SMS gateway for one-time passwords (http://...); without it they go to the log.
         #[arg(long, env = "LOCKER_OTP_GATEWAY")]
         otp_gateway: Option<String>,
+        /// Topic names start with this (`<prefix>.directory`, `<prefix>.events`).
+        #[arg(long, env = "LOCKER_TOPIC_PREFIX", default_value = "locker")]
+        topic_prefix: String,
     },
     /// Manage signing keys.
     Keys {
@@ -39,6 +42,144 @@ enum Command {
     },
     /// Sign a document as an issuer and push it to a locker.
     Issue(Box<IssueArgs>),
+    /// Operators: register issuers and requesters, rotate and revoke keys, suspend.
+    Admin(Box<AdminArgs>),
+    /// Act as a requester (a bank, a telco): ask for documents, read them, follow consents.
+    Requester(Box<RequesterArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+struct AdminArgs {
+    #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// The platform's signing key (created by `locker serve` in its data folder).
+    #[arg(long, env = "LOCKER_PLATFORM_KEY", default_value = "locker-data/platform.key")]
+    platform_key: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+/// An organisation: exactly one of --issuer and --requester.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+struct OrgArg {
+    #[arg(long)]
+    issuer: Option<String>,
+    #[arg(long)]
+    requester: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Register an issuer with its doc types and public key.
+    RegisterIssuer {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// CODE=Name, such as HSCER="Class XII Marksheet"; repeatable.
+        #[arg(long = "doc-type", required = true)]
+        doc_types: Vec<String>,
+        /// The public key in hex, as `locker keys generate` prints it.
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Register a requester with its public key.
+    RegisterRequester {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// bank, telco, insurer, employer, government_department, educational_institution, other
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        key: String,
+    },
+    /// Add a key; with --retire, the old key stops signing new events.
+    RotateKey {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        new_key: String,
+        #[arg(long)]
+        retire: Option<String>,
+    },
+    /// Revoke a compromised or lost key at once.
+    RevokeKey {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        key_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Suspend {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        reason: String,
+    },
+    Reinstate {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RequesterArgs {
+    #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// The requester's id, such as in.co.sbi.
+    #[arg(long, env = "LOCKER_REQUESTER")]
+    id: String,
+    /// The requester's secret key file.
+    #[arg(long, env = "LOCKER_REQUESTER_KEY")]
+    key: PathBuf,
+    #[command(subcommand)]
+    command: RequesterCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum RequesterCommand {
+    /// The locker id of a citizen's username.
+    Lookup { username: String },
+    /// Ask a citizen for documents.
+    Request {
+        /// The citizen's username (or --locker).
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        locker: Option<String>,
+        /// ISSUER/CODE for every document of a type, or a document URI; repeatable.
+        #[arg(long = "doc", required = true)]
+        docs: Vec<String>,
+        /// know_your_customer, account_opening, employment, admission, passport_verification,
+        /// loan_application, other
+        #[arg(long, default_value = "know_your_customer")]
+        purpose: String,
+        #[arg(long, default_value = "Verification")]
+        text: String,
+        /// Days the citizen has to answer.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Your consents and their states.
+    Consents,
+    /// Read every document granted under a consent (each read is logged).
+    Fetch {
+        consent: String,
+        /// Write the documents' bytes into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Follow your consent events (Server-Sent Events) until interrupted.
+    Events {
+        #[arg(long)]
+        last_event_id: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +279,185 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn now() -> schemas::TimestampMs {
+    ledger::clock::Clock::now(&ledger::clock::SystemClock)
+}
+
+fn organisation(org: &OrgArg) -> anyhow::Result<(schemas::Organisation, schemas::Principal)> {
+    use schemas::{Organisation, Principal};
+    match (&org.issuer, &org.requester) {
+        (Some(id), None) => {
+            let id = parsed("issuer", schemas::IssuerId::parse(id))?;
+            Ok((Organisation::Issuer(id.clone()), Principal::Issuer(id)))
+        }
+        (None, Some(id)) => {
+            let id = parsed("requester", schemas::RequesterId::parse(id))?;
+            Ok((Organisation::Requester(id.clone()), Principal::Requester(id)))
+        }
+        _ => anyhow::bail!("name exactly one of --issuer and --requester"),
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> anyhow::Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| anyhow::anyhow!("--{what} {text:?}: {e}"))
+}
+
+async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    use schemas::*;
+    let platform = api::keyfile::read(&args.platform_key)
+        .map_err(|e| anyhow::anyhow!("--platform-key {}: {e}", args.platform_key.display()))?;
+    let key = |text: &str| api::admin::public_key(text).map_err(anyhow::Error::msg);
+    let payload = match args.command {
+        AdminCommand::RegisterIssuer { id, name, doc_types, key: public, endpoint } => {
+            let mut entries = Vec::new();
+            for entry in &doc_types {
+                let (code, name) = entry
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--doc-type {entry:?}: CODE=Name"))?;
+                entries.push(DocTypeEntry {
+                    code: parsed("doc-type", DocTypeCode::parse(code))?,
+                    name: parsed("doc-type", Label::parse(name))?,
+                });
+            }
+            Payload::IssuerRegistered(IssuerRegistered {
+                issuer: parsed("id", IssuerId::parse(&id))?,
+                name: parsed("name", Label::parse(&name))?,
+                doc_types: entries,
+                keys: vec![key(&public)?],
+                endpoint: endpoint.map(|e| parsed("endpoint", Endpoint::parse(&e))).transpose()?,
+            })
+        }
+        AdminCommand::RegisterRequester { id, name, kind, key: public } => {
+            Payload::RequesterRegistered(RequesterRegistered {
+                requester: parsed("id", RequesterId::parse(&id))?,
+                name: parsed("name", Label::parse(&name))?,
+                kind: from_json("kind", &kind)?,
+                keys: vec![key(&public)?],
+            })
+        }
+        AdminCommand::RotateKey { org, new_key, retire } => Payload::KeyRotated(KeyRotated {
+            owner: organisation(&org)?.1,
+            new_key: key(&new_key)?,
+            retired_key_id: retire.map(|k| parsed("retire", KeyId::from_hex(&k))).transpose()?,
+        }),
+        AdminCommand::RevokeKey { org, key_id, reason } => Payload::KeyRevoked(KeyRevoked {
+            owner: organisation(&org)?.1,
+            key_id: parsed("key-id", KeyId::from_hex(&key_id))?,
+            reason: parsed("reason", Reason::parse(&reason))?,
+        }),
+        AdminCommand::Suspend { org, reason } => {
+            Payload::OrganisationSuspended(OrganisationSuspended {
+                organisation: organisation(&org)?.0,
+                reason: parsed("reason", Reason::parse(&reason))?,
+            })
+        }
+        AdminCommand::Reinstate { org } => {
+            Payload::OrganisationReinstated(OrganisationReinstated {
+                organisation: organisation(&org)?.0,
+            })
+        }
+    };
+    let (status, answer) = api::admin::submit(&args.server, &platform, payload, now())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!("{answer}");
+    anyhow::ensure!((200..300).contains(&status), "the service refused it (HTTP {status})");
+    Ok(())
+}
+
+async fn requester(args: RequesterArgs) -> anyhow::Result<()> {
+    use schemas::*;
+    let client = api::requester_client::RequesterClient::new(
+        &args.server,
+        parsed("id", RequesterId::parse(&args.id))?,
+        api::keyfile::read(&args.key)
+            .map_err(|e| anyhow::anyhow!("--key {}: {e}", args.key.display()))?,
+        std::sync::Arc::new(ledger::clock::SystemClock),
+    );
+    let ok = |(status, answer): (u16, String)| -> anyhow::Result<String> {
+        anyhow::ensure!((200..300).contains(&status), "HTTP {status}: {answer}");
+        Ok(answer)
+    };
+    match args.command {
+        RequesterCommand::Lookup { username } => {
+            println!("{}", ok(client.lookup(&username).await.map_err(anyhow::Error::msg)?)?)
+        }
+        RequesterCommand::Request { username, locker, docs, purpose, text, days } => {
+            let locker = match (username, locker) {
+                (_, Some(locker)) => parsed("locker", LockerId::parse(&locker))?,
+                (Some(username), None) => {
+                    let found: serde_json::Value = serde_json::from_str(&ok(client
+                        .lookup(&username)
+                        .await
+                        .map_err(anyhow::Error::msg)?)?)?;
+                    parsed(
+                        "username",
+                        LockerId::parse(found["locker"].as_str().unwrap_or_default()),
+                    )?
+                }
+                (None, None) => anyhow::bail!("name the citizen with --username or --locker"),
+            };
+            let mut items = Vec::new();
+            for doc in &docs {
+                items.push(match doc.split_once('/') {
+                    Some((issuer, code)) => ConsentItem::DocType {
+                        issuer: parsed("doc", IssuerId::parse(issuer))?,
+                        doc_type: parsed("doc", DocTypeCode::parse(code))?,
+                    },
+                    None => ConsentItem::Document(parsed("doc", DocUri::parse(doc))?),
+                });
+            }
+            let purpose = Purpose {
+                code: from_json("purpose", &purpose)?,
+                text: parsed("text", Reason::parse(&text))?,
+            };
+            let (answer, consent) =
+                client.request(locker, items, purpose, days).await.map_err(anyhow::Error::msg)?;
+            ok(answer)?;
+            println!("consent {consent} requested from locker {locker}");
+        }
+        RequesterCommand::Consents => {
+            println!("{}", ok(client.consents().await.map_err(anyhow::Error::msg)?)?)
+        }
+        RequesterCommand::Fetch { consent, out } => {
+            let consent = parsed("consent", Id16::from_hex(&consent))?;
+            for answer in client.fetch_all(consent).await.map_err(anyhow::Error::msg)? {
+                let answer: serde_json::Value = serde_json::from_str(&ok(answer)?)?;
+                let name = answer["uri"]
+                    .as_str()
+                    .or(answer["upload_id"].as_str())
+                    .unwrap_or("document")
+                    .to_owned();
+                println!(
+                    "{name}: {} ({} bytes, hash {})",
+                    answer["name"], answer["size_bytes"], answer["content_hash"]
+                );
+                if let (Some(dir), Some(content)) = (&out, answer["content"].as_str()) {
+                    use base64::Engine;
+                    let bytes = base64::engine::general_purpose::STANDARD.decode(content)?;
+                    std::fs::create_dir_all(dir)?;
+                    let path = dir.join(&name);
+                    std::fs::write(&path, bytes)?;
+                    println!("  saved {}", path.display());
+                }
+            }
+        }
+        RequesterCommand::Events { last_event_id } => {
+            use std::io::Write;
+            let status = client
+                .events(last_event_id.as_deref(), |text| {
+                    let mut stdout = std::io::stdout();
+                    stdout.write_all(text.as_bytes()).is_ok() && stdout.flush().is_ok()
+                })
+                .await
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(status == 200, "the service refused the stream (HTTP {status})");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -163,8 +483,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Issue(args) => issue(*args).await,
-        Command::Serve { data, listen, kafka, demo, otp_gateway } => {
-            let config = api::server::ServeConfig { data, listen, kafka, demo, otp_gateway };
+        Command::Admin(args) => admin(*args).await,
+        Command::Requester(args) => requester(*args).await,
+        Command::Serve { data, listen, kafka, demo, otp_gateway, topic_prefix } => {
+            let config =
+                api::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

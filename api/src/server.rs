@@ -24,6 +24,9 @@ pub struct ServeConfig {
     pub demo: bool,
     /// Where one-time passwords are POSTed; without it they go to the server log.
     pub otp_gateway: Option<String>,
+    /// Topics are `<prefix>.directory` and `<prefix>.events`: several deployments (or test
+    /// runs) can share one Kafka cluster.
+    pub topic_prefix: String,
 }
 
 /// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
@@ -75,8 +78,17 @@ async fn run<L: Log>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let platform = platform_key(&config.data)?;
-    let ledger_config =
+    let mut ledger_config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
+    let prefix = &config.topic_prefix;
+    anyhow::ensure!(
+        !prefix.is_empty()
+            && prefix.len() <= 200
+            && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+        "--topic-prefix {prefix:?}: letters, digits, '.', '_' and '-' only"
+    );
+    ledger_config.directory_topic = format!("{prefix}.directory");
+    ledger_config.citizen_topic = format!("{prefix}.events");
     let ledger = Arc::new(
         Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?,
     );
@@ -86,6 +98,9 @@ async fn run<L: Log>(
     let accounts = Arc::new(
         crate::accounts::Accounts::open(config.data.join("accounts"), seed)
             .context("open the accounts")?,
+    );
+    let files = Arc::new(
+        crate::files::Files::open(config.data.join("files")).context("open the file store")?,
     );
     if config.demo {
         let summary =
@@ -99,6 +114,9 @@ async fn run<L: Log>(
                 crate::demo::DEMO_PASSWORD,
             )
             .map_err(|e| anyhow::anyhow!("demo account: {e:?}"))?;
+        for (index, pdf) in summary.contents.iter().enumerate() {
+            files.put(&format!("demo-{index}"), pdf).context("store the demo documents")?;
+        }
         say(format_args!(
             "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
             summary.appended,
@@ -151,9 +169,7 @@ async fn run<L: Log>(
             ledger_config.clone(),
             Arc::new(projector.clone()),
         )),
-        files: Arc::new(
-            crate::files::Files::open(config.data.join("files")).context("open the file store")?,
-        ),
+        files,
         streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
     };
 

@@ -2,6 +2,8 @@
 
 /// SIGKILL a writer mid-stream; every acknowledged event must survive, nothing partial shows.
 mod crash;
+/// The product end to end on a real port: citizen, issuer, requester.
+mod journey;
 /// Kill the Kafka broker mid-stream: acknowledged appends survive exactly once.
 mod kafka_faults;
 /// SIGKILL a projector mid-way: it resumes exactly once.

@@ -71,7 +71,13 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         platform: Arc::new(platform.clone()),
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
         writes: Arc::new(api::guard::WriteGuard::new(config.clone(), Arc::new(projector.clone()))),
-        files: Arc::new(api::files::Files::open(dir.path().join("files")).expect("files")),
+        files: {
+            let files = api::files::Files::open(dir.path().join("files")).expect("files");
+            for (index, pdf) in demo.contents.iter().enumerate() {
+                files.put(&format!("demo-{index}"), pdf).expect("demo pdf");
+            }
+            Arc::new(files)
+        },
         streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
     };
     Fixture {

@@ -1,0 +1,205 @@
+//! `locker requester`: what a bank's or a telco's integration does, from the command line.
+//! Every request is signed as an HTTP Message Signature (RFC 9421) with the requester's key;
+//! consent requests and document accesses carry their own signed events.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use ledger::crypto::{key_id_of, sign_event};
+use schemas::*;
+
+use crate::client::JsonClient;
+
+#[derive(Clone)]
+pub struct RequesterClient {
+    server: String,
+    id: RequesterId,
+    key: SigningKey,
+    http: JsonClient,
+    /// Where signatures and events get their time (injected for tests).
+    clock: std::sync::Arc<dyn ledger::clock::Clock>,
+}
+
+impl std::fmt::Debug for RequesterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequesterClient")
+            .field("server", &self.server)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A service answer: HTTP status and body.
+pub type Answer = (u16, String);
+
+impl RequesterClient {
+    pub fn new(
+        server: &str,
+        id: RequesterId,
+        key: SigningKey,
+        clock: std::sync::Arc<dyn ledger::clock::Clock>,
+    ) -> Self {
+        RequesterClient {
+            server: server.trim_end_matches('/').to_owned(),
+            id,
+            key,
+            http: JsonClient::new(Duration::from_secs(30)),
+            clock,
+        }
+    }
+
+    fn headers(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let keyid = format!("{}:{}", self.id, key_id_of(&self.key.verifying_key()));
+        let now_s = self.clock.now().0.div_euclid(1000);
+        let signed =
+            crate::rfc9421::sign_request(&self.key, &keyid, now_s, method, path, query, body);
+        let mut headers =
+            vec![("signature-input", signed.signature_input), ("signature", signed.signature)];
+        if let Some(digest) = signed.content_digest {
+            headers.push(("content-digest", digest));
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        headers
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> Result<Answer, String> {
+        let url = JsonClient::parse_url(&format!("{}{path_and_query}", self.server))?;
+        let headers = self.headers(method, path_and_query, &body);
+        self.http.send(method, &url, &headers, body).await
+    }
+
+    fn envelope(&self, payload: Payload) -> Result<Vec<u8>, String> {
+        let mut id = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+        let event = Event {
+            id: EventId(id),
+            occurred_at_ms: self.clock.now(),
+            actor: Actor::Requester(self.id.clone()),
+            key_id: key_id_of(&self.key.verifying_key()),
+            payload,
+        };
+        let envelope = sign_event(event, &self.key, None).map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "envelope": envelope }).to_string().into_bytes())
+    }
+
+    /// The locker of a citizen known by username.
+    pub async fn lookup(&self, username: &str) -> Result<Answer, String> {
+        self.call("GET", &format!("/v1/requester/lockers/{username}"), vec![]).await
+    }
+
+    /// Asks a citizen for documents; the answer names the new consent's id.
+    pub async fn request(
+        &self,
+        locker: LockerId,
+        items: Vec<ConsentItem>,
+        purpose: Purpose,
+        expires_in_days: u32,
+    ) -> Result<(Answer, Id16), String> {
+        let mut consent = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut consent);
+        let consent_id = Id16(consent);
+        let expires_at_ms =
+            TimestampMs(self.clock.now().0 + i64::from(expires_in_days) * 86_400_000);
+        let payload = Payload::ConsentRequested(ConsentRequested {
+            consent_id,
+            requester: self.id.clone(),
+            locker,
+            items,
+            purpose,
+            expires_at_ms,
+        });
+        let body = self.envelope(payload)?;
+        Ok((self.call("POST", "/v1/requester/consents", body).await?, consent_id))
+    }
+
+    pub async fn consents(&self) -> Result<Answer, String> {
+        self.call("GET", "/v1/requester/consents?limit=200", vec![]).await
+    }
+
+    /// Reads one granted document (recorded in the log as an access).
+    pub async fn fetch(
+        &self,
+        consent_id: Id16,
+        locker: LockerId,
+        document: DocRef,
+        content_hash: Digest32,
+    ) -> Result<Answer, String> {
+        let payload = Payload::DocumentAccessed(DocumentAccessed {
+            consent_id,
+            requester: self.id.clone(),
+            locker,
+            document,
+            content_hash,
+        });
+        let body = self.envelope(payload)?;
+        self.call("POST", "/v1/requester/documents", body).await
+    }
+
+    /// Reads every document granted under `consent_id`, as the consent listing names them.
+    pub async fn fetch_all(&self, consent_id: Id16) -> Result<Vec<Answer>, String> {
+        let (status, listing) = self.consents().await?;
+        if status != 200 {
+            return Err(format!("listing consents: HTTP {status}: {listing}"));
+        }
+        let listing: serde_json::Value =
+            serde_json::from_str(&listing).map_err(|e| e.to_string())?;
+        let wanted = consent_id.to_hex();
+        let consent = listing["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["id"] == wanted.as_str()))
+            .ok_or_else(|| format!("no consent {wanted} among yours"))?;
+        let locker = LockerId::parse(consent["locker"].as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        let mut answers = Vec::new();
+        for granted in consent["granted"].as_array().cloned().unwrap_or_default() {
+            let document = match (granted["uri"].as_str(), granted["upload_id"].as_str()) {
+                (Some(uri), _) => DocRef::Issued(DocUri::parse(uri).map_err(|e| e.to_string())?),
+                (_, Some(id)) => DocRef::Uploaded(Id16::from_hex(id).map_err(|e| e.to_string())?),
+                _ => continue,
+            };
+            let Some(hash) = granted["content_hash"].as_str() else { continue };
+            let hash = Digest32::from_hex(hash).map_err(|e| e.to_string())?;
+            answers.push(self.fetch(consent_id, locker, document, hash).await?);
+        }
+        Ok(answers)
+    }
+
+    /// Follows the consent event stream, handing each received chunk of text to `each`
+    /// until it returns false or the stream ends.
+    pub async fn events(
+        &self,
+        last_event_id: Option<&str>,
+        mut each: impl FnMut(&str) -> bool,
+    ) -> Result<u16, String> {
+        use http_body_util::BodyExt;
+        let path = "/v1/requester/events";
+        let url = JsonClient::parse_url(&format!("{}{path}", self.server))?;
+        let mut headers = self.headers("GET", path, &[]);
+        if let Some(id) = last_event_id {
+            headers.push(("last-event-id", id.to_owned()));
+        }
+        let response = self.http.open("GET", &url, &headers, vec![]).await?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Ok(data) = frame.into_data()
+                && !each(&String::from_utf8_lossy(&data))
+            {
+                break;
+            }
+        }
+        Ok(status)
+    }
+}

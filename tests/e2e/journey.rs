@@ -1,0 +1,374 @@
+//! The whole product on a real port, as its users meet it: the real `locker` binary serves
+//! (embedded log, and Kafka when a broker is available); a citizen signs up with an OTP
+//! delivered to a real local SMS gateway, links Aadhaar, receives a marksheet pushed with
+//! `locker issue`, uploads and shares a PDF; a bank asks with `locker requester`, is granted,
+//! reads the marksheet, follows the consent events, and is refused after the revocation.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use api::client::JsonClient;
+use tokio::sync::mpsc;
+
+/// The `locker` binary of this build (built here if this test runs alone).
+fn locker_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let binary = profile_dir.join("locker");
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "api", "--bin", "locker"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p api --bin locker failed");
+    }
+    binary
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
+    let mut command = Command::new(locker_binary());
+    command
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--otp-gateway", gateway, "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some((brokers, prefix)) = kafka {
+        command.args(["--kafka", brokers, "--topic-prefix", prefix]);
+    }
+    let mut child = command.spawn().expect("start locker serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address = loop {
+        let line = lines.next().expect("the server printed its address").expect("read");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split(' ').next().expect("address").to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Server { child, address }
+}
+
+/// A real HTTP endpoint standing in for the SMS gateway.
+async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
+    let (sent, received) = mpsc::unbounded_channel();
+    let router = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(message): axum::Json<serde_json::Value>| {
+            let sent = sent.clone();
+            async move {
+                let _ = sent.send(message);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/sms"), received)
+}
+
+struct Http {
+    base: String,
+    client: JsonClient,
+}
+
+impl Http {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let url = JsonClient::parse_url(&format!("{}{path}", self.base)).expect("url");
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        if let Some(token) = token {
+            headers.push(("authorization", format!("Bearer {token}")));
+        }
+        let (status, text) = self.client.send(method, &url, &headers, body).await.expect("answer");
+        let value = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        (status, value)
+    }
+
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let bytes = if body.is_null() { vec![] } else { body.to_string().into_bytes() };
+        self.call(method, path, token, bytes).await
+    }
+}
+
+/// Runs the `locker` command; returns whether it succeeded, and its stdout and stderr.
+async fn locker(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(locker_binary()).args(&args).output().expect("run locker");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+async fn journey(kafka: Option<(&str, &str)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, mut sms) = gateway().await;
+    let server = serve(&data, &gateway_url, kafka);
+    let server_url = format!("http://{}", server.address);
+    let http = Http { base: server_url.clone(), client: JsonClient::new(Duration::from_secs(30)) };
+    let keys = data.join("demo-keys");
+
+    // Sign up with an OTP that arrives at the gateway.
+    let (status, answer) = http
+        .json("POST", "/v1/citizen/signup/otp", None, serde_json::json!({ "mobile": "9123456780" }))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let message = tokio::time::timeout(Duration::from_secs(10), sms.recv())
+        .await
+        .expect("an SMS within 10 s")
+        .expect("gateway open");
+    let code =
+        message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
+    let (status, session) = http
+        .json(
+            "POST",
+            "/v1/citizen/signup",
+            None,
+            serde_json::json!({ "mobile": "9123456780", "otp": code, "username": "ravi", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let token = session["token"].as_str().expect("token").to_owned();
+    let locker_id = session["locker"].as_str().expect("locker").to_owned();
+    let bearer = format!("Bearer {token}");
+    let token = Some(token.as_str());
+
+    // Link Aadhaar.
+    let (status, answer) = http
+        .json(
+            "POST",
+            "/v1/citizen/aadhaar",
+            token,
+            serde_json::json!({ "aadhaar": "2345 6789 0127" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+
+    // The exam board pushes a marksheet with `locker issue`.
+    let marksheet = dir.path().join("marksheet.pdf");
+    let pdf = b"%PDF-1.4\n% Class XII marksheet of Ravi\n".to_vec();
+    std::fs::write(&marksheet, &pdf).expect("write pdf");
+    let (ok, out, err) = locker(owned(&[
+        "issue",
+        "--server",
+        &server_url,
+        "--key",
+        keys.join("in.gov.cbse.key").to_str().expect("path"),
+        "--issuer",
+        "in.gov.cbse",
+        "--locker",
+        &locker_id,
+        "--doc-type",
+        "HSCER",
+        "--doc-id",
+        "2024-9000001",
+        "--name",
+        "Class XII Marksheet 2024",
+        "--issued-on",
+        "2024-05-13",
+        "--holder",
+        "Ravi Kumar",
+        "--field",
+        "Physics=88",
+        "--content",
+        marksheet.to_str().expect("path"),
+    ]))
+    .await;
+    assert!(ok, "locker issue failed: {out} {err}");
+    let uri = "in.gov.cbse-HSCER-2024-9000001";
+
+    // The citizen sees it, My Issuer counts it, and it downloads byte for byte.
+    let (status, certificates) =
+        http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(certificates["items"][0]["uri"], uri, "{certificates}");
+    assert_eq!(certificates["items"][0]["holder_name"], "Ravi Kumar");
+    let (_, issuers) =
+        http.json("GET", "/v1/citizen/issuers", token, serde_json::Value::Null).await;
+    assert_eq!(issuers[0]["issuer"], "in.gov.cbse", "{issuers}");
+    assert_eq!(issuers[0]["documents"], 1);
+    let url = JsonClient::parse_url(&format!("{server_url}/v1/citizen/certificates/{uri}/content"))
+        .expect("url");
+    let auth = [("authorization", bearer.clone())];
+    let (status, body) = http.client.send("GET", &url, &auth, vec![]).await.expect("download");
+    assert_eq!(status, 200);
+    assert_eq!(body.as_bytes(), pdf.as_slice());
+
+    // Upload a PDF and share it; the public link opens without a login.
+    let upload = b"%PDF-1.7\n% rent agreement\n".to_vec();
+    let (status, uploaded) =
+        http.call("POST", "/v1/citizen/uploads?name=rent.pdf", token, upload).await;
+    assert_eq!(status, 201, "{uploaded}");
+    let (status, share) = http
+        .json(
+            "POST",
+            "/v1/citizen/shares",
+            token,
+            serde_json::json!({ "upload_id": uploaded["id"], "expires_in_minutes": 30 }),
+        )
+        .await;
+    assert_eq!(status, 201, "{share}");
+    let (status, page) =
+        http.json("GET", share["url"].as_str().expect("url"), None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["name"], "rent.pdf");
+
+    // The bank follows its consent events, then asks for the marksheet.
+    let bank_key = keys.join("in.co.sbi.key");
+    let as_bank = |args: &[&str]| -> Vec<String> {
+        let common = ["requester", "--server", &server_url, "--id", "in.co.sbi", "--key"];
+        let mut all = owned(&common);
+        all.push(bank_key.to_str().expect("path").to_owned());
+        all.extend(owned(args));
+        all
+    };
+    let client = api::requester_client::RequesterClient::new(
+        &server_url,
+        schemas::RequesterId::parse("in.co.sbi").expect("id"),
+        api::keyfile::read(&bank_key).expect("bank key"),
+        Arc::new(ledger::clock::SystemClock),
+    );
+    let stream = Arc::new(Mutex::new(String::new()));
+    let following = {
+        let (client, stream) = (client.clone(), Arc::clone(&stream));
+        tokio::spawn(async move {
+            client
+                .events(None, |text| {
+                    stream.lock().expect("lock").push_str(text);
+                    true
+                })
+                .await
+        })
+    };
+    let args = as_bank(&[
+        "request",
+        "--username",
+        "ravi",
+        "--doc",
+        "in.gov.cbse/HSCER",
+        "--purpose",
+        "account_opening",
+        "--text",
+        "Savings account",
+    ]);
+    let (ok, out, err) = locker(args).await;
+    assert!(ok, "locker requester request failed: {out} {err}");
+    let consent = out
+        .split("consent ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("consent id")
+        .to_owned();
+
+    // The citizen grants it.
+    let (status, granted) = http
+        .json(
+            "POST",
+            &format!("/v1/citizen/consents/{consent}/grant"),
+            token,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{granted}");
+    assert_eq!(granted["documents"][0], uri);
+
+    // The bank reads it with `locker requester fetch`, byte for byte.
+    let out_dir = dir.path().join("fetched");
+    let fetch = as_bank(&["fetch", &consent, "--out", out_dir.to_str().expect("path")]);
+    let (ok, out, err) = locker(fetch.clone()).await;
+    assert!(ok, "locker requester fetch failed: {out} {err}");
+    assert_eq!(std::fs::read(out_dir.join(uri)).expect("fetched file"), pdf);
+    let (_, requesters) =
+        http.json("GET", "/v1/citizen/requesters", token, serde_json::Value::Null).await;
+    let row = requesters
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["requester"] == "in.co.sbi")
+        .cloned()
+        .expect("bank row");
+    assert_eq!(row["accessed"], 1, "{requesters}");
+
+    // The stream showed the request, the grant and the access.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = stream.lock().expect("lock").clone();
+        if text.contains("event: document_accessed") {
+            let request = text.find("event: consent_requested").expect("request in stream");
+            let grant = text.find("event: consent_granted").expect("grant in stream");
+            assert!(request < grant, "{text}");
+            assert!(text.contains(&consent));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stream so far: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Revoked: the next read is refused.
+    let (status, _) = http
+        .json(
+            "POST",
+            &format!("/v1/citizen/consents/{consent}/revoke"),
+            token,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (ok, out, err) = locker(fetch).await;
+    assert!(!ok, "a fetch after revocation must fail: {out}");
+    assert!(err.contains("consent_revoked"), "{err}");
+    following.abort();
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_on_the_embedded_log() {
+    journey(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_on_kafka() {
+    let Some(brokers) = crate::kafka_bootstrap() else { return };
+    let prefix = format!("journey{}", std::process::id());
+    journey(Some((&brokers, &prefix))).await;
+}
