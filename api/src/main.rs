@@ -271,11 +271,11 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
         now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
     };
     let (status, answer) = api::issue::issue(request).await.map_err(anyhow::Error::msg)?;
-    println!("{answer}");
     anyhow::ensure!(
         (200..300).contains(&status),
-        "the service refused the document (HTTP {status})"
+        "the service refused the document (HTTP {status}): {answer}"
     );
+    println!("{answer}");
     Ok(())
 }
 
@@ -361,8 +361,11 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let (status, answer) = api::admin::submit(&args.server, &platform, payload, now())
         .await
         .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "the service refused it (HTTP {status}): {answer}"
+    );
     println!("{answer}");
-    anyhow::ensure!((200..300).contains(&status), "the service refused it (HTTP {status})");
     Ok(())
 }
 

@@ -13,20 +13,25 @@ use std::time::Duration;
 use api::client::JsonClient;
 use tokio::sync::mpsc;
 
-/// The `locker` binary of this build (built here if this test runs alone).
+/// The `locker` binary of this build. Cargo builds another package's binaries only when that
+/// package's tests run too, so build it (a no-op when fresh) before the first use.
 fn locker_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let binary = profile_dir.join("locker");
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "api", "--bin", "locker"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p api --bin locker failed");
-    }
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "api", "--bin", "locker"]);
+            if profile_dir.file_name().is_some_and(|name| name == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build -p api --bin locker failed");
+            profile_dir.join("locker")
+        })
+        .clone()
 }
 
 struct Server {
@@ -371,4 +376,130 @@ async fn the_whole_journey_on_kafka() {
     let Some(brokers) = crate::kafka_bootstrap() else { return };
     let prefix = format!("journey{}", std::process::id());
     journey(Some((&brokers, &prefix))).await;
+}
+
+/// `locker keys generate`: the key file, and the public key and key id it prints.
+async fn generate_key(path: &Path) -> (String, String) {
+    let (ok, out, err) =
+        locker(owned(&["keys", "generate", "--out", path.to_str().expect("path")])).await;
+    assert!(ok, "{err}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(|rest| rest.trim().split(' ').next().unwrap_or_default().to_owned())
+            .expect("printed")
+    };
+    (field("public key:"), field("key id:"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_register_suspend_rotate_and_revoke_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, None);
+    let server_url = format!("http://{}", server.address);
+    let platform = data.join("platform.key");
+    let admin = |args: &[&str]| -> Vec<String> {
+        let mut all = owned(&["admin", "--server", &server_url, "--platform-key"]);
+        all.push(platform.to_str().expect("path").to_owned());
+        all.extend(owned(args));
+        all
+    };
+    let as_bank = |key: &Path| -> Vec<String> {
+        let mut all =
+            owned(&["requester", "--server", &server_url, "--id", "in.co.newbank", "--key"]);
+        all.push(key.to_str().expect("path").to_owned());
+        all.push("consents".to_owned());
+        all
+    };
+    let first = dir.path().join("first.key");
+    let (first_public, first_id) = generate_key(&first).await;
+    let (ok, out, err) = locker(admin(&[
+        "register-requester",
+        "--id",
+        "in.co.newbank",
+        "--name",
+        "New Bank",
+        "--kind",
+        "bank",
+        "--key",
+        &first_public,
+    ]))
+    .await;
+    assert!(ok, "{out} {err}");
+    let (ok, _, err) = locker(as_bank(&first)).await;
+    assert!(ok, "a registered requester reads its consents: {err}");
+    let (ok, _, err) = locker(admin(&[
+        "register-requester",
+        "--id",
+        "in.co.newbank",
+        "--name",
+        "Again",
+        "--kind",
+        "bank",
+        "--key",
+        &first_public,
+    ]))
+    .await;
+    assert!(!ok && err.contains("already_registered"), "{err}");
+
+    let (ok, _, err) =
+        locker(admin(&["suspend", "--requester", "in.co.newbank", "--reason", "under audit"]))
+            .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = locker(as_bank(&first)).await;
+    assert!(!ok && err.contains("suspended"), "{err}");
+    let (ok, _, err) = locker(admin(&["reinstate", "--requester", "in.co.newbank"])).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = locker(as_bank(&first)).await;
+    assert!(ok, "{err}");
+
+    let second = dir.path().join("second.key");
+    let (second_public, second_id) = generate_key(&second).await;
+    let (ok, _, err) = locker(admin(&[
+        "rotate-key",
+        "--requester",
+        "in.co.newbank",
+        "--new-key",
+        &second_public,
+        "--retire",
+        &first_id,
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = locker(as_bank(&first)).await;
+    assert!(!ok && err.contains("key_revoked"), "the retired key signs nothing: {err}");
+    let (ok, _, err) = locker(as_bank(&second)).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = locker(admin(&[
+        "revoke-key",
+        "--requester",
+        "in.co.newbank",
+        "--key-id",
+        &second_id,
+        "--reason",
+        "laptop stolen",
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = locker(as_bank(&second)).await;
+    assert!(!ok && err.contains("key_revoked"), "{err}");
+
+    // Only the platform's key administers.
+    let (ok, _, err) = locker(owned(&[
+        "admin",
+        "--server",
+        &server_url,
+        "--platform-key",
+        first.to_str().expect("path"),
+        "suspend",
+        "--issuer",
+        "in.gov.cbse",
+        "--reason",
+        "x",
+    ]))
+    .await;
+    assert!(!ok && err.contains("unknown_key"), "{err}");
+    drop(server);
 }
