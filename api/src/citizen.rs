@@ -161,18 +161,72 @@ pub(crate) struct CertificateDto {
     content_hash: String,
 }
 
+/// The positions a locker's My Certificates depends on (see `cache`).
+fn certificates_stamp(state: &AppState, locker: &LockerId) -> Result<Vec<u64>, ApiError> {
+    let config = state.writes.config();
+    let partition = |key: schemas::PartitionKey| {
+        ledger::partition::partition_for(&key.to_key_bytes(), config.citizen_partitions)
+    };
+    let mut stamp = vec![
+        state.views.position(&config.directory_topic, 0)?,
+        state
+            .views
+            .position(&config.citizen_topic, partition(schemas::PartitionKey::Locker(*locker)))?,
+    ];
+    if let Some(hash) = state.views.profile(locker)?.and_then(|p| p.aadhaar_hash) {
+        let aadhaar = partition(schemas::PartitionKey::Aadhaar(hash));
+        stamp.push(state.views.position(&config.citizen_topic, aadhaar)?);
+    }
+    Ok(stamp)
+}
+
+/// My Certificates, served from the page cache while the log has not moved under it.
 pub(crate) async fn certificates(
     State(state): State<AppState>,
     citizen: Citizen,
+    headers: axum::http::HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ListDto<CertificateDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = crate::list_query(query)?;
-    let page = state.views.certificates(
-        &citizen.locker,
-        state.clock.now(),
-        query.cursor.as_deref(),
-        query.limit()?,
-    )?;
+    let now = state.clock.now();
+    let key = crate::cache::PageKey {
+        locker: citizen.locker,
+        cursor: query.cursor.clone(),
+        limit: query.limit()?,
+        day: now.0.div_euclid(86_400_000),
+    };
+    let stamp = certificates_stamp(&state, &citizen.locker)?;
+    let page = match state.pages.get(&key, &stamp) {
+        Some(page) => page,
+        None => {
+            let body = serde_json::to_vec(&render_certificates(&state, &citizen, &query, now)?)
+                .map_err(crate::write::internal)?;
+            let page =
+                crate::cache::Page { body: body.into(), etag: crate::cache::etag(&key, &stamp) };
+            state.pages.put(key, stamp, page.clone());
+            page
+        }
+    };
+    let etag = (axum::http::header::ETAG, page.etag.clone());
+    let cache_control = (axum::http::header::CACHE_CONTROL, "private, no-cache".to_owned());
+    if headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == page.etag.as_bytes())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [etag, cache_control]).into_response());
+    }
+    let content_type = (axum::http::header::CONTENT_TYPE, "application/json".to_owned());
+    Ok(([etag, cache_control, content_type], page.body).into_response())
+}
+
+fn render_certificates(
+    state: &AppState,
+    citizen: &Citizen,
+    query: &ListQuery,
+    now: schemas::TimestampMs,
+) -> Result<ListDto<CertificateDto>, ApiError> {
+    let page =
+        state.views.certificates(&citizen.locker, now, query.cursor.as_deref(), query.limit()?)?;
     let items = page
         .items
         .into_iter()
@@ -198,7 +252,7 @@ pub(crate) async fn certificates(
             content_hash: c.doc.content_hash.to_hex(),
         })
         .collect();
-    Ok(Json(ListDto { items, next_cursor: page.next }))
+    Ok(ListDto { items, next_cursor: page.next })
 }
 
 #[derive(Serialize)]

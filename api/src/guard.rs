@@ -102,6 +102,10 @@ impl WriteGuard {
         self.applied.changes()
     }
 
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
     pub fn citizen_partitions(&self) -> u32 {
         self.config.citizen_partitions
     }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod cache;
 mod citizen;
 pub mod client;
 mod consent;
@@ -42,9 +43,32 @@ use serde::{Deserialize, Serialize};
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-/// What handlers share.
+/// What handlers share: one allocation, so the per-request clones axum makes cost one
+/// reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The service's parts.
+pub struct Services {
     pub views: Arc<Views>,
     pub metrics: Arc<Metrics>,
     /// Projection health, refreshed in the background (see `server`).
@@ -67,6 +91,8 @@ pub struct AppState {
     pub files: Arc<files::Files>,
     /// One permit per open event stream (`limits::SSE_STREAMS_MAX`).
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Rendered My Certificates pages, stamped with the log positions they reflect.
+    pub pages: cache::PageCache,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.
@@ -97,9 +123,9 @@ impl Nonces {
     }
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
+        f.debug_struct("Services").finish_non_exhaustive()
     }
 }
 

@@ -53,6 +53,8 @@ pub const CONSENT_REQUEST_DAYS_MAX: u32 = 30;
 pub const SSE_STREAMS_MAX: usize = 1024;
 pub const SSE_BATCH_EVENTS: usize = 100;
 pub const SSE_KEEPALIVE_MS: u64 = 15_000;
+/// Rendered My Certificates pages kept in memory, in bytes.
+pub const PAGE_CACHE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

@@ -13,7 +13,7 @@ use projections::{Projector, Views};
 use rand_core::{OsRng, RngCore};
 
 use crate::vault::Vault;
-use crate::{AppState, Metrics, app};
+use crate::{AppState, Metrics, Services, app};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -144,7 +144,7 @@ async fn run<L: Log>(
         tracing::error!(error = %e, "projection stopped; /healthz reports it");
     }
     let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
-    let state = AppState {
+    let state = AppState::new(Services {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
         partitions: Arc::clone(&partitions),
@@ -171,7 +171,8 @@ async fn run<L: Log>(
         )),
         files,
         streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
-    };
+        pages: Default::default(),
+    });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let follower = {

@@ -6,6 +6,18 @@ use std::fmt;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Lower-case hex by table lookup: ids and hashes are printed on every listed document, and
+/// the `hex` crate's char iterator shows up in profiles.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
+    String::from_utf8(out).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
+}
+
 macro_rules! fixed_bytes {
     ($(#[$doc:meta])* $name:ident, $len:expr) => {
         $(#[$doc])*
@@ -18,7 +30,7 @@ macro_rules! fixed_bytes {
                 &self.0
             }
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                crate::bytes::to_hex(&self.0)
             }
             pub fn from_hex(text: &str) -> Result<Self, crate::SchemaError> {
                 let mut out = [0u8; $len];
@@ -90,7 +102,7 @@ pub(crate) fn serialize_fixed<S: Serializer, const N: usize>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     if serializer.is_human_readable() {
-        serializer.serialize_str(&hex::encode(bytes))
+        serializer.serialize_str(&to_hex(bytes))
     } else {
         use serde::ser::SerializeTuple;
         let mut tuple = serializer.serialize_tuple(N)?;
@@ -134,5 +146,15 @@ pub(crate) fn deserialize_fixed<'de, D: Deserializer<'de>, const N: usize>(
         deserializer.deserialize_str(FixedVisitor::<N>)
     } else {
         deserializer.deserialize_tuple(N, FixedVisitor::<N>)
+    }
+}
+
+#[cfg(test)]
+mod hex_tests {
+    #[test]
+    fn table_hex_matches_the_hex_crate() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(super::to_hex(&[]), "");
     }
 }

@@ -479,6 +479,24 @@ pub struct CivilDate(chrono::NaiveDate);
 
 impl CivilDate {
     pub fn parse(text: &str) -> Result<Self, SchemaError> {
+        // Every stored document decodes its dates: plain `YYYY-MM-DD` skips chrono's
+        // format interpreter; anything else gets chrono's full parse (and its error).
+        let bytes = text.as_bytes();
+        if bytes.len() == 10
+            && bytes[4] == b'-'
+            && bytes[7] == b'-'
+            && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
+        {
+            let number = |range: std::ops::Range<usize>| {
+                bytes[range].iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+            };
+            if let Some(date) = i32::try_from(number(0..4))
+                .ok()
+                .and_then(|year| chrono::NaiveDate::from_ymd_opt(year, number(5..7), number(8..10)))
+            {
+                return Ok(CivilDate(date));
+            }
+        }
         chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map(CivilDate)
             .map_err(|e| SchemaError::invalid("date", format!("{text:?} is not YYYY-MM-DD: {e}")))
@@ -494,7 +512,15 @@ impl CivilDate {
 }
 impl fmt::Display for CivilDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        use chrono::Datelike;
+        // chrono's strftime interpreter is slow on a hot path (every listed document); for
+        // years 0..=9999 this prints exactly what `%Y-%m-%d` prints.
+        let (year, month, day) = (self.0.year(), self.0.month(), self.0.day());
+        if (0..=9999).contains(&year) {
+            write!(f, "{year:04}-{month:02}-{day:02}")
+        } else {
+            write!(f, "{}", self.0.format("%Y-%m-%d"))
+        }
     }
 }
 impl fmt::Debug for CivilDate {
@@ -599,6 +625,17 @@ mod tests {
 
     #[test]
     fn dates_and_emails() {
+        // The fast paths print and read exactly what chrono's `%Y-%m-%d` does.
+        let mut day = chrono::NaiveDate::from_ymd_opt(1899, 12, 25).expect("date");
+        for _ in 0..60_000 {
+            let text = day.format("%Y-%m-%d").to_string();
+            assert_eq!(CivilDate(day).to_string(), text);
+            assert_eq!(CivilDate::parse(&text).expect("parse").0, day);
+            day = day.succ_opt().expect("next day");
+        }
+        for bad in ["2024-05-1x", "20240513", "2024-13-01", "2023-02-29", ""] {
+            assert!(CivilDate::parse(bad).is_err(), "{bad}");
+        }
         assert_eq!(CivilDate::parse("2024-05-13").expect("date").to_string(), "2024-05-13");
         assert!(CivilDate::parse("2024-02-30").is_err());
         assert!(Email::parse("asha@example.in").is_ok());

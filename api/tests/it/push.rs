@@ -380,3 +380,71 @@ async fn pushed_content_is_checked_stored_and_downloadable() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json(&String::from_utf8_lossy(&bytes))["code"], "content_not_stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_certificates_revalidates_by_etag_and_changes_with_the_log_and_the_date() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let token = crate::routes::asha_token(&f);
+    let fetch = |etag: Option<String>| {
+        let request = Request::get("/v1/citizen/certificates")
+            .header("authorization", format!("Bearer {token}"));
+        let request = match etag {
+            Some(etag) => request.header("if-none-match", etag),
+            None => request,
+        };
+        let state = f.state.clone();
+        async move {
+            let response = api::app(state)
+                .oneshot(request.body(Body::empty()).expect("request"))
+                .await
+                .expect("response");
+            let status = response.status();
+            let etag =
+                response.headers().get("etag").map(|v| v.to_str().expect("ascii").to_owned());
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (status, etag, bytes)
+        }
+    };
+    let (status, first_etag, body) = fetch(None).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = json(&String::from_utf8_lossy(&body));
+    assert_eq!(first["items"].as_array().expect("items").len(), 4);
+    let first_etag = first_etag.expect("an ETag");
+    let (status, _, body) = fetch(Some(first_etag.clone())).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    // A document arrives: the same ETag no longer matches, and the page has it.
+    let (status, _) = post(&f, body_of(&f, &issuer)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, second_etag, body) = fetch(Some(first_etag.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(second_etag.as_deref(), Some(first_etag.as_str()));
+    assert_eq!(json(&String::from_utf8_lossy(&body))["items"].as_array().expect("items").len(), 5);
+    // Twenty years on, the driving licence shows as expired though the log did not move.
+    let later = TimestampMs(NOW_MS + 21 * 365 * 86_400_000);
+    f.clock.set(later);
+    let (token, _) =
+        f.state.accounts.login("asha", api::demo::DEMO_PASSWORD, later).expect("login");
+    let request = Request::get("/v1/citizen/certificates")
+        .header("authorization", format!("Bearer {token}"))
+        .header("if-none-match", second_etag.expect("etag"))
+        .body(Body::empty())
+        .expect("request");
+    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK, "a new day is a new page");
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let page = json(&String::from_utf8_lossy(&bytes));
+    let licence = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["doc_type"] == "DRVLC")
+        .cloned()
+        .expect("licence");
+    assert_eq!(licence["status"], "expired");
+}
+
+fn body_of(f: &Fixture, issuer: &(IssuerId, SigningKey)) -> String {
+    body(f, issuer, &Push::default())
+}

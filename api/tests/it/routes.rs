@@ -50,7 +50,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         let follower = projector.clone();
         tokio::spawn(async move { follower.follow(stopped).await });
     }
-    let state = AppState {
+    let state = AppState::new(api::Services {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
         partitions,
@@ -79,7 +79,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
             Arc::new(files)
         },
         streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
-    };
+        pages: Default::default(),
+    });
     Fixture {
         _dir: dir,
         state,

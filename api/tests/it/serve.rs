@@ -189,9 +189,9 @@ fn locker_issue_pushes_a_document_to_a_running_server() {
     let second = push();
     assert!(!second.status.success());
     assert!(
-        String::from_utf8_lossy(&second.stdout).contains("id_conflict"),
+        String::from_utf8_lossy(&second.stderr).contains("id_conflict"),
         "{}",
-        String::from_utf8_lossy(&second.stdout)
+        String::from_utf8_lossy(&second.stderr)
     );
     // A file that is not a PDF, XML or JSON document is refused before anything is sent.
     std::fs::write(&content, b"\x89PNG\r\n\x1a\n").expect("write png");
