@@ -16,13 +16,16 @@ use serde::Deserialize;
 use crate::push::ledger_error;
 use crate::{ApiError, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminBody {
+    /// The signed event in its JSON form (`sealed` null)
+    #[schema(value_type = Object)]
     envelope: Envelope,
 }
 
 /// `POST /v1/admin/events`: `{envelope}` of a directory event signed by the platform.
+#[utoipa::path(post, path = "/v1/admin/events", tag = "operator", request_body(content = AdminBody, description = "A directory event signed with the platform key"), responses((status = 201, description = "Accepted"), (status = 200, description = "Already present"), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`", body = crate::openapi::ErrorDto), (status = 409, description = "`already_registered`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn submit_event(
     State(state): State<AppState>,
     body: Result<Json<AdminBody>, axum::extract::rejection::JsonRejection>,

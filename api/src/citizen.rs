@@ -53,20 +53,21 @@ impl FromRequestParts<AppState> for Citizen {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SessionDto {
     token: String,
     expires_at_ms: i64,
     locker: String,
 }
 
+#[utoipa::path(post, path = "/v1/citizen/login", tag = "citizen", request_body = LoginBody, responses((status = 200, body = SessionDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
@@ -100,6 +101,7 @@ pub(crate) async fn login(
     }
 }
 
+#[utoipa::path(post, path = "/v1/citizen/logout", tag = "citizen", security(("session" = [])), responses((status = 204, description = "Logged out"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -110,7 +112,7 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ProfileDto {
     locker: String,
     username: String,
@@ -122,6 +124,7 @@ pub(crate) struct ProfileDto {
     email: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/profile", tag = "citizen", security(("session" = [])), responses((status = 200, body = ProfileDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn profile(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -143,7 +146,7 @@ pub(crate) async fn profile(
     .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CertificateDto {
     uri: String,
     name: String,
@@ -181,6 +184,7 @@ fn certificates_stamp(state: &AppState, locker: &LockerId) -> Result<Vec<u64>, A
 }
 
 /// My Certificates, served from the page cache while the log has not moved under it.
+#[utoipa::path(get, path = "/v1/citizen/certificates", tag = "citizen", security(("session" = [])), params(ListQuery), description = "My Certificates (issued). Revalidate with `If-None-Match` and the `ETag`.", responses((status = 200, body = ListDto<CertificateDto>), (status = 304, description = "Unchanged since the ETag"), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificates(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -255,7 +259,7 @@ fn render_certificates(
     Ok(ListDto { items, next_cursor: page.next })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UploadDto {
     id: String,
     file_name: Option<String>,
@@ -264,6 +268,7 @@ pub(crate) struct UploadDto {
     uploaded_at_ms: i64,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 200, body = ListDto<UploadDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn uploads(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -285,12 +290,13 @@ pub(crate) async fn uploads(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct StorageDto {
     used_bytes: i64,
     quota_bytes: i64,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/storage", tag = "citizen", security(("session" = [])), responses((status = 200, body = StorageDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn storage(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -299,13 +305,14 @@ pub(crate) async fn storage(
     Ok(Json(StorageDto { used_bytes: storage.used_bytes, quota_bytes: storage.quota_bytes }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct MyIssuerDto {
     issuer: String,
     name: Option<String>,
     documents: i64,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/issuers", tag = "citizen", security(("session" = [])), description = "My Issuer", responses((status = 200, body = Vec<MyIssuerDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn my_issuers(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -319,7 +326,7 @@ pub(crate) async fn my_issuers(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct MyRequesterDto {
     requester: String,
     name: Option<String>,
@@ -327,6 +334,7 @@ pub(crate) struct MyRequesterDto {
     accessed: i64,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/requesters", tag = "citizen", security(("session" = [])), description = "My Requester", responses((status = 200, body = Vec<MyRequesterDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn my_requesters(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -345,13 +353,13 @@ pub(crate) async fn my_requesters(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsentQuery {
     state: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ConsentDto {
     id: String,
     requester: String,
@@ -374,6 +382,7 @@ pub(crate) fn state_name(state: ConsentState) -> &'static str {
     }
 }
 
+#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, denied, revoked or expired")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -428,7 +437,7 @@ pub(crate) async fn consents(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ActivityDto {
     at_ms: i64,
     by: String,
@@ -436,6 +445,7 @@ pub(crate) struct ActivityDto {
     document: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/citizen/activity", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 200, body = ListDto<ActivityDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn activity(
     State(state): State<AppState>,
     citizen: Citizen,

@@ -14,7 +14,7 @@ use crate::citizen::Citizen;
 use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
 use crate::{ApiError, AppState};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantBody {
     /// URIs of the documents to release; all matching documents when absent.
@@ -22,7 +22,7 @@ pub(crate) struct GrantBody {
     access_days: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Decided {
     id: String,
     state: &'static str,
@@ -76,6 +76,7 @@ async fn decide(state: &AppState, citizen: &Citizen, payload: Payload) -> Result
     crate::write::as_citizen(state, &citizen.locker, payload, None).await.map(|_| ())
 }
 
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/grant", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), request_body(content = GrantBody, description = "Optional: the documents to release (default: every matching one) and the days of access"), responses((status = 200, body = Decided), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`, `no_matching_documents`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn grant(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -184,6 +185,7 @@ async fn close(
     Ok(Json(Decided { id: id.to_hex(), state: state_after, documents: vec![] }).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/deny", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn deny(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -203,6 +205,7 @@ pub(crate) async fn deny(
     .await
 }
 
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     citizen: Citizen,

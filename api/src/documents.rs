@@ -93,7 +93,7 @@ pub(crate) fn resolve(
 }
 
 /// Names a document in a request body: exactly one of `uri` and `upload_id`.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DocumentSelector {
     uri: Option<String>,
@@ -178,13 +178,13 @@ pub(crate) fn content_response(bytes: Vec<u8>, resolved: &Resolved) -> Response 
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UploadQuery {
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UploadedDto {
     id: String,
     file_name: String,
@@ -206,6 +206,7 @@ fn quota_exceeded(used: i64, quota: i64, size: u64) -> ApiError {
 }
 
 /// `POST /v1/citizen/uploads?name=FILE`: the body is the file's bytes, streamed to disk.
+#[utoipa::path(post, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(("name" = String, Query, description = "The file name (pdf, jpg, jpeg, png, bmp or gif)")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes, streamed; the type is recognised by content"), responses((status = 201, body = UploadedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 413, description = "`invalid_filesize` (over 10 MB), `quota_exceeded` (over 1 GB)", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -301,6 +302,7 @@ fn hex_of(bytes: &[u8]) -> String {
 }
 
 /// `GET /v1/citizen/uploads/{id}/content`
+#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/content", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload_content(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -312,6 +314,7 @@ pub(crate) async fn upload_content(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/content`
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/content", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `content_not_stored`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_content(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -325,6 +328,7 @@ pub(crate) async fn certificate_content(
 }
 
 /// `DELETE /v1/citizen/uploads/{id}`
+#[utoipa::path(delete, path = "/v1/citizen/uploads/{id}", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn delete_upload(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -338,7 +342,7 @@ pub(crate) async fn delete_upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ESignedDto {
     uri: Option<String>,
     upload_id: Option<String>,
@@ -353,6 +357,7 @@ pub(crate) struct ESignedDto {
 }
 
 /// `POST /v1/citizen/esign` with `{uri}` or `{upload_id}`.
+#[utoipa::path(post, path = "/v1/citizen/esign", tag = "citizen", security(("session" = [])), request_body = DocumentSelector, responses((status = 200, body = ESignedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`document_revoked`, `esign_unsupported`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn esign(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -400,7 +405,7 @@ pub(crate) async fn esign(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ShareBody {
     uri: Option<String>,
@@ -408,7 +413,7 @@ pub(crate) struct ShareBody {
     expires_in_minutes: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ShareDto {
     id: String,
     uri: Option<String>,
@@ -427,6 +432,7 @@ fn share_url(locker: &LockerId, share: &Id16) -> String {
 }
 
 /// `POST /v1/citizen/shares` with `{uri | upload_id, expires_in_minutes}`.
+#[utoipa::path(post, path = "/v1/citizen/shares", tag = "citizen", security(("session" = [])), request_body = ShareBody, responses((status = 201, body = ShareDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`document_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn create_share(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -476,6 +482,7 @@ pub(crate) async fn create_share(
 }
 
 /// `GET /v1/citizen/shares`
+#[utoipa::path(get, path = "/v1/citizen/shares", tag = "citizen", security(("session" = [])), responses((status = 200, body = Vec<ShareDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shares(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -508,6 +515,7 @@ fn share_id(text: &str) -> Result<Id16, ApiError> {
 }
 
 /// `POST /v1/citizen/shares/{id}/revoke`
+#[utoipa::path(post, path = "/v1/citizen/shares/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The share id")), responses((status = 204, description = "Revoked"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 409, description = "`share_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn revoke_share(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -527,7 +535,7 @@ pub(crate) async fn revoke_share(
 }
 
 /// A document as shown to someone other than its owner (a share link holder, a requester).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct DocumentDto {
     uri: Option<String>,
     upload_id: Option<String>,
@@ -559,7 +567,7 @@ impl From<Resolved> for DocumentDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SharedDto {
     #[serde(flatten)]
     document: DocumentDto,
@@ -605,6 +613,7 @@ async fn open_share(
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), description = "A share link's public page; every view is recorded.", responses((status = 200, body = SharedDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
@@ -620,6 +629,7 @@ pub(crate) async fn shared(
 }
 
 /// `GET /v1/shared/{locker}/{share}/content`
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_content(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,

@@ -19,6 +19,7 @@ pub mod issue;
 pub mod keyfile;
 pub mod limits;
 mod metrics;
+pub mod openapi;
 pub mod otp;
 pub mod push;
 mod requester;
@@ -129,47 +130,59 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// The service's routes. Each route is registered together with its OpenAPI description
+/// (`utoipa_axum::routes!`), so the document served at `/openapi.json` lists exactly what the
+/// router serves.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/v1/directory/issuers", get(issuers))
-        .route("/v1/directory/requesters", get(requesters))
-        .route("/v1/stats", get(stats))
+    use utoipa_axum::routes;
+    let (router, document) = utoipa_axum::router::OpenApiRouter::with_openapi(
+        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+    )
+    .routes(routes!(healthz))
+    .routes(routes!(metrics))
+    .routes(routes!(issuers))
+    .routes(routes!(requesters))
+    .routes(routes!(stats))
+    .routes(routes!(push::push_document))
+    .routes(routes!(admin::submit_event))
+    .routes(routes!(signup::request_otp))
+    .routes(routes!(signup::sign_up))
+    .routes(routes!(signup::link_aadhaar))
+    .routes(routes!(citizen::login))
+    .routes(routes!(citizen::logout))
+    .routes(routes!(citizen::profile))
+    .routes(routes!(citizen::certificates))
+    .routes(routes!(documents::certificate_content))
+    .routes(routes!(citizen::uploads, documents::upload))
+    .routes(routes!(documents::delete_upload))
+    .routes(routes!(documents::upload_content))
+    .routes(routes!(citizen::storage))
+    .routes(routes!(citizen::my_issuers))
+    .routes(routes!(citizen::my_requesters))
+    .routes(routes!(citizen::consents))
+    .routes(routes!(consent::grant))
+    .routes(routes!(consent::deny))
+    .routes(routes!(consent::revoke))
+    .routes(routes!(citizen::activity))
+    .routes(routes!(documents::esign))
+    .routes(routes!(documents::shares, documents::create_share))
+    .routes(routes!(documents::revoke_share))
+    .routes(routes!(documents::shared))
+    .routes(routes!(documents::shared_content))
+    .routes(routes!(requester::locker_of))
+    .routes(routes!(requester::consents, requester::request_consent))
+    .routes(routes!(requester::fetch))
+    .routes(routes!(requester::events))
+    .split_for_parts();
+    let document = Arc::new(document);
+    router
         .route(
-            "/v1/issuer/documents",
-            axum::routing::post(push::push_document)
-                .layer(axum::extract::DefaultBodyLimit::max(limits::PUSH_BODY_BYTES_MAX)),
+            "/openapi.json",
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { Json(document.as_ref().clone()) }
+            }),
         )
-        .route("/v1/citizen/signup/otp", axum::routing::post(signup::request_otp))
-        .route("/v1/citizen/signup", axum::routing::post(signup::sign_up))
-        .route("/v1/citizen/aadhaar", axum::routing::post(signup::link_aadhaar))
-        .route("/v1/citizen/login", axum::routing::post(citizen::login))
-        .route("/v1/citizen/logout", axum::routing::post(citizen::logout))
-        .route("/v1/citizen/profile", get(citizen::profile))
-        .route("/v1/citizen/certificates", get(citizen::certificates))
-        .route("/v1/citizen/uploads", get(citizen::uploads).post(documents::upload))
-        .route("/v1/citizen/uploads/{id}", axum::routing::delete(documents::delete_upload))
-        .route("/v1/citizen/uploads/{id}/content", get(documents::upload_content))
-        .route("/v1/citizen/certificates/{uri}/content", get(documents::certificate_content))
-        .route("/v1/citizen/esign", axum::routing::post(documents::esign))
-        .route("/v1/citizen/shares", get(documents::shares).post(documents::create_share))
-        .route("/v1/citizen/shares/{id}/revoke", axum::routing::post(documents::revoke_share))
-        .route("/v1/admin/events", axum::routing::post(admin::submit_event))
-        .route("/v1/requester/lockers/{username}", get(requester::locker_of))
-        .route("/v1/requester/consents", get(requester::consents).post(requester::request_consent))
-        .route("/v1/requester/documents", axum::routing::post(requester::fetch))
-        .route("/v1/requester/events", get(requester::events))
-        .route("/v1/shared/{locker}/{share}", get(documents::shared))
-        .route("/v1/shared/{locker}/{share}/content", get(documents::shared_content))
-        .route("/v1/citizen/storage", get(citizen::storage))
-        .route("/v1/citizen/issuers", get(citizen::my_issuers))
-        .route("/v1/citizen/requesters", get(citizen::my_requesters))
-        .route("/v1/citizen/consents", get(citizen::consents))
-        .route("/v1/citizen/consents/{id}/grant", axum::routing::post(consent::grant))
-        .route("/v1/citizen/consents/{id}/deny", axum::routing::post(consent::deny))
-        .route("/v1/citizen/consents/{id}/revoke", axum::routing::post(consent::revoke))
-        .route("/v1/citizen/activity", get(citizen::activity))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
@@ -194,7 +207,7 @@ fn partitions(state: &AppState) -> Vec<PartitionStatus> {
     state.partitions.read().map(|p| p.clone()).unwrap_or_default()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HaltDto {
     topic: String,
     partition: u32,
@@ -202,7 +215,7 @@ struct HaltDto {
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HealthDto {
     status: &'static str,
     /// Records the views have not applied yet, over all partitions.
@@ -211,6 +224,7 @@ struct HealthDto {
 }
 
 /// 200 when every partition applies; 503 when one stopped at an event it cannot apply.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Every projection partition applies", body = HealthDto), (status = 503, description = "A partition stopped at an event it cannot apply", body = HealthDto)))]
 async fn healthz(State(state): State<AppState>) -> Response {
     let partitions = partitions(&state);
     let halted: Vec<HaltDto> = partitions
@@ -232,12 +246,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
     (status, Json(HealthDto { status: code, projection_lag, halted })).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&partitions(&state));
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     pub(crate) cursor: Option<String>,
@@ -257,19 +273,19 @@ impl ListQuery {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ListDto<T> {
     pub(crate) items: Vec<T>,
     pub(crate) next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DocTypeDto {
     code: String,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IssuerDto {
     id: String,
     name: String,
@@ -278,10 +294,11 @@ struct IssuerDto {
     suspended: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RequesterDto {
     id: String,
     name: String,
+    #[schema(value_type = String, example = "bank")]
     kind: schemas::RequesterKind,
     suspended: bool,
 }
@@ -294,6 +311,7 @@ pub(crate) fn list_query(
     query.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
+#[utoipa::path(get, path = "/v1/directory/issuers", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<IssuerDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto)))]
 async fn issuers(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -318,6 +336,7 @@ async fn issuers(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
+#[utoipa::path(get, path = "/v1/directory/requesters", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<RequesterDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto)))]
 async fn requesters(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -337,13 +356,13 @@ async fn requesters(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct IssuedByDto {
     issuer: String,
     documents: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StatsDto {
     users: i64,
     issued_documents: i64,
@@ -353,6 +372,7 @@ struct StatsDto {
 }
 
 /// Platform statistics, as DigiLocker publishes them.
+#[utoipa::path(get, path = "/v1/stats", tag = "directory", responses((status = 200, description = "Platform statistics", body = StatsDto)))]
 async fn stats(State(state): State<AppState>) -> Result<Json<StatsDto>, ApiError> {
     let stats = state.views.stats()?;
     Ok(Json(StatsDto {

@@ -134,12 +134,13 @@ pub(crate) async fn authenticate(
     Ok((requester, body))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LockerDto {
     locker: String,
 }
 
 /// `GET /v1/requester/lockers/{username}`: the locker a citizen's username names.
+#[utoipa::path(get, path = "/v1/requester/lockers/{username}", tag = "requester", security(("http_signature" = [])), params(("username" = String, Path)), responses((status = 200, body = LockerDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_citizen`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn locker_of(
     State(state): State<AppState>,
     Path(username): Path<String>,
@@ -152,9 +153,11 @@ pub(crate) async fn locker_of(
     Ok(Json(LockerDto { locker: locker.to_string() }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignedBody {
+    /// The signed event in its JSON form (`sealed` null)
+    #[schema(value_type = Object)]
     envelope: Envelope,
 }
 
@@ -187,7 +190,7 @@ fn signed_event(
     Ok(envelope)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Accepted {
     status: &'static str,
     event_id: String,
@@ -213,6 +216,7 @@ async fn append(state: &AppState, envelope: &Envelope) -> Result<(StatusCode, Ac
 }
 
 /// `POST /v1/requester/consents`: `{envelope}` of a signed `consent_requested` event.
+#[utoipa::path(post, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), request_body(content = SignedBody, description = "A `consent_requested` event signed by the requester"), responses((status = 201, body = Accepted), (status = 200, description = "Already present (a retry)", body = Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_exists`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_consent(
     State(state): State<AppState>,
     request: Request,
@@ -248,7 +252,7 @@ pub(crate) async fn request_consent(
     Ok((status, Json(answer)).into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct GrantedDto {
     uri: Option<String>,
     upload_id: Option<String>,
@@ -256,13 +260,16 @@ pub(crate) struct GrantedDto {
     content_hash: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct RequesterConsentDto {
     id: String,
     locker: String,
     state: &'static str,
+    #[schema(value_type = String, example = "account_opening")]
     purpose: PurposeCode,
     purpose_text: String,
+    /// {"doc_type": {issuer, doc_type}} or {"document": uri}
+    #[schema(value_type = Vec<Object>)]
     items: Vec<ConsentItem>,
     requested_at_ms: i64,
     request_expires_at_ms: i64,
@@ -274,6 +281,7 @@ pub(crate) struct RequesterConsentDto {
 use crate::citizen::state_name;
 
 /// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
+#[utoipa::path(get, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), params(ListQuery), responses((status = 200, body = ListDto<RequesterConsentDto>), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -316,7 +324,7 @@ pub(crate) async fn consents(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FetchedDto {
     #[serde(flatten)]
     accepted: Accepted,
@@ -332,6 +340,7 @@ fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
 
 /// `POST /v1/requester/documents`: `{envelope}` of a signed `document_accessed` event; the
 /// answer is the document, if the consent allows it now.
+#[utoipa::path(post, path = "/v1/requester/documents", tag = "requester", security(("http_signature" = [])), request_body(content = SignedBody, description = "A `document_accessed` event signed by the requester"), responses((status = 200, body = FetchedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 403, description = "`consent_expired`, `consent_revoked`, `consent_state`, `document_not_granted`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`stale_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     request: Request,
@@ -413,7 +422,7 @@ fn decode_cursor(text: &str, partitions: u32) -> Result<Vec<u64>, ApiError> {
     Ok(next)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct StreamEventDto {
     consent_id: String,
     locker: String,
@@ -499,6 +508,7 @@ impl Stream {
 }
 
 /// `GET /v1/requester/events`: Server-Sent Events of the requester's consents.
+#[utoipa::path(get, path = "/v1/requester/events", tag = "requester", security(("http_signature" = [])), params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), description = "Server-Sent Events of the requester's consents: consent_requested, consent_granted, consent_denied, consent_revoked, consent_expired, document_accessed.", responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = StreamEventDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 503, description = "`too_many_streams`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     request: Request,

@@ -52,18 +52,19 @@ fn otp_error(e: OtpError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OtpBody {
     mobile: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct OtpSent {
     sent_to: String,
     expires_at_ms: i64,
 }
 
+#[utoipa::path(post, path = "/v1/citizen/signup/otp", tag = "citizen", request_body = OtpBody, responses((status = 202, body = OtpSent), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 429, description = "`otp_rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`otp_delivery_failed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
     body: Result<Json<OtpBody>, axum::extract::rejection::JsonRejection>,
@@ -86,7 +87,7 @@ pub(crate) async fn request_otp(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
     mobile: String,
@@ -95,13 +96,14 @@ pub(crate) struct SignupBody {
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SignedUp {
     locker: String,
     token: String,
     expires_at_ms: i64,
 }
 
+#[utoipa::path(post, path = "/v1/citizen/signup", tag = "citizen", request_body = SignupBody, responses((status = 201, body = SignedUp), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_otp`", body = crate::openapi::ErrorDto), (status = 409, description = "`username_taken`, `mobile_registered`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
     body: Result<Json<SignupBody>, axum::extract::rejection::JsonRejection>,
@@ -173,13 +175,13 @@ pub(crate) async fn sign_up(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AadhaarBody {
     aadhaar: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AadhaarLinkedDto {
     aadhaar_last4: String,
 }
@@ -187,6 +189,7 @@ pub(crate) struct AadhaarLinkedDto {
 /// Links an Aadhaar to the caller's locker: documents issued to that Aadhaar before the locker
 /// existed join it. The number is checked (Verhoeff) and only its keyed hash and last four
 /// digits are kept; one Aadhaar per locker and one locker per Aadhaar.
+#[utoipa::path(post, path = "/v1/citizen/aadhaar", tag = "citizen", security(("session" = [])), request_body = AadhaarBody, responses((status = 201, body = AadhaarLinkedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`, `aadhaar_in_use`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn link_aadhaar(
     State(state): State<AppState>,
     citizen: crate::citizen::Citizen,

@@ -245,3 +245,54 @@ pub fn asha_token(f: &Fixture) -> String {
         .expect("login")
         .0
 }
+
+/// The OpenAPI document is 3.1, and every operation it lists is served by the router (no
+/// documented path falls through to "no such endpoint").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_router() {
+    let f = fixture().await;
+    let (status, body) = get(&f.state, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let document = json(&body);
+    assert!(
+        document["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        document["openapi"]
+    );
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 30, "{} paths", paths.len());
+    for must in [
+        "/v1/citizen/certificates",
+        "/v1/requester/events",
+        "/v1/issuer/documents",
+        "/v1/admin/events",
+    ] {
+        assert!(paths.contains_key(must), "{must} is not documented");
+    }
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{id}", "00000000000000000000000000000000")
+            .replace("{share}", "00000000000000000000000000000000")
+            .replace("{locker}", "00000000-0000-0000-0000-000000000000")
+            .replace("{uri}", "in.gov.cbse-HSCER-1")
+            .replace("{username}", "nobody");
+        for method in item.as_object().expect("item").keys() {
+            if !["get", "post", "delete", "put"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let (_, _, answer) =
+                send(&f.state, &method.to_uppercase(), &concrete, None, vec![]).await;
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                !answer.contains("no such endpoint"),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    assert!(operations >= 35, "{operations} operations");
+    // Every error response names the shared error shape.
+    assert!(body.contains("#/components/schemas/ErrorDto"));
+    assert!(document["components"]["securitySchemes"]["http_signature"].is_object());
+}
