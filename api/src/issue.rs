@@ -49,10 +49,7 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
     ))?;
     let uri = DocUri::new(request.issuer.clone(), request.doc_type, request.doc_id);
     let secret = request.key.to_bytes();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(
-        &blake3::hash(format!("locker/issue-id/v1\n{uri}").as_bytes()).as_bytes()[..16],
-    );
+    let id = ledger::crypto::issue_event_id(&uri);
     let salt = *blake3::keyed_hash(&secret, format!("salt:{uri}").as_bytes()).as_bytes();
     let data = PersonalData::Document(DocumentPersonal {
         holder_name: request.holder,
@@ -62,7 +59,7 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
     let committed = commitment(&salt, &encode_personal(&data).map_err(|e| e.to_string())?);
     let media_type = media_type_of(&request.content)?;
     let event = Event {
-        id: EventId(id),
+        id,
         occurred_at_ms: request.now,
         actor: Actor::Issuer(request.issuer),
         key_id: key_id_of(&request.key.verifying_key()),

@@ -263,6 +263,18 @@ pub(crate) async fn push_document(
         ));
     }
     check_window(&state, event)?;
+    if let Payload::DocumentIssued(issued) = &event.payload
+        && event.id != ledger::crypto::issue_event_id(&issued.uri)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_event_id",
+            format!(
+                "an issuance's event id is derived from its URI: the first 16 bytes of BLAKE3(\"locker/issue-id/v1\\n{}\"), here {}",
+                issued.uri,
+                ledger::crypto::issue_event_id(&issued.uri)
+            ),
+        ));
+    }
     match (event.payload.personal_commitment().copied(), body.personal) {
         (None, None) => {}
         (None, Some(_)) => {
@@ -312,14 +324,23 @@ pub(crate) async fn push_document(
     if !state.writes.is_logged(&envelope.event.id).await? {
         check_document_state(&state, &envelope.event.payload)?;
     }
-    let (status, word, position) =
-        match state.appender.append_record(record).await.map_err(ledger_error)? {
-            Appended::New(p) => {
-                turn.settle(p).await?;
-                (StatusCode::CREATED, "accepted", p)
-            }
-            Appended::Existing(p) => (StatusCode::OK, "already_present", p),
-        };
+    let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
+    let appended = state.appender.append_record(record).await.map_err(|e| match e {
+        // The id is the URI's: another event with it issued the URI already.
+        LedgerError::IdConflict { .. } if is_issuance => ApiError::new(
+            StatusCode::CONFLICT,
+            "uri_exists",
+            "this URI is already issued (a URI belongs to exactly one locker)",
+        ),
+        other => ledger_error(other),
+    })?;
+    let (status, word, position) = match appended {
+        Appended::New(p) => {
+            turn.settle(p).await?;
+            (StatusCode::CREATED, "accepted", p)
+        }
+        Appended::Existing(p) => (StatusCode::OK, "already_present", p),
+    };
     let answer = PushAnswer {
         status: word,
         event_id,

@@ -65,6 +65,16 @@ pub fn event_hash(signing_bytes: &[u8], signature: &SignatureBytes) -> Digest32 
     Digest32(*hasher.finalize().as_bytes())
 }
 
+/// The event id of a document's issuance, derived from its URI alone. The service requires
+/// it, so the log's idempotency index (one event per id, across every partition) also makes a
+/// URI belong to exactly one locker: a second issuance of the URI, to anyone, is the same id.
+pub fn issue_event_id(uri: &schemas::DocUri) -> schemas::EventId {
+    let hash = blake3::hash(format!("locker/issue-id/v1\n{uri}").as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hash.as_bytes()[..16]);
+    schemas::EventId(id)
+}
+
 /// The e-signature a citizen makes over a document's content hash.
 pub fn esign(key: &SigningKey, content_hash: &Digest32) -> SignatureBytes {
     SignatureBytes(key.sign(&esign_message(content_hash)).to_bytes())

@@ -68,7 +68,9 @@ async fn push_to_aadhaar(f: &Fixture, aadhaar: &Aadhaar) {
     let salt = [9u8; 32];
     let committed = commitment(&salt, &encode_personal(&data).expect("encode"));
     let event = Event {
-        id: EventId([6; 16]),
+        id: ledger::crypto::issue_event_id(
+            &DocUri::parse("in.gov.boardx-SSCER-2019-42").expect("uri"),
+        ),
         occurred_at_ms: TimestampMs(NOW_MS),
         actor: Actor::Issuer(issuer.clone()),
         key_id: key_id_of(&key.verifying_key()),

@@ -39,7 +39,6 @@ async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
 }
 
 struct Push {
-    id: [u8; 16],
     at_ms: i64,
     doc_id: &'static str,
     salt: [u8; 32],
@@ -52,7 +51,6 @@ struct Push {
 impl Default for Push {
     fn default() -> Self {
         Push {
-            id: [2; 16],
             at_ms: NOW_MS,
             doc_id: "2024-55555",
             salt: [3; 32],
@@ -74,17 +72,18 @@ fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
         }],
     });
     let committed = commitment(&push.salt, &encode_personal(&signed_data).expect("encode"));
+    let uri = DocUri::new(
+        issuer.0.clone(),
+        DocTypeCode::parse("HSCER").expect("code"),
+        DocId::parse(push.doc_id).expect("id"),
+    );
     let event = Event {
-        id: EventId(push.id),
+        id: ledger::crypto::issue_event_id(&uri),
         occurred_at_ms: TimestampMs(push.at_ms),
         actor: Actor::Issuer(issuer.0.clone()),
         key_id: key_id_of(&issuer.1.verifying_key()),
         payload: Payload::DocumentIssued(DocumentIssued {
-            uri: DocUri::new(
-                issuer.0.clone(),
-                DocTypeCode::parse("HSCER").expect("code"),
-                DocId::parse(push.doc_id).expect("id"),
-            ),
+            uri,
             recipient: Recipient::Locker(f.citizen),
             name: Label::parse("Class XII Marksheet").expect("label"),
             issued_on: CivilDate::from_ymd(2024, 5, 13).expect("date"),
@@ -207,6 +206,7 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
         serde_json::json!(uri.to_string());
     let mut envelope: Envelope =
         serde_json::from_value(foreign["envelope"].clone()).expect("envelope");
+    envelope.event.id = ledger::crypto::issue_event_id(&uri);
     envelope = sign_event(envelope.event, &issuer.1, None).expect("re-sign");
     foreign["envelope"] = serde_json::to_value(&envelope).expect("json");
     let (status, answer) = post(&f, foreign.to_string()).await;
@@ -269,16 +269,51 @@ async fn document_state_is_checked_so_no_push_can_stop_the_views() {
         (StatusCode::NOT_FOUND, Some("unknown_document")),
         "{answer}"
     );
-    // Issue it; issuing the same URI again under another event id is refused.
+    // An issuance must carry the id derived from its URI.
+    let mut own_id: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push::default())).expect("json");
+    let mut envelope: Envelope =
+        serde_json::from_value(own_id["envelope"].clone()).expect("envelope");
+    envelope.event.id = EventId([31; 16]);
+    own_id["envelope"] =
+        serde_json::to_value(sign_event(envelope.event, &issuer.1, None).expect("sign"))
+            .expect("json");
+    let (status, answer) = post(&f, own_id.to_string()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_event_id")),
+        "{answer}"
+    );
+    // Issue it; issuing the same URI again, to this locker or any other recipient, is refused.
     let (status, _) = post(&f, body(&f, &issuer, &Push::default())).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, answer) =
-        post(&f, body(&f, &issuer, &Push { id: [31; 16], ..Push::default() })).await;
+        post(&f, body(&f, &issuer, &Push { at_ms: NOW_MS + 1, ..Push::default() })).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::CONFLICT, Some("uri_exists")),
         "{answer}"
     );
+    let mut elsewhere: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push { at_ms: NOW_MS + 2, ..Push::default() }))
+            .expect("json");
+    let aadhaar =
+        ledger::crypto::aadhaar_ref(&[5; 32], &Aadhaar::parse("2345 6789 0127").expect("aadhaar"));
+    elsewhere["envelope"]["event"]["payload"]["document_issued"]["recipient"] =
+        serde_json::json!({ "aadhaar": aadhaar });
+    let envelope: Envelope =
+        serde_json::from_value(elsewhere["envelope"].clone()).expect("envelope");
+    elsewhere["envelope"] =
+        serde_json::to_value(sign_event(envelope.event, &issuer.1, None).expect("sign"))
+            .expect("json");
+    let before = citizen_records(&f).await;
+    let (status, answer) = post(&f, elsewhere.to_string()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("uri_exists")),
+        "the same URI for another recipient: {answer}"
+    );
+    assert_eq!(citizen_records(&f).await, before);
     // Update, revoke, and an update after the revocation.
     let (status, answer) = post(&f, update(32, &uri)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
@@ -301,12 +336,9 @@ async fn document_state_is_checked_so_no_push_can_stop_the_views() {
         "{answer}"
     );
     // A push to a locker that does not exist.
-    let mut unknown: serde_json::Value = serde_json::from_str(&body(
-        &f,
-        &issuer,
-        &Push { id: [35; 16], doc_id: "2024-7", ..Push::default() },
-    ))
-    .expect("json");
+    let mut unknown: serde_json::Value =
+        serde_json::from_str(&body(&f, &issuer, &Push { doc_id: "2024-7", ..Push::default() }))
+            .expect("json");
     unknown["envelope"]["event"]["payload"]["document_issued"]["recipient"]["locker"] =
         serde_json::json!(LockerId::from_random_bytes([8; 16]).to_string());
     let envelope: Envelope = serde_json::from_value(unknown["envelope"].clone()).expect("envelope");
@@ -372,8 +404,7 @@ async fn pushed_content_is_checked_stored_and_downloadable() {
     assert_eq!(bytes, pdf);
     // A document registered by hash only has no bytes to download.
     let (status, _) =
-        post(&f, body(&f, &issuer, &Push { id: [9; 16], doc_id: "2024-66666", ..Push::default() }))
-            .await;
+        post(&f, body(&f, &issuer, &Push { doc_id: "2024-66666", ..Push::default() })).await;
     assert_eq!(status, StatusCode::CREATED);
     let path = "/v1/citizen/certificates/in.gov.testboard-HSCER-2024-66666/content";
     let (status, _, bytes) = crate::routes::send(&f.state, "GET", path, Some(&token), vec![]).await;

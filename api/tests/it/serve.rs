@@ -189,7 +189,7 @@ fn locker_issue_pushes_a_document_to_a_running_server() {
     let second = push();
     assert!(!second.status.success());
     assert!(
-        String::from_utf8_lossy(&second.stderr).contains("id_conflict"),
+        String::from_utf8_lossy(&second.stderr).contains("uri_exists"),
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );
