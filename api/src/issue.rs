@@ -14,12 +14,60 @@ use schemas::*;
 
 use crate::client::JsonClient;
 
+/// Whom a document is for.
+#[derive(Debug, Clone)]
+pub enum To {
+    Locker(LockerId),
+    /// A citizen known by Aadhaar only; the document waits until an Aadhaar link.
+    Aadhaar(Aadhaar),
+}
+
+/// Asks the service for the reference of an Aadhaar number (RFC 9421-signed as the issuer).
+async fn aadhaar_reference(
+    request: &IssueRequest,
+    aadhaar: &Aadhaar,
+) -> Result<AadhaarRef, String> {
+    let path = "/v1/issuer/aadhaar-references";
+    let url = JsonClient::parse_url(&format!("{}{path}", request.server.trim_end_matches('/')))?;
+    let body = serde_json::json!({ "aadhaar": aadhaar.expose_digits() }).to_string().into_bytes();
+    let keyid = format!("{}:{}", request.issuer, key_id_of(&request.key.verifying_key()));
+    let signed = crate::rfc9421::sign_request(
+        &request.key,
+        &keyid,
+        request.now.0.div_euclid(1000),
+        "POST",
+        path,
+        "",
+        &body,
+    );
+    let mut headers = vec![
+        ("signature-input", signed.signature_input),
+        ("signature", signed.signature),
+        ("content-type", "application/json".to_owned()),
+    ];
+    if let Some(digest) = signed.content_digest {
+        headers.push(("content-digest", digest));
+    }
+    let (status, answer) =
+        JsonClient::new(Duration::from_secs(30)).send("POST", &url, &headers, body).await?;
+    if status != 200 {
+        return Err(format!("the service refused the Aadhaar number (HTTP {status}): {answer}"));
+    }
+    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+    Ok(AadhaarRef {
+        keyed_hash: Digest32::from_hex(answer["keyed_hash"].as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?,
+        last4: Last4::parse(answer["last4"].as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?,
+    })
+}
+
 #[derive(Debug)]
 pub struct IssueRequest {
     pub server: String,
     pub key: SigningKey,
     pub issuer: IssuerId,
-    pub locker: LockerId,
+    pub to: To,
     pub doc_type: DocTypeCode,
     pub doc_id: DocId,
     pub name: Label,
@@ -47,6 +95,10 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
         "{}/v1/issuer/documents",
         request.server.trim_end_matches('/')
     ))?;
+    let recipient = match &request.to {
+        To::Locker(locker) => Recipient::Locker(*locker),
+        To::Aadhaar(aadhaar) => Recipient::Aadhaar(aadhaar_reference(&request, aadhaar).await?),
+    };
     let uri = DocUri::new(request.issuer.clone(), request.doc_type, request.doc_id);
     let secret = request.key.to_bytes();
     let id = ledger::crypto::issue_event_id(&uri);
@@ -61,11 +113,11 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
     let event = Event {
         id,
         occurred_at_ms: request.now,
-        actor: Actor::Issuer(request.issuer),
+        actor: Actor::Issuer(request.issuer.clone()),
         key_id: key_id_of(&request.key.verifying_key()),
         payload: Payload::DocumentIssued(DocumentIssued {
             uri,
-            recipient: Recipient::Locker(request.locker),
+            recipient,
             name: request.name,
             issued_on: request.issued_on,
             valid_from: request.valid_from,

@@ -144,6 +144,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(requesters))
     .routes(routes!(stats))
     .routes(routes!(push::push_document))
+    .routes(routes!(push::aadhaar_reference))
     .routes(routes!(admin::submit_event))
     .routes(routes!(signup::request_otp))
     .routes(routes!(signup::sign_up))

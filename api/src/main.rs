@@ -203,9 +203,13 @@ struct IssueArgs {
     /// The issuer's id, such as in.gov.cbse.
     #[arg(long)]
     issuer: String,
-    /// The recipient's locker id.
+    /// The recipient's locker id (or --aadhaar).
+    #[arg(long, required_unless_present = "aadhaar", conflicts_with = "aadhaar")]
+    locker: Option<String>,
+    /// The recipient's Aadhaar number, for a citizen without a locker yet: the document
+    /// appears in the locker that links this Aadhaar.
     #[arg(long)]
-    locker: String,
+    aadhaar: Option<String>,
     #[arg(long)]
     doc_type: String,
     #[arg(long)]
@@ -256,7 +260,15 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
         server: args.server,
         key: api::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
-        locker: parsed("locker", schemas::LockerId::parse(&args.locker))?,
+        to: match (&args.locker, &args.aadhaar) {
+            (Some(locker), _) => {
+                api::issue::To::Locker(parsed("locker", schemas::LockerId::parse(locker))?)
+            }
+            (None, Some(aadhaar)) => {
+                api::issue::To::Aadhaar(parsed("aadhaar", schemas::Aadhaar::parse(aadhaar))?)
+            }
+            (None, None) => anyhow::bail!("name the recipient with --locker or --aadhaar"),
+        },
         doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
         doc_id: parsed("doc-id", schemas::DocId::parse(&args.doc_id))?,
         name: parsed("name", schemas::Label::parse(&args.name))?,

@@ -349,3 +349,42 @@ pub(crate) async fn push_document(
     };
     Ok((status, Json(answer)).into_response())
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AadhaarQuery {
+    /// Twelve digits, spaces allowed.
+    aadhaar: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AadhaarReferenceDto {
+    /// The platform-keyed BLAKE3 hash, in hex: put it in `recipient.aadhaar.keyed_hash`.
+    keyed_hash: String,
+    last4: String,
+}
+
+/// `POST /v1/issuer/aadhaar-references`: the reference an issuer puts in an event for a
+/// citizen it knows only by Aadhaar. Only the platform can compute the keyed hash (so the log
+/// never holds the number); an issuer gets it for numbers it already holds, signing the
+/// request (RFC 9421) with its registered key.
+#[utoipa::path(post, path = "/v1/issuer/aadhaar-references", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarQuery, responses((status = 200, body = AadhaarReferenceDto), (status = 400, description = "`invalid_aadhaar`, `invalid_json`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn aadhaar_reference(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (_, body) = crate::requester::authenticate_as(&state, request, |who| {
+        schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
+    })
+    .await?;
+    let query: AadhaarQuery = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let aadhaar = schemas::Aadhaar::parse(&query.aadhaar)
+        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
+    let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
+    Ok(Json(AadhaarReferenceDto {
+        keyed_hash: reference.keyed_hash.to_hex(),
+        last4: reference.last4.as_str().to_owned(),
+    })
+    .into_response())
+}

@@ -41,6 +41,22 @@ pub(crate) async fn authenticate(
     state: &AppState,
     request: Request,
 ) -> Result<(RequesterId, axum::body::Bytes), ApiError> {
+    let (principal, body) = authenticate_as(state, request, |who| {
+        RequesterId::parse(who).map(Principal::Requester).map_err(|e| e.to_string())
+    })
+    .await?;
+    match principal {
+        Principal::Requester(id) => Ok((id, body)),
+        _ => Err(internal("a requester was parsed")),
+    }
+}
+
+/// Checks an HTTP message signature by the organisation `principal` names in the keyid.
+pub(crate) async fn authenticate_as(
+    state: &AppState,
+    request: Request,
+    principal: impl Fn(&str) -> Result<Principal, String>,
+) -> Result<(Principal, axum::body::Bytes), ApiError> {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX).await.map_err(|_| {
         ApiError::new(
@@ -57,7 +73,7 @@ pub(crate) async fn authenticate(
     let (Some(input), Some(signature)) = (header("signature-input"), header("signature")) else {
         return Err(unauthorized(
             "missing_signature",
-            "sign the request (RFC 9421): Signature-Input and Signature headers, Ed25519, keyid \"<requester>:<key id>\"",
+            "sign the request (RFC 9421): Signature-Input and Signature headers, Ed25519, keyid \"<organisation id>:<key id>\"",
         ));
     };
     let bad = |e: rfc9421::SignatureError| unauthorized("bad_signature", e.0);
@@ -104,17 +120,12 @@ pub(crate) async fn authenticate(
     }
     let keyid = input.keyid.as_deref().unwrap_or_default();
     let (who, key_hex) = keyid.rsplit_once(':').ok_or_else(|| {
-        unauthorized("bad_signature", "keyid must be \"<requester id>:<key id in hex>\"")
+        unauthorized("bad_signature", "keyid must be \"<organisation id>:<key id in hex>\"")
     })?;
-    let requester = RequesterId::parse(who)
-        .map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
+    let who = principal(who).map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
     let key_id = KeyId::from_hex(key_hex)
         .map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
-    let key = state
-        .appender
-        .active_key(&Principal::Requester(requester.clone()), &key_id)
-        .await
-        .map_err(ledger_error)?;
+    let key = state.appender.active_key(&who, &key_id).await.map_err(ledger_error)?;
     let authority = parts
         .headers
         .get(axum::http::header::HOST)
@@ -131,7 +142,7 @@ pub(crate) async fn authenticate(
     let base = rfc9421::signature_base(&message, &input).map_err(bad)?;
     key.verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature))
         .map_err(|_| unauthorized("bad_signature", "the signature does not verify"))?;
-    Ok((requester, body))
+    Ok((who, body))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

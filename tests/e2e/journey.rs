@@ -178,6 +178,38 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let bearer = format!("Bearer {token}");
     let token = Some(token.as_str());
 
+    // The board knew Ravi only by Aadhaar: his Class X marksheet waits for the link.
+    let class_x = dir.path().join("class-x.pdf");
+    std::fs::write(&class_x, b"%PDF-1.4\n% Class X\n").expect("write pdf");
+    let (ok, out, err) = locker(owned(&[
+        "issue",
+        "--server",
+        &server_url,
+        "--key",
+        keys.join("in.gov.cbse.key").to_str().expect("path"),
+        "--issuer",
+        "in.gov.cbse",
+        "--aadhaar",
+        "2345 6789 0127",
+        "--doc-type",
+        "SSCER",
+        "--doc-id",
+        "2022-9000001",
+        "--name",
+        "Class X Marksheet 2022",
+        "--issued-on",
+        "2022-05-20",
+        "--holder",
+        "Ravi Kumar",
+        "--content",
+        class_x.to_str().expect("path"),
+    ]))
+    .await;
+    assert!(ok, "locker issue --aadhaar failed: {out} {err}");
+    let (_, before_link) =
+        http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
+    assert_eq!(before_link["items"].as_array().map(Vec::len), Some(0), "{before_link}");
+
     // Link Aadhaar.
     let (status, answer) = http
         .json(
@@ -226,12 +258,17 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let (status, certificates) =
         http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
     assert_eq!(status, 200);
-    assert_eq!(certificates["items"][0]["uri"], uri, "{certificates}");
-    assert_eq!(certificates["items"][0]["holder_name"], "Ravi Kumar");
+    let items = certificates["items"].as_array().expect("items");
+    let mine = items.iter().find(|c| c["uri"] == uri).expect("the pushed marksheet");
+    assert_eq!(mine["holder_name"], "Ravi Kumar");
+    assert!(
+        items.iter().any(|c| c["uri"] == "in.gov.cbse-SSCER-2022-9000001"),
+        "the marksheet issued to the Aadhaar joined the locker: {certificates}"
+    );
     let (_, issuers) =
         http.json("GET", "/v1/citizen/issuers", token, serde_json::Value::Null).await;
     assert_eq!(issuers[0]["issuer"], "in.gov.cbse", "{issuers}");
-    assert_eq!(issuers[0]["documents"], 1);
+    assert_eq!(issuers[0]["documents"], 2, "{issuers}");
     let url = JsonClient::parse_url(&format!("{server_url}/v1/citizen/certificates/{uri}/content"))
         .expect("url");
     let auth = [("authorization", bearer.clone())];

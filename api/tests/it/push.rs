@@ -479,3 +479,58 @@ async fn my_certificates_revalidates_by_etag_and_changes_with_the_log_and_the_da
 fn body_of(f: &Fixture, issuer: &(IssuerId, SigningKey)) -> String {
     body(f, issuer, &Push::default())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuers_get_aadhaar_references_only_when_signed() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let ask = |key: &SigningKey, keyid: String, body: &str| {
+        let body = body.as_bytes().to_vec();
+        let signed = api::rfc9421::sign_request(
+            key,
+            &keyid,
+            NOW_MS / 1000,
+            "POST",
+            "/v1/issuer/aadhaar-references",
+            "",
+            &body,
+        );
+        let mut request = Request::post("/v1/issuer/aadhaar-references")
+            .header("signature-input", signed.signature_input)
+            .header("signature", signed.signature);
+        if let Some(digest) = signed.content_digest {
+            request = request.header("content-digest", digest);
+        }
+        let request = request.body(Body::from(body)).expect("request");
+        let state = f.state.clone();
+        async move {
+            let response = api::app(state).oneshot(request).await.expect("response");
+            let status = response.status();
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (status, json(&String::from_utf8_lossy(&bytes)))
+        }
+    };
+    let keyid = format!("{}:{}", issuer.0, key_id_of(&issuer.1.verifying_key()));
+    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"2345 6789 0127"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let expected = ledger::crypto::aadhaar_ref(
+        &f.state.platform_secret,
+        &Aadhaar::parse("234567890127").expect("aadhaar"),
+    );
+    assert_eq!(answer["keyed_hash"], expected.keyed_hash.to_hex());
+    assert_eq!(answer["last4"], "0127");
+    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"2345 6789 0124"}"#).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_aadhaar"))
+    );
+    let stranger = SigningKey::from_bytes(&[1; 32]);
+    let stranger_id = format!("in.gov.nobody:{}", key_id_of(&stranger.verifying_key()));
+    let (status, answer) = ask(&stranger, stranger_id, r#"{"aadhaar":"2345 6789 0127"}"#).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown_key")));
+    let request = Request::post("/v1/issuer/aadhaar-references")
+        .body(Body::from(r#"{"aadhaar":"2345 6789 0127"}"#))
+        .expect("request");
+    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                 server: base.clone(),
                 key: key.clone(),
                 issuer: schemas::IssuerId::parse("in.gov.cbse")?,
-                locker,
+                to: api::issue::To::Locker(locker),
                 doc_type: schemas::DocTypeCode::parse("HSCER")?,
                 doc_id: schemas::DocId::parse(&format!("LOAD-{i:04}"))?,
                 name: schemas::Label::parse("Class XII Marksheet")?,
