@@ -13,6 +13,7 @@ mod consent;
 pub mod demo;
 mod documents;
 mod error;
+pub mod expiry;
 pub mod files;
 pub mod guard;
 pub mod issue;

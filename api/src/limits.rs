@@ -55,6 +55,9 @@ pub const SSE_BATCH_EVENTS: usize = 100;
 pub const SSE_KEEPALIVE_MS: u64 = 15_000;
 /// Rendered My Certificates pages kept in memory, in bytes.
 pub const PAGE_CACHE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// How often the platform looks for lapsed consents, and how many it expires per pass.
+pub const CONSENT_SWEEP_MS: u64 = 30_000;
+pub const CONSENT_SWEEP_BATCH: usize = 100;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

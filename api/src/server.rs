@@ -200,6 +200,7 @@ async fn run<L: Log>(
         })
     };
 
+    let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
@@ -228,6 +229,7 @@ async fn run<L: Log>(
         .await?;
     let _ = stop.send(true);
     refresher.abort();
+    sweeper.abort();
     let _ = follower.await;
     Ok(())
 }

@@ -71,8 +71,17 @@ pub(crate) async fn as_platform(
     state: &AppState,
     payload: Payload,
 ) -> Result<ledger::Position, ApiError> {
+    as_platform_with_id(state, new_id(state)?, payload).await
+}
+
+/// The same, with an id the caller derived (so a repeat is recognised).
+pub(crate) async fn as_platform_with_id(
+    state: &AppState,
+    id: EventId,
+    payload: Payload,
+) -> Result<ledger::Position, ApiError> {
     let event = Event {
-        id: new_id(state)?,
+        id,
         occurred_at_ms: state.clock.now(),
         actor: Actor::Platform,
         key_id: key_id_of(&state.platform.verifying_key()),

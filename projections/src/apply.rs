@@ -378,6 +378,7 @@ pub(crate) fn apply(
                 accesses: 0,
             };
             tx.put(CF_CONSENTS, key, &view)?;
+            reindex_expiry(tx, None, &view)?;
             tx.put(
                 CF_REQUESTER_CONSENTS,
                 requester_consent_key(&requester, &e.consent_id),
@@ -399,10 +400,12 @@ pub(crate) fn apply(
         Payload::ConsentGranted(e) => {
             let mut view =
                 consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "grant")?;
+            let before = view.clone();
             view.state = ConsentState::Active;
             view.granted = e.documents.clone();
             view.access_expires_at_ms = Some(e.access_expires_at_ms);
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            reindex_expiry(tx, Some(&before), &view)?;
             let documents = e.documents.clone();
             requester_event(
                 tx,
@@ -418,8 +421,10 @@ pub(crate) fn apply(
         Payload::ConsentDenied(e) => {
             let mut view =
                 consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "denial")?;
+            let before = view.clone();
             view.state = ConsentState::Denied;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            reindex_expiry(tx, Some(&before), &view)?;
             requester_event(
                 tx,
                 &view.requester,
@@ -434,8 +439,10 @@ pub(crate) fn apply(
         Payload::ConsentRevoked(e) => {
             let mut view =
                 consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "revocation")?;
+            let before = view.clone();
             view.state = ConsentState::Revoked;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            reindex_expiry(tx, Some(&before), &view)?;
             requester_event(
                 tx,
                 &view.requester,
@@ -450,8 +457,10 @@ pub(crate) fn apply(
         Payload::ConsentExpired(e) => {
             let live = [ConsentState::Pending, ConsentState::Active];
             let mut view = consent_in(tx, &e.locker, &e.consent_id, &live, "expiry")?;
+            let before = view.clone();
             view.state = ConsentState::Expired;
             tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+            reindex_expiry(tx, Some(&before), &view)?;
             requester_event(
                 tx,
                 &view.requester,
@@ -499,6 +508,28 @@ pub(crate) fn apply(
                 activity_key(&e.locker, position.partition, position.offset),
                 &activity,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the index of live consents by the time they lapse (a pending request by its answer
+/// deadline, an active consent by its access end), for the platform's expiry sweep.
+fn reindex_expiry(
+    tx: &mut Tx<'_>,
+    before: Option<&ConsentView>,
+    after: &ConsentView,
+) -> Result<(), ProjectionError> {
+    let key = |view: &ConsentView| {
+        live_until(view).map(|at| consent_expiry_key(at, &view.locker, &view.consent_id))
+    };
+    let (old, new) = (before.and_then(key), key(after));
+    if old != new {
+        if let Some(old) = old {
+            tx.delete(CF_CONSENT_EXPIRY, old)?;
+        }
+        if let Some(new) = new {
+            tx.put(CF_CONSENT_EXPIRY, new, &())?;
         }
     }
     Ok(())

@@ -355,6 +355,42 @@ impl Views {
         Ok(Some(consent))
     }
 
+    /// Live consents whose time ran out by `now` (and so need a `consent_expired` event), the
+    /// earliest first: `(locker, consent id)`.
+    pub fn due_consent_expiries(
+        &self,
+        now: TimestampMs,
+        limit: usize,
+    ) -> Result<Vec<(LockerId, schemas::Id16)>, ProjectionError> {
+        let limit = limit.clamp(1, PAGE_ITEMS_MAX);
+        let mut due = Vec::new();
+        for (key, _) in self.scan(CF_CONSENT_EXPIRY, b"", None, limit)? {
+            let bad = || ProjectionError::Corrupt {
+                location: CF_CONSENT_EXPIRY.to_owned(),
+                reason: "key is not time || locker || consent".to_owned(),
+            };
+            let (at, rest) = key.split_first_chunk::<8>().ok_or_else(bad)?;
+            if i64::try_from(u64::from_be_bytes(*at)).unwrap_or(i64::MAX) > now.0 {
+                break;
+            }
+            let (locker, consent) = rest.split_first_chunk::<16>().ok_or_else(bad)?;
+            let consent = <[u8; 16]>::try_from(consent).map_err(|_| bad())?;
+            due.push((LockerId(*locker), schemas::Id16(consent)));
+        }
+        Ok(due)
+    }
+
+    /// A consent as the events left it: its stored state, before expiry by the clock.
+    pub fn stored_consent(
+        &self,
+        locker: &LockerId,
+        consent_id: &schemas::Id16,
+    ) -> Result<Option<ConsentView>, ProjectionError> {
+        self.get(CF_CONSENTS, &locker_item_key(locker, consent_id))?
+            .map(|bytes| decode(&bytes, CF_CONSENTS))
+            .transpose()
+    }
+
     /// A requester's consent events in one partition, after offset `after` (all when `None`),
     /// in log order: `(offset, event)`.
     pub fn requester_events(

@@ -22,12 +22,14 @@ pub const CF_ACTIVITY: &str = "activity";
 /// Each requester's consent events, keyed by requester, partition and offset: the source of
 /// the requester's event stream, resumable per partition without gaps or duplicates.
 pub const CF_REQUESTER_EVENTS: &str = "requester_events";
+/// Live consents by the time they lapse: `expiry ms (BE) || locker || consent id`.
+pub const CF_CONSENT_EXPIRY: &str = "consent_expiry";
 pub const CF_ISSUERS: &str = "issuers";
 pub const CF_REQUESTERS: &str = "requesters";
 /// Integer counters updated with an associative add merge operator.
 pub const CF_COUNTERS: &str = "counters";
 
-pub const VIEW_CFS: [&str; 13] = [
+pub const VIEW_CFS: [&str; 14] = [
     CF_POSITIONS,
     CF_DOCS,
     CF_UPLOADS,
@@ -38,6 +40,7 @@ pub const VIEW_CFS: [&str; 13] = [
     CF_SHARES,
     CF_ACTIVITY,
     CF_REQUESTER_EVENTS,
+    CF_CONSENT_EXPIRY,
     CF_ISSUERS,
     CF_REQUESTERS,
     CF_COUNTERS,
@@ -245,6 +248,22 @@ pub fn locker_item_key(locker: &LockerId, id: &Id16) -> Vec<u8> {
 
 pub fn activity_key(locker: &LockerId, partition: u32, offset: u64) -> Vec<u8> {
     [&locker.0[..], &partition.to_be_bytes()[..], &offset.to_be_bytes()[..]].concat()
+}
+
+/// When a consent stops being live by itself: a pending request at its answer deadline, an
+/// active consent at the end of its access. Other states never lapse.
+pub fn live_until(view: &ConsentView) -> Option<TimestampMs> {
+    match view.state {
+        ConsentState::Pending => Some(view.request_expires_at_ms),
+        ConsentState::Active => view.access_expires_at_ms,
+        _ => None,
+    }
+}
+
+pub fn consent_expiry_key(at: TimestampMs, locker: &LockerId, consent: &Id16) -> Vec<u8> {
+    // Times before the epoch sort first, as already due.
+    let at = u64::try_from(at.0).unwrap_or(0);
+    [&at.to_be_bytes()[..], &locker.0[..], &consent.0[..]].concat()
 }
 
 pub fn requester_events_prefix(requester: &str, partition: u32) -> Vec<u8> {

@@ -471,3 +471,48 @@ async fn forged_stale_and_tampered_signatures_are_refused() {
     let (status, answer) = run(&f, signed(&f, &bank, "GET", path, vec![], |r| r)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("key_revoked")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lapsed_requests_and_access_periods_expire_by_a_platform_event() {
+    let f = fixture().await;
+    let bank = register_bank(&f, "in.test.bank", 61).await;
+    let token = asha_token(&f);
+    for (id, consent) in [(1u8, 7u8), (2, 8)] {
+        let body = envelope(&bank, id, NOW_MS, consent_request(&f, &bank, consent));
+        let (status, answer) =
+            run(&f, signed(&f, &bank, "POST", "/v1/requester/consents", body, |r| r)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    // Consent 8 is granted for 30 days; consent 7 is never answered.
+    let granted = hex::encode([8u8; 16]);
+    let (status, _, _) = send(
+        &f.state,
+        "POST",
+        &format!("/v1/citizen/consents/{granted}/grant"),
+        Some(&token),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut live = open_stream(&f, &bank, None).await;
+    let _ = read_events(&mut live, 3).await;
+    assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 0, "nothing is due yet");
+
+    // Two days on, the unanswered request lapses: one event, once.
+    f.clock.set(TimestampMs(NOW_MS + 2 * 86_400_000));
+    assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 1);
+    assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 0);
+    let expired = read_events(&mut live, 1).await;
+    assert_eq!(expired[0].1, "consent_expired");
+    assert_eq!(expired[0].2["consent_id"], hex::encode([7u8; 16]));
+    let stored =
+        f.state.views.stored_consent(&f.citizen, &Id16([7; 16])).expect("views").expect("consent");
+    assert_eq!(stored.state, projections::views::ConsentState::Expired);
+
+    // After the access period, the grant lapses too; the demo's request (due in 2100) stays.
+    f.clock.set(TimestampMs(NOW_MS + 31 * 86_400_000));
+    assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 1);
+    let expired = read_events(&mut live, 1).await;
+    assert_eq!(expired[0].2["consent_id"], granted);
+    assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 0);
+}
