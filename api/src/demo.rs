@@ -22,6 +22,21 @@ const DEMO_TIME_MS: i64 = 1_715_594_400_000;
 /// demo's consent request is still pending on a real clock.
 const DEMO_REQUEST_EXPIRES_MS: i64 = 4_102_444_800_000;
 
+/// Why the demo could not be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo event: {0}")]
+    Ledger(#[from] ledger::LedgerError),
+    #[error("demo event: {0}")]
+    Schema(#[from] schemas::SchemaError),
+    #[error("key vault: {0}")]
+    Vault(#[from] rocksdb::Error),
+    #[error("demo keys: {0}")]
+    Keys(String),
+    #[error("demo keys: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// What `--demo` created, for the start-up message.
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
@@ -104,7 +119,7 @@ impl Builder<'_> {
         key: &SigningKey,
         payload: Payload,
         sealed: Option<Sealed>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), DemoError> {
         self.now_ms += 60_000;
         let mut id = [0u8; 16];
         self.rng.fill_bytes(&mut id);
@@ -123,7 +138,7 @@ impl Builder<'_> {
         &mut self,
         subject: SealSubject,
         data: &PersonalData,
-    ) -> anyhow::Result<(Commitment, Sealed)> {
+    ) -> Result<(Commitment, Sealed), DemoError> {
         let key = self.vault.key_for(&subject)?;
         let mut nonce = [0u8; 24];
         self.rng.fill_bytes(&mut nonce);
@@ -137,7 +152,7 @@ impl Builder<'_> {
         id: &str,
         name: &str,
         doc_types: &[(&str, &str)],
-    ) -> anyhow::Result<(IssuerId, SigningKey)> {
+    ) -> Result<(IssuerId, SigningKey), DemoError> {
         let key = self.key();
         let issuer = valid(IssuerId::parse(id));
         let payload = Payload::IssuerRegistered(IssuerRegistered {
@@ -166,7 +181,7 @@ impl Builder<'_> {
         id: &str,
         name: &str,
         kind: RequesterKind,
-    ) -> anyhow::Result<(RequesterId, SigningKey)> {
+    ) -> Result<(RequesterId, SigningKey), DemoError> {
         let key = self.key();
         let requester = valid(RequesterId::parse(id));
         let payload = Payload::RequesterRegistered(RequesterRegistered {
@@ -190,7 +205,7 @@ impl Builder<'_> {
         name: &str,
         valid_to: Option<CivilDate>,
         fields: &[(&str, &str)],
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), DemoError> {
         let data = PersonalData::Document(DocumentPersonal {
             holder_name: valid(Label::parse("Asha Kumari")),
             date_of_birth: Some(valid(CivilDate::from_ymd(2006, 8, 15))),
@@ -241,7 +256,7 @@ pub async fn seed<L: Log>(
     platform: &SigningKey,
     vault: &Vault,
     keys_dir: Option<&std::path::Path>,
-) -> anyhow::Result<DemoSummary> {
+) -> Result<DemoSummary, DemoError> {
     let mut b = Builder {
         rng: ChaCha20Rng::seed_from_u64(SEED),
         now_ms: DEMO_TIME_MS,
@@ -266,7 +281,7 @@ pub async fn seed<L: Log>(
         for (issuer, key) in [&cbse, &transport, &tax] {
             let path = dir.join(format!("{issuer}.key"));
             if !path.exists() {
-                crate::keyfile::write_new(&path, key).map_err(anyhow::Error::msg)?;
+                crate::keyfile::write_new(&path, key).map_err(DemoError::Keys)?;
             }
         }
     }
@@ -280,7 +295,7 @@ pub async fn seed<L: Log>(
         {
             let path = dir.join(format!("{requester}.key"));
             if !path.exists() {
-                crate::keyfile::write_new(&path, key).map_err(anyhow::Error::msg)?;
+                crate::keyfile::write_new(&path, key).map_err(DemoError::Keys)?;
             }
         }
     }

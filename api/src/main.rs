@@ -506,7 +506,7 @@ async fn main() -> anyhow::Result<()> {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            api::server::serve(config, shutdown).await
+            Ok(api::server::serve(config, shutdown).await?)
         }
     }
 }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use ledger::{EmbeddedLog, KafkaLog, KafkaSettings, Ledger, LedgerConfig, Log};
 use projections::{Projector, Views};
@@ -14,6 +13,31 @@ use rand_core::{OsRng, RngCore};
 
 use crate::vault::Vault;
 use crate::{AppState, Metrics, Services, app};
+
+/// Why the service could not start (or stopped): the step, and what went wrong in it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {step}: {source}")]
+pub struct ServeError {
+    pub step: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// A message standing in for an error type (keyfiles and the OTP sender report text).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Reason(String);
+
+/// Names the start-up step a failure belongs to.
+trait Step<T> {
+    fn step(self, step: impl Into<String>) -> Result<T, ServeError>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Step<T> for Result<T, E> {
+    fn step(self, step: impl Into<String>) -> Result<T, ServeError> {
+        self.map_err(|e| ServeError { step: step.into(), source: Box::new(e) })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -30,15 +54,15 @@ pub struct ServeConfig {
 }
 
 /// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
-fn platform_key(data: &Path) -> anyhow::Result<SigningKey> {
+fn platform_key(data: &Path) -> Result<SigningKey, ServeError> {
     let path = data.join("platform.key");
     if path.exists() {
-        return crate::keyfile::read(&path).map_err(anyhow::Error::msg);
+        return crate::keyfile::read(&path).map_err(Reason).step("read the platform key");
     }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let key = SigningKey::from_bytes(&bytes);
-    crate::keyfile::write_new(&path, &key).map_err(anyhow::Error::msg)?;
+    crate::keyfile::write_new(&path, &key).map_err(Reason).step("write the platform key")?;
     Ok(key)
 }
 
@@ -55,18 +79,16 @@ fn say(line: std::fmt::Arguments<'_>) {
 pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data)
-        .with_context(|| format!("create {}", config.data.display()))?;
+) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data).step(format!("create {}", config.data.display()))?;
     match &config.kafka {
         Some(brokers) => {
             let settings = KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
-            let log = KafkaLog::open(settings).await.context("connect to Kafka")?;
+            let log = KafkaLog::open(settings).await.step("connect to Kafka")?;
             run(Arc::new(log), &config, shutdown).await
         }
         None => {
-            let log =
-                EmbeddedLog::open(config.data.join("log")).context("open the embedded log")?;
+            let log = EmbeddedLog::open(config.data.join("log")).step("open the embedded log")?;
             run(Arc::new(log), &config, shutdown).await
         }
     }
@@ -76,46 +98,47 @@ async fn run<L: Log>(
     log: Arc<L>,
     config: &ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let platform = platform_key(&config.data)?;
     let mut ledger_config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
     let prefix = &config.topic_prefix;
-    anyhow::ensure!(
-        !prefix.is_empty()
-            && prefix.len() <= 200
-            && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
-        "--topic-prefix {prefix:?}: letters, digits, '.', '_' and '-' only"
-    );
+    if prefix.is_empty()
+        || prefix.len() > 200
+        || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(Reason(format!("{prefix:?}: letters, digits, '.', '_' and '-' only")))
+            .step("use --topic-prefix");
+    }
     ledger_config.directory_topic = format!("{prefix}.directory");
     ledger_config.citizen_topic = format!("{prefix}.events");
     let ledger = Arc::new(
-        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.context("open the ledger")?,
+        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.step("open the ledger")?,
     );
-    let vault = Arc::new(Vault::open(config.data.join("vault")).context("open the key vault")?);
+    let vault = Arc::new(Vault::open(config.data.join("vault")).step("open the key vault")?);
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
     let accounts = Arc::new(
         crate::accounts::Accounts::open(config.data.join("accounts"), seed)
-            .context("open the accounts")?,
+            .step("open the accounts")?,
     );
-    let files = Arc::new(
-        crate::files::Files::open(config.data.join("files")).context("open the file store")?,
-    );
+    let files =
+        Arc::new(crate::files::Files::open(config.data.join("files")).step("open the file store")?);
     if config.demo {
         let summary =
             crate::demo::seed(&ledger, &platform, &vault, Some(&config.data.join("demo-keys")))
                 .await
-                .context("seed the demo")?;
+                .step("seed the demo")?;
         accounts
             .ensure_user(
                 &summary.citizen_username,
                 summary.citizen_locker,
                 crate::demo::DEMO_PASSWORD,
             )
-            .map_err(|e| anyhow::anyhow!("demo account: {e:?}"))?;
+            .map_err(|e| Reason(format!("{e:?}")))
+            .step("create the demo account")?;
         for (index, pdf) in summary.contents.iter().enumerate() {
-            files.put(&format!("demo-{index}"), pdf).context("store the demo documents")?;
+            files.put(&format!("demo-{index}"), pdf).step("store the demo documents")?;
         }
         say(format_args!(
             "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
@@ -127,7 +150,7 @@ async fn run<L: Log>(
             summary.citizen_locker
         ));
     }
-    let (views, opened) = Views::open(config.data.join("views")).context("open the views")?;
+    let (views, opened) = Views::open(config.data.join("views")).step("open the views")?;
     if let projections::Opened::Wiped { found_version } = opened {
         tracing::warn!(
             found_version,
@@ -154,7 +177,9 @@ async fn run<L: Log>(
         nonces: Arc::new(crate::Nonces::from_os()),
         accounts,
         otp: match &config.otp_gateway {
-            Some(url) => Arc::new(crate::otp::HttpSender::new(url).map_err(anyhow::Error::msg)?),
+            Some(url) => Arc::new(
+                crate::otp::HttpSender::new(url).map_err(Reason).step("use --otp-gateway")?,
+            ),
             None => {
                 tracing::warn!(
                     "no --otp-gateway: one-time passwords are written to the server log (demo/development only)"
@@ -203,8 +228,8 @@ async fn run<L: Log>(
     let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("listen on {}", config.listen))?;
-    let address = listener.local_addr()?;
+        .step(format!("listen on {}", config.listen))?;
+    let address = listener.local_addr().step("read the listening address")?;
     let backend = config
         .kafka
         .as_deref()
@@ -226,7 +251,8 @@ async fn run<L: Log>(
     }
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await
+        .step("serve HTTP")?;
     let _ = stop.send(true);
     refresher.abort();
     sweeper.abort();
