@@ -186,9 +186,26 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
+}
+
+/// Refuses requests whose headers together exceed `limits::HEADER_BYTES_MAX`, with the
+/// usual JSON error (hyper itself cuts off far larger ones with a bare 431).
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let bytes: usize =
+        request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if bytes > limits::HEADER_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("request headers are at most {} bytes", limits::HEADER_BYTES_MAX),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -2,6 +2,8 @@
 
 /// Any request body (the read endpoints take none; pushes come with issue 5's write side).
 pub const REQUEST_BODY_BYTES_MAX: usize = 1 << 20;
+/// All request headers together (a signed request's headers are well under 2 KB).
+pub const HEADER_BYTES_MAX: usize = 16 * 1024;
 /// Items one list response returns at most (the projections cap it too).
 pub const LIST_ITEMS_MAX: usize = 200;
 pub const LIST_ITEMS_DEFAULT: usize = 50;

@@ -296,3 +296,16 @@ async fn the_openapi_document_matches_the_router() {
     assert!(body.contains("#/components/schemas/ErrorDto"));
     assert!(document["components"]["securitySchemes"]["http_signature"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_headers_are_refused_with_a_code() {
+    let f = fixture().await;
+    let request = Request::get("/v1/stats")
+        .header("x-padding", "a".repeat(api::limits::HEADER_BYTES_MAX))
+        .body(Body::empty())
+        .expect("request");
+    let response = app(f.state.clone()).oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(json(&String::from_utf8_lossy(&body))["code"], "headers_too_large");
+}
