@@ -467,12 +467,15 @@ pub(crate) async fn create_share(
     });
     crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;
     let (uri, upload_id) = doc_text(&doc);
+    // The views now hold the share as logged (with the event's own time).
+    let created_at_ms =
+        state.views.share(&citizen.locker, &share_id)?.map_or(now, |s| s.created_at_ms);
     let answer = ShareDto {
         id: share_id.to_hex(),
         uri,
         upload_id,
         url: share_url(&citizen.locker, &share_id),
-        created_at_ms: now.0,
+        created_at_ms: created_at_ms.0,
         expires_at_ms: expires_at_ms.0,
         revoked: false,
         live: true,
