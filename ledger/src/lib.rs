@@ -11,6 +11,7 @@ mod error;
 mod ledger;
 pub mod limits;
 pub mod log;
+pub mod merkle;
 pub mod partition;
 pub mod registry;
 pub mod world;

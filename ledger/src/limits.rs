@@ -23,6 +23,9 @@ pub const KAFKA_DELIVERY_TIMEOUT_MS: u64 = 30_000;
 pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// Records one read returns.
 pub const READ_RECORDS_MAX: usize = 10_000;
+/// Hashes in a Merkle proof a verifier reads: an inclusion proof has at most 64, a
+/// consistency proof at most 65 (trees of up to 2^64 leaves).
+pub const MERKLE_PROOF_HASHES_MAX: usize = 65;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;

@@ -1,0 +1,22 @@
+//! Merkle trees over a partition's records, with the structure of RFC 9162 (Certificate
+//! Transparency 2.0) and BLAKE3 as the hash: leaf = H(0x00 || record), node =
+//! H(0x01 || left || right), and the empty tree's root is H(""). Leaf indexes are locker's own
+//! sequence of records in log order, never Kafka offsets (which may have gaps).
+//!
+//! `tree.rs` builds trees and proofs. `verify.rs` checks proofs with RFC 9162's algorithms
+//! and shares no code with the tree: a verifier must not trust the prover.
+//!
+//! BLAKE3 instead of SHA-256 makes these proofs a private format (CT and tlog-tiles tooling
+//! expects SHA-256); the structure and algorithms are the RFC's, so switching the hash is
+//! local to `hash.rs`.
+
+mod hash;
+mod tree;
+mod verify;
+
+pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
+pub use tree::{MerkleTree, ProofError};
+pub use verify::{VerifyError, verify_consistency, verify_inclusion};
+
+#[cfg(test)]
+mod tests;
