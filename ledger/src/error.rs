@@ -40,6 +40,8 @@ pub enum LedgerError {
     ForeignLog { location: String, key_id: KeyId },
     #[error("log: {0}")]
     Log(#[from] LogError),
+    #[error("Merkle tree: {0}")]
+    Tree(#[from] crate::merkle::ProofError),
 }
 
 /// Errors of a log backend.

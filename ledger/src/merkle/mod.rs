@@ -3,19 +3,25 @@
 //! H(0x01 || left || right), and the empty tree's root is H(""). Leaf indexes are locker's own
 //! sequence of records in log order, never Kafka offsets (which may have gaps).
 //!
-//! `tree.rs` builds trees and proofs. `verify.rs` checks proofs with RFC 9162's algorithms
-//! and shares no code with the tree: a verifier must not trust the prover.
+//! `tree.rs` gives roots and proofs over any store of complete subtrees (`MerkleTree` in
+//! memory, `store.rs` on disk per partition); `follow.rs` feeds a partition's tree from the
+//! log. `verify.rs` checks proofs with RFC 9162's algorithms and shares no code with the
+//! tree: a verifier must not trust the prover.
 //!
 //! BLAKE3 instead of SHA-256 makes these proofs a private format (CT and tlog-tiles tooling
 //! expects SHA-256); the structure and algorithms are the RFC's, so switching the hash is
 //! local to `hash.rs`.
 
+mod follow;
 mod hash;
+mod store;
 mod tree;
 mod verify;
 
+pub use follow::catch_up;
 pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
-pub use tree::{MerkleTree, ProofError};
+pub use store::{PartitionTree, TreeStore};
+pub use tree::{MerkleTree, Nodes, ProofError, consistency_proof, inclusion_proof, root};
 pub use verify::{VerifyError, verify_consistency, verify_inclusion};
 
 #[cfg(test)]

@@ -3,6 +3,10 @@ use schemas::Digest32;
 
 use super::*;
 
+fn at(i: u64) -> usize {
+    usize::try_from(i).expect("test sizes are small")
+}
+
 /// MTH of RFC 9162 2.1.1, straight from the definition, for checking the tree.
 fn reference_root(leaves: &[Digest32]) -> Digest32 {
     match leaves.len() {
@@ -47,7 +51,7 @@ fn roots_match_the_definition_at_every_size() {
     let all = leaves(130);
     let tree = tree_of(&all);
     for size in 0..=130u64 {
-        assert_eq!(tree.root(size), Ok(reference_root(&all[..size as usize])), "size {size}");
+        assert_eq!(tree.root(size), Ok(reference_root(&all[..at(size)])), "size {size}");
     }
     assert!(tree.root(131).is_err());
 }
@@ -59,12 +63,12 @@ fn every_inclusion_proof_verifies_and_tampering_fails() {
     for size in 1..=40u64 {
         let root = tree.root(size).expect("root");
         for index in 0..size {
-            let leaf = all[index as usize];
+            let leaf = all[at(index)];
             let proof = tree.inclusion_proof(index, size).expect("proof");
             assert_eq!(verify_inclusion(&leaf, index, size, &proof, &root), Ok(()));
             assert!(proof.len() <= 64 - size.leading_zeros() as usize);
             // Another leaf, index or size, or another tree's root.
-            let other = all[((index + 1) % size) as usize];
+            let other = all[at((index + 1) % size)];
             if size > 1 {
                 assert!(verify_inclusion(&other, index, size, &proof, &root).is_err());
                 assert!(verify_inclusion(&leaf, (index + 1) % size, size, &proof, &root).is_err());
@@ -190,7 +194,7 @@ proptest! {
         let new_root = tree.root(new).expect("root");
         prop_assert_eq!(new_root, reference_root(&all));
         let proof = tree.inclusion_proof(index, old).expect("proof");
-        prop_assert_eq!(verify_inclusion(&all[index as usize], index, old, &proof, &old_root), Ok(()));
+        prop_assert_eq!(verify_inclusion(&all[at(index)], index, old, &proof, &old_root), Ok(()));
         let proof = tree.consistency_proof(old, new).expect("proof");
         prop_assert_eq!(verify_consistency(old, new, &old_root, &new_root, &proof), Ok(()));
     }

@@ -8,6 +8,8 @@ mod conformance;
 mod kafka;
 /// The ledger over its log: retries, conflicts, reopening.
 mod log;
+/// Each partition's Merkle tree fed from the log, persisted, and proving.
+mod merkle;
 /// Key lifecycle: rotation, revocation, suspension, and the registry after a restart.
 mod registry;
 /// Records changed behind the log's back: holes and undecodable records are named.

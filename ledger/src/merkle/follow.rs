@@ -1,0 +1,36 @@
+//! Feeding a partition's tree from the log: every record after the tree's stored offset
+//! becomes the next leaf, `H(0x00 || record bytes)`, in log order.
+
+use crate::limits::READ_RECORDS_MAX;
+use crate::log::Log;
+use crate::{LedgerError, LogError};
+
+use super::hash::leaf_hash;
+use super::store::PartitionTree;
+
+/// Reads the partition from where the tree stopped to the log's end; returns the leaves added.
+pub async fn catch_up<L: Log>(
+    log: &L,
+    topic: &str,
+    partition: u32,
+    tree: &mut PartitionTree<'_>,
+) -> Result<u64, LedgerError> {
+    let mut added = 0;
+    loop {
+        let records = log.read(topic, partition, tree.next_offset(), READ_RECORDS_MAX).await?;
+        let Some(last) = records.last() else { return Ok(added) };
+        let next = last.position.offset + 1;
+        if let Some(first) = records.first()
+            && first.position.offset < tree.next_offset()
+        {
+            return Err(LogError::Corrupt {
+                location: format!("{topic}/{partition} offset {}", first.position.offset),
+                reason: format!("the log returned a record before offset {}", tree.next_offset()),
+            }
+            .into());
+        }
+        let leaves: Vec<_> = records.iter().map(|record| leaf_hash(&record.value)).collect();
+        tree.append(&leaves, next)?;
+        added += leaves.len() as u64;
+    }
+}

@@ -1,0 +1,100 @@
+use ledger::Log;
+use ledger::merkle::{
+    MerkleTree, TreeStore, catch_up, leaf_hash, verify_consistency, verify_inclusion,
+};
+
+use crate::setup;
+
+/// Citizens and marksheets appended through the ledger.
+async fn fill(s: &mut crate::Setup, citizens: usize, documents: usize) {
+    let mut records = Vec::new();
+    let mut people = Vec::new();
+    for _ in 0..citizens {
+        let (citizen, record) = s.world.register_citizen();
+        records.push(record);
+        people.push(citizen);
+    }
+    for verdict in s.ledger.append(records).await.expect("append") {
+        verdict.expect("registered");
+    }
+    let mut records = Vec::new();
+    for i in 0..documents {
+        let citizen = &people[i % people.len()];
+        records.push(s.world.issue_marksheet(citizen, &format!("M-{i}")));
+    }
+    for chunk in records.chunks(1000) {
+        for verdict in s.ledger.append(chunk.to_vec()).await.expect("append") {
+            verdict.expect("issued");
+        }
+    }
+}
+
+/// The tree of a partition, straight from the records, in memory.
+async fn reference<L: Log>(log: &L, topic: &str, partition: u32) -> MerkleTree {
+    let mut tree = MerkleTree::new();
+    let mut offset = 0;
+    loop {
+        let records = log.read(topic, partition, offset, 1000).await.expect("read");
+        let Some(last) = records.last() else { return tree };
+        offset = last.position.offset + 1;
+        for record in &records {
+            tree.push(leaf_hash(&record.value));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_partition_tree_follows_the_log_survives_restarts_and_proves() {
+    let mut s = setup().await;
+    fill(&mut s, 20, 600).await;
+    let topic = s.ledger.config().citizen_topic.clone();
+    let partitions = s.ledger.log().partitions(&topic).expect("partitions");
+    let path = s.dir.path().join("merkle");
+    let mut checkpoints = Vec::new();
+    {
+        let store = TreeStore::open(&path).expect("open");
+        for partition in 0..partitions {
+            let mut tree = store.tree(&topic, partition).expect("tree");
+            let added = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+                .await
+                .expect("catch up");
+            let expected = reference(s.ledger.log().as_ref(), &topic, partition).await;
+            assert_eq!(added, expected.len());
+            assert_eq!(tree.root(tree.size()), expected.root(expected.len()));
+            checkpoints.push((tree.size(), tree.root(tree.size()).expect("root")));
+        }
+    }
+    // More records, then a restart: the stored trees carry on from where they stopped.
+    fill(&mut s, 5, 300).await;
+    let store = TreeStore::open(&path).expect("reopen");
+    for partition in 0..partitions {
+        let mut tree = store.tree(&topic, partition).expect("tree");
+        let (old_size, old_root) = checkpoints[partition as usize];
+        assert_eq!(tree.size(), old_size, "nothing is rehashed on open");
+        let added = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+            .await
+            .expect("catch up");
+        let expected = reference(s.ledger.log().as_ref(), &topic, partition).await;
+        assert_eq!(old_size + added, expected.len());
+        let new_root = tree.root(tree.size()).expect("root");
+        assert_eq!(Ok(new_root), expected.root(expected.len()));
+        // The grown tree proves it extends the old one, and proves each record in it.
+        if old_size > 0 {
+            let proof = tree.consistency_proof(old_size, tree.size()).expect("proof");
+            verify_consistency(old_size, tree.size(), &old_root, &new_root, &proof)
+                .expect("consistent");
+        }
+        let records = s.ledger.log().read(&topic, partition, 0, 10_000).await.expect("read");
+        for (index, record) in records.iter().enumerate().step_by(37) {
+            let index = index as u64;
+            let proof = tree.inclusion_proof(index, tree.size()).expect("proof");
+            verify_inclusion(&leaf_hash(&record.value), index, tree.size(), &proof, &new_root)
+                .expect("included");
+        }
+        // Caught up: nothing more to add.
+        let again = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+            .await
+            .expect("catch up");
+        assert_eq!(again, 0);
+    }
+}
