@@ -12,12 +12,16 @@
 //! expects SHA-256); the structure and algorithms are the RFC's, so switching the hash is
 //! local to `hash.rs`.
 
+mod checkpoint;
 mod follow;
 mod hash;
 mod store;
 mod tree;
 mod verify;
 
+pub use checkpoint::{
+    CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, SignedCheckpoint, checkpoint,
+};
 pub use follow::catch_up;
 pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
 pub use store::{PartitionTree, TreeStore};

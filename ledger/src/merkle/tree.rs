@@ -20,6 +20,8 @@ pub enum ProofError {
     BadSizes { old: u64, new: u64 },
     #[error("tree store: {0}")]
     Store(String),
+    #[error("inconsistent history: {0}")]
+    Inconsistent(String),
 }
 
 /// Where complete subtrees are kept.

@@ -98,3 +98,80 @@ async fn each_partition_tree_follows_the_log_survives_restarts_and_proves() {
         assert_eq!(again, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_are_signed_only_for_consistent_growth() {
+    use ledger::merkle::{SignedCheckpoint, checkpoint};
+    use schemas::TimestampMs;
+    let mut s = setup().await;
+    fill(&mut s, 4, 200).await;
+    let topic = s.ledger.config().citizen_topic.clone();
+    let log = s.ledger.log().as_ref();
+    log.create_topic("locker.checkpoints", 1).await.expect("checkpoint topic");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let store = TreeStore::open(s.dir.path().join("merkle")).expect("open");
+    let mut partition = None;
+    for candidate in 0..log.partitions(&topic).expect("partitions") {
+        if log.end_offset(&topic, candidate).await.expect("end") > 0 {
+            partition = Some(candidate);
+            break;
+        }
+    }
+    let partition = partition.expect("a partition with records");
+    let mut tree = store.tree(&topic, partition).expect("tree");
+    catch_up(log, &topic, partition, &mut tree).await.expect("catch up");
+    let at = TimestampMs(1_715_600_000_000);
+    let first = checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), None, &key, at)
+        .await
+        .expect("sign")
+        .expect("a first checkpoint");
+    first.verify(&key.verifying_key()).expect("verifies");
+    assert_eq!(first.checkpoint.size, tree.size());
+    // Nothing new: nothing signed.
+    let none =
+        checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), Some(&first), &key, at)
+            .await
+            .expect("no growth");
+    assert!(none.is_none());
+    // Growth: a second checkpoint, consistent with the first.
+    fill(&mut s, 2, 100).await;
+    let log = s.ledger.log().as_ref();
+    catch_up(log, &topic, partition, &mut tree).await.expect("catch up");
+    let second =
+        checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), Some(&first), &key, at)
+            .await
+            .expect("sign")
+            .expect("a second checkpoint");
+    assert!(second.checkpoint.size > first.checkpoint.size);
+    let proof =
+        tree.consistency_proof(first.checkpoint.size, second.checkpoint.size).expect("proof");
+    verify_consistency(
+        first.checkpoint.size,
+        second.checkpoint.size,
+        &first.checkpoint.root,
+        &second.checkpoint.root,
+        &proof,
+    )
+    .expect("consistent");
+    // Both are in the checkpoint stream, as signed notes.
+    let stored = log.read("locker.checkpoints", 0, 0, 10).await.expect("read");
+    let notes: Vec<SignedCheckpoint> =
+        stored.iter().map(|r| SignedCheckpoint::from_note(&r.value).expect("note")).collect();
+    assert_eq!(notes, vec![first.clone(), second.clone()]);
+    // A previous checkpoint the tree does not extend (another history) is refused, and
+    // nothing is appended.
+    let mut forged = first.checkpoint.clone();
+    forged.root = leaf_hash(b"another history");
+    let forged = forged.sign(&key);
+    let refused =
+        checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), Some(&forged), &key, at)
+            .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ledger::LedgerError::Tree(ledger::merkle::ProofError::Inconsistent(_)))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(log.end_offset("locker.checkpoints", 0).await.expect("end"), 2);
+}
