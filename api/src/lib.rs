@@ -213,8 +213,13 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
-    state.metrics.count(&route, response.status().as_u16());
+    let status = response.status().as_u16();
+    state.metrics.count(&route, status);
+    // The route template, never the path: paths hold share and consent ids.
+    tracing::debug!(%method, route, status, latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), "request");
     response
 }
 
