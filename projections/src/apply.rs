@@ -398,79 +398,52 @@ pub(crate) fn apply(
             )?;
         }
         Payload::ConsentGranted(e) => {
-            let mut view =
-                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "grant")?;
-            let before = view.clone();
-            view.state = ConsentState::Active;
-            view.granted = e.documents.clone();
-            view.access_expires_at_ms = Some(e.access_expires_at_ms);
-            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
-            reindex_expiry(tx, Some(&before), &view)?;
-            let documents = e.documents.clone();
-            requester_event(
-                tx,
-                &view.requester,
-                position,
-                RequesterEventKind::Granted,
-                e.consent_id,
-                e.locker,
-                at,
-                documents,
-            )?;
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Pending],
+                what: "grant",
+                kind: RequesterEventKind::Granted,
+                documents: e.documents.clone(),
+            };
+            decide(tx, decision, position, at, |view| {
+                view.state = ConsentState::Active;
+                view.granted = e.documents.clone();
+                view.access_expires_at_ms = Some(e.access_expires_at_ms);
+            })?;
         }
         Payload::ConsentDenied(e) => {
-            let mut view =
-                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Pending], "denial")?;
-            let before = view.clone();
-            view.state = ConsentState::Denied;
-            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
-            reindex_expiry(tx, Some(&before), &view)?;
-            requester_event(
-                tx,
-                &view.requester,
-                position,
-                RequesterEventKind::Denied,
-                e.consent_id,
-                e.locker,
-                at,
-                vec![],
-            )?;
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Pending],
+                what: "denial",
+                kind: RequesterEventKind::Denied,
+                documents: vec![],
+            };
+            decide(tx, decision, position, at, |view| view.state = ConsentState::Denied)?;
         }
         Payload::ConsentRevoked(e) => {
-            let mut view =
-                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "revocation")?;
-            let before = view.clone();
-            view.state = ConsentState::Revoked;
-            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
-            reindex_expiry(tx, Some(&before), &view)?;
-            requester_event(
-                tx,
-                &view.requester,
-                position,
-                RequesterEventKind::Revoked,
-                e.consent_id,
-                e.locker,
-                at,
-                vec![],
-            )?;
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Active],
+                what: "revocation",
+                kind: RequesterEventKind::Revoked,
+                documents: vec![],
+            };
+            decide(tx, decision, position, at, |view| view.state = ConsentState::Revoked)?;
         }
         Payload::ConsentExpired(e) => {
-            let live = [ConsentState::Pending, ConsentState::Active];
-            let mut view = consent_in(tx, &e.locker, &e.consent_id, &live, "expiry")?;
-            let before = view.clone();
-            view.state = ConsentState::Expired;
-            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
-            reindex_expiry(tx, Some(&before), &view)?;
-            requester_event(
-                tx,
-                &view.requester,
-                position,
-                RequesterEventKind::Expired,
-                e.consent_id,
-                e.locker,
-                at,
-                vec![],
-            )?;
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Pending, ConsentState::Active],
+                what: "expiry",
+                kind: RequesterEventKind::Expired,
+                documents: vec![],
+            };
+            decide(tx, decision, position, at, |view| view.state = ConsentState::Expired)?;
         }
         Payload::DocumentAccessed(e) => {
             let mut view =
@@ -510,6 +483,36 @@ pub(crate) fn apply(
             )?;
         }
     }
+    Ok(())
+}
+
+/// A change of a consent's state by one of its events.
+struct Decision<'a> {
+    locker: &'a schemas::LockerId,
+    consent: &'a schemas::Id16,
+    /// The states the consent may be in for this event.
+    from: &'a [ConsentState],
+    what: &'a str,
+    kind: RequesterEventKind,
+    documents: Vec<DocRef>,
+}
+
+/// Applies a decision: checks the state, changes the view, reindexes its expiry, and records
+/// the event in the requester's stream.
+fn decide(
+    tx: &mut Tx<'_>,
+    decision: Decision<'_>,
+    position: Position,
+    at: schemas::TimestampMs,
+    change: impl FnOnce(&mut ConsentView),
+) -> Result<(), Refusal> {
+    let Decision { locker, consent, from, what, kind, documents } = decision;
+    let mut view = consent_in(tx, locker, consent, from, what)?;
+    let before = view.clone();
+    change(&mut view);
+    tx.put(CF_CONSENTS, locker_item_key(locker, consent), &view)?;
+    reindex_expiry(tx, Some(&before), &view)?;
+    requester_event(tx, &view.requester, position, kind, *consent, *locker, at, documents)?;
     Ok(())
 }
 
