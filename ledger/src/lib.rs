@@ -5,6 +5,7 @@
 //! **Architecture invariant:** the ledger knows nothing of projections, HTTP or JSON. Time and
 //! randomness come from callers (keys, nonces, salts are parameters).
 
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 mod error;

@@ -2,6 +2,8 @@
 
 /// The validated append path: every kind of bad input, each with its own error.
 mod append;
+/// The auditor's replay: intact, and tampered with in each way, found at its position.
+mod audit;
 /// The `Log` conformance suite, run against the embedded log and a real Kafka broker.
 mod conformance;
 /// What only Kafka has: index rebuilt from headers, foreign topics and records, no cluster.

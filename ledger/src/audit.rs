@@ -1,0 +1,396 @@
+//! Replaying the whole log as an auditor does: every record decodes canonically, every event
+//! was allowed (known actor, key valid at that point, permitted kind) and is signed by the
+//! key it names, and every signed checkpoint matches the history: its signature verifies with
+//! the ledger's key and its root is the root of the records as they are now.
+//!
+//! Order of history. Key changes live in the directory topic and citizens' events in their
+//! partitions; the log has no order across partitions. The replay merges all partitions by the
+//! time each event says it happened (ties by topic, partition, offset), applies key changes as
+//! it meets them, and checks each event against the keys of that moment, as the ledger did at
+//! append time. The ledger accepts events within a clock window (5 minutes), so an event signed
+//! just before a revocation but dated just after it could be reported; the report names it.
+//!
+//! Signatures are verified in parallel batches on all cores (`verify_all`); before a key
+//! change is applied, everything pending and the change itself are verified, so a forged key
+//! change never lets later events pass.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ed25519_dalek::VerifyingKey;
+use schemas::{Digest32, Envelope};
+
+use crate::crypto::{VerifyItem, verify_all};
+use crate::ledger::{LedgerConfig, decode_logged};
+use crate::log::{Log, LogRecord, Position};
+use crate::merkle::{SignedCheckpoint, leaf_hash, node_hash};
+use crate::registry::KeyRegistry;
+use crate::{LedgerError, LogError};
+
+/// Signatures verified together.
+const VERIFY_BATCH: usize = 4096;
+/// Records read from one partition at a time.
+const READ_BATCH: usize = 2048;
+
+/// Where the audit found the first problem, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} offset {}: {}", self.topic, self.partition, self.offset, self.reason)
+    }
+}
+
+/// One partition's tree as replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionRoot {
+    pub topic: String,
+    pub partition: u32,
+    pub size: u64,
+    pub root: Digest32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    pub records: u64,
+    pub signatures_verified: u64,
+    pub checkpoints_verified: u64,
+    pub roots: Vec<PartitionRoot>,
+    /// The first problem; `None` when the whole log checks out.
+    pub failure: Option<Failure>,
+}
+
+/// What the auditor trusts: the platform keys (in `LedgerConfig`) and, for checkpoints, the
+/// ledger's public key and the checkpoint topic.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    pub checkpoint_topic: Option<String>,
+    pub ledger_key: Option<VerifyingKey>,
+}
+
+struct Cursor {
+    topic: String,
+    rank: usize,
+    partition: u32,
+    next_offset: u64,
+    done: bool,
+    buffer: VecDeque<(LogRecord, Envelope)>,
+    /// Open subtrees of the replayed tree (RFC 9162 structure), and its size.
+    frontier: Vec<Option<Digest32>>,
+    size: u64,
+    /// This partition's checkpoints by size.
+    checkpoints: BTreeMap<u64, Vec<(u64, SignedCheckpoint)>>,
+}
+
+impl Cursor {
+    fn push_leaf(&mut self, leaf: Digest32) {
+        let (mut height, mut at, mut hash) = (0usize, self.size, leaf);
+        loop {
+            if self.frontier.len() <= height {
+                self.frontier.resize(height + 1, None);
+            }
+            if at % 2 == 0 {
+                self.frontier[height] = Some(hash);
+                break;
+            }
+            let left = self.frontier[height].take().unwrap_or_else(|| unreachable!("left sibling"));
+            hash = node_hash(&left, &hash);
+            at /= 2;
+            height += 1;
+        }
+        self.size += 1;
+    }
+
+    /// The root of the tree so far, from its open subtrees (smallest first).
+    fn root(&self) -> Digest32 {
+        let mut root: Option<Digest32> = None;
+        for (height, node) in self.frontier.iter().enumerate() {
+            if self.size >> height & 1 == 1
+                && let Some(node) = node
+            {
+                root = Some(match root {
+                    None => *node,
+                    Some(right) => node_hash(node, &right),
+                });
+            }
+        }
+        root.unwrap_or(crate::merkle::EMPTY_ROOT)
+    }
+
+    fn failure(&self, offset: u64, reason: impl Into<String>) -> Failure {
+        Failure {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset,
+            reason: reason.into(),
+        }
+    }
+}
+
+struct Pending {
+    position: (String, Position),
+    message: Vec<u8>,
+    signature: schemas::SignatureBytes,
+    key: VerifyingKey,
+}
+
+/// Verifies pending signatures; the first bad one, in replay order, is the failure.
+fn flush(pending: &mut Vec<Pending>, report: &mut AuditReport) -> Option<Failure> {
+    if pending.is_empty() {
+        return None;
+    }
+    let items: Vec<VerifyItem<'_>> = pending
+        .iter()
+        .map(|p| VerifyItem { message: &p.message, signature: &p.signature, key: &p.key })
+        .collect();
+    let verdicts = verify_all(&items);
+    report.signatures_verified += pending.len() as u64;
+    let bad = pending.iter().zip(verdicts).find(|(_, ok)| !ok).map(|(p, _)| Failure {
+        topic: p.position.0.clone(),
+        partition: p.position.1.partition,
+        offset: p.position.1.offset,
+        reason: "the signature does not verify with the key the event names".to_owned(),
+    });
+    pending.clear();
+    bad
+}
+
+async fn load_checkpoints<L: Log>(
+    log: &L,
+    options: &AuditOptions,
+    cursors: &mut [Cursor],
+) -> Result<Option<Failure>, LedgerError> {
+    let Some(topic) = &options.checkpoint_topic else { return Ok(None) };
+    let partitions = match log.partitions(topic) {
+        Ok(n) => n,
+        Err(LogError::UnknownTopic { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    for partition in 0..partitions {
+        let mut offset = 0;
+        loop {
+            let records = log.read(topic, partition, offset, READ_BATCH).await?;
+            let Some(last) = records.last() else { break };
+            offset = last.position.offset + 1;
+            for record in records {
+                let at = |reason: String| Failure {
+                    topic: topic.clone(),
+                    partition,
+                    offset: record.position.offset,
+                    reason,
+                };
+                let signed = match SignedCheckpoint::from_note(&record.value) {
+                    Ok(signed) => signed,
+                    Err(e) => return Ok(Some(at(e.to_string()))),
+                };
+                let Some(key) = &options.ledger_key else {
+                    return Ok(Some(at(
+                        "checkpoints exist, but no ledger key was given to check them".to_owned(),
+                    )));
+                };
+                if let Err(e) = signed.verify(key) {
+                    return Ok(Some(at(format!("checkpoint: {e}"))));
+                }
+                let c = &signed.checkpoint;
+                let Some(cursor) =
+                    cursors.iter_mut().find(|k| k.topic == c.topic && k.partition == c.partition)
+                else {
+                    return Ok(Some(at(format!(
+                        "checkpoint of unknown partition {}/{}",
+                        c.topic, c.partition
+                    ))));
+                };
+                cursor
+                    .checkpoints
+                    .entry(c.size)
+                    .or_default()
+                    .push((record.position.offset, signed));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Replays the log and checks it; see the module note. Errors are failures to read; what
+/// is wrong with the log itself is `report.failure`.
+pub async fn audit<L: Log>(
+    log: &L,
+    config: &LedgerConfig,
+    options: &AuditOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<AuditReport, LedgerError> {
+    let mut report = AuditReport::default();
+    let mut cursors = Vec::new();
+    for (rank, topic) in [&config.directory_topic, &config.citizen_topic].into_iter().enumerate() {
+        for partition in 0..log.partitions(topic)? {
+            cursors.push(Cursor {
+                topic: topic.clone(),
+                rank,
+                partition,
+                next_offset: 0,
+                done: false,
+                buffer: VecDeque::new(),
+                frontier: Vec::new(),
+                size: 0,
+                checkpoints: BTreeMap::new(),
+            });
+        }
+    }
+    if let Some(failure) = load_checkpoints(log, options, &mut cursors).await? {
+        report.failure = Some(failure);
+        return Ok(report);
+    }
+    let mut registry = KeyRegistry::new(&config.platform_keys)?;
+    let mut pending: Vec<Pending> = Vec::new();
+    loop {
+        // Refill empty buffers; a record that does not decode is the failure.
+        for cursor in cursors.iter_mut().filter(|c| c.buffer.is_empty() && !c.done) {
+            let records = match log
+                .read(&cursor.topic, cursor.partition, cursor.next_offset, READ_BATCH)
+                .await
+            {
+                Ok(records) => records,
+                Err(LogError::Corrupt { reason, .. }) => {
+                    // Find the exact offset: read one record at a time up to the damage.
+                    let mut offset = cursor.next_offset;
+                    while let Ok(one) = log.read(&cursor.topic, cursor.partition, offset, 1).await
+                        && one.first().is_some_and(|r| r.position.offset == offset)
+                    {
+                        offset += 1;
+                    }
+                    let failure = cursor.failure(offset, reason);
+                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    return Ok(report);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if records.is_empty() {
+                cursor.done = true;
+                continue;
+            }
+            for record in records {
+                if record.position.offset != cursor.next_offset {
+                    let failure = cursor.failure(cursor.next_offset, "a record is missing here");
+                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    return Ok(report);
+                }
+                cursor.next_offset += 1;
+                match decode_logged(&cursor.topic, &record) {
+                    Ok(envelope) => cursor.buffer.push_back((record, envelope)),
+                    Err(e) => {
+                        let failure =
+                            cursor.failure(record.position.offset, format!("undecodable: {e}"));
+                        report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                        return Ok(report);
+                    }
+                }
+            }
+        }
+        // The next event in time.
+        let next = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.buffer.front().map(|(record, envelope)| {
+                    (
+                        (
+                            envelope.event.occurred_at_ms,
+                            c.rank,
+                            c.partition,
+                            record.position.offset,
+                        ),
+                        i,
+                    )
+                })
+            })
+            .min();
+        let Some((_, index)) = next else { break };
+        let cursor = &mut cursors[index];
+        let Some((record, envelope)) = cursor.buffer.pop_front() else { break };
+        report.records += 1;
+        if report.records % 100_000 == 0 {
+            progress(report.records);
+        }
+        cursor.push_leaf(leaf_hash(&record.value));
+        if let Some(signed) = cursor.checkpoints.remove(&cursor.size) {
+            let root = cursor.root();
+            for (checkpoint_offset, checkpoint) in signed {
+                if checkpoint.checkpoint.root != root {
+                    let failure = cursor.failure(
+                        record.position.offset,
+                        format!(
+                            "the checkpoint at offset {checkpoint_offset} of the checkpoint topic signed root {} for {} records; these records give {root}",
+                            checkpoint.checkpoint.root, cursor.size
+                        ),
+                    );
+                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    return Ok(report);
+                }
+                report.checkpoints_verified += 1;
+            }
+        }
+        let event = &envelope.event;
+        let key = match registry.check(event) {
+            Ok(key) => key,
+            Err(e) => {
+                let failure = cursor.failure(record.position.offset, e.to_string());
+                report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                return Ok(report);
+            }
+        };
+        pending.push(Pending {
+            position: (cursor.topic.clone(), record.position),
+            message: schemas::signing_bytes(event)?,
+            signature: envelope.signature,
+            key,
+        });
+        if KeyRegistry::affects_registry(&event.payload) {
+            if let Some(failure) = flush(&mut pending, &mut report) {
+                report.failure = Some(failure);
+                return Ok(report);
+            }
+            if let Err(e) = registry.apply(event) {
+                report.failure = Some(cursor.failure(record.position.offset, e.to_string()));
+                return Ok(report);
+            }
+        } else if pending.len() >= VERIFY_BATCH
+            && let Some(failure) = flush(&mut pending, &mut report)
+        {
+            report.failure = Some(failure);
+            return Ok(report);
+        }
+    }
+    if let Some(failure) = flush(&mut pending, &mut report) {
+        report.failure = Some(failure);
+        return Ok(report);
+    }
+    // A checkpoint of more records than the partition holds: records were cut from the end.
+    for cursor in &cursors {
+        if let Some((size, signed)) = cursor.checkpoints.iter().next() {
+            let (offset, _) = &signed[0];
+            report.failure = Some(cursor.failure(
+                cursor.next_offset,
+                format!(
+                    "the checkpoint at offset {offset} of the checkpoint topic covers {size} records, but the partition holds {}",
+                    cursor.size
+                ),
+            ));
+            return Ok(report);
+        }
+    }
+    report.roots = cursors
+        .iter()
+        .map(|c| PartitionRoot {
+            topic: c.topic.clone(),
+            partition: c.partition,
+            size: c.size,
+            root: c.root(),
+        })
+        .collect();
+    Ok(report)
+}
