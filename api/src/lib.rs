@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod cache;
 mod citizen;
 pub mod client;

@@ -46,6 +46,33 @@ enum Command {
     Admin(Box<AdminArgs>),
     /// Act as a requester (a bank, a telco): ask for documents, read them, follow consents.
     Requester(Box<RequesterArgs>),
+    /// Auditors: replay and check the whole log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Replays the log, checks every signature, permission and checkpoint, and names the
+    /// first bad position. Exits 1 when the log does not check out.
+    Verify {
+        /// The data folder (the embedded log; stop `locker serve` first).
+        #[arg(long, env = "LOCKER_DATA", default_value = "locker-data")]
+        data: PathBuf,
+        /// Read the log from Kafka instead.
+        #[arg(long, env = "LOCKER_KAFKA")]
+        kafka: Option<String>,
+        #[arg(long, env = "LOCKER_TOPIC_PREFIX", default_value = "locker")]
+        topic_prefix: String,
+        /// The platform's public key (hex); by default from DATA/platform.key.
+        #[arg(long)]
+        ledger_key: Option<String>,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -508,6 +535,40 @@ async fn main() -> anyhow::Result<()> {
         Command::Issue(args) => issue(*args).await,
         Command::Admin(args) => admin(*args).await,
         Command::Requester(args) => requester(*args).await,
+        Command::Audit {
+            command: AuditCommand::Verify { data, kafka, topic_prefix, ledger_key, report },
+        } => {
+            let args = api::audit::AuditArgs { data, kafka, topic_prefix, ledger_key };
+            let started = std::time::Instant::now();
+            let result = api::audit::verify(&args, |records| {
+                eprintln!("locker audit: {records} records replayed");
+            })
+            .await
+            .map_err(anyhow::Error::msg)?;
+            let json = api::audit::report_json(&result);
+            if let Some(path) = report {
+                std::fs::write(&path, &json)
+                    .map_err(|e| anyhow::anyhow!("--report {}: {e}", path.display()))?;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "locker audit: {} records, {} signatures, {} checkpoints verified in {seconds:.1} s ({:.0} records/s)",
+                result.records,
+                result.signatures_verified,
+                result.checkpoints_verified,
+                result.records as f64 / seconds.max(1e-9)
+            );
+            match &result.failure {
+                None => {
+                    println!("locker audit: OK");
+                    Ok(())
+                }
+                Some(failure) => {
+                    println!("locker audit: FAILED at {failure}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Serve { data, listen, kafka, demo, otp_gateway, topic_prefix } => {
             let config =
                 api::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix };

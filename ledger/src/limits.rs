@@ -26,6 +26,11 @@ pub const READ_RECORDS_MAX: usize = 10_000;
 /// Hashes in a Merkle proof a verifier reads: an inclusion proof has at most 64, a
 /// consistency proof at most 65 (trees of up to 2^64 leaves).
 pub const MERKLE_PROOF_HASHES_MAX: usize = 65;
+/// A partition gets a signed checkpoint after this many new records, or this long after its
+/// last one if anything was added; the service looks every `CHECKPOINT_LOOK_MS`.
+pub const CHECKPOINT_EVERY_RECORDS: u64 = 10_000;
+pub const CHECKPOINT_EVERY_MS: i64 = 10_000;
+pub const CHECKPOINT_LOOK_MS: u64 = 1_000;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;

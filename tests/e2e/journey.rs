@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 /// The `locker` binary of this build. Cargo builds another package's binaries only when that
 /// package's tests run too, so build it (a no-op when fresh) before the first use.
-fn locker_binary() -> PathBuf {
+pub(crate) fn locker_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -34,7 +34,7 @@ fn locker_binary() -> PathBuf {
         .clone()
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     address: String,
 }
@@ -46,7 +46,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
+pub(crate) fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
     let mut command = Command::new(locker_binary());
     command
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--otp-gateway", gateway, "--data"])
@@ -69,7 +69,7 @@ fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
 }
 
 /// A real HTTP endpoint standing in for the SMS gateway.
-async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
+pub(crate) async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
     let (sent, received) = mpsc::unbounded_channel();
     let router = axum::Router::new().route(
         "/sms",
@@ -127,7 +127,7 @@ impl Http {
 }
 
 /// Runs the `locker` command; returns whether it succeeded, and its stdout and stderr.
-async fn locker(args: Vec<String>) -> (bool, String, String) {
+pub(crate) async fn locker(args: Vec<String>) -> (bool, String, String) {
     tokio::task::spawn_blocking(move || {
         let output = Command::new(locker_binary()).args(&args).output().expect("run locker");
         (
@@ -140,7 +140,7 @@ async fn locker(args: Vec<String>) -> (bool, String, String) {
     .expect("join")
 }
 
-fn owned(args: &[&str]) -> Vec<String> {
+pub(crate) fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
@@ -400,7 +400,25 @@ async fn journey(kafka: Option<(&str, &str)>) {
     assert!(!ok, "a fetch after revocation must fail: {out}");
     assert!(err.contains("consent_revoked"), "{err}");
     following.abort();
+
+    // The auditor: once the service has signed checkpoints, stop it and replay everything.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     drop(server);
+    let report_path = dir.path().join("audit.json");
+    let mut audit = owned(&["audit", "verify", "--data", data.to_str().expect("path"), "--report"]);
+    audit.push(report_path.to_str().expect("path").to_owned());
+    if let Some((brokers, prefix)) = kafka {
+        audit.extend(owned(&["--kafka", brokers, "--topic-prefix", prefix]));
+    }
+    let (ok, out, err) = locker(audit).await;
+    assert!(ok, "locker audit verify: {out} {err}");
+    assert!(out.contains("locker audit: OK"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
+            .expect("json");
+    assert_eq!(report["ok"], true);
+    assert!(report["records"].as_u64().expect("records") >= 20, "{report}");
+    assert!(report["checkpoints_verified"].as_u64().expect("checkpoints") >= 1, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! End-to-end tests across processes: one binary.
 
+/// `locker audit verify` on a served log, intact and with a forged record.
+mod audit;
 /// SIGKILL a writer mid-stream; every acknowledged event must survive, nothing partial shows.
 mod crash;
 /// The product end to end on a real port: citizen, issuer, requester.

@@ -255,3 +255,82 @@ mod tests {
         assert!(SignedCheckpoint::from_note(&[0xff, 0xfe]).is_err());
     }
 }
+
+/// When a partition gets a new checkpoint: after this many new records, or after this long
+/// with any new record.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointPolicy {
+    pub every_records: u64,
+    pub every_ms: i64,
+}
+
+/// The latest checkpoint of each partition in the checkpoint topic.
+pub async fn last_checkpoints<L: Log>(
+    log: &L,
+    checkpoint_topic: &str,
+) -> Result<std::collections::HashMap<(String, u32), SignedCheckpoint>, LedgerError> {
+    let mut last = std::collections::HashMap::new();
+    for partition in 0..log.partitions(checkpoint_topic)? {
+        let mut offset = 0;
+        loop {
+            let records = log
+                .read(checkpoint_topic, partition, offset, crate::limits::READ_RECORDS_MAX)
+                .await?;
+            let Some(tail) = records.last() else { break };
+            offset = tail.position.offset + 1;
+            for record in records {
+                let signed =
+                    SignedCheckpoint::from_note(&record.value).map_err(|e| LogError::Corrupt {
+                        location: format!(
+                            "{checkpoint_topic}/{partition} offset {}",
+                            record.position.offset
+                        ),
+                        reason: e.to_string(),
+                    })?;
+                let key = (signed.checkpoint.topic.clone(), signed.checkpoint.partition);
+                last.insert(key, signed);
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// Brings every partition's tree up to the log and signs the checkpoints the policy calls
+/// for; returns how many it signed. `last` is updated.
+#[allow(clippy::too_many_arguments)]
+pub async fn checkpoint_partitions<L: Log>(
+    log: &L,
+    store: &super::store::TreeStore,
+    partitions: &[(String, u32)],
+    checkpoint_topic: &str,
+    key: &SigningKey,
+    last: &mut std::collections::HashMap<(String, u32), SignedCheckpoint>,
+    now: TimestampMs,
+    policy: CheckpointPolicy,
+) -> Result<usize, LedgerError> {
+    let mut signed = 0;
+    for (topic, partition) in partitions {
+        let mut tree = store.tree(topic, *partition)?;
+        super::follow::catch_up(log, topic, *partition, &mut tree).await?;
+        let previous = last.get(&(topic.clone(), *partition));
+        let due = match previous {
+            None => tree.size() > 0,
+            Some(p) => {
+                let grown = tree.size().saturating_sub(p.checkpoint.size);
+                grown >= policy.every_records
+                    || (grown > 0 && now.0 - p.checkpoint.at_ms.0 >= policy.every_ms)
+            }
+        };
+        if !due {
+            continue;
+        }
+        if let Some(new) =
+            checkpoint(log, checkpoint_topic, &tree, (topic, *partition), previous, key, now)
+                .await?
+        {
+            last.insert((topic.clone(), *partition), new);
+            signed += 1;
+        }
+    }
+    Ok(signed)
+}

@@ -20,7 +20,8 @@ mod tree;
 mod verify;
 
 pub use checkpoint::{
-    CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, SignedCheckpoint, checkpoint,
+    CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, CheckpointPolicy, SignedCheckpoint, checkpoint,
+    checkpoint_partitions, last_checkpoints,
 };
 pub use follow::catch_up;
 pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
