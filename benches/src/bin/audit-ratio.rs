@@ -1,0 +1,65 @@
+//! The auditor's replay (`ledger::audit`, what `locker audit verify` runs) against the raw
+//! parallel Ed25519 batch-verify rate measured in the same run: signatures are the physical
+//! limit of an audit.
+//!
+//! Usage: audit-ratio [EVENTS]   (default 1,000,000)
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ledger::audit::{AuditOptions, audit};
+use ledger::crypto::{VerifyItem, verify_all};
+use ledger::world::World;
+use ledger::{Appended, EmbeddedLog, Ledger};
+use locker_benches::{Marksheets, MixedEvents, SEED, signatures};
+
+const RAW_SIGNATURES: usize = 200_000;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let events: usize =
+        std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    eprintln!("signing {events} mixed events...");
+    let mut source = MixedEvents::new(1000);
+    let mut records = source.registrations();
+    records.extend(source.take(events.saturating_sub(records.len())));
+    eprintln!("appending {} events through the ledger...", records.len());
+    let world = World::new(SEED);
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log"))?);
+    let ledger = Ledger::open(Arc::clone(&log), world.config()).await?;
+    for chunk in records.chunks(4096) {
+        for verdict in ledger.append(chunk.to_vec()).await? {
+            anyhow::ensure!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
+        }
+    }
+    let total = records.len() as u64;
+    drop(records);
+
+    let raw_records = Marksheets::new(1000).take(RAW_SIGNATURES);
+    let triples = signatures(&raw_records);
+    let items: Vec<VerifyItem<'_>> = triples
+        .iter()
+        .map(|(message, signature, key)| VerifyItem { message, signature, key })
+        .collect();
+    let start = Instant::now();
+    let verdicts = verify_all(&items);
+    let raw = items.len() as f64 / start.elapsed().as_secs_f64();
+    anyhow::ensure!(verdicts.iter().all(|ok| *ok));
+
+    let options = AuditOptions { checkpoint_topic: None, ledger_key: None };
+    let start = Instant::now();
+    let report = audit(log.as_ref(), &world.config(), &options, |n| eprintln!("  {n} replayed")).await?;
+    let seconds = start.elapsed().as_secs_f64();
+    anyhow::ensure!(report.failure.is_none(), "{:?}", report.failure);
+    anyhow::ensure!(report.records == total, "{} of {total}", report.records);
+    let rate = total as f64 / seconds;
+    println!("audit-ratio: {total} events");
+    println!("  raw parallel batch verify: {raw:.0} signatures/s (same run)");
+    println!(
+        "  audit replay: {seconds:.1} s = {rate:.0} events/s = {:.0}% of raw; 10 million would take about {:.0} s",
+        100.0 * rate / raw,
+        1e7 / rate
+    );
+    Ok(())
+}
