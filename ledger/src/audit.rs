@@ -17,11 +17,12 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use ed25519_dalek::VerifyingKey;
+use rayon::prelude::*;
 use schemas::{Digest32, Envelope};
 
 use crate::crypto::{VerifyItem, verify_all};
 use crate::ledger::{LedgerConfig, decode_logged};
-use crate::log::{Log, LogRecord, Position};
+use crate::log::{Log, Position};
 use crate::merkle::{SignedCheckpoint, leaf_hash, node_hash};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
@@ -73,13 +74,21 @@ pub struct AuditOptions {
     pub ledger_key: Option<VerifyingKey>,
 }
 
+/// A record read and prepared on all cores: decoded, its signed bytes, its leaf hash.
+struct Replayed {
+    position: Position,
+    envelope: Envelope,
+    message: Vec<u8>,
+    leaf: Digest32,
+}
+
 struct Cursor {
     topic: String,
     rank: usize,
     partition: u32,
     next_offset: u64,
     done: bool,
-    buffer: VecDeque<(LogRecord, Envelope)>,
+    buffer: VecDeque<Replayed>,
     /// Open subtrees of the replayed tree (RFC 9162 structure), and its size.
     frontier: Vec<Option<Digest32>>,
     size: u64,
@@ -273,18 +282,30 @@ pub async fn audit<L: Log>(
                 cursor.done = true;
                 continue;
             }
-            for record in records {
+            // Decoding, re-encoding the signed part and leaf hashing run on all cores.
+            let topic = cursor.topic.clone();
+            let prepared: Vec<Result<Replayed, String>> = records
+                .par_iter()
+                .map(|record| {
+                    let envelope =
+                        decode_logged(&topic, record).map_err(|e| format!("undecodable: {e}"))?;
+                    let message =
+                        schemas::signing_bytes(&envelope.event).map_err(|e| e.to_string())?;
+                    let leaf = leaf_hash(&record.value);
+                    Ok(Replayed { position: record.position, envelope, message, leaf })
+                })
+                .collect();
+            for (record, prepared) in records.iter().zip(prepared) {
                 if record.position.offset != cursor.next_offset {
                     let failure = cursor.failure(cursor.next_offset, "a record is missing here");
                     report.failure = flush(&mut pending, &mut report).or(Some(failure));
                     return Ok(report);
                 }
                 cursor.next_offset += 1;
-                match decode_logged(&cursor.topic, &record) {
-                    Ok(envelope) => cursor.buffer.push_back((record, envelope)),
-                    Err(e) => {
-                        let failure =
-                            cursor.failure(record.position.offset, format!("undecodable: {e}"));
+                match prepared {
+                    Ok(replayed) => cursor.buffer.push_back(replayed),
+                    Err(reason) => {
+                        let failure = cursor.failure(record.position.offset, reason);
                         report.failure = flush(&mut pending, &mut report).or(Some(failure));
                         return Ok(report);
                     }
@@ -296,33 +317,27 @@ pub async fn audit<L: Log>(
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                c.buffer.front().map(|(record, envelope)| {
-                    (
-                        (
-                            envelope.event.occurred_at_ms,
-                            c.rank,
-                            c.partition,
-                            record.position.offset,
-                        ),
-                        i,
-                    )
+                c.buffer.front().map(|r| {
+                    ((r.envelope.event.occurred_at_ms, c.rank, c.partition, r.position.offset), i)
                 })
             })
             .min();
         let Some((_, index)) = next else { break };
         let cursor = &mut cursors[index];
-        let Some((record, envelope)) = cursor.buffer.pop_front() else { break };
+        let Some(Replayed { position, envelope, message, leaf }) = cursor.buffer.pop_front() else {
+            break;
+        };
         report.records += 1;
         if report.records % 100_000 == 0 {
             progress(report.records);
         }
-        cursor.push_leaf(leaf_hash(&record.value));
+        cursor.push_leaf(leaf);
         if let Some(signed) = cursor.checkpoints.remove(&cursor.size) {
             let root = cursor.root();
             for (checkpoint_offset, checkpoint) in signed {
                 if checkpoint.checkpoint.root != root {
                     let failure = cursor.failure(
-                        record.position.offset,
+                        position.offset,
                         format!(
                             "the checkpoint at offset {checkpoint_offset} of the checkpoint topic signed root {} for {} records; these records give {root}",
                             checkpoint.checkpoint.root, cursor.size
@@ -338,14 +353,14 @@ pub async fn audit<L: Log>(
         let key = match registry.check(event) {
             Ok(key) => key,
             Err(e) => {
-                let failure = cursor.failure(record.position.offset, e.to_string());
+                let failure = cursor.failure(position.offset, e.to_string());
                 report.failure = flush(&mut pending, &mut report).or(Some(failure));
                 return Ok(report);
             }
         };
         pending.push(Pending {
-            position: (cursor.topic.clone(), record.position),
-            message: schemas::signing_bytes(event)?,
+            position: (cursor.topic.clone(), position),
+            message,
             signature: envelope.signature,
             key,
         });
@@ -355,7 +370,7 @@ pub async fn audit<L: Log>(
                 return Ok(report);
             }
             if let Err(e) = registry.apply(event) {
-                report.failure = Some(cursor.failure(record.position.offset, e.to_string()));
+                report.failure = Some(cursor.failure(position.offset, e.to_string()));
                 return Ok(report);
             }
         } else if pending.len() >= VERIFY_BATCH

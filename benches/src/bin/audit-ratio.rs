@@ -49,7 +49,8 @@ async fn main() -> anyhow::Result<()> {
 
     let options = AuditOptions { checkpoint_topic: None, ledger_key: None };
     let start = Instant::now();
-    let report = audit(log.as_ref(), &world.config(), &options, |n| eprintln!("  {n} replayed")).await?;
+    let report =
+        audit(log.as_ref(), &world.config(), &options, |n| eprintln!("  {n} replayed")).await?;
     let seconds = start.elapsed().as_secs_f64();
     anyhow::ensure!(report.failure.is_none(), "{:?}", report.failure);
     anyhow::ensure!(report.records == total, "{} of {total}", report.records);
