@@ -27,10 +27,9 @@ use crate::merkle::{SignedCheckpoint, leaf_hash, node_hash};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
 
-/// Signatures verified together.
-const VERIFY_BATCH: usize = 4096;
-/// Records read from one partition at a time.
-const READ_BATCH: usize = 2048;
+use crate::limits::{
+    AUDIT_READ_BATCH_RECORDS as READ_BATCH, AUDIT_VERIFY_BATCH_SIGNATURES as VERIFY_BATCH,
+};
 
 /// Where the audit found the first problem, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,25 +147,79 @@ struct Pending {
     key: VerifyingKey,
 }
 
-/// Verifies pending signatures; the first bad one, in replay order, is the failure.
-fn flush(pending: &mut Vec<Pending>, report: &mut AuditReport) -> Option<Failure> {
-    if pending.is_empty() {
-        return None;
-    }
-    let items: Vec<VerifyItem<'_>> = pending
-        .iter()
-        .map(|p| VerifyItem { message: &p.message, signature: &p.signature, key: &p.key })
-        .collect();
-    let verdicts = verify_all(&items);
-    report.signatures_verified += pending.len() as u64;
-    let bad = pending.iter().zip(verdicts).find(|(_, ok)| !ok).map(|(p, _)| Failure {
+type Verified = tokio::sync::oneshot::Receiver<(Vec<Pending>, Vec<bool>)>;
+
+/// Signatures waiting to be verified, and one batch being verified on the rayon pool while
+/// the replay goes on: the sequential replay and verification overlap.
+#[derive(Default)]
+struct Verifier {
+    pending: Vec<Pending>,
+    in_flight: Option<Verified>,
+}
+
+fn verify_batch(batch: Vec<Pending>) -> Verified {
+    let (done, verified) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let items: Vec<VerifyItem<'_>> = batch
+            .iter()
+            .map(|p| VerifyItem { message: &p.message, signature: &p.signature, key: &p.key })
+            .collect();
+        let verdicts = verify_all(&items);
+        let _ = done.send((batch, verdicts));
+    });
+    verified
+}
+
+/// The first bad signature of a verified batch, in replay order.
+fn first_bad(batch: &[Pending], verdicts: &[bool]) -> Option<Failure> {
+    batch.iter().zip(verdicts).find(|(_, ok)| !**ok).map(|(p, _)| Failure {
         topic: p.position.0.clone(),
         partition: p.position.1.partition,
         offset: p.position.1.offset,
         reason: "the signature does not verify with the key the event names".to_owned(),
-    });
-    pending.clear();
-    bad
+    })
+}
+
+impl Verifier {
+    /// Waits for the batch in flight.
+    async fn collect(&mut self, report: &mut AuditReport) -> Option<Failure> {
+        let in_flight = self.in_flight.take()?;
+        let Ok((batch, verdicts)) = in_flight.await else {
+            return Some(Failure {
+                topic: String::new(),
+                partition: 0,
+                offset: 0,
+                reason: "the verification worker stopped".to_owned(),
+            });
+        };
+        report.signatures_verified += batch.len() as u64;
+        first_bad(&batch, &verdicts)
+    }
+
+    /// Once enough signatures wait, collects the batch in flight and sends these off.
+    async fn maybe_start(&mut self, report: &mut AuditReport) -> Option<Failure> {
+        if self.pending.len() < VERIFY_BATCH {
+            return None;
+        }
+        let failure = self.collect(report).await;
+        if failure.is_some() {
+            return failure;
+        }
+        self.in_flight = Some(verify_batch(std::mem::take(&mut self.pending)));
+        None
+    }
+
+    /// Verifies everything so far (before a key change, at the end, at a failure).
+    async fn drain(&mut self, report: &mut AuditReport) -> Option<Failure> {
+        if let Some(failure) = self.collect(report).await {
+            return Some(failure);
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        self.in_flight = Some(verify_batch(std::mem::take(&mut self.pending)));
+        self.collect(report).await
+    }
 }
 
 async fn load_checkpoints<L: Log>(
@@ -255,7 +308,7 @@ pub async fn audit<L: Log>(
         return Ok(report);
     }
     let mut registry = KeyRegistry::new(&config.platform_keys)?;
-    let mut pending: Vec<Pending> = Vec::new();
+    let mut verifier = Verifier::default();
     loop {
         // Refill empty buffers; a record that does not decode is the failure.
         for cursor in cursors.iter_mut().filter(|c| c.buffer.is_empty() && !c.done) {
@@ -273,7 +326,7 @@ pub async fn audit<L: Log>(
                         offset += 1;
                     }
                     let failure = cursor.failure(offset, reason);
-                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
                     return Ok(report);
                 }
                 Err(e) => return Err(e.into()),
@@ -298,7 +351,7 @@ pub async fn audit<L: Log>(
             for (record, prepared) in records.iter().zip(prepared) {
                 if record.position.offset != cursor.next_offset {
                     let failure = cursor.failure(cursor.next_offset, "a record is missing here");
-                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
                     return Ok(report);
                 }
                 cursor.next_offset += 1;
@@ -306,7 +359,7 @@ pub async fn audit<L: Log>(
                     Ok(replayed) => cursor.buffer.push_back(replayed),
                     Err(reason) => {
                         let failure = cursor.failure(record.position.offset, reason);
-                        report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                        report.failure = verifier.drain(&mut report).await.or(Some(failure));
                         return Ok(report);
                     }
                 }
@@ -343,7 +396,7 @@ pub async fn audit<L: Log>(
                             checkpoint.checkpoint.root, cursor.size
                         ),
                     );
-                    report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
                     return Ok(report);
                 }
                 report.checkpoints_verified += 1;
@@ -354,18 +407,18 @@ pub async fn audit<L: Log>(
             Ok(key) => key,
             Err(e) => {
                 let failure = cursor.failure(position.offset, e.to_string());
-                report.failure = flush(&mut pending, &mut report).or(Some(failure));
+                report.failure = verifier.drain(&mut report).await.or(Some(failure));
                 return Ok(report);
             }
         };
-        pending.push(Pending {
+        verifier.pending.push(Pending {
             position: (cursor.topic.clone(), position),
             message,
             signature: envelope.signature,
             key,
         });
         if KeyRegistry::affects_registry(&event.payload) {
-            if let Some(failure) = flush(&mut pending, &mut report) {
+            if let Some(failure) = verifier.drain(&mut report).await {
                 report.failure = Some(failure);
                 return Ok(report);
             }
@@ -373,14 +426,12 @@ pub async fn audit<L: Log>(
                 report.failure = Some(cursor.failure(position.offset, e.to_string()));
                 return Ok(report);
             }
-        } else if pending.len() >= VERIFY_BATCH
-            && let Some(failure) = flush(&mut pending, &mut report)
-        {
+        } else if let Some(failure) = verifier.maybe_start(&mut report).await {
             report.failure = Some(failure);
             return Ok(report);
         }
     }
-    if let Some(failure) = flush(&mut pending, &mut report) {
+    if let Some(failure) = verifier.drain(&mut report).await {
         report.failure = Some(failure);
         return Ok(report);
     }

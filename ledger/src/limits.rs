@@ -31,6 +31,11 @@ pub const MERKLE_PROOF_HASHES_MAX: usize = 65;
 pub const CHECKPOINT_EVERY_RECORDS: u64 = 10_000;
 pub const CHECKPOINT_EVERY_MS: i64 = 10_000;
 pub const CHECKPOINT_LOOK_MS: u64 = 1_000;
+/// The audit verifies this many signatures per batch (one batch in flight while the replay
+/// goes on) and reads this many records of a partition at a time. Doubling both measured the
+/// same (audit-ratio).
+pub const AUDIT_VERIFY_BATCH_SIGNATURES: usize = 4096;
+pub const AUDIT_READ_BATCH_RECORDS: usize = 2048;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;
