@@ -25,7 +25,7 @@ pub(crate) struct AdminBody {
 }
 
 /// `POST /v1/admin/events`: `{envelope}` of a directory event signed by the platform.
-#[utoipa::path(post, path = "/v1/admin/events", tag = "operator", request_body(content = AdminBody, description = "A directory event signed with the platform key"), responses((status = 201, description = "Accepted"), (status = 200, description = "Already present"), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`", body = crate::openapi::ErrorDto), (status = 409, description = "`already_registered`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/admin/events", tag = "operator", request_body(content = AdminBody, description = "A directory event signed with the platform key"), responses((status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`", body = crate::openapi::ErrorDto), (status = 409, description = "`already_registered`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn submit_event(
     State(state): State<AppState>,
     body: Result<Json<AdminBody>, axum::extract::rejection::JsonRejection>,
@@ -49,16 +49,8 @@ pub(crate) async fn submit_event(
         return Err(ApiError::bad_request("invalid_event", "directory events seal nothing"));
     }
     crate::push::check_window(&state, &envelope.event)?;
-    let record = encode_record(&envelope).map_err(|e| ledger_error(e.into()))?;
-    let (status, word) = match state.appender.append_record(record).await.map_err(ledger_error)? {
-        ledger::Appended::New(_) => (StatusCode::CREATED, "accepted"),
-        ledger::Appended::Existing(_) => (StatusCode::OK, "already_present"),
-    };
-    let answer = serde_json::json!({
-        "status": word,
-        "event_id": envelope.event.id.to_string(),
-        "kind": envelope.event.payload.kind_name(),
-    });
+    // Directory events have no citizen views to wait for.
+    let (status, answer) = crate::write::submit(&state, &envelope, false, ledger_error).await?;
     Ok((status, Json(answer)).into_response())
 }
 

@@ -83,7 +83,6 @@ impl std::fmt::Debug for WriteGuard {
 #[derive(Debug)]
 pub struct Turn<'a> {
     _held: tokio::sync::MutexGuard<'a, ()>,
-    guard: &'a WriteGuard,
 }
 
 fn behind(what: String) -> ApiError {
@@ -130,7 +129,7 @@ impl WriteGuard {
         if let Some(last) = end.checked_sub(1) {
             self.wait(topic, partition, last).await?;
         }
-        Ok(Turn { _held: held, guard: self })
+        Ok(Turn { _held: held })
     }
 
     async fn wait(&self, topic: &str, partition: u32, offset: u64) -> Result<(), ApiError> {
@@ -142,13 +141,6 @@ impl WriteGuard {
             ))),
             Err(e) => Err(behind(e.to_string())),
         }
-    }
-}
-
-impl Turn<'_> {
-    /// Waits until the views include the event just appended at `position`.
-    pub async fn settle(&self, position: Position) -> Result<(), ApiError> {
-        self.guard.settle(position).await
     }
 }
 

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledger::{Appended, Ledger, LedgerError, Log, Verdict};
+use ledger::{Ledger, LedgerError, Log, Verdict};
 use schemas::{Actor, Envelope, Payload, PersonalData, SchemaError};
 use serde::{Deserialize, Serialize};
 
@@ -67,14 +67,6 @@ struct PersonalBody {
     /// The personal fields the event commits to: {"document": {holder_name, date_of_birth, fields}}
     #[schema(value_type = Object)]
     data: PersonalData,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct PushAnswer {
-    status: &'static str,
-    event_id: String,
-    partition: u32,
-    offset: u64,
 }
 
 fn invalid_event(message: impl Into<String>) -> ApiError {
@@ -223,7 +215,7 @@ fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_salt", "salt must be 64 hex digits"))
 }
 
-#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 201, description = "Accepted", body = PushAnswer), (status = 200, description = "Already present (a retry)", body = PushAnswer), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present (a retry)", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn push_document(
     State(state): State<AppState>,
     body: axum::body::Body,
@@ -315,17 +307,12 @@ pub(crate) async fn push_document(
     if let Some(content) = &body.content {
         store_content(&state, &envelope.event.payload, content)?;
     }
-    let event_id = envelope.event.id.to_string();
-    let record =
-        schemas::encode_record(&envelope).map_err(|e| ledger_error(LedgerError::Schema(e)))?;
-    // The document's state decides whether the event may be logged at all: an event the views
-    // cannot apply would stop the citizen's partition. Retries of a logged event skip this.
     let turn = state.writes.turn(&envelope.event.payload.partition_key()).await?;
     if !state.writes.is_logged(&envelope.event.id).await? {
         check_document_state(&state, &envelope.event.payload)?;
     }
     let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
-    let appended = state.appender.append_record(record).await.map_err(|e| match e {
+    let (status, answer) = crate::write::submit(&state, &envelope, true, |e| match e {
         // The id is the URI's: another event with it issued the URI already.
         LedgerError::IdConflict { .. } if is_issuance => ApiError::new(
             StatusCode::CONFLICT,
@@ -333,20 +320,9 @@ pub(crate) async fn push_document(
             "this URI is already issued (a URI belongs to exactly one locker)",
         ),
         other => ledger_error(other),
-    })?;
-    let (status, word, position) = match appended {
-        Appended::New(p) => {
-            turn.settle(p).await?;
-            (StatusCode::CREATED, "accepted", p)
-        }
-        Appended::Existing(p) => (StatusCode::OK, "already_present", p),
-    };
-    let answer = PushAnswer {
-        status: word,
-        event_id,
-        partition: position.partition,
-        offset: position.offset,
-    };
+    })
+    .await?;
+    drop(turn);
     Ok((status, Json(answer)).into_response())
 }
 

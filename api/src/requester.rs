@@ -201,29 +201,10 @@ fn signed_event(
     Ok(envelope)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct Accepted {
-    status: &'static str,
-    event_id: String,
-    partition: u32,
-    offset: u64,
-}
+use crate::write::Accepted;
 
 async fn append(state: &AppState, envelope: &Envelope) -> Result<(StatusCode, Accepted), ApiError> {
-    let record = encode_record(envelope).map_err(|e| ledger_error(e.into()))?;
-    let (status, word, position) =
-        match state.appender.append_record(record).await.map_err(ledger_error)? {
-            ledger::Appended::New(p) => {
-                state.writes.settle(p).await?;
-                (StatusCode::CREATED, "accepted", p)
-            }
-            ledger::Appended::Existing(p) => (StatusCode::OK, "already_present", p),
-        };
-    let event_id = envelope.event.id.to_string();
-    Ok((
-        status,
-        Accepted { status: word, event_id, partition: position.partition, offset: position.offset },
-    ))
+    crate::write::submit(state, envelope, true, ledger_error).await
 }
 
 /// `POST /v1/requester/consents`: `{envelope}` of a signed `consent_requested` event.

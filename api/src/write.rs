@@ -21,15 +21,57 @@ async fn append(
     key: &ed25519_dalek::SigningKey,
     sealed: Option<Sealed>,
 ) -> Result<ledger::Position, ApiError> {
-    let record = encode_record(&sign_event(event, key, sealed).map_err(ledger_error)?)
-        .map_err(|e| ledger_error(e.into()))?;
-    match state.appender.append_record(record).await.map_err(ledger_error)? {
-        Appended::New(position) => {
-            state.writes.settle(position).await?;
-            Ok(position)
-        }
-        Appended::Existing(position) => Ok(position),
+    let envelope = sign_event(event, key, sealed).map_err(ledger_error)?;
+    Ok(log(state, &envelope, true, ledger_error).await?.position())
+}
+
+/// Appends an envelope; with `settle`, waits until the views include a new event.
+async fn log(
+    state: &AppState,
+    envelope: &schemas::Envelope,
+    settle: bool,
+    refusal: impl FnOnce(ledger::LedgerError) -> ApiError,
+) -> Result<Appended, ApiError> {
+    let record = encode_record(envelope).map_err(|e| ledger_error(e.into()))?;
+    let appended = state.appender.append_record(record).await.map_err(refusal)?;
+    if let Appended::New(position) = appended
+        && settle
+    {
+        state.writes.settle(position).await?;
     }
+    Ok(appended)
+}
+
+/// The answer to a client whose signed event was logged (or already was).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Accepted {
+    /// `accepted`, or `already_present` for a retry of a logged event.
+    status: &'static str,
+    event_id: String,
+    partition: u32,
+    offset: u64,
+}
+
+/// Appends an event a client signed: 201 `accepted`, or 200 `already_present` for a retry.
+/// With `settle` (citizen-topic events), waits until the views include it. `refusal` maps the
+/// ledger's refusals to the caller's codes.
+pub(crate) async fn submit(
+    state: &AppState,
+    envelope: &schemas::Envelope,
+    settle: bool,
+    refusal: impl FnOnce(ledger::LedgerError) -> ApiError,
+) -> Result<(StatusCode, Accepted), ApiError> {
+    let (status, word, position) = match log(state, envelope, settle, refusal).await? {
+        Appended::New(position) => (StatusCode::CREATED, "accepted", position),
+        Appended::Existing(position) => (StatusCode::OK, "already_present", position),
+    };
+    let accepted = Accepted {
+        status: word,
+        event_id: envelope.event.id.to_string(),
+        partition: position.partition,
+        offset: position.offset,
+    };
+    Ok((status, accepted))
 }
 
 /// A fresh random event id.

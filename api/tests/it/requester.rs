@@ -516,3 +516,47 @@ async fn lapsed_requests_and_access_periods_expire_by_a_platform_event() {
     assert_eq!(expired[0].2["consent_id"], granted);
     assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_consent_requests_are_refused_and_write_nothing() {
+    let f = fixture().await;
+    let bank = register_bank(&f, "in.test.bank", 61).await;
+    let body = envelope(&bank, 1, NOW_MS, consent_request(&f, &bank, 7));
+    let (status, _) =
+        run(&f, signed(&f, &bank, "POST", "/v1/requester/consents", body, |r| r)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let before = citizen_records(&f).await;
+    let with = |change: &dyn Fn(&mut ConsentRequested)| {
+        let mut payload = consent_request(&f, &bank, 8);
+        if let Payload::ConsentRequested(asked) = &mut payload {
+            change(asked);
+        }
+        payload
+    };
+    let cases = [
+        // The same consent id again, under another event.
+        (with(&|a| a.consent_id = Id16([7; 16])), StatusCode::CONFLICT, "consent_exists"),
+        (
+            with(&|a| a.locker = LockerId::from_random_bytes([3; 16])),
+            StatusCode::NOT_FOUND,
+            "unknown_locker",
+        ),
+        (
+            with(&|a| a.expires_at_ms = TimestampMs(NOW_MS - 1)),
+            StatusCode::BAD_REQUEST,
+            "invalid_expiry",
+        ),
+        (
+            with(&|a| a.expires_at_ms = TimestampMs(NOW_MS + 31 * 86_400_000)),
+            StatusCode::BAD_REQUEST,
+            "invalid_expiry",
+        ),
+    ];
+    for (id, (payload, status, code)) in (20u8..).zip(cases) {
+        let body = envelope(&bank, id, NOW_MS, payload);
+        let (got, answer) =
+            run(&f, signed(&f, &bank, "POST", "/v1/requester/consents", body, |r| r)).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{answer}");
+    }
+    assert_eq!(citizen_records(&f).await, before, "refused requests write nothing");
+}
