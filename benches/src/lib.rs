@@ -182,3 +182,20 @@ pub async fn ledger(dir: &std::path::Path, registrations: &[Vec<u8>]) -> Ledger<
     }
     ledger
 }
+
+/// Appends pre-signed records through a fresh embedded ledger in `dir` (every one must be new);
+/// returns the log for what is measured next.
+pub async fn logged(
+    dir: &std::path::Path,
+    records: &[Vec<u8>],
+) -> Result<Arc<EmbeddedLog>, ledger::LedgerError> {
+    eprintln!("appending {} events through the ledger...", records.len());
+    let log = Arc::new(EmbeddedLog::open(dir)?);
+    let ledger = Ledger::open(Arc::clone(&log), World::new(SEED).config()).await?;
+    for chunk in records.chunks(4096) {
+        for verdict in ledger.append(chunk.to_vec()).await? {
+            assert!(matches!(verdict, Ok(ledger::Appended::New(_))), "{verdict:?}");
+        }
+    }
+    Ok(log)
+}

@@ -4,13 +4,11 @@
 //!
 //! Usage: audit-ratio [EVENTS]   (default 1,000,000)
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use ledger::audit::{AuditOptions, audit};
 use ledger::crypto::{VerifyItem, verify_all};
 use ledger::world::World;
-use ledger::{Appended, EmbeddedLog, Ledger};
 use locker_benches::{Marksheets, MixedEvents, SEED, signatures};
 
 const RAW_SIGNATURES: usize = 200_000;
@@ -24,15 +22,8 @@ async fn main() -> anyhow::Result<()> {
     let mut source = MixedEvents::new(1000);
     let mut records = source.registrations();
     records.extend(source.take(events.saturating_sub(records.len())));
-    eprintln!("appending {} events through the ledger...", records.len());
     let world = World::new(SEED);
-    let log = Arc::new(EmbeddedLog::open(dir.path().join("log"))?);
-    let ledger = Ledger::open(Arc::clone(&log), world.config()).await?;
-    for chunk in records.chunks(4096) {
-        for verdict in ledger.append(chunk.to_vec()).await? {
-            anyhow::ensure!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
-        }
-    }
+    let log = locker_benches::logged(&dir.path().join("log"), &records).await?;
     let total = records.len() as u64;
     drop(records);
 

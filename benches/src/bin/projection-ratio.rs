@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ledger::world::World;
-use ledger::{Appended, EmbeddedLog, Ledger};
 use locker_benches::{MixedEvents, SEED};
 use projections::{Projector, Views};
 use rand_chacha::ChaCha20Rng;
@@ -58,15 +57,8 @@ async fn main() -> anyhow::Result<()> {
     let mut records = source.registrations();
     records.extend(source.marksheets_for_heavy(10_000));
     records.extend(source.take(events.saturating_sub(records.len())));
-    eprintln!("appending {} events through the ledger...", records.len());
     let world = World::new(SEED);
-    let log = Arc::new(EmbeddedLog::open(dir.path().join("log"))?);
-    let ledger = Ledger::open(Arc::clone(&log), world.config()).await?;
-    for chunk in records.chunks(4096) {
-        for verdict in ledger.append(chunk.to_vec()).await? {
-            anyhow::ensure!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
-        }
-    }
+    let log = locker_benches::logged(&dir.path().join("log"), &records).await?;
     let total = records.len();
     drop(records);
 
