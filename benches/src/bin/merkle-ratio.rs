@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     for i in 0..leaves {
         record[0] = (i % 251) as u8;
         record[1..9].copy_from_slice(&i.to_le_bytes());
-        batch.push(leaf_hash(&record));
+        batch.push((i, leaf_hash(&record)));
         if batch.len() == BATCH_LEAVES || i + 1 == leaves {
             tree.append(&batch, i + 1)?;
             batch.clear();

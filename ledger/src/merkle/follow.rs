@@ -29,7 +29,10 @@ pub async fn catch_up<L: Log>(
             }
             .into());
         }
-        let leaves: Vec<_> = records.iter().map(|record| leaf_hash(&record.value)).collect();
+        let leaves: Vec<_> = records
+            .iter()
+            .map(|record| (record.position.offset, leaf_hash(&record.value)))
+            .collect();
         tree.append(&leaves, next)?;
         added += leaves.len() as u64;
     }

@@ -12,6 +12,7 @@
 //! expects SHA-256); the structure and algorithms are the RFC's, so switching the hash is
 //! local to `hash.rs`.
 
+mod bundle;
 mod checkpoint;
 mod follow;
 mod hash;
@@ -19,6 +20,9 @@ mod store;
 mod tree;
 mod verify;
 
+pub use bundle::{
+    BUNDLE_KEY_CHAIN_MAX, BundleError, BundleFacts, ProofBundle, Proven, prove, verify_bundle,
+};
 pub use checkpoint::{
     CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, CheckpointPolicy, SignedCheckpoint, checkpoint,
     checkpoint_partitions, last_checkpoints,

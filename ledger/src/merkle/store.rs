@@ -7,7 +7,10 @@
 //! writes are not synced; a lost tail is recomputed from the offset that survived.
 //!
 //! Leaf indexes are the tree's own sequence; `next_offset` maps it to the log, which may skip
-//! offsets (Kafka), so leaves never depend on offsets.
+//! offsets (Kafka), so leaves never depend on offsets. To find a record's leaf (for an
+//! inclusion proof), `r/<topic>/<partition BE>/<offset BE>` marks where each run of
+//! consecutive offsets starts and holds that run's first leaf index: one key per gap, none on a
+//! log without gaps beyond the first.
 
 use std::path::Path;
 
@@ -112,13 +115,32 @@ impl PartitionTree<'_> {
         self.next_offset
     }
 
-    /// Appends leaves read from the log up to (not including) `next_offset`, in one write.
-    pub fn append(&mut self, leaves: &[Digest32], next_offset: u64) -> Result<(), ProofError> {
+    fn run_key(&self, offset: u64) -> Vec<u8> {
+        [b"r/", &self.prefix[..], &offset.to_be_bytes()[..]].concat()
+    }
+
+    /// Appends leaves `(log offset, leaf hash)` read from the log, in log order, up to (not
+    /// including) `next_offset`, in one write.
+    pub fn append(
+        &mut self,
+        leaves: &[(u64, Digest32)],
+        next_offset: u64,
+    ) -> Result<(), ProofError> {
         assert!(next_offset >= self.next_offset, "the tree never goes back in the log");
         let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
         let mut size = self.size;
-        for leaf in leaves {
+        // The offset the previous leaf would continue with; a run starts wherever it does not.
+        let mut expected = if size == 0 { None } else { Some(self.next_offset) };
+        for (offset, leaf) in leaves {
+            assert!(
+                expected.is_none_or(|e| *offset >= e) && *offset < next_offset,
+                "leaves come in log order, below next_offset"
+            );
+            if expected != Some(*offset) {
+                batch.put(self.run_key(*offset), size.to_be_bytes());
+            }
+            expected = Some(offset + 1);
             for (height, index, hash) in completed(&mut frontier, size, *leaf) {
                 batch.put(self.node_key(height, index), hash.0);
             }
@@ -131,6 +153,33 @@ impl PartitionTree<'_> {
         Ok(())
     }
 
+    /// The leaf index of the record at `offset`, if the tree holds it. (An offset inside a
+    /// gap of the log answers the leaf after the gap's start; callers ask only for offsets
+    /// they read a record at.)
+    pub fn leaf_index(&self, offset: u64) -> Result<Option<u64>, ProofError> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
+        let mut iter = self.db.raw_iterator();
+        iter.seek_for_prev(self.run_key(offset));
+        let run_prefix = [b"r/", &self.prefix[..]].concat();
+        let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+            return Ok(None);
+        };
+        if !key.starts_with(&run_prefix) {
+            return Ok(None);
+        }
+        let start = key[run_prefix.len()..]
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| ProofError::Store("a run key is corrupt".to_owned()))?;
+        let first = <[u8; 8]>::try_from(value)
+            .map(u64::from_be_bytes)
+            .map_err(|_| ProofError::Store("a run value is corrupt".to_owned()))?;
+        let index = first + (offset - start);
+        Ok((index < self.size).then_some(index))
+    }
+
     pub fn root(&self, size: u64) -> Result<Digest32, ProofError> {
         super::tree::root(self, size)
     }
@@ -141,5 +190,41 @@ impl PartitionTree<'_> {
 
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Digest32>, ProofError> {
         super::tree::consistency_proof(self, old, new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{MerkleTree, leaf_hash};
+
+    #[test]
+    fn leaf_indexes_follow_the_log_across_gaps_and_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Offsets as Kafka may hand them out: gaps where transaction markers would sit.
+        let offsets = [0u64, 1, 2, 5, 6, 9, 10, 11, 12, 20];
+        let leaves: Vec<(u64, Digest32)> =
+            offsets.iter().map(|o| (*o, leaf_hash(&o.to_le_bytes()))).collect();
+        {
+            let store = TreeStore::open(dir.path()).expect("open");
+            let mut tree = store.tree("t", 0).expect("tree");
+            tree.append(&leaves[..4], 6).expect("first batch");
+            // The next batch starts exactly where the last ended: no new run at 6.
+            tree.append(&leaves[4..], 21).expect("second batch");
+        }
+        let store = TreeStore::open(dir.path()).expect("reopen");
+        let tree = store.tree("t", 0).expect("tree");
+        for (index, offset) in offsets.iter().enumerate() {
+            assert_eq!(tree.leaf_index(*offset).expect("lookup"), Some(index as u64), "{offset}");
+        }
+        assert_eq!(tree.leaf_index(21).expect("lookup"), None, "past the tree");
+        let other = store.tree("t", 1).expect("tree");
+        assert_eq!(other.leaf_index(0).expect("lookup"), None, "another partition");
+        // The leaves are the same tree as in memory, whatever the offsets.
+        let mut memory = MerkleTree::default();
+        for (_, leaf) in &leaves {
+            memory.push(*leaf);
+        }
+        assert_eq!(tree.root(10).expect("root"), memory.root(10).expect("root"));
     }
 }
