@@ -71,20 +71,28 @@ pub fn report_json(report: &AuditReport) -> String {
     serde_json::to_string_pretty(&dto).unwrap_or_else(|e| unreachable!("a report serialises: {e}"))
 }
 
-fn ledger_key(args: &AuditArgs) -> Result<ed25519_dalek::VerifyingKey, String> {
-    match &args.ledger_key {
+/// The ledger key an auditor trusts: given in hex, or read from `DATA/platform.key`.
+pub fn trusted_ledger_key(
+    data: &std::path::Path,
+    hex_text: Option<&str>,
+) -> Result<ed25519_dalek::VerifyingKey, String> {
+    match hex_text {
         Some(hex_text) => {
             let entry = crate::admin::public_key(hex_text)?;
             ed25519_dalek::VerifyingKey::from_bytes(entry.public_key.as_bytes())
                 .map_err(|e| format!("--ledger-key: {e}"))
         }
         None => {
-            let path = args.data.join("platform.key");
+            let path = data.join("platform.key");
             crate::keyfile::read(&path)
                 .map(|key| key.verifying_key())
                 .map_err(|e| format!("{}: {e} (or give --ledger-key)", path.display()))
         }
     }
+}
+
+fn ledger_key(args: &AuditArgs) -> Result<ed25519_dalek::VerifyingKey, String> {
+    trusted_ledger_key(&args.data, args.ledger_key.as_deref())
 }
 
 async fn run<L: Log>(

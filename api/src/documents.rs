@@ -37,6 +37,8 @@ pub(crate) struct Resolved {
     pub revoked: bool,
     /// Issued to the citizen's Aadhaar before the locker linked it.
     pub via_aadhaar: bool,
+    /// The event behind the current version, in the citizen topic.
+    pub origin: projections::views::LogPoint,
 }
 
 fn unknown_document(what: &str) -> ApiError {
@@ -64,6 +66,7 @@ pub(crate) fn resolve(
                 size_bytes: upload.size_bytes,
                 revoked: false,
                 via_aadhaar: false,
+                origin: upload.origin,
             })
         }
         DocRef::Issued(uri) => {
@@ -87,6 +90,7 @@ pub(crate) fn resolve(
                 size_bytes: view.size_bytes,
                 revoked: matches!(view.status, DocStatus::Revoked(_)),
                 via_aadhaar,
+                origin: view.origin,
             })
         }
     }
@@ -297,7 +301,7 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-fn hex_of(bytes: &[u8]) -> String {
+pub(crate) fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -579,7 +583,7 @@ pub(crate) struct SharedDto {
 }
 
 /// Checks a public share link, records the view, and returns the document it opens.
-async fn open_share(
+pub(crate) async fn open_share(
     state: &AppState,
     locker: &str,
     share: &str,

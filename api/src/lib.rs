@@ -29,6 +29,7 @@ pub mod requester_client;
 pub mod rfc9421;
 pub mod server;
 mod signup;
+pub mod transparency;
 pub mod vault;
 mod write;
 
@@ -96,6 +97,8 @@ pub struct Services {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Rendered My Certificates pages, stamped with the log positions they reflect.
     pub pages: cache::PageCache,
+    /// Merkle trees, signed checkpoints and proof bundles.
+    pub proofs: Arc<dyn transparency::Proofs>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.
@@ -172,6 +175,11 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(documents::revoke_share))
     .routes(routes!(documents::shared))
     .routes(routes!(documents::shared_content))
+    .routes(routes!(transparency::shared_bundle))
+    .routes(routes!(transparency::certificate_bundle))
+    .routes(routes!(transparency::upload_bundle))
+    .routes(routes!(transparency::checkpoints))
+    .routes(routes!(transparency::consistency))
     .routes(routes!(requester::locker_of))
     .routes(routes!(requester::consents, requester::request_consent))
     .routes(routes!(requester::fetch))

@@ -60,6 +60,14 @@ pub const PAGE_CACHE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How often the platform looks for lapsed consents, and how many it expires per pass.
 pub const CONSENT_SWEEP_MS: u64 = 30_000;
 pub const CONSENT_SWEEP_BATCH: usize = 100;
+/// A proof bundle waits this long for a checkpoint covering its records, and asking for one
+/// makes a partition's next checkpoint come at most this often (instead of
+/// `ledger::limits::CHECKPOINT_EVERY_MS`).
+pub const BUNDLE_WAIT_MS: u64 = 12_000;
+pub const CHECKPOINT_ASKED_MS_MIN: i64 = 1_000;
+/// A proof bundle file: a record of at most 64 KB (base64) with its proofs, for the document
+/// and each key record of the chain.
+pub const BUNDLE_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

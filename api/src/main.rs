@@ -46,6 +46,21 @@ enum Command {
     Admin(Box<AdminArgs>),
     /// Act as a requester (a bank, a telco): ask for documents, read them, follow consents.
     Requester(Box<RequesterArgs>),
+    /// Check a document's proof bundle offline, with only the ledger's public key. Exits 1
+    /// when it does not verify, saying why.
+    VerifyBundle {
+        /// The bundle file (`GET /v1/citizen/certificates/{uri}/bundle`).
+        file: PathBuf,
+        /// The ledger's public key (hex), as published by the operator.
+        #[arg(long)]
+        ledger_key: Option<String>,
+        /// Without --ledger-key: the data folder whose platform.key to trust.
+        #[arg(long, env = "LOCKER_DATA", default_value = "locker-data")]
+        data: PathBuf,
+        /// The document's bytes, to check they are what the ledger holds.
+        #[arg(long)]
+        document: Option<PathBuf>,
+    },
     /// Auditors: replay and check the whole log.
     Audit {
         #[command(subcommand)]
@@ -565,6 +580,25 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Some(failure) => {
                     println!("locker audit: FAILED at {failure}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::VerifyBundle { file, ledger_key, data, document } => {
+            let key = api::audit::trusted_ledger_key(&data, ledger_key.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            let read = |path: &PathBuf| {
+                std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            };
+            let bundle = read(&file)?;
+            let document = document.as_ref().map(read).transpose()?;
+            match api::transparency::verify_bundle_file(&bundle, &key, document.as_deref()) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    Ok(())
+                }
+                Err(reason) => {
+                    println!("NOT VERIFIED: {reason}");
                     std::process::exit(1);
                 }
             }

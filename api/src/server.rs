@@ -94,61 +94,6 @@ pub async fn serve(
     }
 }
 
-/// Keeps each partition's Merkle tree current and signs checkpoints (`DATA/merkle`, topic
-/// `<prefix>.checkpoints`) with the platform key. A failure is logged and retried; a refusal
-/// to sign (the tree does not extend the last checkpoint) stops it, loudly.
-async fn checkpoints<L: Log>(
-    log: Arc<L>,
-    path: PathBuf,
-    config: LedgerConfig,
-    topic: String,
-    key: Arc<SigningKey>,
-    clock: Arc<dyn ledger::clock::Clock>,
-) {
-    use ledger::limits::{CHECKPOINT_EVERY_MS, CHECKPOINT_EVERY_RECORDS, CHECKPOINT_LOOK_MS};
-    let store = match ledger::merkle::TreeStore::open(&path) {
-        Ok(store) => store,
-        Err(e) => {
-            return tracing::error!(error = %e, "cannot open the Merkle trees; no checkpoints");
-        }
-    };
-    if let Err(e) = log.create_topic(&topic, 1).await {
-        return tracing::error!(error = %e, "cannot create the checkpoint topic; no checkpoints");
-    }
-    let mut last = match ledger::merkle::last_checkpoints(log.as_ref(), &topic).await {
-        Ok(last) => last,
-        Err(e) => return tracing::error!(error = %e, "cannot read the checkpoints; no new ones"),
-    };
-    let mut partitions = vec![(config.directory_topic.clone(), 0)];
-    partitions.extend((0..config.citizen_partitions).map(|p| (config.citizen_topic.clone(), p)));
-    let policy = ledger::merkle::CheckpointPolicy {
-        every_records: CHECKPOINT_EVERY_RECORDS,
-        every_ms: CHECKPOINT_EVERY_MS,
-    };
-    loop {
-        let result = ledger::merkle::checkpoint_partitions(
-            log.as_ref(),
-            &store,
-            &partitions,
-            &topic,
-            &key,
-            &mut last,
-            clock.now(),
-            policy,
-        )
-        .await;
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(signed = n, "checkpoints signed"),
-            Err(ledger::LedgerError::Tree(ledger::merkle::ProofError::Inconsistent(reason))) => {
-                return tracing::error!(%reason, "refusing to sign checkpoints: history changed");
-            }
-            Err(e) => tracing::warn!(error = %e, "checkpointing failed; retrying"),
-        }
-        tokio::time::sleep(Duration::from_millis(CHECKPOINT_LOOK_MS)).await;
-    }
-}
-
 async fn run<L: Log>(
     log: Arc<L>,
     config: &ServeConfig,
@@ -222,6 +167,23 @@ async fn run<L: Log>(
         tracing::error!(error = %e, "projection stopped; /healthz reports it");
     }
     let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
+    let proofs = Arc::new(
+        crate::transparency::Transparency::open(
+            Arc::clone(&log),
+            &config.data.join("merkle"),
+            &ledger_config,
+            format!("{prefix}.checkpoints"),
+            platform.verifying_key(),
+            ledger::merkle::CheckpointPolicy {
+                every_records: ledger::limits::CHECKPOINT_EVERY_RECORDS,
+                every_ms: ledger::limits::CHECKPOINT_EVERY_MS,
+            },
+            ledger::limits::CHECKPOINT_LOOK_MS,
+        )
+        .await
+        .map_err(Reason)
+        .step("open the Merkle trees and checkpoints")?,
+    );
     let state = AppState::new(Services {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
@@ -252,6 +214,7 @@ async fn run<L: Log>(
         files,
         streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
         pages: Default::default(),
+        proofs: Arc::clone(&proofs) as _,
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -281,14 +244,8 @@ async fn run<L: Log>(
     };
 
     let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
-    let checkpointer = tokio::spawn(checkpoints(
-        Arc::clone(&log),
-        config.data.join("merkle"),
-        ledger_config.clone(),
-        format!("{prefix}.checkpoints"),
-        Arc::clone(&state.platform),
-        Arc::clone(&state.clock),
-    ));
+    let checkpointer =
+        tokio::spawn(proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .step(format!("listen on {}", config.listen))?;

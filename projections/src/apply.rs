@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use ledger::Position;
 use rocksdb::WriteBatch;
-use schemas::{DocRef, Envelope, Payload, PersonalData, Recipient};
+use schemas::{DocRef, Envelope, Payload, PersonalData, Principal, Recipient};
 use serde::{Deserialize, Serialize};
 
 use crate::ProjectionError;
@@ -122,6 +122,7 @@ pub(crate) fn apply(
     position: Position,
 ) -> Result<(), Refusal> {
     let at = envelope.event.occurred_at_ms;
+    let origin = LogPoint { partition: position.partition, offset: position.offset };
     match &envelope.event.payload {
         Payload::IssuerRegistered(e) => {
             let view = IssuerView {
@@ -137,6 +138,10 @@ pub(crate) fn apply(
             };
             tx.put(CF_ISSUERS, e.issuer.as_str().as_bytes().to_vec(), &view)?;
             tx.add(counter::ISSUERS, 1)?;
+            let owner = Principal::Issuer(e.issuer.clone());
+            for key in &e.keys {
+                tx.put(CF_KEY_ORIGINS, key_origin_key(&owner, &key.key_id), &origin)?;
+            }
         }
         Payload::RequesterRegistered(e) => {
             let view = RequesterView {
@@ -147,8 +152,15 @@ pub(crate) fn apply(
             };
             tx.put(CF_REQUESTERS, e.requester.as_str().as_bytes().to_vec(), &view)?;
             tx.add(counter::REQUESTERS, 1)?;
+            let owner = Principal::Requester(e.requester.clone());
+            for key in &e.keys {
+                tx.put(CF_KEY_ORIGINS, key_origin_key(&owner, &key.key_id), &origin)?;
+            }
         }
-        Payload::KeyRotated(_) | Payload::KeyRevoked(_) => {}
+        Payload::KeyRotated(e) => {
+            tx.put(CF_KEY_ORIGINS, key_origin_key(&e.owner, &e.new_key.key_id), &origin)?;
+        }
+        Payload::KeyRevoked(_) => {}
         Payload::OrganisationSuspended(e) => set_suspended(tx, &e.organisation, true)?,
         Payload::OrganisationReinstated(e) => set_suspended(tx, &e.organisation, false)?,
         Payload::CitizenRegistered(e) => {
@@ -173,6 +185,8 @@ pub(crate) fn apply(
             };
             tx.put(CF_PROFILES, key, &view)?;
             tx.add(counter::USERS, 1)?;
+            let owner = Principal::Citizen(e.locker);
+            tx.put(CF_KEY_ORIGINS, key_origin_key(&owner, &e.key.key_id), &origin)?;
         }
         Payload::AadhaarLinked(e) => {
             let key = e.locker.0.to_vec();
@@ -229,6 +243,7 @@ pub(crate) fn apply(
                 issued_at_ms: at,
                 esigned_at_ms: None,
                 holder_name,
+                origin,
             };
             tx.put(CF_DOCS, key, &view)?;
             tx.add(&counter::owner_issuer(&owner, &issuer), 1)?;
@@ -251,6 +266,7 @@ pub(crate) fn apply(
             view.size_bytes = e.content.size_bytes;
             view.status = DocStatus::Updated;
             view.version += 1;
+            view.origin = origin;
             if let Some(PersonalData::Document(d)) = personal(keys, envelope) {
                 view.holder_name = Some(d.holder_name.to_string());
             }
@@ -281,6 +297,7 @@ pub(crate) fn apply(
                 content_hash: e.content.hash,
                 uploaded_at_ms: at,
                 esigned_at_ms: None,
+                origin,
             };
             tx.put(CF_UPLOADS, key, &view)?;
             tx.add(&counter::quota(&e.locker), size_delta(e.content.size_bytes))?;

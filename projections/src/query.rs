@@ -329,6 +329,17 @@ impl Views {
             .transpose()
     }
 
+    /// Where the event that registered a key sits (see `CF_KEY_ORIGINS`).
+    pub fn key_origin(
+        &self,
+        principal: &schemas::Principal,
+        key_id: &schemas::KeyId,
+    ) -> Result<Option<LogPoint>, ProjectionError> {
+        self.get(CF_KEY_ORIGINS, &key_origin_key(principal, key_id))?
+            .map(|bytes| decode(&bytes, CF_KEY_ORIGINS))
+            .transpose()
+    }
+
     /// One share link of a locker.
     pub fn share(
         &self,

@@ -26,10 +26,13 @@ pub const CF_REQUESTER_EVENTS: &str = "requester_events";
 pub const CF_CONSENT_EXPIRY: &str = "consent_expiry";
 pub const CF_ISSUERS: &str = "issuers";
 pub const CF_REQUESTERS: &str = "requesters";
+/// Where each registered key came from: `principal || key id` -> the `LogPoint` of the event
+/// that registered it (what a proof bundle chains back to the platform).
+pub const CF_KEY_ORIGINS: &str = "key_origins";
 /// Integer counters updated with an associative add merge operator.
 pub const CF_COUNTERS: &str = "counters";
 
-pub const VIEW_CFS: [&str; 14] = [
+pub const VIEW_CFS: [&str; 15] = [
     CF_POSITIONS,
     CF_DOCS,
     CF_UPLOADS,
@@ -43,8 +46,29 @@ pub const VIEW_CFS: [&str; 14] = [
     CF_CONSENT_EXPIRY,
     CF_ISSUERS,
     CF_REQUESTERS,
+    CF_KEY_ORIGINS,
     CF_COUNTERS,
 ];
+
+/// Where an event sits in its topic (which topic follows from the event's kind: documents and
+/// citizen registrations in the citizen topic, organisations' keys in the directory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPoint {
+    pub partition: u32,
+    pub offset: u64,
+}
+
+pub fn key_origin_key(principal: &schemas::Principal, key_id: &schemas::KeyId) -> Vec<u8> {
+    let owner = match principal {
+        schemas::Principal::Platform => vec![b'P'],
+        schemas::Principal::Issuer(id) => [b"I", id.as_str().as_bytes()].concat(),
+        schemas::Principal::Requester(id) => [b"R", id.as_str().as_bytes()].concat(),
+        schemas::Principal::Citizen(id) => [&b"C"[..], &id.0[..]].concat(),
+    };
+    // The owner's length first, so no owner's key is a prefix of another's.
+    let length = u16::try_from(owner.len()).unwrap_or(u16::MAX);
+    [&length.to_be_bytes()[..], &owner, &key_id.0[..]].concat()
+}
 
 /// Whose an issued document is: a locker, or an Aadhaar no locker has linked yet. Documents
 /// issued to an Aadhaar stay under it and join the locker at query time once it is linked.
@@ -88,6 +112,8 @@ pub struct DocView {
     pub esigned_at_ms: Option<TimestampMs>,
     /// The holder's name, if the sealing key is available.
     pub holder_name: Option<String>,
+    /// The event behind the current version (issued or updated).
+    pub origin: LogPoint,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +126,8 @@ pub struct UploadView {
     pub content_hash: Digest32,
     pub uploaded_at_ms: TimestampMs,
     pub esigned_at_ms: Option<TimestampMs>,
+    /// The `document_uploaded` event.
+    pub origin: LogPoint,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

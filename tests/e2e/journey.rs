@@ -276,6 +276,39 @@ async fn journey(kafka: Option<(&str, &str)>) {
     assert_eq!(status, 200);
     assert_eq!(body.as_bytes(), pdf.as_slice());
 
+    // Its proof bundle checks out offline, with the ledger key and nothing else.
+    let url = JsonClient::parse_url(&format!("{server_url}/v1/citizen/certificates/{uri}/bundle"))
+        .expect("url");
+    let (status, bundle) = http.client.send("GET", &url, &auth, vec![]).await.expect("bundle");
+    assert_eq!(status, 200, "{bundle}");
+    let bundle_path = dir.path().join("marksheet.locker-bundle.json");
+    std::fs::write(&bundle_path, &bundle).expect("write bundle");
+    let (_, published) =
+        http.json("GET", "/v1/ledger/checkpoints", None, serde_json::Value::Null).await;
+    let ledger_key = published["ledger_key"].as_str().expect("ledger key").to_owned();
+    let bundle_arg = bundle_path.to_str().expect("path");
+    let (ok, out, err) = locker(owned(&[
+        "verify-bundle",
+        bundle_arg,
+        "--ledger-key",
+        &ledger_key,
+        "--document",
+        marksheet.to_str().expect("path"),
+    ]))
+    .await;
+    assert!(ok, "locker verify-bundle: {out} {err}");
+    assert!(out.starts_with(&format!("authentic: document {uri}")), "{out}");
+    assert!(out.contains("exactly this content"), "{out}");
+    let (ok, out, _) =
+        locker(owned(&["verify-bundle", bundle_arg, "--data", data.to_str().expect("path")])).await;
+    assert!(ok, "trusting DATA/platform.key: {out}");
+    // The same bundle pointing at another leaf is refused.
+    let forged = bundle.replacen("\"leaf_index\": ", "\"leaf_index\": 1", 1);
+    std::fs::write(&bundle_path, forged).expect("write forged bundle");
+    let (ok, out, _) =
+        locker(owned(&["verify-bundle", bundle_arg, "--ledger-key", &ledger_key])).await;
+    assert!(!ok && out.starts_with("NOT VERIFIED"), "{out}");
+
     // Upload a PDF and share it; the public link opens without a login.
     let upload = b"%PDF-1.7\n% rent agreement\n".to_vec();
     let (status, uploaded) =

@@ -19,3 +19,5 @@ mod routes;
 mod serve;
 /// Sign-up with a one-time password delivered to a real local SMS gateway.
 mod signup;
+/// Proof bundles, signed checkpoints and consistency proofs over HTTP.
+mod transparency;

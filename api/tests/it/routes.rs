@@ -19,6 +19,16 @@ pub struct Fixture {
     pub clock: Arc<ledger::clock::ManualClock>,
     /// Keeps the background follower running (as in the server) while the fixture lives.
     pub _follower: tokio::sync::watch::Sender<bool>,
+    pub _checkpointer: AbortOnDrop,
+}
+
+/// Stops a background task with the fixture.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The fixture's clock: results day, shortly after the demo's events.
@@ -41,7 +51,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
     let demo = api::demo::seed(&ledger, &platform, &vault, None).await.expect("seed");
     let (views, _) = Views::open(dir.path().join("views")).expect("views");
     let keys: Arc<dyn projections::SealKeys> = Arc::clone(&vault) as _;
-    let projector = Projector::new(log, Arc::new(views), keys, &config);
+    let projector = Projector::new(Arc::clone(&log), Arc::new(views), keys, &config);
     projector.catch_up().await.expect("project");
     let partitions = Arc::new(RwLock::new(projector.status().await.expect("status")));
     let clock = Arc::new(ledger::clock::ManualClock::new(schemas::TimestampMs(NOW_MS)));
@@ -50,6 +60,24 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         let follower = projector.clone();
         tokio::spawn(async move { follower.follow(stopped).await });
     }
+    // Checkpoints as soon as anything is logged, so bundles need not wait in tests.
+    let proofs = Arc::new(
+        api::transparency::Transparency::open(
+            Arc::clone(&log),
+            &dir.path().join("merkle"),
+            &config,
+            "locker.checkpoints".to_owned(),
+            platform.verifying_key(),
+            ledger::merkle::CheckpointPolicy { every_records: 1, every_ms: 0 },
+            50,
+        )
+        .await
+        .expect("transparency"),
+    );
+    let checkpointer = tokio::spawn(
+        Arc::clone(&proofs)
+            .run(Arc::new(platform.clone()), Arc::clone(&clock) as Arc<dyn ledger::clock::Clock>),
+    );
     let state = AppState::new(api::Services {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
@@ -80,6 +108,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         },
         streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
         pages: Default::default(),
+        proofs: proofs as _,
     });
     Fixture {
         _dir: dir,
@@ -90,6 +119,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         citizen: demo.citizen_locker,
         clock,
         _follower: stop,
+        _checkpointer: AbortOnDrop(checkpointer),
     }
 }
 

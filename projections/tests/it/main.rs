@@ -265,6 +265,38 @@ async fn a_citizens_locker_through_every_view() {
     assert!(matches!(activity.items[0].accessor, projections::views::Accessor::Requester { .. }));
     assert_eq!(views.issuers(None, 10).expect("directory").items.len(), 1);
     assert_eq!(views.stats().expect("stats").issued_by, vec![("in.gov.cbse".to_owned(), 6)]);
+
+    // Each document and key knows the event behind it (what proof bundles are made from).
+    let config = world.config();
+    let at = |topic: &str, point: projections::views::LogPoint| {
+        let log = Arc::clone(&log);
+        let topic = topic.to_owned();
+        async move {
+            let records = ledger::Log::read(log.as_ref(), &topic, point.partition, point.offset, 1)
+                .await
+                .expect("read");
+            decode_record(&records[0].value).expect("decodes").event.payload
+        }
+    };
+    let doc = &first.items[0].doc;
+    let payload = at(&config.citizen_topic, doc.origin).await;
+    assert!(matches!(&payload, Payload::DocumentIssued(e) if e.uri.to_string() == doc.uri));
+    let issuer_key = ledger::crypto::key_id_of(&world.issuer.key.verifying_key());
+    let origin = views
+        .key_origin(&Principal::Issuer(world.issuer.id.clone()), &issuer_key)
+        .expect("origin")
+        .expect("the issuer's key has one");
+    assert!(matches!(at(&config.directory_topic, origin).await, Payload::IssuerRegistered(_)));
+    let citizen_key = ledger::crypto::key_id_of(&asha.key.verifying_key());
+    let origin = views
+        .key_origin(&Principal::Citizen(asha.locker), &citizen_key)
+        .expect("origin")
+        .expect("the citizen's key has one");
+    assert!(matches!(at(&config.citizen_topic, origin).await, Payload::CitizenRegistered(_)));
+    assert_eq!(
+        views.key_origin(&Principal::Citizen(asha.locker), &issuer_key).expect("none"),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,637 @@
+//! The ledger's transparency side in the service: it keeps each partition's Merkle tree
+//! current and signs checkpoints (`DATA/merkle`, topic `<prefix>.checkpoints`, platform key),
+//! and answers what outside parties need to hold the ledger to its word:
+//!
+//! - `GET /v1/ledger/checkpoints`: the latest signed checkpoint of every partition;
+//! - `GET /v1/ledger/consistency`: a consistency proof between two checkpointed sizes, so a
+//!   monitor that saw an earlier checkpoint can check the log only grew;
+//! - proof bundles of a citizen's documents (and of a live share link's), which
+//!   `locker verify-bundle` checks offline with only the ledger's public key.
+//!
+//! A bundle needs a checkpoint that covers its records. For a document logged since the last
+//! one, the request wakes the checkpointer (at most one checkpoint per partition per
+//! `limits::CHECKPOINT_ASKED_MS_MIN`) and waits for it, up to `limits::BUNDLE_WAIT_MS`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use ledger::merkle::{
+    BUNDLE_KEY_CHAIN_MAX, CheckpointPolicy, ProofBundle, Proven, SignedCheckpoint, TreeStore,
+};
+use ledger::{LedgerConfig, Log};
+use projections::Views;
+use projections::views::LogPoint;
+use schemas::{Actor, Digest32, DocRef, DocUri, Id16, Principal};
+use serde::{Deserialize, Serialize};
+
+use crate::citizen::Citizen;
+use crate::documents::resolve;
+use crate::write::internal;
+use crate::{ApiError, AppState};
+
+type Partition = (String, u32);
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What handlers need of the transparency side, whatever the log backend.
+pub trait Proofs: Send + Sync {
+    fn ledger_key(&self) -> VerifyingKey;
+    /// The latest checkpoint of each partition, in partition order.
+    fn checkpoints(&self) -> Vec<SignedCheckpoint>;
+    fn consistency(
+        &self,
+        topic: &str,
+        partition: u32,
+        first: u64,
+        second: u64,
+    ) -> Result<Vec<Digest32>, ApiError>;
+    /// The bundle of the document event at `point` of the citizen topic.
+    fn bundle<'a>(
+        &'a self,
+        views: &'a Views,
+        point: LogPoint,
+    ) -> BoxFuture<'a, Result<ProofBundle, ApiError>>;
+}
+
+impl<L: Log> std::fmt::Debug for Transparency<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transparency").field("partitions", &self.partitions).finish_non_exhaustive()
+    }
+}
+
+pub struct Transparency<L: Log> {
+    log: Arc<L>,
+    trees: TreeStore,
+    checkpoint_topic: String,
+    directory_topic: String,
+    citizen_topic: String,
+    partitions: Vec<Partition>,
+    ledger_key: VerifyingKey,
+    policy: CheckpointPolicy,
+    look_ms: u64,
+    latest: RwLock<HashMap<Partition, SignedCheckpoint>>,
+    /// Wakes the checkpointer early: a bundle waits for a checkpoint.
+    asked: tokio::sync::Notify,
+    /// Tells waiting bundles a round of checkpoints is done.
+    signed: tokio::sync::Notify,
+}
+
+impl<L: Log> Transparency<L> {
+    /// Opens the trees and reads the checkpoints signed so far (creating the topic).
+    pub async fn open(
+        log: Arc<L>,
+        trees: &std::path::Path,
+        config: &LedgerConfig,
+        checkpoint_topic: String,
+        ledger_key: VerifyingKey,
+        policy: CheckpointPolicy,
+        look_ms: u64,
+    ) -> Result<Self, String> {
+        let trees = TreeStore::open(trees).map_err(|e| format!("open the Merkle trees: {e}"))?;
+        log.create_topic(&checkpoint_topic, 1)
+            .await
+            .map_err(|e| format!("create the checkpoint topic: {e}"))?;
+        let latest = ledger::merkle::last_checkpoints(log.as_ref(), &checkpoint_topic)
+            .await
+            .map_err(|e| format!("read the checkpoints: {e}"))?;
+        let mut partitions = vec![(config.directory_topic.clone(), 0)];
+        partitions
+            .extend((0..config.citizen_partitions).map(|p| (config.citizen_topic.clone(), p)));
+        Ok(Transparency {
+            log,
+            trees,
+            checkpoint_topic,
+            directory_topic: config.directory_topic.clone(),
+            citizen_topic: config.citizen_topic.clone(),
+            partitions,
+            ledger_key,
+            policy,
+            look_ms,
+            latest: RwLock::new(latest),
+            asked: tokio::sync::Notify::new(),
+            signed: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Keeps the trees current and signs checkpoints until the task is dropped. A failure is
+    /// logged and retried; a refusal to sign (the tree does not extend the last checkpoint)
+    /// stops it, loudly: history changed under the ledger.
+    pub async fn run(self: Arc<Self>, key: Arc<SigningKey>, clock: Arc<dyn ledger::clock::Clock>) {
+        let mut asked = false;
+        loop {
+            let policy = if asked {
+                CheckpointPolicy {
+                    every_ms: self.policy.every_ms.min(crate::limits::CHECKPOINT_ASKED_MS_MIN),
+                    ..self.policy
+                }
+            } else {
+                self.policy
+            };
+            let mut last = self.latest.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let result = ledger::merkle::checkpoint_partitions(
+                self.log.as_ref(),
+                &self.trees,
+                &self.partitions,
+                &self.checkpoint_topic,
+                &key,
+                &mut last,
+                clock.now(),
+                policy,
+            )
+            .await;
+            *self.latest.write().unwrap_or_else(|e| e.into_inner()) = last;
+            self.signed.notify_waiters();
+            match result {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(signed = n, "checkpoints signed"),
+                Err(ledger::LedgerError::Tree(ledger::merkle::ProofError::Inconsistent(
+                    reason,
+                ))) => {
+                    return tracing::error!(
+                        %reason,
+                        "refusing to sign checkpoints: history changed"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "checkpointing failed; retrying"),
+            }
+            let look = tokio::time::sleep(Duration::from_millis(self.look_ms));
+            asked = tokio::select! {
+                () = look => false,
+                () = self.asked.notified() => true,
+            };
+        }
+    }
+
+    fn latest_of(&self, topic: &str, partition: u32) -> Option<SignedCheckpoint> {
+        let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
+        latest.get(&(topic.to_owned(), partition)).cloned()
+    }
+
+    /// Proves the record at `offset`, waiting for a checkpoint that covers it.
+    async fn prove_at(&self, topic: &str, partition: u32, offset: u64) -> Result<Proven, ApiError> {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(crate::limits::BUNDLE_WAIT_MS);
+        loop {
+            let signed = self.signed.notified();
+            tokio::pin!(signed);
+            signed.as_mut().enable();
+            let tree = self.trees.tree(topic, partition).map_err(internal)?;
+            let index = tree.leaf_index(offset).map_err(internal)?;
+            if let (Some(index), Some(checkpoint)) = (index, self.latest_of(topic, partition))
+                && index < checkpoint.checkpoint.size
+            {
+                return ledger::merkle::prove(
+                    self.log.as_ref(),
+                    &tree,
+                    (topic, partition, offset),
+                    &checkpoint,
+                )
+                .await
+                .map_err(internal);
+            }
+            drop(tree);
+            self.asked.notify_one();
+            if tokio::time::timeout_at(deadline, signed).await.is_err() {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_yet_checkpointed",
+                    "the ledger has not yet signed a checkpoint covering this document; retry in a few seconds",
+                ));
+            }
+        }
+    }
+}
+
+fn decoded(proven: &Proven) -> Result<schemas::Envelope, ApiError> {
+    schemas::decode_record(&proven.record).map_err(internal)
+}
+
+impl<L: Log> Proofs for Transparency<L> {
+    fn ledger_key(&self) -> VerifyingKey {
+        self.ledger_key
+    }
+
+    fn checkpoints(&self) -> Vec<SignedCheckpoint> {
+        self.partitions.iter().filter_map(|(topic, p)| self.latest_of(topic, *p)).collect()
+    }
+
+    fn consistency(
+        &self,
+        topic: &str,
+        partition: u32,
+        first: u64,
+        second: u64,
+    ) -> Result<Vec<Digest32>, ApiError> {
+        let unknown = || {
+            ApiError::not_found(format!(
+                "the ledger has no checkpointed partition {topic}/{partition}"
+            ))
+            .with_code("unknown_partition")
+        };
+        if !self.partitions.iter().any(|(t, p)| t == topic && *p == partition) {
+            return Err(unknown());
+        }
+        let latest = self.latest_of(topic, partition).ok_or_else(unknown)?;
+        if first == 0 || first > second {
+            return Err(ApiError::bad_request(
+                "invalid_sizes",
+                format!("a consistency proof needs 0 < first <= second; got {first} and {second}"),
+            ));
+        }
+        if second > latest.checkpoint.size {
+            return Err(ApiError::bad_request(
+                "beyond_checkpoint",
+                format!(
+                    "the latest checkpoint of {topic}/{partition} has {} records; ask for sizes up to it",
+                    latest.checkpoint.size
+                ),
+            ));
+        }
+        let tree = self.trees.tree(topic, partition).map_err(internal)?;
+        tree.consistency_proof(first, second).map_err(internal)
+    }
+
+    fn bundle<'a>(
+        &'a self,
+        views: &'a Views,
+        point: LogPoint,
+    ) -> BoxFuture<'a, Result<ProofBundle, ApiError>> {
+        Box::pin(async move {
+            let document =
+                self.prove_at(&self.citizen_topic, point.partition, point.offset).await?;
+            let mut signer = decoded(&document)?.event;
+            let mut keys = Vec::new();
+            // Walk back from the document's key to a record the platform signed.
+            while signer.actor != Actor::Platform {
+                if keys.len() == BUNDLE_KEY_CHAIN_MAX {
+                    return Err(internal(format!(
+                        "the key chain of {point:?} is longer than {BUNDLE_KEY_CHAIN_MAX}"
+                    )));
+                }
+                let principal = Principal::from(&signer.actor);
+                let origin = views.key_origin(&principal, &signer.key_id)?.ok_or_else(|| {
+                    internal(format!("no origin for key {} of {principal:?}", signer.key_id))
+                })?;
+                let topic = match principal {
+                    Principal::Citizen(_) => &self.citizen_topic,
+                    _ => &self.directory_topic,
+                };
+                let proven = self.prove_at(topic, origin.partition, origin.offset).await?;
+                signer = decoded(&proven)?.event;
+                keys.push(proven);
+            }
+            keys.reverse();
+            Ok(ProofBundle { document, keys })
+        })
+    }
+}
+
+// The JSON form of a bundle. Only this crate knows JSON; `ledger::merkle` verifies.
+
+/// The `format` of a bundle file.
+pub const BUNDLE_FORMAT: &str = "locker-proof-bundle/v1";
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenDto {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    leaf_index: u64,
+    /// The record exactly as logged, base64.
+    record: String,
+    /// The inclusion path, leaf to root, hex.
+    inclusion: Vec<String>,
+    /// The signed checkpoint note.
+    checkpoint: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleDto {
+    format: String,
+    /// The key the checkpoints are signed with, for reference: a verifier uses the key it
+    /// already trusts, never this one.
+    ledger_key: String,
+    document: ProvenDto,
+    keys: Vec<ProvenDto>,
+}
+
+fn proven_dto(p: &Proven) -> ProvenDto {
+    ProvenDto {
+        topic: p.topic.clone(),
+        partition: p.partition,
+        offset: p.offset,
+        leaf_index: p.leaf_index,
+        record: base64::engine::general_purpose::STANDARD.encode(&p.record),
+        inclusion: p.inclusion.iter().map(Digest32::to_hex).collect(),
+        checkpoint: String::from_utf8_lossy(&p.checkpoint.to_note()).into_owned(),
+    }
+}
+
+/// The bundle as its JSON file.
+pub fn bundle_json(bundle: &ProofBundle, ledger_key: &VerifyingKey) -> String {
+    let dto = BundleDto {
+        format: BUNDLE_FORMAT.to_owned(),
+        ledger_key: hex_key(ledger_key),
+        document: proven_dto(&bundle.document),
+        keys: bundle.keys.iter().map(proven_dto).collect(),
+    };
+    serde_json::to_string_pretty(&dto).unwrap_or_else(|e| unreachable!("a bundle serialises: {e}"))
+}
+
+fn parse_proven(which: &str, dto: ProvenDto) -> Result<Proven, String> {
+    let bad = |what: &str| format!("{which}: {what}");
+    if dto.inclusion.len() > ledger::limits::MERKLE_PROOF_HASHES_MAX {
+        return Err(bad("the inclusion path is longer than any real tree's"));
+    }
+    let record = base64::engine::general_purpose::STANDARD
+        .decode(dto.record.as_bytes())
+        .map_err(|e| bad(&format!("`record` is not base64: {e}")))?;
+    let inclusion = dto
+        .inclusion
+        .iter()
+        .map(|h| Digest32::from_hex(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| bad("`inclusion` holds hashes of 64 hex digits"))?;
+    let checkpoint = SignedCheckpoint::from_note(dto.checkpoint.as_bytes())
+        .map_err(|e| bad(&format!("`checkpoint`: {e}")))?;
+    Ok(Proven {
+        topic: dto.topic,
+        partition: dto.partition,
+        offset: dto.offset,
+        leaf_index: dto.leaf_index,
+        record,
+        inclusion,
+        checkpoint,
+    })
+}
+
+/// Reads a bundle file strictly; says what is wrong with it. Checking it is
+/// `ledger::merkle::verify_bundle`.
+pub fn parse_bundle(bytes: &[u8]) -> Result<ProofBundle, String> {
+    if bytes.len() > crate::limits::BUNDLE_BYTES_MAX {
+        return Err(format!(
+            "a bundle has at most {} bytes; this file has {}",
+            crate::limits::BUNDLE_BYTES_MAX,
+            bytes.len()
+        ));
+    }
+    let dto: BundleDto =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a proof bundle: {e}"))?;
+    if dto.format != BUNDLE_FORMAT {
+        return Err(format!("format `{}` is not `{BUNDLE_FORMAT}`", dto.format));
+    }
+    if dto.keys.len() > BUNDLE_KEY_CHAIN_MAX {
+        return Err(format!("a bundle chains at most {BUNDLE_KEY_CHAIN_MAX} key records"));
+    }
+    let document = parse_proven("document", dto.document)?;
+    let keys = dto
+        .keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| parse_proven(&format!("key record {}", i + 1), k))
+        .collect::<Result<_, _>>()?;
+    Ok(ProofBundle { document, keys })
+}
+
+fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
+    let body = bundle_json(bundle, &state.proofs.ledger_key());
+    // Only characters safe in a header value and a file name.
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .take(100)
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}.locker-bundle.json\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn bundle_of(
+    state: &AppState,
+    locker: &schemas::LockerId,
+    doc: &DocRef,
+) -> Result<Response, ApiError> {
+    let resolved = resolve(state, locker, doc)?;
+    let bundle = state.proofs.bundle(&state.views, resolved.origin).await?;
+    let name = match doc {
+        DocRef::Issued(uri) => uri.to_string(),
+        DocRef::Uploaded(id) => id.to_hex(),
+    };
+    Ok(bundle_response(state, &bundle, &name))
+}
+
+/// `GET /v1/citizen/certificates/{uri}/bundle`
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/bundle", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "The document's proof bundle: its event, the key records back to the platform, inclusion proofs and signed checkpoints. `locker verify-bundle` checks it offline.", responses((status = 200, body = BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn certificate_bundle(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(uri): Path<String>,
+) -> Result<Response, ApiError> {
+    let uri =
+        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
+    bundle_of(&state, &citizen.locker, &DocRef::Issued(uri)).await
+}
+
+/// `GET /v1/citizen/uploads/{id}/bundle`
+#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/bundle", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, body = BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn upload_bundle(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = Id16::from_hex(&id)
+        .map_err(|_| ApiError::bad_request("invalid_upload_id", "an upload id is 32 hex digits"))?;
+    bundle_of(&state, &citizen.locker, &DocRef::Uploaded(id)).await
+}
+
+/// `GET /v1/shared/{locker}/{share}/bundle`: a live share link's document, provable.
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), responses((status = 200, body = BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn shared_bundle(
+    State(state): State<AppState>,
+    Path((locker, share)): Path<(String, String)>,
+    extensions: axum::http::Extensions,
+) -> Result<Response, ApiError> {
+    let (resolved, _, _) =
+        crate::documents::open_share(&state, &locker, &share, &extensions).await?;
+    let bundle = state.proofs.bundle(&state.views, resolved.origin).await?;
+    Ok(bundle_response(&state, &bundle, &share))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CheckpointDto {
+    topic: String,
+    partition: u32,
+    size: u64,
+    root: String,
+    at_ms: i64,
+    /// The signed note, exactly as logged.
+    note: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CheckpointsDto {
+    /// The ledger's Ed25519 public key, hex (check it against one you trust).
+    ledger_key: String,
+    checkpoints: Vec<CheckpointDto>,
+}
+
+/// `GET /v1/ledger/checkpoints`
+#[utoipa::path(get, path = "/v1/ledger/checkpoints", tag = "public", description = "The latest signed checkpoint of every partition.", responses((status = 200, body = CheckpointsDto)))]
+pub(crate) async fn checkpoints(State(state): State<AppState>) -> Json<CheckpointsDto> {
+    let checkpoints = state
+        .proofs
+        .checkpoints()
+        .into_iter()
+        .map(|signed| {
+            let note = String::from_utf8_lossy(&signed.to_note()).into_owned();
+            let c = signed.checkpoint;
+            CheckpointDto {
+                topic: c.topic,
+                partition: c.partition,
+                size: c.size,
+                root: c.root.to_hex(),
+                at_ms: c.at_ms.0,
+                note,
+            }
+        })
+        .collect();
+    Json(CheckpointsDto { ledger_key: hex_key(&state.proofs.ledger_key()), checkpoints })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsistencyQuery {
+    topic: String,
+    partition: u32,
+    first: u64,
+    second: u64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ConsistencyDto {
+    topic: String,
+    partition: u32,
+    first: u64,
+    second: u64,
+    /// RFC 9162 consistency proof, hex.
+    proof: Vec<String>,
+}
+
+/// `GET /v1/ledger/consistency`
+#[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn consistency(
+    State(state): State<AppState>,
+    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ConsistencyDto>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let proof = state.proofs.consistency(&q.topic, q.partition, q.first, q.second)?;
+    Ok(Json(ConsistencyDto {
+        topic: q.topic,
+        partition: q.partition,
+        first: q.first,
+        second: q.second,
+        proof: proof.iter().map(Digest32::to_hex).collect(),
+    }))
+}
+
+/// A public key as the API shows it: 64 hex digits.
+pub fn hex_key(key: &VerifyingKey) -> String {
+    crate::documents::hex_of(key.as_bytes())
+}
+
+fn actor_name(actor: &Actor) -> String {
+    match actor {
+        Actor::Platform => "the platform".to_owned(),
+        Actor::Issuer(id) => format!("issuer {id}"),
+        Actor::Requester(id) => format!("requester {id}"),
+        Actor::Citizen(id) => format!("citizen {id}"),
+    }
+}
+
+fn time_of(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| format!("{ms} ms"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+/// Checks a bundle file offline against the trusted ledger key and, if given, the document's
+/// bytes against the hash the event carries. Returns what the bundle proves, for people.
+pub fn verify_bundle_file(
+    bundle: &[u8],
+    ledger_key: &VerifyingKey,
+    document: Option<&[u8]>,
+) -> Result<String, String> {
+    let bundle = parse_bundle(bundle)?;
+    let facts = ledger::merkle::verify_bundle(&bundle, ledger_key).map_err(|e| e.to_string())?;
+    let event = &facts.envelope.event;
+    let (what, content) = match &event.payload {
+        schemas::Payload::DocumentIssued(e) => {
+            (format!("document {} \"{}\" issued on {}", e.uri, e.name, e.issued_on), &e.content)
+        }
+        schemas::Payload::DocumentUpdated(e) => {
+            (format!("document {} \"{}\" updated", e.uri, e.name), &e.content)
+        }
+        schemas::Payload::DocumentUploaded(e) => {
+            (format!("upload {} to locker {}", e.upload_id, e.locker), &e.content)
+        }
+        other => return Err(format!("not a document event: {}", other.kind_name())),
+    };
+    let mut out = format!("authentic: {what}\n");
+    out += &format!(
+        "  signed by {} with key {} at {}",
+        actor_name(&event.actor),
+        event.key_id,
+        time_of(event.occurred_at_ms.0)
+    );
+    out += &match facts.key_records.len() {
+        0 => "\n".to_owned(),
+        1 => ", a key the platform registered\n".to_owned(),
+        n => format!(", a key chained from the platform through {n} key records\n"),
+    };
+    out += &format!(
+        "  content: {} bytes of {}, BLAKE3 {}\n",
+        content.size_bytes,
+        content.media_type.mime(),
+        content.hash
+    );
+    if let Some(bytes) = document {
+        let hash = Digest32(*blake3::hash(bytes).as_bytes());
+        if hash != content.hash || bytes.len() as u64 != content.size_bytes {
+            return Err(format!(
+                "the bundle verifies, but the file given is not this document: its BLAKE3 is {hash} ({} bytes); the ledger holds {} ({} bytes)",
+                bytes.len(),
+                content.hash,
+                content.size_bytes
+            ));
+        }
+        out += "  the file given is exactly this content\n";
+    }
+    let c = &facts.checkpoint;
+    out += &format!(
+        "  logged: {}/{} leaf {} of the {} the ledger signed at {} (root {})\n",
+        c.topic,
+        c.partition,
+        facts.leaf_index,
+        c.size,
+        time_of(c.at_ms.0),
+        c.root
+    );
+    Ok(out)
+}

@@ -1,0 +1,258 @@
+use axum::http::StatusCode;
+
+use crate::routes::{Fixture, asha_token, fixture, json, send};
+
+async fn get_json(f: &Fixture, path: &str, token: Option<&str>) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = send(&f.state, "GET", path, token, vec![]).await;
+    (status, json(&String::from_utf8_lossy(&body)))
+}
+
+fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(size, b'x');
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificates_bundle_verifies_offline_and_names_its_content() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let (_, page) = get_json(&f, "/v1/citizen/certificates", Some(&token)).await;
+    let uri = page["items"][0]["uri"].as_str().expect("a demo certificate").to_owned();
+    let (status, headers, bundle) = send(
+        &f.state,
+        "GET",
+        &format!("/v1/citizen/certificates/{uri}/bundle"),
+        Some(&token),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bundle));
+    let disposition = headers["content-disposition"].to_str().expect("ascii");
+    assert!(disposition.contains(".locker-bundle.json"), "{disposition}");
+    let key = f.platform.verifying_key();
+    let summary =
+        api::transparency::verify_bundle_file(&bundle, &key, None).expect("the bundle verifies");
+    assert!(summary.starts_with(&format!("authentic: document {uri}")), "{summary}");
+    assert!(summary.contains("a key the platform registered"), "{summary}");
+
+    // With the document's bytes: the same content, or a clear refusal.
+    let (status, _, content) = send(
+        &f.state,
+        "GET",
+        &format!("/v1/citizen/certificates/{uri}/content"),
+        Some(&token),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = api::transparency::verify_bundle_file(&bundle, &key, Some(&content))
+        .expect("the content matches");
+    assert!(summary.contains("exactly this content"), "{summary}");
+    let mut other = content.clone();
+    other.push(b'\n');
+    let refused = api::transparency::verify_bundle_file(&bundle, &key, Some(&other))
+        .expect_err("other bytes");
+    assert!(refused.contains("not this document"), "{refused}");
+
+    // Another ledger key, a changed byte, a file that is no bundle.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[8; 32]).verifying_key();
+    let refused =
+        api::transparency::verify_bundle_file(&bundle, &stranger, None).expect_err("other key");
+    assert!(refused.contains("not the ledger's key"), "{refused}");
+    let mut value = json(&String::from_utf8_lossy(&bundle));
+    value["document"]["leaf_index"] =
+        serde_json::json!(value["document"]["leaf_index"].as_u64().expect("index") + 1);
+    let refused = api::transparency::verify_bundle_file(value.to_string().as_bytes(), &key, None)
+        .expect_err("moved leaf");
+    assert!(refused.contains("not in the checkpointed log"), "{refused}");
+    for (bad, says) in [
+        (b"{}".to_vec(), "not a proof bundle"),
+        (b"\xff".to_vec(), "not a proof bundle"),
+        (vec![b' '; api::limits::BUNDLE_BYTES_MAX + 1], "at most"),
+    ] {
+        let refused = api::transparency::verify_bundle_file(&bad, &key, None).expect_err("bad");
+        assert!(refused.contains(says), "{refused}");
+    }
+    let mut value = json(&String::from_utf8_lossy(&bundle));
+    value["format"] = serde_json::json!("locker-proof-bundle/v9");
+    let refused = api::transparency::verify_bundle_file(value.to_string().as_bytes(), &key, None)
+        .expect_err("format");
+    assert!(refused.contains("locker-proof-bundle/v1"), "{refused}");
+
+    // Only the owner gets a bundle.
+    let (status, answer) =
+        get_json(&f, &format!("/v1/citizen/certificates/{uri}/bundle"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let (status, answer) = get_json(
+        &f,
+        "/v1/citizen/certificates/in.gov.cbse-HSCER-1999-0000000/bundle",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_document"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_upload_and_its_share_link_get_bundles_once_checkpointed() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let content = pdf(3000);
+    let (status, _, body) = send(
+        &f.state,
+        "POST",
+        "/v1/citizen/uploads?name=degree.pdf",
+        Some(&token),
+        content.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = json(&String::from_utf8_lossy(&body))["id"].as_str().expect("id").to_owned();
+    // The request waits for the checkpointer to cover the new record.
+    let (status, _, bundle) =
+        send(&f.state, "GET", &format!("/v1/citizen/uploads/{id}/bundle"), Some(&token), vec![])
+            .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bundle));
+    let key = f.platform.verifying_key();
+    let summary = api::transparency::verify_bundle_file(&bundle, &key, Some(&content))
+        .expect("the upload's bundle verifies");
+    assert!(summary.contains(&format!("signed by citizen {}", f.citizen)), "{summary}");
+
+    let (status, share) = {
+        let body = serde_json::json!({ "upload_id": id }).to_string().into_bytes();
+        let (status, _, answer) =
+            send(&f.state, "POST", "/v1/citizen/shares", Some(&token), body).await;
+        (status, json(&String::from_utf8_lossy(&answer)))
+    };
+    assert_eq!(status, StatusCode::CREATED, "{share}");
+    let url = share["url"].as_str().expect("url");
+    let (status, _, public) = send(&f.state, "GET", &format!("{url}/bundle"), None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    api::transparency::verify_bundle_file(&public, &key, Some(&content))
+        .expect("anyone holding the link can check the document");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_sees_signed_checkpoints_and_proves_the_log_only_grew() {
+    let f = fixture().await;
+    let key = f.platform.verifying_key();
+    // Wait for the first round of checkpoints.
+    let mut checkpoints = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, answer) = get_json(&f, "/v1/ledger/checkpoints", None).await;
+        if answer["checkpoints"].as_array().is_some_and(|c| !c.is_empty()) {
+            checkpoints = answer;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(checkpoints["ledger_key"].as_str(), Some(api::transparency::hex_key(&key).as_str()));
+    let parse = |c: &serde_json::Value| {
+        let signed = ledger::merkle::SignedCheckpoint::from_note(
+            c["note"].as_str().expect("note").as_bytes(),
+        )
+        .expect("a checkpoint note");
+        signed.verify(&key).expect("signed by the ledger");
+        signed
+    };
+    let citizen_topic = f.ledger.config().citizen_topic.clone();
+    let before: std::collections::HashMap<u32, ledger::merkle::SignedCheckpoint> =
+        checkpoints["checkpoints"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(parse)
+            .filter(|c| c.checkpoint.topic == citizen_topic)
+            .map(|c| (c.checkpoint.partition, c))
+            .collect();
+
+    // The citizen's partition grows; its next checkpoint is consistent with the earlier one.
+    let token = asha_token(&f);
+    let (status, _, _) =
+        send(&f.state, "POST", "/v1/citizen/uploads?name=a.pdf", Some(&token), pdf(500)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut grown = None;
+    for _ in 0..100 {
+        let (_, answer) = get_json(&f, "/v1/ledger/checkpoints", None).await;
+        grown = answer["checkpoints"].as_array().expect("list").iter().map(parse).find_map(|c| {
+            let old = before.get(&c.checkpoint.partition)?;
+            (c.checkpoint.topic == citizen_topic && c.checkpoint.size > old.checkpoint.size)
+                .then(|| (old.clone(), c))
+        });
+        if grown.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (before, after) = grown.expect("a later checkpoint of the citizen's partition");
+    let partition = after.checkpoint.partition;
+    let (first, second) = (before.checkpoint.size, after.checkpoint.size);
+    let (status, answer) = get_json(
+        &f,
+        &format!("/v1/ledger/consistency?topic={citizen_topic}&partition={partition}&first={first}&second={second}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let proof: Vec<schemas::Digest32> = answer["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| schemas::Digest32::from_hex(h.as_str().expect("hex")).expect("hash"))
+        .collect();
+    ledger::merkle::verify_consistency(
+        first,
+        second,
+        &before.checkpoint.root,
+        &after.checkpoint.root,
+        &proof,
+    )
+    .expect("the log only grew");
+
+    for (query, status, code) in [
+        (
+            format!("topic={citizen_topic}&partition={partition}&first=0&second={second}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_sizes",
+        ),
+        (
+            format!("topic={citizen_topic}&partition={partition}&first={second}&second={first}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_sizes",
+        ),
+        (
+            format!(
+                "topic={citizen_topic}&partition={partition}&first=1&second={}",
+                second + 1_000_000
+            ),
+            StatusCode::BAD_REQUEST,
+            "beyond_checkpoint",
+        ),
+        (
+            "topic=elsewhere&partition=0&first=1&second=2".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_partition",
+        ),
+        (
+            format!("topic={citizen_topic}&partition=9999&first=1&second=2"),
+            StatusCode::NOT_FOUND,
+            "unknown_partition",
+        ),
+        (
+            format!("topic={citizen_topic}&partition=x&first=1&second=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("topic={citizen_topic}&first=1&second=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+    ] {
+        let (got, answer) = get_json(&f, &format!("/v1/ledger/consistency?{query}"), None).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{query}: {answer}");
+    }
+}
