@@ -57,3 +57,109 @@ async fn the_audit_names_a_forged_record_in_a_served_log() {
     assert!(!ok, "a forged record must fail the audit: {out}");
     assert!(out.contains(&format!("FAILED at locker.events/{partition} offset {offset}")), "{out}");
 }
+
+/// A record forged by someone with write access to the Kafka topic, produced by a plain Kafka
+/// client (no ledger, no headers): it claims to be the exam board's, under the board's key id,
+/// but is signed with another key. The audit names its partition and offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_names_a_record_forged_straight_into_kafka() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let Some(brokers) = crate::kafka_bootstrap() else { return };
+    let prefix = format!("forged{}", std::process::id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, Some((&brokers, &prefix)));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(server);
+    let verify = owned(&[
+        "audit",
+        "verify",
+        "--data",
+        data.to_str().expect("path"),
+        "--kafka",
+        &brokers,
+        "--topic-prefix",
+        &prefix,
+    ]);
+    let (ok, out, err) = locker(verify.clone()).await;
+    assert!(ok && out.contains("OK"), "{out} {err}");
+
+    // The board's real key id, a stranger's signature.
+    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("board key");
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
+    // Whose locker does not matter: the signature gives the record away.
+    let locker_id = schemas::LockerId([6; 16]);
+    let uri = schemas::DocUri::parse("in.gov.cbse-HSCER-2024-6666666").expect("uri");
+    let event = schemas::Event {
+        id: ledger::crypto::issue_event_id(&uri),
+        occurred_at_ms: schemas::TimestampMs(
+            i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_millis(),
+            )
+            .expect("time"),
+        ),
+        actor: schemas::Actor::Issuer(schemas::IssuerId::parse("in.gov.cbse").expect("issuer")),
+        key_id: ledger::crypto::key_id_of(&board.verifying_key()),
+        payload: schemas::Payload::DocumentIssued(schemas::DocumentIssued {
+            uri,
+            recipient: schemas::Recipient::Locker(locker_id),
+            name: schemas::Label::parse("Class XII Marksheet").expect("label"),
+            issued_on: schemas::CivilDate::from_ymd(2024, 5, 13).expect("date"),
+            valid_from: None,
+            valid_to: None,
+            content: schemas::ContentRef {
+                hash: schemas::Digest32([6; 32]),
+                media_type: schemas::MediaType::Pdf,
+                size_bytes: 1000,
+            },
+            personal: None,
+        }),
+    };
+    let signature = ed25519_dalek::Signer::sign(
+        &stranger,
+        &schemas::signing_bytes(&event).expect("signing bytes"),
+    );
+    let forged = schemas::encode_record(&schemas::Envelope {
+        event,
+        signature: schemas::SignatureBytes(signature.to_bytes()),
+        sealed: None,
+    })
+    .expect("encode");
+    let topic = format!("{prefix}.events");
+    let partition = 1u32;
+    let offset = {
+        let log = ledger::KafkaLog::open(ledger::KafkaSettings::single_broker(
+            &brokers,
+            dir.path().join("index"),
+        ))
+        .await
+        .expect("kafka");
+        log.create_topic(&topic, ledger::LedgerConfig::new(vec![]).citizen_partitions)
+            .await
+            .expect("topic");
+        log.end_offset(&topic, partition).await.expect("end offset")
+    };
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("a plain producer");
+    let delivery = producer
+        .send(
+            FutureRecord::<[u8], [u8]>::to(&topic)
+                .partition(i32::try_from(partition).expect("partition"))
+                .payload(&forged),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("the broker took the forged record");
+    assert_eq!(u64::try_from(delivery.offset).expect("offset"), offset);
+
+    let (ok, out, _) = locker(verify).await;
+    assert!(!ok, "a forged record must fail the audit: {out}");
+    assert!(out.contains(&format!("FAILED at {topic}/{partition} offset {offset}")), "{out}");
+}
