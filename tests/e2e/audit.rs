@@ -93,15 +93,7 @@ async fn the_audit_names_a_record_forged_straight_into_kafka() {
     let uri = schemas::DocUri::parse("in.gov.cbse-HSCER-2024-6666666").expect("uri");
     let event = schemas::Event {
         id: ledger::crypto::issue_event_id(&uri),
-        occurred_at_ms: schemas::TimestampMs(
-            i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .expect("clock")
-                    .as_millis(),
-            )
-            .expect("time"),
-        ),
+        occurred_at_ms: ledger::clock::Clock::now(&ledger::clock::SystemClock),
         actor: schemas::Actor::Issuer(schemas::IssuerId::parse("in.gov.cbse").expect("issuer")),
         key_id: ledger::crypto::key_id_of(&board.verifying_key()),
         payload: schemas::Payload::DocumentIssued(schemas::DocumentIssued {
