@@ -19,7 +19,10 @@ struct Broker {
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka")
+    // Where cargo runs the test from, not where it was compiled (a shared target directory).
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(), PathBuf::from)
+        .join("../scripts/kafka")
 }
 
 impl Broker {

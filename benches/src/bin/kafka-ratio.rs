@@ -37,8 +37,11 @@ fn producer_performance(
     size: usize,
     compression: &str,
 ) -> anyhow::Result<f64> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/kafka");
-    let classpath = Command::new(script).arg("classpath").output()?;
+    // Where cargo runs us from, not where we were compiled (a shared target directory).
+    let script = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+        + "/../scripts/kafka";
+    let classpath = Command::new(&script).arg("classpath").output()?;
     anyhow::ensure!(classpath.status.success(), "scripts/kafka classpath failed");
     let classpath = String::from_utf8(classpath.stdout)?;
     let output = Command::new("java")

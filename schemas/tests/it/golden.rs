@@ -5,7 +5,11 @@ use schemas::sample::{PAYLOAD_KINDS, all_kinds};
 use schemas::{decode_record, encode_record, envelope_from_json, envelope_to_json};
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test_data/golden/v1")
+    // The directory cargo runs the test from, not the one it was compiled in: a build shared
+    // through CARGO_TARGET_DIR may come from another checkout.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("test_data/golden/v1")
 }
 
 /// Compares `actual` with the checked-in file, or rewrites it when `UPDATE_GOLDEN=1`.
