@@ -1,13 +1,20 @@
 //! `locker audit verify`: the auditor's replay (`ledger::audit`) of a deployment's log, from
 //! its data folder (the embedded log; stop the service first, it holds the store's lock) or
 //! from Kafka, trusting only the platform key. Writes a human summary and a JSON report.
+//!
+//! Then the views: the live ones in `DATA/views` (opened read-only) are compared with views
+//! rebuilt from the same log into a scratch store, up to exactly the positions the live ones
+//! reached, by their digest. Views are derived state; this proves they were derived honestly.
+//!
+//! `--resume-from` takes an earlier report: its roots are the trusted checkpoints after which
+//! the replay checks signatures again (see `ledger::audit::AuditOptions::trusted`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ledger::audit::{AuditOptions, AuditReport};
+use ledger::audit::{AuditOptions, AuditReport, PartitionRoot};
 use ledger::{EmbeddedLog, KafkaLog, KafkaSettings, LedgerConfig, Log};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone)]
 pub struct AuditArgs {
@@ -16,6 +23,44 @@ pub struct AuditArgs {
     pub topic_prefix: String,
     /// The ledger's (platform's) public key in hex; by default read from `DATA/platform.key`.
     pub ledger_key: Option<String>,
+    /// An earlier report whose roots to trust.
+    pub resume_from: Option<PathBuf>,
+    /// Compare `DATA/views` with a rebuild (when the folder has views).
+    pub views: bool,
+}
+
+/// How the live views compared with a rebuild from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewsCheck {
+    NotCompared(String),
+    Compared {
+        live: schemas::Digest32,
+        rebuilt: schemas::Digest32,
+        /// Records the rebuild applied.
+        records: u64,
+    },
+}
+
+impl ViewsCheck {
+    pub fn matches(&self) -> bool {
+        match self {
+            ViewsCheck::NotCompared(_) => true,
+            ViewsCheck::Compared { live, rebuilt, .. } => live == rebuilt,
+        }
+    }
+}
+
+/// The whole verdict: the replay, then the views.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub report: AuditReport,
+    pub views: ViewsCheck,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.report.failure.is_none() && self.views.matches()
+    }
 }
 
 #[derive(Serialize)]
@@ -35,19 +80,91 @@ struct RootDto {
 }
 
 #[derive(Serialize)]
+struct ViewsDto {
+    compared: bool,
+    matches: bool,
+    live_digest: Option<String>,
+    rebuilt_digest: Option<String>,
+    records_applied: u64,
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
 struct ReportDto<'a> {
     ok: bool,
     records: u64,
+    trusted_records: u64,
     signatures_verified: u64,
     checkpoints_verified: u64,
     roots: Vec<RootDto>,
     first_failure: Option<FailureDto<'a>>,
+    views: ViewsDto,
 }
 
-/// The report as JSON.
-pub fn report_json(report: &AuditReport) -> String {
+/// The roots of an earlier report, to resume after.
+#[derive(Deserialize)]
+struct EarlierReport {
+    ok: bool,
+    roots: Vec<EarlierRoot>,
+}
+
+#[derive(Deserialize)]
+struct EarlierRoot {
+    topic: String,
+    partition: u32,
+    size: u64,
+    root: String,
+}
+
+fn trusted_roots(path: &std::path::Path) -> Result<Vec<PartitionRoot>, String> {
+    let at = |e: String| format!("--resume-from {}: {e}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| at(e.to_string()))?;
+    let earlier: EarlierReport =
+        serde_json::from_slice(&bytes).map_err(|e| at(format!("not an audit report: {e}")))?;
+    if !earlier.ok {
+        return Err(at("that audit failed; it establishes nothing to resume from".to_owned()));
+    }
+    earlier
+        .roots
+        .into_iter()
+        .map(|r| {
+            Ok(PartitionRoot {
+                root: schemas::Digest32::from_hex(&r.root).map_err(|_| {
+                    at(format!("root of {}/{} is not 64 hex digits", r.topic, r.partition))
+                })?,
+                topic: r.topic,
+                partition: r.partition,
+                size: r.size,
+            })
+        })
+        .collect()
+}
+
+/// The verdict as JSON.
+pub fn report_json(verdict: &Verdict) -> String {
+    let report = &verdict.report;
+    let views = match &verdict.views {
+        ViewsCheck::NotCompared(note) => ViewsDto {
+            compared: false,
+            matches: true,
+            live_digest: None,
+            rebuilt_digest: None,
+            records_applied: 0,
+            note: Some(note.clone()),
+        },
+        ViewsCheck::Compared { live, rebuilt, records } => ViewsDto {
+            compared: true,
+            matches: live == rebuilt,
+            live_digest: Some(live.to_hex()),
+            rebuilt_digest: Some(rebuilt.to_hex()),
+            records_applied: *records,
+            note: None,
+        },
+    };
     let dto = ReportDto {
-        ok: report.failure.is_none(),
+        ok: verdict.ok(),
+        views,
+        trusted_records: report.trusted_records,
         records: report.records,
         signatures_verified: report.signatures_verified,
         checkpoints_verified: report.checkpoints_verified,
@@ -96,16 +213,74 @@ fn ledger_key(args: &AuditArgs) -> Result<ed25519_dalek::VerifyingKey, String> {
 }
 
 async fn run<L: Log>(
-    log: &L,
+    log: Arc<L>,
     config: &LedgerConfig,
     options: &AuditOptions,
-    progress: impl FnMut(u64),
-) -> Result<AuditReport, String> {
-    ledger::audit::audit(log, config, options, progress).await.map_err(|e| e.to_string())
+    args: &AuditArgs,
+    progress: impl FnMut(u64, u64),
+) -> Result<Verdict, String> {
+    let report = ledger::audit::audit(log.as_ref(), config, options, progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    let views = if report.failure.is_some() {
+        ViewsCheck::NotCompared("the log did not check out".to_owned())
+    } else if !args.views {
+        ViewsCheck::NotCompared("not asked to".to_owned())
+    } else {
+        compare_views(log, config, &args.data).await?
+    };
+    Ok(Verdict { report, views })
 }
 
-/// Replays and checks the log; `progress` gets the records replayed so far.
-pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64)) -> Result<AuditReport, String> {
+/// Rebuilds the views from the log into a scratch store, up to where the live views stopped,
+/// and compares the two digests.
+async fn compare_views<L: Log>(
+    log: Arc<L>,
+    config: &LedgerConfig,
+    data: &std::path::Path,
+) -> Result<ViewsCheck, String> {
+    let path = data.join("views");
+    if !path.exists() {
+        return Ok(ViewsCheck::NotCompared(format!("{} holds no views", data.display())));
+    }
+    let live = projections::Views::open_read_only(&path)
+        .map_err(|e| format!("open {} read-only: {e}", path.display()))?;
+    if let Some(halt) = live.halts().map_err(|e| e.to_string())?.first() {
+        return Ok(ViewsCheck::NotCompared(format!(
+            "the live views halted at {}/{} offset {}: {}",
+            halt.topic, halt.partition, halt.offset, halt.reason
+        )));
+    }
+    let mut ends = Vec::new();
+    for topic in [&config.directory_topic, &config.citizen_topic] {
+        for partition in 0..log.partitions(topic).map_err(|e| e.to_string())? {
+            let end = live.position(topic, partition).map_err(|e| e.to_string())?;
+            ends.push((topic.clone(), partition, end));
+        }
+    }
+    let keys: Arc<dyn projections::SealKeys> =
+        match crate::vault::Vault::open_read_only(data.join("vault")) {
+            Ok(vault) => Arc::new(vault),
+            Err(_) => Arc::new(projections::NoKeys),
+        };
+    let scratch = tempfile_dir()?;
+    let result = async {
+        let (views, _) = projections::Views::open(scratch.join("views"))
+            .map_err(|e| format!("scratch views: {e}"))?;
+        let projector = projections::Projector::new(log, Arc::new(views), keys, config);
+        let records = projector.catch_up_to(&ends).await.map_err(|e| format!("rebuild: {e}"))?;
+        let rebuilt = projector.views().digest().map_err(|e| e.to_string())?;
+        let live = live.digest().map_err(|e| e.to_string())?;
+        Ok(ViewsCheck::Compared { live, rebuilt, records })
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Replays and checks the log, then the views; `progress` gets the records replayed so far
+/// and how many the log held when the replay began.
+pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64, u64)) -> Result<Verdict, String> {
     let key = ledger_key(args)?;
     let mut config = LedgerConfig::new(vec![ledger::crypto::public_key_entry(&key)]);
     config.directory_topic = format!("{}.directory", args.topic_prefix);
@@ -113,6 +288,10 @@ pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64)) -> Result<Audit
     let options = AuditOptions {
         checkpoint_topic: Some(format!("{}.checkpoints", args.topic_prefix)),
         ledger_key: Some(key),
+        trusted: match &args.resume_from {
+            Some(path) => trusted_roots(path)?,
+            None => Vec::new(),
+        },
     };
     match &args.kafka {
         Some(brokers) => {
@@ -131,9 +310,9 @@ pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64)) -> Result<Audit
                     .await
                     .map_err(|e| format!("Kafka topic {topic}: {e}"))?;
             }
-            let report = run(&log, &config, &options, progress).await;
+            let verdict = run(Arc::new(log), &config, &options, args, progress).await;
             let _ = std::fs::remove_dir_all(&scratch);
-            report
+            verdict
         }
         None => {
             let path = args.data.join("log");
@@ -143,7 +322,7 @@ pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64)) -> Result<Audit
             let log = Arc::new(EmbeddedLog::open(&path).map_err(|e| {
                 format!("open {}: {e} (is `locker serve` still running on it?)", path.display())
             })?);
-            run(log.as_ref(), &config, &options, progress).await
+            run(log, &config, &options, args, progress).await
         }
     }
 }

@@ -87,6 +87,13 @@ enum AuditCommand {
         /// Write the JSON report here.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Resume after the roots of an earlier (passing) report: the records they cover are
+        /// rehashed and compared with them, not re-verified.
+        #[arg(long)]
+        resume_from: Option<PathBuf>,
+        /// Do not compare DATA/views with a rebuild from the log.
+        #[arg(long)]
+        no_views: bool,
     },
 }
 
@@ -551,28 +558,70 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(args) => admin(*args).await,
         Command::Requester(args) => requester(*args).await,
         Command::Audit {
-            command: AuditCommand::Verify { data, kafka, topic_prefix, ledger_key, report },
+            command:
+                AuditCommand::Verify {
+                    data,
+                    kafka,
+                    topic_prefix,
+                    ledger_key,
+                    report,
+                    resume_from,
+                    no_views,
+                },
         } => {
-            let args = api::audit::AuditArgs { data, kafka, topic_prefix, ledger_key };
+            let args = api::audit::AuditArgs {
+                data,
+                kafka,
+                topic_prefix,
+                ledger_key,
+                resume_from,
+                views: !no_views,
+            };
             let started = std::time::Instant::now();
-            let result = api::audit::verify(&args, |records| {
-                eprintln!("locker audit: {records} records replayed");
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "locker audit: {bar:30} {pos}/{len} records, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let verdict = api::audit::verify(&args, |done, total| {
+                bar.set_length(total.max(done));
+                bar.set_position(done);
             })
             .await
             .map_err(anyhow::Error::msg)?;
-            let json = api::audit::report_json(&result);
+            bar.finish_and_clear();
+            let json = api::audit::report_json(&verdict);
             if let Some(path) = report {
                 std::fs::write(&path, &json)
                     .map_err(|e| anyhow::anyhow!("--report {}: {e}", path.display()))?;
             }
+            let result = &verdict.report;
             let seconds = started.elapsed().as_secs_f64();
             println!(
-                "locker audit: {} records, {} signatures, {} checkpoints verified in {seconds:.1} s ({:.0} records/s)",
+                "locker audit: {} records ({} under trusted roots), {} signatures, {} checkpoints verified in {seconds:.1} s ({:.0} records/s)",
                 result.records,
+                result.trusted_records,
                 result.signatures_verified,
                 result.checkpoints_verified,
                 result.records as f64 / seconds.max(1e-9)
             );
+            match &verdict.views {
+                api::audit::ViewsCheck::NotCompared(why) => {
+                    println!("locker audit: views not compared ({why})");
+                }
+                api::audit::ViewsCheck::Compared { live, rebuilt, records } if live == rebuilt => {
+                    println!(
+                        "locker audit: views match a rebuild from the log ({records} records, digest {live})"
+                    );
+                }
+                api::audit::ViewsCheck::Compared { live, rebuilt, .. } => {
+                    println!(
+                        "locker audit: FAILED: the live views (digest {live}) differ from a rebuild from the same log positions (digest {rebuilt})"
+                    );
+                    std::process::exit(1);
+                }
+            }
             match &result.failure {
                 None => {
                     println!("locker audit: OK");

@@ -24,6 +24,13 @@ impl Vault {
         Ok(Vault { db: rocksdb::DB::open_default(path)? })
     }
 
+    /// Opens the vault for reading only (an auditor's rebuild of the views), beside a running
+    /// service.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {
+        let db = rocksdb::DB::open_for_read_only(&rocksdb::Options::default(), path, false)?;
+        Ok(Vault { db })
+    }
+
     /// The subject's key, created (from the OS's randomness) on first use. Written with fsync:
     /// data sealed under a key that a crash forgot would be lost.
     pub fn key_for(&self, subject: &SealSubject) -> Result<[u8; 32], rocksdb::Error> {

@@ -31,6 +31,9 @@ use crate::limits::{
     AUDIT_READ_BATCH_RECORDS as READ_BATCH, AUDIT_VERIFY_BATCH_SIGNATURES as VERIFY_BATCH,
 };
 
+/// `progress` hears of the replay this often.
+const PROGRESS_EVERY_RECORDS: u64 = 16_384;
+
 /// Where the audit found the first problem, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -58,6 +61,9 @@ pub struct PartitionRoot {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
     pub records: u64,
+    /// Records covered by a trusted root (`AuditOptions::trusted`): hashed and compared with
+    /// it, their key changes applied, their signatures not checked again.
+    pub trusted_records: u64,
     pub signatures_verified: u64,
     pub checkpoints_verified: u64,
     pub roots: Vec<PartitionRoot>,
@@ -71,6 +77,10 @@ pub struct AuditReport {
 pub struct AuditOptions {
     pub checkpoint_topic: Option<String>,
     pub ledger_key: Option<VerifyingKey>,
+    /// Roots an earlier audit established (its report's `roots`): the audit resumes after
+    /// them. The records they cover must still hash to the same roots, which proves they are
+    /// the records already audited; only their key changes are replayed.
+    pub trusted: Vec<PartitionRoot>,
 }
 
 /// A record read and prepared on all cores: decoded, its signed bytes, its leaf hash.
@@ -93,6 +103,8 @@ struct Cursor {
     size: u64,
     /// This partition's checkpoints by size.
     checkpoints: BTreeMap<u64, Vec<(u64, SignedCheckpoint)>>,
+    /// A root an earlier audit established: (size, root).
+    trusted: Option<(u64, Digest32)>,
 }
 
 impl Cursor {
@@ -284,7 +296,7 @@ pub async fn audit<L: Log>(
     log: &L,
     config: &LedgerConfig,
     options: &AuditOptions,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<AuditReport, LedgerError> {
     let mut report = AuditReport::default();
     let mut cursors = Vec::new();
@@ -300,8 +312,17 @@ pub async fn audit<L: Log>(
                 frontier: Vec::new(),
                 size: 0,
                 checkpoints: BTreeMap::new(),
+                trusted: options
+                    .trusted
+                    .iter()
+                    .find(|t| t.topic == *topic && t.partition == partition && t.size > 0)
+                    .map(|t| (t.size, t.root)),
             });
         }
+    }
+    let mut total = 0;
+    for cursor in &cursors {
+        total += log.end_offset(&cursor.topic, cursor.partition).await?;
     }
     if let Some(failure) = load_checkpoints(log, options, &mut cursors).await? {
         report.failure = Some(failure);
@@ -381,8 +402,8 @@ pub async fn audit<L: Log>(
             break;
         };
         report.records += 1;
-        if report.records % 100_000 == 0 {
-            progress(report.records);
+        if report.records.is_multiple_of(PROGRESS_EVERY_RECORDS) {
+            progress(report.records, total);
         }
         cursor.push_leaf(leaf);
         if let Some(signed) = cursor.checkpoints.remove(&cursor.size) {
@@ -403,6 +424,33 @@ pub async fn audit<L: Log>(
             }
         }
         let event = &envelope.event;
+        if let Some((size, root)) = cursor.trusted
+            && cursor.size <= size
+        {
+            if cursor.size == size && cursor.root() != root {
+                let failure = cursor.failure(
+                    position.offset,
+                    format!(
+                        "the first {size} records are not those the trusted audit saw: it found root {root}, they give {}",
+                        cursor.root()
+                    ),
+                );
+                report.failure = verifier.drain(&mut report).await.or(Some(failure));
+                return Ok(report);
+            }
+            report.trusted_records += 1;
+            if KeyRegistry::affects_registry(&event.payload) {
+                if let Some(failure) = verifier.drain(&mut report).await {
+                    report.failure = Some(failure);
+                    return Ok(report);
+                }
+                if let Err(e) = registry.apply(event) {
+                    report.failure = Some(cursor.failure(position.offset, e.to_string()));
+                    return Ok(report);
+                }
+            }
+            continue;
+        }
         let key = match registry.check(event) {
             Ok(key) => key,
             Err(e) => {
@@ -435,8 +483,21 @@ pub async fn audit<L: Log>(
         report.failure = Some(failure);
         return Ok(report);
     }
-    // A checkpoint of more records than the partition holds: records were cut from the end.
+    // A checkpoint (or a trusted root) of more records than the partition holds: records were
+    // cut from the end.
     for cursor in &cursors {
+        if let Some((size, _)) = cursor.trusted
+            && size > cursor.size
+        {
+            report.failure = Some(cursor.failure(
+                cursor.next_offset,
+                format!(
+                    "the trusted audit saw {size} records here, but the partition holds {}",
+                    cursor.size
+                ),
+            ));
+            return Ok(report);
+        }
         if let Some((size, signed)) = cursor.checkpoints.iter().next() {
             let (offset, _) = &signed[0];
             report.failure = Some(cursor.failure(

@@ -160,8 +160,33 @@ impl<L: Log> Projector<L> {
         }
     }
 
+    /// Applies every partition up to (not including) the offsets given; partitions not named
+    /// stay untouched. A rebuild that stops exactly where other views stopped, to compare them.
+    pub async fn catch_up_to(&self, ends: &[(String, u32, u64)]) -> Result<u64, ProjectionError> {
+        let mut applied = 0;
+        for (topic, partition, end) in ends {
+            loop {
+                let count = self.step_until(topic, *partition, Some(*end)).await?;
+                if count == 0 {
+                    break;
+                }
+                applied += count;
+            }
+        }
+        Ok(applied)
+    }
+
     /// Applies at most one batch of a partition; 0 when it is at the log's end.
     pub async fn step(&self, topic: &str, partition: u32) -> Result<u64, ProjectionError> {
+        self.step_until(topic, partition, None).await
+    }
+
+    async fn step_until(
+        &self,
+        topic: &str,
+        partition: u32,
+        end: Option<u64>,
+    ) -> Result<u64, ProjectionError> {
         if let Some(halt) =
             self.views.halts()?.into_iter().find(|h| h.topic == topic && h.partition == partition)
         {
@@ -174,7 +199,18 @@ impl<L: Log> Projector<L> {
         };
         let _applying = applier.lock().await;
         let from = self.views.position(topic, partition)?;
-        let records = self.log.read(topic, partition, from, self.batch_records).await?;
+        let batch = match end {
+            Some(end) => usize::try_from(end.saturating_sub(from))
+                .unwrap_or(usize::MAX)
+                .min(self.batch_records),
+            None => self.batch_records,
+        };
+        if batch == 0 {
+            return Ok(0);
+        }
+        let mut records = self.log.read(topic, partition, from, batch).await?;
+        // A log with gaps in its offsets (Kafka) may hand back records past the end.
+        records.retain(|r| end.is_none_or(|end| r.position.offset < end));
         if records.is_empty() {
             return Ok(0);
         }

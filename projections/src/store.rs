@@ -147,6 +147,27 @@ impl Views {
         Ok((Views { db }, opened))
     }
 
+    /// Opens views for reading only (an auditor comparing them with a rebuild): never wipes,
+    /// never writes, works beside a running service, and refuses views of another schema
+    /// version.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
+        let families = std::iter::once(CF_META)
+            .chain(VIEW_CFS)
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
+        let db = DB::open_cf_descriptors_read_only(&Options::default(), path, families, false)?;
+        let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
+        let found = db
+            .get_cf(&meta, VERSION_KEY)?
+            .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_slice()).ok())
+            .map(u32::from_le_bytes);
+        if found != Some(SCHEMA_VERSION) {
+            return Err(ProjectionError::Store(format!(
+                "the views are at schema version {found:?}, this code's is {SCHEMA_VERSION}: start the service once to rebuild them"
+            )));
+        }
+        Ok(Views { db })
+    }
+
     pub(crate) fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, ProjectionError> {
         self.db.cf_handle(name).ok_or_else(|| store_error(&format!("column family {name} missing")))
     }

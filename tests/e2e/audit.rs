@@ -7,6 +7,31 @@ use ledger::{EmbeddedLog, Log};
 
 use crate::journey::{gateway, locker, owned, serve};
 
+/// The views' RocksDB opened raw, with the counters' merge operator as the views define it
+/// (without it, recovering the write-ahead log loses data).
+fn raw_views(path: &std::path::Path) -> rocksdb::DB {
+    fn add(
+        _: &[u8],
+        existing: Option<&[u8]>,
+        operands: &rocksdb::MergeOperands,
+    ) -> Option<Vec<u8>> {
+        let value = |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        let total =
+            operands.into_iter().fold(existing.map_or(0, value), |t, o| t.wrapping_add(value(o)));
+        Some(total.to_le_bytes().to_vec())
+    }
+    let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).expect("cfs");
+    let descriptors = families.iter().map(|name| {
+        let mut options = rocksdb::Options::default();
+        if name == "counters" {
+            options.set_merge_operator_associative("add_i64", add);
+        }
+        rocksdb::ColumnFamilyDescriptor::new(name, options)
+    });
+    rocksdb::DB::open_cf_descriptors(&rocksdb::Options::default(), path, descriptors)
+        .expect("raw views")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_names_a_forged_record_in_a_served_log() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -18,6 +43,33 @@ async fn the_audit_names_a_forged_record_in_a_served_log() {
     let verify = owned(&["audit", "verify", "--data", data.to_str().expect("path")]);
     let (ok, out, err) = locker(verify.clone()).await;
     assert!(ok && out.contains("OK"), "{out} {err}");
+    assert!(out.contains("views match a rebuild from the log"), "{out}");
+
+    // A view changed behind the projector's back (the demo citizen's profile, here): the
+    // views no longer match what the log says they are.
+    {
+        let path = data.join("views");
+        let db = raw_views(&path);
+        let profiles = db.cf_handle("profiles").expect("profiles");
+        let (key, mut value) = db
+            .iterator_cf(profiles, rocksdb::IteratorMode::Start)
+            .next()
+            .expect("a profile")
+            .expect("read");
+        let original = value.to_vec();
+        let last = value.len() - 1;
+        value[last] ^= 1;
+        db.put_cf(profiles, &key, &value).expect("put");
+        drop(db);
+        let (ok, out, _) = locker(verify.clone()).await;
+        assert!(!ok, "altered views must fail the audit: {out}");
+        assert!(out.contains("the live views (digest"), "{out}");
+        let db = raw_views(&path);
+        let profiles = db.cf_handle("profiles").expect("profiles");
+        db.put_cf(profiles, &key, &original).expect("restore");
+    }
+    let (ok, out, err) = locker(verify.clone()).await;
+    assert!(ok, "restored: {out} {err}");
 
     // Change one signature byte of a citizen record, behind the log's back.
     let (partition, offset, signature) = {

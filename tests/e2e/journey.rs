@@ -446,6 +446,7 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let (ok, out, err) = locker(audit).await;
     assert!(ok, "locker audit verify: {out} {err}");
     assert!(out.contains("locker audit: OK"), "{out}");
+    assert!(out.contains("views match a rebuild from the log"), "{out}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
             .expect("json");

@@ -38,10 +38,14 @@ async fn main() -> anyhow::Result<()> {
     let raw = items.len() as f64 / start.elapsed().as_secs_f64();
     anyhow::ensure!(verdicts.iter().all(|ok| *ok));
 
-    let options = AuditOptions { checkpoint_topic: None, ledger_key: None };
+    let options = AuditOptions { checkpoint_topic: None, ledger_key: None, trusted: Vec::new() };
     let start = Instant::now();
-    let report =
-        audit(log.as_ref(), &world.config(), &options, |n| eprintln!("  {n} replayed")).await?;
+    let report = audit(log.as_ref(), &world.config(), &options, |n, _| {
+        if n.is_multiple_of(1 << 18) {
+            eprintln!("  {n} replayed");
+        }
+    })
+    .await?;
     let seconds = start.elapsed().as_secs_f64();
     anyhow::ensure!(report.failure.is_none(), "{:?}", report.failure);
     anyhow::ensure!(report.records == total, "{} of {total}", report.records);

@@ -17,6 +17,7 @@ fn options() -> AuditOptions {
     AuditOptions {
         checkpoint_topic: Some(CHECKPOINTS.to_owned()),
         ledger_key: Some(ledger_key().verifying_key()),
+        trusted: Vec::new(),
     }
 }
 
@@ -88,7 +89,7 @@ async fn busiest(log: &EmbeddedLog, topic: &str) -> u32 {
 
 async fn audit_of(dir: &Path, world: &ledger::world::World) -> ledger::audit::AuditReport {
     let log = EmbeddedLog::open(dir.join("log")).expect("reopen");
-    audit(&log, &world.config(), &options(), |_| {}).await.expect("audit runs")
+    audit(&log, &world.config(), &options(), |_, _| {}).await.expect("audit runs")
 }
 
 /// Changes the stored records of one partition directly in RocksDB.
@@ -101,8 +102,9 @@ fn tamper(dir: &Path, change: impl FnOnce(&rocksdb::DB, &rocksdb::ColumnFamily))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intact_log_checks_out_with_its_checkpoints() {
     let (s, _) = history().await;
-    let report =
-        audit(s.ledger.log().as_ref(), s.ledger.config(), &options(), |_| {}).await.expect("audit");
+    let report = audit(s.ledger.log().as_ref(), s.ledger.config(), &options(), |_, _| {})
+        .await
+        .expect("audit");
     assert_eq!(report.failure, None, "{report:?}");
     assert_eq!(report.records, crate::total_records(&s.ledger).await);
     assert_eq!(report.signatures_verified, report.records);
@@ -111,7 +113,7 @@ async fn an_intact_log_checks_out_with_its_checkpoints() {
     // Without the ledger's key, checkpoints cannot be trusted: said, not skipped.
     let blind = AuditOptions { ledger_key: None, ..options() };
     let report =
-        audit(s.ledger.log().as_ref(), s.ledger.config(), &blind, |_| {}).await.expect("audit");
+        audit(s.ledger.log().as_ref(), s.ledger.config(), &blind, |_, _| {}).await.expect("audit");
     assert!(report.failure.expect("a failure").reason.contains("no ledger key"));
 }
 
@@ -198,4 +200,49 @@ async fn two_swapped_records_are_caught() {
         (topic.as_str(), partition),
         "{failure}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_resumes_from_the_roots_of_the_last_one() {
+    let (mut s, topic) = history().await;
+    let first = audit(s.ledger.log().as_ref(), s.ledger.config(), &options(), |_, _| {})
+        .await
+        .expect("audit");
+    assert_eq!(first.failure, None);
+    // More history, including a key rotation: later events need the registry as it is now.
+    let (new_key, rotation) = s.world.rotate_issuer_key();
+    s.ledger.append_one(rotation).await.expect("rotated");
+    s.world.issuer.key = new_key;
+    let (citizen, record) = s.world.register_citizen();
+    s.ledger.append_one(record).await.expect("registered");
+    for i in 0..30 {
+        let record = s.world.issue_marksheet(&citizen, &format!("B-{i}"));
+        s.ledger.append_one(record).await.expect("issued");
+    }
+    let resume = AuditOptions { trusted: first.roots.clone(), ..options() };
+    let report =
+        audit(s.ledger.log().as_ref(), s.ledger.config(), &resume, |_, _| {}).await.expect("audit");
+    assert_eq!(report.failure, None, "{report:?}");
+    assert_eq!(report.trusted_records, first.records);
+    assert_eq!(report.signatures_verified, 32, "only what came after the trusted roots");
+    assert_eq!(report.records, first.records + 32);
+
+    // A record changed inside the trusted part: the roots no longer match, and the audit says
+    // so instead of trusting it.
+    let partition = busiest(s.ledger.log(), &topic).await;
+    let (dir, world) = (s.dir, s.world);
+    drop(s.ledger);
+    tamper(dir.path(), |db, records| {
+        let key = record_key(1, partition, 2);
+        let mut value = db.get_cf(records, &key).expect("get").expect("record");
+        let last = value.len() - 1;
+        value[last] ^= 0x01;
+        db.put_cf(records, &key, &value).expect("put");
+    });
+    let log = EmbeddedLog::open(dir.path().join("log")).expect("reopen");
+    let blind = AuditOptions { checkpoint_topic: None, ..resume };
+    let report = audit(&log, &world.config(), &blind, |_, _| {}).await.expect("audit");
+    let failure = report.failure.expect("found");
+    assert_eq!((failure.topic.as_str(), failure.partition), (topic.as_str(), partition));
+    assert!(failure.reason.contains("not those the trusted audit saw"), "{failure}");
 }
