@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use schemas::{Digest32, Envelope};
 
 use crate::crypto::{VerifyItem, verify_all};
-use crate::ledger::{LedgerConfig, decode_logged};
+use crate::ledger::LedgerConfig;
 use crate::log::{Log, Position};
 use crate::merkle::{SignedCheckpoint, leaf_hash, node_hash};
 use crate::registry::KeyRegistry;
@@ -93,6 +93,7 @@ struct Replayed {
 
 struct Cursor {
     topic: String,
+    topic_name: std::sync::Arc<str>,
     rank: usize,
     partition: u32,
     next_offset: u64,
@@ -153,7 +154,8 @@ impl Cursor {
 }
 
 struct Pending {
-    position: (String, Position),
+    /// The topic is shared, not copied per record.
+    position: (std::sync::Arc<str>, Position),
     message: Vec<u8>,
     signature: schemas::SignatureBytes,
     key: VerifyingKey,
@@ -185,7 +187,7 @@ fn verify_batch(batch: Vec<Pending>) -> Verified {
 /// The first bad signature of a verified batch, in replay order.
 fn first_bad(batch: &[Pending], verdicts: &[bool]) -> Option<Failure> {
     batch.iter().zip(verdicts).find(|(_, ok)| !**ok).map(|(p, _)| Failure {
-        topic: p.position.0.clone(),
+        topic: p.position.0.to_string(),
         partition: p.position.1.partition,
         offset: p.position.1.offset,
         reason: "the signature does not verify with the key the event names".to_owned(),
@@ -304,6 +306,7 @@ pub async fn audit<L: Log>(
         for partition in 0..log.partitions(topic)? {
             cursors.push(Cursor {
                 topic: topic.clone(),
+                topic_name: std::sync::Arc::from(topic.as_str()),
                 rank,
                 partition,
                 next_offset: 0,
@@ -356,15 +359,13 @@ pub async fn audit<L: Log>(
                 cursor.done = true;
                 continue;
             }
-            // Decoding, re-encoding the signed part and leaf hashing run on all cores.
-            let topic = cursor.topic.clone();
+            // Decoding (which also yields the signed bytes, taken from the record itself) and
+            // leaf hashing run on all cores.
             let prepared: Vec<Result<Replayed, String>> = records
                 .par_iter()
                 .map(|record| {
-                    let envelope =
-                        decode_logged(&topic, record).map_err(|e| format!("undecodable: {e}"))?;
-                    let message =
-                        schemas::signing_bytes(&envelope.event).map_err(|e| e.to_string())?;
+                    let (envelope, message) = schemas::decode_signed_record(&record.value)
+                        .map_err(|e| format!("undecodable: {e}"))?;
                     let leaf = leaf_hash(&record.value);
                     Ok(Replayed { position: record.position, envelope, message, leaf })
                 })
@@ -460,7 +461,7 @@ pub async fn audit<L: Log>(
             }
         };
         verifier.pending.push(Pending {
-            position: (cursor.topic.clone(), position),
+            position: (std::sync::Arc::clone(&cursor.topic_name), position),
             message,
             signature: envelope.signature,
             key,

@@ -195,3 +195,41 @@ async fn altered_or_mismatched_bundles_are_refused_with_their_reason() {
     registration.document = one.keys[0].clone();
     assert!(matches!(refused(&registration), BundleError::NotADocument { .. }));
 }
+
+/// Whatever is done to a good bundle, the verifier answers (never panics), and only the
+/// untouched bundle verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_never_panics_and_accepts_only_the_original() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let (b, one, _) = bundles().await;
+    let key = b.s.world.platform.verifying_key();
+    verify_bundle(&one, &key).expect("the original verifies");
+    let mut runner = TestRunner::new(Config { cases: 512, ..Config::default() });
+    let mutation = (0usize..6, any::<u64>(), any::<u8>(), 0usize..70);
+    runner
+        .run(&mutation, |(what, number, byte, length)| {
+            let mut bundle = one.clone();
+            let doc = &mut bundle.document;
+            match what {
+                0 => {
+                    let at = (number as usize) % doc.record.len();
+                    doc.record[at] ^= byte.max(1);
+                }
+                1 => doc.record.truncate((number as usize) % doc.record.len()),
+                2 => doc.leaf_index = number,
+                3 => doc.inclusion = vec![Digest32([byte; 32]); length],
+                4 => doc.checkpoint.checkpoint.size = number,
+                _ => {
+                    let record = &mut bundle.keys[0].record;
+                    let at = (number as usize) % record.len();
+                    record[at] ^= byte.max(1);
+                }
+            }
+            let changed = bundle != one;
+            let verdict = verify_bundle(&bundle, &key);
+            prop_assert!(!changed || verdict.is_err(), "a changed bundle verified: {what}");
+            Ok(())
+        })
+        .expect("no mutation verifies");
+}
