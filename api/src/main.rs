@@ -522,8 +522,20 @@ async fn requester(args: RequesterArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Errors are said in one line (with their causes), never as a backtrace: they are for the
+/// person at the terminal.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // LOCKER_LOG_FORMAT=json: one JSON object per line, for log collectors.

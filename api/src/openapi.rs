@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 /// Every error: a stable machine-readable `code` and a message for people.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDto {
     /// Such as `invalid_uri`, `uri_exists`, `aadhaar_not_linked`, `invalid_filetype`,
     /// `invalid_filesize`, `quota_exceeded`, `consent_expired`, `bad_signature`.

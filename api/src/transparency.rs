@@ -385,8 +385,16 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<ProofBundle, String> {
             bytes.len()
         ));
     }
-    let dto: BundleDto =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a proof bundle: {e}"))?;
+    let dto: BundleDto = serde_json::from_slice(bytes).map_err(|e| {
+        // A saved error answer is a common mistake: say what the service said instead.
+        match serde_json::from_slice::<crate::openapi::ErrorDto>(bytes) {
+            Ok(error) => format!(
+                "not a proof bundle but an error from the service: {} ({})",
+                error.message, error.code
+            ),
+            Err(_) => format!("not a proof bundle: {e}"),
+        }
+    })?;
     if dto.format != BUNDLE_FORMAT {
         return Err(format!("format `{}` is not `{BUNDLE_FORMAT}`", dto.format));
     }

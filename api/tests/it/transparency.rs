@@ -68,6 +68,10 @@ async fn a_certificates_bundle_verifies_offline_and_names_its_content() {
     assert!(refused.contains("not in the checkpointed log"), "{refused}");
     for (bad, says) in [
         (b"{}".to_vec(), "not a proof bundle"),
+        (
+            br#"{"code":"unknown_document","message":"x is not in your locker"}"#.to_vec(),
+            "an error from the service: x is not in your locker (unknown_document)",
+        ),
         (b"\xff".to_vec(), "not a proof bundle"),
         (vec![b' '; api::limits::BUNDLE_BYTES_MAX + 1], "at most"),
     ] {
