@@ -21,6 +21,7 @@ pub mod issue;
 pub mod keyfile;
 pub mod limits;
 mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod otp;
 pub mod push;

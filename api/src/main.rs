@@ -61,6 +61,19 @@ enum Command {
         #[arg(long)]
         document: Option<PathBuf>,
     },
+    /// Watch the ledger grow: check the service's signed checkpoints with the ledger key and
+    /// prove each partition extends what the last round saw (state kept in a file). Exits 1
+    /// when the log shrank, forked or was rewritten.
+    Monitor {
+        #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The ledger's public key (hex), as published by the operator.
+        #[arg(long)]
+        ledger_key: String,
+        /// Where the checkpoints seen last time are kept.
+        #[arg(long, default_value = "locker-monitor.json")]
+        state: PathBuf,
+    },
     /// Auditors: replay and check the whole log.
     Audit {
         #[command(subcommand)]
@@ -641,6 +654,32 @@ async fn run() -> anyhow::Result<()> {
                 }
                 Some(failure) => {
                     println!("locker audit: FAILED at {failure}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Monitor { server, ledger_key, state } => {
+            let key = api::audit::trusted_ledger_key(std::path::Path::new("."), Some(&ledger_key))
+                .map_err(anyhow::Error::msg)?;
+            match api::monitor::round(&server, &key, &state).await {
+                Ok(partitions) => {
+                    for (name, seen) in partitions {
+                        match seen {
+                            api::monitor::Seen::First { size } => {
+                                println!("{name}: {size} records (first seen)");
+                            }
+                            api::monitor::Seen::Same { size } => {
+                                println!("{name}: {size} records (unchanged)");
+                            }
+                            api::monitor::Seen::Grew { from, to } => {
+                                println!("{name}: grew from {from} to {to} records, consistently");
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+                Err(reason) => {
+                    println!("FAILED: {reason}");
                     std::process::exit(1);
                 }
             }

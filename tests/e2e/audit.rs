@@ -207,3 +207,99 @@ async fn the_audit_names_a_record_forged_straight_into_kafka() {
     assert!(!ok, "a forged record must fail the audit: {out}");
     assert!(out.contains(&format!("FAILED at {topic}/{partition} offset {offset}")), "{out}");
 }
+
+/// `locker monitor` against a running service: a first round remembers the checkpoints, a
+/// later one proves the growth consistent, and a remembered checkpoint the log does not extend
+/// (a fork, signed with the real key) fails the round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, None);
+    let url = format!("http://{}", server.address);
+    let platform = api::keyfile::read(&data.join("platform.key")).expect("platform key");
+    let key_hex: String =
+        platform.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let state = dir.path().join("monitor.json");
+    let monitor = owned(&[
+        "monitor",
+        "--server",
+        &url,
+        "--ledger-key",
+        &key_hex,
+        "--state",
+        state.to_str().expect("path"),
+    ]);
+    // The first checkpoints come within a second of the demo being logged.
+    let mut out = String::new();
+    for _ in 0..50 {
+        let (ok, printed, err) = locker(monitor.clone()).await;
+        assert!(ok, "{printed} {err}");
+        if printed.contains("first seen") {
+            out = printed;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(out.contains("first seen"), "the first round remembers the checkpoints: {out}");
+
+    // The citizen uploads; asking for the upload's bundle makes the service checkpoint it.
+    let client = api::client::JsonClient::new(Duration::from_secs(30));
+    let login =
+        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
+    let token: serde_json::Value = serde_json::from_str(&session).expect("json");
+    let auth = [("authorization", format!("Bearer {}", token["token"].as_str().expect("token")))];
+    let upload =
+        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads?name=a.pdf"))
+            .expect("url");
+    let (status, answer) = client
+        .send("POST", &upload, &auth, b"%PDF-1.7\n% monitor\n".to_vec())
+        .await
+        .expect("upload");
+    assert_eq!(status, 201, "{answer}");
+    let id = serde_json::from_str::<serde_json::Value>(&answer).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bundle =
+        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads/{id}/bundle"))
+            .expect("url");
+    let (status, _) = client.send("GET", &bundle, &auth, vec![]).await.expect("bundle");
+    assert_eq!(status, 200);
+    let (ok, out, err) = locker(monitor.clone()).await;
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("consistently"), "{out}");
+
+    // A fork: the state remembers a checkpoint of the same partition whose root the log does
+    // not extend, signed with the real ledger key (as a misbehaving operator could).
+    let notes: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("notes");
+    let grown = notes
+        .iter()
+        .map(|n| ledger::merkle::SignedCheckpoint::from_note(n.as_bytes()).expect("note"))
+        .find(|c| c.checkpoint.topic == "locker.events" && c.checkpoint.size > 1)
+        .expect("a citizen partition with records");
+    let forked = ledger::merkle::Checkpoint {
+        size: grown.checkpoint.size - 1,
+        root: schemas::Digest32([7; 32]),
+        ..grown.checkpoint.clone()
+    }
+    .sign(&platform);
+    let mut notes: Vec<String> = notes
+        .into_iter()
+        .filter(|n| {
+            let c = ledger::merkle::SignedCheckpoint::from_note(n.as_bytes()).expect("note");
+            c.checkpoint.topic != forked.checkpoint.topic
+                || c.checkpoint.partition != forked.checkpoint.partition
+        })
+        .collect();
+    notes.push(String::from_utf8(forked.to_note()).expect("text"));
+    std::fs::write(&state, serde_json::to_string(&notes).expect("json")).expect("state");
+    let (ok, out, _) = locker(monitor).await;
+    assert!(!ok, "a fork must fail the round: {out}");
+    assert!(out.contains("does not extend the one of"), "{out}");
+    drop(server);
+}

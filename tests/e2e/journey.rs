@@ -36,7 +36,7 @@ pub(crate) fn locker_binary() -> PathBuf {
 
 pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Drop for Server {
