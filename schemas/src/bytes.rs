@@ -97,6 +97,57 @@ fixed_bytes!(
     Nonce24, 24
 );
 
+/// A byte string of any length, as one length-prefixed block in the binary form (the same bytes
+/// bincode writes for a sequence of `u8`, written and read at once instead of byte by byte) and
+/// as an array of numbers in JSON, exactly as a plain `Vec<u8>`.
+pub(crate) mod byte_vec {
+    use std::fmt;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_seq(bytes)
+        } else {
+            serializer.serialize_bytes(bytes)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        struct BytesVisitor;
+
+        impl<'de> Visitor<'de> for BytesVisitor {
+            type Value = Vec<u8>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(bytes.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(bytes)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(byte) = seq.next_element()? {
+                    out.push(byte);
+                }
+                Ok(out)
+            }
+        }
+
+        if deserializer.is_human_readable() {
+            Vec::<u8>::deserialize(deserializer)
+        } else {
+            deserializer.deserialize_byte_buf(BytesVisitor)
+        }
+    }
+}
+
 pub(crate) fn serialize_fixed<S: Serializer, const N: usize>(
     bytes: &[u8; N],
     serializer: S,

@@ -36,6 +36,28 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SchemaError> {
         .map_err(|e| SchemaError::Malformed(e.to_string()))
 }
 
+/// Whether `value` encodes to exactly `expected`, compared as it is encoded: no allocation
+/// (the audit checks every record's canonical form).
+fn encodes_to<T: serde::Serialize>(value: &T, expected: &[u8]) -> bool {
+    struct Compare<'a> {
+        expected: &'a [u8],
+        at: usize,
+        same: bool,
+    }
+    impl bincode::enc::write::Writer for Compare<'_> {
+        fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+            let end = self.at + bytes.len();
+            self.same = self.same && self.expected.get(self.at..end) == Some(bytes);
+            self.at = end;
+            Ok(())
+        }
+    }
+    let mut compare = Compare { expected, at: 0, same: true };
+    bincode::serde::encode_into_writer(value, &mut compare, config()).is_ok()
+        && compare.same
+        && compare.at == expected.len()
+}
+
 fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, SchemaError> {
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, config())
         .map_err(|e| SchemaError::Malformed(e.to_string()))?;
@@ -103,7 +125,7 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
     let (signature, sealed): (SignatureBytes, Option<Sealed>) = decode_exact(rest)?;
     // Canonical form: refuse any second spelling of the same envelope. Re-encoding the event
     // also yields exactly the bytes its actor signed.
-    if encode(&event)? != event_bytes || encode(&(signature, &sealed))? != rest {
+    if !encodes_to(&event, event_bytes) || !encodes_to(&(signature, &sealed), rest) {
         return Err(SchemaError::Malformed("not in canonical form".to_owned()));
     }
     let envelope = Envelope { event, signature, sealed };
@@ -177,4 +199,24 @@ pub fn envelope_from_json(text: &str) -> Result<Envelope, SchemaError> {
         serde_json::from_str(text).map_err(|e| SchemaError::Json(e.to_string()))?;
     validate_envelope(&envelope)?;
     Ok(envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_to_accepts_exactly_the_encoding() {
+        let value = (7u32, "locker".to_owned(), Some(vec![1u8, 2, 3]));
+        let bytes = encode(&value).expect("encode");
+        assert!(encodes_to(&value, &bytes));
+        let mut changed = bytes.clone();
+        changed[5] ^= 1;
+        assert!(!encodes_to(&value, &changed));
+        assert!(!encodes_to(&value, &bytes[..bytes.len() - 1]), "shorter");
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(!encodes_to(&value, &longer), "longer");
+        assert!(!encodes_to(&value, &[]));
+    }
 }

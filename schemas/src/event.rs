@@ -81,6 +81,7 @@ pub struct Sealed {
     /// XChaCha20-Poly1305 nonce.
     pub nonce: crate::bytes::Nonce24,
     /// Ciphertext of `salt (32 bytes) || canonical(PersonalData)`, with its 16-byte tag.
+    #[serde(with = "crate::bytes::byte_vec")]
     pub ciphertext: Vec<u8>,
 }
 

@@ -206,23 +206,23 @@ async fn the_verifier_never_panics_and_accepts_only_the_original() {
     let key = b.s.world.platform.verifying_key();
     verify_bundle(&one, &key).expect("the original verifies");
     let mut runner = TestRunner::new(Config { cases: 512, ..Config::default() });
-    let mutation = (0usize..6, any::<u64>(), any::<u8>(), 0usize..70);
+    let mutation = (0usize..6, any::<u64>(), any::<usize>(), any::<u8>(), 0usize..70);
     runner
-        .run(&mutation, |(what, number, byte, length)| {
+        .run(&mutation, |(what, number, index, byte, length)| {
             let mut bundle = one.clone();
             let doc = &mut bundle.document;
             match what {
                 0 => {
-                    let at = (number as usize) % doc.record.len();
+                    let at = index % doc.record.len();
                     doc.record[at] ^= byte.max(1);
                 }
-                1 => doc.record.truncate((number as usize) % doc.record.len()),
+                1 => doc.record.truncate(index % doc.record.len()),
                 2 => doc.leaf_index = number,
                 3 => doc.inclusion = vec![Digest32([byte; 32]); length],
                 4 => doc.checkpoint.checkpoint.size = number,
                 _ => {
                     let record = &mut bundle.keys[0].record;
-                    let at = (number as usize) % record.len();
+                    let at = index % record.len();
                     record[at] ^= byte.max(1);
                 }
             }
