@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+mod bulk;
+pub mod bulk_client;
 pub mod cache;
 mod citizen;
 pub mod client;
@@ -100,6 +102,8 @@ pub struct Services {
     pub pages: cache::PageCache,
     /// Merkle trees, signed checkpoints and proof bundles.
     pub proofs: Arc<dyn transparency::Proofs>,
+    /// One permit per bulk batch being processed (`limits::BULK_BATCHES_IN_FLIGHT`).
+    pub bulk: Arc<tokio::sync::Semaphore>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.
@@ -151,6 +155,8 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(stats))
     .routes(routes!(push::push_document))
     .routes(routes!(push::aadhaar_reference))
+    .routes(routes!(push::aadhaar_reference_batch))
+    .routes(routes!(bulk::ingest))
     .routes(routes!(admin::submit_event))
     .routes(routes!(signup::request_otp))
     .routes(routes!(signup::sign_up))

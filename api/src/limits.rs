@@ -60,6 +60,17 @@ pub const PAGE_CACHE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How often the platform looks for lapsed consents, and how many it expires per pass.
 pub const CONSENT_SWEEP_MS: u64 = 30_000;
 pub const CONSENT_SWEEP_BATCH: usize = 100;
+/// Bulk issuance: rows per batch (one `Ledger::append`, within its 4,096), the bytes of a
+/// batch (rows of a few KB each), and batches processed at once (the others wait: that is
+/// the back-pressure on senders).
+pub const BULK_BATCH_ROWS_MAX: usize = 2_000;
+pub const BULK_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
+/// How often `locker issue bulk` sends a batch that failed in transit or could not be written
+/// (doubling the wait from half a second) before it reports the rows as unavailable.
+pub const BULK_SEND_ATTEMPTS: u32 = 6;
+/// Aadhaar numbers per reference request (bulk issuance asks a batch's at once).
+pub const AADHAAR_BATCH_MAX: usize = 2_000;
 /// A proof bundle waits this long for a checkpoint covering its records, and asking for one
 /// makes a partition's next checkpoint come at most this often (instead of
 /// `ledger::limits::CHECKPOINT_EVERY_MS`).

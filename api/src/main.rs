@@ -41,7 +41,7 @@ enum Command {
         command: KeysCommand,
     },
     /// Sign a document as an issuer and push it to a locker.
-    Issue(Box<IssueArgs>),
+    Issue(Box<IssueCli>),
     /// Operators: register issuers and requesters, rotate and revoke keys, suspend.
     Admin(Box<AdminArgs>),
     /// Act as a requester (a bank, a telco): ask for documents, read them, follow consents.
@@ -254,6 +254,75 @@ enum KeysCommand {
     },
 }
 
+/// `locker issue ...` for one document, `locker issue bulk ...` for a results file.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct IssueCli {
+    #[command(subcommand)]
+    command: Option<IssueCommand>,
+    #[command(flatten)]
+    one: Option<IssueArgs>,
+}
+
+#[derive(Subcommand, Debug)]
+enum IssueCommand {
+    /// Issue a whole results file (CSV with a header row, or .ndjson): every row signed,
+    /// streamed in batches, and reported (accepted, already present, rejected with its line
+    /// and reason). Re-running the same file adds only what is missing.
+    Bulk(Box<BulkArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+struct BulkArgs {
+    #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// The issuer's key file.
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    issuer: String,
+    /// The results file: .csv (a header row names the columns) or .ndjson/.jsonl.
+    file: PathBuf,
+    #[arg(long)]
+    doc_type: String,
+    /// The documents' title, such as "Class XII Marksheet 2024".
+    #[arg(long)]
+    name: String,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    issued_on: String,
+    #[arg(long)]
+    valid_to: Option<String>,
+    /// The column holding each document's id (a roll number).
+    #[arg(long, default_value = "roll_no")]
+    id_column: String,
+    /// The column holding the holder's name.
+    #[arg(long, default_value = "name")]
+    holder_column: String,
+    /// The column holding the recipient's locker id.
+    #[arg(long, default_value = "locker")]
+    locker_column: String,
+    /// The column holding the recipient's Aadhaar number (used when the locker is empty).
+    #[arg(long, default_value = "aadhaar")]
+    aadhaar_column: String,
+    /// A column naming the issuer; rows for another issuer are refused.
+    #[arg(long, default_value = "issuer")]
+    issuer_column: String,
+    /// The columns that are fields of the document (marks); repeatable. By default every
+    /// column not named above.
+    #[arg(long = "field-column")]
+    field_columns: Vec<String>,
+    /// Rows per batch sent.
+    #[arg(long, default_value_t = 1000)]
+    batch_rows: usize,
+    /// Batches on the wire at once.
+    #[arg(long, default_value_t = 2)]
+    in_flight: usize,
+    /// Write the rejected rows here (CSV: line, doc_id, code, message).
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
 #[derive(clap::Args, Debug)]
 struct IssueArgs {
     /// The locker service.
@@ -303,6 +372,73 @@ struct IssueArgs {
 
 fn parsed<T>(what: &str, result: Result<T, schemas::SchemaError>) -> anyhow::Result<T> {
     result.map_err(|e| anyhow::anyhow!("--{what}: {e}"))
+}
+
+async fn issue_bulk(args: BulkArgs) -> anyhow::Result<()> {
+    if args.batch_rows == 0 || args.batch_rows > api::limits::BULK_BATCH_ROWS_MAX {
+        anyhow::bail!("--batch-rows: between 1 and {}", api::limits::BULK_BATCH_ROWS_MAX);
+    }
+    let request = api::bulk_client::BulkRequest {
+        server: args.server,
+        key: api::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        file: args.file,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        name: parsed("name", schemas::Label::parse(&args.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        valid_to: args
+            .valid_to
+            .as_deref()
+            .map(|t| parsed("valid-to", schemas::CivilDate::parse(t)))
+            .transpose()?,
+        id_column: args.id_column,
+        holder_column: args.holder_column,
+        locker_column: Some(args.locker_column),
+        aadhaar_column: Some(args.aadhaar_column),
+        issuer_column: Some(args.issuer_column),
+        field_columns: args.field_columns,
+        batch_rows: args.batch_rows,
+        in_flight: args.in_flight.max(1),
+        clock: std::sync::Arc::new(ledger::clock::SystemClock),
+    };
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "locker issue bulk: {bar:30} {pos}/{len} rows, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = api::bulk_client::run(request, |done, total| {
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "locker issue bulk: {} rows in {seconds:.1} s ({:.0} rows/s): {} accepted, {} already present, {} rejected",
+        summary.rows,
+        summary.rows as f64 / seconds.max(1e-9),
+        summary.accepted,
+        summary.already_present,
+        summary.rejected.len()
+    );
+    for (line, doc_id, code, message) in summary.rejected.iter().take(10) {
+        println!("  line {line} ({doc_id}): {code}: {message}");
+    }
+    if summary.rejected.len() > 10 {
+        println!("  ... and {} more", summary.rejected.len() - 10);
+    }
+    if let Some(path) = args.report {
+        std::fs::write(&path, summary.rejected_csv().map_err(anyhow::Error::msg)?)
+            .map_err(|e| anyhow::anyhow!("--report {}: {e}", path.display()))?;
+        println!("locker issue bulk: rejected rows written to {}", path.display());
+    }
+    if !summary.rejected.is_empty() {
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 async fn issue(args: IssueArgs) -> anyhow::Result<()> {
@@ -579,7 +715,11 @@ async fn run() -> anyhow::Result<()> {
             println!("key id:     {}", ledger::crypto::key_id_of(&key.verifying_key()));
             Ok(())
         }
-        Command::Issue(args) => issue(*args).await,
+        Command::Issue(cli) => match (cli.command, cli.one) {
+            (Some(IssueCommand::Bulk(args)), _) => issue_bulk(*args).await,
+            (None, Some(args)) => issue(args).await,
+            (None, None) => anyhow::bail!("say what to issue: see `locker issue --help`"),
+        },
         Command::Admin(args) => admin(*args).await,
         Command::Requester(args) => requester(*args).await,
         Command::Audit {

@@ -22,9 +22,22 @@ use serde::{Deserialize, Serialize};
 use crate::limits::PUSH_CLOCK_SKEW_MS;
 use crate::{ApiError, AppState};
 
-/// The write side as the handlers see it: one record in, one verdict out.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The write side as the handlers see it: records in, verdicts out.
 pub trait Appender: Send + Sync {
     fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
+    /// Many records in one call (at most `ledger::limits::APPEND_BATCH_RECORDS_MAX`):
+    /// verified in parallel batches, written with one group commit.
+    fn append_records(
+        &self,
+        records: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
+    /// The events already logged under these ids, if any.
+    fn logged_events(
+        &self,
+        ids: Vec<schemas::EventId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>>;
     /// The principal's key if it may sign now (authenticates HTTP message signatures).
     fn active_key<'a>(
         &'a self,
@@ -36,6 +49,38 @@ pub trait Appender: Send + Sync {
 impl<L: Log> Appender for Ledger<L> {
     fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>> {
         Box::pin(self.append_one(record))
+    }
+    fn append_records(
+        &self,
+        records: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
+        Box::pin(self.append(records))
+    }
+    fn logged_events(
+        &self,
+        ids: Vec<schemas::EventId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>> {
+        Box::pin(async move {
+            let entries = self.log().lookup(&ids).await?;
+            let mut events = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let Some(entry) = entry else {
+                    events.push(None);
+                    continue;
+                };
+                let p = entry.position;
+                let records = self.log().read(&entry.topic, p.partition, p.offset, 1).await?;
+                let record =
+                    records.into_iter().next().filter(|r| r.position == p).ok_or_else(|| {
+                        LedgerError::Log(ledger::LogError::Corrupt {
+                            location: format!("{} {p:?}", entry.topic),
+                            reason: "the id index names a record the log does not hold".to_owned(),
+                        })
+                    })?;
+                events.push(Some(ledger::decode_logged(&entry.topic, &record)?));
+            }
+            Ok(events)
+        })
     }
     fn active_key<'a>(
         &'a self,
@@ -52,24 +97,24 @@ impl<L: Log> Appender for Ledger<L> {
 pub(crate) struct PushBody {
     /// The signed document event in its JSON form (`sealed` null)
     #[schema(value_type = Object)]
-    envelope: Envelope,
-    personal: Option<PersonalBody>,
+    pub(crate) envelope: Envelope,
+    pub(crate) personal: Option<PersonalBody>,
     /// The document's bytes in base64, when the issuer sends them (otherwise only their hash
     /// is registered, and the bytes stay with the issuer).
-    content: Option<String>,
+    pub(crate) content: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PersonalBody {
+pub(crate) struct PersonalBody {
     /// The 32-byte salt of the commitment, in hex.
-    salt: String,
+    pub(crate) salt: String,
     /// The personal fields the event commits to: {"document": {holder_name, date_of_birth, fields}}
     #[schema(value_type = Object)]
-    data: PersonalData,
+    pub(crate) data: PersonalData,
 }
 
-fn invalid_event(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid_event(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_event", message)
 }
 
@@ -205,7 +250,7 @@ fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(
     Ok(())
 }
 
-fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
+pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
     let bytes: Option<Vec<u8>> = (0..text.len())
         .step_by(2)
         .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
@@ -363,4 +408,68 @@ pub(crate) async fn aadhaar_reference(
         last4: reference.last4.as_str().to_owned(),
     })
     .into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AadhaarBatchQuery {
+    /// Up to 2,000 numbers of twelve digits (spaces allowed).
+    aadhaar_numbers: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AadhaarBatchItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyed_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last4: Option<String>,
+    /// Why this number has no reference (`invalid_aadhaar`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AadhaarBatchDto {
+    /// One per number asked, in order.
+    references: Vec<AadhaarBatchItem>,
+}
+
+/// `POST /v1/issuer/aadhaar-reference-batches`: the references of many numbers at once, for
+/// bulk issuance (a board seeded with Aadhaar numbers); signed like the single form. An
+/// invalid number gets its own error; the others their references.
+#[utoipa::path(post, path = "/v1/issuer/aadhaar-reference-batches", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarBatchQuery, responses((status = 200, body = AadhaarBatchDto), (status = 400, description = "`invalid_json`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn aadhaar_reference_batch(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (_, body) = crate::requester::authenticate_as(&state, request, |who| {
+        schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
+    })
+    .await?;
+    let query: AadhaarBatchQuery = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    if query.aadhaar_numbers.len() > crate::limits::AADHAAR_BATCH_MAX {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("at most {} numbers per request", crate::limits::AADHAAR_BATCH_MAX),
+        ));
+    }
+    let references = query
+        .aadhaar_numbers
+        .iter()
+        .map(|text| match schemas::Aadhaar::parse(text) {
+            Ok(aadhaar) => {
+                let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
+                AadhaarBatchItem {
+                    keyed_hash: Some(reference.keyed_hash.to_hex()),
+                    last4: Some(reference.last4.as_str().to_owned()),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                AadhaarBatchItem { keyed_hash: None, last4: None, error: Some(e.to_string()) }
+            }
+        })
+        .collect();
+    Ok(Json(AadhaarBatchDto { references }).into_response())
 }

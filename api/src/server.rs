@@ -215,6 +215,7 @@ async fn run<L: Log>(
         streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
         pages: Default::default(),
         proofs: Arc::clone(&proofs) as _,
+        bulk: Arc::new(tokio::sync::Semaphore::new(crate::limits::BULK_BATCHES_IN_FLIGHT)),
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

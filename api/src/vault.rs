@@ -10,6 +10,9 @@ use schemas::SealSubject;
 #[derive(Debug)]
 pub struct Vault {
     db: rocksdb::DB,
+    /// Held while keys are created: two writers creating one subject's key at once would
+    /// each seal under their own, and the later write would make the earlier data unreadable.
+    creating: std::sync::Mutex<()>,
 }
 
 fn key_of(subject: &SealSubject) -> Vec<u8> {
@@ -21,20 +24,60 @@ fn key_of(subject: &SealSubject) -> Vec<u8> {
 
 impl Vault {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {
-        Ok(Vault { db: rocksdb::DB::open_default(path)? })
+        Ok(Vault { db: rocksdb::DB::open_default(path)?, creating: std::sync::Mutex::new(()) })
+    }
+
+    /// The keys of many subjects, creating the missing ones in one synced write (a bulk load
+    /// of new citizens must not cost one fsync each).
+    pub fn keys_for(&self, subjects: &[SealSubject]) -> Result<Vec<[u8; 32]>, rocksdb::Error> {
+        let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keys = Vec::with_capacity(subjects.len());
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut created: std::collections::HashMap<Vec<u8>, [u8; 32]> =
+            std::collections::HashMap::new();
+        for subject in subjects {
+            let name = key_of(subject);
+            if let Some(key) = created.get(&name) {
+                keys.push(*key);
+                continue;
+            }
+            if let Some(key) =
+                self.db.get(&name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+            {
+                keys.push(key);
+                continue;
+            }
+            let mut key = [0u8; 32];
+            OsRng.fill_bytes(&mut key);
+            batch.put(&name, key);
+            created.insert(name, key);
+            keys.push(key);
+        }
+        if !created.is_empty() {
+            let mut sync = rocksdb::WriteOptions::default();
+            sync.set_sync(true);
+            self.db.write_opt(batch, &sync)?;
+        }
+        Ok(keys)
     }
 
     /// Opens the vault for reading only (an auditor's rebuild of the views), beside a running
     /// service.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {
         let db = rocksdb::DB::open_for_read_only(&rocksdb::Options::default(), path, false)?;
-        Ok(Vault { db })
+        Ok(Vault { db, creating: std::sync::Mutex::new(()) })
     }
 
     /// The subject's key, created (from the OS's randomness) on first use. Written with fsync:
     /// data sealed under a key that a crash forgot would be lost.
     pub fn key_for(&self, subject: &SealSubject) -> Result<[u8; 32], rocksdb::Error> {
         let name = key_of(subject);
+        if let Some(key) = self.db.get(&name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
+        {
+            return Ok(key);
+        }
+        let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Another writer may have created it meanwhile.
         if let Some(key) = self.db.get(&name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         {
             return Ok(key);

@@ -109,6 +109,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
         pages: Default::default(),
         proofs: proofs as _,
+        bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
     });
     Fixture {
         _dir: dir,

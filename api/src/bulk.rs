@@ -1,0 +1,373 @@
+//! `POST /v1/issuer/batches`: bulk issuance. An exam board streams its results as batches of
+//! NDJSON rows, each row what a single push takes (`push::PushBody`: the issuer's signed
+//! `document_issued` event, and the personal fields it commits to). Every row gets its own
+//! verdict, in order: `accepted` (with its log position), `already_present` (the same document
+//! was issued before: a re-run), or `rejected` with a stable code and message. Bad rows never
+//! stop good ones.
+//!
+//! The path of a batch: rows parsed and checked on all cores; ids looked up, so a re-run is
+//! told apart from a conflicting document (same URI, other content) without a clock-window
+//! refusal; sealing keys fetched or created in one synced write; events sealed; one
+//! `Ledger::append` that verifies signatures in parallel batches and writes with one group
+//! commit. Back-pressure: at most `limits::BULK_BATCHES_IN_FLIGHT` batches are processed at
+//! once; the rest wait, and so do their senders.
+//!
+//! Bulk rows register documents by hash (no bytes): the issuer keeps the documents, as exam
+//! boards do with DigiLocker's pull model. A row with `content` is refused
+//! (`content_not_supported`); push such documents one by one.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ledger::{Appended, LedgerError};
+use rayon::prelude::*;
+use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
+use serde::Serialize;
+
+use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX, PUSH_CLOCK_SKEW_MS};
+use crate::push::{PushBody, invalid_event, ledger_error, salt_of};
+use crate::{ApiError, AppState};
+
+/// One row's verdict.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RowResult {
+    /// The row's number in this batch, from 1.
+    row: usize,
+    /// `accepted`, `already_present` or `rejected`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct BatchResult {
+    rows: usize,
+    accepted: usize,
+    already_present: usize,
+    rejected: usize,
+    results: Vec<RowResult>,
+}
+
+impl RowResult {
+    fn rejected(row: usize, e: ApiError) -> Self {
+        RowResult {
+            row,
+            status: "rejected",
+            code: Some(e.code),
+            message: Some(e.message),
+            partition: None,
+            offset: None,
+        }
+    }
+    fn present(row: usize) -> Self {
+        RowResult {
+            row,
+            status: "already_present",
+            code: None,
+            message: None,
+            partition: None,
+            offset: None,
+        }
+    }
+}
+
+/// A row that passed the checks that need no state.
+struct Parsed {
+    envelope: Envelope,
+    personal: Option<([u8; 32], PersonalData)>,
+}
+
+/// Everything about one row that can be checked alone (on any core).
+fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
+    let body: PushBody = serde_json::from_slice(line)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    if body.content.is_some() {
+        return Err(ApiError::bad_request(
+            "content_not_supported",
+            "bulk rows register documents by hash; push documents with their bytes one by one",
+        ));
+    }
+    let envelope = body.envelope;
+    let event = &envelope.event;
+    if !matches!(event.actor, Actor::Issuer(_)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_permitted",
+            "only issuers push documents",
+        ));
+    }
+    let Payload::DocumentIssued(issued) = &event.payload else {
+        return Err(invalid_event(format!(
+            "{} in a bulk batch: batches carry document_issued events",
+            event.payload.kind_name()
+        )));
+    };
+    if envelope.sealed.is_some() {
+        return Err(invalid_event(
+            "send personal fields in clear under `personal`; the service seals them",
+        ));
+    }
+    if event.id != ledger::crypto::issue_event_id(&issued.uri) {
+        return Err(ApiError::bad_request(
+            "invalid_event_id",
+            format!(
+                "an issuance's event id is derived from its URI ({})",
+                ledger::crypto::issue_event_id(&issued.uri)
+            ),
+        ));
+    }
+    let personal = match (issued.personal, body.personal) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(invalid_event("personal fields sent for an event that commits to none"));
+        }
+        (Some(_), None) => {
+            return Err(invalid_event(
+                "the event commits to personal fields; send them under `personal`",
+            ));
+        }
+        (Some(commitment), Some(personal)) => {
+            if !matches!(personal.data, PersonalData::Document(_)) {
+                return Err(invalid_event("a document's personal fields are `document` fields"));
+            }
+            let salt = salt_of(&personal.salt)?;
+            let bytes = schemas::encode_personal(&personal.data)
+                .map_err(|e| invalid_event(e.to_string()))?;
+            if ledger::crypto::commitment(&salt, &bytes) != commitment {
+                return Err(ApiError::bad_request(
+                    "commitment_mismatch",
+                    "the personal fields and salt do not match the signed commitment",
+                ));
+            }
+            Some((salt, personal.data))
+        }
+    };
+    Ok(Parsed { envelope, personal })
+}
+
+fn uri_exists() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "uri_exists",
+        "this URI is already issued with other content (a URI belongs to exactly one document)",
+    )
+}
+
+/// A re-run sends the same document again, signed at another time: the same issuance if
+/// everything but the time is the same.
+fn same_issuance(logged: &Envelope, sent: &Envelope) -> bool {
+    logged.event.actor == sent.event.actor && logged.event.payload == sent.event.payload
+}
+
+/// `POST /v1/issuer/batches`
+#[utoipa::path(post, path = "/v1/issuer/batches", tag = "issuer", request_body(content = String, content_type = "application/x-ndjson", description = "Up to 2,000 rows, one per line, each a single push's body (`document_issued`, no `content`)"), description = "Bulk issuance: every row gets its own verdict, in order. Rows are authenticated by their signatures, like single pushes.", responses((status = 200, body = BatchResult), (status = 413, description = "`payload_too_large`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: nothing of the batch was written; retry it", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let _permit =
+        state.bulk.acquire().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "closing")
+        })?;
+    let bytes = axum::body::to_bytes(body, BULK_BODY_BYTES_MAX).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a batch is at most {BULK_BODY_BYTES_MAX} bytes"),
+        )
+    })?;
+    let mut lines: Vec<&[u8]> =
+        bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    if lines.len() > BULK_BATCH_ROWS_MAX {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("a batch has at most {BULK_BATCH_ROWS_MAX} rows; this one has {}", lines.len()),
+        ));
+    }
+    let rows = lines.len();
+    let parsed: Vec<Result<Parsed, ApiError>> = {
+        let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+        on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?
+    };
+    let mut results: Vec<Option<RowResult>> = (0..rows).map(|_| None).collect();
+    let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(rows);
+    for (index, row) in parsed.into_iter().enumerate() {
+        match row {
+            Ok(row) => candidates.push((index, row)),
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+        }
+    }
+
+    // Already logged: a re-run (the same issuance) or a conflict (other content, same URI).
+    let ids: Vec<EventId> = candidates.iter().map(|(_, p)| p.envelope.event.id).collect();
+    let logged = state.appender.logged_events(ids).await.map_err(ledger_error)?;
+    let now = state.clock.now();
+    let mut lockers: HashMap<schemas::LockerId, bool> = HashMap::new();
+    let mut fresh: Vec<(usize, Parsed)> = Vec::with_capacity(candidates.len());
+    let mut seen: HashMap<EventId, usize> = HashMap::new();
+    for ((index, row), logged) in candidates.into_iter().zip(logged) {
+        let reject = |e: ApiError| Some(RowResult::rejected(index + 1, e));
+        if let Some(logged) = logged {
+            results[index] = if same_issuance(&logged, &row.envelope) {
+                Some(RowResult::present(index + 1))
+            } else {
+                reject(uri_exists())
+            };
+            continue;
+        }
+        if let Some(first) = seen.insert(row.envelope.event.id, index) {
+            results[index] = reject(ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate_row",
+                format!("row {} of this batch issues the same URI", first + 1),
+            ));
+            continue;
+        }
+        let skew = (row.envelope.event.occurred_at_ms.0 - now.0).abs();
+        if skew > PUSH_CLOCK_SKEW_MS {
+            results[index] = reject(ApiError::bad_request(
+                "stale_event",
+                format!(
+                    "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
+                ),
+            ));
+            continue;
+        }
+        if let Payload::DocumentIssued(e) = &row.envelope.event.payload
+            && let Recipient::Locker(locker) = &e.recipient
+        {
+            let known = match lockers.get(locker) {
+                Some(known) => *known,
+                None => {
+                    let known = state.views.profile(locker)?.is_some();
+                    lockers.insert(*locker, known);
+                    known
+                }
+            };
+            if !known {
+                results[index] = reject(
+                    ApiError::not_found(format!("no locker {locker}")).with_code("unknown_locker"),
+                );
+                continue;
+            }
+        }
+        fresh.push((index, row));
+    }
+
+    // Seal the personal fields: keys fetched or created at once, then sealed on all cores.
+    let subjects: Vec<SealSubject> = fresh
+        .iter()
+        .filter(|(_, row)| row.personal.is_some())
+        .filter_map(|(_, row)| row.envelope.event.payload.seal_subject())
+        .collect();
+    let keys = {
+        let vault = std::sync::Arc::clone(&state.vault);
+        tokio::task::spawn_blocking(move || vault.keys_for(&subjects))
+            .await
+            .map_err(crate::write::internal)?
+            .map_err(crate::write::internal)?
+    };
+    let mut keys = keys.into_iter();
+    let mut work = Vec::with_capacity(fresh.len());
+    for (index, row) in fresh {
+        let sealing = match (&row.personal, row.envelope.event.payload.seal_subject()) {
+            (Some(_), Some(subject)) => keys.next().map(|key| (key, subject, state.nonces.next())),
+            _ => None,
+        };
+        work.push((index, row, sealing));
+    }
+    let sealed: Vec<(usize, Result<Vec<u8>, ApiError>, EventId)> = on_pool(move || {
+        work.into_par_iter()
+            .map(|(index, row, sealing)| {
+                let id = row.envelope.event.id;
+                let mut envelope = row.envelope;
+                let record = (|| {
+                    if let (Some((salt, data)), Some((key, subject, nonce))) =
+                        (row.personal, sealing)
+                    {
+                        let (_, sealed) =
+                            ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
+                                .map_err(ledger_error)?;
+                        envelope.sealed = Some(sealed);
+                    }
+                    schemas::encode_record(&envelope)
+                        .map_err(|e| ledger_error(LedgerError::Schema(e)))
+                })();
+                (index, record, id)
+            })
+            .collect()
+    })
+    .await?;
+    let mut appended_rows = Vec::with_capacity(sealed.len());
+    let mut records = Vec::with_capacity(sealed.len());
+    for (index, record, _) in sealed {
+        match record {
+            Ok(record) => {
+                appended_rows.push(index);
+                records.push(record);
+            }
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+        }
+    }
+
+    // One append: parallel signature batches, one group commit.
+    let verdicts = state.appender.append_records(records).await.map_err(ledger_error)?;
+    for (index, verdict) in appended_rows.into_iter().zip(verdicts) {
+        results[index] = Some(match verdict {
+            Ok(Appended::New(position)) => RowResult {
+                row: index + 1,
+                status: "accepted",
+                code: None,
+                message: None,
+                partition: Some(position.partition),
+                offset: Some(position.offset),
+            },
+            Ok(Appended::Existing(_)) => RowResult::present(index + 1),
+            // Issued by a concurrent batch since the lookup.
+            Err(LedgerError::IdConflict { .. }) => RowResult::rejected(index + 1, uri_exists()),
+            Err(e) => RowResult::rejected(index + 1, ledger_error(e)),
+        });
+    }
+    let results: Vec<RowResult> = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| {
+            r.unwrap_or_else(|| {
+                RowResult::rejected(index + 1, crate::write::internal("row without a verdict"))
+            })
+        })
+        .collect();
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    Ok(Json(BatchResult {
+        rows,
+        accepted: count("accepted"),
+        already_present: count("already_present"),
+        rejected: count("rejected"),
+        results,
+    })
+    .into_response())
+}
+
+/// Runs `work` on the rayon pool (all cores) without blocking the async runtime.
+async fn on_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = reply.send(work());
+    });
+    answer.await.map_err(|_| crate::write::internal("the worker pool stopped"))
+}

@@ -1,0 +1,584 @@
+//! `locker issue bulk`: an exam board's results file (CSV with a header row, or NDJSON of
+//! objects) turned into signed `document_issued` events and streamed to the service in
+//! batches (`POST /v1/issuer/batches`).
+//!
+//! - Memory is bounded: rows are read as they are sent, at most `in_flight` batches are on
+//!   the wire, and the reader waits when they are (a bounded channel).
+//! - A re-run of the same file is idempotent: the event id comes from the document's URI
+//!   (issuer, doc type, doc id) and the commitment's salt from the issuer's key and the URI,
+//!   so the service answers `already_present` for what it has.
+//! - A batch that fails in transit, or that the service could not write (503), is sent
+//!   again, up to `limits::BULK_SEND_ATTEMPTS` times: a retry cannot create a duplicate.
+//! - Each row ends accepted, already present, or rejected with its file line and reason:
+//!   rows the tool itself refuses (malformed, truncated, duplicate doc id, invalid Aadhaar,
+//!   another issuer's) and rows the service refuses alike.
+//!
+//! Bulk rows register a document by hash: the document is the row's canonical JSON
+//! (`{"uri", "name", "holder", "fields"}`, keys sorted), which the issuer can regenerate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use ledger::crypto::{commitment, key_id_of, sign_event};
+use rayon::prelude::*;
+use schemas::*;
+
+use crate::client::JsonClient;
+
+/// What `locker issue bulk` was asked to do.
+pub struct BulkRequest {
+    pub server: String,
+    pub key: SigningKey,
+    pub issuer: IssuerId,
+    pub file: PathBuf,
+    pub doc_type: DocTypeCode,
+    /// The document's title, such as "Class XII Marksheet 2024".
+    pub name: Label,
+    pub issued_on: CivilDate,
+    pub valid_to: Option<CivilDate>,
+    /// Columns: the doc id (roll number), the holder's name, and the recipient (locker id or
+    /// Aadhaar number: exactly one of them per row).
+    pub id_column: String,
+    pub holder_column: String,
+    pub locker_column: Option<String>,
+    pub aadhaar_column: Option<String>,
+    /// A column naming the issuer, checked against `issuer` when the file has it.
+    pub issuer_column: Option<String>,
+    /// The structured fields (subject marks); empty means every other column.
+    pub field_columns: Vec<String>,
+    pub batch_rows: usize,
+    pub in_flight: usize,
+    pub clock: Arc<dyn ledger::clock::Clock>,
+}
+
+impl std::fmt::Debug for BulkRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkRequest").field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+/// A row's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    AlreadyPresent,
+    Rejected { code: String, message: String },
+}
+
+/// The final report: every row by its line in the file.
+#[derive(Debug, Default)]
+pub struct BulkSummary {
+    pub rows: u64,
+    pub accepted: u64,
+    pub already_present: u64,
+    /// (line, doc id, code, message), in file order.
+    pub rejected: Vec<(u64, String, String, String)>,
+}
+
+impl BulkSummary {
+    fn add(&mut self, line: u64, doc_id: &str, outcome: Outcome) {
+        self.rows += 1;
+        match outcome {
+            Outcome::Accepted => self.accepted += 1,
+            Outcome::AlreadyPresent => self.already_present += 1,
+            Outcome::Rejected { code, message } => {
+                self.rejected.push((line, doc_id.to_owned(), code, message));
+            }
+        }
+    }
+
+    /// The rejected rows as CSV: `line,doc_id,code,message`.
+    pub fn rejected_csv(&self) -> Result<Vec<u8>, String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(["line", "doc_id", "code", "message"]).map_err(|e| e.to_string())?;
+        let mut sorted = self.rejected.clone();
+        sorted.sort();
+        for (line, doc_id, code, message) in &sorted {
+            writer
+                .write_record([line.to_string().as_str(), doc_id, code, message])
+                .map_err(|e| e.to_string())?;
+        }
+        writer.into_inner().map_err(|e| e.to_string())
+    }
+}
+
+/// One row read from the file: its line and its columns.
+struct RawRow {
+    line: u64,
+    columns: BTreeMap<String, String>,
+}
+
+/// A row ready to sign, or the reason it cannot be.
+struct Prepared {
+    line: u64,
+    doc_id: String,
+    body: Result<RowBody, Outcome>,
+}
+
+struct RowBody {
+    doc_id: DocId,
+    to: To,
+    holder: Label,
+    fields: Vec<DocumentField>,
+}
+
+enum To {
+    Locker(LockerId),
+    Aadhaar(Aadhaar),
+}
+
+fn rejected(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Rejected { code: code.to_owned(), message: message.into() }
+}
+
+/// Reads the file row by row, sending them down `rows` in chunks (blocking: run it on a
+/// blocking thread). Malformed rows are sent as rejections.
+fn read_rows(
+    file: &std::path::Path,
+    batch_rows: usize,
+    rows: &tokio::sync::mpsc::Sender<Vec<Result<RawRow, (u64, Outcome)>>>,
+) -> Result<(), String> {
+    let ndjson = file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl");
+    let opened = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut chunk = Vec::with_capacity(batch_rows);
+    let send = |chunk: &mut Vec<Result<RawRow, (u64, Outcome)>>| -> Result<(), String> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        rows.blocking_send(std::mem::take(chunk)).map_err(|_| "the sender stopped".to_owned())
+    };
+    if ndjson {
+        use std::io::BufRead;
+        for (index, line) in std::io::BufReader::new(opened).lines().enumerate() {
+            let number = index as u64 + 1;
+            let line = line.map_err(|e| format!("{}: {e}", file.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            chunk.push(
+                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
+                    Ok(object) => Ok(RawRow {
+                        line: number,
+                        columns: object
+                            .into_iter()
+                            .map(|(k, v)| match v {
+                                serde_json::Value::String(s) => (k, s),
+                                other => (k, other.to_string()),
+                            })
+                            .collect(),
+                    }),
+                    Err(e) => {
+                        Err((number, rejected("malformed_row", format!("not a JSON object: {e}"))))
+                    }
+                },
+            );
+            if chunk.len() == batch_rows {
+                send(&mut chunk)?;
+            }
+        }
+    } else {
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(opened);
+        let headers =
+            reader.headers().map_err(|e| format!("{}: header row: {e}", file.display()))?.clone();
+        for record in reader.records() {
+            chunk.push(match record {
+                Ok(record) => Ok(RawRow {
+                    line: record.position().map_or(0, csv::Position::line),
+                    columns: headers
+                        .iter()
+                        .zip(record.iter())
+                        .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                        .collect(),
+                }),
+                Err(e) => {
+                    let line = e.position().map_or(0, csv::Position::line);
+                    Err((line, rejected("malformed_row", e.to_string())))
+                }
+            });
+            if chunk.len() == batch_rows {
+                send(&mut chunk)?;
+            }
+        }
+    }
+    send(&mut chunk)
+}
+
+/// Checks a row alone (columns, identifiers, duplicates in the file).
+fn prepare(request: &BulkRequest, row: RawRow, seen: &mut HashMap<String, u64>) -> Prepared {
+    let line = row.line;
+    let get = |name: &str| row.columns.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let doc_id_text = get(&request.id_column).unwrap_or_default().to_owned();
+    let body = (|| {
+        let doc_id = DocId::parse(&doc_id_text).map_err(|e| {
+            rejected("invalid_doc_id", format!("column {}: {e}", request.id_column))
+        })?;
+        if let Some(column) = &request.issuer_column
+            && let Some(issuer) = get(column)
+            && issuer != request.issuer.as_str()
+        {
+            return Err(rejected(
+                "other_issuer",
+                format!("the row is for issuer {issuer}, not {}", request.issuer),
+            ));
+        }
+        if let Some(first) = seen.get(&doc_id_text) {
+            return Err(rejected(
+                "duplicate_row",
+                format!("doc id {doc_id_text} is already on line {first}"),
+            ));
+        }
+        let locker = request.locker_column.as_deref().and_then(get);
+        let aadhaar = request.aadhaar_column.as_deref().and_then(get);
+        let to = match (locker, aadhaar) {
+            (Some(locker), _) => To::Locker(
+                LockerId::parse(locker).map_err(|e| rejected("invalid_locker", e.to_string()))?,
+            ),
+            (None, Some(aadhaar)) => To::Aadhaar(
+                Aadhaar::parse(aadhaar).map_err(|e| rejected("invalid_aadhaar", e.to_string()))?,
+            ),
+            (None, None) => {
+                return Err(rejected(
+                    "no_recipient",
+                    "the row names neither a locker nor an Aadhaar",
+                ));
+            }
+        };
+        let holder =
+            Label::parse(get(&request.holder_column).unwrap_or_default()).map_err(|e| {
+                rejected("invalid_holder", format!("column {}: {e}", request.holder_column))
+            })?;
+        let recipient_columns = [
+            Some(&request.id_column),
+            Some(&request.holder_column),
+            request.locker_column.as_ref(),
+            request.aadhaar_column.as_ref(),
+            request.issuer_column.as_ref(),
+        ];
+        let mut fields = Vec::new();
+        for (column, value) in &row.columns {
+            let wanted = if request.field_columns.is_empty() {
+                !recipient_columns.contains(&Some(column))
+            } else {
+                request.field_columns.contains(column)
+            };
+            if !wanted || value.is_empty() {
+                continue;
+            }
+            fields.push(DocumentField {
+                key: FieldKey::parse(column)
+                    .map_err(|e| rejected("invalid_field", format!("column {column}: {e}")))?,
+                value: FieldValue::parse(value)
+                    .map_err(|e| rejected("invalid_field", format!("column {column}: {e}")))?,
+            });
+        }
+        seen.insert(doc_id_text.clone(), line);
+        Ok(RowBody { doc_id, to, holder, fields })
+    })();
+    Prepared { line, doc_id: doc_id_text, body }
+}
+
+/// The signed push body of a row, as one NDJSON line.
+fn sign_row(
+    request: &BulkRequest,
+    body: &RowBody,
+    recipient: Recipient,
+    now: TimestampMs,
+) -> Result<String, String> {
+    let uri = DocUri::new(request.issuer.clone(), request.doc_type.clone(), body.doc_id.clone());
+    let secret = request.key.to_bytes();
+    let salt = *blake3::keyed_hash(&secret, format!("salt:{uri}").as_bytes()).as_bytes();
+    let data = PersonalData::Document(DocumentPersonal {
+        holder_name: body.holder.clone(),
+        date_of_birth: None,
+        fields: body.fields.clone(),
+    });
+    let committed = commitment(&salt, &encode_personal(&data).map_err(|e| e.to_string())?);
+    let document = document_json(&uri, &request.name, body);
+    let event = Event {
+        id: ledger::crypto::issue_event_id(&uri),
+        occurred_at_ms: now,
+        actor: Actor::Issuer(request.issuer.clone()),
+        key_id: key_id_of(&request.key.verifying_key()),
+        payload: Payload::DocumentIssued(DocumentIssued {
+            uri,
+            recipient,
+            name: request.name.clone(),
+            issued_on: request.issued_on,
+            valid_from: None,
+            valid_to: request.valid_to,
+            content: ContentRef {
+                hash: Digest32(*blake3::hash(&document).as_bytes()),
+                media_type: MediaType::Json,
+                size_bytes: document.len() as u64,
+            },
+            personal: Some(committed),
+        }),
+    };
+    let envelope = sign_event(event, &request.key, None).map_err(|e| e.to_string())?;
+    let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
+        .to_string())
+}
+
+/// The document a bulk row stands for: its canonical JSON.
+fn document_json(uri: &DocUri, name: &Label, body: &RowBody) -> Vec<u8> {
+    let fields: BTreeMap<&str, &str> =
+        body.fields.iter().map(|f| (f.key.as_str(), f.value.as_str())).collect();
+    serde_json::to_vec(&serde_json::json!({
+        "fields": fields,
+        "holder": body.holder.as_str(),
+        "name": name.as_str(),
+        "uri": uri.to_string(),
+    }))
+    .unwrap_or_default()
+}
+
+/// Asks for the references of the batch's Aadhaar numbers at once.
+async fn aadhaar_references(
+    request: &BulkRequest,
+    numbers: &[&Aadhaar],
+) -> Result<Vec<Result<AadhaarRef, (String, String)>>, String> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = "/v1/issuer/aadhaar-reference-batches";
+    let url = JsonClient::parse_url(&format!("{}{path}", request.server.trim_end_matches('/')))?;
+    let digits: Vec<String> = numbers.iter().map(|a| a.expose_digits().to_owned()).collect();
+    let body = serde_json::json!({ "aadhaar_numbers": digits }).to_string().into_bytes();
+    let keyid = format!("{}:{}", request.issuer, key_id_of(&request.key.verifying_key()));
+    let signed = crate::rfc9421::sign_request(
+        &request.key,
+        &keyid,
+        request.clock.now().0.div_euclid(1000),
+        "POST",
+        path,
+        "",
+        &body,
+    );
+    let mut headers = vec![
+        ("signature-input", signed.signature_input),
+        ("signature", signed.signature),
+        ("content-type", "application/json".to_owned()),
+    ];
+    if let Some(digest) = signed.content_digest {
+        headers.push(("content-digest", digest));
+    }
+    let (status, answer) =
+        JsonClient::new(Duration::from_secs(60)).send("POST", &url, &headers, body).await?;
+    if status != 200 {
+        // Refused for all of them (a revoked key, say): every row says why.
+        let error: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        let code = error["code"].as_str().unwrap_or("aadhaar_refused").to_owned();
+        let message = error["message"].as_str().unwrap_or(&answer).to_owned();
+        return Ok(numbers.iter().map(|_| Err((code.clone(), message.clone()))).collect());
+    }
+    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+    let references = answer["references"].as_array().ok_or("no references in the answer")?;
+    Ok(references
+        .iter()
+        .map(|r| {
+            if let Some(error) = r["error"].as_str() {
+                return Err(("invalid_aadhaar".to_owned(), error.to_owned()));
+            }
+            let bad = |e: String| ("bad_answer".to_owned(), e);
+            Ok(AadhaarRef {
+                keyed_hash: Digest32::from_hex(r["keyed_hash"].as_str().unwrap_or_default())
+                    .map_err(|e| bad(e.to_string()))?,
+                last4: Last4::parse(r["last4"].as_str().unwrap_or_default())
+                    .map_err(|e| bad(e.to_string()))?,
+            })
+        })
+        .collect())
+}
+
+/// Sends one batch, again after a failure in transit or a 503; returns each row's outcome.
+async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
+    let count = lines.len();
+    let body = lines.join("\n").into_bytes();
+    let url =
+        match JsonClient::parse_url(&format!("{}/v1/issuer/batches", server.trim_end_matches('/')))
+        {
+            Ok(url) => url,
+            Err(e) => return vec![rejected("bad_server", e); count],
+        };
+    let client = JsonClient::new(Duration::from_secs(120));
+    let headers = [("content-type", "application/x-ndjson".to_owned())];
+    let mut wait = Duration::from_millis(500);
+    let mut last = String::new();
+    for _ in 0..crate::limits::BULK_SEND_ATTEMPTS {
+        match client.send("POST", &url, &headers, body.clone()).await {
+            Ok((200, answer)) => {
+                let Ok(answer) = serde_json::from_str::<serde_json::Value>(&answer) else {
+                    return vec![rejected("bad_answer", "the service's answer is not JSON"); count];
+                };
+                let results = answer["results"].as_array().cloned().unwrap_or_default();
+                if results.len() != count {
+                    return vec![
+                        rejected(
+                            "bad_answer",
+                            "the service answered another number of rows"
+                        );
+                        count
+                    ];
+                }
+                return results
+                    .iter()
+                    .map(|r| match r["status"].as_str() {
+                        Some("accepted") => Outcome::Accepted,
+                        Some("already_present") => Outcome::AlreadyPresent,
+                        _ => rejected(
+                            r["code"].as_str().unwrap_or("rejected"),
+                            r["message"].as_str().unwrap_or_default(),
+                        ),
+                    })
+                    .collect();
+            }
+            Ok((status, answer)) if status >= 500 => last = format!("HTTP {status}: {answer}"),
+            Ok((status, answer)) => {
+                return vec![rejected("batch_refused", format!("HTTP {status}: {answer}")); count];
+            }
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(wait).await;
+        wait *= 2;
+    }
+    vec![rejected("unavailable", format!("gave up after retries: {last}")); count]
+}
+
+/// Reads, signs and sends the whole file; `progress` hears of rows done and the rows in the
+/// file (its lines, as counted first).
+pub async fn run(
+    request: BulkRequest,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<BulkSummary, String> {
+    let request = Arc::new(request);
+    let total = {
+        use std::io::BufRead;
+        let file = std::fs::File::open(&request.file)
+            .map_err(|e| format!("{}: {e}", request.file.display()))?;
+        let lines = std::io::BufReader::new(file).lines().count() as u64;
+        if request.file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl") {
+            lines
+        } else {
+            lines.saturating_sub(1)
+        }
+    };
+    let (rows_in, mut rows_out) = tokio::sync::mpsc::channel(request.in_flight.max(1));
+    let reader = {
+        let request = Arc::clone(&request);
+        tokio::task::spawn_blocking(move || read_rows(&request.file, request.batch_rows, &rows_in))
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(request.in_flight.max(1)));
+    let mut sending = tokio::task::JoinSet::new();
+    let mut summary = BulkSummary::default();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut done = 0u64;
+    while let Some(chunk) = rows_out.recv().await {
+        // Rows the tool refuses are reported at once.
+        let mut ready = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            match row {
+                Ok(raw) => {
+                    let prepared = prepare(&request, raw, &mut seen);
+                    match prepared.body {
+                        Ok(body) => ready.push((prepared.line, prepared.doc_id, body)),
+                        Err(outcome) => {
+                            summary.add(prepared.line, &prepared.doc_id, outcome);
+                            done += 1;
+                        }
+                    }
+                }
+                Err((line, outcome)) => {
+                    summary.add(line, "", outcome);
+                    done += 1;
+                }
+            }
+        }
+        let numbers: Vec<&Aadhaar> = ready
+            .iter()
+            .filter_map(|(_, _, b)| match &b.to {
+                To::Aadhaar(a) => Some(a),
+                To::Locker(_) => None,
+            })
+            .collect();
+        let mut references = aadhaar_references(&request, &numbers).await?.into_iter();
+        let mut signing = Vec::with_capacity(ready.len());
+        for (line, doc_id, body) in ready {
+            let recipient = match &body.to {
+                To::Locker(locker) => Ok(Recipient::Locker(*locker)),
+                To::Aadhaar(_) => references
+                    .next()
+                    .unwrap_or_else(|| {
+                        Err(("bad_answer".to_owned(), "no reference returned".to_owned()))
+                    })
+                    .map(Recipient::Aadhaar),
+            };
+            match recipient {
+                Ok(recipient) => signing.push((line, doc_id, body, recipient)),
+                Err((code, message)) => {
+                    summary.add(line, &doc_id, rejected(&code, message));
+                    done += 1;
+                }
+            }
+        }
+        // Signing runs on all cores.
+        let now = request.clock.now();
+        let signer = Arc::clone(&request);
+        let signed: Vec<(u64, String, Result<String, String>)> =
+            tokio::task::spawn_blocking(move || {
+                signing
+                    .into_par_iter()
+                    .map(|(line, doc_id, body, recipient)| {
+                        let row = sign_row(&signer, &body, recipient, now);
+                        (line, doc_id, row)
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut batch = Vec::with_capacity(signed.len());
+        for (line, doc_id, row) in signed {
+            match row {
+                Ok(row) => batch.push((line, doc_id, row)),
+                Err(e) => {
+                    summary.add(line, &doc_id, rejected("signing_failed", e));
+                    done += 1;
+                }
+            }
+        }
+        progress(done, total);
+        if batch.is_empty() {
+            continue;
+        }
+        let permit = Arc::clone(&slots).acquire_owned().await.map_err(|e| e.to_string())?;
+        let server = request.server.clone();
+        sending.spawn(async move {
+            let lines: Vec<String> = batch.iter().map(|(_, _, row)| row.clone()).collect();
+            let outcomes = send_batch(&server, lines).await;
+            drop(permit);
+            (batch, outcomes)
+        });
+        // Collect what has finished, so memory stays bounded by the batches in flight.
+        while let Some(finished) = sending.try_join_next() {
+            let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
+            for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
+                summary.add(line, &doc_id, outcome);
+                done += 1;
+            }
+            progress(done, total);
+        }
+    }
+    reader.await.map_err(|e| e.to_string())??;
+    while let Some(finished) = sending.join_next().await {
+        let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
+        for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
+            summary.add(line, &doc_id, outcome);
+            done += 1;
+        }
+        progress(done, total);
+    }
+    Ok(summary)
+}

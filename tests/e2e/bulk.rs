@@ -1,0 +1,275 @@
+//! `locker issue bulk` against a real `locker serve`: an exam board's 20,000 results with bad
+//! rows of every kind, each reported with its line and reason while the good ones land; a
+//! re-run adds nothing; the fixed rows alone are added after; a revoked key and a doc type
+//! the board may not issue are refused row by row.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use api::client::JsonClient;
+
+use crate::journey::{gateway, locker, owned, serve};
+
+const ROWS: usize = 20_000;
+
+/// A valid Aadhaar number (Verhoeff check digit), distinct for each `n`.
+fn aadhaar(n: u64) -> String {
+    let base = (20_000_000_000 + n).to_string();
+    let check = schemas::verhoeff::check_digit(&base).expect("digits");
+    format!("{base}{check}")
+}
+
+struct Service {
+    url: String,
+    client: JsonClient,
+    token: String,
+}
+
+impl Service {
+    async fn get(&self, path: &str) -> serde_json::Value {
+        let url = JsonClient::parse_url(&format!("{}{path}", self.url)).expect("url");
+        let auth = [("authorization", format!("Bearer {}", self.token))];
+        let (status, body) = self.client.send("GET", &url, &auth, vec![]).await.expect("get");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("json")
+    }
+}
+
+fn bulk(url: &str, data: &Path, file: &Path, report: &Path, doc_type: &str) -> Vec<String> {
+    owned(&[
+        "issue",
+        "bulk",
+        file.to_str().expect("path"),
+        "--server",
+        url,
+        "--key",
+        data.join("demo-keys/in.gov.cbse.key").to_str().expect("path"),
+        "--issuer",
+        "in.gov.cbse",
+        "--doc-type",
+        doc_type,
+        "--name",
+        "Class XII Marksheet 2024",
+        "--issued-on",
+        "2024-05-13",
+        "--report",
+        report.to_str().expect("path"),
+    ])
+}
+
+/// The rejected rows of a report: (line, code).
+fn report_rows(report: &Path) -> Vec<(u64, String)> {
+    let mut reader = csv::Reader::from_path(report).expect("report");
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            (r[0].parse().expect("line"), r[2].to_owned())
+        })
+        .collect()
+}
+
+fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
+    stats["issued_by"]
+        .as_array()
+        .expect("issued_by")
+        .iter()
+        .find(|i| i["issuer"] == "in.gov.cbse")
+        .and_then(|i| i["documents"].as_i64())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, None);
+    let url = format!("http://{}", server.address);
+    let client = JsonClient::new(Duration::from_secs(60));
+    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
+    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let service = Service { url: url.clone(), client, token };
+    let asha =
+        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
+    let before = issued_by_cbse(&service.get("/v1/stats").await);
+
+    // 20,000 students known by Aadhaar, one by locker, and one bad row of each kind.
+    let mut csv =
+        String::from("roll_no,name,aadhaar,locker,issuer,Physics,Chemistry,Mathematics\n");
+    for i in 0..ROWS {
+        writeln!(
+            csv,
+            "2024{i:06},Student {i},{},,in.gov.cbse,{},{},{}",
+            aadhaar(i as u64),
+            40 + i % 60,
+            35 + i % 65,
+            50 + i % 50
+        )
+        .expect("write");
+    }
+    // Lines are counted from 1 with the header, so row i is on line i + 2.
+    let mut line = ROWS as u64 + 1;
+    let mut bad = Vec::new();
+    let mut add = |csv: &mut String, row: &str, code: Option<&str>| {
+        line += 1;
+        csv.push_str(row);
+        csv.push('\n');
+        if let Some(code) = code {
+            bad.push((line, code.to_owned()));
+        }
+    };
+    add(&mut csv, &format!("2025000001,Asha Kumari,,{asha},in.gov.cbse,91,92,93"), None);
+    add(&mut csv, "2024000005,Someone Else,,,in.gov.cbse,1,2,3", Some("duplicate_row"));
+    let mut wrong = aadhaar(900_007);
+    let last = wrong.pop().and_then(|d| d.to_digit(10)).expect("digit");
+    wrong.push(char::from_digit((last + 1) % 10, 10).expect("digit"));
+    add(
+        &mut csv,
+        &format!("2025000002,Bad Check,{wrong},,in.gov.cbse,1,2,3"),
+        Some("invalid_aadhaar"),
+    );
+    add(
+        &mut csv,
+        &format!("2025000003,Other Board,{},,in.gov.other,1,2,3", aadhaar(900_001)),
+        Some("other_issuer"),
+    );
+    add(
+        &mut csv,
+        "2025000004,No Locker,,00000000-0000-4000-8000-000000000001,in.gov.cbse,1,2,3",
+        Some("unknown_locker"),
+    );
+    add(
+        &mut csv,
+        &format!("2025000005,,{},,in.gov.cbse,1,2,3", aadhaar(900_002)),
+        Some("invalid_holder"),
+    );
+    // A truncated last line (the file was cut while being written).
+    line += 1;
+    csv.push_str("2025000006,Cut Off,");
+    bad.push((line, "malformed_row".to_owned()));
+    let file = dir.path().join("results.csv");
+    std::fs::write(&file, &csv).expect("results file");
+    let report = dir.path().join("rejected.csv");
+
+    let (ok, out, err) = locker(bulk(&url, &data, &file, &report, "HSCER")).await;
+    assert!(!ok, "rejected rows make the run fail: {out} {err}");
+    let good = ROWS + 1;
+    assert!(
+        out.contains(&format!("{good} accepted, 0 already present, {} rejected", bad.len())),
+        "{out} {err}"
+    );
+    assert_eq!(report_rows(&report), bad, "each bad row, by line and reason");
+
+    // Every good row is in the views: the board's count, the locker, the Aadhaar's documents
+    // once a citizen links it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let count = issued_by_cbse(&service.get("/v1/stats").await);
+        if count == before + good as i64 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "issued by the board: {count}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let link = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar")).expect("url");
+    let auth = [
+        ("authorization", format!("Bearer {}", service.token)),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let body = serde_json::json!({ "aadhaar": aadhaar(7) }).to_string().into_bytes();
+    let (status, answer) = service.client.send("POST", &link, &auth, body).await.expect("link");
+    assert_eq!(status, 201, "{answer}");
+    // The link is applied by the projector a moment after it is logged.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mine = service.get("/v1/citizen/certificates").await;
+        let uris: Vec<String> = mine["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
+            .collect();
+        assert!(
+            uris.iter().any(|u| u == "in.gov.cbse-HSCER-2025000001"),
+            "to her locker: {uris:?}"
+        );
+        if uris.iter().any(|u| u == "in.gov.cbse-HSCER-2024000007") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "to her Aadhaar: {uris:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The same file again: nothing new, the same rows refused.
+    let (ok, out, _) = locker(bulk(&url, &data, &file, &report, "HSCER")).await;
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("0 accepted, {good} already present, {} rejected", bad.len())),
+        "{out}"
+    );
+
+    // The bad rows fixed: only they are added.
+    let fixed = format!(
+        "roll_no,name,aadhaar,locker,issuer,Physics\n\
+         2025000010,Someone Else,{},,in.gov.cbse,1\n\
+         2025000002,Bad Check,{},,in.gov.cbse,1\n\
+         2025000004,No Locker,{},,,1\n\
+         2025000005,Named Now,{},,in.gov.cbse,1\n\
+         2025000006,Cut Off,{},,in.gov.cbse,1\n",
+        aadhaar(900_003),
+        aadhaar(900_004),
+        aadhaar(900_005),
+        aadhaar(900_002),
+        aadhaar(900_006),
+    );
+    let fixed_file = dir.path().join("fixed.csv");
+    std::fs::write(&fixed_file, fixed).expect("fixed file");
+    let (ok, out, err) = locker(bulk(&url, &data, &fixed_file, &report, "HSCER")).await;
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("5 accepted, 0 already present, 0 rejected"), "{out}");
+
+    // A doc type the board may not issue: refused row by row.
+    let other = dir.path().join("licences.csv");
+    std::fs::write(&other, format!("roll_no,name,aadhaar\nDL-1,A Driver,{}\n", aadhaar(900_010)))
+        .expect("file");
+    let (ok, out, _) = locker(bulk(&url, &data, &other, &report, "DRVLC")).await;
+    assert!(!ok);
+    assert_eq!(report_rows(&report), vec![(2, "not_permitted".to_owned())], "{out}");
+
+    // The board's key revoked: its next rows are refused, none written.
+    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let key_id = ledger::crypto::key_id_of(&board.verifying_key()).to_string();
+    let (ok, out, err) = locker(owned(&[
+        "admin",
+        "--server",
+        &url,
+        "--platform-key",
+        data.join("platform.key").to_str().expect("path"),
+        "revoke-key",
+        "--issuer",
+        "in.gov.cbse",
+        "--key-id",
+        &key_id,
+        "--reason",
+        "leaked",
+    ]))
+    .await;
+    assert!(ok, "{out} {err}");
+    let late = dir.path().join("late.csv");
+    std::fs::write(
+        &late,
+        format!("roll_no,name,aadhaar\n2025000020,Late Student,{}\n", aadhaar(900_020)),
+    )
+    .expect("file");
+    let (ok, out, _) = locker(bulk(&url, &data, &late, &report, "HSCER")).await;
+    assert!(!ok);
+    assert_eq!(report_rows(&report), vec![(2, "key_revoked".to_owned())], "{out}");
+    drop(server);
+}
