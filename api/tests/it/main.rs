@@ -3,6 +3,8 @@
 
 /// Linking an Aadhaar, and the documents issued to it joining the locker.
 mod aadhaar;
+/// Bulk issuance batches: a verdict per row, limits.
+mod bulk;
 /// The citizen's own locker behind a login session.
 mod citizen;
 /// Granting, denying and revoking consents.

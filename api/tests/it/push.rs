@@ -21,7 +21,7 @@ async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
 }
 
 /// A test issuer registered by the fixture's platform.
-async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
+pub(crate) async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
     let key = SigningKey::from_bytes(&[77; 32]);
     let issuer = IssuerId::parse(id).expect("id");
     let payload = Payload::IssuerRegistered(IssuerRegistered {
@@ -38,14 +38,14 @@ async fn register_issuer(f: &Fixture, id: &str) -> (IssuerId, SigningKey) {
     (issuer, key)
 }
 
-struct Push {
-    at_ms: i64,
-    doc_id: &'static str,
-    salt: [u8; 32],
-    sent_name: &'static str,
+pub(crate) struct Push {
+    pub(crate) at_ms: i64,
+    pub(crate) doc_id: &'static str,
+    pub(crate) salt: [u8; 32],
+    pub(crate) sent_name: &'static str,
     /// Bytes sent with the event; `signed_content` is what the event claims (defaults to them).
-    content: Option<Vec<u8>>,
-    signed_content: Option<Vec<u8>>,
+    pub(crate) content: Option<Vec<u8>>,
+    pub(crate) signed_content: Option<Vec<u8>>,
 }
 
 impl Default for Push {
@@ -62,7 +62,7 @@ impl Default for Push {
 }
 
 /// The JSON an issuer sends: the signed event and the personal fields it commits to.
-fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
+pub(crate) fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) -> String {
     let signed_data = PersonalData::Document(DocumentPersonal {
         holder_name: Label::parse("Asha Kumari").expect("name"),
         date_of_birth: None,
