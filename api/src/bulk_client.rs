@@ -280,56 +280,89 @@ fn prepare(request: &BulkRequest, row: RawRow, seen: &mut HashMap<String, u64>) 
     Prepared { line, doc_id: doc_id_text, body }
 }
 
-/// The signed push body of a row, as one NDJSON line.
+/// Signs bulk rows for one issuer and doc type (also what load generators use).
+#[derive(Debug)]
+pub struct RowSigner<'a> {
+    pub key: &'a SigningKey,
+    pub issuer: &'a IssuerId,
+    pub doc_type: &'a DocTypeCode,
+    pub name: &'a Label,
+    pub issued_on: CivilDate,
+    pub valid_to: Option<CivilDate>,
+}
+
+impl RowSigner<'_> {
+    /// The signed push body of one document, as one NDJSON line. The salt of the commitment
+    /// comes from the issuer's key and the URI, so the same row signs to the same payload.
+    pub fn sign(
+        &self,
+        doc_id: &DocId,
+        holder: &Label,
+        fields: &[DocumentField],
+        recipient: Recipient,
+        now: TimestampMs,
+    ) -> Result<String, String> {
+        let uri = DocUri::new(self.issuer.clone(), self.doc_type.clone(), doc_id.clone());
+        let secret = self.key.to_bytes();
+        let salt = *blake3::keyed_hash(&secret, format!("salt:{uri}").as_bytes()).as_bytes();
+        let data = PersonalData::Document(DocumentPersonal {
+            holder_name: holder.clone(),
+            date_of_birth: None,
+            fields: fields.to_vec(),
+        });
+        let committed = commitment(&salt, &encode_personal(&data).map_err(|e| e.to_string())?);
+        let document = document_json(&uri, self.name, holder, fields);
+        let event = Event {
+            id: ledger::crypto::issue_event_id(&uri),
+            occurred_at_ms: now,
+            actor: Actor::Issuer(self.issuer.clone()),
+            key_id: key_id_of(&self.key.verifying_key()),
+            payload: Payload::DocumentIssued(DocumentIssued {
+                uri,
+                recipient,
+                name: self.name.clone(),
+                issued_on: self.issued_on,
+                valid_from: None,
+                valid_to: self.valid_to,
+                content: ContentRef {
+                    hash: Digest32(*blake3::hash(&document).as_bytes()),
+                    media_type: MediaType::Json,
+                    size_bytes: document.len() as u64,
+                },
+                personal: Some(committed),
+            }),
+        };
+        let envelope = sign_event(event, self.key, None).map_err(|e| e.to_string())?;
+        let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
+            .to_string())
+    }
+}
+
 fn sign_row(
     request: &BulkRequest,
     body: &RowBody,
     recipient: Recipient,
     now: TimestampMs,
 ) -> Result<String, String> {
-    let uri = DocUri::new(request.issuer.clone(), request.doc_type.clone(), body.doc_id.clone());
-    let secret = request.key.to_bytes();
-    let salt = *blake3::keyed_hash(&secret, format!("salt:{uri}").as_bytes()).as_bytes();
-    let data = PersonalData::Document(DocumentPersonal {
-        holder_name: body.holder.clone(),
-        date_of_birth: None,
-        fields: body.fields.clone(),
-    });
-    let committed = commitment(&salt, &encode_personal(&data).map_err(|e| e.to_string())?);
-    let document = document_json(&uri, &request.name, body);
-    let event = Event {
-        id: ledger::crypto::issue_event_id(&uri),
-        occurred_at_ms: now,
-        actor: Actor::Issuer(request.issuer.clone()),
-        key_id: key_id_of(&request.key.verifying_key()),
-        payload: Payload::DocumentIssued(DocumentIssued {
-            uri,
-            recipient,
-            name: request.name.clone(),
-            issued_on: request.issued_on,
-            valid_from: None,
-            valid_to: request.valid_to,
-            content: ContentRef {
-                hash: Digest32(*blake3::hash(&document).as_bytes()),
-                media_type: MediaType::Json,
-                size_bytes: document.len() as u64,
-            },
-            personal: Some(committed),
-        }),
-    };
-    let envelope = sign_event(event, &request.key, None).map_err(|e| e.to_string())?;
-    let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
-        .to_string())
+    RowSigner {
+        key: &request.key,
+        issuer: &request.issuer,
+        doc_type: &request.doc_type,
+        name: &request.name,
+        issued_on: request.issued_on,
+        valid_to: request.valid_to,
+    }
+    .sign(&body.doc_id, &body.holder, &body.fields, recipient, now)
 }
 
 /// The document a bulk row stands for: its canonical JSON.
-fn document_json(uri: &DocUri, name: &Label, body: &RowBody) -> Vec<u8> {
+fn document_json(uri: &DocUri, name: &Label, holder: &Label, fields: &[DocumentField]) -> Vec<u8> {
     let fields: BTreeMap<&str, &str> =
-        body.fields.iter().map(|f| (f.key.as_str(), f.value.as_str())).collect();
+        fields.iter().map(|f| (f.key.as_str(), f.value.as_str())).collect();
     serde_json::to_vec(&serde_json::json!({
         "fields": fields,
-        "holder": body.holder.as_str(),
+        "holder": holder.as_str(),
         "name": name.as_str(),
         "uri": uri.to_string(),
     }))

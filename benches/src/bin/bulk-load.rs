@@ -1,0 +1,333 @@
+//! Results day: an exam board publishes ROWS marksheets through `POST /v1/issuer/batches` to
+//! a real `locker serve` process (release build, demo data, embedded log or Kafka), while
+//! citizens read My Certificates. Side by side in the same run: the raw parallel Ed25519
+//! batch-verify rate of this machine, the physical limit of ingest.
+//!
+//! The rows are signed in advance (the issuer's signing cost stays out of the server's
+//! budget): students known by Aadhaar, marksheets with five subject marks as sealed fields.
+//! Then the load is timed from the first batch sent to the last verdict, and until every
+//! document is in the views. The server's peak memory comes from /proc.
+//!
+//! Usage: bulk-load [ROWS] [READERS]   (defaults 100,000 and 4)
+//!   KAFKA_BOOTSTRAP=host:port bulk-load ...   puts the events on Kafka instead.
+//!
+//! Needs `target/release/locker` (`cargo build --release -p api --bin locker`).
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use api::client::JsonClient;
+use ledger::crypto::{VerifyItem, verify_all};
+use locker_benches::{Marksheets, signatures};
+use rayon::prelude::*;
+use schemas::*;
+
+const BATCH_ROWS: usize = 2_000;
+const IN_FLIGHT: usize = 4;
+const RAW_SIGNATURES: usize = 200_000;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn aadhaar(n: u64) -> String {
+    let base = (20_000_000_000 + n).to_string();
+    let check = verhoeff::check_digit(&base).unwrap_or_default();
+    format!("{base}{check}")
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn json_post(
+    client: &JsonClient,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> anyhow::Result<serde_json::Value> {
+    let uri = JsonClient::parse_url(url).map_err(anyhow::Error::msg)?;
+    let (status, answer) =
+        client.send("POST", &uri, headers, body).await.map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(status == 200 || status == 201, "POST {url}: HTTP {status}: {answer}");
+    Ok(serde_json::from_str(&answer)?)
+}
+
+async fn json_get(
+    client: &JsonClient,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let uri = JsonClient::parse_url(url).map_err(anyhow::Error::msg)?;
+    let (status, answer) = client
+        .send("GET", &uri, &[("authorization", format!("Bearer {token}"))], vec![])
+        .await
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(status == 200, "GET {url}: HTTP {status}: {answer}");
+    Ok(serde_json::from_str(&answer)?)
+}
+
+fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
+    stats["issued_by"]
+        .as_array()
+        .and_then(|list| list.iter().find(|i| i["issuer"] == "in.gov.cbse"))
+        .and_then(|i| i["documents"].as_i64())
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let rows: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let readers: usize = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(4);
+    let kafka = std::env::var("KAFKA_BOOTSTRAP").ok().filter(|s| !s.is_empty());
+
+    // The physical limit, measured first, on the same machine, in this run.
+    let raw_records = Marksheets::new(1000).take(RAW_SIGNATURES);
+    let triples = signatures(&raw_records);
+    let items: Vec<VerifyItem<'_>> = triples
+        .iter()
+        .map(|(message, signature, key)| VerifyItem { message, signature, key })
+        .collect();
+    let start = Instant::now();
+    let verdicts = verify_all(&items);
+    let raw = items.len() as f64 / start.elapsed().as_secs_f64();
+    anyhow::ensure!(verdicts.iter().all(|ok| *ok));
+    drop(triples);
+
+    // The service, as its users run it.
+    let exe = std::env::current_exe()?;
+    let binary =
+        exe.parent().map(|dir| dir.join("locker")).ok_or_else(|| anyhow::anyhow!("no exe dir"))?;
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: cargo build --release -p api --bin locker",
+        binary.display()
+    );
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut command = Command::new(&binary);
+    command
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(brokers) = &kafka {
+        let prefix = format!("bulk{}", std::process::id());
+        command.args(["--kafka", brokers, "--topic-prefix", &prefix]);
+    }
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let server = Server(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().ok_or_else(|| anyhow::anyhow!("the server stopped"))??;
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split(' ').next().unwrap_or_default().to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let url = format!("http://{address}");
+    let client = JsonClient::new(Duration::from_secs(300));
+    let key =
+        api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
+    let issuer = IssuerId::parse("in.gov.cbse")?;
+
+    // Sign every row in advance: Aadhaar references asked in batches, signatures on all cores.
+    eprintln!("signing {rows} marksheets...");
+    let signing = Instant::now();
+    let doc_type = DocTypeCode::parse("HSCER")?;
+    let name = Label::parse("Class XII Marksheet 2024")?;
+    let signer = api::bulk_client::RowSigner {
+        key: &key,
+        issuer: &issuer,
+        doc_type: &doc_type,
+        name: &name,
+        issued_on: CivilDate::from_ymd(2024, 5, 13)?,
+        valid_to: None,
+    };
+    let subjects = ["Physics", "Chemistry", "Mathematics", "English", "Biology"];
+    let now = ledger::clock::Clock::now(&ledger::clock::SystemClock);
+    let mut batches: Vec<Vec<u8>> = Vec::with_capacity(rows.div_ceil(BATCH_ROWS));
+    for first in (0..rows).step_by(BATCH_ROWS) {
+        let count = BATCH_ROWS.min(rows - first);
+        let numbers: Vec<String> = (first..first + count).map(|i| aadhaar(i as u64)).collect();
+        let body = serde_json::json!({ "aadhaar_numbers": numbers }).to_string().into_bytes();
+        let path = "/v1/issuer/aadhaar-reference-batches";
+        let keyid = format!("{issuer}:{}", ledger::crypto::key_id_of(&key.verifying_key()));
+        let signed = api::rfc9421::sign_request(
+            &key,
+            &keyid,
+            now.0.div_euclid(1000),
+            "POST",
+            path,
+            "",
+            &body,
+        );
+        let mut headers = vec![
+            ("signature-input", signed.signature_input),
+            ("signature", signed.signature),
+            ("content-type", "application/json".to_owned()),
+        ];
+        if let Some(digest) = signed.content_digest {
+            headers.push(("content-digest", digest));
+        }
+        let answer = json_post(&client, &format!("{url}{path}"), &headers, body).await?;
+        let references: Vec<AadhaarRef> = answer["references"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("no references"))?
+            .iter()
+            .map(|r| {
+                Ok(AadhaarRef {
+                    keyed_hash: Digest32::from_hex(r["keyed_hash"].as_str().unwrap_or_default())?,
+                    last4: Last4::parse(r["last4"].as_str().unwrap_or_default())?,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let lines: Vec<String> = references
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, reference)| {
+                let i = first + k;
+                let fields: Vec<DocumentField> = subjects
+                    .iter()
+                    .enumerate()
+                    .map(|(s, subject)| DocumentField {
+                        key: FieldKey::parse(subject)
+                            .unwrap_or_else(|_| unreachable!("a valid key")),
+                        value: FieldValue::parse(&(35 + (i * 7 + s * 13) % 65).to_string())
+                            .unwrap_or_else(|_| unreachable!("a valid value")),
+                    })
+                    .collect();
+                let doc_id = DocId::parse(&format!("2024{i:07}"))
+                    .unwrap_or_else(|_| unreachable!("a valid id"));
+                let holder = Label::parse(&format!("Student {i}"))
+                    .unwrap_or_else(|_| unreachable!("a valid name"));
+                signer
+                    .sign(&doc_id, &holder, &fields, Recipient::Aadhaar(reference), now)
+                    .unwrap_or_else(|e| unreachable!("signs: {e}"))
+            })
+            .collect();
+        batches.push(lines.join("\n").into_bytes());
+    }
+    let row_bytes: usize = batches.iter().map(Vec::len).sum();
+    eprintln!(
+        "signed in {:.1} s ({} bytes per row); loading...",
+        signing.elapsed().as_secs_f64(),
+        row_bytes / rows.max(1)
+    );
+
+    // Readers: the demo citizen opening her locker again and again during the load.
+    let login = json_post(
+        &client,
+        &format!("{url}/v1/citizen/login"),
+        &[("content-type", "application/json".to_owned())],
+        serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD })
+            .to_string()
+            .into_bytes(),
+    )
+    .await?;
+    let token = login["token"].as_str().unwrap_or_default().to_owned();
+    let before = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+    let loading = Arc::new(AtomicBool::new(true));
+    let mut reading = Vec::new();
+    for _ in 0..readers {
+        let (client, url, token, loading) =
+            (client.clone(), url.clone(), token.clone(), Arc::clone(&loading));
+        reading.push(tokio::spawn(async move {
+            let mut latencies_us = Vec::new();
+            while loading.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                if json_get(&client, &format!("{url}/v1/citizen/certificates"), &token)
+                    .await
+                    .is_ok()
+                {
+                    latencies_us.push(start.elapsed().as_micros() as u64);
+                }
+            }
+            latencies_us
+        }));
+    }
+
+    // The load: IN_FLIGHT batches on the wire at once.
+    let start = Instant::now();
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut sending = tokio::task::JoinSet::new();
+    for body in batches {
+        let permit = Arc::clone(&slots).acquire_owned().await?;
+        let (client, url) = (client.clone(), url.clone());
+        sending.spawn(async move {
+            let headers = [("content-type", "application/x-ndjson".to_owned())];
+            let answer =
+                json_post(&client, &format!("{url}/v1/issuer/batches"), &headers, body).await;
+            drop(permit);
+            answer
+        });
+    }
+    let (mut accepted, mut other) = (0u64, 0u64);
+    while let Some(done) = sending.join_next().await {
+        let answer = done??;
+        accepted += answer["accepted"].as_u64().unwrap_or(0);
+        other += answer["rejected"].as_u64().unwrap_or(0)
+            + answer["already_present"].as_u64().unwrap_or(0);
+    }
+    let ingest = start.elapsed().as_secs_f64();
+    // Until every document is in the views (My Issuer, the lockers).
+    loop {
+        let count = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+        if count >= before + rows as i64 {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(3600), "views stuck at {count}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let visible = start.elapsed().as_secs_f64();
+    loading.store(false, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for reader in reading {
+        latencies.extend(reader.await?);
+    }
+    latencies.sort_unstable();
+    let p99_ms = latencies.get(latencies.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0)
+        as f64
+        / 1000.0;
+    let rss = peak_rss_mib(pid);
+    drop(server);
+    anyhow::ensure!(accepted == rows as u64, "{accepted} accepted, {other} not, of {rows}");
+    let rate = rows as f64 / ingest;
+    println!(
+        "bulk-load: {rows} marksheets on {}",
+        kafka.as_deref().map_or_else(|| "the embedded log".to_owned(), |b| format!("Kafka at {b}"))
+    );
+    println!("  raw parallel batch verify: {raw:.0} signatures/s (same run)");
+    println!(
+        "  ingest (first batch sent to last verdict): {ingest:.1} s = {rate:.0} events/s = {:.0}% of raw",
+        100.0 * rate / raw
+    );
+    println!(
+        "  all in the views after {visible:.1} s; 1.5 million at this rate: {:.0} s",
+        1.5e6 / rate
+    );
+    println!("  server peak memory (VmHWM): {rss:.0} MiB");
+    println!(
+        "  My Certificates during the load: {} reads, p99 {p99_ms:.1} ms ({readers} readers)",
+        latencies.len()
+    );
+    Ok(())
+}
