@@ -258,7 +258,8 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .is_ok()
                 {
-                    latencies_us.push(start.elapsed().as_micros() as u64);
+                    latencies_us
+                        .push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
                 }
             }
             latencies_us
