@@ -21,11 +21,19 @@ pub(crate) struct Tx<'a> {
     views: &'a Views,
     batch: WriteBatch,
     overlay: HashMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
+    /// Counter deltas, summed per key and merged once at commit: a batch of a board's
+    /// results adds to the same few counters thousands of times.
+    counters: HashMap<Vec<u8>, i64>,
 }
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(views: &'a Views) -> Self {
-        Tx { views, batch: WriteBatch::default(), overlay: HashMap::new() }
+        Tx {
+            views,
+            batch: WriteBatch::default(),
+            overlay: HashMap::new(),
+            counters: HashMap::new(),
+        }
     }
 
     fn get<T: for<'de> Deserialize<'de>>(
@@ -59,7 +67,8 @@ impl<'a> Tx<'a> {
     }
 
     fn add(&mut self, key: &[u8], delta: i64) -> Result<(), ProjectionError> {
-        self.batch.merge_cf(self.views.cf(CF_COUNTERS)?, key, delta.to_le_bytes());
+        let total = self.counters.entry(key.to_vec()).or_insert(0);
+        *total = total.wrapping_add(delta);
         Ok(())
     }
 
@@ -77,7 +86,13 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    pub(crate) fn commit(self) -> Result<(), ProjectionError> {
+    pub(crate) fn commit(mut self) -> Result<(), ProjectionError> {
+        let counters = self.views.cf(CF_COUNTERS)?;
+        // Every touched counter is merged, even by zero: a counter exists once anything
+        // added to it, however the history was cut into batches.
+        for (key, delta) in &self.counters {
+            self.batch.merge_cf(counters, key, delta.to_le_bytes());
+        }
         self.views.write(self.batch)
     }
 }
