@@ -35,13 +35,13 @@ use crate::{ApiError, AppState};
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RowResult {
     /// The row's number in this batch, from 1.
-    row: usize,
+    pub(crate) row: usize,
     /// `accepted`, `already_present` or `rejected`.
-    status: &'static str,
+    pub(crate) status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
+    pub(crate) code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
+    pub(crate) message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     partition: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,11 +197,28 @@ pub(crate) async fn ingest(
             format!("a batch has at most {BULK_BATCH_ROWS_MAX} rows; this one has {}", lines.len()),
         ));
     }
+    let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let results = process(&state, lines).await?;
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    Ok(Json(BatchResult {
+        rows: results.len(),
+        accepted: count("accepted"),
+        already_present: count("already_present"),
+        rejected: count("rejected"),
+        results,
+    })
+    .into_response())
+}
+
+/// The verdicts of a batch of rows, in order (HTTP batches and the Kafka inbox alike). The
+/// error means nothing of the batch was written (the log is unavailable): retry it.
+pub(crate) async fn process(
+    state: &AppState,
+    lines: Vec<Vec<u8>>,
+) -> Result<Vec<RowResult>, ApiError> {
     let rows = lines.len();
-    let parsed: Vec<Result<Parsed, ApiError>> = {
-        let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
-        on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?
-    };
+    let parsed: Vec<Result<Parsed, ApiError>> =
+        on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?;
     let mut results: Vec<Option<RowResult>> = (0..rows).map(|_| None).collect();
     let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(rows);
     for (index, row) in parsed.into_iter().enumerate() {
@@ -341,7 +358,7 @@ pub(crate) async fn ingest(
             Err(e) => RowResult::rejected(index + 1, ledger_error(e)),
         });
     }
-    let results: Vec<RowResult> = results
+    Ok(results
         .into_iter()
         .enumerate()
         .map(|(index, r)| {
@@ -349,16 +366,7 @@ pub(crate) async fn ingest(
                 RowResult::rejected(index + 1, crate::write::internal("row without a verdict"))
             })
         })
-        .collect();
-    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
-    Ok(Json(BatchResult {
-        rows,
-        accepted: count("accepted"),
-        already_present: count("already_present"),
-        rejected: count("rejected"),
-        results,
-    })
-    .into_response())
+        .collect())
 }
 
 /// Runs `work` on the rayon pool (all cores) without blocking the async runtime.

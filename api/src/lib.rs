@@ -19,6 +19,7 @@ mod error;
 pub mod expiry;
 pub mod files;
 pub mod guard;
+pub mod inbox;
 pub mod issue;
 pub mod keyfile;
 pub mod limits;

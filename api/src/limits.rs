@@ -69,6 +69,12 @@ pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
 /// How often `locker issue bulk` sends a batch that failed in transit or could not be written
 /// (doubling the wait from half a second) before it reports the rows as unavailable.
 pub const BULK_SEND_ATTEMPTS: u32 = 6;
+/// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.
+pub const INBOX_PARTITIONS: u32 = 4;
+/// The inbox consumer parks this long waiting for records, and waits this long after a
+/// failed batch before trying it again.
+pub const INBOX_WAIT_MS: u64 = 5_000;
+pub const INBOX_RETRY_MS: u64 = 1_000;
 /// Aadhaar numbers per reference request (bulk issuance asks a batch's at once).
 pub const AADHAAR_BATCH_MAX: usize = 2_000;
 /// A proof bundle waits this long for a checkpoint covering its records, and asking for one

@@ -247,6 +247,18 @@ async fn run<L: Log>(
     let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
     let checkpointer =
         tokio::spawn(proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
+    let (inbox_topic, dead_letters) = (format!("{prefix}.inbox"), format!("{prefix}.dead-letter"));
+    crate::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
+        .await
+        .map_err(Reason)
+        .step("open the issuers' inbox")?;
+    let inbox = tokio::spawn(crate::inbox::run(
+        state.clone(),
+        Arc::clone(&log),
+        inbox_topic,
+        dead_letters,
+        config.data.join("inbox"),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .step(format!("listen on {}", config.listen))?;
@@ -278,6 +290,7 @@ async fn run<L: Log>(
     refresher.abort();
     sweeper.abort();
     checkpointer.abort();
+    inbox.abort();
     let _ = follower.await;
     Ok(())
 }

@@ -273,3 +273,134 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     assert_eq!(report_rows(&report), vec![(2, "key_revoked".to_owned())], "{out}");
     drop(server);
 }
+
+/// An issuer inside the network produces its rows straight to `<prefix>.inbox` with a plain
+/// Kafka client: the good rows land like HTTP ones, the refused ones (not JSON, signed with a
+/// key the board does not hold) are in `<prefix>.dead-letter` with their inbox offsets and
+/// reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters() {
+    use ledger::Log;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let Some(brokers) = crate::kafka_bootstrap() else { return };
+    let prefix = format!("inbox{}", std::process::id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, Some((&brokers, &prefix)));
+    let url = format!("http://{}", server.address);
+    let client = JsonClient::new(Duration::from_secs(60));
+    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
+    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let service = Service { url, client, token };
+    let asha = schemas::LockerId::parse(
+        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
+    )
+    .expect("locker id");
+
+    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let (issuer, doc_type) = (
+        schemas::IssuerId::parse("in.gov.cbse").expect("issuer"),
+        schemas::DocTypeCode::parse("HSCER").expect("type"),
+    );
+    let name = schemas::Label::parse("Class XII Marksheet 2024").expect("name");
+    let now = ledger::clock::Clock::now(&ledger::clock::SystemClock);
+    let row = |key: &ed25519_dalek::SigningKey, doc_id: &str| {
+        api::bulk_client::RowSigner {
+            key,
+            issuer: &issuer,
+            doc_type: &doc_type,
+            name: &name,
+            issued_on: schemas::CivilDate::from_ymd(2024, 5, 13).expect("date"),
+            valid_to: None,
+        }
+        .sign(
+            &schemas::DocId::parse(doc_id).expect("doc id"),
+            &schemas::Label::parse("Asha Kumari").expect("holder"),
+            &[],
+            schemas::Recipient::Locker(asha),
+            now,
+        )
+        .expect("signed")
+    };
+    let records = [
+        row(&board, "2026100001"),
+        row(&board, "2026100002"),
+        "not json at all".to_owned(),
+        row(&stranger, "2026100003"),
+    ];
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("a plain producer");
+    let inbox = format!("{prefix}.inbox");
+    for record in &records {
+        producer
+            .send(
+                FutureRecord::<[u8], [u8]>::to(&inbox).partition(0).payload(record.as_bytes()),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produced");
+    }
+
+    // The good rows reach the locker.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mine = service.get("/v1/citizen/certificates").await;
+        let uris: Vec<String> = mine["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
+            .collect();
+        let landed = ["in.gov.cbse-HSCER-2026100001", "in.gov.cbse-HSCER-2026100002"]
+            .iter()
+            .all(|u| uris.iter().any(|have| have == u));
+        if landed {
+            assert!(!uris.iter().any(|u| u == "in.gov.cbse-HSCER-2026100003"), "{uris:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "from the inbox: {uris:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The refused ones, with their positions and reasons.
+    let reader = ledger::KafkaLog::open(ledger::KafkaSettings::single_broker(
+        &brokers,
+        dir.path().join("reader-index"),
+    ))
+    .await
+    .expect("kafka");
+    let dead = format!("{prefix}.dead-letter");
+    reader.create_topic(&dead, api::limits::INBOX_PARTITIONS).await.expect("topic");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let letters = loop {
+        let mut letters = Vec::new();
+        for partition in 0..api::limits::INBOX_PARTITIONS {
+            for record in reader.read(&dead, partition, 0, 100).await.expect("read") {
+                let letter: api::inbox::DeadLetter =
+                    serde_json::from_slice(&record.value).expect("a dead letter");
+                letters.push((letter.inbox_partition, letter.inbox_offset, letter.code));
+            }
+        }
+        letters.sort();
+        if letters.len() >= 2 || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        letters,
+        vec![(0, 2, "invalid_json".to_owned()), (0, 3, "unknown_key".to_owned())],
+        "each refused inbox record, by position and reason"
+    );
+    drop(server);
+}

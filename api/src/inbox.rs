@@ -1,0 +1,177 @@
+//! The issuers' inbox: an issuer inside the network may produce its signed documents straight
+//! to the topic `<prefix>.inbox` (each record one bulk row: a single push's JSON body) instead
+//! of calling HTTP. The service consumes it partition by partition and runs every batch
+//! through the same path as `POST /v1/issuer/batches` (`bulk::process`): the same checks, the
+//! same signatures verified, the same verdicts. A record the service refuses goes to
+//! `<prefix>.dead-letter` with its inbox position and the reason, never silently dropped.
+//!
+//! Delivery is at least once and safe to repeat: a batch is processed, its refusals written
+//! (each dead letter's id is derived from its inbox position, so a repeat adds none), and only
+//! then is the partition's next offset saved (`DATA/inbox/<partition>`, written aside and
+//! renamed). A crash in between processes the batch again: accepted rows answer
+//! `already_present`, dead letters are not duplicated.
+//!
+//! The inbox carries personal fields in clear, as the HTTP body does; give the topic short
+//! retention and restrict who may produce to it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::Log;
+use ledger::log::AppendRequest;
+use schemas::{Digest32, EventId};
+
+use crate::AppState;
+
+/// What the dead letter of a refused inbox record says.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeadLetter {
+    pub inbox_partition: u32,
+    pub inbox_offset: u64,
+    pub code: String,
+    pub message: String,
+    /// The refused record, as it was produced (lossy UTF-8).
+    pub record: String,
+}
+
+fn saved_offset(dir: &Path, partition: u32) -> u64 {
+    std::fs::read_to_string(dir.join(partition.to_string()))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn save_offset(dir: &Path, partition: u32, next: u64) -> std::io::Result<()> {
+    let path = dir.join(partition.to_string());
+    let temporary = dir.join(format!("{partition}.tmp"));
+    std::fs::write(&temporary, next.to_string())?;
+    std::fs::File::open(&temporary)?.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Creates (or checks) the inbox and dead-letter topics and the positions folder: done before
+/// the service says it listens, so producers find the topics as the service expects them.
+pub async fn open<L: Log>(
+    log: &L,
+    inbox: &str,
+    dead_letters: &str,
+    dir: &Path,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for topic in [inbox, dead_letters] {
+        log.create_topic(topic, crate::limits::INBOX_PARTITIONS)
+            .await
+            .map_err(|e| format!("topic {topic}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Consumes every partition of the inbox until the task is dropped (`open` it first).
+pub async fn run<L: Log>(
+    state: AppState,
+    log: Arc<L>,
+    inbox: String,
+    dead_letters: String,
+    dir: PathBuf,
+) {
+    let partitions = crate::limits::INBOX_PARTITIONS;
+    let mut tasks = tokio::task::JoinSet::new();
+    for partition in 0..partitions {
+        let (state, log, inbox, dead_letters, dir) =
+            (state.clone(), Arc::clone(&log), inbox.clone(), dead_letters.clone(), dir.clone());
+        tasks.spawn(async move {
+            consume(&state, log.as_ref(), &inbox, &dead_letters, partition, &dir).await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn consume<L: Log>(
+    state: &AppState,
+    log: &L,
+    inbox: &str,
+    dead_letters: &str,
+    partition: u32,
+    dir: &Path,
+) {
+    let mut next = saved_offset(dir, partition);
+    loop {
+        match step(state, log, inbox, dead_letters, partition, next).await {
+            Ok(Some(after)) => {
+                if let Err(e) = save_offset(dir, partition, after) {
+                    tracing::error!(error = %e, partition, "cannot save the inbox position");
+                }
+                next = after;
+            }
+            Ok(None) => {
+                // Nothing new: park until a record arrives (the log's own wait, no polling).
+                let _ = log
+                    .wait_for(
+                        inbox,
+                        partition,
+                        next,
+                        Duration::from_millis(crate::limits::INBOX_WAIT_MS),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, partition, "inbox batch failed; retrying");
+                tokio::time::sleep(Duration::from_millis(crate::limits::INBOX_RETRY_MS)).await;
+            }
+        }
+    }
+}
+
+/// Processes the next batch of a partition; returns the offset after it, or `None` when
+/// there was nothing to read.
+async fn step<L: Log>(
+    state: &AppState,
+    log: &L,
+    inbox: &str,
+    dead_letters: &str,
+    partition: u32,
+    next: u64,
+) -> Result<Option<u64>, String> {
+    let records = log
+        .read(inbox, partition, next, crate::limits::BULK_BATCH_ROWS_MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(last) = records.last() else { return Ok(None) };
+    let after = last.position.offset + 1;
+    let lines: Vec<Vec<u8>> = records.iter().map(|r| r.value.clone()).collect();
+    let results = crate::bulk::process(state, lines).await.map_err(|e| e.message)?;
+    let mut letters = Vec::new();
+    for (record, result) in records.iter().zip(&results) {
+        if result.status != "rejected" {
+            continue;
+        }
+        let letter = DeadLetter {
+            inbox_partition: partition,
+            inbox_offset: record.position.offset,
+            code: result.code.unwrap_or("rejected").to_owned(),
+            message: result.message.clone().unwrap_or_default(),
+            record: String::from_utf8_lossy(&record.value).into_owned(),
+        };
+        let value = serde_json::to_vec(&letter).map_err(|e| e.to_string())?;
+        let hash = blake3::hash(
+            format!("dead-letter {inbox}/{partition}/{}", record.position.offset).as_bytes(),
+        );
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash.as_bytes()[..16]);
+        letters.push(AppendRequest {
+            id: EventId(id),
+            digest: Digest32(*hash.as_bytes()),
+            key: format!("{partition}").into_bytes(),
+            value,
+        });
+    }
+    if !letters.is_empty() {
+        let count = letters.len();
+        for verdict in log.append(dead_letters, letters).await.map_err(|e| e.to_string())? {
+            verdict.map_err(|e| e.to_string())?;
+        }
+        tracing::info!(count, partition, "inbox records refused; see the dead-letter topic");
+    }
+    Ok(Some(after))
+}
