@@ -77,6 +77,7 @@ pub struct Transparency<L: Log> {
     ledger_key: VerifyingKey,
     policy: CheckpointPolicy,
     look_ms: u64,
+    bundle_wait_ms: u64,
     latest: RwLock<HashMap<Partition, SignedCheckpoint>>,
     /// Wakes the checkpointer early: a bundle waits for a checkpoint.
     asked: tokio::sync::Notify,
@@ -115,10 +116,17 @@ impl<L: Log> Transparency<L> {
             ledger_key,
             policy,
             look_ms,
+            bundle_wait_ms: crate::limits::BUNDLE_WAIT_MS,
             latest: RwLock::new(latest),
             asked: tokio::sync::Notify::new(),
             signed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// How long a bundle waits for a checkpoint (`limits::BUNDLE_WAIT_MS` unless set here).
+    pub fn with_bundle_wait_ms(mut self, wait_ms: u64) -> Self {
+        self.bundle_wait_ms = wait_ms;
+        self
     }
 
     /// Keeps the trees current and signs checkpoints until the task is dropped. A failure is
@@ -177,8 +185,7 @@ impl<L: Log> Transparency<L> {
 
     /// Proves the record at `offset`, waiting for a checkpoint that covers it.
     async fn prove_at(&self, topic: &str, partition: u32, offset: u64) -> Result<Proven, ApiError> {
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(crate::limits::BUNDLE_WAIT_MS);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(self.bundle_wait_ms);
         loop {
             let signed = self.signed.notified();
             tokio::pin!(signed);

@@ -260,3 +260,39 @@ async fn a_monitor_sees_signed_checkpoints_and_proves_the_log_only_grew() {
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{query}: {answer}");
     }
 }
+
+/// With no checkpoint covering the document (the checkpointer is not running here), a bundle
+/// request waits its bound and answers `not_yet_checkpointed`, a 503 to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_waits_its_bound_for_a_checkpoint_then_says_so() {
+    use api::transparency::Proofs;
+    let f = fixture().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idle = api::transparency::Transparency::open(
+        std::sync::Arc::clone(f.ledger.log()),
+        &dir.path().join("merkle"),
+        f.ledger.config(),
+        "idle.checkpoints".to_owned(),
+        f.platform.verifying_key(),
+        ledger::merkle::CheckpointPolicy { every_records: u64::MAX, every_ms: i64::MAX },
+        50,
+    )
+    .await
+    .expect("transparency")
+    .with_bundle_wait_ms(300);
+    let (_, page) = get_json(&f, "/v1/citizen/certificates", Some(&asha_token(&f))).await;
+    let uri = page["items"][0]["uri"].as_str().expect("a demo certificate");
+    let view = f
+        .state
+        .views
+        .document(&projections::views::Owner::Locker(f.citizen), uri)
+        .expect("views")
+        .expect("the demo certificate");
+    let started = std::time::Instant::now();
+    let refused = idle.bundle(&f.state.views, view.origin).await.expect_err("no checkpoint");
+    assert_eq!(
+        (refused.status, refused.code),
+        (StatusCode::SERVICE_UNAVAILABLE, "not_yet_checkpointed")
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited its bound");
+}
