@@ -534,3 +534,54 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
     let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
+    let f = fixture().await;
+    let issuer = register_issuer(&f, "in.gov.testboard").await;
+    let keyid = format!("{}:{}", issuer.0, key_id_of(&issuer.1.verifying_key()));
+    let ask = |body: String, key: &SigningKey| {
+        let path = "/v1/issuer/aadhaar-reference-batches";
+        let body = body.into_bytes();
+        let signed =
+            api::rfc9421::sign_request(key, &keyid, NOW_MS / 1000, "POST", path, "", &body);
+        let mut request = Request::post(path)
+            .header("signature-input", signed.signature_input)
+            .header("signature", signed.signature);
+        if let Some(digest) = signed.content_digest {
+            request = request.header("content-digest", digest);
+        }
+        let request = request.body(Body::from(body)).expect("request");
+        let state = f.state.clone();
+        async move {
+            let response = api::app(state).oneshot(request).await.expect("response");
+            let status = response.status();
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (status, json(&String::from_utf8_lossy(&bytes)))
+        }
+    };
+    let numbers =
+        serde_json::json!({ "aadhaar_numbers": ["2345 6789 0127", "2345 6789 0124", "12"] });
+    let (status, answer) = ask(numbers.to_string(), &issuer.1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let expected = ledger::crypto::aadhaar_ref(
+        &f.state.platform_secret,
+        &Aadhaar::parse("234567890127").expect("aadhaar"),
+    );
+    assert_eq!(answer["references"][0]["keyed_hash"], expected.keyed_hash.to_hex());
+    assert_eq!(answer["references"][0]["last4"], "0127");
+    assert!(answer["references"][1]["error"].as_str().is_some_and(|e| e.contains("Verhoeff")));
+    assert!(answer["references"][2]["error"].is_string());
+    assert!(answer["references"][1]["keyed_hash"].is_null());
+
+    let too_many = vec!["2345 6789 0127"; api::limits::AADHAAR_BATCH_MAX + 1];
+    let (status, answer) =
+        ask(serde_json::json!({ "aadhaar_numbers": too_many }).to_string(), &issuer.1).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("batch_too_large"))
+    );
+    let stranger = SigningKey::from_bytes(&[1; 32]);
+    let (status, answer) = ask(numbers.to_string(), &stranger).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+}
