@@ -615,3 +615,49 @@ pub async fn run(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A server that refuses the first batch with a 503 (as a service whose log is briefly
+    /// unavailable does) and accepts the second; counts the calls.
+    fn flaky_server() -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        std::thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(mut socket) = socket else { return };
+                let call = seen.fetch_add(1, Ordering::SeqCst);
+                let mut request = vec![0u8; 1 << 16];
+                let _ = socket.read(&mut request);
+                let (status, body) = if call == 0 {
+                    ("503 Service Unavailable", r#"{"code":"unavailable","message":"try again"}"#)
+                } else {
+                    (
+                        "200 OK",
+                        r#"{"rows":2,"accepted":1,"already_present":1,"rejected":0,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"already_present"}]}"#,
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes());
+            }
+        });
+        (format!("http://{address}"), calls)
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_service_could_not_write_is_sent_again() {
+        let (server, calls) = flaky_server();
+        let outcomes = send_batch(&server, vec!["{}".to_owned(), "{}".to_owned()]).await;
+        assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry");
+    }
+}
