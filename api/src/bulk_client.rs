@@ -51,6 +51,8 @@ pub struct BulkRequest {
     pub field_columns: Vec<String>,
     pub batch_rows: usize,
     pub in_flight: usize,
+    /// Sign each batch with one signature over its Merkle root (batch-signed issuance).
+    pub batch_sign: bool,
     pub clock: Arc<dyn ledger::clock::Clock>,
 }
 
@@ -292,16 +294,16 @@ pub struct RowSigner<'a> {
 }
 
 impl RowSigner<'_> {
-    /// The signed push body of one document, as one NDJSON line. The salt of the commitment
-    /// comes from the issuer's key and the URI, so the same row signs to the same payload.
-    pub fn sign(
+    /// The event of one document, and the salt and fields it commits to. The salt comes from
+    /// the issuer's key and the URI, so the same row gives the same payload on every run.
+    fn event(
         &self,
         doc_id: &DocId,
         holder: &Label,
         fields: &[DocumentField],
         recipient: Recipient,
         now: TimestampMs,
-    ) -> Result<String, String> {
+    ) -> Result<(Event, [u8; 32], PersonalData), String> {
         let uri = DocUri::new(self.issuer.clone(), self.doc_type.clone(), doc_id.clone());
         let secret = self.key.to_bytes();
         let salt = *blake3::keyed_hash(&secret, format!("salt:{uri}").as_bytes()).as_bytes();
@@ -332,10 +334,75 @@ impl RowSigner<'_> {
                 personal: Some(committed),
             }),
         };
-        let envelope = sign_event(event, self.key, None).map_err(|e| e.to_string())?;
+        Ok((event, salt, data))
+    }
+
+    fn line(envelope: &Envelope, salt: &[u8; 32], data: &PersonalData) -> String {
         let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
-            .to_string())
+        serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
+            .to_string()
+    }
+
+    /// The signed push body of one document, as one NDJSON line.
+    pub fn sign(
+        &self,
+        doc_id: &DocId,
+        holder: &Label,
+        fields: &[DocumentField],
+        recipient: Recipient,
+        now: TimestampMs,
+    ) -> Result<String, String> {
+        let (event, salt, data) = self.event(doc_id, holder, fields, recipient, now)?;
+        let envelope = sign_event(event, self.key, None).map_err(|e| e.to_string())?;
+        Ok(Self::line(&envelope, &salt, &data))
+    }
+
+    /// Many documents signed with one signature over their Merkle root (batch-signed
+    /// issuance): each line carries its place in the batch, and each stays verifiable alone.
+    pub fn sign_batch(
+        &self,
+        rows: Vec<(DocId, Label, Vec<DocumentField>, Recipient)>,
+        now: TimestampMs,
+    ) -> Result<Vec<String>, String> {
+        let mut events = Vec::with_capacity(rows.len());
+        let mut personal = Vec::with_capacity(rows.len());
+        for (doc_id, holder, fields, recipient) in rows {
+            let (event, salt, data) = self.event(&doc_id, &holder, &fields, recipient, now)?;
+            events.push((event, None));
+            personal.push((salt, data));
+        }
+        let envelopes = ledger::crypto::sign_batch(events, self.key).map_err(|e| e.to_string())?;
+        Ok(envelopes
+            .iter()
+            .zip(&personal)
+            .map(|(envelope, (salt, data))| Self::line(envelope, salt, data))
+            .collect())
+    }
+}
+
+/// The rows of one batch signed with one signature over their Merkle root.
+fn sign_chunk_as_one(
+    request: &BulkRequest,
+    rows: Vec<(u64, String, RowBody, Recipient)>,
+    now: TimestampMs,
+) -> Vec<(u64, String, Result<String, String>)> {
+    let signer = RowSigner {
+        key: &request.key,
+        issuer: &request.issuer,
+        doc_type: &request.doc_type,
+        name: &request.name,
+        issued_on: request.issued_on,
+        valid_to: request.valid_to,
+    };
+    let mut places = Vec::with_capacity(rows.len());
+    let mut documents = Vec::with_capacity(rows.len());
+    for (line, doc_id, body, recipient) in rows {
+        places.push((line, doc_id));
+        documents.push((body.doc_id, body.holder, body.fields, recipient));
+    }
+    match signer.sign_batch(documents, now) {
+        Ok(lines) => places.into_iter().zip(lines).map(|((l, d), row)| (l, d, Ok(row))).collect(),
+        Err(e) => places.into_iter().map(|(l, d)| (l, d, Err(e.clone()))).collect(),
     }
 }
 
@@ -562,6 +629,9 @@ pub async fn run(
         let signer = Arc::clone(&request);
         let signed: Vec<(u64, String, Result<String, String>)> =
             tokio::task::spawn_blocking(move || {
+                if signer.batch_sign && !signing.is_empty() {
+                    return sign_chunk_as_one(&signer, signing, now);
+                }
                 signing
                     .into_par_iter()
                     .map(|(line, doc_id, body, recipient)| {

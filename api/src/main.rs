@@ -318,6 +318,11 @@ struct BulkArgs {
     /// Batches on the wire at once.
     #[arg(long, default_value_t = 2)]
     in_flight: usize,
+    /// Sign each batch with one signature over the Merkle root of its documents (each document
+    /// carries its inclusion path and stays verifiable alone): one signature per batch
+    /// instead of one per document, for the board and for every verifier.
+    #[arg(long)]
+    batch_sign: bool,
     /// Write the rejected rows here (CSV: line, doc_id, code, message).
     #[arg(long)]
     report: Option<PathBuf>,
@@ -399,6 +404,7 @@ async fn issue_bulk(args: BulkArgs) -> anyhow::Result<()> {
         field_columns: args.field_columns,
         batch_rows: args.batch_rows,
         in_flight: args.in_flight.max(1),
+        batch_sign: args.batch_sign,
         clock: std::sync::Arc::new(ledger::clock::SystemClock),
     };
     let started = std::time::Instant::now();

@@ -52,7 +52,71 @@ pub fn sign_event(
     assert_eq!(event.key_id, key_id_of(&key.verifying_key()), "event names another key");
     let message = schemas::signing_bytes(&event)?;
     let signature = SignatureBytes(key.sign(&message).to_bytes());
-    Ok(Envelope { event, signature, sealed })
+    Ok(Envelope { event, signature, sealed, batch: None })
+}
+
+/// What an envelope's signature covers, given the event's signing bytes (as
+/// `schemas::decode_signed_record` returns them): those bytes themselves, or for a
+/// batch-signed event `BATCH_SIGNING_DOMAIN || size || root`, the root its inclusion path
+/// leads to. A path that leads nowhere is a bad signature.
+pub fn signed_message(envelope: &Envelope, signing_bytes: Vec<u8>) -> Result<Vec<u8>, LedgerError> {
+    let Some(batch) = &envelope.batch else { return Ok(signing_bytes) };
+    let leaf = crate::merkle::leaf_hash(&signing_bytes);
+    let root = crate::merkle::root_from_inclusion(
+        &leaf,
+        u64::from(batch.index),
+        u64::from(batch.size),
+        &batch.path,
+    )
+    .map_err(|_| LedgerError::BadSignature { event_id: envelope.event.id })?;
+    Ok(batch_message(batch.size, &root))
+}
+
+fn batch_message(size: u32, root: &Digest32) -> Vec<u8> {
+    [schemas::BATCH_SIGNING_DOMAIN, &size.to_le_bytes()[..], &root.0[..]].concat()
+}
+
+/// Signs many events with one signature over the Merkle root of their signing bytes; each
+/// envelope carries its inclusion path. All events must name `key`. The cost is one
+/// signature and a few hashes per event, for the signer and for every verifier.
+pub fn sign_batch(
+    events: Vec<(Event, Option<Sealed>)>,
+    key: &SigningKey,
+) -> Result<Vec<Envelope>, LedgerError> {
+    let size = u32::try_from(events.len())
+        .ok()
+        .filter(|n| (1..=schemas::limits::BATCH_EVENTS_MAX).contains(n))
+        .ok_or_else(|| {
+            LedgerError::Schema(schemas::SchemaError::InvalidEvent(format!(
+                "a signed batch holds 1 to {} events, not {}",
+                schemas::limits::BATCH_EVENTS_MAX,
+                events.len()
+            )))
+        })?;
+    let mut tree = crate::merkle::MerkleTree::new();
+    for (event, _) in &events {
+        assert_eq!(event.key_id, key_id_of(&key.verifying_key()), "event names another key");
+        tree.push(crate::merkle::leaf_hash(&schemas::signing_bytes(event)?));
+    }
+    let root = tree.root(u64::from(size)).map_err(LedgerError::Tree)?;
+    let signature = SignatureBytes(key.sign(&batch_message(size, &root)).to_bytes());
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, (event, sealed))| {
+            // Below `size`, which is a u32.
+            let index = u32::try_from(index).unwrap_or_else(|_| unreachable!("index < size"));
+            let path = tree
+                .inclusion_proof(u64::from(index), u64::from(size))
+                .map_err(LedgerError::Tree)?;
+            Ok(Envelope {
+                event,
+                signature,
+                sealed,
+                batch: Some(schemas::BatchProof { index, size, path }),
+            })
+        })
+        .collect()
 }
 
 /// The identity of an event: BLAKE3 over its signed bytes and signature. The sealed payload is
@@ -97,7 +161,40 @@ pub struct VerifyItem<'a> {
 /// Verifies every item on all cores, in Ed25519 batches; when a batch fails, each of its
 /// signatures is checked alone with `verify_strict` to find exactly which are bad.
 /// Returns one verdict per item, in order.
+/// A message, a signature over it and the key: what one verification checks.
+type SignedTriple<'a> = (&'a [u8], &'a [u8; 64], &'a [u8; 32]);
+
 pub fn verify_all(items: &[VerifyItem<'_>]) -> Vec<bool> {
+    // Batch-signed events share one signature over one root: each distinct (root message,
+    // signature, key) is verified once, and its verdict is every such event's.
+    let mut representative: Vec<usize> = Vec::with_capacity(items.len());
+    let mut distinct: Vec<VerifyItem<'_>> = Vec::with_capacity(items.len());
+    let mut seen: std::collections::HashMap<SignedTriple<'_>, usize> =
+        std::collections::HashMap::new();
+    for item in items {
+        if item.message.starts_with(schemas::BATCH_SIGNING_DOMAIN) {
+            let triple = (item.message, item.signature.as_bytes(), item.key.as_bytes());
+            if let Some(&at) = seen.get(&triple) {
+                representative.push(at);
+                continue;
+            }
+            seen.insert(triple, distinct.len());
+        }
+        representative.push(distinct.len());
+        distinct.push(VerifyItem {
+            message: item.message,
+            signature: item.signature,
+            key: item.key,
+        });
+    }
+    if distinct.len() == items.len() {
+        return verify_distinct(items);
+    }
+    let verdicts = verify_distinct(&distinct);
+    representative.into_iter().map(|at| verdicts[at]).collect()
+}
+
+fn verify_distinct(items: &[VerifyItem<'_>]) -> Vec<bool> {
     // Small inputs are split so that every core gets a share; large ones use full batches.
     let share = items.len().div_ceil(rayon::current_num_threads().max(1));
     let chunk = share.clamp(VERIFY_CHUNK_SIGNATURES_MIN, VERIFY_CHUNK_SIGNATURES);

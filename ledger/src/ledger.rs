@@ -331,6 +331,8 @@ impl<L: Log> Ledger<L> {
 fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {
     let (envelope, signing_bytes) = schemas::decode_signed_record(&raw)?;
     let digest = event_hash(&signing_bytes, &envelope.signature);
+    // From here on, what the signature covers (the batch root's message when batch-signed).
+    let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
     Ok(Candidate { index, key: None, envelope, signing_bytes, digest, raw })
 }
 

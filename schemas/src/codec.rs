@@ -8,12 +8,17 @@ use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 
 use crate::SchemaError;
 use crate::bytes::SignatureBytes;
-use crate::event::{Envelope, Event, Sealed};
+use crate::event::{BatchProof, Envelope, Event, Sealed};
 use crate::limits::{RECORD_SIZE_BYTES_MAX, SEALED_CIPHERTEXT_BYTES_MAX};
 use crate::personal::PersonalData;
 
 /// The version written in front of every envelope. Readers refuse versions they do not know.
+/// Version 1: `event, signature, sealed`. Version 2 adds the event's `BatchProof` after them
+/// (batch-signed events); an envelope without one is always written as version 1.
 pub const ENVELOPE_VERSION: u16 = 1;
+pub const ENVELOPE_VERSION_BATCH: u16 = 2;
+/// What a batch signature covers, before `size (u32 little-endian) || root`.
+pub const BATCH_SIGNING_DOMAIN: &[u8] = b"locker/batch/v1\n";
 /// Prepended to an event's canonical bytes before signing, so that an event signature can never
 /// be mistaken for a signature over anything else (an e-signature, a checkpoint, an HTTP request).
 pub const EVENT_SIGNING_DOMAIN: &[u8] = b"locker/event/v1\n";
@@ -82,8 +87,27 @@ pub fn signing_bytes(event: &Event) -> Result<Vec<u8>, SchemaError> {
 /// Encodes a record for the log. Fails if the envelope is invalid or larger than the limit.
 pub fn encode_record(envelope: &Envelope) -> Result<Vec<u8>, SchemaError> {
     validate_envelope(envelope)?;
-    let mut bytes = ENVELOPE_VERSION.to_le_bytes().to_vec();
-    bytes.extend_from_slice(&encode(envelope)?);
+    let bytes = match &envelope.batch {
+        None => {
+            let mut bytes = ENVELOPE_VERSION.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&encode(&(
+                &envelope.event,
+                &envelope.signature,
+                &envelope.sealed,
+            ))?);
+            bytes
+        }
+        Some(batch) => {
+            let mut bytes = ENVELOPE_VERSION_BATCH.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&encode(&(
+                &envelope.event,
+                &envelope.signature,
+                &envelope.sealed,
+                batch,
+            ))?);
+            bytes
+        }
+    };
     if bytes.len() > RECORD_SIZE_BYTES_MAX {
         return Err(SchemaError::RecordTooLarge {
             size_bytes: bytes.len(),
@@ -111,10 +135,10 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
         return Err(SchemaError::RecordTruncated { size_bytes: bytes.len() });
     };
     let version = u16::from_le_bytes(*version);
-    if version != ENVELOPE_VERSION {
+    if version != ENVELOPE_VERSION && version != ENVELOPE_VERSION_BATCH {
         return Err(SchemaError::UnsupportedVersion {
             found: version,
-            supported: ENVELOPE_VERSION,
+            supported: ENVELOPE_VERSION_BATCH,
         });
     }
     // An envelope is encoded as its fields in order, so the event's bytes are a prefix of the
@@ -122,13 +146,24 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
     let (event, event_len) = bincode::serde::decode_from_slice::<Event, _>(body, config())
         .map_err(|e| SchemaError::Malformed(e.to_string()))?;
     let (event_bytes, rest) = body.split_at(event_len);
-    let (signature, sealed): (SignatureBytes, Option<Sealed>) = decode_exact(rest)?;
+    let (signature, sealed, batch) = if version == ENVELOPE_VERSION {
+        let (signature, sealed): (SignatureBytes, Option<Sealed>) = decode_exact(rest)?;
+        (signature, sealed, None)
+    } else {
+        let (signature, sealed, batch): (SignatureBytes, Option<Sealed>, BatchProof) =
+            decode_exact(rest)?;
+        (signature, sealed, Some(batch))
+    };
     // Canonical form: refuse any second spelling of the same envelope. Re-encoding the event
     // also yields exactly the bytes its actor signed.
-    if !encodes_to(&event, event_bytes) || !encodes_to(&(signature, &sealed), rest) {
+    let rest_canonical = match &batch {
+        None => encodes_to(&(signature, &sealed), rest),
+        Some(batch) => encodes_to(&(signature, &sealed, batch), rest),
+    };
+    if !encodes_to(&event, event_bytes) || !rest_canonical {
         return Err(SchemaError::Malformed("not in canonical form".to_owned()));
     }
-    let envelope = Envelope { event, signature, sealed };
+    let envelope = Envelope { event, signature, sealed, batch };
     validate_envelope(&envelope)?;
     let mut signed = Vec::with_capacity(EVENT_SIGNING_DOMAIN.len() + event_bytes.len());
     signed.extend_from_slice(EVENT_SIGNING_DOMAIN);
@@ -139,6 +174,21 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
 fn validate_envelope(envelope: &Envelope) -> Result<(), SchemaError> {
     let payload = &envelope.event.payload;
     payload.validate()?;
+    if let Some(batch) = &envelope.batch {
+        use crate::limits::{BATCH_EVENTS_MAX, BATCH_PATH_HASHES_MAX};
+        if batch.size == 0 || batch.size > BATCH_EVENTS_MAX || batch.index >= batch.size {
+            return Err(SchemaError::InvalidEvent(format!(
+                "batch position {} of {} (a batch holds 1 to {BATCH_EVENTS_MAX} events)",
+                batch.index, batch.size
+            )));
+        }
+        if batch.path.len() > BATCH_PATH_HASHES_MAX {
+            return Err(SchemaError::InvalidEvent(format!(
+                "a batch path of {} hashes (at most {BATCH_PATH_HASHES_MAX})",
+                batch.path.len()
+            )));
+        }
+    }
     match (payload.personal_commitment(), &envelope.sealed) {
         (Some(_), None) => {
             return Err(SchemaError::InvalidEvent(format!(

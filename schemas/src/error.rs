@@ -12,7 +12,7 @@ pub enum SchemaError {
     RecordTooLarge { size_bytes: usize, limit_bytes: usize },
     #[error("record is {size_bytes} bytes, too short to hold an envelope version")]
     RecordTruncated { size_bytes: usize },
-    #[error("unsupported envelope version {found} (this build reads version {supported})")]
+    #[error("unsupported envelope version {found} (this build reads versions 1 to {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
     #[error("record does not decode: {0}")]
     Malformed(String),

@@ -70,6 +70,21 @@ pub struct Envelope {
     /// subject's key. Not covered by the signature, so erasing the key (crypto-shredding) leaves
     /// every signature verifiable.
     pub sealed: Option<Sealed>,
+    /// Present when the actor signed a whole batch at once: `signature` is then over the
+    /// batch's Merkle root (`BATCH_SIGNING_DOMAIN || size || root`), and this is the event's
+    /// place in the batch. The record is envelope version 2; without it, version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchProof>,
+}
+
+/// Where an event sits in the batch its actor signed as one: leaf `index` of `size`, with
+/// the RFC 9162 inclusion path (leaf `H(0x00 || signing bytes)`, BLAKE3) to the signed root.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchProof {
+    pub index: u32,
+    pub size: u32,
+    pub path: Vec<crate::bytes::Digest32>,
 }
 
 /// Personal data encrypted under a per-subject key held outside the log.

@@ -32,3 +32,7 @@ const _: () = assert!(
         > SEALED_CIPHERTEXT_BYTES_MAX,
     "the sealed bound, not the field bound, is the binding one"
 );
+
+/// Events one batch signature may cover, and so the longest inclusion path in a batch.
+pub const BATCH_EVENTS_MAX: u32 = 1 << 16;
+pub const BATCH_PATH_HASHES_MAX: usize = 16;

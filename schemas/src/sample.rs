@@ -291,7 +291,7 @@ pub fn sample_envelope(kind: usize, p: &SampleParams) -> Envelope {
         key_id: KeyId([p.byte ^ 20; 16]),
         payload,
     };
-    Envelope { event, signature: SignatureBytes([p.byte ^ 21; 64]), sealed }
+    Envelope { event, signature: SignatureBytes([p.byte ^ 21; 64]), sealed, batch: None }
 }
 
 /// Every kind once, with the default parameters.

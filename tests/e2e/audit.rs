@@ -171,6 +171,7 @@ async fn the_audit_names_a_record_forged_straight_into_kafka() {
         event,
         signature: schemas::SignatureBytes(signature.to_bytes()),
         sealed: None,
+        batch: None,
     })
     .expect("encode");
     let topic = format!("{prefix}.events");

@@ -404,3 +404,80 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     );
     drop(server);
 }
+
+/// Batch-signed issuance end to end: one signature per batch, every document verifiable
+/// alone (its proof bundle checks offline), a re-run adds nothing, and the audit passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_signs_each_batch_once_and_every_document_still_verifies_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, None);
+    let url = format!("http://{}", server.address);
+    let client = JsonClient::new(Duration::from_secs(60));
+    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
+    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let service = Service { url: url.clone(), client, token };
+    let asha =
+        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
+    let mut csv = String::from("roll_no,name,locker,aadhaar,Physics\n");
+    for i in 0..300 {
+        writeln!(csv, "2027{i:06},Asha Kumari,{asha},,{}", 50 + i % 50).expect("write");
+    }
+    let file = dir.path().join("batch.csv");
+    std::fs::write(&file, csv).expect("file");
+    let report = dir.path().join("rejected.csv");
+    let mut args = bulk(&url, &data, &file, &report, "HSCER");
+    args.extend(owned(&["--batch-sign", "--batch-rows", "128"]));
+    let (ok, out, err) = locker(args.clone()).await;
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("300 accepted, 0 already present, 0 rejected"), "{out}");
+    let (ok, out, _) = locker(args).await;
+    assert!(ok && out.contains("0 accepted, 300 already present"), "{out}");
+
+    // One document of the second batch, proven alone.
+    let uri = "in.gov.cbse-HSCER-2027000200";
+    let bundle_url =
+        JsonClient::parse_url(&format!("{url}/v1/citizen/certificates/{uri}/bundle")).expect("url");
+    let auth = [("authorization", format!("Bearer {}", service.token))];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let bundle = loop {
+        let (status, bundle) =
+            service.client.send("GET", &bundle_url, &auth, vec![]).await.expect("get");
+        if status == 200 {
+            break bundle;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}: {bundle}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let record =
+        serde_json::from_str::<serde_json::Value>(&bundle).expect("json")["document"]["record"]
+            .as_str()
+            .expect("record")
+            .to_owned();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(record).expect("base64");
+    let envelope = schemas::decode_record(&bytes).expect("decodes");
+    let proof = envelope.batch.expect("batch-signed");
+    assert_eq!((proof.index, proof.size), (72, 128), "row 200 is the 73rd of the second batch");
+    let bundle_path = dir.path().join("one.json");
+    std::fs::write(&bundle_path, &bundle).expect("bundle");
+    let (ok, out, err) = locker(owned(&[
+        "verify-bundle",
+        bundle_path.to_str().expect("path"),
+        "--data",
+        data.to_str().expect("path"),
+    ]))
+    .await;
+    assert!(ok && out.starts_with(&format!("authentic: document {uri}")), "{out} {err}");
+
+    drop(server);
+    let (ok, out, err) =
+        locker(owned(&["audit", "verify", "--data", data.to_str().expect("path")])).await;
+    assert!(ok && out.contains("locker audit: OK"), "{out} {err}");
+}

@@ -124,8 +124,12 @@ fn check_proven(
         &checkpoint.root,
     )
     .map_err(|source| BundleError::NotIncluded { which: which.clone(), source })?;
-    schemas::decode_signed_record(&proven.record)
-        .map_err(|e| BundleError::Undecodable { which, reason: e.to_string() })
+    let (envelope, message) = schemas::decode_signed_record(&proven.record)
+        .map_err(|e| BundleError::Undecodable { which: which.clone(), reason: e.to_string() })?;
+    // A batch-signed event's signature covers its batch's root.
+    let message = crate::crypto::signed_message(&envelope, message)
+        .map_err(|_| BundleError::BadSignature { which })?;
+    Ok((envelope, message))
 }
 
 /// The keys a record registers, with their owner.

@@ -31,7 +31,7 @@ pub use follow::catch_up;
 pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
 pub use store::{PartitionTree, TreeStore};
 pub use tree::{MerkleTree, Nodes, ProofError, consistency_proof, inclusion_proof, root};
-pub use verify::{VerifyError, verify_consistency, verify_inclusion};
+pub use verify::{VerifyError, root_from_inclusion, verify_consistency, verify_inclusion};
 
 #[cfg(test)]
 mod tests;

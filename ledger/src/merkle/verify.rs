@@ -40,6 +40,20 @@ pub fn verify_inclusion(
     proof: &[Digest32],
     root: &Digest32,
 ) -> Result<(), VerifyError> {
+    if root_from_inclusion(leaf, index, size, proof)? != *root {
+        return Err(VerifyError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// The root that `leaf` at `index` of a tree of `size` leaves leads to along `proof`
+/// (RFC 9162 2.1.3.2 up to the final comparison): what a batch signature must cover.
+pub fn root_from_inclusion(
+    leaf: &Digest32,
+    index: u64,
+    size: u64,
+    proof: &[Digest32],
+) -> Result<Digest32, VerifyError> {
     check_length(proof)?;
     if index >= size {
         return Err(VerifyError::IndexOutOfRange { index, size });
@@ -67,10 +81,7 @@ pub fn verify_inclusion(
     if sn != 0 {
         return Err(VerifyError::ProofTooShort);
     }
-    if r != *root {
-        return Err(VerifyError::RootMismatch);
-    }
-    Ok(())
+    Ok(r)
 }
 
 /// Whether the tree of `old` leaves with root `old_root` is a prefix of the tree of `new`

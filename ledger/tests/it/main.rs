@@ -4,6 +4,8 @@
 mod append;
 /// The auditor's replay: intact, and tampered with in each way, found at its position.
 mod audit;
+/// Batch-signed issuance: one signature over a Merkle root, each event verified alone.
+mod batch;
 /// Proof bundles: made from the log and trees, verified offline, refused when altered.
 mod bundle;
 /// The `Log` conformance suite, run against the embedded log and a real Kafka broker.

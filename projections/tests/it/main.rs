@@ -451,9 +451,9 @@ async fn an_event_of_a_newer_schema_version_halts_with_that_reason() {
     let records = vec![world.register_issuer(), registration, world.issue_marksheet(&asha, "V-1")];
     let dir = tempfile::tempdir().expect("tempdir");
     let log = logged(dir.path(), &world, records).await;
-    // A record written by a newer build (envelope version 2), straight into the log.
+    // A record written by a newer build (envelope version 3), straight into the log.
     let mut newer = world.issue_marksheet(&asha, "V-2");
-    newer[0] = 2;
+    newer[0] = 3;
     let key = PartitionKey::Locker(asha.locker).to_key_bytes();
     let request = ledger::AppendRequest {
         id: EventId([2; 16]),
@@ -471,7 +471,7 @@ async fn an_event_of_a_newer_schema_version_halts_with_that_reason() {
     let err = projector.catch_up().await.expect_err("halt");
     let ProjectionError::Halted { offset, reason, .. } = &err else { panic!("{err}") };
     assert_eq!(*offset, position.offset);
-    assert!(reason.contains("unsupported envelope version 2"), "{reason}");
+    assert!(reason.contains("unsupported envelope version 3"), "{reason}");
 }
 
 /// A follower and explicit catch-ups on the same views at once: one applier per partition at a

@@ -64,7 +64,58 @@ fn json_form_matches_the_fixtures() {
 fn the_version_prefix_is_checked_before_anything_else() {
     let mut bytes = encode_record(&all_kinds()[9]).expect("encode");
     assert_eq!(&bytes[..2], &[1, 0], "version 1, little-endian");
-    bytes[0] = 2;
-    let err = decode_record(&bytes).expect_err("version 2 is unknown");
-    assert_eq!(err.to_string(), "unsupported envelope version 2 (this build reads version 1)");
+    bytes[0] = 3;
+    let err = decode_record(&bytes).expect_err("version 3 is unknown");
+    assert_eq!(
+        err.to_string(),
+        "unsupported envelope version 3 (this build reads versions 1 to 2)"
+    );
+}
+
+/// Envelope version 2: a batch-signed event carries its place in the batch after the rest.
+fn batch_sample() -> schemas::Envelope {
+    let mut envelope = all_kinds()
+        .into_iter()
+        .find(|e| e.event.payload.kind_name() == "document_issued")
+        .expect("a document_issued sample");
+    envelope.batch = Some(schemas::BatchProof {
+        index: 2,
+        size: 5,
+        path: vec![
+            schemas::Digest32([7; 32]),
+            schemas::Digest32([8; 32]),
+            schemas::Digest32([9; 32]),
+        ],
+    });
+    envelope
+}
+
+#[test]
+fn a_batch_signed_envelope_is_version_2_byte_for_byte() {
+    let dir = golden_dir().with_file_name("v2");
+    let envelope = batch_sample();
+    let bytes = encode_record(&envelope).expect("encode");
+    assert_eq!(&bytes[..2], &[2, 0], "version 2, little-endian");
+    let json = envelope_to_json(&envelope).expect("json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(&dir).expect("v2 dir");
+        std::fs::write(dir.join("document_issued_batch.bin"), &bytes).expect("write");
+        std::fs::write(dir.join("document_issued_batch.json"), &json).expect("write");
+    }
+    let fixture = std::fs::read(dir.join("document_issued_batch.bin")).expect("v2 fixture");
+    assert!(fixture == bytes, "the version 2 encoding changed");
+    assert_eq!(decode_record(&fixture).expect("decode"), envelope);
+    let fixture = std::fs::read_to_string(dir.join("document_issued_batch.json")).expect("json");
+    assert_eq!(fixture, json);
+    assert_eq!(envelope_from_json(&fixture).expect("parse"), envelope);
+    // Without its proof the same event is version 1, exactly as before version 2 existed.
+    let single = schemas::Envelope { batch: None, ..envelope };
+    assert_eq!(&encode_record(&single).expect("encode")[..2], &[1, 0]);
+    // A proof that cannot be (index beyond size, empty batch, an over-long path) is refused.
+    for (index, size, path) in [(5, 5, 1), (0, 0, 1), (0, 2, 17)] {
+        let mut bad = batch_sample();
+        bad.batch =
+            Some(schemas::BatchProof { index, size, path: vec![schemas::Digest32([1; 32]); path] });
+        assert!(encode_record(&bad).is_err(), "{index} {size} {path}");
+    }
 }
