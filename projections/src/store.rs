@@ -89,6 +89,13 @@ pub enum Opened {
 
 fn cf_options(name: &str) -> Options {
     let mut options = Options::default();
+    // Most point reads while projecting miss (a document or profile not there yet): bloom
+    // filters in the memtable and the tables answer them without walking either.
+    options.set_memtable_whole_key_filtering(true);
+    options.set_memtable_prefix_bloom_ratio(0.05);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    options.set_block_based_table_factory(&table);
     if name == CF_COUNTERS {
         options.set_merge_operator_associative("add_i64", add_merge);
     }
