@@ -10,3 +10,5 @@ pub const LOCKER_QUOTA_BYTES: i64 = 1 << 30;
 pub const PARALLEL_PARTITIONS_MAX: usize = 2;
 
 const _: () = assert!(PAGE_ITEMS_MAX <= APPLY_BATCH_RECORDS_MAX);
+/// Memory all the views' memtables may hold together before RocksDB flushes them.
+pub const VIEWS_MEMTABLES_BYTES_MAX: usize = 128 * 1024 * 1024;

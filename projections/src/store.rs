@@ -107,6 +107,9 @@ impl Views {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Sixteen column families with RocksDB's 64 MB memtables each could hold a gigabyte
+        // in memory during a bulk load; one budget for all of them bounds it.
+        options.set_db_write_buffer_size(crate::limits::VIEWS_MEMTABLES_BYTES_MAX);
         let families = std::iter::once(CF_META)
             .chain(VIEW_CFS)
             .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
