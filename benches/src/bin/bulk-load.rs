@@ -282,27 +282,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The load: IN_FLIGHT batches on the wire at once.
+    let batches = Arc::new(batches);
     let start = Instant::now();
-    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let mut sending = tokio::task::JoinSet::new();
-    for body in batches {
-        let permit = Arc::clone(&slots).acquire_owned().await?;
-        let (client, url) = (client.clone(), url.clone());
-        sending.spawn(async move {
-            let headers = [("content-type", "application/x-ndjson".to_owned())];
-            let answer =
-                json_post(&client, &format!("{url}/v1/issuer/batches"), &headers, body).await;
-            drop(permit);
-            answer
-        });
-    }
-    let (mut accepted, mut other) = (0u64, 0u64);
-    while let Some(done) = sending.join_next().await {
-        let answer = done??;
-        accepted += answer["accepted"].as_u64().unwrap_or(0);
-        other += answer["rejected"].as_u64().unwrap_or(0)
-            + answer["already_present"].as_u64().unwrap_or(0);
-    }
+    let (accepted, present, _) = send_all(&client, &url, &batches).await?;
     let ingest = start.elapsed().as_secs_f64();
     // Until every document is in the views (My Issuer, the lockers).
     loop {
@@ -323,9 +305,19 @@ async fn main() -> anyhow::Result<()> {
     let p99_ms = latencies.get(latencies.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0)
         as f64
         / 1000.0;
+    anyhow::ensure!(accepted == rows as u64, "{accepted} accepted, {present} present, of {rows}");
+    // Results day again: the same file sent a second time adds nothing.
+    let start = Instant::now();
+    let (again, present, rejected) = send_all(&client, &url, &batches).await?;
+    let rerun = start.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        again == 0 && present == rows as u64 && rejected == 0,
+        "the re-run: {again} accepted, {present} already present, {rejected} rejected"
+    );
+    let after = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+    anyhow::ensure!(after == before + rows as i64, "issued by the board: {after}");
     let rss = peak_rss_mib(pid);
     drop(server);
-    anyhow::ensure!(accepted == rows as u64, "{accepted} accepted, {other} not, of {rows}");
     let rate = rows as f64 / ingest;
     println!(
         "bulk-load: {rows} marksheets on {}, {}",
@@ -354,6 +346,7 @@ async fn main() -> anyhow::Result<()> {
         "  My Certificates during the load: {} reads, p99 {p99_ms:.1} ms ({readers} readers)",
         latencies.len()
     );
+    println!("  the same file again: 0 added, {rows} already present, in {rerun:.1} s");
     Ok(())
 }
 
@@ -382,4 +375,35 @@ fn raw_hash_and_put_rates(row_bytes: usize) -> anyhow::Result<(f64, f64)> {
     }
     let puts = COUNT as f64 / start.elapsed().as_secs_f64();
     Ok((hashes, puts))
+}
+
+/// Sends every batch, `IN_FLIGHT` at once; returns the rows accepted, already present and
+/// rejected.
+async fn send_all(
+    client: &JsonClient,
+    url: &str,
+    batches: &Arc<Vec<Vec<u8>>>,
+) -> anyhow::Result<(u64, u64, u64)> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut sending = tokio::task::JoinSet::new();
+    for index in 0..batches.len() {
+        let permit = Arc::clone(&slots).acquire_owned().await?;
+        let (client, url, batches) = (client.clone(), url.to_owned(), Arc::clone(batches));
+        sending.spawn(async move {
+            let headers = [("content-type", "application/x-ndjson".to_owned())];
+            let body = batches[index].clone();
+            let answer =
+                json_post(&client, &format!("{url}/v1/issuer/batches"), &headers, body).await;
+            drop(permit);
+            answer
+        });
+    }
+    let (mut accepted, mut present, mut rejected) = (0, 0, 0);
+    while let Some(done) = sending.join_next().await {
+        let answer = done??;
+        accepted += answer["accepted"].as_u64().unwrap_or(0);
+        present += answer["already_present"].as_u64().unwrap_or(0);
+        rejected += answer["rejected"].as_u64().unwrap_or(0);
+    }
+    Ok((accepted, present, rejected))
 }
