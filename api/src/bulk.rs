@@ -28,7 +28,7 @@ use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSu
 use serde::Serialize;
 
 use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX, PUSH_CLOCK_SKEW_MS};
-use crate::push::{PushBody, invalid_event, ledger_error, salt_of};
+use crate::push::{PushBody, committed_personal, invalid_event, ledger_error};
 use crate::{ApiError, AppState};
 
 /// One row's verdict.
@@ -125,32 +125,7 @@ fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
             ),
         ));
     }
-    let personal = match (issued.personal, body.personal) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Err(invalid_event("personal fields sent for an event that commits to none"));
-        }
-        (Some(_), None) => {
-            return Err(invalid_event(
-                "the event commits to personal fields; send them under `personal`",
-            ));
-        }
-        (Some(commitment), Some(personal)) => {
-            if !matches!(personal.data, PersonalData::Document(_)) {
-                return Err(invalid_event("a document's personal fields are `document` fields"));
-            }
-            let salt = salt_of(&personal.salt)?;
-            let bytes = schemas::encode_personal(&personal.data)
-                .map_err(|e| invalid_event(e.to_string()))?;
-            if ledger::crypto::commitment(&salt, &bytes) != commitment {
-                return Err(ApiError::bad_request(
-                    "commitment_mismatch",
-                    "the personal fields and salt do not match the signed commitment",
-                ));
-            }
-            Some((salt, personal.data))
-        }
-    };
+    let personal = committed_personal(issued.personal, body.personal)?;
     Ok(Parsed { envelope, personal })
 }
 

@@ -40,14 +40,7 @@ async fn aadhaar_reference(
         "",
         &body,
     );
-    let mut headers = vec![
-        ("signature-input", signed.signature_input),
-        ("signature", signed.signature),
-        ("content-type", "application/json".to_owned()),
-    ];
-    if let Some(digest) = signed.content_digest {
-        headers.push(("content-digest", digest));
-    }
+    let headers = signed.into_headers();
     let (status, answer) =
         JsonClient::new(Duration::from_secs(30)).send("POST", &url, &headers, body).await?;
     if status != 200 {

@@ -250,6 +250,38 @@ fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(
     Ok(())
 }
 
+/// The personal fields sent with a document event, checked against the commitment the event
+/// signs: both or neither, `document` fields, and the salt and fields hash to the commitment.
+pub(crate) fn committed_personal(
+    commitment: Option<schemas::Commitment>,
+    sent: Option<PersonalBody>,
+) -> Result<Option<([u8; 32], PersonalData)>, ApiError> {
+    match (commitment, sent) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => {
+            Err(invalid_event("personal fields sent for an event that commits to none"))
+        }
+        (Some(_), None) => {
+            Err(invalid_event("the event commits to personal fields; send them under `personal`"))
+        }
+        (Some(commitment), Some(personal)) => {
+            if !matches!(personal.data, PersonalData::Document(_)) {
+                return Err(invalid_event("a document's personal fields are `document` fields"));
+            }
+            let salt = salt_of(&personal.salt)?;
+            let bytes = schemas::encode_personal(&personal.data)
+                .map_err(|e| invalid_event(e.to_string()))?;
+            if ledger::crypto::commitment(&salt, &bytes) != commitment {
+                return Err(ApiError::bad_request(
+                    "commitment_mismatch",
+                    "the personal fields and salt do not match the signed commitment",
+                ));
+            }
+            Ok(Some((salt, personal.data)))
+        }
+    }
+}
+
 pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
     let bytes: Option<Vec<u8>> = (0..text.len())
         .step_by(2)
@@ -312,29 +344,10 @@ pub(crate) async fn push_document(
             ),
         ));
     }
-    match (event.payload.personal_commitment().copied(), body.personal) {
-        (None, None) => {}
-        (None, Some(_)) => {
-            return Err(invalid_event("personal fields sent for an event that commits to none"));
-        }
-        (Some(_), None) => {
-            return Err(invalid_event(
-                "the event commits to personal fields; send them under `personal`",
-            ));
-        }
-        (Some(commitment), Some(personal)) => {
-            if !matches!(personal.data, PersonalData::Document(_)) {
-                return Err(invalid_event("a document's personal fields are `document` fields"));
-            }
-            let salt = salt_of(&personal.salt)?;
-            let bytes = schemas::encode_personal(&personal.data)
-                .map_err(|e| invalid_event(e.to_string()))?;
-            if ledger::crypto::commitment(&salt, &bytes) != commitment {
-                return Err(ApiError::bad_request(
-                    "commitment_mismatch",
-                    "the personal fields and salt do not match the signed commitment",
-                ));
-            }
+    if let Some((salt, data)) =
+        committed_personal(event.payload.personal_commitment().copied(), body.personal)?
+    {
+        {
             let subject = event
                 .payload
                 .seal_subject()
@@ -343,9 +356,8 @@ pub(crate) async fn push_document(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("vault: {e}"))
             })?;
             let nonce = state.nonces.next();
-            let (_, sealed) =
-                ledger::crypto::seal_personal(&key, subject, nonce, salt, &personal.data)
-                    .map_err(ledger_error)?;
+            let (_, sealed) = ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
+                .map_err(ledger_error)?;
             envelope.sealed = Some(sealed);
         }
     }

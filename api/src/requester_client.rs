@@ -57,15 +57,8 @@ impl RequesterClient {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let keyid = format!("{}:{}", self.id, key_id_of(&self.key.verifying_key()));
         let now_s = self.clock.now().0.div_euclid(1000);
-        let signed =
-            crate::rfc9421::sign_request(&self.key, &keyid, now_s, method, path, query, body);
-        let mut headers =
-            vec![("signature-input", signed.signature_input), ("signature", signed.signature)];
-        if let Some(digest) = signed.content_digest {
-            headers.push(("content-digest", digest));
-            headers.push(("content-type", "application/json".to_owned()));
-        }
-        headers
+        crate::rfc9421::sign_request(&self.key, &keyid, now_s, method, path, query, body)
+            .into_headers()
     }
 
     async fn call(

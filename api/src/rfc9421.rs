@@ -216,6 +216,19 @@ pub struct SignedHeaders {
     pub content_digest: Option<String>,
 }
 
+impl SignedHeaders {
+    /// The headers to send: the signature, and with a body its digest and a JSON content type.
+    pub fn into_headers(self) -> Vec<(&'static str, String)> {
+        let mut headers =
+            vec![("signature-input", self.signature_input), ("signature", self.signature)];
+        if let Some(digest) = self.content_digest {
+            headers.push(("content-digest", digest));
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        headers
+    }
+}
+
 /// Signs a request as a locker requester does.
 pub fn sign_request(
     key: &ed25519_dalek::SigningKey,

@@ -27,6 +27,19 @@ struct Service {
 }
 
 impl Service {
+    /// The demo citizen, logged in.
+    async fn asha(url: &str) -> Self {
+        let client = JsonClient::new(Duration::from_secs(60));
+        let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+        let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+        let (_, session) = client.post(&login, body.to_string()).await.expect("login");
+        let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        Service { url: url.to_owned(), client, token }
+    }
+
     async fn get(&self, path: &str) -> serde_json::Value {
         let url = JsonClient::parse_url(&format!("{}{path}", self.url)).expect("url");
         let auth = [("authorization", format!("Bearer {}", self.token))];
@@ -87,15 +100,7 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     let (gateway_url, _sms) = gateway().await;
     let server = serve(&data, &gateway_url, None);
     let url = format!("http://{}", server.address);
-    let client = JsonClient::new(Duration::from_secs(60));
-    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
-    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
-    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let service = Service { url: url.clone(), client, token };
+    let service = Service::asha(&url).await;
     let asha =
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
     let before = issued_by_cbse(&service.get("/v1/stats").await);
@@ -289,15 +294,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     let (gateway_url, _sms) = gateway().await;
     let server = serve(&data, &gateway_url, Some((&brokers, &prefix)));
     let url = format!("http://{}", server.address);
-    let client = JsonClient::new(Duration::from_secs(60));
-    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
-    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
-    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let service = Service { url, client, token };
+    let service = Service::asha(&url).await;
     let asha = schemas::LockerId::parse(
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
     )
@@ -414,15 +411,7 @@ async fn a_board_signs_each_batch_once_and_every_document_still_verifies_alone()
     let (gateway_url, _sms) = gateway().await;
     let server = serve(&data, &gateway_url, None);
     let url = format!("http://{}", server.address);
-    let client = JsonClient::new(Duration::from_secs(60));
-    let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
-    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
-    let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let service = Service { url: url.clone(), client, token };
+    let service = Service::asha(&url).await;
     let asha =
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
     let mut csv = String::from("roll_no,name,locker,aadhaar,Physics\n");

@@ -185,14 +185,7 @@ async fn main() -> anyhow::Result<()> {
             "",
             &body,
         );
-        let mut headers = vec![
-            ("signature-input", signed.signature_input),
-            ("signature", signed.signature),
-            ("content-type", "application/json".to_owned()),
-        ];
-        if let Some(digest) = signed.content_digest {
-            headers.push(("content-digest", digest));
-        }
+        let headers = signed.into_headers();
         let answer = json_post(&client, &format!("{url}{path}"), &headers, body).await?;
         let references: Vec<AadhaarRef> = answer["references"]
             .as_array()
