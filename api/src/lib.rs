@@ -28,6 +28,7 @@ pub mod monitor;
 pub mod openapi;
 pub mod otp;
 pub mod push;
+pub mod quota;
 mod requester;
 pub mod requester_client;
 pub mod rfc9421;
@@ -105,6 +106,8 @@ pub struct Services {
     pub proofs: Arc<dyn transparency::Proofs>,
     /// One permit per bulk batch being processed (`limits::BULK_BATCHES_IN_FLIGHT`).
     pub bulk: Arc<tokio::sync::Semaphore>,
+    /// Aadhaar references each issuer may ask for (`limits::AADHAAR_REFERENCES_PER_HOUR`).
+    pub aadhaar_quota: Arc<quota::Quota>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.

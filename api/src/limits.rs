@@ -75,6 +75,9 @@ pub const INBOX_PARTITIONS: u32 = 4;
 /// failed batch before trying it again.
 pub const INBOX_WAIT_MS: u64 = 5_000;
 pub const INBOX_RETRY_MS: u64 = 1_000;
+/// Aadhaar references one issuer may ask for per hour (a bucket that refills continuously):
+/// a board's whole results day, and nowhere near enumerating Aadhaar numbers.
+pub const AADHAAR_REFERENCES_PER_HOUR: u64 = 4_000_000;
 /// Aadhaar numbers per reference request (bulk issuance asks a batch's at once).
 pub const AADHAAR_BATCH_MAX: usize = 2_000;
 /// A proof bundle waits this long for a checkpoint covering its records, and asking for one

@@ -401,17 +401,18 @@ pub(crate) struct AadhaarReferenceDto {
 /// citizen it knows only by Aadhaar. Only the platform can compute the keyed hash (so the log
 /// never holds the number); an issuer gets it for numbers it already holds, signing the
 /// request (RFC 9421) with its registered key.
-#[utoipa::path(post, path = "/v1/issuer/aadhaar-references", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarQuery, responses((status = 200, body = AadhaarReferenceDto), (status = 400, description = "`invalid_aadhaar`, `invalid_json`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/aadhaar-references", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarQuery, responses((status = 200, body = AadhaarReferenceDto), (status = 400, description = "`invalid_aadhaar`, `invalid_json`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`: the issuer's hourly quota of references is spent", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn aadhaar_reference(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (_, body) = crate::requester::authenticate_as(&state, request, |who| {
+    let (issuer, body) = crate::requester::authenticate_as(&state, request, |who| {
         schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
     })
     .await?;
     let query: AadhaarQuery = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    spend_aadhaar_quota(&state, &issuer, 1)?;
     let aadhaar = schemas::Aadhaar::parse(&query.aadhaar)
         .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
@@ -420,6 +421,24 @@ pub(crate) async fn aadhaar_reference(
         last4: reference.last4.as_str().to_owned(),
     })
     .into_response())
+}
+
+/// Counts references against the issuer's hourly quota: `rate_limited` (429) past it.
+fn spend_aadhaar_quota(
+    state: &AppState,
+    issuer: &schemas::Principal,
+    numbers: u64,
+) -> Result<(), ApiError> {
+    state.aadhaar_quota.take(issuer, numbers, state.clock.now()).map_err(|seconds| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "at most {} Aadhaar references an hour per issuer; these {numbers} are available in {seconds} s",
+                state.aadhaar_quota.capacity()
+            ),
+        )
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -449,12 +468,12 @@ pub(crate) struct AadhaarBatchDto {
 /// `POST /v1/issuer/aadhaar-reference-batches`: the references of many numbers at once, for
 /// bulk issuance (a board seeded with Aadhaar numbers); signed like the single form. An
 /// invalid number gets its own error; the others their references.
-#[utoipa::path(post, path = "/v1/issuer/aadhaar-reference-batches", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarBatchQuery, responses((status = 200, body = AadhaarBatchDto), (status = 400, description = "`invalid_json`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/aadhaar-reference-batches", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarBatchQuery, responses((status = 200, body = AadhaarBatchDto), (status = 400, description = "`invalid_json`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`: the issuer's hourly quota of references is spent", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn aadhaar_reference_batch(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (_, body) = crate::requester::authenticate_as(&state, request, |who| {
+    let (issuer, body) = crate::requester::authenticate_as(&state, request, |who| {
         schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
     })
     .await?;
@@ -466,6 +485,7 @@ pub(crate) async fn aadhaar_reference_batch(
             format!("at most {} numbers per request", crate::limits::AADHAAR_BATCH_MAX),
         ));
     }
+    spend_aadhaar_quota(&state, &issuer, query.aadhaar_numbers.len() as u64)?;
     let references = query
         .aadhaar_numbers
         .iter()

@@ -216,6 +216,9 @@ async fn run<L: Log>(
         pages: Default::default(),
         proofs: Arc::clone(&proofs) as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(crate::limits::BULK_BATCHES_IN_FLIGHT)),
+        aadhaar_quota: Arc::new(crate::quota::Quota::per_hour(
+            crate::limits::AADHAAR_REFERENCES_PER_HOUR,
+        )),
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -535,6 +535,11 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Now on the fixture's clock, in seconds (a signature's `created`).
+fn created_s(f: &crate::routes::Fixture) -> i64 {
+    ledger::clock::Clock::now(f.clock.as_ref()).0 / 1000
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
     let f = fixture().await;
@@ -544,7 +549,7 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
         let path = "/v1/issuer/aadhaar-reference-batches";
         let body = body.into_bytes();
         let signed =
-            api::rfc9421::sign_request(key, &keyid, NOW_MS / 1000, "POST", path, "", &body);
+            api::rfc9421::sign_request(key, &keyid, created_s(&f), "POST", path, "", &body);
         let mut request = Request::post(path)
             .header("signature-input", signed.signature_input)
             .header("signature", signed.signature);
@@ -584,4 +589,24 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
     let stranger = SigningKey::from_bytes(&[1; 32]);
     let (status, answer) = ask(numbers.to_string(), &stranger).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    // The fixture's issuer may ask for 5,000 references an hour: 3 asked above, then two
+    // full batches, and the third is refused until the bucket refills.
+    let full = serde_json::json!({ "aadhaar_numbers": vec!["2345 6789 0127"; 2_000] }).to_string();
+    for _ in 0..2 {
+        let (status, answer) = ask(full.clone(), &issuer.1).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, answer) = ask(full.clone(), &issuer.1).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+    assert!(
+        answer["message"].as_str().is_some_and(|m| m.contains("5000 Aadhaar references an hour")),
+        "{answer}"
+    );
+    // An hour later (the injected clock), the quota is back.
+    f.clock.set(TimestampMs(NOW_MS + 3_600_000));
+    let (status, answer) = ask(full, &issuer.1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }

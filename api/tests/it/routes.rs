@@ -110,6 +110,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         pages: Default::default(),
         proofs: proofs as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
+        // Small, so that tests reach it.
+        aadhaar_quota: Arc::new(api::quota::Quota::per_hour(5_000)),
     });
     Fixture {
         _dir: dir,
