@@ -560,3 +560,21 @@ async fn bad_consent_requests_are_refused_and_write_nothing() {
     }
     assert_eq!(citizen_records(&f).await, before, "refused requests write nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_event_streams_are_bounded_and_a_closed_one_frees_its_place() {
+    let f = fixture().await;
+    let bank = register_bank(&f, "in.co.streams", 31).await;
+    let mut open = Vec::new();
+    for _ in 0..crate::routes::STREAMS_MAX {
+        open.push(open_stream(&f, &bank, None).await);
+    }
+    let request = signed(&f, &bank, "GET", "/v1/requester/events", vec![], |r| r);
+    let (status, answer) = run(&f, request).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("too_many_streams"))
+    );
+    drop(open.pop());
+    open.push(open_stream(&f, &bank, None).await);
+}

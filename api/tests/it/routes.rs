@@ -31,6 +31,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Event streams the fixture serves at once.
+pub const STREAMS_MAX: usize = 4;
+
 /// The fixture's clock: results day, shortly after the demo's events.
 pub const NOW_MS: i64 = 1_715_600_000_000;
 
@@ -106,7 +109,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
             }
             Arc::new(files)
         },
-        streams: Arc::new(tokio::sync::Semaphore::new(api::limits::SSE_STREAMS_MAX)),
+        // Few, so that tests reach the bound (the service has `limits::SSE_STREAMS_MAX`).
+        streams: Arc::new(tokio::sync::Semaphore::new(STREAMS_MAX)),
         pages: Default::default(),
         proofs: proofs as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
