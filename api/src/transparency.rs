@@ -572,15 +572,6 @@ pub fn hex_key(key: &VerifyingKey) -> String {
     crate::documents::hex_of(key.as_bytes())
 }
 
-fn actor_name(actor: &Actor) -> String {
-    match actor {
-        Actor::Platform => "the platform".to_owned(),
-        Actor::Issuer(id) => format!("issuer {id}"),
-        Actor::Requester(id) => format!("requester {id}"),
-        Actor::Citizen(id) => format!("citizen {id}"),
-    }
-}
-
 fn time_of(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map_or_else(|| format!("{ms} ms"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -611,7 +602,7 @@ pub fn verify_bundle_file(
     let mut out = format!("authentic: {what}\n");
     out += &format!(
         "  signed by {} with key {} at {}",
-        actor_name(&event.actor),
+        event.actor,
         event.key_id,
         time_of(event.occurred_at_ms.0)
     );

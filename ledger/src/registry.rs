@@ -45,15 +45,6 @@ pub struct KeyRegistry {
     principals: HashMap<Principal, PrincipalState>,
 }
 
-fn describe(principal: &Principal) -> String {
-    match principal {
-        Principal::Platform => "the platform".to_owned(),
-        Principal::Issuer(id) => format!("issuer {id}"),
-        Principal::Requester(id) => format!("requester {id}"),
-        Principal::Citizen(id) => format!("citizen {id}"),
-    }
-}
-
 impl KeyRegistry {
     /// A registry that trusts only the platform's keys (the trust anchor, from configuration).
     pub fn new(platform_keys: &[PublicKeyEntry]) -> Result<Self, LedgerError> {
@@ -110,21 +101,21 @@ impl KeyRegistry {
         let state = self
             .principals
             .get(principal)
-            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })?;
+            .ok_or_else(|| LedgerError::UnknownActor { actor: principal.to_string() })?;
         if state.suspended {
-            return Err(LedgerError::ActorSuspended { actor: describe(principal) });
+            return Err(LedgerError::ActorSuspended { actor: principal.to_string() });
         }
         let (key, status) = state.keys.get(key_id).ok_or_else(|| LedgerError::UnknownKey {
-            actor: describe(principal),
+            actor: principal.to_string(),
             key_id: *key_id,
         })?;
         match status {
             KeyStatus::Active => Ok((*key, state)),
             KeyStatus::RotatedOut => {
-                Err(LedgerError::KeyRotatedOut { actor: describe(principal), key_id: *key_id })
+                Err(LedgerError::KeyRotatedOut { actor: principal.to_string(), key_id: *key_id })
             }
             KeyStatus::Revoked => {
-                Err(LedgerError::KeyRevoked { actor: describe(principal), key_id: *key_id })
+                Err(LedgerError::KeyRevoked { actor: principal.to_string(), key_id: *key_id })
             }
         }
     }
@@ -209,10 +200,7 @@ impl KeyRegistry {
             return Err(LedgerError::NotPermitted {
                 actor_kind: actor.kind(),
                 event_kind: payload.kind_name(),
-                reason: format!(
-                    "only the platform or {} itself may change its keys",
-                    describe(owner)
-                ),
+                reason: format!("only the platform or {} itself may change its keys", owner),
             });
         }
         Ok(())
@@ -223,11 +211,11 @@ impl KeyRegistry {
         let known = |principal: &Principal| -> Result<&PrincipalState, LedgerError> {
             self.principals
                 .get(principal)
-                .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })
+                .ok_or_else(|| LedgerError::UnknownActor { actor: principal.to_string() })
         };
         let fresh = |principal: Principal| -> Result<(), LedgerError> {
             if self.principals.contains_key(&principal) {
-                return Err(LedgerError::AlreadyRegistered { what: describe(&principal) });
+                return Err(LedgerError::AlreadyRegistered { what: principal.to_string() });
             }
             Ok(())
         };
@@ -255,7 +243,7 @@ impl KeyRegistry {
                     && !state.keys.contains_key(retired)
                 {
                     return Err(LedgerError::UnknownKey {
-                        actor: describe(&e.owner),
+                        actor: e.owner.to_string(),
                         key_id: *retired,
                     });
                 }
@@ -265,7 +253,7 @@ impl KeyRegistry {
                 let state = known(&e.owner)?;
                 if !state.keys.contains_key(&e.key_id) {
                     return Err(LedgerError::UnknownKey {
-                        actor: describe(&e.owner),
+                        actor: e.owner.to_string(),
                         key_id: e.key_id,
                     });
                 }
@@ -330,7 +318,7 @@ impl KeyRegistry {
     fn state_mut(&mut self, principal: &Principal) -> Result<&mut PrincipalState, LedgerError> {
         self.principals
             .get_mut(principal)
-            .ok_or_else(|| LedgerError::UnknownActor { actor: describe(principal) })
+            .ok_or_else(|| LedgerError::UnknownActor { actor: principal.to_string() })
     }
 }
 

@@ -185,6 +185,24 @@ impl From<&Actor> for Principal {
     }
 }
 
+/// How people read a principal in messages: "the platform", "issuer in.gov.cbse".
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Platform => f.write_str("the platform"),
+            Principal::Issuer(id) => write!(f, "issuer {id}"),
+            Principal::Requester(id) => write!(f, "requester {id}"),
+            Principal::Citizen(id) => write!(f, "citizen {id}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Principal::from(self).fmt(f)
+    }
+}
+
 /// An organisation that can be suspended.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -88,15 +88,6 @@ pub enum BundleError {
     BadSignature { which: String },
 }
 
-fn describe(actor: &Actor) -> String {
-    match actor {
-        Actor::Platform => "the platform".to_owned(),
-        Actor::Issuer(id) => format!("issuer {id}"),
-        Actor::Requester(id) => format!("requester {id}"),
-        Actor::Citizen(id) => format!("citizen {id}"),
-    }
-}
-
 /// Checks one record's checkpoint and inclusion, and decodes it.
 fn check_proven(
     which: &str,
@@ -161,7 +152,7 @@ fn check_document_actor(envelope: &Envelope) -> Result<(), BundleError> {
     if !allowed {
         return Err(BundleError::Actor(format!(
             "{} may not emit this {} event",
-            describe(&event.actor),
+            event.actor,
             event.payload.kind_name()
         )));
     }
@@ -193,10 +184,7 @@ pub fn verify_bundle(
         if Principal::from(&event.actor) != signer.0 || event.key_id != signer.1 {
             return Err(chain(format!(
                 "signed by {} key {}, but the chain expects {} key {}",
-                describe(&event.actor),
-                event.key_id,
-                principal_name(&signer.0),
-                signer.1
+                event.actor, event.key_id, signer.0, signer.1
             )));
         }
         if !crate::crypto::verify_one(&crate::crypto::VerifyItem {
@@ -225,7 +213,7 @@ pub fn verify_bundle(
                 "a {} event that does not register key {} of {}",
                 event.payload.kind_name(),
                 next.1,
-                principal_name(&next.0)
+                next.0
             )));
         };
         let key = parse_public_key(entry).map_err(|e| chain(e.to_string()))?;
@@ -238,10 +226,7 @@ pub fn verify_bundle(
             which: "the document record".to_owned(),
             reason: format!(
                 "signed by {} key {}, but the bundle proves only {} key {}",
-                describe(&event.actor),
-                event.key_id,
-                principal_name(&signer.0),
-                signer.1
+                event.actor, event.key_id, signer.0, signer.1
             ),
         });
     }
@@ -258,15 +243,6 @@ pub fn verify_bundle(
         envelope,
         key_records,
     })
-}
-
-fn principal_name(principal: &Principal) -> String {
-    match principal {
-        Principal::Platform => "the platform".to_owned(),
-        Principal::Issuer(id) => format!("issuer {id}"),
-        Principal::Requester(id) => format!("requester {id}"),
-        Principal::Citizen(id) => format!("citizen {id}"),
-    }
 }
 
 /// Proves the record at `offset` of a partition against `checkpoint`: reads it from the log,
