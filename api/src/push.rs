@@ -406,12 +406,7 @@ pub(crate) async fn aadhaar_reference(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (issuer, body) = crate::requester::authenticate_as(&state, request, |who| {
-        schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
-    })
-    .await?;
-    let query: AadhaarQuery = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let (issuer, query): (_, AadhaarQuery) = signed_issuer_request(&state, request).await?;
     spend_aadhaar_quota(&state, &issuer, 1)?;
     let aadhaar = schemas::Aadhaar::parse(&query.aadhaar)
         .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
@@ -421,6 +416,20 @@ pub(crate) async fn aadhaar_reference(
         last4: reference.last4.as_str().to_owned(),
     })
     .into_response())
+}
+
+/// An issuer's RFC 9421-signed JSON request: who signed it, and what it asks.
+async fn signed_issuer_request<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    request: axum::extract::Request,
+) -> Result<(schemas::Principal, T), ApiError> {
+    let (issuer, body) = crate::requester::authenticate_as(state, request, |who| {
+        schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
+    })
+    .await?;
+    let query = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    Ok((issuer, query))
 }
 
 /// Counts references against the issuer's hourly quota: `rate_limited` (429) past it.
@@ -473,12 +482,7 @@ pub(crate) async fn aadhaar_reference_batch(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (issuer, body) = crate::requester::authenticate_as(&state, request, |who| {
-        schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
-    })
-    .await?;
-    let query: AadhaarBatchQuery = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let (issuer, query): (_, AadhaarBatchQuery) = signed_issuer_request(&state, request).await?;
     if query.aadhaar_numbers.len() > crate::limits::AADHAAR_BATCH_MAX {
         return Err(ApiError::bad_request(
             "batch_too_large",

@@ -485,30 +485,8 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
     let f = fixture().await;
     let issuer = register_issuer(&f, "in.gov.testboard").await;
     let ask = |key: &SigningKey, keyid: String, body: &str| {
-        let body = body.as_bytes().to_vec();
-        let signed = api::rfc9421::sign_request(
-            key,
-            &keyid,
-            NOW_MS / 1000,
-            "POST",
-            "/v1/issuer/aadhaar-references",
-            "",
-            &body,
-        );
-        let mut request = Request::post("/v1/issuer/aadhaar-references")
-            .header("signature-input", signed.signature_input)
-            .header("signature", signed.signature);
-        if let Some(digest) = signed.content_digest {
-            request = request.header("content-digest", digest);
-        }
-        let request = request.body(Body::from(body)).expect("request");
-        let state = f.state.clone();
-        async move {
-            let response = api::app(state).oneshot(request).await.expect("response");
-            let status = response.status();
-            let bytes = response.into_body().collect().await.expect("body").to_bytes();
-            (status, json(&String::from_utf8_lossy(&bytes)))
-        }
+        let path = "/v1/issuer/aadhaar-references";
+        answer(&f, signed_post(&f, key, &keyid, path, body.as_bytes().to_vec()))
     };
     let keyid = format!("{}:{}", issuer.0, key_id_of(&issuer.1.verifying_key()));
     let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"2345 6789 0127"}"#).await;
@@ -535,6 +513,29 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A POST of `body` to `path` signed as `keyid` (RFC 9421, created now on the fixture's clock).
+fn signed_post(
+    f: &Fixture,
+    key: &SigningKey,
+    keyid: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Request<Body> {
+    let signed = api::rfc9421::sign_request(key, keyid, created_s(f), "POST", path, "", &body);
+    let mut request = Request::post(path);
+    for (name, value) in signed.into_headers() {
+        request = request.header(name, value);
+    }
+    request.body(Body::from(body)).expect("request")
+}
+
+async fn answer(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, json(&String::from_utf8_lossy(&bytes)))
+}
+
 /// Now on the fixture's clock, in seconds (a signature's `created`).
 fn created_s(f: &crate::routes::Fixture) -> i64 {
     ledger::clock::Clock::now(f.clock.as_ref()).0 / 1000
@@ -547,23 +548,7 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
     let keyid = format!("{}:{}", issuer.0, key_id_of(&issuer.1.verifying_key()));
     let ask = |body: String, key: &SigningKey| {
         let path = "/v1/issuer/aadhaar-reference-batches";
-        let body = body.into_bytes();
-        let signed =
-            api::rfc9421::sign_request(key, &keyid, created_s(&f), "POST", path, "", &body);
-        let mut request = Request::post(path)
-            .header("signature-input", signed.signature_input)
-            .header("signature", signed.signature);
-        if let Some(digest) = signed.content_digest {
-            request = request.header("content-digest", digest);
-        }
-        let request = request.body(Body::from(body)).expect("request");
-        let state = f.state.clone();
-        async move {
-            let response = api::app(state).oneshot(request).await.expect("response");
-            let status = response.status();
-            let bytes = response.into_body().collect().await.expect("body").to_bytes();
-            (status, json(&String::from_utf8_lossy(&bytes)))
-        }
+        answer(&f, signed_post(&f, key, &keyid, path, body.into_bytes()))
     };
     let numbers =
         serde_json::json!({ "aadhaar_numbers": ["2345 6789 0127", "2345 6789 0124", "12"] });
