@@ -199,3 +199,19 @@ pub async fn logged(
     }
     Ok(log)
 }
+
+/// The raw parallel Ed25519 batch-verify rate of this machine now, over `count` signatures of
+/// marksheets: the physical limit the ledger's own rates are measured against.
+pub fn raw_verify_rate(count: usize) -> anyhow::Result<f64> {
+    let records = Marksheets::new(1000).take(count);
+    let triples = signatures(&records);
+    let items: Vec<ledger::crypto::VerifyItem<'_>> = triples
+        .iter()
+        .map(|(message, signature, key)| ledger::crypto::VerifyItem { message, signature, key })
+        .collect();
+    let start = std::time::Instant::now();
+    let verdicts = ledger::crypto::verify_all(&items);
+    let rate = items.len() as f64 / start.elapsed().as_secs_f64();
+    anyhow::ensure!(verdicts.iter().all(|ok| *ok), "a marksheet signature did not verify");
+    Ok(rate)
+}

@@ -7,9 +7,8 @@
 use std::time::Instant;
 
 use ledger::audit::{AuditOptions, audit};
-use ledger::crypto::{VerifyItem, verify_all};
 use ledger::world::World;
-use locker_benches::{Marksheets, MixedEvents, SEED, signatures};
+use locker_benches::{MixedEvents, SEED};
 
 const RAW_SIGNATURES: usize = 200_000;
 
@@ -27,16 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let total = records.len() as u64;
     drop(records);
 
-    let raw_records = Marksheets::new(1000).take(RAW_SIGNATURES);
-    let triples = signatures(&raw_records);
-    let items: Vec<VerifyItem<'_>> = triples
-        .iter()
-        .map(|(message, signature, key)| VerifyItem { message, signature, key })
-        .collect();
-    let start = Instant::now();
-    let verdicts = verify_all(&items);
-    let raw = items.len() as f64 / start.elapsed().as_secs_f64();
-    anyhow::ensure!(verdicts.iter().all(|ok| *ok));
+    let raw = locker_benches::raw_verify_rate(RAW_SIGNATURES)?;
 
     let options = AuditOptions { checkpoint_topic: None, ledger_key: None, trusted: Vec::new() };
     let start = Instant::now();

@@ -24,8 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use api::client::JsonClient;
-use ledger::crypto::{VerifyItem, verify_all};
-use locker_benches::{Marksheets, signatures};
 use rayon::prelude::*;
 use schemas::*;
 
@@ -102,17 +100,7 @@ async fn main() -> anyhow::Result<()> {
     let kafka = std::env::var("KAFKA_BOOTSTRAP").ok().filter(|s| !s.is_empty());
 
     // The physical limit, measured first, on the same machine, in this run.
-    let raw_records = Marksheets::new(1000).take(RAW_SIGNATURES);
-    let triples = signatures(&raw_records);
-    let items: Vec<VerifyItem<'_>> = triples
-        .iter()
-        .map(|(message, signature, key)| VerifyItem { message, signature, key })
-        .collect();
-    let start = Instant::now();
-    let verdicts = verify_all(&items);
-    let raw = items.len() as f64 / start.elapsed().as_secs_f64();
-    anyhow::ensure!(verdicts.iter().all(|ok| *ok));
-    drop(triples);
+    let raw = locker_benches::raw_verify_rate(RAW_SIGNATURES)?;
 
     // The service, as its users run it.
     let exe = std::env::current_exe()?;
