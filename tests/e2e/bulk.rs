@@ -20,6 +20,28 @@ fn aadhaar(n: u64) -> String {
     format!("{base}{check}")
 }
 
+/// `locker serve --demo` on a fresh data folder, with the demo citizen logged in.
+struct Demo {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    server: crate::journey::Server,
+    url: String,
+    service: Service,
+    _sms: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+}
+
+impl Demo {
+    async fn start(kafka: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let (gateway_url, sms) = gateway().await;
+        let server = serve(&data, &gateway_url, kafka);
+        let url = format!("http://{}", server.address);
+        let service = Service::asha(&url).await;
+        Demo { dir, data, server, url, service, _sms: sms }
+    }
+}
+
 struct Service {
     url: String,
     client: JsonClient,
@@ -95,12 +117,7 @@ fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let (gateway_url, _sms) = gateway().await;
-    let server = serve(&data, &gateway_url, None);
-    let url = format!("http://{}", server.address);
-    let service = Service::asha(&url).await;
+    let Demo { dir, data, server, url, service, _sms } = Demo::start(None).await;
     let asha =
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
     let before = issued_by_cbse(&service.get("/v1/stats").await);
@@ -289,12 +306,8 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let Some(brokers) = crate::kafka_bootstrap() else { return };
     let prefix = format!("inbox{}", std::process::id());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let (gateway_url, _sms) = gateway().await;
-    let server = serve(&data, &gateway_url, Some((&brokers, &prefix)));
-    let url = format!("http://{}", server.address);
-    let service = Service::asha(&url).await;
+    let Demo { dir, data, server, url: _, service, _sms } =
+        Demo::start(Some((&brokers, &prefix))).await;
     let asha = schemas::LockerId::parse(
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
     )
@@ -406,12 +419,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
 /// alone (its proof bundle checks offline), a re-run adds nothing, and the audit passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_signs_each_batch_once_and_every_document_still_verifies_alone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let (gateway_url, _sms) = gateway().await;
-    let server = serve(&data, &gateway_url, None);
-    let url = format!("http://{}", server.address);
-    let service = Service::asha(&url).await;
+    let Demo { dir, data, server, url, service, _sms } = Demo::start(None).await;
     let asha =
         service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
     let mut csv = String::from("roll_no,name,locker,aadhaar,Physics\n");
