@@ -229,22 +229,22 @@ impl Views {
         })
     }
 
-    /// My Issuer: each issuer's name and how many documents it issued to the citizen.
+    /// My Issuer: each issuer's name and how many documents it issued to the citizen, counted
+    /// from the documents themselves (a citizen holds few; a counter per citizen and issuer
+    /// cost every issued document one more write).
     pub fn my_issuers(&self, locker: &LockerId) -> Result<Vec<IssuerCount>, ProjectionError> {
         let mut counts: Vec<IssuerCount> = Vec::new();
         for owner in self.owners(locker)? {
-            let prefix = counter::owner_issuer_prefix(&owner);
-            for (key, value) in self.scan(CF_COUNTERS, &prefix, None, usize::MAX)? {
-                let issuer = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                let documents = counter_value(&value);
+            for (_, value) in self.scan(CF_DOCS, &owner.key(), None, usize::MAX)? {
+                let issuer = decode::<DocView>(&value, CF_DOCS)?.issuer;
                 match counts.iter_mut().find(|c| c.issuer == issuer) {
-                    Some(count) => count.documents += documents,
+                    Some(count) => count.documents += 1,
                     None => {
                         let name = self
                             .get(CF_ISSUERS, issuer.as_bytes())?
                             .map(|bytes| decode::<IssuerView>(&bytes, CF_ISSUERS).map(|i| i.name))
                             .transpose()?;
-                        counts.push(IssuerCount { issuer, name, documents });
+                        counts.push(IssuerCount { issuer, name, documents: 1 });
                     }
                 }
             }

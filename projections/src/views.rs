@@ -230,7 +230,6 @@ pub struct RequesterView {
 
 /// Keys of the counters column family.
 pub mod counter {
-    use super::Owner;
     use schemas::LockerId;
 
     pub const USERS: &[u8] = b"stat/users";
@@ -243,13 +242,6 @@ pub mod counter {
     }
     pub fn quota(locker: &LockerId) -> Vec<u8> {
         [b"quota/".as_slice(), &locker.0].concat()
-    }
-    /// Documents an issuer issued to an owner (`My Issuer`).
-    pub fn owner_issuer_prefix(owner: &Owner) -> Vec<u8> {
-        [b"oi/".as_slice(), &owner.key(), b"/"].concat()
-    }
-    pub fn owner_issuer(owner: &Owner, issuer: &str) -> Vec<u8> {
-        [owner_issuer_prefix(owner), issuer.as_bytes().to_vec()].concat()
     }
     /// Documents a requester asked for / accessed in a locker (`My Requester`).
     pub fn requested_prefix(locker: &LockerId) -> Vec<u8> {
