@@ -92,3 +92,7 @@ pub const BUNDLE_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 
 const _: () = assert!(LIST_ITEMS_DEFAULT <= LIST_ITEMS_MAX);
+/// Sealing keys the vault keeps at hand after creating or reading them: the projector opens
+/// each new document moments after the bulk path sealed it, and a vault read per document was
+/// a tenth of the projector's work. Two generations of half this size each.
+pub const VAULT_RECENT_KEYS_MAX: usize = 1 << 16;
