@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use schemas::*;
 
 use crate::client::JsonClient;
+use crate::limits::{BULK_RETRY_WAIT_FIRST_MS, BULK_SEND_ATTEMPTS};
 
 /// What `locker issue bulk` was asked to do.
 pub struct BulkRequest {
@@ -489,6 +490,11 @@ async fn aadhaar_references(
 
 /// Sends one batch, again after a failure in transit or a 503; returns each row's outcome.
 async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
+    send_batch_waiting(server, lines, Duration::from_millis(BULK_RETRY_WAIT_FIRST_MS)).await
+}
+
+/// `send_batch`, waiting `wait` before the first retry and twice as long before each next.
+async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration) -> Vec<Outcome> {
     let count = lines.len();
     let body = lines.join("\n").into_bytes();
     let url =
@@ -499,9 +505,8 @@ async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
         };
     let client = JsonClient::new(Duration::from_secs(120));
     let headers = [("content-type", "application/x-ndjson".to_owned())];
-    let mut wait = Duration::from_millis(500);
     let mut last = String::new();
-    for _ in 0..crate::limits::BULK_SEND_ATTEMPTS {
+    for attempt in 1..=BULK_SEND_ATTEMPTS {
         match client.send("POST", &url, &headers, body.clone()).await {
             Ok((200, answer)) => {
                 let Ok(answer) = serde_json::from_str::<serde_json::Value>(&answer) else {
@@ -535,10 +540,18 @@ async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
             }
             Err(e) => last = e,
         }
-        tokio::time::sleep(wait).await;
-        wait *= 2;
+        if attempt < BULK_SEND_ATTEMPTS {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
     }
-    vec![rejected("unavailable", format!("gave up after retries: {last}")); count]
+    vec![
+        rejected(
+            "unavailable",
+            format!("gave up after {BULK_SEND_ATTEMPTS} attempts; the last: {last}")
+        );
+        count
+    ]
 }
 
 /// Reads, signs and sends the whole file; `progress` hears of rows done and the rows in the
@@ -687,7 +700,8 @@ mod tests {
 
     /// A server that refuses the first batch with a 503 (as a service whose log is briefly
     /// unavailable does) and accepts the second; counts the calls.
-    fn flaky_server() -> (String, Arc<AtomicUsize>) {
+    /// A server that answers 503 to its first `failures` calls, then a batch's answer.
+    fn flaky_server(failures: usize) -> (String, Arc<AtomicUsize>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
         let calls = Arc::new(AtomicUsize::new(0));
@@ -698,7 +712,7 @@ mod tests {
                 let call = seen.fetch_add(1, Ordering::SeqCst);
                 let mut request = vec![0u8; 1 << 16];
                 let _ = socket.read(&mut request);
-                let (status, body) = if call == 0 {
+                let (status, body) = if call < failures {
                     ("503 Service Unavailable", r#"{"code":"unavailable","message":"try again"}"#)
                 } else {
                     (
@@ -718,9 +732,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_the_service_could_not_write_is_sent_again() {
-        let (server, calls) = flaky_server();
+        let (server, calls) = flaky_server(1);
         let outcomes = send_batch(&server, vec!["{}".to_owned(), "{}".to_owned()]).await;
         assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
         assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry");
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_given_up_after_the_last_attempt_and_every_row_says_why() {
+        let attempts = BULK_SEND_ATTEMPTS as usize;
+        let (server, calls) = flaky_server(attempts);
+        let lines = vec!["{}".to_owned(), "{}".to_owned()];
+        let outcomes = send_batch_waiting(&server, lines, Duration::from_millis(1)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), attempts, "no attempt past the limit");
+        assert_eq!(outcomes.len(), 2);
+        for outcome in outcomes {
+            let Outcome::Rejected { code, message } = outcome else {
+                panic!("given up, yet {outcome:?}")
+            };
+            assert_eq!(code, "unavailable");
+            assert!(message.contains("gave up after 6 attempts"), "{message}");
+            assert!(message.contains("HTTP 503") && message.contains("try again"), "{message}");
+        }
+        // The next server call is the success the client no longer waited for.
+        let late =
+            send_batch_waiting(&server, vec!["{}".to_owned(), "{}".to_owned()], Duration::ZERO);
+        assert_eq!(late.await, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
     }
 }

@@ -69,6 +69,8 @@ pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
 /// How often `locker issue bulk` sends a batch that failed in transit or could not be written
 /// (doubling the wait from half a second) before it reports the rows as unavailable.
 pub const BULK_SEND_ATTEMPTS: u32 = 6;
+/// The wait before `locker issue bulk` sends a batch again the first time.
+pub const BULK_RETRY_WAIT_FIRST_MS: u64 = 500;
 /// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.
 pub const INBOX_PARTITIONS: u32 = 4;
 /// The inbox consumer parks this long waiting for records, and waits this long after a

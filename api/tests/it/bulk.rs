@@ -109,3 +109,102 @@ async fn a_batch_over_its_limits_is_refused_whole() {
     assert_eq!((status, answer["rows"].as_u64()), (StatusCode::OK, Some(0)));
     assert_eq!(citizen_records(&f).await, before);
 }
+
+/// Reads every dead letter of the test's topic.
+async fn dead_letters(f: &crate::routes::Fixture, topic: &str) -> Vec<api::inbox::DeadLetter> {
+    use ledger::Log;
+    let log = f.ledger.log();
+    let mut letters = Vec::new();
+    for partition in 0..api::limits::INBOX_PARTITIONS {
+        for record in log.read(topic, partition, 0, 100).await.expect("read dead letters") {
+            letters.push(serde_json::from_slice(&record.value).expect("a dead letter"));
+        }
+    }
+    letters
+}
+
+/// Waits until the inbox consumer wrote a dead letter and saved a position; the letters.
+async fn settle(
+    f: &crate::routes::Fixture,
+    topic: &str,
+    positions: &std::path::Path,
+) -> Vec<api::inbox::DeadLetter> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let letters = dead_letters(f, topic).await;
+        let saved =
+            (0..api::limits::INBOX_PARTITIONS).any(|p| positions.join(p.to_string()).exists());
+        if !letters.is_empty() && saved {
+            return letters;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "inbox stuck: {} letters", letters.len());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The inbox on the embedded log: rows land and a refused one becomes a dead letter. When the
+/// consumer processes the same batch again (a crash after the batch, before its position was
+/// saved), nothing is written twice: rows are already present, the dead letter is not repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_batch_processed_again_writes_nothing_twice() {
+    use ledger::Log;
+    use ledger::log::AppendRequest;
+    let f = fixture().await;
+    let board = register_issuer(&f, "in.gov.inboxboard").await;
+    let log = std::sync::Arc::clone(f.ledger.log());
+    let (inbox, letters_topic) = ("it.inbox", "it.dead-letter");
+    let positions = f._dir.path().join("inbox-positions");
+    api::inbox::open(log.as_ref(), inbox, letters_topic, &positions).await.expect("open");
+    let rows = [
+        body(&f, &board, &Push { doc_id: "2024-11", ..Push::default() }),
+        "not json".to_owned(),
+        body(&f, &board, &Push { doc_id: "2024-12", ..Push::default() }),
+    ];
+    let requests = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| AppendRequest {
+            // Ids are unique across the log: derive them from the test and the row.
+            id: schemas::EventId(
+                blake3::hash(format!("it inbox row {i}").as_bytes()).as_bytes()[..16]
+                    .try_into()
+                    .expect("16 bytes"),
+            ),
+            digest: schemas::Digest32([0; 32]),
+            key: b"0".to_vec(),
+            value: row.as_bytes().to_vec(),
+        })
+        .collect();
+    for verdict in log.append(inbox, requests).await.expect("produce") {
+        verdict.expect("produced");
+    }
+    let before = citizen_records(&f).await;
+
+    let consume = || {
+        tokio::spawn(api::inbox::run(
+            f.state.clone(),
+            std::sync::Arc::clone(&log),
+            inbox.to_owned(),
+            letters_topic.to_owned(),
+            positions.clone(),
+        ))
+    };
+    let consumer = consume();
+    let letters = settle(&f, letters_topic, &positions).await;
+    consumer.abort();
+    assert_eq!(citizen_records(&f).await, before + 2, "the two good rows");
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].inbox_offset, letters[0].code.as_str()), (1, "invalid_json"));
+
+    // The position is lost: the same batch is processed again.
+    std::fs::remove_dir_all(&positions).expect("forget positions");
+    std::fs::create_dir_all(&positions).expect("positions folder");
+    let consumer = consume();
+    let letters = settle(&f, letters_topic, &positions).await;
+    // Once the position is saved again the repeat is complete; give a duplicate its chance.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    consumer.abort();
+    assert_eq!(citizen_records(&f).await, before + 2, "no row written twice");
+    assert_eq!(dead_letters(&f, letters_topic).await.len(), letters.len(), "no letter twice");
+    assert_eq!(letters.len(), 1);
+}
