@@ -28,18 +28,19 @@ impl FromRequestParts<AppState> for Citizen {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("log in first: send Authorization: Bearer <token>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .filter(|t| t.len() == 64)
-            .ok_or_else(|| {
-                unauthorized("the Authorization header must be `Bearer <64 hex digits>`")
-            })?;
+        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .filter(|t| t.len() == 64)
+                .ok_or_else(|| {
+                    unauthorized("the Authorization header must be `Bearer <64 hex digits>`")
+                })?,
+            // The web page's session: an HttpOnly cookie, and a CSRF token on every write.
+            None => crate::web::cookie_session(parts)?
+                .ok_or_else(|| unauthorized("log in first: send Authorization: Bearer <token>"))?,
+        };
         let locker = state
             .accounts
             .session(token, state.clock.now())
@@ -58,11 +59,28 @@ impl FromRequestParts<AppState> for Citizen {
 pub(crate) struct LoginBody {
     username: String,
     password: String,
+    /// `cookie` (the web page): the session goes into an HttpOnly cookie and the answer
+    /// carries a CSRF token instead of the session token. Default `token`.
+    #[serde(default)]
+    session: SessionKind,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SessionKind {
+    #[default]
+    Token,
+    Cookie,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SessionDto {
-    token: String,
+    /// The bearer token; absent for a cookie session (scripts must never see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// For a cookie session: send it as `x-csrf-token` with every request that changes state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
     expires_at_ms: i64,
     locker: String,
 }
@@ -70,6 +88,7 @@ pub(crate) struct SessionDto {
 #[utoipa::path(post, path = "/v1/citizen/login", tag = "citizen", request_body = LoginBody, responses((status = 200, body = SessionDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
@@ -83,7 +102,25 @@ pub(crate) async fn login(
                 .flatten()
                 .map(|l| l.to_string())
                 .unwrap_or_default();
-            Ok(Json(SessionDto { token, expires_at_ms: expires.0, locker }).into_response())
+            if body.session == SessionKind::Cookie {
+                let dto = SessionDto {
+                    token: None,
+                    csrf_token: Some(crate::web::csrf_token(&token)),
+                    expires_at_ms: expires.0,
+                    locker,
+                };
+                let max_age_s = (expires.0 - now.0).max(0) / 1000;
+                let cookie =
+                    crate::web::session_cookie(&token, max_age_s, crate::web::over_tls(&headers));
+                return Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(dto)).into_response());
+            }
+            let dto = SessionDto {
+                token: Some(token),
+                csrf_token: None,
+                expires_at_ms: expires.0,
+                locker,
+            };
+            Ok(Json(dto).into_response())
         }
         Err(LoginError::InvalidCredentials) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -104,12 +141,35 @@ pub(crate) async fn login(
 #[utoipa::path(post, path = "/v1/citizen/logout", tag = "citizen", security(("session" = [])), responses((status = 204, description = "Logged out"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn logout(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     citizen: Citizen,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.accounts.logout(&citizen.token).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
     })?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            axum::http::header::SET_COOKIE,
+            crate::web::session_cookie("", 0, crate::web::over_tls(&headers)),
+        )],
+    )
+        .into_response())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WebSessionDto {
+    locker: String,
+    csrf_token: String,
+}
+
+/// The web page asks whether its cookie still holds a session (it cannot read the cookie).
+#[utoipa::path(get, path = "/v1/citizen/session", tag = "citizen", security(("session" = [])), responses((status = 200, body = WebSessionDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn session(citizen: Citizen) -> Json<WebSessionDto> {
+    Json(WebSessionDto {
+        locker: citizen.locker.to_string(),
+        csrf_token: crate::web::csrf_token(&citizen.token),
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

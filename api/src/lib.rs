@@ -36,6 +36,7 @@ pub mod server;
 mod signup;
 pub mod transparency;
 pub mod vault;
+pub mod web;
 mod write;
 
 use std::sync::{Arc, RwLock};
@@ -167,6 +168,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(signup::link_aadhaar))
     .routes(routes!(citizen::login))
     .routes(routes!(citizen::logout))
+    .routes(routes!(citizen::session))
     .routes(routes!(citizen::profile))
     .routes(routes!(citizen::certificates))
     .routes(routes!(documents::certificate_content))
@@ -197,7 +199,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(requester::events))
     .split_for_parts();
     let document = Arc::new(document);
-    router
+    web::routes(router)
         .route(
             "/openapi.json",
             get(move || {
@@ -207,6 +209,7 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(limit_headers))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(limits::REQUEST_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)

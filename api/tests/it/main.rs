@@ -23,3 +23,5 @@ mod serve;
 mod signup;
 /// Proof bundles, signed checkpoints and consistency proofs over HTTP.
 mod transparency;
+/// The web page: its assets and headers, cookie sessions and CSRF tokens.
+mod web;

@@ -1,0 +1,431 @@
+// The citizen's web locker: hash routes over the service's JSON API. No inline scripts or
+// styles (the Content-Security-Policy forbids them); every text from the server goes in as
+// text, never as markup.
+import { STRINGS } from "/web/i18n.js";
+
+const state = { lang: localStorage.getItem("lang") === "hi" ? "hi" : "en", csrf: null, locker: null };
+
+function t(key, vars = {}) {
+  const text = STRINGS[state.lang][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+// Builds an element: h("p", { class: "meta" }, "text", child, ...).
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+// Calls the API with the session cookie; a change carries the CSRF token.
+async function api(method, path, { json, body, headers = {} } = {}) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["content-type"] = "application/json";
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  if (method !== "GET" && state.csrf) init.headers["x-csrf-token"] = state.csrf;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "network", t("network_error"));
+  }
+  if (response.ok) return response;
+  let code = "error", message = `HTTP ${response.status}`;
+  try { ({ code, message } = await response.json()); } catch { /* not JSON */ }
+  if (response.status === 401 && state.locker) {
+    state.locker = null; state.csrf = null;
+    say(t("session_ended"));
+    go("#/login");
+  }
+  throw new ApiError(response.status, code, message);
+}
+
+const getJson = async (path) => (await api("GET", path)).json();
+
+function say(message) { document.getElementById("status").textContent = message; }
+
+// A message said before the page moves on (go) stays for the next page; a move the citizen
+// makes (a link, the back button) clears it.
+let moving = false;
+
+function go(hash) {
+  if (location.hash === hash) return route();
+  moving = true;
+  location.hash = hash;
+}
+
+// Shows a server error beside the field it concerns (or at the form's end).
+function showError(form, error, fields) {
+  form.querySelectorAll(".error").forEach((e) => e.remove());
+  form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+  const field = Object.entries(fields).find(([, codes]) => codes.some((c) => error.code?.includes(c)));
+  const input = field && form.elements[field[0]];
+  const id = `${form.id}-error`;
+  const note = h("p", { class: "error", id, role: "alert" }, error.message);
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    input.after(note);
+    input.focus();
+  } else {
+    form.querySelector("button[type=submit]").before(note);
+  }
+}
+
+// Runs a form's submission once at a time: a double click does not send twice.
+function onSubmit(form, fields, work) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      form.querySelectorAll(".error").forEach((e) => e.remove());
+      await work(new FormData(form));
+    } catch (error) {
+      if (error instanceof ApiError) showError(form, error, fields); else throw error;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function field(name, label, type = "text", extra = {}) {
+  const id = `f-${name}`;
+  return [h("label", { for: id }, label), h("input", { id, name, type, required: true, ...extra })];
+}
+
+function page(title, ...content) {
+  const main = document.getElementById("main");
+  main.replaceChildren(h("h1", {}, title), ...content);
+  document.title = `${title} · ${t("brand")}`;
+  main.focus();
+}
+
+// ----- Pages -----
+
+function loginPage() {
+  const form = h("form", { class: "card", id: "login-form", novalidate: true },
+    field("username", t("username"), "text", { autocomplete: "username" }),
+    field("password", t("password"), "password", { autocomplete: "current-password" }),
+    h("button", { type: "submit", class: "primary" }, t("login")));
+  onSubmit(form, { username: ["username", "credentials", "locked"], password: ["password"] }, async (data) => {
+    const answer = await (await api("POST", "/v1/citizen/login", {
+      json: { username: data.get("username"), password: data.get("password"), session: "cookie" },
+    })).json();
+    state.csrf = answer.csrf_token; state.locker = answer.locker;
+    say("");
+    go("#/certificates");
+  });
+  page(t("login_title"), form, h("p", {}, h("a", { href: "#/signup" }, t("no_account"))));
+}
+
+function signupPage() {
+  const otpForm = h("form", { class: "card", id: "otp-form", novalidate: true },
+    field("mobile", t("mobile"), "tel", { autocomplete: "tel", inputmode: "numeric" }),
+    h("button", { type: "submit", class: "primary" }, t("send_otp")));
+  const signupForm = h("form", { class: "card", id: "signup-form", novalidate: true, hidden: true },
+    field("otp", t("otp"), "text", { autocomplete: "one-time-code", inputmode: "numeric" }),
+    field("username", t("choose_username"), "text", { autocomplete: "username" }),
+    field("password", t("choose_password"), "password", { autocomplete: "new-password" }),
+    h("button", { type: "submit", class: "primary" }, t("create_locker")));
+  let mobile = "";
+  onSubmit(otpForm, { mobile: ["mobile", "otp_delivery", "rate"] }, async (data) => {
+    mobile = String(data.get("mobile")).trim();
+    const sent = await (await api("POST", "/v1/citizen/signup/otp", { json: { mobile } })).json();
+    say(t("otp_sent", { to: sent.sent_to }));
+    signupForm.hidden = false;
+    signupForm.elements.otp.focus();
+  });
+  onSubmit(signupForm, { otp: ["otp"], username: ["username"], password: ["password"], }, async (data) => {
+    const username = data.get("username"), password = data.get("password");
+    await api("POST", "/v1/citizen/signup", { json: { mobile, otp: data.get("otp"), username, password } });
+    const answer = await (await api("POST", "/v1/citizen/login", {
+      json: { username, password, session: "cookie" },
+    })).json();
+    state.csrf = answer.csrf_token; state.locker = answer.locker;
+    say(t("signed_up"));
+    go("#/certificates");
+  });
+  page(t("signup_title"), otpForm, signupForm, h("p", {}, h("a", { href: "#/login" }, t("have_account"))));
+}
+
+const enc = encodeURIComponent;
+
+function downloadLink(href, label, file) {
+  return h("a", { href, download: file }, label);
+}
+
+function issuedCard(doc) {
+  const status = h("span", { class: `badge ${doc.status}` }, t(`status_${doc.status}`));
+  const base = `/v1/citizen/certificates/${enc(doc.uri)}`;
+  return h("li", { class: `card ${doc.status}` },
+    h("h2", {}, doc.name), status,
+    h("p", { class: "meta" }, t("issued_by", { issuer: doc.issuer_name ?? doc.issuer })),
+    h("p", { class: "meta" }, doc.doc_type_name ?? doc.doc_type),
+    h("p", { class: "meta" }, t("issued_on", { date: doc.issued_on })),
+    doc.valid_to && h("p", { class: "meta" }, t("valid_to", { date: doc.valid_to })),
+    h("div", { class: "actions" },
+      h("a", { href: `#/document/${enc(doc.uri)}` }, t("open")),
+      downloadLink(`${base}/content`, t("download"), doc.uri),
+      downloadLink(`${base}/bundle`, t("bundle"), `${doc.uri}.bundle.json`)));
+}
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1 << 20) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1 << 30) return `${(bytes / (1 << 20)).toFixed(1)} MB`;
+  return `${(bytes / (1 << 30)).toFixed(2)} GB`;
+}
+
+function uploadCard(upload, reload) {
+  const name = upload.file_name ?? upload.id;
+  const base = `/v1/citizen/uploads/${enc(upload.id)}`;
+  const remove = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (!confirm(t("delete_confirm", { name }))) return;
+    remove.disabled = true;
+    try {
+      await api("DELETE", base);
+      say(t("deleted", { name }));
+      reload();
+    } catch (error) { say(error.message); remove.disabled = false; }
+  } }, t("delete"));
+  return h("li", { class: "card" },
+    h("h2", {}, name),
+    h("p", { class: "meta" }, `${upload.media_type} · ${size(upload.size_bytes)}`),
+    h("p", { class: "meta" }, new Date(upload.uploaded_at_ms).toLocaleString(state.lang === "hi" ? "hi-IN" : "en-IN")),
+    h("div", { class: "actions" },
+      h("a", { href: `#/upload/${enc(upload.id)}` }, t("open")),
+      downloadLink(`${base}/content`, t("download"), name),
+      downloadLink(`${base}/bundle`, t("bundle"), `${name}.bundle.json`),
+      remove));
+}
+
+// Sends a file with a progress bar (fetch cannot report upload progress).
+function sendFile(file, progress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", `/v1/citizen/uploads?name=${enc(file.name)}`);
+    request.setRequestHeader("x-csrf-token", state.csrf ?? "");
+    request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) progress.value = e.loaded / e.total; });
+    request.addEventListener("load", () => {
+      if (request.status < 300) return resolve(JSON.parse(request.responseText));
+      let answer = { code: "error", message: `HTTP ${request.status}` };
+      try { answer = JSON.parse(request.responseText); } catch { /* not JSON */ }
+      reject(new ApiError(request.status, answer.code, answer.message));
+    });
+    request.addEventListener("error", () => reject(new ApiError(0, "network", t("network_error"))));
+    request.send(file);
+  });
+}
+
+async function certificatesPage(tab) {
+  const issuedTab = h("button", { type: "button", role: "tab", id: "tab-issued", "aria-selected": String(tab === "issued"),
+    onclick: () => go("#/certificates") }, t("issued"));
+  const uploadedTab = h("button", { type: "button", role: "tab", id: "tab-uploaded", "aria-selected": String(tab === "uploaded"),
+    onclick: () => go("#/certificates/uploaded") }, t("uploaded"));
+  const panel = h("div", { role: "tabpanel", "aria-labelledby": `tab-${tab}` }, t("loading"));
+  page(t("nav_certificates"), h("div", { class: "tabs", role: "tablist" }, issuedTab, uploadedTab), panel);
+  if (tab === "issued") {
+    const list = await getJson("/v1/citizen/certificates?limit=200");
+    panel.replaceChildren(list.items.length
+      ? h("ul", { class: "docs" }, list.items.map(issuedCard))
+      : h("p", {}, t("no_issued")));
+    return;
+  }
+  const reload = () => certificatesPage("uploaded");
+  const [list, storage] = await Promise.all([getJson("/v1/citizen/uploads?limit=200"), getJson("/v1/citizen/storage")]);
+  const progress = h("progress", { max: "1", value: "0", hidden: true, "aria-label": t("upload") });
+  const form = h("form", { class: "card", id: "upload-form", novalidate: true },
+    h("h2", {}, t("upload_title")), h("p", { class: "meta" }, t("upload_hint")),
+    field("file", t("file"), "file", { accept: ".pdf,.jpg,.jpeg,.png,.bmp,.gif" }),
+    progress, h("button", { type: "submit", class: "primary" }, t("upload")));
+  onSubmit(form, { file: ["file", "quota", "upload", "type", "size", "name"] }, async () => {
+    const file = form.elements.file.files[0];
+    if (!file) throw new ApiError(400, "missing_file", t("upload_hint"));
+    progress.hidden = false; progress.value = 0;
+    try {
+      await sendFile(file, progress);
+    } finally { progress.hidden = true; }
+    say(t("uploaded_ok", { name: file.name }));
+    reload();
+  });
+  panel.replaceChildren(
+    h("p", { class: "meta" }, t("storage", { used: size(storage.used_bytes), quota: size(storage.quota_bytes) })),
+    form,
+    list.items.length ? h("ul", { class: "docs" }, list.items.map((u) => uploadCard(u, reload))) : h("p", {}, t("no_uploads")));
+}
+
+// Shows a document's bytes in the page: images and PDFs from a blob URL.
+async function preview(contentPath, into) {
+  try {
+    const response = await api("GET", contentPath);
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    if (blob.type.startsWith("image/")) into.replaceChildren(h("img", { class: "preview", src: url, alt: t("document") }));
+    else into.replaceChildren(h("iframe", { class: "preview", src: url, title: t("document") }));
+  } catch (error) {
+    into.replaceChildren(h("p", { class: "meta" }, error.code === "content_not_stored" ? t("not_stored") : error.message));
+  }
+}
+
+function detailTable(rows) {
+  return h("table", {}, h("tbody", {}, rows.filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)))));
+}
+
+// Finds an item of a paged list, page by page.
+async function findIn(path, wanted) {
+  let cursor = null;
+  do {
+    const list = await getJson(`${path}?limit=200${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    const found = list.items.find(wanted);
+    if (found) return found;
+    cursor = list.next_cursor;
+  } while (cursor);
+  return undefined;
+}
+
+async function documentPage(uri) {
+  const doc = await findIn("/v1/citizen/certificates", (d) => d.uri === uri);
+  if (!doc) { page(t("document"), h("p", {}, uri)); return; }
+  const base = `/v1/citizen/certificates/${enc(uri)}`;
+  const shown = h("div", {}, t("loading"));
+  page(doc.name,
+    h("p", {}, h("span", { class: `badge ${doc.status}` }, t(`status_${doc.status}`))),
+    detailTable([
+      [t("issuer"), doc.issuer_name ? `${doc.issuer_name} (${doc.issuer})` : doc.issuer],
+      [t("doc_type"), doc.doc_type_name ?? doc.doc_type],
+      [t("holder"), doc.holder_name],
+      [t("issued_on", { date: "" }).replace(/[:\s]+$/, ""), doc.issued_on],
+      [t("valid_to", { date: "" }).trim(), doc.valid_to],
+      ["URI", doc.uri],
+      [t("size"), size(doc.size_bytes)],
+      [t("content_hash"), h("code", {}, doc.content_hash)],
+    ]),
+    h("div", { class: "actions" },
+      downloadLink(`${base}/content`, t("download"), doc.uri),
+      downloadLink(`${base}/bundle`, t("bundle"), `${doc.uri}.bundle.json`),
+      h("a", { href: "#/certificates" }, t("back"))),
+    shown);
+  preview(`${base}/content`, shown);
+}
+
+async function uploadPage(id) {
+  const upload = await findIn("/v1/citizen/uploads", (u) => u.id === id);
+  const shown = h("div", {}, t("loading"));
+  page(upload?.file_name ?? id, h("p", {}, h("a", { href: "#/certificates/uploaded" }, t("back"))), shown);
+  preview(`/v1/citizen/uploads/${enc(id)}/content`, shown);
+}
+
+async function issuersPage() {
+  const issuers = await getJson("/v1/citizen/issuers");
+  const items = issuers.items ?? issuers;
+  page(t("issuers_title"), items.length
+    ? h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("issuer")), h("th", { scope: "col" }, t("documents")))),
+      h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, i.name ? `${i.name} (${i.issuer})` : i.issuer), h("td", {}, String(i.documents))))))
+    : h("p", {}, t("no_issuers")));
+}
+
+async function profilePage() {
+  const profile = await getJson("/v1/citizen/profile");
+  const content = [detailTable([
+    [t("username"), profile.username], [t("locker_id"), h("code", {}, profile.locker)],
+    [t("mobile").replace(/\s*\(.*\)/, ""), profile.mobile], [t("name"), profile.name],
+    [t("date_of_birth"), profile.date_of_birth],
+    [t("aadhaar"), profile.aadhaar_linked ? t("linked", { last4: profile.aadhaar_last4 }) : t("not_linked")],
+  ])];
+  if (!profile.aadhaar_linked) {
+    const form = h("form", { class: "card", id: "aadhaar-form", novalidate: true },
+      h("h2", {}, t("link_aadhaar")),
+      field("aadhaar", t("aadhaar_number"), "text", { inputmode: "numeric", autocomplete: "off" }),
+      h("button", { type: "submit", class: "primary" }, t("link_aadhaar")));
+    onSubmit(form, { aadhaar: ["aadhaar"] }, async (data) => {
+      await api("POST", "/v1/citizen/aadhaar", { json: { aadhaar: String(data.get("aadhaar")).replace(/\s/g, "") } });
+      say(t("aadhaar_linked"));
+      profilePage();
+    });
+    content.push(form);
+  }
+  page(t("profile_title"), ...content);
+}
+
+// ----- Frame -----
+
+const SECTIONS = [["#/certificates", "nav_certificates"], ["#/issuers", "nav_issuers"], ["#/profile", "nav_profile"]];
+
+function frame() {
+  document.documentElement.lang = state.lang;
+  document.getElementById("brand").textContent = t("brand");
+  document.getElementById("skip-link").textContent = t("skip");
+  const lang = document.getElementById("lang");
+  lang.textContent = t("other_language");
+  lang.lang = state.lang === "en" ? "hi" : "en";
+  const logout = document.getElementById("logout");
+  logout.textContent = t("logout");
+  logout.hidden = !state.locker;
+  const nav = document.getElementById("nav");
+  nav.hidden = !state.locker;
+  nav.replaceChildren(...SECTIONS.map(([href, key]) =>
+    h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : false }, t(key))));
+}
+
+async function route() {
+  const hash = location.hash || "#/certificates";
+  if (!state.locker && !["#/login", "#/signup"].includes(hash)) {
+    try {
+      const session = await getJson("/v1/citizen/session");
+      state.locker = session.locker; state.csrf = session.csrf_token;
+    } catch {
+      if (hash !== "#/login") { location.hash = "#/login"; return; }
+    }
+  }
+  frame();
+  const [, name, arg] = hash.match(/^#\/([a-z]+)(?:\/(.*))?$/) ?? [];
+  try {
+    if (name === "login") return loginPage();
+    if (name === "signup") return signupPage();
+    if (name === "certificates") return await certificatesPage(arg === "uploaded" ? "uploaded" : "issued");
+    if (name === "document") return await documentPage(decodeURIComponent(arg ?? ""));
+    if (name === "upload") return await uploadPage(decodeURIComponent(arg ?? ""));
+    if (name === "issuers") return await issuersPage();
+    if (name === "profile") return await profilePage();
+    go("#/certificates");
+  } catch (error) {
+    if (error instanceof ApiError) say(error.message); else throw error;
+  }
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  state.lang = state.lang === "en" ? "hi" : "en";
+  localStorage.setItem("lang", state.lang);
+  route();
+});
+document.getElementById("logout").addEventListener("click", async () => {
+  try { await api("POST", "/v1/citizen/logout"); } catch { /* the session may be gone already */ }
+  state.locker = null; state.csrf = null;
+  say(t("logged_out"));
+  go("#/login");
+});
+window.addEventListener("hashchange", () => {
+  if (!moving) say("");
+  moving = false;
+  route();
+});
+route();
