@@ -2,6 +2,8 @@
 
 /// `locker audit verify` on a served log, intact and with a forged record.
 mod audit;
+/// The citizen's web locker in headless Chromium (WebDriver), screenshots included.
+mod browser;
 /// `locker issue bulk`: an exam board's results with bad rows, re-runs, fixes.
 mod bulk;
 /// SIGKILL a writer mid-stream; every acknowledged event must survive, nothing partial shows.

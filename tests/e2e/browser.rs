@@ -1,0 +1,273 @@
+//! The citizen's web locker in a real browser: Debian's headless Chromium driven over
+//! WebDriver (chromedriver) against a real `locker serve --demo`. Screenshots of the main pages
+//! at phone (360 px) and desktop widths are written to `<target>/screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::journey::{gateway, serve};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver on a free port; fails plainly when the browser is not installed.
+async fn driver() -> Driver {
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(path).exists(),
+            "{path} is missing: the browser tests need Debian's chromium and chromium-driver \
+             (scripts/test installs them)"
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+/// A fresh browser (its own profile: a second one is a second person).
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session in chromium")
+}
+
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir")).join("../target")
+    });
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots folder");
+    dir
+}
+
+/// Saves the page at phone and desktop widths as `<name>-phone.png` and `<name>-desktop.png`.
+async fn screenshots(c: &Client, name: &str) {
+    for (width, height, suffix) in [(360, 780, "phone"), (1280, 900, "desktop")] {
+        c.set_window_size(width, height).await.expect("resize");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(screenshots_dir().join(format!("web-{name}-{suffix}.png")), png)
+            .expect("write screenshot");
+    }
+}
+
+/// Waits until an element matching `css` shows `needle` in its text; returns that text.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        seen.clear();
+        for element in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            let text = element.text().await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            seen.push(text);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let page = c.source().await.unwrap_or_default();
+            panic!("no {css} shows {needle:?}; seen: {seen:?}; the page: {page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let element = c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.expect(css);
+    element.clear().await.expect("clear");
+    element.send_keys(text).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .expect(css);
+}
+
+/// What `fetch` from inside the page answers: (status, code).
+async fn page_fetch(c: &Client, method: &str, path: &str, csrf: Option<&str>) -> (u64, String) {
+    let script = r#"
+        const [method, path, csrf, done] = arguments;
+        const headers = csrf ? { "x-csrf-token": csrf } : {};
+        fetch(path, { method, headers, credentials: "same-origin" })
+          .then(async (r) => done([r.status, r.ok ? "" : (await r.json()).code]))
+          .catch((e) => done([0, String(e)]));
+    "#;
+    let answer = c
+        .execute_async(script, vec![json!(method), json!(path), json!(csrf)])
+        .await
+        .expect("fetch in the page");
+    (answer[0].as_u64().unwrap_or(0), answer[1].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sms_gateway, mut sms) = gateway().await;
+    let server = serve(&dir.path().join("data"), &sms_gateway, None);
+    let base = format!("http://{}", server.address);
+    let driver = driver().await;
+    let c = browser(&driver, &dir.path().join("profile-a")).await;
+
+    // A visitor lands on the login page; the page carries the strict policy.
+    c.goto(&format!("{base}/")).await.expect("open the locker");
+    wait_text(&c, "h1", "Log in").await;
+    screenshots(&c, "login").await;
+
+    // A wrong password: the server's message beside the field, nothing else happens.
+    fill(&c, "#f-username", "asha").await;
+    fill(&c, "#f-password", "not-her-password").await;
+    click(&c, "#login-form button[type=submit]").await;
+    wait_text(&c, "#login-form .error", "wrong username or password").await;
+
+    // The demo citizen logs in: her CBSE marksheet, valid, with issuer and dates.
+    fill(&c, "#f-password", "asha-demo-2024").await;
+    click(&c, "#login-form button[type=submit]").await;
+    let card = wait_text(&c, ".docs .card", "Issued by").await;
+    assert!(card.contains("Central Board of Secondary Education"), "{card}");
+    assert!(card.contains("Valid"), "{card}");
+    screenshots(&c, "certificates").await;
+
+    // The session is an HttpOnly cookie: scripts cannot see it.
+    let cookies = c.execute("return document.cookie", vec![]).await.expect("cookies");
+    assert_eq!(cookies, json!(""), "the session cookie is HttpOnly");
+    // A change without the CSRF token is refused, even from the page itself.
+    let (status, code) = page_fetch(&c, "POST", "/v1/citizen/logout", None).await;
+    assert_eq!((status, code.as_str()), (403, "csrf_failed"));
+
+    // Open the document: details and its hash, the file shown in the page.
+    click(&c, ".docs .card a[href^='#/document/']").await;
+    let details = wait_text(&c, "main table", "in.gov.cbse").await;
+    assert!(details.contains("Asha Kumari"), "the holder, from the sealed fields: {details}");
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("main iframe.preview, main img.preview, main div > p.meta"))
+        .await
+        .expect("the document shown, or why not");
+    screenshots(&c, "document").await;
+
+    // Uploads: a wrong type is refused with the server's reason; a PNG goes in and shows.
+    click(&c, "a[href='#/certificates']").await;
+    click(&c, "#tab-uploaded").await;
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "plain text").expect("write");
+    let file_input =
+        c.wait().at_most(WAIT).for_element(Locator::Css("#f-file")).await.expect("file");
+    file_input.send_keys(&text_file.display().to_string()).await.expect("choose file");
+    click(&c, "#upload-form button[type=submit]").await;
+    let refusal = wait_text(&c, "#upload-form .error", "pdf, jpg").await;
+    assert!(refusal.contains("notes.txt"), "{refusal}");
+    let png = dir.path().join("photo.png");
+    std::fs::write(&png, tiny_png()).expect("write png");
+    let file_input = c.find(Locator::Css("#f-file")).await.expect("file input");
+    file_input.send_keys(&png.display().to_string()).await.expect("choose file");
+    click(&c, "#upload-form button[type=submit]").await;
+    wait_text(&c, ".docs .card h2", "photo.png").await;
+    wait_text(&c, "#status", "photo.png").await;
+    screenshots(&c, "uploaded").await;
+
+    // My Issuer counts her documents by issuer.
+    click(&c, "nav a[href='#/issuers']").await;
+    let row = wait_text(&c, "main tbody tr", "in.gov.cbse").await;
+    let status = c.find(Locator::Css("#status")).await.expect("status").text().await.expect("text");
+    assert_eq!(status, "", "a message does not follow the citizen to another section");
+    assert!(row.ends_with(" 2"), "the demo's two CBSE marksheets: {row}");
+
+    // Hindi, and back.
+    click(&c, "#lang").await;
+    wait_text(&c, "nav a", "मेरे प्रमाणपत्र").await;
+    wait_text(&c, "h1", "मेरे जारीकर्ता").await;
+    screenshots(&c, "issuers-hindi").await;
+    click(&c, "#lang").await;
+    wait_text(&c, "h1", "My Issuer").await;
+
+    // Log out: the cookie's session is gone on the server too.
+    click(&c, "#logout").await;
+    wait_text(&c, "#status", "logged out").await;
+    let (status, _) = page_fetch(&c, "GET", "/v1/citizen/session", None).await;
+    assert_eq!(status, 401);
+
+    // Someone else, in a second browser, signs up with mobile and OTP.
+    let other = browser(&driver, &dir.path().join("profile-b")).await;
+    other.goto(&format!("{base}/#/signup")).await.expect("open sign-up");
+    fill(&other, "#f-mobile", "12345").await;
+    click(&other, "#otp-form button[type=submit]").await;
+    wait_text(&other, "#otp-form .error", "mobile").await;
+    fill(&other, "#f-mobile", "9876501234").await;
+    click(&other, "#otp-form button[type=submit]").await;
+    let message = tokio::time::timeout(WAIT, sms.recv()).await.expect("an SMS").expect("sent");
+    let code = message["message"].as_str().expect("text").split(' ').next().expect("code");
+    fill(&other, "#f-otp", code).await;
+    fill(&other, "#f-username", "ravi_web").await;
+    fill(&other, "#f-password", "short").await;
+    click(&other, "#signup-form button[type=submit]").await;
+    wait_text(&other, "#signup-form .error", "password").await;
+    fill(&other, "#f-password", "ravi-web-password-1").await;
+    click(&other, "#signup-form button[type=submit]").await;
+    wait_text(&other, "main p", "No issued documents yet").await;
+    screenshots(&other, "signed-up").await;
+
+    other.close().await.expect("close the second browser");
+    c.close().await.expect("close the browser");
+    drop(server);
+}
+
+/// A 1x1 PNG.
+fn tiny_png() -> Vec<u8> {
+    let hex = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d\
+               4944415478da63f8cfc0f01f0005000201a5e1b2d80000000049454e44ae426082";
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
