@@ -113,7 +113,7 @@ function field(name, label, type = "text", extra = {}) {
 
 function page(title, ...content) {
   const main = document.getElementById("main");
-  main.replaceChildren(h("h1", {}, title), ...content);
+  main.replaceChildren(h("h1", {}, title), ...content.filter((part) => part instanceof Node));
   document.title = `${title} · ${t("brand")}`;
   main.focus();
 }
@@ -323,6 +323,7 @@ async function documentPage(uri) {
       downloadLink(`${base}/content`, t("download"), doc.uri),
       downloadLink(`${base}/bundle`, t("bundle"), `${doc.uri}.bundle.json`),
       h("a", { href: "#/certificates" }, t("back"))),
+    shareForm({ uri }),
     shown);
   preview(`${base}/content`, shown);
 }
@@ -330,7 +331,8 @@ async function documentPage(uri) {
 async function uploadPage(id) {
   const upload = await findIn("/v1/citizen/uploads", (u) => u.id === id);
   const shown = h("div", {}, t("loading"));
-  page(upload?.file_name ?? id, h("p", {}, h("a", { href: "#/certificates/uploaded" }, t("back"))), shown);
+  page(upload?.file_name ?? id, h("p", {}, h("a", { href: "#/certificates/uploaded" }, t("back"))),
+    shareForm({ upload_id: id }), shown);
   preview(`/v1/citizen/uploads/${enc(id)}/content`, shown);
 }
 
@@ -366,9 +368,227 @@ async function profilePage() {
   page(t("profile_title"), ...content);
 }
 
+// ----- Sharing -----
+
+// The page a share link opens (the API gives the JSON address of the link).
+function shareLink(apiUrl) {
+  return `${location.origin}/#/shared/${apiUrl.replace(/^\/v1\/shared\//, "")}`;
+}
+
+function copyButton(text) {
+  const button = h("button", { type: "button", class: "secondary", onclick: async () => {
+    try { await navigator.clipboard.writeText(text); say(t("copied")); } catch { say(text); }
+  } }, t("copy"));
+  return button;
+}
+
+function shareForm(what) {
+  const result = h("div", { "aria-live": "polite" });
+  const choices = [[60, "expiry_hour"], [24 * 60, "expiry_day"], [7 * 24 * 60, "expiry_week"]];
+  const form = h("form", { class: "card", id: "share-form", novalidate: true },
+    h("h2", {}, t("share_title")),
+    h("label", { for: "f-expiry" }, t("expires_in")),
+    h("select", { id: "f-expiry", name: "expiry" },
+      choices.map(([minutes, key]) => h("option", { value: String(minutes), selected: minutes === 24 * 60 }, t(key)))),
+    h("button", { type: "submit", class: "primary" }, t("create_link")),
+    result);
+  onSubmit(form, { expiry: ["expiry"] }, async (data) => {
+    const share = await (await api("POST", "/v1/citizen/shares", {
+      json: { ...what, expires_in_minutes: Number(data.get("expiry")) },
+    })).json();
+    const link = shareLink(share.url);
+    result.replaceChildren(
+      h("p", {}, t("link_ready", { date: when(share.expires_at_ms) })),
+      h("p", {}, h("a", { href: link, id: "share-link" }, link)),
+      copyButton(link));
+  });
+  return form;
+}
+
+function when(ms) {
+  return new Date(ms).toLocaleString(state.lang === "hi" ? "hi-IN" : "en-IN");
+}
+
+async function sharesPage() {
+  const shares = await getJson("/v1/citizen/shares");
+  const rows = shares.map((share) => {
+    const link = shareLink(share.url);
+    const revoke = share.live && h("button", { type: "button", class: "secondary", onclick: async () => {
+      revoke.disabled = true;
+      try { await api("POST", `/v1/citizen/shares/${enc(share.id)}/revoke`); say(t("link_revoked")); sharesPage(); }
+      catch (error) { say(error.message); revoke.disabled = false; }
+    } }, t("revoke"));
+    const status = share.revoked ? t("revoked") : share.live ? t("live_until", { date: when(share.expires_at_ms) }) : t("expired");
+    return h("li", { class: `card ${share.live ? "active" : "expired"}` },
+      h("h2", {}, share.uri ?? share.upload_id),
+      h("p", { class: "meta" }, status),
+      h("p", { class: "meta" }, t("views", { count: share.views })),
+      share.live && h("p", {}, h("a", { href: link }, link)),
+      h("div", { class: "actions" }, share.live && copyButton(link), revoke));
+  });
+  page(t("nav_shares"), rows.length ? h("ul", { class: "docs" }, rows) : h("p", {}, t("no_shares")));
+}
+
+// The public page of a share link: the document, for anyone holding the link.
+async function sharedPage(path) {
+  const doc = await getJson(`/v1/shared/${path}`);
+  const shown = h("div", {}, t("loading"));
+  page(doc.name,
+    doc.revoked_by_issuer && h("p", {}, h("span", { class: "badge revoked" }, t("status_revoked"))),
+    detailTable([
+      [t("issuer"), doc.issuer], [t("holder"), doc.holder_name], [t("issued_on", { date: "" }).replace(/[:\s]+$/, ""), doc.issued_on],
+      ["URI", doc.uri ?? doc.upload_id], [t("content_hash"), h("code", {}, doc.content_hash)],
+      [t("link_expires"), when(doc.expires_at_ms)],
+    ]),
+    h("div", { class: "actions" },
+      downloadLink(doc.content_url, t("download"), doc.uri ?? doc.upload_id),
+      downloadLink(`/v1/shared/${path}/bundle`, t("bundle"), `${doc.uri ?? doc.upload_id}.bundle.json`)),
+    shown);
+  preview(doc.content_url, shown);
+}
+
+// ----- Consents, activity, requesters, directories -----
+
+let requesterNames = null;
+async function requesterName(id) {
+  if (!requesterNames) {
+    const list = await getJson("/v1/directory/requesters?limit=200");
+    requesterNames = new Map(list.items.map((r) => [r.id, r.name]));
+  }
+  return requesterNames.get(id) ? `${requesterNames.get(id)} (${id})` : id;
+}
+
+function matches(item, uri) { return uri === item || uri.startsWith(`${item}-`); }
+
+async function consentCard(consent, certificates) {
+  const who = await requesterName(consent.requester);
+  const card = h("li", { class: "card", id: `consent-${consent.id}` },
+    h("h2", {}, who),
+    h("p", { class: "meta" }, t("purpose", { purpose: consent.purpose })),
+    h("p", { class: "meta" }, t("asked_for", { items: consent.items.join(", ") })),
+    h("p", { class: "meta" }, consent.state === "pending"
+      ? t("answer_by", { date: when(consent.request_expires_at_ms) })
+      : consent.access_expires_at_ms ? t("access_until", { date: when(consent.access_expires_at_ms) }) : t(`consent_${consent.state}`)),
+    consent.state !== "pending" && h("p", { class: "meta" }, t("accesses", { count: consent.accesses })));
+  if (consent.state === "pending") {
+    const offered = certificates.filter((d) => consent.items.some((item) => matches(item, d.uri)));
+    const form = h("form", { id: `grant-${consent.id}`, novalidate: true },
+      h("fieldset", {}, h("legend", {}, t("choose_documents")),
+        offered.length ? offered.map((d) => h("label", { class: "check" },
+          h("input", { type: "checkbox", name: "documents", value: d.uri, checked: true }), ` ${d.name}`))
+          : h("p", { class: "meta" }, t("no_matching"))),
+      h("label", { for: `days-${consent.id}` }, t("access_days")),
+      h("input", { id: `days-${consent.id}`, name: "days", type: "text", inputmode: "numeric", value: "30" }),
+      h("div", { class: "actions" },
+        h("button", { type: "submit", class: "primary" }, t("grant")),
+        h("button", { type: "button", class: "secondary", onclick: async (event) => {
+          event.target.disabled = true;
+          try { await api("POST", `/v1/citizen/consents/${enc(consent.id)}/deny`); say(t("denied")); consentsPage(); }
+          catch (error) { say(error.message); event.target.disabled = false; }
+        } }, t("deny"))));
+    onSubmit(form, { days: ["access", "days"], documents: ["document"] }, async (data) => {
+      const documents = data.getAll("documents");
+      await api("POST", `/v1/citizen/consents/${enc(consent.id)}/grant`, {
+        json: { documents, access_days: Number(data.get("days")) },
+      });
+      say(t("granted", { who }));
+      consentsPage();
+    });
+    card.append(form);
+  } else if (consent.state === "active") {
+    const revoke = h("button", { type: "button", class: "secondary", onclick: async () => {
+      revoke.disabled = true;
+      try { await api("POST", `/v1/citizen/consents/${enc(consent.id)}/revoke`); say(t("consent_revoked_ok")); consentsPage(); }
+      catch (error) { say(error.message); revoke.disabled = false; }
+    } }, t("revoke"));
+    card.append(h("div", { class: "actions" }, revoke));
+  }
+  return card;
+}
+
+// While the consents are shown, a request that arrives appears without a reload.
+let consentWatch = null;
+function watchConsents(shown) {
+  clearTimeout(consentWatch);
+  consentWatch = setTimeout(async () => {
+    if (location.hash !== "#/consents" || !state.locker) return;
+    try {
+      const pending = await getJson("/v1/citizen/consents?state=pending");
+      if (pending.some((c) => !shown.has(c.id))) {
+        say(t("new_request"));
+        return consentsPage();
+      }
+    } catch { /* shown again on the next turn */ }
+    watchConsents(shown);
+  }, CONSENT_WATCH_MS);
+}
+const CONSENT_WATCH_MS = 3000;
+
+async function consentsPage() {
+  const [consents, certificates] = await Promise.all([
+    getJson("/v1/citizen/consents"), getJson("/v1/citizen/certificates?limit=200"),
+  ]);
+  watchConsents(new Set(consents.filter((c) => c.state === "pending").map((c) => c.id)));
+  const groups = [["pending", "consents_pending"], ["active", "consents_active"]];
+  const sections = [];
+  for (const [wanted, key] of groups) {
+    const cards = await Promise.all(consents.filter((c) => c.state === wanted).map((c) => consentCard(c, certificates.items)));
+    sections.push(h("h2", { class: "section" }, t(key)),
+      cards.length ? h("ul", { class: "docs" }, cards) : h("p", { class: "meta" }, t("none")));
+  }
+  const past = await Promise.all(consents.filter((c) => !["pending", "active"].includes(c.state)).map((c) => consentCard(c, [])));
+  if (past.length) sections.push(h("h2", { class: "section" }, t("consents_past")), h("ul", { class: "docs" }, past));
+  page(t("nav_consents"), ...sections);
+}
+
+async function activityPage() {
+  const list = await getJson("/v1/citizen/activity?limit=200");
+  const rows = await Promise.all(list.items.map(async (a) => h("tr", {},
+    h("td", {}, when(a.at_ms)), h("td", {}, a.by === "share link" ? t("share_link") : await requesterName(a.by)),
+    h("td", {}, a.document ?? ""), h("td", {}, a.consent_or_share))));
+  page(t("nav_activity"), rows.length
+    ? h("table", {}, h("thead", {}, h("tr", {}, ["when", "who", "document", "through"].map((k) => h("th", { scope: "col" }, t(k))))),
+      h("tbody", {}, rows))
+    : h("p", {}, t("no_activity")));
+}
+
+async function requestersPage() {
+  const list = await getJson("/v1/citizen/requesters");
+  page(t("nav_requesters"), list.length
+    ? h("table", {}, h("thead", {}, h("tr", {}, ["requester", "requested", "accessed"].map((k) => h("th", { scope: "col" }, t(k))))),
+      h("tbody", {}, list.map((r) => h("tr", {}, h("td", {}, r.name ? `${r.name} (${r.requester})` : r.requester),
+        h("td", {}, String(r.requested)), h("td", {}, String(r.accessed))))))
+    : h("p", {}, t("no_requesters")));
+}
+
+async function directoryPage() {
+  const [issuers, requesters] = await Promise.all([
+    getJson("/v1/directory/issuers?limit=200"), getJson("/v1/directory/requesters?limit=200"),
+  ]);
+  const search = h("input", { id: "f-search", type: "search", "aria-controls": "directory-lists" });
+  const issuerItems = issuers.items.map((i) => h("li", { class: "card", "data-text": `${i.name} ${i.id} ${i.doc_types.map((d) => d.name).join(" ")}`.toLowerCase() },
+    h("h3", {}, i.name), h("p", { class: "meta" }, i.id), h("p", { class: "meta" }, i.doc_types.map((d) => d.name).join(", ")),
+    i.suspended && h("span", { class: "badge revoked" }, t("suspended"))));
+  const requesterItems = requesters.items.map((r) => h("li", { class: "card", "data-text": `${r.name} ${r.id} ${r.kind}`.toLowerCase() },
+    h("h3", {}, r.name), h("p", { class: "meta" }, `${r.id} · ${r.kind}`),
+    r.suspended && h("span", { class: "badge revoked" }, t("suspended"))));
+  search.addEventListener("input", () => {
+    const wanted = search.value.trim().toLowerCase();
+    for (const item of [...issuerItems, ...requesterItems]) item.hidden = wanted !== "" && !item.dataset.text.includes(wanted);
+  });
+  page(t("nav_directory"), h("label", { for: "f-search" }, t("search")), search,
+    h("div", { id: "directory-lists" },
+      h("h2", { class: "section" }, t("issuers")), h("ul", { class: "docs" }, issuerItems),
+      h("h2", { class: "section" }, t("requesters")), h("ul", { class: "docs" }, requesterItems)));
+}
+
 // ----- Frame -----
 
-const SECTIONS = [["#/certificates", "nav_certificates"], ["#/issuers", "nav_issuers"], ["#/profile", "nav_profile"]];
+const SECTIONS = [
+  ["#/certificates", "nav_certificates"], ["#/consents", "nav_consents"], ["#/shares", "nav_shares"],
+  ["#/activity", "nav_activity"], ["#/issuers", "nav_issuers"], ["#/requesters", "nav_requesters"],
+  ["#/directory", "nav_directory"], ["#/profile", "nav_profile"],
+];
 
 function frame() {
   document.documentElement.lang = state.lang;
@@ -388,6 +608,13 @@ function frame() {
 
 async function route() {
   const hash = location.hash || "#/certificates";
+  if (hash.startsWith("#/shared/")) {
+    frame();
+    try { return await sharedPage(hash.slice("#/shared/".length)); } catch (error) {
+      if (error instanceof ApiError) return page(t("shared_title"), h("p", { class: "error", role: "alert" }, error.message));
+      throw error;
+    }
+  }
   if (!state.locker && !["#/login", "#/signup"].includes(hash)) {
     try {
       const session = await getJson("/v1/citizen/session");
@@ -405,10 +632,17 @@ async function route() {
     if (name === "document") return await documentPage(decodeURIComponent(arg ?? ""));
     if (name === "upload") return await uploadPage(decodeURIComponent(arg ?? ""));
     if (name === "issuers") return await issuersPage();
+    if (name === "requesters") return await requestersPage();
+    if (name === "consents") return await consentsPage();
+    if (name === "shares") return await sharesPage();
+    if (name === "activity") return await activityPage();
+    if (name === "directory") return await directoryPage();
     if (name === "profile") return await profilePage();
     go("#/certificates");
   } catch (error) {
-    if (error instanceof ApiError) say(error.message); else throw error;
+    if (error instanceof ApiError) return say(error.message);
+    console.error(error);
+    say(t("page_error"));
   }
 }
 

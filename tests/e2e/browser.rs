@@ -162,6 +162,8 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     // A visitor lands on the login page; the page carries the strict policy.
     c.goto(&format!("{base}/")).await.expect("open the locker");
     wait_text(&c, "h1", "Log in").await;
+    let nav = c.find(Locator::Css("#nav")).await.expect("nav");
+    assert!(!nav.is_displayed().await.expect("displayed"), "no locker sections before login");
     screenshots(&c, "login").await;
 
     // A wrong password: the server's message beside the field, nothing else happens.
@@ -223,13 +225,115 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     assert_eq!(status, "", "a message does not follow the citizen to another section");
     assert!(row.ends_with(" 2"), "the demo's two CBSE marksheets: {row}");
 
+    // Consents: the bank's request from the demo, with purpose and what it asks for. She
+    // allows it for her Class XII marksheet; it moves to the active ones.
+    click(&c, "nav a[href='#/consents']").await;
+    let card = wait_text(&c, "li.card", "State Bank of India").await;
+    assert!(
+        card.contains("Opening a savings account") && card.contains("in.gov.cbse-HSCER"),
+        "{card}"
+    );
+    screenshots(&c, "consents").await;
+    fill(&c, "input[id^='days-']", "0").await;
+    click(&c, "form[id^='grant-'] button[type=submit]").await;
+    wait_text(&c, "form[id^='grant-'] .error", "").await;
+    fill(&c, "input[id^='days-']", "30").await;
+    click(&c, "form[id^='grant-'] button[type=submit]").await;
+    wait_text(&c, "#status", "may now read").await;
+    wait_text(&c, "li.card", "Access until").await;
+
+    // A second request arrives while she looks at her consents: it appears by itself.
+    let bank_key = dir.path().join("data/demo-keys/in.co.sbi.key");
+    let (ok, out, err) = crate::journey::locker(
+        [
+            "requester",
+            "--server",
+            &base,
+            "--id",
+            "in.co.sbi",
+            "--key",
+            bank_key.to_str().expect("path"),
+            "request",
+            "--username",
+            "asha",
+            "--doc",
+            "in.gov.transport/DRVLC",
+            "--purpose",
+            "know_your_customer",
+            "--text",
+            "Address proof for a loan",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    )
+    .await;
+    assert!(ok, "locker requester request: {out} {err}");
+    wait_text(&c, "#status", "new request").await;
+    let card = wait_text(&c, "li.card", "Address proof for a loan").await;
+    assert!(card.contains("Driving Licence"), "her licence is offered: {card}");
+    click(&c, "li.card button.secondary").await;
+    wait_text(&c, "#status", "denied").await;
+
+    // Share her marksheet; the link opens in another browser, with no login, and is counted.
+    click(&c, "nav a[href='#/certificates']").await;
+    click(&c, ".docs .card a[href='#/document/in.gov.cbse-HSCER-2024-7654321']").await;
+    click(&c, "#share-form button[type=submit]").await;
+    let link = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#share-link"))
+        .await
+        .expect("the link")
+        .text()
+        .await
+        .expect("text");
+    assert!(link.starts_with(&format!("{base}/#/shared/")), "{link}");
+    let stranger = browser(&driver, &dir.path().join("profile-stranger")).await;
+    stranger.goto(&link).await.expect("open the shared link");
+    let shared = wait_text(&stranger, "main table", "in.gov.cbse-HSCER-2024-7654321").await;
+    assert!(shared.contains("Asha Kumari"), "{shared}");
+    stranger
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("main iframe.preview"))
+        .await
+        .expect("the PDF shown to the link holder");
+    let nav = stranger.find(Locator::Css("#nav")).await.expect("nav");
+    assert!(!nav.is_displayed().await.expect("displayed"), "no locker sections for a stranger");
+    screenshots(&stranger, "shared").await;
+    stranger.close().await.expect("close the stranger's browser");
+    click(&c, "nav a[href='#/shares']").await;
+    // Each access is an event: the page read the link's document and then its file.
+    wait_text(&c, "li.card", "Accesses: 2").await;
+    click(&c, "nav a[href='#/activity']").await;
+    wait_text(&c, "main tbody tr", "Someone with a share link").await;
+    screenshots(&c, "activity").await;
+
+    // My Requester counts the bank's requests; the directories are searchable.
+    click(&c, "nav a[href='#/requesters']").await;
+    wait_text(&c, "main tbody tr", "State Bank of India").await;
+    click(&c, "nav a[href='#/directory']").await;
+    wait_text(&c, "li.card", "Income Tax Department").await;
+    fill(&c, "#f-search", "licence").await;
+    let shown = c
+        .execute(
+            "return [...document.querySelectorAll('#directory-lists li')].filter(e => !e.hidden).map(e => e.textContent)",
+            vec![],
+        )
+        .await
+        .expect("shown directory entries");
+    let shown = shown.as_array().expect("list").clone();
+    assert_eq!(shown.len(), 1, "only the transport department issues licences: {shown:?}");
+    screenshots(&c, "directory").await;
+
     // Hindi, and back.
     click(&c, "#lang").await;
     wait_text(&c, "nav a", "मेरे प्रमाणपत्र").await;
-    wait_text(&c, "h1", "मेरे जारीकर्ता").await;
-    screenshots(&c, "issuers-hindi").await;
+    wait_text(&c, "h1", "निर्देशिकाएँ").await;
+    screenshots(&c, "directory-hindi").await;
     click(&c, "#lang").await;
-    wait_text(&c, "h1", "My Issuer").await;
+    wait_text(&c, "h1", "Directories").await;
 
     // Log out: the cookie's session is gone on the server too.
     click(&c, "#logout").await;
