@@ -331,6 +331,69 @@ pub(crate) async fn certificate_content(
     Ok(content_response(bytes, &resolved))
 }
 
+/// The personal fields of an issued document, opened for its owner.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct FieldsDto {
+    holder_name: String,
+    date_of_birth: Option<String>,
+    /// The structured results, in the issuer's order (a marksheet's subjects and marks).
+    fields: Vec<FieldDto>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct FieldDto {
+    key: String,
+    value: String,
+}
+
+/// `GET /v1/citizen/certificates/{uri}/fields`: read from the document's event in the log and
+/// opened with the owner's sealing key, so the views never hold them.
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/fields", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, body = FieldsDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 410, description = "`fields_erased`: the sealing key is gone", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn certificate_fields(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(uri): Path<String>,
+) -> Result<Json<FieldsDto>, ApiError> {
+    let uri =
+        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
+    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(uri))?;
+    let topic = state.writes.config().citizen_topic.clone();
+    let envelope = state
+        .appender
+        .logged_at(topic, resolved.origin.partition, resolved.origin.offset)
+        .await
+        .map_err(crate::push::ledger_error)?;
+    let erased = || {
+        ApiError::new(
+            StatusCode::GONE,
+            "fields_erased",
+            "the document's personal fields can no longer be opened (their key was erased)",
+        )
+    };
+    let (Some(sealed), Some(commitment)) =
+        (envelope.sealed.as_ref(), envelope.event.payload.personal_commitment())
+    else {
+        return Err(erased());
+    };
+    let key =
+        projections::SealKeys::key(state.vault.as_ref(), &sealed.subject).ok_or_else(erased)?;
+    let personal = ledger::crypto::open_sealed(&key, sealed, commitment).map_err(|e| {
+        internal(format!("the sealed fields of {} do not open: {e}", resolved.name))
+    })?;
+    let PersonalData::Document(document) = personal else {
+        return Err(internal(format!("{} holds no document fields", resolved.name)));
+    };
+    Ok(Json(FieldsDto {
+        holder_name: document.holder_name.to_string(),
+        date_of_birth: document.date_of_birth.map(|d| d.to_string()),
+        fields: document
+            .fields
+            .into_iter()
+            .map(|f| FieldDto { key: f.key.to_string(), value: f.value.to_string() })
+            .collect(),
+    }))
+}
+
 /// `DELETE /v1/citizen/uploads/{id}`
 #[utoipa::path(delete, path = "/v1/citizen/uploads/{id}", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn delete_upload(

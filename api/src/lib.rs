@@ -172,6 +172,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(citizen::profile))
     .routes(routes!(citizen::certificates))
     .routes(routes!(documents::certificate_content))
+    .routes(routes!(documents::certificate_fields))
     .routes(routes!(citizen::uploads, documents::upload))
     .routes(routes!(documents::delete_upload))
     .routes(routes!(documents::upload_content))

@@ -38,6 +38,13 @@ pub trait Appender: Send + Sync {
         &self,
         ids: Vec<schemas::EventId>,
     ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>>;
+    /// The event logged at `offset` of a topic's partition.
+    fn logged_at(
+        &self,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    ) -> BoxFuture<'_, Result<Envelope, LedgerError>>;
     /// The principal's key if it may sign now (authenticates HTTP message signatures).
     fn active_key<'a>(
         &'a self,
@@ -69,17 +76,30 @@ impl<L: Log> Appender for Ledger<L> {
                     continue;
                 };
                 let p = entry.position;
-                let records = self.log().read(&entry.topic, p.partition, p.offset, 1).await?;
-                let record =
-                    records.into_iter().next().filter(|r| r.position == p).ok_or_else(|| {
-                        LedgerError::Log(ledger::LogError::Corrupt {
-                            location: format!("{} {p:?}", entry.topic),
-                            reason: "the id index names a record the log does not hold".to_owned(),
-                        })
-                    })?;
-                events.push(Some(ledger::decode_logged(&entry.topic, &record)?));
+                events.push(Some(self.logged_at(entry.topic, p.partition, p.offset).await?));
             }
             Ok(events)
+        })
+    }
+    fn logged_at(
+        &self,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    ) -> BoxFuture<'_, Result<Envelope, LedgerError>> {
+        Box::pin(async move {
+            let records = self.log().read(&topic, partition, offset, 1).await?;
+            let record = records
+                .into_iter()
+                .next()
+                .filter(|r| r.position.partition == partition && r.position.offset == offset)
+                .ok_or_else(|| {
+                    LedgerError::Log(ledger::LogError::Corrupt {
+                        location: format!("topic {topic} partition {partition} offset {offset}"),
+                        reason: "a record the ledger logged is not in the log".to_owned(),
+                    })
+                })?;
+            ledger::decode_logged(&topic, &record)
         })
     }
     fn active_key<'a>(

@@ -307,6 +307,7 @@ async function documentPage(uri) {
   if (!doc) { page(t("document"), h("p", {}, uri)); return; }
   const base = `/v1/citizen/certificates/${enc(uri)}`;
   const shown = h("div", {}, t("loading"));
+  const results = h("div", { "aria-live": "polite" });
   page(doc.name,
     h("p", {}, h("span", { class: `badge ${doc.status}` }, t(`status_${doc.status}`))),
     detailTable([
@@ -323,9 +324,24 @@ async function documentPage(uri) {
       downloadLink(`${base}/content`, t("download"), doc.uri),
       downloadLink(`${base}/bundle`, t("bundle"), `${doc.uri}.bundle.json`),
       h("a", { href: "#/certificates" }, t("back"))),
+    results,
     shareForm({ uri }),
     shown);
   preview(`${base}/content`, shown);
+  fieldsTable(`${base}/fields`, results);
+}
+
+// The document's structured results (a marksheet's subjects and marks), opened for its owner.
+async function fieldsTable(path, into) {
+  try {
+    const personal = await getJson(path);
+    const rows = [[t("date_of_birth"), personal.date_of_birth], ...personal.fields.map((f) => [f.key, f.value])];
+    into.replaceChildren(h("h2", { class: "section" }, t("results")),
+      h("table", { id: "results" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("field")), h("th", { scope: "col" }, t("value")))),
+        h("tbody", {}, rows.filter(([, v]) => v).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))))));
+  } catch (error) {
+    into.replaceChildren(h("p", { class: "meta" }, error.message));
+  }
 }
 
 async function uploadPage(id) {

@@ -191,6 +191,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     click(&c, ".docs .card a[href^='#/document/']").await;
     let details = wait_text(&c, "main table", "in.gov.cbse").await;
     assert!(details.contains("Asha Kumari"), "the holder, from the sealed fields: {details}");
+    // Her marks, opened from the sealed fields for her alone.
+    let marks = wait_text(&c, "#results", "Physics").await;
+    assert!(marks.contains("Mathematics") && marks.contains("2006-08-15"), "{marks}");
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css("main iframe.preview, main img.preview, main div > p.meta"))
@@ -278,7 +281,14 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     // Share her marksheet; the link opens in another browser, with no login, and is counted.
     click(&c, "nav a[href='#/certificates']").await;
     click(&c, ".docs .card a[href='#/document/in.gov.cbse-HSCER-2024-7654321']").await;
-    click(&c, "#share-form button[type=submit]").await;
+    // A double click on the button creates one link, not two.
+    c.wait().at_most(WAIT).for_element(Locator::Css("#share-form button")).await.expect("form");
+    c.execute(
+        "const b = document.querySelector('#share-form button[type=submit]'); b.click(); b.click();",
+        vec![],
+    )
+    .await
+    .expect("double click");
     let link = c
         .wait()
         .at_most(WAIT)
@@ -306,6 +316,8 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     click(&c, "nav a[href='#/shares']").await;
     // Each access is an event: the page read the link's document and then its file.
     wait_text(&c, "li.card", "Accesses: 2").await;
+    let links = c.find_all(Locator::Css("main li.card")).await.expect("links");
+    assert_eq!(links.len(), 1, "one link for the double click");
     click(&c, "nav a[href='#/activity']").await;
     wait_text(&c, "main tbody tr", "Someone with a share link").await;
     screenshots(&c, "activity").await;

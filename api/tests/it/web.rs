@@ -129,3 +129,41 @@ async fn a_cookie_session_is_http_only_and_every_change_needs_its_csrf_token() {
     .await;
     assert_eq!(json(&body)["token"].as_str().map(str::len), Some(64));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_documents_results_are_opened_from_the_log_for_its_owner_only() {
+    let f = fixture().await;
+    let token = crate::routes::asha_token(&f);
+    let auth = format!("Bearer {token}");
+    let path = "/v1/citizen/certificates/in.gov.cbse-HSCER-2024-7654321/fields";
+    let (status, _, body) = request(&f, "GET", path, &[("authorization", &auth)], "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["holder_name"], "Asha Kumari");
+    assert_eq!(answer["date_of_birth"], "2006-08-15");
+    let keys: Vec<&str> = answer["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert!(keys.contains(&"Physics") && keys.contains(&"Mathematics"), "{answer}");
+
+    let (status, _, body) = request(&f, "GET", path, &[], "").await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let other = "/v1/citizen/certificates/in.gov.cbse-HSCER-2024-0000001/fields";
+    let (status, _, body) = request(&f, "GET", other, &[("authorization", &auth)], "").await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_document"))
+    );
+    let bad = "/v1/citizen/certificates/not-a-uri/fields";
+    let (status, _, body) = request(&f, "GET", bad, &[("authorization", &auth)], "").await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_uri"))
+    );
+}
