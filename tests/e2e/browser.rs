@@ -172,9 +172,13 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     click(&c, "#login-form button[type=submit]").await;
     wait_text(&c, "#login-form .error", "wrong username or password").await;
 
-    // The demo citizen logs in: her CBSE marksheet, valid, with issuer and dates.
-    fill(&c, "#f-password", "asha-demo-2024").await;
-    click(&c, "#login-form button[type=submit]").await;
+    // The demo citizen logs in from the keyboard alone: Tab to the password, Enter to submit.
+    // Her CBSE marksheet shows, valid, with issuer and dates.
+    fill(&c, "#f-username", "asha\u{E004}").await;
+    let focused = c.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("f-password"), "Tab");
+    focused.clear().await.expect("clear");
+    focused.send_keys("asha-demo-2024\u{E007}").await.expect("type and Enter");
     let card = wait_text(&c, ".docs .card", "Issued by").await;
     assert!(card.contains("Central Board of Secondary Education"), "{card}");
     assert!(card.contains("Valid"), "{card}");
