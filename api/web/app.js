@@ -235,6 +235,26 @@ function sendFile(file, progress) {
   });
 }
 
+// Items per page of a list (the browser test sets a small one in localStorage to page).
+const PAGE_ITEMS = Number(localStorage.getItem("pageItems")) || 50;
+
+// A list of cards with a "Show more" button while the server has more pages.
+function pagedList(path, first, card) {
+  const list = h("ul", { class: "docs" }, first.items.map(card));
+  let cursor = first.next_cursor;
+  const more = h("button", { type: "button", class: "secondary", hidden: !cursor, onclick: async () => {
+    more.disabled = true;
+    try {
+      const next = await getJson(`${path}?limit=${PAGE_ITEMS}&cursor=${enc(cursor)}`);
+      list.append(...next.items.map(card));
+      cursor = next.next_cursor;
+      more.hidden = !cursor;
+    } catch (error) { say(error.message); }
+    more.disabled = false;
+  } }, t("show_more"));
+  return h("div", {}, list, more);
+}
+
 async function certificatesPage(tab) {
   const issuedTab = h("button", { type: "button", role: "tab", id: "tab-issued", "aria-selected": String(tab === "issued"),
     onclick: () => go("#/certificates") }, t("issued"));
@@ -243,14 +263,14 @@ async function certificatesPage(tab) {
   const panel = h("div", { role: "tabpanel", "aria-labelledby": `tab-${tab}` }, t("loading"));
   page(t("nav_certificates"), h("div", { class: "tabs", role: "tablist" }, issuedTab, uploadedTab), panel);
   if (tab === "issued") {
-    const list = await getJson("/v1/citizen/certificates?limit=200");
+    const list = await getJson(`/v1/citizen/certificates?limit=${PAGE_ITEMS}`);
     panel.replaceChildren(list.items.length
-      ? h("ul", { class: "docs" }, list.items.map(issuedCard))
+      ? pagedList("/v1/citizen/certificates", list, issuedCard)
       : h("p", {}, t("no_issued")));
     return;
   }
   const reload = () => certificatesPage("uploaded");
-  const [list, storage] = await Promise.all([getJson("/v1/citizen/uploads?limit=200"), getJson("/v1/citizen/storage")]);
+  const [list, storage] = await Promise.all([getJson(`/v1/citizen/uploads?limit=${PAGE_ITEMS}`), getJson("/v1/citizen/storage")]);
   const progress = h("progress", { max: "1", value: "0", hidden: true, "aria-label": t("upload") });
   const form = h("form", { class: "card", id: "upload-form", novalidate: true },
     h("h2", {}, t("upload_title")), h("p", { class: "meta" }, t("upload_hint")),
@@ -269,7 +289,7 @@ async function certificatesPage(tab) {
   panel.replaceChildren(
     h("p", { class: "meta" }, t("storage", { used: size(storage.used_bytes), quota: size(storage.quota_bytes) })),
     form,
-    list.items.length ? h("ul", { class: "docs" }, list.items.map((u) => uploadCard(u, reload))) : h("p", {}, t("no_uploads")));
+    list.items.length ? pagedList("/v1/citizen/uploads", list, (u) => uploadCard(u, reload)) : h("p", {}, t("no_uploads")));
 }
 
 // Shows a document's bytes in the page: images and PDFs from a blob URL.

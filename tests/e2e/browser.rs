@@ -182,7 +182,74 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let card = wait_text(&c, ".docs .card", "Issued by").await;
     assert!(card.contains("Central Board of Secondary Education"), "{card}");
     assert!(card.contains("Valid"), "{card}");
+
+    // The board issues her an old marksheet that has expired: it is marked so.
+    let locker = c
+        .execute_async(
+            "const done = arguments[0]; fetch('/v1/citizen/session').then(r => r.json()).then(j => done(j.locker));",
+            vec![],
+        )
+        .await
+        .expect("her locker id");
+    let pdf = dir.path().join("old.pdf");
+    std::fs::write(&pdf, "%PDF-1.4\n% an old marksheet\n%%EOF\n").expect("write pdf");
+    let board_key = dir.path().join("data/demo-keys/in.gov.cbse.key");
+    let (ok, out, err) = crate::journey::locker(
+        [
+            "issue",
+            "--server",
+            &base,
+            "--key",
+            board_key.to_str().expect("path"),
+            "--issuer",
+            "in.gov.cbse",
+            "--locker",
+            locker.as_str().expect("locker"),
+            "--doc-type",
+            "SSCER",
+            "--doc-id",
+            "2012-0000042",
+            "--name",
+            "Class X Marksheet 2012",
+            "--issued-on",
+            "2012-05-20",
+            "--valid-to",
+            "2020-05-20",
+            "--holder",
+            "Asha Kumari",
+            "--content",
+            pdf.to_str().expect("path"),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    )
+    .await;
+    assert!(ok, "locker issue: {out} {err}");
+    c.refresh().await.expect("reload");
+    let expired = wait_text(&c, ".docs .card.expired", "Class X Marksheet 2012").await;
+    assert!(expired.contains("Expired") && expired.contains("2020-05-20"), "{expired}");
     screenshots(&c, "certificates").await;
+
+    // Pages of two: "Show more" until all five are shown.
+    c.execute("localStorage.setItem('pageItems', '2')", vec![]).await.expect("page size");
+    c.refresh().await.expect("reload");
+    wait_text(&c, ".docs .card", "Issued by").await;
+    for shown in [2, 4, 5] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while c.find_all(Locator::Css(".docs .card")).await.expect("cards").len() != shown {
+            assert!(tokio::time::Instant::now() < deadline, "{shown} cards");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let more = c.find(Locator::Css("main div > button.secondary")).await.expect("more");
+        if shown < 5 {
+            more.click().await.expect("show more");
+        } else {
+            assert!(!more.is_displayed().await.expect("displayed"), "nothing more to show");
+        }
+    }
+    c.execute("localStorage.removeItem('pageItems')", vec![]).await.expect("page size");
+    c.refresh().await.expect("reload");
 
     // The session is an HttpOnly cookie: scripts cannot see it.
     let cookies = c.execute("return document.cookie", vec![]).await.expect("cookies");
@@ -230,7 +297,7 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let row = wait_text(&c, "main tbody tr", "in.gov.cbse").await;
     let status = c.find(Locator::Css("#status")).await.expect("status").text().await.expect("text");
     assert_eq!(status, "", "a message does not follow the citizen to another section");
-    assert!(row.ends_with(" 2"), "the demo's two CBSE marksheets: {row}");
+    assert!(row.ends_with(" 3"), "the demo's two CBSE marksheets and the old one: {row}");
 
     // Consents: the bank's request from the demo, with purpose and what it asks for. She
     // allows it for her Class XII marksheet; it moves to the active ones.
