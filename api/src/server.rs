@@ -277,7 +277,12 @@ async fn run<L: Log>(
     say(format_args!(
         "locker: try  curl http://{address}/v1/directory/issuers  and  curl http://{address}/v1/stats"
     ));
+    say(format_args!("locker: the citizen's web locker: open http://{address}/ in a browser"));
     if config.demo {
+        say(format_args!(
+            "locker: demo citizen: username asha, password {}",
+            crate::demo::DEMO_PASSWORD
+        ));
         say(format_args!(
             "locker: log in: curl -X POST http://{address}/v1/citizen/login -H 'content-type: application/json' \
              -d '{{\"username\":\"asha\",\"password\":\"{}\"}}'  then GET /v1/citizen/certificates with \
