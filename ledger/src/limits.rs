@@ -21,6 +21,9 @@ pub const PIPELINE_CHUNK_RECORDS: usize = 512;
 pub const KAFKA_DELIVERY_TIMEOUT_MS: u64 = 30_000;
 /// Metadata, admin, watermark and read requests to Kafka.
 pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Idle consumers `KafkaLog::wait_for` keeps for the next wait: a consumer per wait cost a
+/// new connection to the brokers every few seconds for each idle follower.
+pub const KAFKA_WAITERS_IDLE_MAX: usize = 16;
 /// Records one read returns.
 pub const READ_RECORDS_MAX: usize = 10_000;
 /// Hashes in a Merkle proof a verifier reads: an inclusion proof has at most 64, a

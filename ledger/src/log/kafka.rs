@@ -35,7 +35,8 @@ use schemas::{Digest32, EventId};
 use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
 use crate::LogError;
 use crate::limits::{
-    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
+    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_WAITERS_IDLE_MAX, READ_RECORDS_MAX,
+    TOPIC_PARTITIONS_MAX,
 };
 use crate::partition::partition_for;
 
@@ -90,6 +91,8 @@ pub struct KafkaLog {
     append_lock: tokio::sync::Mutex<()>,
     /// Set when a delivery failed: the index may lack a record that landed anyway.
     stale: AtomicBool,
+    /// Idle consumers of `wait_for`, reused (reassigned) by the next wait.
+    waiters: Arc<Mutex<Vec<BaseConsumer>>>,
 }
 
 impl std::fmt::Debug for KafkaLog {
@@ -221,6 +224,7 @@ impl KafkaLog {
             index: Arc::new(index),
             append_lock: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(true),
+            waiters: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -670,33 +674,68 @@ impl Log for KafkaLog {
             return Ok(true);
         }
         // A consumer of its own, parked in the broker's long-poll fetch: no busy polling.
-        let mut common = ClientConfig::new();
-        common.set("bootstrap.servers", &self.settings.bootstrap_servers);
-        let mut config = reader_config(&common);
-        config.set("fetch.wait.max.ms", "500");
-        let topic = topic.to_owned();
-        blocking(move || {
-            let consumer: BaseConsumer =
-                config.create().map_err(|e| kafka_error("waiting consumer", e))?;
-            let start = assign_at(&consumer, &topic, partition, offset)?;
-            let deadline = Instant::now() + timeout;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(false);
-                }
-                match consumer.poll(left) {
-                    Some(Ok(message)) if message.offset() >= start => return Ok(true),
-                    Some(Ok(_)) | None => {}
-                    // "Offset out of range" until the record exists: keep waiting.
-                    Some(Err(KafkaError::MessageConsumption(_))) => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Some(Err(e)) => return Err(kafka_error("wait", e)),
-                }
+        // Idle ones are kept and reassigned, so a follower that waits again and again does
+        // not connect anew each time.
+        let idle = self.waiters.lock().map_err(|_| LogError::Closed)?.pop();
+        let consumer = match idle {
+            Some(consumer) => consumer,
+            None => {
+                let mut common = ClientConfig::new();
+                common.set("bootstrap.servers", &self.settings.bootstrap_servers);
+                let mut config = reader_config(&common);
+                config.set("fetch.wait.max.ms", "500");
+                config.create().map_err(|e| kafka_error("waiting consumer", e))?
             }
+        };
+        let topic = topic.to_owned();
+        let (consumer, woken) = blocking(move || {
+            let woken = wait_with(&consumer, &topic, partition, offset, timeout);
+            Ok((consumer, woken))
         })
-        .await
+        .await?;
+        // A consumer that failed is dropped; a new one is made next time.
+        if woken.is_ok() {
+            let mut waiters = self.waiters.lock().map_err(|_| LogError::Closed)?;
+            if waiters.len() < KAFKA_WAITERS_IDLE_MAX {
+                waiters.push(consumer);
+            }
+        }
+        woken
+    }
+}
+
+/// Waits on `consumer`, assigned at `offset`, until a record at or past it arrives.
+fn wait_with(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    timeout: Duration,
+) -> Result<bool, LogError> {
+    let start = assign_at(consumer, topic, partition, offset)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        match consumer.poll(left) {
+            // Only this assignment's records count: a reused consumer may still hand out one
+            // fetched for its previous wait.
+            Some(Ok(message))
+                if message.topic() == topic
+                    && message.partition() == as_partition(partition)
+                    && message.offset() >= start =>
+            {
+                return Ok(true);
+            }
+            Some(Ok(_)) | None => {}
+            // "Offset out of range" until the record exists: keep waiting.
+            Some(Err(KafkaError::MessageConsumption(_))) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Some(Err(e)) => return Err(kafka_error("wait", e)),
+        }
     }
 }
 

@@ -231,6 +231,13 @@ pub async fn a_waiting_reader_wakes_on_append<B: Backend>(backend: &B) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     log.append(&topic, vec![request(1, "k", b"hello")]).await.expect("append");
     assert!(waiter.await.expect("join").expect("wait"), "the reader was not woken");
+    // A waiter used before (Kafka keeps idle ones) wakes only for its own partition's records.
+    assert!(!log.wait_for(&topic, 0, 1, Duration::from_millis(300)).await.expect("wait"));
+    let other = backend.topic("wait-other");
+    log.create_topic(&other, 2).await.expect("topic");
+    assert!(!log.wait_for(&other, 1, 0, Duration::from_millis(300)).await.expect("wait"));
+    log.append(&topic, vec![request(2, "k", b"again")]).await.expect("append");
+    assert!(log.wait_for(&topic, 0, 1, Duration::from_secs(20)).await.expect("wait"));
 }
 
 pub async fn topic_errors_are_typed<B: Backend>(backend: &B) {
