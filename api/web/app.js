@@ -565,6 +565,8 @@ async function consentsPage() {
     getJson("/v1/citizen/consents"), getJson("/v1/citizen/certificates?limit=200"),
   ]);
   watchConsents(new Set(consents.filter((c) => c.state === "pending").map((c) => c.id)));
+  pendingCount = consents.filter((c) => c.state === "pending").length;
+  showPending();
   const groups = [["pending", "consents_pending"], ["active", "consents_active"]];
   const sections = [];
   for (const [wanted, key] of groups) {
@@ -639,8 +641,37 @@ function frame() {
   const nav = document.getElementById("nav");
   nav.hidden = !state.locker;
   nav.replaceChildren(...SECTIONS.map(([href, key]) =>
-    h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : false }, t(key))));
+    h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : false }, t(key),
+      href === "#/consents" && h("span", { id: "pending-count", class: "count" }))));
+  showPending();
+  watchPending();
 }
+
+// Requests waiting for an answer, beside Consents on every page, checked now and then.
+let pendingCount = 0;
+let pendingWatch = null;
+function showPending() {
+  const badge = document.getElementById("pending-count");
+  if (!badge) return;
+  badge.textContent = pendingCount ? ` (${pendingCount})` : "";
+  badge.title = pendingCount ? t("pending_count", { count: pendingCount }) : "";
+}
+async function checkPending() {
+  if (!state.locker) return;
+  try {
+    pendingCount = (await getJson("/v1/citizen/consents?state=pending")).length;
+    showPending();
+  } catch { /* shown again on the next check */ }
+}
+function watchPending() {
+  if (pendingWatch || !state.locker) return;
+  checkPending();
+  pendingWatch = setInterval(() => {
+    if (!state.locker) { clearInterval(pendingWatch); pendingWatch = null; return; }
+    checkPending();
+  }, PENDING_WATCH_MS);
+}
+const PENDING_WATCH_MS = 15000;
 
 async function route() {
   const hash = location.hash || "#/certificates";

@@ -56,7 +56,7 @@ export const STRINGS = {
     when: "When", who: "Who", through: "Consent or link",
     requester: "Requester", requested: "Documents asked for", accessed: "Documents read",
     no_requesters: "No requester has asked for your documents yet.",
-    share_link: "Someone with a share link", show_more: "Show more", results: "Details and results", page_error: "Something went wrong on this page; reload it.", new_request: "A new request for your documents arrived.",
+    share_link: "Someone with a share link", pending_count: "{count} waiting for your answer", show_more: "Show more", results: "Details and results", page_error: "Something went wrong on this page; reload it.", new_request: "A new request for your documents arrived.",
     search: "Search", issuers: "Issuers", requesters: "Requesters", suspended: "Suspended",
   },
   hi: {
@@ -114,7 +114,7 @@ export const STRINGS = {
     when: "कब", who: "किसने", through: "सहमति या लिंक",
     requester: "अनुरोधकर्ता", requested: "माँगे गए दस्तावेज़", accessed: "पढ़े गए दस्तावेज़",
     no_requesters: "अभी किसी अनुरोधकर्ता ने आपके दस्तावेज़ नहीं माँगे।",
-    share_link: "साझा लिंक वाला कोई व्यक्ति", show_more: "और दिखाएँ", results: "विवरण और परिणाम", page_error: "इस पृष्ठ पर कुछ गलत हुआ; इसे फिर से लोड करें।", new_request: "आपके दस्तावेज़ों के लिए नया अनुरोध आया है।",
+    share_link: "साझा लिंक वाला कोई व्यक्ति", pending_count: "{count} आपके उत्तर की प्रतीक्षा में", show_more: "और दिखाएँ", results: "विवरण और परिणाम", page_error: "इस पृष्ठ पर कुछ गलत हुआ; इसे फिर से लोड करें।", new_request: "आपके दस्तावेज़ों के लिए नया अनुरोध आया है।",
     search: "खोजें", issuers: "जारीकर्ता", requesters: "अनुरोधकर्ता", suspended: "निलंबित",
   },
 };

@@ -299,6 +299,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     assert_eq!(status, "", "a message does not follow the citizen to another section");
     assert!(row.ends_with(" 3"), "the demo's two CBSE marksheets and the old one: {row}");
 
+    // The bank's pending request is counted beside Consents on every page.
+    wait_text(&c, "nav a[href='#/consents']", "(1)").await;
+
     // Consents: the bank's request from the demo, with purpose and what it asks for. She
     // allows it for her Class XII marksheet; it moves to the active ones.
     click(&c, "nav a[href='#/consents']").await;
@@ -346,8 +349,11 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&c, "#status", "new request").await;
     let card = wait_text(&c, "li.card", "Address proof for a loan").await;
     assert!(card.contains("Driving Licence"), "her licence is offered: {card}");
+    wait_text(&c, "nav a[href='#/consents']", "(1)").await;
     click(&c, "li.card button.secondary").await;
     wait_text(&c, "#status", "denied").await;
+    let consents = c.find(Locator::Css("nav a[href='#/consents']")).await.expect("nav");
+    assert_eq!(consents.text().await.expect("text"), "Consents", "nothing left to answer");
 
     // Share her marksheet; the link opens in another browser, with no login, and is counted.
     click(&c, "nav a[href='#/certificates']").await;
