@@ -106,6 +106,22 @@ function onSubmit(form, fields, work) {
   });
 }
 
+// A button that runs `work` once at a time and says what went wrong.
+function actionButton(label, work) {
+  const button = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof ApiError) say(error.message); else throw error;
+    } finally {
+      button.disabled = false;
+    }
+  } }, label);
+  return button;
+}
+
 function field(name, label, type = "text", extra = {}) {
   const id = `f-${name}`;
   return [h("label", { for: id }, label), h("input", { id, name, type, required: true, ...extra })];
@@ -197,15 +213,12 @@ function size(bytes) {
 function uploadCard(upload, reload) {
   const name = upload.file_name ?? upload.id;
   const base = `/v1/citizen/uploads/${enc(upload.id)}`;
-  const remove = h("button", { type: "button", class: "secondary", onclick: async () => {
+  const remove = actionButton(t("delete"), async () => {
     if (!confirm(t("delete_confirm", { name }))) return;
-    remove.disabled = true;
-    try {
-      await api("DELETE", base);
-      say(t("deleted", { name }));
-      reload();
-    } catch (error) { say(error.message); remove.disabled = false; }
-  } }, t("delete"));
+    await api("DELETE", base);
+    say(t("deleted", { name }));
+    reload();
+  });
   return h("li", { class: "card" },
     h("h2", {}, name),
     h("p", { class: "meta" }, `${upload.media_type} · ${size(upload.size_bytes)}`),
@@ -449,11 +462,11 @@ async function sharesPage() {
   const shares = await getJson("/v1/citizen/shares");
   const rows = shares.map((share) => {
     const link = shareLink(share.url);
-    const revoke = share.live && h("button", { type: "button", class: "secondary", onclick: async () => {
-      revoke.disabled = true;
-      try { await api("POST", `/v1/citizen/shares/${enc(share.id)}/revoke`); say(t("link_revoked")); sharesPage(); }
-      catch (error) { say(error.message); revoke.disabled = false; }
-    } }, t("revoke"));
+    const revoke = share.live && actionButton(t("revoke"), async () => {
+      await api("POST", `/v1/citizen/shares/${enc(share.id)}/revoke`);
+      say(t("link_revoked"));
+      sharesPage();
+    });
     const status = share.revoked ? t("revoked") : share.live ? t("live_until", { date: when(share.expires_at_ms) }) : t("expired");
     return h("li", { class: `card ${share.live ? "active" : "expired"}` },
       h("h2", {}, share.uri ?? share.upload_id),
@@ -517,11 +530,11 @@ async function consentCard(consent, certificates) {
       h("input", { id: `days-${consent.id}`, name: "days", type: "text", inputmode: "numeric", value: "30" }),
       h("div", { class: "actions" },
         h("button", { type: "submit", class: "primary" }, t("grant")),
-        h("button", { type: "button", class: "secondary", onclick: async (event) => {
-          event.target.disabled = true;
-          try { await api("POST", `/v1/citizen/consents/${enc(consent.id)}/deny`); say(t("denied")); consentsPage(); }
-          catch (error) { say(error.message); event.target.disabled = false; }
-        } }, t("deny"))));
+        actionButton(t("deny"), async () => {
+          await api("POST", `/v1/citizen/consents/${enc(consent.id)}/deny`);
+          say(t("denied"));
+          consentsPage();
+        })));
     onSubmit(form, { days: ["access", "days"], documents: ["document"] }, async (data) => {
       const documents = data.getAll("documents");
       await api("POST", `/v1/citizen/consents/${enc(consent.id)}/grant`, {
@@ -532,12 +545,11 @@ async function consentCard(consent, certificates) {
     });
     card.append(form);
   } else if (consent.state === "active") {
-    const revoke = h("button", { type: "button", class: "secondary", onclick: async () => {
-      revoke.disabled = true;
-      try { await api("POST", `/v1/citizen/consents/${enc(consent.id)}/revoke`); say(t("consent_revoked_ok")); consentsPage(); }
-      catch (error) { say(error.message); revoke.disabled = false; }
-    } }, t("revoke"));
-    card.append(h("div", { class: "actions" }, revoke));
+    card.append(h("div", { class: "actions" }, actionButton(t("revoke"), async () => {
+      await api("POST", `/v1/citizen/consents/${enc(consent.id)}/revoke`);
+      say(t("consent_revoked_ok"));
+      consentsPage();
+    })));
   }
   return card;
 }

@@ -291,6 +291,11 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&c, ".docs .card h2", "photo.png").await;
     wait_text(&c, "#status", "photo.png").await;
     screenshots(&c, "uploaded").await;
+    // Deleting asks first.
+    click(&c, ".docs .card .actions button").await;
+    c.accept_alert().await.expect("confirm the deletion");
+    wait_text(&c, "#status", "photo.png was deleted").await;
+    wait_text(&c, "main p", "No uploaded documents yet").await;
 
     // My Issuer counts her documents by issuer.
     click(&c, "nav a[href='#/issuers']").await;
@@ -395,6 +400,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&c, "li.card", "Accesses: 2").await;
     let links = c.find_all(Locator::Css("main li.card")).await.expect("links");
     assert_eq!(links.len(), 1, "one link for the double click");
+    click(&c, "li.card .actions button:last-child").await;
+    wait_text(&c, "#status", "revoked").await;
+    wait_text(&c, "li.card", "Revoked").await;
     click(&c, "nav a[href='#/activity']").await;
     wait_text(&c, "main tbody tr", "Someone with a share link").await;
     screenshots(&c, "activity").await;
