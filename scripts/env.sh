@@ -17,3 +17,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "locker: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
+
+# The ledger's pure part (proof verification) must keep building for WebAssembly, for the
+# browser's verifier; CI checks it (.ci/run).
+if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+  echo "locker: adding the wasm32-unknown-unknown target (rustup)" >&2
+  rustup target add wasm32-unknown-unknown >&2
+fi

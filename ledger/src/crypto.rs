@@ -4,6 +4,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+#[cfg(feature = "store")]
 use rayon::prelude::*;
 use schemas::{
     Aadhaar, AadhaarRef, Commitment, Digest32, Envelope, Event, KeyId, MobileNumber, Nonce24,
@@ -194,11 +195,19 @@ pub fn verify_all(items: &[VerifyItem<'_>]) -> Vec<bool> {
     representative.into_iter().map(|at| verdicts[at]).collect()
 }
 
+#[cfg(feature = "store")]
 fn verify_distinct(items: &[VerifyItem<'_>]) -> Vec<bool> {
     // Small inputs are split so that every core gets a share; large ones use full batches.
     let share = items.len().div_ceil(rayon::current_num_threads().max(1));
     let chunk = share.clamp(VERIFY_CHUNK_SIGNATURES_MIN, VERIFY_CHUNK_SIGNATURES);
     items.par_chunks(chunk).flat_map_iter(verify_chunk).collect()
+}
+
+/// Without the store (a verifier in a browser) there is one thread: full batches in turn.
+#[cfg(not(feature = "store"))]
+fn verify_distinct(items: &[VerifyItem<'_>]) -> Vec<bool> {
+    let _ = VERIFY_CHUNK_SIGNATURES_MIN;
+    items.chunks(VERIFY_CHUNK_SIGNATURES).flat_map(verify_chunk).collect()
 }
 
 fn verify_chunk(chunk: &[VerifyItem<'_>]) -> Vec<bool> {

@@ -72,6 +72,7 @@ pub enum LogError {
     Closed,
 }
 
+#[cfg(feature = "store")]
 impl From<rocksdb::Error> for LogError {
     fn from(e: rocksdb::Error) -> Self {
         LogError::Storage(e.into_string())

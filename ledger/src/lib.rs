@@ -5,20 +5,26 @@
 //! **Architecture invariant:** the ledger knows nothing of projections, HTTP or JSON. Time and
 //! randomness come from callers (keys, nonces, salts are parameters).
 
+#[cfg(feature = "store")]
 pub mod audit;
 pub mod clock;
 pub mod crypto;
 mod error;
+#[cfg(feature = "store")]
 mod ledger;
 pub mod limits;
 pub mod log;
 pub mod merkle;
 pub mod partition;
 pub mod registry;
+#[cfg(feature = "store")]
 pub mod world;
 
 pub use error::{LedgerError, LogError};
+#[cfg(feature = "store")]
 pub use ledger::{Ledger, LedgerConfig, Verdict, decode_logged};
+#[cfg(feature = "store")]
 pub use log::embedded::EmbeddedLog;
+#[cfg(feature = "store")]
 pub use log::kafka::{KafkaLog, KafkaSettings};
 pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic};

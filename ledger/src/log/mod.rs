@@ -8,7 +8,9 @@
 //! - Appends are idempotent by event id: the same id and digest return the first position;
 //!   the same id with another digest is refused.
 
+#[cfg(feature = "store")]
 pub mod embedded;
+#[cfg(feature = "store")]
 pub mod kafka;
 
 use std::future::Future;
@@ -123,6 +125,7 @@ pub trait Log: Send + Sync + 'static {
 }
 
 /// The bounds every backend puts on a record before accepting a call.
+#[cfg(feature = "store")]
 pub(crate) fn check_requests(requests: &[AppendRequest]) -> Result<(), LogError> {
     use crate::limits::{PARTITION_KEY_BYTES_MAX, RECORD_SIZE_BYTES_MAX};
     for request in requests {

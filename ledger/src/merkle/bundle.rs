@@ -21,11 +21,15 @@ use schemas::{Actor, Digest32, Envelope, KeyId, Payload, Principal, PublicKeyEnt
 
 use super::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 use super::hash::leaf_hash;
+#[cfg(feature = "store")]
 use super::store::PartitionTree;
+#[cfg(feature = "store")]
 use super::tree::ProofError;
 use super::verify::{VerifyError, verify_inclusion};
 use crate::crypto::{key_id_of, parse_public_key};
+#[cfg(feature = "store")]
 use crate::log::Log;
+#[cfg(feature = "store")]
 use crate::{LedgerError, LogError};
 
 /// Key records a bundle may chain: more than any real rotation history needs.
@@ -245,6 +249,7 @@ pub fn verify_bundle(
     })
 }
 
+#[cfg(feature = "store")]
 /// Proves the record at `offset` of a partition against `checkpoint`: reads it from the log,
 /// finds its leaf and makes the inclusion proof at the checkpoint's size. Fails with
 /// `ProofError::IndexOutOfRange` when the checkpoint does not cover the record yet.

@@ -16,12 +16,19 @@
 //! ```
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use schemas::{Digest32, EventId, KeyId, SignatureBytes, TimestampMs};
+#[cfg(feature = "store")]
+use schemas::EventId;
+use schemas::{Digest32, KeyId, SignatureBytes, TimestampMs};
 
+#[cfg(feature = "store")]
 use super::store::PartitionTree;
+#[cfg(feature = "store")]
 use super::tree::ProofError;
+#[cfg(feature = "store")]
 use super::verify::verify_consistency;
+#[cfg(feature = "store")]
 use crate::log::{AppendRequest, Log};
+#[cfg(feature = "store")]
 use crate::{LedgerError, LogError};
 
 /// What the signature covers, before the body.
@@ -144,6 +151,7 @@ impl SignedCheckpoint {
     }
 }
 
+#[cfg(feature = "store")]
 /// Signs a checkpoint of `tree` at its current size if it has grown since `last`, after
 /// proving the growth consistent with `last`; appends it to `checkpoint_topic`. Returns the new
 /// checkpoint, or `None` when the tree has not grown.
@@ -256,6 +264,7 @@ mod tests {
     }
 }
 
+#[cfg(feature = "store")]
 /// When a partition gets a new checkpoint: after this many new records, or after this long
 /// with any new record.
 #[derive(Debug, Clone, Copy)]
@@ -264,6 +273,7 @@ pub struct CheckpointPolicy {
     pub every_ms: i64,
 }
 
+#[cfg(feature = "store")]
 /// The latest checkpoint of each partition in the checkpoint topic.
 pub async fn last_checkpoints<L: Log>(
     log: &L,
@@ -295,6 +305,7 @@ pub async fn last_checkpoints<L: Log>(
     Ok(last)
 }
 
+#[cfg(feature = "store")]
 /// Brings every partition's tree up to the log and signs the checkpoints the policy calls
 /// for; returns how many it signed. `last` is updated.
 #[allow(clippy::too_many_arguments)]

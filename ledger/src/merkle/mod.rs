@@ -14,21 +14,26 @@
 
 mod bundle;
 mod checkpoint;
+#[cfg(feature = "store")]
 mod follow;
 mod hash;
+#[cfg(feature = "store")]
 mod store;
 mod tree;
 mod verify;
 
+#[cfg(feature = "store")]
+pub use bundle::prove;
 pub use bundle::{
-    BUNDLE_KEY_CHAIN_MAX, BundleError, BundleFacts, ProofBundle, Proven, prove, verify_bundle,
+    BUNDLE_KEY_CHAIN_MAX, BundleError, BundleFacts, ProofBundle, Proven, verify_bundle,
 };
-pub use checkpoint::{
-    CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, CheckpointPolicy, SignedCheckpoint, checkpoint,
-    checkpoint_partitions, last_checkpoints,
-};
+pub use checkpoint::{CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, SignedCheckpoint};
+#[cfg(feature = "store")]
+pub use checkpoint::{CheckpointPolicy, checkpoint, checkpoint_partitions, last_checkpoints};
+#[cfg(feature = "store")]
 pub use follow::catch_up;
 pub use hash::{EMPTY_ROOT, leaf_hash, node_hash};
+#[cfg(feature = "store")]
 pub use store::{PartitionTree, TreeStore};
 pub use tree::{MerkleTree, Nodes, ProofError, consistency_proof, inclusion_proof, root};
 pub use verify::{VerifyError, root_from_inclusion, verify_consistency, verify_inclusion};
