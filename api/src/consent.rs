@@ -116,8 +116,7 @@ pub(crate) async fn grant(
         Some(uris) => {
             let mut chosen = Vec::with_capacity(uris.len());
             for text in uris {
-                let uri = DocUri::parse(&text)
-                    .map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
+                let uri = crate::documents::doc_uri(&text)?;
                 if !owned(&uri)? {
                     return Err(ApiError::not_found(format!("{uri} is not in your locker"))
                         .with_code("unknown_document"));

@@ -107,9 +107,7 @@ pub(crate) struct DocumentSelector {
 impl DocumentSelector {
     fn doc_ref(&self) -> Result<DocRef, ApiError> {
         match (&self.uri, &self.upload_id) {
-            (Some(uri), None) => DocUri::parse(uri)
-                .map(DocRef::Issued)
-                .map_err(|e| ApiError::bad_request("invalid_uri", e.to_string())),
+            (Some(uri), None) => doc_uri(uri).map(DocRef::Issued),
             (None, Some(id)) => Ok(DocRef::Uploaded(upload_id(id)?)),
             _ => Err(ApiError::bad_request(
                 "invalid_document",
@@ -117,6 +115,11 @@ impl DocumentSelector {
             )),
         }
     }
+}
+
+/// A document URI from a path or a body (`invalid_uri` when it is not one).
+pub(crate) fn doc_uri(text: &str) -> Result<DocUri, ApiError> {
+    DocUri::parse(text).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))
 }
 
 fn upload_id(text: &str) -> Result<Id16, ApiError> {
@@ -324,9 +327,7 @@ pub(crate) async fn certificate_content(
     citizen: Citizen,
     Path(uri): Path<String>,
 ) -> Result<Response, ApiError> {
-    let uri =
-        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
-    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(uri))?;
+    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(doc_uri(&uri)?))?;
     let bytes = read_content(&state.files, resolved.hash).await?;
     Ok(content_response(bytes, &resolved))
 }
@@ -348,21 +349,25 @@ pub(crate) struct FieldDto {
 
 /// `GET /v1/citizen/certificates/{uri}/fields`: read from the document's event in the log and
 /// opened with the owner's sealing key, so the views never hold them.
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/fields", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, body = FieldsDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 410, description = "`fields_erased`: the sealing key is gone", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/fields", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, body = FieldsDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `no_personal_fields`", body = crate::openapi::ErrorDto), (status = 410, description = "`fields_erased`: the sealing key is gone", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_fields(
     State(state): State<AppState>,
     citizen: Citizen,
     Path(uri): Path<String>,
 ) -> Result<Json<FieldsDto>, ApiError> {
-    let uri =
-        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
-    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(uri))?;
+    let resolved = resolve(&state, &citizen.locker, &DocRef::Issued(doc_uri(&uri)?))?;
     let topic = state.writes.config().citizen_topic.clone();
     let envelope = state
         .appender
         .logged_at(topic, resolved.origin.partition, resolved.origin.offset)
         .await
         .map_err(crate::push::ledger_error)?;
+    let Some(commitment) = envelope.event.payload.personal_commitment() else {
+        return Err(ApiError::not_found(
+            "the issuer sent this version of the document without personal fields",
+        )
+        .with_code("no_personal_fields"));
+    };
     let erased = || {
         ApiError::new(
             StatusCode::GONE,
@@ -370,11 +375,7 @@ pub(crate) async fn certificate_fields(
             "the document's personal fields can no longer be opened (their key was erased)",
         )
     };
-    let (Some(sealed), Some(commitment)) =
-        (envelope.sealed.as_ref(), envelope.event.payload.personal_commitment())
-    else {
-        return Err(erased());
-    };
+    let sealed = envelope.sealed.as_ref().ok_or_else(erased)?;
     let key =
         projections::SealKeys::key(state.vault.as_ref(), &sealed.subject).ok_or_else(erased)?;
     let personal = ledger::crypto::open_sealed(&key, sealed, commitment).map_err(|e| {

@@ -30,7 +30,7 @@ use ledger::merkle::{
 use ledger::{LedgerConfig, Log};
 use projections::Views;
 use projections::views::LogPoint;
-use schemas::{Actor, Digest32, DocRef, DocUri, Id16, Principal};
+use schemas::{Actor, Digest32, DocRef, Id16, Principal};
 use serde::{Deserialize, Serialize};
 
 use crate::citizen::Citizen;
@@ -460,9 +460,7 @@ pub(crate) async fn certificate_bundle(
     citizen: Citizen,
     Path(uri): Path<String>,
 ) -> Result<Response, ApiError> {
-    let uri =
-        DocUri::parse(&uri).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))?;
-    bundle_of(&state, &citizen.locker, &DocRef::Issued(uri)).await
+    bundle_of(&state, &citizen.locker, &DocRef::Issued(crate::documents::doc_uri(&uri)?)).await
 }
 
 /// `GET /v1/citizen/uploads/{id}/bundle`

@@ -9,7 +9,7 @@ use tower::ServiceExt;
 
 use crate::routes::{Fixture, NOW_MS, citizen_records, fixture, json};
 
-async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
+pub(crate) async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
     let request = Request::post("/v1/issuer/documents")
         .header("content-type", "application/json")
         .body(Body::from(body))
@@ -227,7 +227,7 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
 }
 
 /// A pushed event without personal fields (updates and revocations here).
-fn plain(issuer: &(IssuerId, SigningKey), id: u8, payload: Payload) -> String {
+pub(crate) fn plain(issuer: &(IssuerId, SigningKey), id: u8, payload: Payload) -> String {
     let event = Event {
         id: EventId([id; 16]),
         occurred_at_ms: TimestampMs(NOW_MS),

@@ -167,3 +167,63 @@ async fn a_documents_results_are_opened_from_the_log_for_its_owner_only() {
         (StatusCode::BAD_REQUEST, Some("invalid_uri"))
     );
 }
+
+/// A version of a document sent without personal fields says so; it is not an erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_without_personal_fields_is_named_as_such() {
+    use crate::push::{Push, body, plain, post, register_issuer};
+    use schemas::*;
+    let f = fixture().await;
+    let board = register_issuer(&f, "in.gov.testboard").await;
+    let (status, answer) = post(&f, body(&f, &board, &Push::default())).await;
+    assert!(status.is_success(), "{answer}");
+    let token = crate::routes::asha_token(&f);
+    let auth = format!("Bearer {token}");
+    let path = "/v1/citizen/certificates/in.gov.testboard-HSCER-2024-55555/fields";
+    let (status, _, body) = request(&f, "GET", path, &[("authorization", &auth)], "").await;
+    assert_eq!(
+        (status, json(&body)["holder_name"].as_str()),
+        (StatusCode::OK, Some("Asha Kumari"))
+    );
+
+    let update = plain(
+        &board,
+        40,
+        Payload::DocumentUpdated(DocumentUpdated {
+            uri: DocUri::parse("in.gov.testboard-HSCER-2024-55555").expect("uri"),
+            recipient: Recipient::Locker(f.citizen),
+            name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
+            valid_from: None,
+            valid_to: None,
+            content: ContentRef {
+                hash: Digest32([5; 32]),
+                media_type: MediaType::Pdf,
+                size_bytes: 1300,
+            },
+            personal: None,
+        }),
+    );
+    let (status, answer) = post(&f, update).await;
+    assert!(status.is_success(), "{answer}");
+    let (status, _, body) = request(&f, "GET", path, &[("authorization", &auth)], "").await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_personal_fields")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_session_cookie_is_refused_as_such() {
+    let f = fixture().await;
+    let (status, _, body) =
+        request(&f, "GET", "/v1/citizen/profile", &[("cookie", "locker_session=abc")], "").await;
+    let answer = json(&body);
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    assert!(answer["message"].as_str().expect("message").contains("malformed"), "{answer}");
+    let (status, _, _) = request(&f, "GET", "/v1/citizen/profile", &[], "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no session at all");
+}
