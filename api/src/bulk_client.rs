@@ -445,23 +445,16 @@ async fn aadhaar_references(
     if numbers.is_empty() {
         return Ok(Vec::new());
     }
-    let path = "/v1/issuer/aadhaar-reference-batches";
-    let url = JsonClient::parse_url(&format!("{}{path}", request.server.trim_end_matches('/')))?;
     let digits: Vec<String> = numbers.iter().map(|a| a.expose_digits().to_owned()).collect();
     let body = serde_json::json!({ "aadhaar_numbers": digits }).to_string().into_bytes();
-    let keyid = format!("{}:{}", request.issuer, key_id_of(&request.key.verifying_key()));
-    let signed = crate::rfc9421::sign_request(
-        &request.key,
-        &keyid,
-        request.clock.now().0.div_euclid(1000),
-        "POST",
-        path,
-        "",
-        &body,
-    );
-    let headers = signed.into_headers();
-    let (status, answer) =
-        JsonClient::new(Duration::from_secs(60)).send("POST", &url, &headers, body).await?;
+    let (status, answer) = crate::issue::post_as_issuer(
+        (&request.server, &request.issuer, &request.key),
+        request.clock.now(),
+        "/v1/issuer/aadhaar-reference-batches",
+        body,
+        Duration::from_secs(60),
+    )
+    .await?;
     if status != 200 {
         // Refused for all of them (a revoked key, say): every row says why.
         let error: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();

@@ -22,27 +22,36 @@ pub enum To {
     Aadhaar(Aadhaar),
 }
 
+/// POSTs `body` to `path` of `server` as the issuer, with an RFC 9421 signature made at `now`;
+/// the status and the answer.
+pub(crate) async fn post_as_issuer(
+    (server, issuer, key): (&str, &IssuerId, &SigningKey),
+    now: TimestampMs,
+    path: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    let url = JsonClient::parse_url(&format!("{}{path}", server.trim_end_matches('/')))?;
+    let keyid = format!("{issuer}:{}", key_id_of(&key.verifying_key()));
+    let signed =
+        crate::rfc9421::sign_request(key, &keyid, now.0.div_euclid(1000), "POST", path, "", &body);
+    JsonClient::new(timeout).send("POST", &url, &signed.into_headers(), body).await
+}
+
 /// Asks the service for the reference of an Aadhaar number (RFC 9421-signed as the issuer).
 async fn aadhaar_reference(
     request: &IssueRequest,
     aadhaar: &Aadhaar,
 ) -> Result<AadhaarRef, String> {
-    let path = "/v1/issuer/aadhaar-references";
-    let url = JsonClient::parse_url(&format!("{}{path}", request.server.trim_end_matches('/')))?;
     let body = serde_json::json!({ "aadhaar": aadhaar.expose_digits() }).to_string().into_bytes();
-    let keyid = format!("{}:{}", request.issuer, key_id_of(&request.key.verifying_key()));
-    let signed = crate::rfc9421::sign_request(
-        &request.key,
-        &keyid,
-        request.now.0.div_euclid(1000),
-        "POST",
-        path,
-        "",
-        &body,
-    );
-    let headers = signed.into_headers();
-    let (status, answer) =
-        JsonClient::new(Duration::from_secs(30)).send("POST", &url, &headers, body).await?;
+    let (status, answer) = post_as_issuer(
+        (&request.server, &request.issuer, &request.key),
+        request.now,
+        "/v1/issuer/aadhaar-references",
+        body,
+        Duration::from_secs(30),
+    )
+    .await?;
     if status != 200 {
         return Err(format!("the service refused the Aadhaar number (HTTP {status}): {answer}"));
     }
