@@ -153,6 +153,22 @@ impl Cursor {
     }
 }
 
+/// A registry event changes which keys may sign what: the signatures queued before it, checked
+/// against the registry as it was, are verified first; then the event is applied.
+async fn apply_to_registry(
+    verifier: &mut Verifier,
+    registry: &mut KeyRegistry,
+    event: &schemas::Event,
+    report: &mut AuditReport,
+    cursor: &Cursor,
+    offset: u64,
+) -> Option<Failure> {
+    if let Some(failure) = verifier.drain(report).await {
+        return Some(failure);
+    }
+    registry.apply(event).err().map(|e| cursor.failure(offset, e.to_string()))
+}
+
 struct Pending {
     /// The topic is shared, not copied per record.
     position: (std::sync::Arc<str>, Position),
@@ -444,15 +460,19 @@ pub async fn audit<L: Log>(
                 return Ok(report);
             }
             report.trusted_records += 1;
-            if KeyRegistry::affects_registry(&event.payload) {
-                if let Some(failure) = verifier.drain(&mut report).await {
-                    report.failure = Some(failure);
-                    return Ok(report);
-                }
-                if let Err(e) = registry.apply(event) {
-                    report.failure = Some(cursor.failure(position.offset, e.to_string()));
-                    return Ok(report);
-                }
+            if KeyRegistry::affects_registry(&event.payload)
+                && let Some(failure) = apply_to_registry(
+                    &mut verifier,
+                    &mut registry,
+                    event,
+                    &mut report,
+                    cursor,
+                    position.offset,
+                )
+                .await
+            {
+                report.failure = Some(failure);
+                return Ok(report);
             }
             continue;
         }
@@ -471,12 +491,17 @@ pub async fn audit<L: Log>(
             key,
         });
         if KeyRegistry::affects_registry(&event.payload) {
-            if let Some(failure) = verifier.drain(&mut report).await {
+            if let Some(failure) = apply_to_registry(
+                &mut verifier,
+                &mut registry,
+                event,
+                &mut report,
+                cursor,
+                position.offset,
+            )
+            .await
+            {
                 report.failure = Some(failure);
-                return Ok(report);
-            }
-            if let Err(e) = registry.apply(event) {
-                report.failure = Some(cursor.failure(position.offset, e.to_string()));
                 return Ok(report);
             }
         } else if let Some(failure) = verifier.maybe_start(&mut report).await {
