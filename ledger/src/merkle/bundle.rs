@@ -163,6 +163,33 @@ fn check_document_actor(envelope: &Envelope) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// Checks that `record` names `signer` (actor and key id) and that its signature over
+/// `message` verifies with the signer's key; `expected` says where the signer came from.
+fn check_signed_by(
+    which: &str,
+    record: &Envelope,
+    message: &[u8],
+    signer: &(Principal, KeyId, VerifyingKey),
+    expected: &str,
+) -> Result<(), BundleError> {
+    let event = &record.event;
+    if Principal::from(&event.actor) != signer.0 || event.key_id != signer.1 {
+        return Err(BundleError::KeyChain {
+            which: which.to_owned(),
+            reason: format!(
+                "signed by {} key {}, but {expected} {} key {}",
+                event.actor, event.key_id, signer.0, signer.1
+            ),
+        });
+    }
+    let valid = crate::crypto::verify_one(&crate::crypto::VerifyItem {
+        message,
+        signature: &record.signature,
+        key: &signer.2,
+    });
+    if valid { Ok(()) } else { Err(BundleError::BadSignature { which: which.to_owned() }) }
+}
+
 /// Verifies a bundle offline against the ledger's public key; see the module note.
 pub fn verify_bundle(
     bundle: &ProofBundle,
@@ -184,20 +211,8 @@ pub fn verify_bundle(
         let which = format!("key record {}", index + 1);
         let (record, signed) = check_proven(&which, proven, ledger_key)?;
         let event = &record.event;
+        check_signed_by(&which, &record, &signed, &signer, "the chain expects")?;
         let chain = |reason: String| BundleError::KeyChain { which: which.clone(), reason };
-        if Principal::from(&event.actor) != signer.0 || event.key_id != signer.1 {
-            return Err(chain(format!(
-                "signed by {} key {}, but the chain expects {} key {}",
-                event.actor, event.key_id, signer.0, signer.1
-            )));
-        }
-        if !crate::crypto::verify_one(&crate::crypto::VerifyItem {
-            message: &signed,
-            signature: &record.signature,
-            key: &signer.2,
-        }) {
-            return Err(BundleError::BadSignature { which });
-        }
         // The next link: the key this record registers that the next record (or the document
         // event) is signed with.
         let next = match bundle.keys.get(index + 1) {
@@ -224,23 +239,7 @@ pub fn verify_bundle(
         signer = (owner, entry.key_id, key);
         key_records.push(record);
     }
-    let event = &envelope.event;
-    if Principal::from(&event.actor) != signer.0 || event.key_id != signer.1 {
-        return Err(BundleError::KeyChain {
-            which: "the document record".to_owned(),
-            reason: format!(
-                "signed by {} key {}, but the bundle proves only {} key {}",
-                event.actor, event.key_id, signer.0, signer.1
-            ),
-        });
-    }
-    if !crate::crypto::verify_one(&crate::crypto::VerifyItem {
-        message: &message,
-        signature: &envelope.signature,
-        key: &signer.2,
-    }) {
-        return Err(BundleError::BadSignature { which: "the document record".to_owned() });
-    }
+    check_signed_by("the document record", &envelope, &message, &signer, "the bundle proves only")?;
     Ok(BundleFacts {
         checkpoint: bundle.document.checkpoint.checkpoint.clone(),
         leaf_index: bundle.document.leaf_index,
