@@ -194,36 +194,31 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let pdf = dir.path().join("old.pdf");
     std::fs::write(&pdf, "%PDF-1.4\n% an old marksheet\n%%EOF\n").expect("write pdf");
     let board_key = dir.path().join("data/demo-keys/in.gov.cbse.key");
-    let (ok, out, err) = crate::journey::locker(
-        [
-            "issue",
-            "--server",
-            &base,
-            "--key",
-            board_key.to_str().expect("path"),
-            "--issuer",
-            "in.gov.cbse",
-            "--locker",
-            locker.as_str().expect("locker"),
-            "--doc-type",
-            "SSCER",
-            "--doc-id",
-            "2012-0000042",
-            "--name",
-            "Class X Marksheet 2012",
-            "--issued-on",
-            "2012-05-20",
-            "--valid-to",
-            "2020-05-20",
-            "--holder",
-            "Asha Kumari",
-            "--content",
-            pdf.to_str().expect("path"),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect(),
-    )
+    let (ok, out, err) = crate::journey::locker(crate::journey::owned(&[
+        "issue",
+        "--server",
+        &base,
+        "--key",
+        board_key.to_str().expect("path"),
+        "--issuer",
+        "in.gov.cbse",
+        "--locker",
+        locker.as_str().expect("locker"),
+        "--doc-type",
+        "SSCER",
+        "--doc-id",
+        "2012-0000042",
+        "--name",
+        "Class X Marksheet 2012",
+        "--issued-on",
+        "2012-05-20",
+        "--valid-to",
+        "2020-05-20",
+        "--holder",
+        "Asha Kumari",
+        "--content",
+        pdf.to_str().expect("path"),
+    ]))
     .await;
     assert!(ok, "locker issue: {out} {err}");
     c.refresh().await.expect("reload");
@@ -326,29 +321,24 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
 
     // A second request arrives while she looks at her consents: it appears by itself.
     let bank_key = dir.path().join("data/demo-keys/in.co.sbi.key");
-    let (ok, out, err) = crate::journey::locker(
-        [
-            "requester",
-            "--server",
-            &base,
-            "--id",
-            "in.co.sbi",
-            "--key",
-            bank_key.to_str().expect("path"),
-            "request",
-            "--username",
-            "asha",
-            "--doc",
-            "in.gov.transport/DRVLC",
-            "--purpose",
-            "know_your_customer",
-            "--text",
-            "Address proof for a loan",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect(),
-    )
+    let (ok, out, err) = crate::journey::locker(crate::journey::owned(&[
+        "requester",
+        "--server",
+        &base,
+        "--id",
+        "in.co.sbi",
+        "--key",
+        bank_key.to_str().expect("path"),
+        "request",
+        "--username",
+        "asha",
+        "--doc",
+        "in.gov.transport/DRVLC",
+        "--purpose",
+        "know_your_customer",
+        "--text",
+        "Address proof for a loan",
+    ]))
     .await;
     assert!(ok, "locker requester request: {out} {err}");
     wait_text(&c, "#status", "new request").await;

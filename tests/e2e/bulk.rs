@@ -69,6 +69,17 @@ impl Service {
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(&body).expect("json")
     }
+
+    /// The URIs on the first page of My Certificates.
+    async fn certificate_uris(&self) -> Vec<String> {
+        let mine = self.get("/v1/citizen/certificates").await;
+        mine["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 fn bulk(url: &str, data: &Path, file: &Path, report: &Path, doc_type: &str) -> Vec<String> {
@@ -211,13 +222,7 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     // The link is applied by the projector a moment after it is logged.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let mine = service.get("/v1/citizen/certificates").await;
-        let uris: Vec<String> = mine["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
-            .collect();
+        let uris = service.certificate_uris().await;
         assert!(
             uris.iter().any(|u| u == "in.gov.cbse-HSCER-2025000001"),
             "to her locker: {uris:?}"
@@ -364,13 +369,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     // The good rows reach the locker.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let mine = service.get("/v1/citizen/certificates").await;
-        let uris: Vec<String> = mine["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
-            .collect();
+        let uris = service.certificate_uris().await;
         let landed = ["in.gov.cbse-HSCER-2026100001", "in.gov.cbse-HSCER-2026100002"]
             .iter()
             .all(|u| uris.iter().any(|have| have == u));
