@@ -87,9 +87,6 @@ pub const AADHAAR_BATCH_MAX: usize = 2_000;
 /// `ledger::limits::CHECKPOINT_EVERY_MS`).
 pub const BUNDLE_WAIT_MS: u64 = 12_000;
 pub const CHECKPOINT_ASKED_MS_MIN: i64 = 1_000;
-/// A proof bundle file: a record of at most 64 KB (base64) with its proofs, for the document
-/// and each key record of the chain.
-pub const BUNDLE_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 

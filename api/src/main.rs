@@ -838,9 +838,9 @@ async fn run() -> anyhow::Result<()> {
             };
             let bundle = read(&file)?;
             let document = document.as_ref().map(read).transpose()?;
-            match api::transparency::verify_bundle_file(&bundle, &key, document.as_deref()) {
-                Ok(summary) => {
-                    print!("{summary}");
+            match verifier::verify_bundle_file(&bundle, &key, document.as_deref()) {
+                Ok(verified) => {
+                    print!("{}", verified.report());
                     Ok(())
                 }
                 Err(reason) => {

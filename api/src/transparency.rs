@@ -6,7 +6,8 @@
 //! - `GET /v1/ledger/consistency`: a consistency proof between two checkpointed sizes, so a
 //!   monitor that saw an earlier checkpoint can check the log only grew;
 //! - proof bundles of a citizen's documents (and of a live share link's), which
-//!   `locker verify-bundle` checks offline with only the ledger's public key.
+//!   `locker verify-bundle` and the web page's Verify section check offline with only the
+//!   ledger's public key (crate `verifier`, which also owns the bundle file's JSON form).
 //!
 //! A bundle needs a checkpoint that covers its records. For a document logged since the last
 //! one, the request wakes the checkpointer (at most one checkpoint per partition per
@@ -22,7 +23,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use ledger::merkle::{
     BUNDLE_KEY_CHAIN_MAX, CheckpointPolicy, ProofBundle, Proven, SignedCheckpoint, TreeStore,
@@ -301,125 +301,8 @@ impl<L: Log> Proofs for Transparency<L> {
     }
 }
 
-// The JSON form of a bundle. Only this crate knows JSON; `ledger::merkle` verifies.
-
-/// The `format` of a bundle file.
-pub const BUNDLE_FORMAT: &str = "locker-proof-bundle/v1";
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProvenDto {
-    topic: String,
-    partition: u32,
-    offset: u64,
-    leaf_index: u64,
-    /// The record exactly as logged, base64.
-    record: String,
-    /// The inclusion path, leaf to root, hex.
-    inclusion: Vec<String>,
-    /// The signed checkpoint note.
-    checkpoint: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BundleDto {
-    format: String,
-    /// The key the checkpoints are signed with, for reference: a verifier uses the key it
-    /// already trusts, never this one.
-    ledger_key: String,
-    document: ProvenDto,
-    keys: Vec<ProvenDto>,
-}
-
-fn proven_dto(p: &Proven) -> ProvenDto {
-    ProvenDto {
-        topic: p.topic.clone(),
-        partition: p.partition,
-        offset: p.offset,
-        leaf_index: p.leaf_index,
-        record: base64::engine::general_purpose::STANDARD.encode(&p.record),
-        inclusion: p.inclusion.iter().map(Digest32::to_hex).collect(),
-        checkpoint: String::from_utf8_lossy(&p.checkpoint.to_note()).into_owned(),
-    }
-}
-
-/// The bundle as its JSON file.
-pub fn bundle_json(bundle: &ProofBundle, ledger_key: &VerifyingKey) -> String {
-    let dto = BundleDto {
-        format: BUNDLE_FORMAT.to_owned(),
-        ledger_key: hex_key(ledger_key),
-        document: proven_dto(&bundle.document),
-        keys: bundle.keys.iter().map(proven_dto).collect(),
-    };
-    serde_json::to_string_pretty(&dto).unwrap_or_else(|e| unreachable!("a bundle serialises: {e}"))
-}
-
-fn parse_proven(which: &str, dto: ProvenDto) -> Result<Proven, String> {
-    let bad = |what: &str| format!("{which}: {what}");
-    if dto.inclusion.len() > ledger::limits::MERKLE_PROOF_HASHES_MAX {
-        return Err(bad("the inclusion path is longer than any real tree's"));
-    }
-    let record = base64::engine::general_purpose::STANDARD
-        .decode(dto.record.as_bytes())
-        .map_err(|e| bad(&format!("`record` is not base64: {e}")))?;
-    let inclusion = dto
-        .inclusion
-        .iter()
-        .map(|h| Digest32::from_hex(h))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| bad("`inclusion` holds hashes of 64 hex digits"))?;
-    let checkpoint = SignedCheckpoint::from_note(dto.checkpoint.as_bytes())
-        .map_err(|e| bad(&format!("`checkpoint`: {e}")))?;
-    Ok(Proven {
-        topic: dto.topic,
-        partition: dto.partition,
-        offset: dto.offset,
-        leaf_index: dto.leaf_index,
-        record,
-        inclusion,
-        checkpoint,
-    })
-}
-
-/// Reads a bundle file strictly; says what is wrong with it. Checking it is
-/// `ledger::merkle::verify_bundle`.
-pub fn parse_bundle(bytes: &[u8]) -> Result<ProofBundle, String> {
-    if bytes.len() > crate::limits::BUNDLE_BYTES_MAX {
-        return Err(format!(
-            "a bundle has at most {} bytes; this file has {}",
-            crate::limits::BUNDLE_BYTES_MAX,
-            bytes.len()
-        ));
-    }
-    let dto: BundleDto = serde_json::from_slice(bytes).map_err(|e| {
-        // A saved error answer is a common mistake: say what the service said instead.
-        match serde_json::from_slice::<crate::openapi::ErrorDto>(bytes) {
-            Ok(error) => format!(
-                "not a proof bundle but an error from the service: {} ({})",
-                error.message, error.code
-            ),
-            Err(_) => format!("not a proof bundle: {e}"),
-        }
-    })?;
-    if dto.format != BUNDLE_FORMAT {
-        return Err(format!("format `{}` is not `{BUNDLE_FORMAT}`", dto.format));
-    }
-    if dto.keys.len() > BUNDLE_KEY_CHAIN_MAX {
-        return Err(format!("a bundle chains at most {BUNDLE_KEY_CHAIN_MAX} key records"));
-    }
-    let document = parse_proven("document", dto.document)?;
-    let keys = dto
-        .keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| parse_proven(&format!("key record {}", i + 1), k))
-        .collect::<Result<_, _>>()?;
-    Ok(ProofBundle { document, keys })
-}
-
 fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
-    let body = bundle_json(bundle, &state.proofs.ledger_key());
+    let body = verifier::bundle_json(bundle, &state.proofs.ledger_key());
     // Only characters safe in a header value and a file name.
     let file: String = name
         .chars()
@@ -454,7 +337,7 @@ async fn bundle_of(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/bundle`
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/bundle", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "The document's proof bundle: its event, the key records back to the platform, inclusion proofs and signed checkpoints. `locker verify-bundle` checks it offline.", responses((status = 200, body = BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/bundle", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "The document's proof bundle: its event, the key records back to the platform, inclusion proofs and signed checkpoints. `locker verify-bundle` checks it offline.", responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_bundle(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -464,7 +347,7 @@ pub(crate) async fn certificate_bundle(
 }
 
 /// `GET /v1/citizen/uploads/{id}/bundle`
-#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/bundle", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, body = BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/bundle", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload_bundle(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -476,7 +359,7 @@ pub(crate) async fn upload_bundle(
 }
 
 /// `GET /v1/shared/{locker}/{share}/bundle`: a live share link's document, provable.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), responses((status = 200, body = BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), responses((status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_bundle(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
@@ -526,7 +409,7 @@ pub(crate) async fn checkpoints(State(state): State<AppState>) -> Json<Checkpoin
             }
         })
         .collect();
-    Json(CheckpointsDto { ledger_key: hex_key(&state.proofs.ledger_key()), checkpoints })
+    Json(CheckpointsDto { ledger_key: verifier::hex_key(&state.proofs.ledger_key()), checkpoints })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -563,79 +446,4 @@ pub(crate) async fn consistency(
         second: q.second,
         proof: proof.iter().map(Digest32::to_hex).collect(),
     }))
-}
-
-/// A public key as the API shows it: 64 hex digits.
-pub fn hex_key(key: &VerifyingKey) -> String {
-    crate::documents::hex_of(key.as_bytes())
-}
-
-fn time_of(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| format!("{ms} ms"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-}
-
-/// Checks a bundle file offline against the trusted ledger key and, if given, the document's
-/// bytes against the hash the event carries. Returns what the bundle proves, for people.
-pub fn verify_bundle_file(
-    bundle: &[u8],
-    ledger_key: &VerifyingKey,
-    document: Option<&[u8]>,
-) -> Result<String, String> {
-    let bundle = parse_bundle(bundle)?;
-    let facts = ledger::merkle::verify_bundle(&bundle, ledger_key).map_err(|e| e.to_string())?;
-    let event = &facts.envelope.event;
-    let (what, content) = match &event.payload {
-        schemas::Payload::DocumentIssued(e) => {
-            (format!("document {} \"{}\" issued on {}", e.uri, e.name, e.issued_on), &e.content)
-        }
-        schemas::Payload::DocumentUpdated(e) => {
-            (format!("document {} \"{}\" updated", e.uri, e.name), &e.content)
-        }
-        schemas::Payload::DocumentUploaded(e) => {
-            (format!("upload {} to locker {}", e.upload_id, e.locker), &e.content)
-        }
-        other => return Err(format!("not a document event: {}", other.kind_name())),
-    };
-    let mut out = format!("authentic: {what}\n");
-    out += &format!(
-        "  signed by {} with key {} at {}",
-        event.actor,
-        event.key_id,
-        time_of(event.occurred_at_ms.0)
-    );
-    out += &match facts.key_records.len() {
-        0 => "\n".to_owned(),
-        1 => ", a key the platform registered\n".to_owned(),
-        n => format!(", a key chained from the platform through {n} key records\n"),
-    };
-    out += &format!(
-        "  content: {} bytes of {}, BLAKE3 {}\n",
-        content.size_bytes,
-        content.media_type.mime(),
-        content.hash
-    );
-    if let Some(bytes) = document {
-        let hash = Digest32(*blake3::hash(bytes).as_bytes());
-        if hash != content.hash || bytes.len() as u64 != content.size_bytes {
-            return Err(format!(
-                "the bundle verifies, but the file given is not this document: its BLAKE3 is {hash} ({} bytes); the ledger holds {} ({} bytes)",
-                bytes.len(),
-                content.hash,
-                content.size_bytes
-            ));
-        }
-        out += "  the file given is exactly this content\n";
-    }
-    let c = &facts.checkpoint;
-    out += &format!(
-        "  logged: {}/{} leaf {} of the {} the ledger signed at {} (root {})\n",
-        c.topic,
-        c.partition,
-        facts.leaf_index,
-        c.size,
-        time_of(c.at_ms.0),
-        c.root
-    );
-    Ok(out)
 }

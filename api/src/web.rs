@@ -20,8 +20,10 @@ pub const SESSION_COOKIE: &str = "locker_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// No inline script or style, nothing from elsewhere; documents are shown from `blob:` URLs
-/// the page makes of the bytes it fetched.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+/// the page makes of the bytes it fetched. `'wasm-unsafe-eval'` lets the page compile its
+/// own WebAssembly verifier (fetched from 'self'); it allows no JavaScript `eval`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+     script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; frame-src 'self' blob:; \
      object-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -102,12 +104,19 @@ pub async fn security_headers(
     response
 }
 
-/// The page's files, compiled in.
-const ASSETS: &[(&str, &str, &str)] = &[
-    ("/", "text/html; charset=utf-8", include_str!("../web/index.html")),
-    ("/web/app.js", "text/javascript; charset=utf-8", include_str!("../web/app.js")),
-    ("/web/i18n.js", "text/javascript; charset=utf-8", include_str!("../web/i18n.js")),
-    ("/web/app.css", "text/css; charset=utf-8", include_str!("../web/app.css")),
+/// The page's files, compiled in. The verifier is crate `verifier` built for the browser by
+/// `build.rs`.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("/", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
+    ("/web/app.js", "text/javascript; charset=utf-8", include_bytes!("../web/app.js")),
+    ("/web/i18n.js", "text/javascript; charset=utf-8", include_bytes!("../web/i18n.js")),
+    ("/web/verify.js", "text/javascript; charset=utf-8", include_bytes!("../web/verify.js")),
+    ("/web/app.css", "text/css; charset=utf-8", include_bytes!("../web/app.css")),
+    (
+        "/web/verifier.wasm",
+        "application/wasm",
+        include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm")),
+    ),
 ];
 
 /// Adds the page's routes.

@@ -2,6 +2,7 @@
 // styles (the Content-Security-Policy forbids them); every text from the server goes in as
 // text, never as markup.
 import { STRINGS } from "/web/i18n.js";
+import { publishedLedgerKey, verifyBundle } from "/web/verify.js";
 
 const state = { lang: localStorage.getItem("lang") === "hi" ? "hi" : "en", csrf: null, locker: null };
 
@@ -149,7 +150,8 @@ function loginPage() {
     say("");
     go("#/certificates");
   });
-  page(t("login_title"), form, h("p", {}, h("a", { href: "#/signup" }, t("no_account"))));
+  page(t("login_title"), form, h("p", {}, h("a", { href: "#/signup" }, t("no_account"))),
+    h("p", {}, h("a", { href: "#/verify", id: "verify-link" }, t("verify_link"))));
 }
 
 function signupPage() {
@@ -305,7 +307,8 @@ async function certificatesPage(tab) {
     list.items.length ? pagedList("/v1/citizen/uploads", list, (u) => uploadCard(u, reload)) : h("p", {}, t("no_uploads")));
 }
 
-// Shows a document's bytes in the page: images and PDFs from a blob URL.
+// Shows a document's bytes in the page: images and PDFs from a blob URL. Returns the bytes
+// (for the verifier), or null when there are none to show.
 async function preview(contentPath, into) {
   try {
     const response = await api("GET", contentPath);
@@ -313,9 +316,99 @@ async function preview(contentPath, into) {
     const url = URL.createObjectURL(blob);
     if (blob.type.startsWith("image/")) into.replaceChildren(h("img", { class: "preview", src: url, alt: t("document") }));
     else into.replaceChildren(h("iframe", { class: "preview", src: url, title: t("document") }));
+    return await blob.arrayBuffer();
   } catch (error) {
     into.replaceChildren(h("p", { class: "meta" }, error.code === "content_not_stored" ? t("not_stored") : error.message));
+    return null;
   }
+}
+
+// ----- Verification (in the browser, against the published ledger key) -----
+
+// What a verifier's answer says, for people.
+function verdict(answer) {
+  if (!answer.ok) {
+    return h("div", { class: "verdict bad", id: "verdict", role: "alert" },
+      h("p", { class: "verdict-title" }, t("not_authentic")), h("p", {}, answer.message));
+  }
+  const v = answer.verified;
+  const signer = v.signer_kind === "citizen" ? t("signer_citizen")
+    : v.signer_name ? `${v.signer_name} (${v.signer})` : v.signer;
+  const chain = v.key_records === 0 ? t("chain_platform")
+    : v.key_records === 1 ? t("chain_one") : t("chain_many", { count: v.key_records });
+  return h("div", { class: "verdict good", id: "verdict", role: "status" },
+    h("p", { class: "verdict-title" }, t("authentic")),
+    detailTable([
+      [t("document"), v.name ?? t("uploaded_document")],
+      ["URI", v.uri ?? v.upload_id],
+      [v.signer_kind === "citizen" ? t("uploaded_by") : t("issuer"), signer],
+      [t("issued_on", { date: "" }).replace(/[:\s]+$/, ""), v.issued_on],
+      [t("signed_at"), `${when(v.signed_at_ms)} · ${chain}`],
+      [t("file"), v.content_checked ? t("content_matches") : t("content_unchecked")],
+      [t("content_hash"), h("code", {}, v.content.hash)],
+      [t("logged"), t("logged_at", { date: when(v.logged.at_ms), leaf: v.logged.leaf_index + 1, size: v.logged.size })],
+    ]));
+}
+
+// Checks a document the page shows against its proof bundle and says whether it verifies.
+async function verification(bundlePath, shownBytes, into) {
+  into.replaceChildren(h("p", { class: "meta" }, t("verifying")));
+  try {
+    const [bundle, key, bytes] = await Promise.all([
+      api("GET", bundlePath).then((response) => response.arrayBuffer()), publishedLedgerKey(), shownBytes]);
+    into.replaceChildren(h("h2", { class: "section" }, t("verification")), verdict(await verifyBundle(key, bundle, bytes)));
+  } catch (error) {
+    const message = error.code === "not_yet_checkpointed" ? t("not_yet_checkpointed") : error.message;
+    into.replaceChildren(h("p", { class: "meta", id: "verdict" }, message));
+  }
+}
+
+async function verifyPage() {
+  const result = h("div", { id: "verify-result", "aria-live": "polite" });
+  const keyField = field("ledger_key", t("ledger_key"), "text", { spellcheck: "false", autocomplete: "off" });
+  const form = h("form", { class: "card", id: "verify-form", novalidate: true },
+    h("p", { class: "drop", id: "drop" }, t("drop_here")),
+    field("bundle", t("bundle_file"), "file", { accept: ".json,application/json" }),
+    field("document", t("document_file"), "file", { required: false }),
+    h("details", {}, h("summary", {}, t("ledger_key_title")), h("p", { class: "meta" }, t("ledger_key_help")), keyField),
+    h("button", { type: "submit", class: "primary" }, t("verify_button")));
+  const [, keyInput] = keyField;
+  onSubmit(form, { bundle: ["bundle", "malformed", "too_large"], ledger_key: ["ledger_key"] }, async (data) => {
+    result.replaceChildren();
+    const bundle = data.get("bundle");
+    if (!bundle?.size) throw new ApiError(0, "bundle", t("choose_bundle"));
+    const document = data.get("document");
+    const key = String(data.get("ledger_key")).trim() || await publishedLedgerKey();
+    const answer = await verifyBundle(key, await bundle.arrayBuffer(),
+      document?.size ? await document.arrayBuffer() : null);
+    if (!answer.ok && answer.code !== "not_verified" && answer.code !== "other_document") {
+      throw new ApiError(0, answer.code, answer.message);
+    }
+    result.replaceChildren(verdict(answer));
+    result.scrollIntoView({ block: "start" });
+  });
+  // A bundle (and a document) dropped anywhere on the form goes into its field and is checked.
+  form.addEventListener("dragover", (event) => { event.preventDefault(); form.classList.add("dragging"); });
+  form.addEventListener("dragleave", () => form.classList.remove("dragging"));
+  form.addEventListener("drop", (event) => {
+    event.preventDefault();
+    form.classList.remove("dragging");
+    const files = [...event.dataTransfer.files];
+    const bundle = files.find((file) => file.name.endsWith(".json"));
+    const document = files.find((file) => file !== bundle);
+    for (const [name, file] of [["bundle", bundle], ["document", document]]) {
+      if (!file) continue;
+      const chosen = new DataTransfer();
+      chosen.items.add(file);
+      form.elements[name].files = chosen.files;
+    }
+    if (bundle) form.requestSubmit();
+  });
+  page(t("verify_title"), h("p", {}, t("verify_intro")), form, result);
+  try {
+    const published = await publishedLedgerKey();
+    if (!keyInput.value) keyInput.value = published;
+  } catch (error) { say(error.message); }
 }
 
 function detailTable(rows) {
@@ -341,6 +434,7 @@ async function documentPage(uri) {
   const base = `/v1/citizen/certificates/${enc(uri)}`;
   const shown = h("div", {}, t("loading"));
   const results = h("div", { "aria-live": "polite" });
+  const checked = h("div", { id: "verification", "aria-live": "polite" });
   page(doc.name,
     h("p", {}, h("span", { class: `badge ${doc.status}` }, t(`status_${doc.status}`))),
     detailTable([
@@ -358,9 +452,10 @@ async function documentPage(uri) {
       downloadLink(`${base}/bundle`, t("bundle"), `${doc.uri}.bundle.json`),
       h("a", { href: "#/certificates" }, t("back"))),
     results,
+    checked,
     shareForm({ uri }),
     shown);
-  preview(`${base}/content`, shown);
+  verification(`${base}/bundle`, preview(`${base}/content`, shown), checked);
   fieldsTable(`${base}/fields`, results);
 }
 
@@ -482,6 +577,7 @@ async function sharesPage() {
 async function sharedPage(path) {
   const doc = await getJson(`/v1/shared/${path}`);
   const shown = h("div", {}, t("loading"));
+  const checked = h("div", { id: "verification", "aria-live": "polite" });
   page(doc.name,
     doc.revoked_by_issuer && h("p", {}, h("span", { class: "badge revoked" }, t("status_revoked"))),
     detailTable([
@@ -492,8 +588,9 @@ async function sharedPage(path) {
     h("div", { class: "actions" },
       downloadLink(doc.content_url, t("download"), doc.uri ?? doc.upload_id),
       downloadLink(`/v1/shared/${path}/bundle`, t("bundle"), `${doc.uri ?? doc.upload_id}.bundle.json`)),
+    checked,
     shown);
-  preview(doc.content_url, shown);
+  verification(`/v1/shared/${path}/bundle`, preview(doc.content_url, shown), checked);
 }
 
 // ----- Consents, activity, requesters, directories -----
@@ -637,7 +734,7 @@ async function directoryPage() {
 const SECTIONS = [
   ["#/certificates", "nav_certificates"], ["#/consents", "nav_consents"], ["#/shares", "nav_shares"],
   ["#/activity", "nav_activity"], ["#/issuers", "nav_issuers"], ["#/requesters", "nav_requesters"],
-  ["#/directory", "nav_directory"], ["#/profile", "nav_profile"],
+  ["#/directory", "nav_directory"], ["#/profile", "nav_profile"], ["#/verify", "nav_verify"],
 ];
 
 function frame() {
@@ -694,12 +791,14 @@ async function route() {
       throw error;
     }
   }
-  if (!state.locker && !["#/login", "#/signup"].includes(hash)) {
+  // Public: anyone may check a bundle, logged in or not.
+  const open = ["#/login", "#/signup", "#/verify"];
+  if (!state.locker && !open.includes(hash)) {
     try {
       const session = await getJson("/v1/citizen/session");
       state.locker = session.locker; state.csrf = session.csrf_token;
     } catch {
-      if (hash !== "#/login") { location.hash = "#/login"; return; }
+      if (!open.includes(hash)) { location.hash = "#/login"; return; }
     }
   }
   frame();
@@ -707,6 +806,7 @@ async function route() {
   try {
     if (name === "login") return loginPage();
     if (name === "signup") return signupPage();
+    if (name === "verify") return await verifyPage();
     if (name === "certificates") return await certificatesPage(arg === "uploaded" ? "uploaded" : "issued");
     if (name === "document") return await documentPage(decodeURIComponent(arg ?? ""));
     if (name === "upload") return await uploadPage(decodeURIComponent(arg ?? ""));

@@ -150,6 +150,30 @@ async fn page_fetch(c: &Client, method: &str, path: &str, csrf: Option<&str>) ->
     (answer[0].as_u64().unwrap_or(0), answer[1].as_str().unwrap_or_default().to_owned())
 }
 
+/// The bytes at `path`, fetched by the page (with its session, if it has one).
+async fn page_bytes(c: &Client, path: &str) -> Vec<u8> {
+    let script = r#"
+        const [path, done] = arguments;
+        fetch(path, { credentials: "same-origin" })
+          .then((r) => r.arrayBuffer())
+          .then((b) => done(Array.from(new Uint8Array(b))));
+    "#;
+    let answer = c.execute_async(script, vec![json!(path)]).await.expect("fetch in the page");
+    serde_json::from_value(answer).expect("bytes")
+}
+
+/// Chooses `file` in the verify form and checks it; returns what the page says.
+async fn verify_in_page(c: &Client, bundle: &Path, document: Option<&Path>, shows: &str) -> String {
+    c.refresh().await.expect("a fresh form");
+    for (css, file) in [("#f-bundle", Some(bundle)), ("#f-document", document)] {
+        let Some(file) = file else { continue };
+        let input = c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.expect(css);
+        input.send_keys(&file.display().to_string()).await.expect("choose file");
+    }
+    click(c, "#verify-form button[type=submit]").await;
+    wait_text(c, "#verify-result, #verify-form .error", shows).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -265,6 +289,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
         .for_element(Locator::Css("main iframe.preview, main img.preview, main div > p.meta"))
         .await
         .expect("the document shown, or why not");
+    // Checked in her browser against its proof bundle and the ledger's published key.
+    let verdict = wait_text(&c, "#verdict", "Authentic").await;
+    assert!(verdict.contains("The file is exactly the one the ledger holds"), "{verdict}");
     screenshots(&c, "document").await;
 
     // Uploads: a wrong type is refused with the server's reason; a PNG goes in and shows.
@@ -383,11 +410,69 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
         .expect("the PDF shown to the link holder");
     let nav = stranger.find(Locator::Css("#nav")).await.expect("nav");
     assert!(!nav.is_displayed().await.expect("displayed"), "no locker sections for a stranger");
+    // Whether it verifies, checked in the stranger's browser.
+    let verdict = wait_text(&stranger, "#verdict", "Authentic").await;
+    assert!(
+        verdict.contains("Central Board of Secondary Education (issuer in.gov.cbse)"),
+        "{verdict}"
+    );
+    assert!(verdict.contains("The file is exactly the one the ledger holds"), "{verdict}");
     screenshots(&stranger, "shared").await;
+
+    // Anyone can check a bundle on the Verify page: the marksheet's, one with its proof
+    // altered, one with another document, a file that is no bundle, another ledger key.
+    let uri = "in.gov.cbse-HSCER-2024-7654321";
+    let bundle = page_bytes(&c, &format!("/v1/citizen/certificates/{uri}/bundle")).await;
+    let content = page_bytes(&c, &format!("/v1/citizen/certificates/{uri}/content")).await;
+    let files = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let mut altered: serde_json::Value = serde_json::from_slice(&bundle).expect("a bundle");
+    altered["document"]["leaf_index"] =
+        json!(altered["document"]["leaf_index"].as_u64().expect("index") + 1);
+    let (good, altered) = (
+        files("good.locker-bundle.json", &bundle),
+        files("altered.json", altered.to_string().as_bytes()),
+    );
+    let (pdf, other_pdf) =
+        (files("marksheet.pdf", &content), files("other.pdf", b"%PDF-1.4\n%%EOF\n"));
+    stranger.goto(&format!("{base}/#/verify")).await.expect("open Verify");
+    wait_text(&stranger, "h1", "Verify a document").await;
+    let verdict = verify_in_page(&stranger, &good, Some(&pdf), "Authentic").await;
+    assert!(verdict.contains(uri) && verdict.contains("Class XII Marksheet 2024"), "{verdict}");
+    assert!(verdict.contains("The file is exactly the one the ledger holds"), "{verdict}");
+    screenshots(&stranger, "verify").await;
+    let verdict = verify_in_page(&stranger, &altered, None, "Not verified").await;
+    assert!(verdict.contains("not in the checkpointed log"), "{verdict}");
+    let verdict = verify_in_page(&stranger, &good, Some(&other_pdf), "Not verified").await;
+    assert!(verdict.contains("the file given is not this document"), "{verdict}");
+    verify_in_page(&stranger, &pdf, None, "not a proof bundle").await;
+    stranger.refresh().await.expect("a fresh form");
+    // The published key fills the field first; the stranger puts another one in its place.
+    wait_text(&stranger, "h1", "Verify a document").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stranger
+        .execute("return document.querySelector('#f-ledger_key').value.length", vec![])
+        .await
+        .expect("key field")
+        != json!(64)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the published key fills the field");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&stranger, "#verify-form summary").await;
+    fill(&stranger, "#f-ledger_key", &"ab".repeat(32)).await;
+    let input = stranger.find(Locator::Css("#f-bundle")).await.expect("bundle field");
+    input.send_keys(&good.display().to_string()).await.expect("choose file");
+    click(&stranger, "#verify-form button[type=submit]").await;
+    wait_text(&stranger, "#verify-form .error", "not an Ed25519 public key").await;
     stranger.close().await.expect("close the stranger's browser");
+
     click(&c, "nav a[href='#/shares']").await;
-    // Each access is an event: the page read the link's document and then its file.
-    wait_text(&c, "li.card", "Accesses: 2").await;
+    // Each access is an event: the page read the link's document, its file and its bundle.
+    wait_text(&c, "li.card", "Accesses: 3").await;
     let links = c.find_all(Locator::Css("main li.card")).await.expect("links");
     assert_eq!(links.len(), 1, "one link for the double click");
     click(&c, "li.card .actions button:last-child").await;

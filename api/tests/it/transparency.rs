@@ -7,6 +7,17 @@ async fn get_json(f: &Fixture, path: &str, token: Option<&str>) -> (StatusCode, 
     (status, json(&String::from_utf8_lossy(&body)))
 }
 
+/// What `locker verify-bundle` prints, or why it refuses.
+fn verify_bundle_file(
+    bundle: &[u8],
+    key: &ed25519_dalek::VerifyingKey,
+    document: Option<&[u8]>,
+) -> Result<String, String> {
+    verifier::verify_bundle_file(bundle, key, document)
+        .map(|verified| verified.report())
+        .map_err(|e| e.to_string())
+}
+
 fn pdf(size: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n".to_vec();
     bytes.resize(size, b'x');
@@ -31,8 +42,7 @@ async fn a_certificates_bundle_verifies_offline_and_names_its_content() {
     let disposition = headers["content-disposition"].to_str().expect("ascii");
     assert!(disposition.contains(".locker-bundle.json"), "{disposition}");
     let key = f.platform.verifying_key();
-    let summary =
-        api::transparency::verify_bundle_file(&bundle, &key, None).expect("the bundle verifies");
+    let summary = verify_bundle_file(&bundle, &key, None).expect("the bundle verifies");
     assert!(summary.starts_with(&format!("authentic: document {uri}")), "{summary}");
     assert!(summary.contains("a key the platform registered"), "{summary}");
 
@@ -46,25 +56,22 @@ async fn a_certificates_bundle_verifies_offline_and_names_its_content() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let summary = api::transparency::verify_bundle_file(&bundle, &key, Some(&content))
-        .expect("the content matches");
+    let summary = verify_bundle_file(&bundle, &key, Some(&content)).expect("the content matches");
     assert!(summary.contains("exactly this content"), "{summary}");
     let mut other = content.clone();
     other.push(b'\n');
-    let refused = api::transparency::verify_bundle_file(&bundle, &key, Some(&other))
-        .expect_err("other bytes");
+    let refused = verify_bundle_file(&bundle, &key, Some(&other)).expect_err("other bytes");
     assert!(refused.contains("not this document"), "{refused}");
 
     // Another ledger key, a changed byte, a file that is no bundle.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[8; 32]).verifying_key();
-    let refused =
-        api::transparency::verify_bundle_file(&bundle, &stranger, None).expect_err("other key");
+    let refused = verify_bundle_file(&bundle, &stranger, None).expect_err("other key");
     assert!(refused.contains("not the ledger's key"), "{refused}");
     let mut value = json(&String::from_utf8_lossy(&bundle));
     value["document"]["leaf_index"] =
         serde_json::json!(value["document"]["leaf_index"].as_u64().expect("index") + 1);
-    let refused = api::transparency::verify_bundle_file(value.to_string().as_bytes(), &key, None)
-        .expect_err("moved leaf");
+    let refused =
+        verify_bundle_file(value.to_string().as_bytes(), &key, None).expect_err("moved leaf");
     assert!(refused.contains("not in the checkpointed log"), "{refused}");
     for (bad, says) in [
         (b"{}".to_vec(), "not a proof bundle"),
@@ -73,15 +80,14 @@ async fn a_certificates_bundle_verifies_offline_and_names_its_content() {
             "an error from the service: x is not in your locker (unknown_document)",
         ),
         (b"\xff".to_vec(), "not a proof bundle"),
-        (vec![b' '; api::limits::BUNDLE_BYTES_MAX + 1], "at most"),
+        (vec![b' '; verifier::limits::BUNDLE_BYTES_MAX + 1], "at most"),
     ] {
-        let refused = api::transparency::verify_bundle_file(&bad, &key, None).expect_err("bad");
+        let refused = verify_bundle_file(&bad, &key, None).expect_err("bad");
         assert!(refused.contains(says), "{refused}");
     }
     let mut value = json(&String::from_utf8_lossy(&bundle));
     value["format"] = serde_json::json!("locker-proof-bundle/v9");
-    let refused = api::transparency::verify_bundle_file(value.to_string().as_bytes(), &key, None)
-        .expect_err("format");
+    let refused = verify_bundle_file(value.to_string().as_bytes(), &key, None).expect_err("format");
     assert!(refused.contains("locker-proof-bundle/v1"), "{refused}");
 
     // Only the owner gets a bundle.
@@ -121,8 +127,8 @@ async fn a_fresh_upload_and_its_share_link_get_bundles_once_checkpointed() {
             .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bundle));
     let key = f.platform.verifying_key();
-    let summary = api::transparency::verify_bundle_file(&bundle, &key, Some(&content))
-        .expect("the upload's bundle verifies");
+    let summary =
+        verify_bundle_file(&bundle, &key, Some(&content)).expect("the upload's bundle verifies");
     assert!(summary.contains(&format!("signed by citizen {}", f.citizen)), "{summary}");
 
     let (status, share) = {
@@ -135,7 +141,7 @@ async fn a_fresh_upload_and_its_share_link_get_bundles_once_checkpointed() {
     let url = share["url"].as_str().expect("url");
     let (status, _, public) = send(&f.state, "GET", &format!("{url}/bundle"), None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
-    api::transparency::verify_bundle_file(&public, &key, Some(&content))
+    verify_bundle_file(&public, &key, Some(&content))
         .expect("anyone holding the link can check the document");
 }
 
@@ -153,7 +159,7 @@ async fn a_monitor_sees_signed_checkpoints_and_proves_the_log_only_grew() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(checkpoints["ledger_key"].as_str(), Some(api::transparency::hex_key(&key).as_str()));
+    assert_eq!(checkpoints["ledger_key"].as_str(), Some(verifier::hex_key(&key).as_str()));
     let parse = |c: &serde_json::Value| {
         let signed = ledger::merkle::SignedCheckpoint::from_note(
             c["note"].as_str().expect("note").as_bytes(),

@@ -35,16 +35,26 @@ async fn the_page_is_served_with_a_strict_policy_and_its_assets() {
     let policy = headers["content-security-policy"].to_str().expect("policy");
     assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    // WebAssembly compiles (the verifier); JavaScript's eval stays forbidden.
+    assert!(policy.contains("'wasm-unsafe-eval'") && !policy.contains("'unsafe-eval'"), "{policy}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let handler = page.split(" on").skip(1).any(|rest| {
         let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
         !name.is_empty() && rest[name.len()..].starts_with('=')
     });
     assert!(!page.contains("<script>") && !handler, "no inline script or event handler");
-    for asset in ["/web/app.js", "/web/i18n.js", "/web/app.css"] {
+    for asset in ["/web/app.js", "/web/i18n.js", "/web/verify.js", "/web/app.css"] {
         let (status, headers, _) = request(&f, "GET", asset, &[], "").await;
         assert_eq!(status, StatusCode::OK, "{asset}");
         assert!(headers.contains_key("content-security-policy"), "{asset}");
+    }
+    // The verifier, built from crate `verifier` by api's build script.
+    let (status, headers, wasm) = request(&f, "GET", "/web/verifier.wasm", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/wasm");
+    assert!(wasm.starts_with("\0asm"), "a WebAssembly module");
+    for export in ["input", "verify", "output", "memory"] {
+        assert!(wasm.contains(export), "exports {export}");
     }
     // API answers carry the headers too.
     let (_, headers, _) = request(&f, "GET", "/healthz", &[], "").await;
