@@ -404,7 +404,8 @@ async function verifyPage() {
     }
     if (bundle) form.requestSubmit();
   });
-  page(t("verify_title"), h("p", {}, t("verify_intro")), form, result);
+  page(t("verify_title"), h("p", {}, t("verify_intro")), form, result,
+    !state.locker && h("p", {}, h("a", { href: "#/login" }, t("have_account"))));
   try {
     const published = await publishedLedgerKey();
     if (!keyInput.value) keyInput.value = published;

@@ -449,6 +449,11 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let verdict = verify_in_page(&stranger, &good, Some(&other_pdf), "Not verified").await;
     assert!(verdict.contains("the file given is not this document"), "{verdict}");
     verify_in_page(&stranger, &pdf, None, "not a proof bundle").await;
+    click(&stranger, "#lang").await;
+    wait_text(&stranger, "h1", "दस्तावेज़ का सत्यापन").await;
+    verify_in_page(&stranger, &good, None, "प्रामाणिक").await;
+    screenshots(&stranger, "verify-hindi").await;
+    click(&stranger, "#lang").await;
     stranger.refresh().await.expect("a fresh form");
     // The published key fills the field first; the stranger puts another one in its place.
     wait_text(&stranger, "h1", "Verify a document").await;
