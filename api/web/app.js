@@ -347,7 +347,8 @@ function verdict(answer) {
       [t("file"), v.content_checked ? t("content_matches") : t("content_unchecked")],
       [t("content_hash"), h("code", {}, v.content.hash)],
       [t("logged"), t("logged_at", { date: when(v.logged.at_ms), leaf: v.logged.leaf_index + 1, size: v.logged.size })],
-    ]));
+    ]),
+    h("p", { class: "meta" }, t("proves_issuance")));
 }
 
 // Checks a document the page shows against its proof bundle and says whether it verifies.

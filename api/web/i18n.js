@@ -74,6 +74,7 @@ export const STRINGS = {
     content_unchecked: "No file given; only the record was checked",
     logged: "In the ledger", logged_at: "entry {leaf} of {size}, signed by the ledger on {date}",
     verifying: "Verifying in your browser…", verification: "Verification",
+    proves_issuance: "This proves the document was issued as shown. It does not show whether the issuer revoked or updated it since; the holder's share link shows its current status.",
     not_yet_checkpointed: "The ledger has not signed a checkpoint covering this document yet; look again in a minute.",
   },
   hi: {
@@ -149,6 +150,7 @@ export const STRINGS = {
     content_unchecked: "कोई फ़ाइल नहीं दी गई; केवल अभिलेख की जाँच हुई",
     logged: "लेजर में", logged_at: "{size} में से प्रविष्टि {leaf}, लेजर द्वारा {date} को हस्ताक्षरित",
     verifying: "आपके ब्राउज़र में सत्यापन हो रहा है…", verification: "सत्यापन",
+    proves_issuance: "यह सिद्ध करता है कि दस्तावेज़ जैसा दिखाया गया है वैसा ही जारी हुआ था। इससे यह पता नहीं चलता कि जारीकर्ता ने बाद में इसे रद्द या अद्यतन किया या नहीं; धारक का साझा लिंक उसकी वर्तमान स्थिति दिखाता है।",
     not_yet_checkpointed: "लेजर ने अभी इस दस्तावेज़ वाला चेकपॉइंट हस्ताक्षरित नहीं किया है; एक मिनट बाद फिर देखें।",
   },
 };
