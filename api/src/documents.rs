@@ -643,16 +643,54 @@ pub(crate) struct SharedDto {
     #[serde(flatten)]
     document: DocumentDto,
     expires_at_ms: i64,
+    /// The document's bytes, within this visit (not counted as another access).
     content_url: String,
+    /// The document's proof bundle, within this visit.
+    bundle_url: String,
+    /// This visit, for the page's next requests (`?visit=`): the same viewer fetching the
+    /// content and the bundle soon after is one access, not three.
+    visit: String,
 }
 
-/// Checks a public share link, records the view, and returns the document it opens.
+/// `?visit=` on a share link's content and bundle.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VisitQuery {
+    /// The `visit` the link's page answered.
+    visit: Option<String>,
+}
+
+impl VisitQuery {
+    pub(crate) fn of(
+        query: Result<Query<VisitQuery>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<Option<String>, ApiError> {
+        let Query(query) =
+            query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        Ok(query.visit)
+    }
+}
+
+/// A visit token: this link, this viewer (the keyed hash of its address) and this time
+/// window, keyed by the platform secret. It grants nothing (the link does); it only says the
+/// viewer's access was already recorded in this window.
+fn visit_token(state: &AppState, share: &Id16, viewer_ref: &Digest32, window: i64) -> String {
+    let mut hasher = blake3::Hasher::new_keyed(&state.platform_secret);
+    hasher.update(b"locker share visit v1");
+    hasher.update(share.as_bytes());
+    hasher.update(&viewer_ref.0);
+    hasher.update(&window.to_le_bytes());
+    hasher.finalize().to_hex()[..32].to_owned()
+}
+
+/// Checks a public share link, records the view unless `visit` says this viewer's visit was
+/// recorded within `limits::SHARE_VISIT_MS`, and returns the document it opens and the visit.
 pub(crate) async fn open_share(
     state: &AppState,
     locker: &str,
     share: &str,
     extensions: &axum::http::Extensions,
-) -> Result<(Resolved, projections::views::ShareView, LockerId), ApiError> {
+    visit: Option<&str>,
+) -> Result<(Resolved, projections::views::ShareView, LockerId, String), ApiError> {
     let gone = || ApiError::not_found("no such share link").with_code("unknown_share");
     let locker = LockerId::parse(locker).map_err(|_| gone())?;
     let id = Id16::from_hex(share).map_err(|_| gone())?;
@@ -677,10 +715,24 @@ pub(crate) async fn open_share(
         *blake3::keyed_hash(&state.platform_secret, format!("viewer {address}").as_bytes())
             .as_bytes(),
     );
-    let payload =
-        Payload::SharedDocumentViewed(SharedDocumentViewed { locker, share_id: id, viewer_ref });
-    crate::write::as_platform(state, payload).await?;
-    Ok((resolved, share, locker))
+    let window = state.clock.now().0 / crate::limits::SHARE_VISIT_MS;
+    let token = visit_token(state, &id, &viewer_ref, window);
+    // This window's token or the last one's, so a visit spanning a window's end stays one.
+    // Compared as hashes: the time taken says nothing about the expected token.
+    let recorded = visit.is_some_and(|sent| {
+        [token.clone(), visit_token(state, &id, &viewer_ref, window - 1)]
+            .iter()
+            .any(|expected| blake3::hash(sent.as_bytes()) == blake3::hash(expected.as_bytes()))
+    });
+    if !recorded {
+        let payload = Payload::SharedDocumentViewed(SharedDocumentViewed {
+            locker,
+            share_id: id,
+            viewer_ref,
+        });
+        crate::write::as_platform(state, payload).await?;
+    }
+    Ok((resolved, share, locker, token))
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.
@@ -690,23 +742,30 @@ pub(crate) async fn shared(
     Path((locker, share)): Path<(String, String)>,
     extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
-    let (resolved, view, locker) = open_share(&state, &locker, &share, &extensions).await?;
+    let (resolved, view, locker, visit) =
+        open_share(&state, &locker, &share, &extensions, None).await?;
+    let url = share_url(&locker, &view.share_id);
     Ok(Json(SharedDto {
         document: resolved.into(),
         expires_at_ms: view.expires_at_ms.0,
-        content_url: format!("{}/content", share_url(&locker, &view.share_id)),
+        content_url: format!("{url}/content?visit={visit}"),
+        bundle_url: format!("{url}/bundle?visit={visit}"),
+        visit,
     })
     .into_response())
 }
 
 /// `GET /v1/shared/{locker}/{share}/content`
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path), VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_content(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
+    query: Result<Query<VisitQuery>, axum::extract::rejection::QueryRejection>,
     extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
-    let (resolved, _, _) = open_share(&state, &locker, &share, &extensions).await?;
+    let visit = VisitQuery::of(query)?;
+    let (resolved, _, _, _) =
+        open_share(&state, &locker, &share, &extensions, visit.as_deref()).await?;
     let bytes = read_content(&state.files, resolved.hash).await?;
     Ok(content_response(bytes, &resolved))
 }

@@ -43,6 +43,9 @@ pub const ISSUED_CONTENT_BYTES_MAX: u64 = 10 * 1024 * 1024;
 pub const ISSUED_TYPES: [schemas::MediaType; 3] =
     [schemas::MediaType::Pdf, schemas::MediaType::Xml, schemas::MediaType::Json];
 pub const PUSH_BODY_BYTES_MAX: usize = 14 * 1024 * 1024 + (1 << 20);
+/// A share link's page fetching its document's bytes and bundle within this long (with the
+/// visit it was given) is one recorded access, not three.
+pub const SHARE_VISIT_MS: i64 = 10 * 60 * 1000;
 /// A share link lasts one day unless the citizen says otherwise, and at most 30 days.
 pub const SHARE_MINUTES_DEFAULT: u32 = 24 * 60;
 pub const SHARE_MINUTES_MAX: u32 = 30 * 24 * 60;

@@ -589,10 +589,10 @@ async function sharedPage(path) {
     ]),
     h("div", { class: "actions" },
       downloadLink(doc.content_url, t("download"), doc.uri ?? doc.upload_id),
-      downloadLink(`/v1/shared/${path}/bundle`, t("bundle"), `${doc.uri ?? doc.upload_id}.bundle.json`)),
+      downloadLink(doc.bundle_url, t("bundle"), `${doc.uri ?? doc.upload_id}.bundle.json`)),
     checked,
     shown);
-  verification(`/v1/shared/${path}/bundle`, preview(doc.content_url, shown), checked);
+  verification(doc.bundle_url, preview(doc.content_url, shown), checked);
 }
 
 // ----- Consents, activity, requesters, directories -----

@@ -261,13 +261,42 @@ async fn share_links_open_count_views_expire_and_revoke() {
             .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, content);
-    let (_, shares) =
-        call_json(&f, "GET", "/v1/citizen/shares", Some(&token), serde_json::Value::Null).await;
-    assert_eq!(shares[0]["views"], 2);
-    assert_eq!(shares[0]["live"], true);
+    let views = || async {
+        let (_, shares) =
+            call_json(&f, "GET", "/v1/citizen/shares", Some(&token), serde_json::Value::Null).await;
+        assert_eq!(shares[0]["live"], true);
+        shares[0]["views"].as_u64().expect("views")
+    };
+    // The page, then its content and bundle within the visit: one access.
+    let (status, _, _) =
+        send(&f.state, "GET", page["bundle_url"].as_str().expect("bundle url"), None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(views().await, 1);
+    // Without the visit, with another one, or after the visit's window: each is an access.
+    let content = format!("{url}/content");
+    let visit = page["visit"].as_str().expect("visit");
+    let other = format!("{url}/content?visit={}", "0".repeat(32));
+    for path in [content.as_str(), other.as_str()] {
+        let (status, _, _) = send(&f.state, "GET", path, None, vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(views().await, 3);
+    f.clock.set(TimestampMs(NOW_MS + api::limits::SHARE_VISIT_MS));
+    let (status, _, _) =
+        send(&f.state, "GET", &format!("{content}?visit={visit}"), None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(views().await, 3, "the last window's visit still holds");
+    f.clock.set(TimestampMs(NOW_MS + 2 * api::limits::SHARE_VISIT_MS));
+    let (status, _, _) =
+        send(&f.state, "GET", &format!("{content}?visit={visit}"), None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(views().await, 4, "a visit ends");
+    let (status, answer) =
+        call_json(&f, "GET", &format!("{content}?viewer=me"), None, serde_json::Value::Null).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
     let (_, activity) =
         call_json(&f, "GET", "/v1/citizen/activity", Some(&token), serde_json::Value::Null).await;
-    assert_eq!(activity["items"].as_array().expect("items").len(), 2, "{activity}");
+    assert_eq!(activity["items"].as_array().expect("items").len(), 4, "{activity}");
 
     // Expired an hour later.
     f.clock.set(TimestampMs(NOW_MS + 60 * 60 * 1000));
