@@ -222,6 +222,8 @@ pub(crate) struct CertificateDto {
     media_type: &'static str,
     size_bytes: u64,
     content_hash: String,
+    /// When the citizen last e-signed this version, if she did.
+    esigned_at_ms: Option<i64>,
 }
 
 /// The positions a locker's My Certificates depends on (see `cache`).
@@ -314,6 +316,7 @@ fn render_certificates(
             media_type: c.doc.media_type.mime(),
             size_bytes: c.doc.size_bytes,
             content_hash: c.doc.content_hash.to_hex(),
+            esigned_at_ms: c.doc.esigned_at_ms.map(|t| t.0),
         })
         .collect();
     Ok(ListDto { items, next_cursor: page.next })
@@ -326,6 +329,8 @@ pub(crate) struct UploadDto {
     media_type: &'static str,
     size_bytes: u64,
     uploaded_at_ms: i64,
+    /// When the citizen last e-signed it, if she did.
+    esigned_at_ms: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 200, body = ListDto<UploadDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -345,6 +350,7 @@ pub(crate) async fn uploads(
             media_type: u.media_type.mime(),
             size_bytes: u.size_bytes,
             uploaded_at_ms: u.uploaded_at_ms.0,
+            esigned_at_ms: u.esigned_at_ms.map(|t| t.0),
         })
         .collect();
     Ok(Json(ListDto { items, next_cursor: page.next }))

@@ -194,7 +194,7 @@ function issuedCard(doc) {
   const status = h("span", { class: `badge ${doc.status}` }, t(`status_${doc.status}`));
   const base = `/v1/citizen/certificates/${enc(doc.uri)}`;
   return h("li", { class: `card ${doc.status}` },
-    h("h2", {}, doc.name), status,
+    h("h2", {}, doc.name), status, doc.esigned_at_ms && [" ", h("span", { class: "badge esigned" }, t("esigned"))],
     h("p", { class: "meta" }, t("issued_by", { issuer: doc.issuer_name ?? doc.issuer })),
     h("p", { class: "meta" }, doc.doc_type_name ?? doc.doc_type),
     h("p", { class: "meta" }, t("issued_on", { date: doc.issued_on })),
@@ -222,7 +222,7 @@ function uploadCard(upload, reload) {
     reload();
   });
   return h("li", { class: "card" },
-    h("h2", {}, name),
+    h("h2", {}, name), upload.esigned_at_ms && h("span", { class: "badge esigned" }, t("esigned")),
     h("p", { class: "meta" }, `${upload.media_type} · ${size(upload.size_bytes)}`),
     h("p", { class: "meta" }, new Date(upload.uploaded_at_ms).toLocaleString(state.lang === "hi" ? "hi-IN" : "en-IN")),
     h("div", { class: "actions" },
@@ -321,6 +321,30 @@ async function preview(contentPath, into) {
     into.replaceChildren(h("p", { class: "meta" }, error.code === "content_not_stored" ? t("not_stored") : error.message));
     return null;
   }
+}
+
+// ----- E-signatures -----
+
+// The citizen e-signs a document with her own key: when she last did, a button to do it, and
+// after it, what anyone needs to check the signature.
+function esignSection(selector, esignedAtMs) {
+  const said = h("p", { class: "meta", id: "esigned" }, esignedAtMs ? t("esigned_on", { date: when(esignedAtMs) }) : t("not_esigned"));
+  const details = h("div", { "aria-live": "polite" });
+  const button = actionButton(t("esign"), async () => {
+    const signed = await (await api("POST", "/v1/citizen/esign", { json: selector })).json();
+    said.textContent = t("esigned_on", { date: when(Date.now()) });
+    say(t("esigned_ok"));
+    details.replaceChildren(
+      h("p", { class: "meta" }, t("esign_check")),
+      detailTable([
+        [t("esignature"), h("code", { id: "esignature" }, signed.esignature)],
+        [t("public_key"), h("code", {}, signed.public_key)],
+        [t("signed_message"), h("code", {}, `${signed.domain} || ${signed.content_hash}`)],
+      ]));
+  });
+  button.id = "esign-button";
+  return h("section", { class: "card", "aria-labelledby": "esign-title" },
+    h("h2", { id: "esign-title" }, t("esign_title")), said, button, details);
 }
 
 // ----- Verification (in the browser, against the published ledger key) -----
@@ -455,6 +479,7 @@ async function documentPage(uri) {
       h("a", { href: "#/certificates" }, t("back"))),
     results,
     checked,
+    doc.status === "revoked" ? null : esignSection({ uri }, doc.esigned_at_ms),
     shareForm({ uri }),
     shown);
   verification(`${base}/bundle`, preview(`${base}/content`, shown), checked);
@@ -478,7 +503,7 @@ async function uploadPage(id) {
   const upload = await findIn("/v1/citizen/uploads", (u) => u.id === id);
   const shown = h("div", {}, t("loading"));
   page(upload?.file_name ?? id, h("p", {}, h("a", { href: "#/certificates/uploaded" }, t("back"))),
-    shareForm({ upload_id: id }), shown);
+    esignSection({ upload_id: id }, upload?.esigned_at_ms), shareForm({ upload_id: id }), shown);
   preview(`/v1/citizen/uploads/${enc(id)}/content`, shown);
 }
 

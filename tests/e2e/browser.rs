@@ -293,6 +293,13 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let verdict = wait_text(&c, "#verdict", "Authentic").await;
     assert!(verdict.contains("The file is exactly the one the ledger holds"), "{verdict}");
     screenshots(&c, "document").await;
+    // She e-signs it; the page shows what anyone needs to check the signature.
+    wait_text(&c, "#esigned", "You have not e-signed it").await;
+    click(&c, "#esign-button").await;
+    wait_text(&c, "#esigned", "You e-signed it on").await;
+    let signature = wait_text(&c, "#esignature", "").await;
+    assert_eq!(signature.len(), 128, "an Ed25519 signature in hex: {signature}");
+    wait_text(&c, "#status", "e-signed with your key").await;
 
     // Uploads: a wrong type is refused with the server's reason; a PNG goes in and shows.
     click(&c, "a[href='#/certificates']").await;
@@ -379,6 +386,7 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
 
     // Share her marksheet; the link opens in another browser, with no login, and is counted.
     click(&c, "nav a[href='#/certificates']").await;
+    wait_text(&c, ".docs .card", "E-signed").await;
     click(&c, ".docs .card a[href='#/document/in.gov.cbse-HSCER-2024-7654321']").await;
     // A double click on the button creates one link, not two.
     c.wait().at_most(WAIT).for_element(Locator::Css("#share-form button")).await.expect("form");

@@ -218,6 +218,18 @@ async fn esignatures_verify_with_the_citizens_public_key() {
     key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature))
         .expect("the e-signature verifies");
     assert_eq!(signed["content_hash"], certificates["items"][0]["content_hash"]);
+    // My Certificates says when.
+    assert_eq!(certificates["items"][0]["esigned_at_ms"], serde_json::Value::Null);
+    let (_, certificates) =
+        call_json(&f, "GET", "/v1/citizen/certificates", Some(&token), serde_json::Value::Null)
+            .await;
+    let signed_item = certificates["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["uri"] == uri.as_str())
+        .expect("the signed document");
+    assert_eq!(signed_item["esigned_at_ms"], serde_json::json!(NOW_MS), "{signed_item}");
     for (body, status, code) in [
         (serde_json::json!({}), StatusCode::BAD_REQUEST, "invalid_document"),
         (
@@ -233,6 +245,16 @@ async fn esignatures_verify_with_the_citizens_public_key() {
         assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(answer["code"], code, "{body}: {answer}");
     }
+
+    // An upload too, and its list says when.
+    let (_, uploaded) = upload(&f, &token, "degree.pdf", pdf(1500)).await;
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+    let body = serde_json::json!({ "upload_id": id });
+    let (status, signed) = call_json(&f, "POST", "/v1/citizen/esign", Some(&token), body).await;
+    assert_eq!((status, signed["upload_id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    let (_, uploads) =
+        call_json(&f, "GET", "/v1/citizen/uploads", Some(&token), serde_json::Value::Null).await;
+    assert_eq!(uploads["items"][0]["esigned_at_ms"], serde_json::json!(NOW_MS), "{uploads}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
