@@ -11,8 +11,12 @@
 //! renamed). A crash in between processes the batch again: accepted rows answer
 //! `already_present`, dead letters are not duplicated.
 //!
-//! The inbox carries personal fields in clear, as the HTTP body does; give the topic short
-//! retention and restrict who may produce to it.
+//! The inbox carries personal fields in clear, as the HTTP body does, so on Kafka it is a
+//! transient topic: created with `limits::INBOX_RETENTION_MS` (an operator may set another),
+//! never indexed, read from its oldest kept record if the service was down longer than that (the
+//! lost records are counted in the log, loudly). Restrict who may produce to it. Dead letters
+//! are kept like the ledger, so they carry the refused record without its personal fields and
+//! content, with the whole record's size and BLAKE3 for the issuer to find it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,8 +35,35 @@ pub struct DeadLetter {
     pub inbox_offset: u64,
     pub code: String,
     pub message: String,
-    /// The refused record, as it was produced (lossy UTF-8).
-    pub record: String,
+    /// The refused record without `personal` and `content` (set to null), when it is a JSON
+    /// object; `None` when it is not, since then nothing in it can be told apart as personal.
+    pub record: Option<String>,
+    /// The whole record as produced: its size and BLAKE3 (hex).
+    pub record_bytes: u64,
+    pub record_blake3: String,
+}
+
+impl DeadLetter {
+    fn of(partition: u32, offset: u64, code: &str, message: &str, record: &[u8]) -> Self {
+        let redacted = serde_json::from_slice::<serde_json::Value>(record).ok().and_then(|value| {
+            let serde_json::Value::Object(mut fields) = value else { return None };
+            for withheld in ["personal", "content"] {
+                if let Some(field) = fields.get_mut(withheld) {
+                    *field = serde_json::Value::Null;
+                }
+            }
+            Some(serde_json::Value::Object(fields).to_string())
+        });
+        DeadLetter {
+            inbox_partition: partition,
+            inbox_offset: offset,
+            code: code.to_owned(),
+            message: message.to_owned(),
+            record: redacted,
+            record_bytes: record.len() as u64,
+            record_blake3: blake3::hash(record).to_hex().to_string(),
+        }
+    }
 }
 
 fn saved_offset(dir: &Path, partition: u32) -> u64 {
@@ -59,11 +90,13 @@ pub async fn open<L: Log>(
     dir: &Path,
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for topic in [inbox, dead_letters] {
-        log.create_topic(topic, crate::limits::INBOX_PARTITIONS)
-            .await
-            .map_err(|e| format!("topic {topic}: {e}"))?;
-    }
+    let partitions = crate::limits::INBOX_PARTITIONS;
+    log.create_transient_topic(inbox, partitions, crate::limits::INBOX_RETENTION_MS)
+        .await
+        .map_err(|e| format!("topic {inbox}: {e}"))?;
+    log.create_topic(dead_letters, partitions)
+        .await
+        .map_err(|e| format!("topic {dead_letters}: {e}"))?;
     Ok(())
 }
 
@@ -139,6 +172,17 @@ async fn step<L: Log>(
         .map_err(|e| e.to_string())?;
     let Some(last) = records.last() else { return Ok(None) };
     let after = last.position.offset + 1;
+    if let Some(first) = records.first()
+        && first.position.offset > next
+    {
+        // Retention deleted them before they were read: nothing can be done but say so.
+        tracing::error!(
+            partition,
+            lost = first.position.offset - next,
+            from_offset = next,
+            "inbox records expired before the service read them; their issuers must send them again"
+        );
+    }
     let lines: Vec<Vec<u8>> = records.iter().map(|r| r.value.clone()).collect();
     let results = crate::bulk::process(state, lines).await.map_err(|e| e.message)?;
     let mut letters = Vec::new();
@@ -146,13 +190,13 @@ async fn step<L: Log>(
         if result.status != "rejected" {
             continue;
         }
-        let letter = DeadLetter {
-            inbox_partition: partition,
-            inbox_offset: record.position.offset,
-            code: result.code.unwrap_or("rejected").to_owned(),
-            message: result.message.clone().unwrap_or_default(),
-            record: String::from_utf8_lossy(&record.value).into_owned(),
-        };
+        let letter = DeadLetter::of(
+            partition,
+            record.position.offset,
+            result.code.unwrap_or("rejected"),
+            result.message.as_deref().unwrap_or_default(),
+            &record.value,
+        );
         let value = serde_json::to_vec(&letter).map_err(|e| e.to_string())?;
         let hash = blake3::hash(
             format!("dead-letter {inbox}/{partition}/{}", record.position.offset).as_bytes(),

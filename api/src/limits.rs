@@ -76,6 +76,9 @@ pub const BULK_SEND_ATTEMPTS: u32 = 6;
 pub const BULK_RETRY_WAIT_FIRST_MS: u64 = 500;
 /// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.
 pub const INBOX_PARTITIONS: u32 = 4;
+/// How long Kafka keeps inbox records (personal fields in clear): a week, far more than any
+/// outage the service should have, far less than forever.
+pub const INBOX_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// The inbox consumer parks this long waiting for records, and waits this long after a
 /// failed batch before trying it again.
 pub const INBOX_WAIT_MS: u64 = 5_000;

@@ -159,6 +159,8 @@ async fn an_inbox_batch_processed_again_writes_nothing_twice() {
         body(&f, &board, &Push { doc_id: "2024-11", ..Push::default() }),
         "not json".to_owned(),
         body(&f, &board, &Push { doc_id: "2024-12", ..Push::default() }),
+        // Personal fields that are not the ones the event commits to: refused.
+        body(&f, &board, &Push { doc_id: "2024-13", sent_name: "Ravi Sharma", ..Push::default() }),
     ];
     let requests = rows
         .iter()
@@ -193,8 +195,20 @@ async fn an_inbox_batch_processed_again_writes_nothing_twice() {
     let letters = settle(&f, letters_topic, &positions).await;
     consumer.abort();
     assert_eq!(citizen_records(&f).await, before + 2, "the two good rows");
-    assert_eq!(letters.len(), 1);
+    assert_eq!(letters.len(), 2);
+    let mut letters = letters;
+    letters.sort_by_key(|letter| letter.inbox_offset);
     assert_eq!((letters[0].inbox_offset, letters[0].code.as_str()), (1, "invalid_json"));
+    // Dead letters are kept like the ledger: no personal fields in them, only what finds the
+    // record again (its size and hash) and, for JSON, the rest of it.
+    assert_eq!(letters[0].record, None, "not JSON: nothing of it can be told apart");
+    assert_eq!(letters[0].record_bytes, 8);
+    assert_eq!(letters[0].record_blake3, blake3::hash(b"not json").to_hex().as_str());
+    assert_eq!(letters[1].inbox_offset, 3);
+    let kept = letters[1].record.as_deref().expect("the JSON row, redacted");
+    assert!(kept.contains("\"personal\":null") && kept.contains("in.gov.inboxboard"), "{kept}");
+    assert!(!kept.contains("Ravi Sharma") && !kept.contains("Physics"), "{kept}");
+    assert_eq!(letters[1].record_blake3, blake3::hash(rows[3].as_bytes()).to_hex().as_str());
 
     // The position is lost: the same batch is processed again.
     std::fs::remove_dir_all(&positions).expect("forget positions");
@@ -206,5 +220,5 @@ async fn an_inbox_batch_processed_again_writes_nothing_twice() {
     consumer.abort();
     assert_eq!(citizen_records(&f).await, before + 2, "no row written twice");
     assert_eq!(dead_letters(&f, letters_topic).await.len(), letters.len(), "no letter twice");
-    assert_eq!(letters.len(), 1);
+    assert_eq!(letters.len(), 2);
 }

@@ -370,6 +370,17 @@ fn check_topic_name(topic: &str) -> Result<(), LogError> {
 }
 
 impl Log for EmbeddedLog {
+    async fn create_transient_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+        _retention_ms: u64,
+    ) -> Result<(), LogError> {
+        // Nothing outside this process writes an embedded log, so there is no outside input
+        // to forget: the topic is kept like any other.
+        self.create_topic(topic, partitions).await
+    }
+
     async fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), LogError> {
         check_topic_name(topic)?;
         if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {

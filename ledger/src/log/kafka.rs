@@ -5,7 +5,9 @@
 //!   citizen's events keep one partition and their order.
 //! - Topics are created by the admin client with explicit settings (unlimited retention,
 //!   `cleanup.policy=delete`, never compaction); an existing topic with other partitions or
-//!   with compaction is refused.
+//!   with compaction is refused. Transient topics (outside input such as the issuers' inbox)
+//!   are created with a retention, are not indexed by id, and are read from their oldest
+//!   kept record when older ones are gone.
 //! - Reads use explicit assignment and seek. Positions belong to the reader, never to Kafka's
 //!   committed offsets.
 //! - Idempotency by event id: Kafka does not deduplicate by our ids, so every record carries
@@ -15,7 +17,7 @@
 //!   Within one process appends are serialised; two processes appending the same new id at
 //!   the same moment can both write it (see ARCHITECTURE.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -86,6 +88,8 @@ pub struct KafkaLog {
     /// Reads and watermarks; used from blocking threads only.
     reader: Arc<Mutex<BaseConsumer>>,
     topics: RwLock<HashMap<String, u32>>,
+    /// Topics of outside input, kept for a while: never indexed, read from what is left.
+    transient: RwLock<HashSet<String>>,
     index: Arc<DB>,
     /// Serialises appends in this process: check, produce, index.
     append_lock: tokio::sync::Mutex<()>,
@@ -221,11 +225,117 @@ impl KafkaLog {
             admin,
             reader,
             topics: RwLock::new(HashMap::new()),
+            transient: RwLock::new(HashSet::new()),
             index: Arc::new(index),
             append_lock: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(true),
             waiters: Arc::new(Mutex::new(Vec::new())),
         })
+    }
+
+    fn is_transient(&self, topic: &str) -> Result<bool, LogError> {
+        Ok(self.transient.read().map_err(|_| LogError::Closed)?.contains(topic))
+    }
+
+    /// The oldest offset still kept and the offset the next record will get.
+    async fn watermarks(&self, topic: &str, partition: u32) -> Result<(u64, u64), LogError> {
+        self.check_partition(topic, partition)?;
+        let reader = Arc::clone(&self.reader);
+        let topic = topic.to_owned();
+        blocking(move || {
+            let reader = reader.lock().map_err(|_| LogError::Closed)?;
+            let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match reader.fetch_watermarks(&topic, as_partition(partition), left) {
+                    Ok((low, high)) => {
+                        let offset = |watermark: i64| {
+                            u64::try_from(watermark)
+                                .map_err(|_| corrupt(topic.as_str(), "negative watermark"))
+                        };
+                        return Ok((offset(low)?, offset(high)?));
+                    }
+                    // Leader elections (after creation, or a broker restart) pass.
+                    Err(e) if transient(&e) && !left.is_zero() => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => return Err(kafka_error("watermarks", e)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Creates or checks a topic: a ledger topic (kept forever, indexed) without
+    /// `retention_ms`, a transient one with it.
+    async fn create(
+        &self,
+        topic: &str,
+        partitions: u32,
+        retention_ms: Option<u64>,
+    ) -> Result<(), LogError> {
+        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
+            return Err(LogError::InvalidTopic {
+                reason: format!("{partitions} partitions; 1 to {TOPIC_PARTITIONS_MAX} allowed"),
+            });
+        }
+        if self.existing_partitions(topic).await?.is_none() {
+            let min_insync = self.settings.min_insync_replicas.to_string();
+            let retention = retention_ms.map_or_else(|| "-1".to_owned(), |ms| ms.to_string());
+            let new = NewTopic::new(
+                topic,
+                as_partition(partitions),
+                TopicReplication::Fixed(self.settings.replication_factor),
+            )
+            .set("cleanup.policy", "delete")
+            .set("retention.ms", &retention)
+            .set("retention.bytes", "-1")
+            .set("min.insync.replicas", &min_insync);
+            let options = AdminOptions::new()
+                .operation_timeout(Some(Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS)));
+            let results = self
+                .admin
+                .create_topics([&new], &options)
+                .await
+                .map_err(|e| kafka_error("create topic", e))?;
+            for result in results {
+                match result {
+                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((name, code)) => {
+                        return Err(LogError::InvalidTopic {
+                            reason: format!("cannot create {name}: {code}"),
+                        });
+                    }
+                }
+            }
+        }
+        // Metadata lags creation a little; wait until the partitions are visible.
+        let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+        let existing = loop {
+            if let Some(existing) = self.existing_partitions(topic).await? {
+                break existing;
+            }
+            if Instant::now() > deadline {
+                return Err(LogError::Unavailable { reason: format!("{topic} did not appear") });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if existing != partitions {
+            return Err(LogError::PartitionMismatch {
+                topic: topic.to_owned(),
+                existing,
+                requested: partitions,
+            });
+        }
+        if retention_ms.is_some() {
+            // Outside input: whatever retention its operator chose is theirs to choose.
+            self.transient.write().map_err(|_| LogError::Closed)?.insert(topic.to_owned());
+        } else {
+            self.check_topic_config(topic).await?;
+        }
+        self.topics.write().map_err(|_| LogError::Closed)?.insert(topic.to_owned(), partitions);
+        self.stale.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     fn partitions_of(&self, topic: &str) -> Result<u32, LogError> {
@@ -308,7 +418,12 @@ impl KafkaLog {
     async fn catch_up(&self) -> Result<(), LogError> {
         let topics: Vec<(String, u32)> = {
             let topics = self.topics.read().map_err(|_| LogError::Closed)?;
-            topics.iter().map(|(t, p)| (t.clone(), *p)).collect()
+            let transient = self.transient.read().map_err(|_| LogError::Closed)?;
+            topics
+                .iter()
+                .filter(|(t, _)| !transient.contains(*t))
+                .map(|(t, p)| (t.clone(), *p))
+                .collect()
         };
         for (topic, partitions) in topics {
             for partition in 0..partitions {
@@ -359,8 +474,11 @@ impl KafkaLog {
         from_offset: u64,
         max_records: usize,
     ) -> Result<Vec<(LogRecord, Option<(EventId, Digest32)>)>, LogError> {
-        self.check_partition(topic, partition)?;
-        let end = self.end_offset(topic, partition).await?;
+        let (oldest, end) = self.watermarks(topic, partition).await?;
+        // A ledger topic keeps everything (an offset below the oldest is an error from Kafka);
+        // a transient one is read from what retention left.
+        let from_offset =
+            if self.is_transient(topic)? { from_offset.max(oldest) } else { from_offset };
         if from_offset >= end || max_records == 0 {
             return Ok(Vec::new());
         }
@@ -460,62 +578,16 @@ async fn blocking<T: Send + 'static>(
 
 impl Log for KafkaLog {
     async fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), LogError> {
-        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
-            return Err(LogError::InvalidTopic {
-                reason: format!("{partitions} partitions; 1 to {TOPIC_PARTITIONS_MAX} allowed"),
-            });
-        }
-        if self.existing_partitions(topic).await?.is_none() {
-            let min_insync = self.settings.min_insync_replicas.to_string();
-            let new = NewTopic::new(
-                topic,
-                as_partition(partitions),
-                TopicReplication::Fixed(self.settings.replication_factor),
-            )
-            .set("cleanup.policy", "delete")
-            .set("retention.ms", "-1")
-            .set("retention.bytes", "-1")
-            .set("min.insync.replicas", &min_insync);
-            let options = AdminOptions::new()
-                .operation_timeout(Some(Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS)));
-            let results = self
-                .admin
-                .create_topics([&new], &options)
-                .await
-                .map_err(|e| kafka_error("create topic", e))?;
-            for result in results {
-                match result {
-                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((name, code)) => {
-                        return Err(LogError::InvalidTopic {
-                            reason: format!("cannot create {name}: {code}"),
-                        });
-                    }
-                }
-            }
-        }
-        // Metadata lags creation a little; wait until the partitions are visible.
-        let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
-        let existing = loop {
-            if let Some(existing) = self.existing_partitions(topic).await? {
-                break existing;
-            }
-            if Instant::now() > deadline {
-                return Err(LogError::Unavailable { reason: format!("{topic} did not appear") });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        if existing != partitions {
-            return Err(LogError::PartitionMismatch {
-                topic: topic.to_owned(),
-                existing,
-                requested: partitions,
-            });
-        }
-        self.check_topic_config(topic).await?;
-        self.topics.write().map_err(|_| LogError::Closed)?.insert(topic.to_owned(), partitions);
-        self.stale.store(true, Ordering::SeqCst);
-        Ok(())
+        self.create(topic, partitions, None).await
+    }
+
+    async fn create_transient_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+        retention_ms: u64,
+    ) -> Result<(), LogError> {
+        self.create(topic, partitions, Some(retention_ms)).await
     }
 
     fn partitions(&self, topic: &str) -> Result<u32, LogError> {
@@ -536,8 +608,14 @@ impl Log for KafkaLog {
             self.stale.store(true, Ordering::SeqCst);
             return Err(e);
         }
-        let ids: Vec<EventId> = requests.iter().map(|r| r.id).collect();
-        let known = self.lookup(&ids).await?;
+        // Outside input is not indexed: its records are gone after the retention anyway.
+        let indexed = !self.is_transient(topic)?;
+        let known = if indexed {
+            let ids: Vec<EventId> = requests.iter().map(|r| r.id).collect();
+            self.lookup(&ids).await?
+        } else {
+            vec![None; requests.len()]
+        };
         let mut results: Vec<Option<Result<Appended, LogError>>> =
             (0..requests.len()).map(|_| None).collect();
         let mut in_call: HashMap<EventId, (usize, Digest32)> = HashMap::new();
@@ -581,10 +659,12 @@ impl Log for KafkaLog {
                 Ok(Ok(delivered)) => {
                     match position_of(delivered.partition, delivered.offset, topic) {
                         Ok(position) => {
-                            batch.put(
-                                id_key(&request.id),
-                                encode_entry(topic, position, &request.digest),
-                            );
+                            if indexed {
+                                batch.put(
+                                    id_key(&request.id),
+                                    encode_entry(topic, position, &request.digest),
+                                );
+                            }
                             Ok(Appended::New(position))
                         }
                         Err(e) => Err(e),
@@ -639,28 +719,7 @@ impl Log for KafkaLog {
     }
 
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
-        self.check_partition(topic, partition)?;
-        let reader = Arc::clone(&self.reader);
-        let topic = topic.to_owned();
-        blocking(move || {
-            let reader = reader.lock().map_err(|_| LogError::Closed)?;
-            let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match reader.fetch_watermarks(&topic, as_partition(partition), left) {
-                    Ok((_, high)) => {
-                        return u64::try_from(high)
-                            .map_err(|_| corrupt(topic, "negative high watermark"));
-                    }
-                    // Leader elections (after creation, or a broker restart) pass.
-                    Err(e) if transient(&e) && !left.is_zero() => {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    Err(e) => return Err(kafka_error("watermarks", e)),
-                }
-            }
-        })
-        .await
+        Ok(self.watermarks(topic, partition).await?.1)
     }
 
     async fn wait_for(

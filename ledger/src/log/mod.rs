@@ -80,6 +80,19 @@ pub trait Log: Send + Sync + 'static {
         partitions: u32,
     ) -> impl Future<Output = Result<(), LogError>> + Send;
 
+    /// Creates (or checks the partitions of) a topic for input that is not ledger events: what
+    /// producers outside the ledger write for it to consume (the issuers' inbox). On Kafka it
+    /// keeps records `retention_ms` (an existing topic keeps the retention its operator set),
+    /// its records are never indexed by id, and a read from an offset retention deleted starts
+    /// at the oldest record kept. The embedded log, which only its own process writes, treats
+    /// it as any topic.
+    fn create_transient_topic(
+        &self,
+        topic: &str,
+        partitions: u32,
+        retention_ms: u64,
+    ) -> impl Future<Output = Result<(), LogError>> + Send;
+
     fn partitions(&self, topic: &str) -> Result<u32, LogError>;
 
     /// Appends the records, each to the partition its key hashes to. Resolves once every

@@ -65,6 +65,76 @@ async fn topics_that_would_lose_events_are_refused() {
     assert!(err.to_string().contains("retention.ms=3600000"), "{err}");
 }
 
+/// The issuers' inbox kind of topic: created with a retention, accepted with the one its
+/// operator set, never indexed, and read from what retention left. A ledger topic beside it
+/// keeps appending although the transient one lost its first records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_topics_keep_records_for_a_while_and_are_read_from_what_is_left() {
+    use rdkafka::admin::ResourceSpecifier;
+    let Some(kafka) = Kafka::new() else { return };
+    let admin: AdminClient<DefaultClientContext> =
+        plain_client(&kafka.bootstrap).create().expect("admin");
+    let inbox = kafka.topic("transient-inbox");
+    let log = kafka.open().await;
+    log.create_transient_topic(&inbox, 1, 3_600_000).await.expect("transient topic");
+    let configs = admin
+        .describe_configs([&ResourceSpecifier::Topic(&inbox)], &AdminOptions::new())
+        .await
+        .expect("describe");
+    let config = configs.into_iter().next().expect("one").expect("config");
+    let retention = config.get("retention.ms").and_then(|e| e.value.clone());
+    assert_eq!(retention.as_deref(), Some("3600000"));
+    // A ledger topic refuses it; asked for as transient again, it is accepted as it is.
+    let err = log.create_topic(&inbox, 1).await.expect_err("not a ledger topic");
+    assert!(err.to_string().contains("retention.ms=3600000"), "{err}");
+    // Another process, with an index of its own.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let again = KafkaLog::open(KafkaSettings::single_broker(&kafka.bootstrap, fresh.path()))
+        .await
+        .expect("open");
+    again.create_transient_topic(&inbox, 1, 60_000).await.expect("an existing transient topic");
+
+    // Five records from a plain producer (no id headers); retention takes the first three.
+    let producer: FutureProducer = plain_client(&kafka.bootstrap).create().expect("producer");
+    for i in 0..5u8 {
+        producer
+            .send(
+                FutureRecord::<[u8], [u8]>::to(&inbox).partition(0).payload(&[i][..]),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produced");
+    }
+    let mut deleted = rdkafka::TopicPartitionList::new();
+    deleted.add_partition_offset(&inbox, 0, rdkafka::Offset::Offset(3)).expect("offset");
+    admin.delete_records(&deleted, &AdminOptions::new()).await.expect("delete records");
+    let records = again.read(&inbox, 0, 0, 100).await.expect("read from what is left");
+    let offsets: Vec<u64> = records.iter().map(|r| r.position.offset).collect();
+    assert_eq!(offsets, vec![3, 4]);
+    assert_eq!(records[0].value, vec![3]);
+
+    // Appends through the log are not indexed: the same id twice is two records.
+    let request = ledger::AppendRequest {
+        id: schemas::EventId([5; 16]),
+        digest: schemas::Digest32([6; 32]),
+        key: b"k".to_vec(),
+        value: b"v".to_vec(),
+    };
+    for _ in 0..2 {
+        let appended = again.append(&inbox, vec![request.clone()]).await.expect("append");
+        assert!(matches!(appended[0], Ok(Appended::New(_))), "{appended:?}");
+    }
+    assert_eq!(again.lookup(&[request.id]).await.expect("lookup"), vec![None]);
+
+    // A ledger topic of the same log catches its index up without reading the inbox.
+    let events = kafka.topic("transient-beside");
+    again.create_topic(&events, 1).await.expect("ledger topic");
+    let request = ledger::AppendRequest { id: schemas::EventId([7; 16]), ..request };
+    let appended = again.append(&events, vec![request]).await.expect("append beside");
+    assert!(matches!(appended[0], Ok(Appended::New(_))), "{appended:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_cluster_is_a_clear_error() {
     if crate::conformance::kafka_bootstrap().is_none() {
