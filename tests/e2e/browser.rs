@@ -85,7 +85,8 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
-/// Saves the page at phone and desktop widths as `<name>-phone.png` and `<name>-desktop.png`.
+/// Saves the page at phone and desktop widths as `<name>-phone.png` and `<name>-desktop.png`,
+/// and checks it for accessibility at both.
 async fn screenshots(c: &Client, name: &str) {
     for (width, height, suffix) in [(360, 780, "phone"), (1280, 900, "desktop")] {
         c.set_window_size(width, height).await.expect("resize");
@@ -93,7 +94,51 @@ async fn screenshots(c: &Client, name: &str) {
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(screenshots_dir().join(format!("web-{name}-{suffix}.png")), png)
             .expect("write screenshot");
+        accessible(c, &format!("{name} at {width} px")).await;
     }
+}
+
+/// axe-core, fetched by `scripts/browser` (which `scripts/test` runs).
+fn axe_script() -> String {
+    let path = std::env::var_os("LOCKER_AXE_JS").map(PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache")
+        });
+        cache.join("locker/axe-core-4.14.1/axe.min.js")
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; the browser tests check pages with axe-core (scripts/browser fetches it)",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the page as it is shown: no WCAG 2.1 A or AA violation (labels, names,
+/// contrast, landmarks, ARIA, language) may be found.
+async fn accessible(c: &Client, what: &str) {
+    let violations = axe(c).await;
+    assert!(violations.is_empty(), "accessibility of {what}: {violations:#?}");
+}
+
+/// What axe-core finds on the page: one entry per rule broken.
+async fn axe(c: &Client) -> Vec<serde_json::Value> {
+    // The page is one document across its hash routes: load axe once per document.
+    if c.execute("return typeof axe", vec![]).await.expect("axe?") != json!("object") {
+        c.execute(&axe_script(), vec![]).await.expect("load axe-core");
+    }
+    let script = r#"
+        const done = arguments[0];
+        axe.run(document, {
+          runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+          resultTypes: ["violations"],
+        }).then((r) => done(r.violations.map((v) => ({
+          rule: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+        })))).catch((e) => done([{ rule: "axe-error", help: String(e) }]));
+    "#;
+    let violations = c.execute_async(script, vec![]).await.expect("run axe-core");
+    violations.as_array().expect("a list").clone()
 }
 
 /// Waits until an element matching `css` shows `needle` in its text; returns that text.
@@ -188,6 +233,22 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&c, "h1", "Log in").await;
     let nav = c.find(Locator::Css("#nav")).await.expect("nav");
     assert!(!nav.is_displayed().await.expect("displayed"), "no locker sections before login");
+    // The accessibility check sees what it should: an unlabelled field and faint text fail.
+    c.execute(
+        "const i = document.createElement('input'); i.id = 'unlabelled'; \
+         const p = document.createElement('p'); p.id = 'faint'; p.textContent = 'faint'; \
+         p.style.color = '#ddd'; document.querySelector('main').append(i, p);",
+        vec![],
+    )
+    .await
+    .expect("break the page");
+    let rules: Vec<String> =
+        axe(&c).await.iter().map(|v| v["rule"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(rules.contains(&"label".to_owned()), "{rules:?}");
+    assert!(rules.contains(&"color-contrast".to_owned()), "{rules:?}");
+    c.execute("document.getElementById('unlabelled').remove(); document.getElementById('faint').remove();", vec![])
+        .await
+        .expect("mend the page");
     screenshots(&c, "login").await;
 
     // A wrong password: the server's message beside the field, nothing else happens.
