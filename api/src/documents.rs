@@ -271,6 +271,8 @@ pub(crate) async fn upload(
             media_type.mime()
         )));
     }
+    // Until the views count this upload, its bytes must not look unnamed to the sweeper.
+    let _storing = state.files.storing().await;
     let files = Arc::clone(&state.files);
     let stored = tokio::task::spawn_blocking(move || incoming.finish(&files))
         .await

@@ -4,6 +4,12 @@
 //! checks the bytes against their name, so a file altered on disk is refused, never served.
 //!
 //! Only this module touches the folder. The log holds the hash; this holds the bytes.
+//!
+//! Uploaded bytes go when no upload names them any more (`sweep.rs`); bytes an issuer pushed
+//! are pinned (`pinned/ab/cdef...`, written before the bytes) and never removed, since the
+//! ledger keeps the document for good. An upload holds `storing()` from writing its bytes
+//! until the views include its event, and the sweeper removes only under `sweeping()`, so it
+//! never removes bytes an upload is about to name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -136,6 +142,9 @@ impl Drop for Incoming {
 #[derive(Debug)]
 pub struct Files {
     root: PathBuf,
+    /// Shared by uploads between storing bytes and their event reaching the views; taken
+    /// alone by the sweeper.
+    sweep: tokio::sync::RwLock<()>,
 }
 
 impl Files {
@@ -146,12 +155,45 @@ impl Files {
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let _ = std::fs::remove_file(entry?.path());
         }
-        Ok(Files { root })
+        Ok(Files { root, sweep: tokio::sync::RwLock::new(()) })
     }
 
     fn path_of(&self, hash: &Digest32) -> PathBuf {
         let hex = hash.to_hex();
         self.root.join(&hex[..2]).join(&hex[2..])
+    }
+
+    fn pin_of(&self, hash: &Digest32) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join("pinned").join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Held from storing an upload's bytes until the views include its event.
+    pub async fn storing(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.sweep.read().await
+    }
+
+    /// Held by the sweeper while it checks and removes.
+    pub async fn sweeping(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.sweep.write().await
+    }
+
+    /// Removes unpinned bytes; says whether there were any. Call it under `sweeping()`, and
+    /// only for content no live upload names.
+    pub fn remove(&self, hash: &Digest32) -> Result<bool, FileError> {
+        if self.pin_of(hash).is_file() {
+            return Ok(false);
+        }
+        let path = self.path_of(hash);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(true)
     }
 
     /// Starts writing a file of at most `max_bytes`; `tag` makes the temporary name unique.
@@ -168,8 +210,17 @@ impl Files {
         })
     }
 
-    /// Stores bytes already in memory (an issuer's pushed content).
+    /// Stores bytes already in memory (an issuer's pushed content), pinned for good.
     pub fn put(&self, tag: &str, bytes: &[u8]) -> Result<Stored, FileError> {
+        let hash = Digest32(*blake3::hash(bytes).as_bytes());
+        let pin = self.pin_of(&hash);
+        if let Some(dir) = pin.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::File::create(&pin)?.sync_all()?;
+        if let Some(dir) = pin.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         let mut incoming = self.incoming(tag, bytes.len() as u64)?;
         incoming.write(bytes)?;
         incoming.finish(self)
@@ -237,6 +288,26 @@ mod tests {
         assert!(matches!(files.read(&stored.hash), Err(FileError::Corrupt { .. })));
         let missing = Digest32([7; 32]);
         assert!(matches!(files.read(&missing), Err(FileError::Missing(_))));
+    }
+
+    #[test]
+    fn pushed_bytes_are_pinned_and_uploaded_ones_can_be_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path()).expect("open");
+        let pushed = files.put("a", b"%PDF-1.4 issued").expect("put");
+        let mut incoming = files.incoming("b", 100).expect("incoming");
+        incoming.write(b"%PDF-1.4 uploaded").expect("write");
+        let uploaded = incoming.finish(&files).expect("finish");
+        assert!(!files.remove(&pushed.hash).expect("remove"), "pinned: kept");
+        assert!(files.contains(&pushed.hash));
+        assert!(files.remove(&uploaded.hash).expect("remove"));
+        assert!(!files.contains(&uploaded.hash));
+        assert!(!files.remove(&uploaded.hash).expect("again"), "nothing left to remove");
+        // An upload of bytes an issuer pushed does not unpin them.
+        let mut incoming = files.incoming("c", 100).expect("incoming");
+        incoming.write(b"%PDF-1.4 issued").expect("write");
+        incoming.finish(&files).expect("finish");
+        assert!(!files.remove(&pushed.hash).expect("remove"));
     }
 
     #[test]

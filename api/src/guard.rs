@@ -145,6 +145,23 @@ impl WriteGuard {
 }
 
 impl WriteGuard {
+    /// Waits until the views have applied every citizen partition up to the log's end as it
+    /// is now (no turn is taken: writes may go on).
+    pub async fn applied_everywhere(&self) -> Result<(), ApiError> {
+        let topic = &self.config.citizen_topic;
+        for partition in 0..self.config.citizen_partitions {
+            let end = self
+                .applied
+                .end_offset(topic, partition)
+                .await
+                .map_err(|e| behind(e.to_string()))?;
+            if let Some(last) = end.checked_sub(1) {
+                self.wait(topic, partition, last).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until the views include the citizen-topic event at `position`.
     pub async fn settle(&self, position: Position) -> Result<(), ApiError> {
         self.wait(&self.config.citizen_topic, position.partition, position.offset).await

@@ -34,6 +34,7 @@ pub mod requester_client;
 pub mod rfc9421;
 pub mod server;
 mod signup;
+pub mod sweep;
 pub mod transparency;
 pub mod vault;
 pub mod web;

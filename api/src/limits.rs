@@ -63,6 +63,12 @@ pub const PAGE_CACHE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How often the platform looks for lapsed consents, and how many it expires per pass.
 pub const CONSENT_SWEEP_MS: u64 = 30_000;
 pub const CONSENT_SWEEP_BATCH: usize = 100;
+/// The file sweep (`sweep.rs`) runs this often, looks at this many deletions at a time, and
+/// only at deletions this old: longer than any two writers' clocks differ, so no deletion is
+/// logged behind its cursor.
+pub const FILE_SWEEP_MS: u64 = 60_000;
+pub const FILE_SWEEP_BATCH: usize = 1_000;
+pub const FILE_SWEEP_AFTER_MS: i64 = 60_000;
 /// Bulk issuance: rows per batch (one `Ledger::append`, within its 4,096), the bytes of a
 /// batch (rows of a few KB each), and batches processed at once (the others wait: that is
 /// the back-pressure on senders).

@@ -382,6 +382,8 @@ pub(crate) async fn push_document(
         }
     }
     if let Some(content) = &body.content {
+        // Pinned as it is stored; the sweeper must not be between its check and a removal.
+        let _storing = state.files.storing().await;
         store_content(&state, &envelope.event.payload, content)?;
     }
     let turn = state.writes.turn(&envelope.event.payload.partition_key()).await?;

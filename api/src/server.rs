@@ -248,6 +248,8 @@ async fn run<L: Log>(
     };
 
     let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
+    let file_sweeper =
+        tokio::spawn(crate::sweep::run(state.clone(), config.data.join("files-swept")));
     let checkpointer =
         tokio::spawn(proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
     let (inbox_topic, dead_letters) = (format!("{prefix}.inbox"), format!("{prefix}.dead-letter"));
@@ -299,6 +301,7 @@ async fn run<L: Log>(
     sweeper.abort();
     checkpointer.abort();
     inbox.abort();
+    file_sweeper.abort();
     let _ = follower.await;
     Ok(())
 }

@@ -327,6 +327,7 @@ pub(crate) fn apply(
             };
             tx.put(CF_UPLOADS, key, &view)?;
             tx.add(&counter::quota(&e.locker), size_delta(e.content.size_bytes))?;
+            tx.add(&counter::upload_refs(&e.content.hash), 1)?;
         }
         Payload::UploadDeleted(e) => {
             let key = locker_item_key(&e.locker, &e.upload_id);
@@ -338,6 +339,8 @@ pub(crate) fn apply(
             };
             tx.delete(CF_UPLOADS, key)?;
             tx.add(&counter::quota(&e.locker), -size_delta(view.size_bytes))?;
+            tx.add(&counter::upload_refs(&view.content_hash), -1)?;
+            tx.put(CF_DELETED_CONTENT, deleted_content_key(at, &view.content_hash), &())?;
         }
         Payload::DocumentESigned(e) => match &e.document {
             DocRef::Uploaded(id) => {

@@ -23,7 +23,7 @@ pub use error::ProjectionError;
 pub use keys::{NoKeys, SealKeys};
 pub use projector::{PartitionStatus, Projector};
 pub use query::{
-    Certificate, CertificateStatus, IssuerCount, Page, RequesterCount, Stats, Storage,
-    effective_state,
+    Certificate, CertificateStatus, DeletedContent, IssuerCount, Page, RequesterCount, Stats,
+    Storage, effective_state,
 };
 pub use store::{Halt, Opened, SCHEMA_VERSION, Views};

@@ -9,6 +9,15 @@ use crate::limits::{LOCKER_QUOTA_BYTES, PAGE_ITEMS_MAX};
 use crate::store::{Views, counter_value, decode};
 use crate::views::*;
 
+/// Content a deleted upload named (`Views::deleted_contents`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletedContent {
+    /// Where the next call starts after this one.
+    pub key: Vec<u8>,
+    pub deleted_at: TimestampMs,
+    pub hash: schemas::Digest32,
+}
+
 /// One page of a list; `next` is the cursor for the following page, if there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
@@ -220,6 +229,39 @@ impl Views {
         limit: usize,
     ) -> Result<Page<UploadView>, ProjectionError> {
         self.page(CF_UPLOADS, &locker.0, cursor, limit)
+    }
+
+    /// How many live uploads, in every locker, name this content.
+    pub fn upload_refs(&self, hash: &schemas::Digest32) -> Result<i64, ProjectionError> {
+        self.counter(&counter::upload_refs(hash))
+    }
+
+    /// Content named by deleted uploads, oldest deletion first: after `after` (a `key` this
+    /// returned), deleted at or before `until`, at most `limit`.
+    pub fn deleted_contents(
+        &self,
+        after: Option<&[u8]>,
+        until: TimestampMs,
+        limit: usize,
+    ) -> Result<Vec<DeletedContent>, ProjectionError> {
+        let mut out = Vec::new();
+        for (key, _) in self.scan(CF_DELETED_CONTENT, &[], after, limit)? {
+            let parts =
+                (key.get(..8).map(<[u8; 8]>::try_from), key.get(8..).map(<[u8; 32]>::try_from));
+            let (Some(Ok(at)), Some(Ok(hash))) = parts else {
+                return Err(ProjectionError::Corrupt {
+                    location: CF_DELETED_CONTENT.to_owned(),
+                    reason: format!("a key of {} bytes, not 40", key.len()),
+                });
+            };
+            let at = TimestampMs(i64::from_be_bytes(at));
+            if at > until {
+                break;
+            }
+            let hash = schemas::Digest32(hash);
+            out.push(DeletedContent { key, deleted_at: at, hash });
+        }
+        Ok(out)
     }
 
     pub fn storage(&self, locker: &LockerId) -> Result<Storage, ProjectionError> {

@@ -31,8 +31,11 @@ pub const CF_REQUESTERS: &str = "requesters";
 pub const CF_KEY_ORIGINS: &str = "key_origins";
 /// Integer counters updated with an associative add merge operator.
 pub const CF_COUNTERS: &str = "counters";
+/// Content a deleted upload named, by when: `deleted at ms (BE) || BLAKE3`. Whoever keeps
+/// the bytes removes them once no upload names them any more (`counter::upload_refs`).
+pub const CF_DELETED_CONTENT: &str = "deleted_content";
 
-pub const VIEW_CFS: [&str; 15] = [
+pub const VIEW_CFS: [&str; 16] = [
     CF_POSITIONS,
     CF_DOCS,
     CF_UPLOADS,
@@ -48,7 +51,12 @@ pub const VIEW_CFS: [&str; 15] = [
     CF_REQUESTERS,
     CF_KEY_ORIGINS,
     CF_COUNTERS,
+    CF_DELETED_CONTENT,
 ];
+
+pub fn deleted_content_key(at: TimestampMs, hash: &Digest32) -> Vec<u8> {
+    [at.0.to_be_bytes().as_slice(), &hash.0].concat()
+}
 
 /// Where an event sits in its topic (which topic follows from the event's kind: documents and
 /// citizen registrations in the citizen topic, organisations' keys in the directory).
@@ -242,6 +250,10 @@ pub mod counter {
     }
     pub fn quota(locker: &LockerId) -> Vec<u8> {
         [b"quota/".as_slice(), &locker.0].concat()
+    }
+    /// Live uploads whose content has this BLAKE3, in every locker.
+    pub fn upload_refs(hash: &schemas::Digest32) -> Vec<u8> {
+        [b"upload_refs/".as_slice(), &hash.0].concat()
     }
     /// Documents a requester asked for / accessed in a locker (`My Requester`).
     pub fn requested_prefix(locker: &LockerId) -> Vec<u8> {

@@ -373,3 +373,80 @@ async fn share_links_open_count_views_expire_and_revoke() {
         assert_eq!(answer["code"], code);
     }
 }
+
+/// A deleted upload's bytes go once no upload names them: not while another upload of the
+/// same bytes lives, not before the deletion is `FILE_SWEEP_AFTER_MS` old, never when an issuer
+/// pushed the same bytes; and the same bytes uploaded again are stored again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let cursor = f._dir.path().join("files-swept");
+    let content = pdf(3000);
+    let hash = schemas::Digest32(*blake3::hash(&content).as_bytes());
+    let mut ids = Vec::new();
+    for name in ["a.pdf", "b.pdf"] {
+        let (status, uploaded) = upload(&f, &token, name, content.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+        ids.push(uploaded["id"].as_str().expect("id").to_owned());
+    }
+    let delete = |id: String| {
+        let state = f.state.clone();
+        let token = token.clone();
+        async move {
+            let path = format!("/v1/citizen/uploads/{id}");
+            let (status, _, _) = send(&state, "DELETE", &path, Some(&token), vec![]).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+    };
+    let sweep = || api::sweep::sweep(&f.state, &cursor);
+    let later = |ms: i64| f.clock.set(TimestampMs(NOW_MS + ms));
+
+    delete(ids[0].clone()).await;
+    assert_eq!(sweep().await.expect("sweep").checked, 0, "too recent a deletion");
+    later(api::limits::FILE_SWEEP_AFTER_MS);
+    let swept = sweep().await.expect("sweep");
+    assert_eq!((swept.checked, swept.removed), (1, 0), "b.pdf still names the bytes");
+    assert!(f.state.files.contains(&hash));
+    let (status, _, bytes) = send(
+        &f.state,
+        "GET",
+        &format!("/v1/citizen/uploads/{}/content", ids[1]),
+        Some(&token),
+        vec![],
+    )
+    .await;
+    assert_eq!((status, bytes), (StatusCode::OK, content.clone()));
+
+    delete(ids[1].clone()).await;
+    later(2 * api::limits::FILE_SWEEP_AFTER_MS);
+    let swept = sweep().await.expect("sweep");
+    assert_eq!((swept.checked, swept.removed), (1, 1), "nothing names them now");
+    assert!(!f.state.files.contains(&hash), "the file is gone");
+    assert_eq!(sweep().await.expect("again"), api::sweep::Swept::default(), "past the cursor");
+
+    // Uploaded again: stored again, and no earlier deletion removes it.
+    let (status, again) = upload(&f, &token, "c.pdf", content.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert!(f.state.files.contains(&hash));
+    later(3 * api::limits::FILE_SWEEP_AFTER_MS);
+    assert_eq!(sweep().await.expect("sweep").removed, 0);
+    assert!(f.state.files.contains(&hash));
+
+    // The bytes of an issued document (pushed, so pinned), uploaded and deleted: they stay.
+    let (_, certificates) =
+        call_json(&f, "GET", "/v1/citizen/certificates", Some(&token), serde_json::Value::Null)
+            .await;
+    let uri = certificates["items"][0]["uri"].as_str().expect("uri").to_owned();
+    let path = format!("/v1/citizen/certificates/{uri}/content");
+    let (status, _, issued) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, copy) = upload(&f, &token, "copy.pdf", issued.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{copy}");
+    delete(copy["id"].as_str().expect("id").to_owned()).await;
+    later(4 * api::limits::FILE_SWEEP_AFTER_MS);
+    let swept = sweep().await.expect("sweep");
+    assert_eq!((swept.checked, swept.removed), (1, 0), "pinned");
+    let (status, _, still) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
+    assert_eq!((status, still), (StatusCode::OK, issued));
+}

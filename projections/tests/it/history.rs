@@ -22,6 +22,8 @@ pub enum DocState {
 pub struct Model {
     pub docs: BTreeMap<(LockerId, String), DocState>,
     pub uploads: BTreeMap<(LockerId, Id16), u64>,
+    /// Uploads deleted (all uploads of the history have the same content).
+    pub uploads_deleted: usize,
     pub consents: BTreeMap<(LockerId, Id16), ConsentState>,
     pub requested: BTreeMap<LockerId, i64>,
     pub accessed: BTreeMap<LockerId, i64>,
@@ -130,6 +132,7 @@ pub fn generate(seed: u64, citizens: usize, events: usize) -> History {
                     continue;
                 };
                 model.uploads.remove(&(locker, upload_id));
+                model.uploads_deleted += 1;
                 let payload = Payload::UploadDeleted(UploadDeleted { locker, upload_id });
                 world.record(citizen_actor, &citizen.key, payload, None)
             }

@@ -45,6 +45,14 @@ fn world_keys(seed: u64) -> Arc<dyn SealKeys> {
 fn check_against_model(views: &Views, history: &History) {
     let model = &history.model;
     let now = TimestampMs(0);
+    // Every upload of the history has the same content: counted once per live upload, and
+    // listed once per deletion, oldest first.
+    let content = schemas::Digest32([7; 32]);
+    assert_eq!(views.upload_refs(&content).expect("refs"), model.uploads.len() as i64);
+    let deleted = views.deleted_contents(None, TimestampMs(i64::MAX), 100_000).expect("deleted");
+    assert_eq!(deleted.len(), model.uploads_deleted);
+    assert!(deleted.iter().all(|d| d.hash == content));
+    assert!(deleted.windows(2).all(|w| w[0].key < w[1].key));
     for citizen in &history.citizens {
         let locker = citizen.locker;
         let page = views.certificates(&locker, now, None, 500).expect("certificates");
