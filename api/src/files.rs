@@ -138,6 +138,30 @@ impl Drop for Incoming {
     }
 }
 
+/// Pins every file already stored, once, when a folder from before pins is opened: any of
+/// them may be an issuer's. (Uploads among them then stay too, which loses nothing.) Built
+/// aside and renamed, so a crash midway starts over.
+fn pin_existing(root: &Path) -> Result<(), FileError> {
+    let building = root.join("pinned.tmp");
+    let _ = std::fs::remove_dir_all(&building);
+    std::fs::create_dir_all(&building)?;
+    for shard in std::fs::read_dir(root)? {
+        let shard = shard?;
+        let name = shard.file_name();
+        let Some(name) = name.to_str().filter(|n| n.len() == 2 && shard.path().is_dir()) else {
+            continue;
+        };
+        for file in std::fs::read_dir(shard.path())? {
+            let file = file?;
+            std::fs::create_dir_all(building.join(name))?;
+            std::fs::File::create(building.join(name).join(file.file_name()))?;
+        }
+    }
+    std::fs::rename(&building, root.join("pinned"))?;
+    std::fs::File::open(root)?.sync_all()?;
+    Ok(())
+}
+
 /// The folder of stored document bytes.
 #[derive(Debug)]
 pub struct Files {
@@ -154,6 +178,9 @@ impl Files {
         // Temporaries left by a crash mid-upload belong to no event.
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let _ = std::fs::remove_file(entry?.path());
+        }
+        if !root.join("pinned").is_dir() {
+            pin_existing(&root)?;
         }
         Ok(Files { root, sweep: tokio::sync::RwLock::new(()) })
     }
@@ -308,6 +335,19 @@ mod tests {
         incoming.write(b"%PDF-1.4 issued").expect("write");
         incoming.finish(&files).expect("finish");
         assert!(!files.remove(&pushed.hash).expect("remove"));
+    }
+
+    #[test]
+    fn a_folder_from_before_pins_keeps_every_file_it_had() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = Files::open(dir.path()).expect("open");
+        let mut incoming = files.incoming("old", 100).expect("incoming");
+        incoming.write(b"%PDF-1.4 stored long ago").expect("write");
+        let old = incoming.finish(&files).expect("finish");
+        std::fs::remove_dir_all(dir.path().join("pinned")).expect("as before pins");
+        let files = Files::open(dir.path()).expect("reopen");
+        assert!(!files.remove(&old.hash).expect("remove"), "pinned on opening");
+        assert!(files.contains(&old.hash));
     }
 
     #[test]
