@@ -195,6 +195,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(transparency::upload_bundle))
     .routes(routes!(transparency::checkpoints))
     .routes(routes!(transparency::consistency))
+    .routes(routes!(transparency::document_status))
     .routes(routes!(requester::locker_of))
     .routes(routes!(requester::consents, requester::request_consent))
     .routes(routes!(requester::fetch))

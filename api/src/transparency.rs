@@ -450,3 +450,97 @@ pub(crate) async fn consistency(
         proof: proof.iter().map(Digest32::to_hex).collect(),
     }))
 }
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct DocumentStatusDto {
+    /// Issued documents: `active`, `updated`, `expired` or `revoked`. Uploads: `present` or
+    /// `deleted`.
+    status: &'static str,
+    /// Whether the bundle proves the document's current version (an update supersedes it).
+    current: bool,
+    uri: Option<String>,
+    upload_id: Option<String>,
+    /// Why the issuer revoked it, when it did.
+    revoked_reason: Option<&'static str>,
+    /// The last day the current version is valid, if it has one.
+    valid_to: Option<String>,
+    /// When the service looked, by its clock.
+    checked_at_ms: i64,
+}
+
+fn revocation_reason(reason: schemas::RevocationReason) -> &'static str {
+    match reason {
+        schemas::RevocationReason::IssuedInError => "issued_in_error",
+        schemas::RevocationReason::Superseded => "superseded",
+        schemas::RevocationReason::Cancelled => "cancelled",
+        schemas::RevocationReason::Fraud => "fraud",
+        schemas::RevocationReason::Other => "other",
+    }
+}
+
+/// `POST /v1/ledger/status`: what a proof bundle's document is now. A bundle proves that a
+/// document was issued; whether it was revoked or updated since is a later event it cannot
+/// hold, so a verifier asks. Holding the bundle is what entitles the asker to the answer.
+#[utoipa::path(post, path = "/v1/ledger/status", tag = "public", request_body(content = verifier::BundleDto, description = "A proof bundle file, as the bundle endpoints give it"), description = "The current status of the document a proof bundle proves: the bundle is checked against the ledger key first.", responses((status = 200, body = DocumentStatusDto), (status = 400, description = "`invalid_bundle`", body = crate::openapi::ErrorDto), (status = 422, description = "`bundle_not_verified`: its proofs or signatures do not hold against this ledger's key", body = crate::openapi::ErrorDto), (status = 503, description = "`views_behind`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn document_status(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<DocumentStatusDto>, ApiError> {
+    let bundle = verifier::parse_bundle(&body)
+        .map_err(|e| ApiError::bad_request("invalid_bundle", e.to_string()))?;
+    let proven =
+        ledger::merkle::verify_bundle(&bundle, &state.proofs.ledger_key()).map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bundle_not_verified", e.to_string())
+        })?;
+    let now = state.clock.now();
+    let not_yet = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "views_behind",
+            "the views do not hold this document yet; ask again in a moment",
+        )
+    };
+    let mut answer = DocumentStatusDto {
+        status: "present",
+        current: true,
+        uri: None,
+        upload_id: None,
+        revoked_reason: None,
+        valid_to: None,
+        checked_at_ms: now.0,
+    };
+    let (recipient, uri) = match &proven.envelope.event.payload {
+        schemas::Payload::DocumentIssued(e) => (&e.recipient, &e.uri),
+        schemas::Payload::DocumentUpdated(e) => (&e.recipient, &e.uri),
+        schemas::Payload::DocumentUploaded(e) => {
+            answer.upload_id = Some(e.upload_id.to_hex());
+            if state.views.upload(&e.locker, &e.upload_id)?.is_none() {
+                answer.status = "deleted";
+                answer.current = false;
+            }
+            return Ok(Json(answer));
+        }
+        other => return Err(internal(format!("a bundle proved a {}", other.kind_name()))),
+    };
+    let owner = match recipient {
+        schemas::Recipient::Locker(locker) => projections::views::Owner::Locker(*locker),
+        schemas::Recipient::Aadhaar(aadhaar) => {
+            projections::views::Owner::Aadhaar(aadhaar.keyed_hash)
+        }
+    };
+    let doc = state.views.document(&owner, &uri.to_string())?.ok_or_else(not_yet)?;
+    answer.uri = Some(uri.to_string());
+    answer.status = match projections::certificate_status(&doc, now) {
+        projections::CertificateStatus::Active => "active",
+        projections::CertificateStatus::Updated => "updated",
+        projections::CertificateStatus::Expired => "expired",
+        projections::CertificateStatus::Revoked => "revoked",
+    };
+    if let projections::views::DocStatus::Revoked(reason) = doc.status {
+        answer.revoked_reason = Some(revocation_reason(reason));
+    }
+    answer.valid_to = doc.valid_to.map(|d| d.to_string());
+    let proved = LogPoint { partition: bundle.document.partition, offset: bundle.document.offset };
+    answer.current = doc.origin == proved;
+    Ok(Json(answer))
+}

@@ -371,8 +371,27 @@ function verdict(answer) {
       [t("file"), v.content_checked ? t("content_matches") : t("content_unchecked")],
       [t("content_hash"), h("code", {}, v.content.hash)],
       [t("logged"), t("logged_at", { date: when(v.logged.at_ms), leaf: v.logged.leaf_index + 1, size: v.logged.size })],
-    ]),
-    h("p", { class: "meta" }, t("proves_issuance")));
+    ]));
+}
+
+// What the service says became of a verified bundle's document since it was issued.
+async function currentStatus(bundle) {
+  const shown = h("p", { id: "current-status" }, t("status_checking"));
+  (async () => {
+    try {
+      const now = await (await api("POST", "/v1/ledger/status", {
+        body: bundle, headers: { "content-type": "application/json" },
+      })).json();
+      const parts = [t("status_now", { date: when(now.checked_at_ms) }), " ",
+        h("span", { class: `badge ${now.status === "present" ? "active" : now.status}` }, t(`status_${now.status}`))];
+      if (now.revoked_reason) parts.push(" ", t(`reason_${now.revoked_reason}`));
+      if (!now.current && now.status !== "deleted") parts.push(" ", t("not_current"));
+      shown.replaceChildren(...parts);
+    } catch (error) {
+      shown.textContent = error.message;
+    }
+  })();
+  return shown;
 }
 
 // Checks a document the page shows against its proof bundle and says whether it verifies.
@@ -409,7 +428,12 @@ async function verifyPage() {
     if (!answer.ok && answer.code !== "not_verified" && answer.code !== "other_document") {
       throw new ApiError(0, answer.code, answer.message);
     }
-    result.replaceChildren(verdict(answer));
+    const shown = verdict(answer);
+    // Issuance is proven; revocation or an update since is the service's to say.
+    if (answer.ok) {
+      shown.append(h("p", { class: "meta" }, t("proves_issuance")), await currentStatus(await bundle.arrayBuffer()));
+    }
+    result.replaceChildren(shown);
     result.scrollIntoView({ block: "start" });
   });
   // A bundle (and a document) dropped anywhere on the form goes into its field and is checked.

@@ -90,6 +90,24 @@ fn cursor_of(key: &[u8]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A document's status on a day: revoked, else expired past its `valid_to`, else as issued
+/// or updated.
+fn status_on(doc: &DocView, today: Option<CivilDate>) -> CertificateStatus {
+    match doc.status {
+        DocStatus::Revoked(_) => CertificateStatus::Revoked,
+        _ if doc.valid_to.zip(today).is_some_and(|(to, today)| to < today) => {
+            CertificateStatus::Expired
+        }
+        DocStatus::Updated => CertificateStatus::Updated,
+        DocStatus::Issued => CertificateStatus::Active,
+    }
+}
+
+/// A document's status at `now` (the caller's clock).
+pub fn certificate_status(doc: &DocView, now: TimestampMs) -> CertificateStatus {
+    status_on(doc, date_of(now))
+}
+
 fn date_of(now: TimestampMs) -> Option<CivilDate> {
     let date = chrono::DateTime::from_timestamp_millis(now.0)?.date_naive();
     CivilDate::from_ymd(
@@ -197,14 +215,7 @@ impl Views {
                     found
                 }
             };
-            let status = match doc.status {
-                DocStatus::Revoked(_) => CertificateStatus::Revoked,
-                _ if doc.valid_to.zip(today).is_some_and(|(to, today)| to < today) => {
-                    CertificateStatus::Expired
-                }
-                DocStatus::Updated => CertificateStatus::Updated,
-                DocStatus::Issued => CertificateStatus::Active,
-            };
+            let status = status_on(&doc, today);
             let doc_type_name = issuer.as_ref().and_then(|i| {
                 i.doc_types
                     .iter()

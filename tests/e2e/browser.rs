@@ -512,6 +512,14 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let verdict = verify_in_page(&stranger, &good, Some(&pdf), "Authentic").await;
     assert!(verdict.contains(uri) && verdict.contains("Class XII Marksheet 2024"), "{verdict}");
     assert!(verdict.contains("The file is exactly the one the ledger holds"), "{verdict}");
+    // Then the service says what became of it since: nothing.
+    wait_text(&stranger, "#current-status", "Valid").await;
+    // Her old marksheet: authentic, and expired now.
+    let old =
+        page_bytes(&c, "/v1/citizen/certificates/in.gov.cbse-SSCER-2012-0000042/bundle").await;
+    let old = files("old.locker-bundle.json", &old);
+    verify_in_page(&stranger, &old, None, "Class X Marksheet 2012").await;
+    wait_text(&stranger, "#current-status", "Expired").await;
     screenshots(&stranger, "verify").await;
     let verdict = verify_in_page(&stranger, &altered, None, "Not verified").await;
     assert!(verdict.contains("not in the checkpointed log"), "{verdict}");

@@ -302,3 +302,118 @@ async fn a_bundle_waits_its_bound_for_a_checkpoint_then_says_so() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited its bound");
 }
+
+/// A bundle proves issuance; `POST /v1/ledger/status` says what became of the document since:
+/// updated (the old bundle is no longer current), revoked (and why), an upload deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundles_document_status_follows_updates_revocations_and_deletions() {
+    use schemas::*;
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let issuer = crate::push::register_issuer(&f, "in.gov.statusboard").await;
+    let push = crate::push::Push { doc_id: "2024-77", ..crate::push::Push::default() };
+    let (status, answer) = crate::push::post(&f, crate::push::body(&f, &issuer, &push)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let uri = DocUri::parse("in.gov.statusboard-HSCER-2024-77").expect("uri");
+    let bundle = || async {
+        let path = format!("/v1/citizen/certificates/{uri}/bundle");
+        let (status, _, bundle) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bundle));
+        bundle
+    };
+    let status_of = |bundle: Vec<u8>| async {
+        let (status, _, answer) = send(&f.state, "POST", "/v1/ledger/status", None, bundle).await;
+        (status, json(&String::from_utf8_lossy(&answer)))
+    };
+    let first = bundle().await;
+    let (status, answer) = status_of(first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["status"].as_str(), answer["current"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert_eq!(answer["uri"], uri.to_string());
+
+    let update = crate::push::plain(
+        &issuer,
+        40,
+        Payload::DocumentUpdated(DocumentUpdated {
+            uri: uri.clone(),
+            recipient: Recipient::Locker(f.citizen),
+            name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
+            valid_from: None,
+            valid_to: None,
+            content: ContentRef {
+                hash: Digest32([5; 32]),
+                media_type: MediaType::Pdf,
+                size_bytes: 1300,
+            },
+            personal: None,
+        }),
+    );
+    let (status, answer) = crate::push::post(&f, update).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (_, answer) = status_of(first.clone()).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["current"].as_bool()),
+        (Some("updated"), Some(false))
+    );
+    let (_, answer) = status_of(bundle().await).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["current"].as_bool()),
+        (Some("updated"), Some(true))
+    );
+
+    let revoke = crate::push::plain(
+        &issuer,
+        41,
+        Payload::DocumentRevoked(DocumentRevoked {
+            uri: uri.clone(),
+            recipient: Recipient::Locker(f.citizen),
+            reason: RevocationReason::Fraud,
+            detail: None,
+        }),
+    );
+    let (status, answer) = crate::push::post(&f, revoke).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (_, answer) = status_of(first.clone()).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["revoked_reason"].as_str()),
+        (Some("revoked"), Some("fraud"))
+    );
+
+    // Not this ledger's, or not a bundle.
+    let mut altered = json(&String::from_utf8_lossy(&first));
+    altered["document"]["leaf_index"] =
+        serde_json::json!(altered["document"]["leaf_index"].as_u64().expect("index") + 1);
+    let (status, answer) = status_of(altered.to_string().into_bytes()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("bundle_not_verified"))
+    );
+    assert!(answer["message"].as_str().expect("message").contains("not in the checkpointed log"));
+    let (status, answer) = status_of(b"{}".to_vec()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_bundle"))
+    );
+
+    // An upload: present, then deleted.
+    let (status, _, uploaded) =
+        send(&f.state, "POST", "/v1/citizen/uploads?name=a.pdf", Some(&token), pdf(2000)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = json(&String::from_utf8_lossy(&uploaded))["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/citizen/uploads/{id}/bundle");
+    let (status, _, upload_bundle) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, answer) = status_of(upload_bundle.clone()).await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["upload_id"].as_str()),
+        (Some("present"), Some(id.as_str()))
+    );
+    let (status, _, _) =
+        send(&f.state, "DELETE", &format!("/v1/citizen/uploads/{id}"), Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, answer) = status_of(upload_bundle).await;
+    assert_eq!(answer["status"], "deleted");
+}
