@@ -238,30 +238,38 @@ pub(crate) fn plain(issuer: &(IssuerId, SigningKey), id: u8, payload: Payload) -
     serde_json::json!({ "envelope": sign_event(event, &issuer.1, None).expect("sign") }).to_string()
 }
 
+/// An update of the citizen's marksheet `uri` (re-evaluated: new name and content).
+pub(crate) fn reevaluated(
+    f: &Fixture,
+    issuer: &(IssuerId, SigningKey),
+    id: u8,
+    uri: &DocUri,
+) -> String {
+    plain(
+        issuer,
+        id,
+        Payload::DocumentUpdated(DocumentUpdated {
+            uri: uri.clone(),
+            recipient: Recipient::Locker(f.citizen),
+            name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
+            valid_from: None,
+            valid_to: None,
+            content: ContentRef {
+                hash: Digest32([5; 32]),
+                media_type: MediaType::Pdf,
+                size_bytes: 1300,
+            },
+            personal: None,
+        }),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_state_is_checked_so_no_push_can_stop_the_views() {
     let f = fixture().await;
     let issuer = register_issuer(&f, "in.gov.testboard").await;
     let uri = DocUri::parse("in.gov.testboard-HSCER-2024-55555").expect("uri");
-    let update = |id: u8, uri: &DocUri| {
-        plain(
-            &issuer,
-            id,
-            Payload::DocumentUpdated(DocumentUpdated {
-                uri: uri.clone(),
-                recipient: Recipient::Locker(f.citizen),
-                name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
-                valid_from: None,
-                valid_to: None,
-                content: ContentRef {
-                    hash: Digest32([5; 32]),
-                    media_type: MediaType::Pdf,
-                    size_bytes: 1300,
-                },
-                personal: None,
-            }),
-        )
-    };
+    let update = |id: u8, uri: &DocUri| reevaluated(&f, &issuer, id, uri);
     // Updating a document that was never issued.
     let (status, answer) = post(&f, update(30, &uri)).await;
     assert_eq!(

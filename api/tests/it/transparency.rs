@@ -334,23 +334,7 @@ async fn a_bundles_document_status_follows_updates_revocations_and_deletions() {
     );
     assert_eq!(answer["uri"], uri.to_string());
 
-    let update = crate::push::plain(
-        &issuer,
-        40,
-        Payload::DocumentUpdated(DocumentUpdated {
-            uri: uri.clone(),
-            recipient: Recipient::Locker(f.citizen),
-            name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
-            valid_from: None,
-            valid_to: None,
-            content: ContentRef {
-                hash: Digest32([5; 32]),
-                media_type: MediaType::Pdf,
-                size_bytes: 1300,
-            },
-            personal: None,
-        }),
-    );
+    let update = crate::push::reevaluated(&f, &issuer, 40, &uri);
     let (status, answer) = crate::push::post(&f, update).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let (_, answer) = status_of(first.clone()).await;

@@ -181,7 +181,7 @@ async fn a_documents_results_are_opened_from_the_log_for_its_owner_only() {
 /// A version of a document sent without personal fields says so; it is not an erasure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_without_personal_fields_is_named_as_such() {
-    use crate::push::{Push, body, plain, post, register_issuer};
+    use crate::push::{Push, body, post, register_issuer};
     use schemas::*;
     let f = fixture().await;
     let board = register_issuer(&f, "in.gov.testboard").await;
@@ -196,23 +196,8 @@ async fn a_version_without_personal_fields_is_named_as_such() {
         (StatusCode::OK, Some("Asha Kumari"))
     );
 
-    let update = plain(
-        &board,
-        40,
-        Payload::DocumentUpdated(DocumentUpdated {
-            uri: DocUri::parse("in.gov.testboard-HSCER-2024-55555").expect("uri"),
-            recipient: Recipient::Locker(f.citizen),
-            name: Label::parse("Class XII Marksheet (re-evaluated)").expect("label"),
-            valid_from: None,
-            valid_to: None,
-            content: ContentRef {
-                hash: Digest32([5; 32]),
-                media_type: MediaType::Pdf,
-                size_bytes: 1300,
-            },
-            personal: None,
-        }),
-    );
+    let uri = DocUri::parse("in.gov.testboard-HSCER-2024-55555").expect("uri");
+    let update = crate::push::reevaluated(&f, &board, 40, &uri);
     let (status, answer) = post(&f, update).await;
     assert!(status.is_success(), "{answer}");
     let (status, _, body) = request(&f, "GET", path, &[("authorization", &auth)], "").await;
