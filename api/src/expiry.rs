@@ -43,7 +43,10 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
         )
         .await
         {
-            Ok(_) => expired += 1,
+            Ok(_) => {
+                expired += 1;
+                state.metrics.add(crate::metrics::Job::ConsentsExpired, 1);
+            }
             // Another sweeper logged this expiry first.
             Err(e) if e.code == "id_conflict" => {}
             Err(e) => return Err(e),

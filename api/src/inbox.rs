@@ -176,6 +176,7 @@ async fn step<L: Log>(
         && first.position.offset > next
     {
         // Retention deleted them before they were read: nothing can be done but say so.
+        state.metrics.add(crate::metrics::Job::InboxExpired, first.position.offset - next);
         tracing::error!(
             partition,
             lost = first.position.offset - next,
@@ -211,10 +212,14 @@ async fn step<L: Log>(
         });
     }
     if !letters.is_empty() {
-        let count = letters.len();
+        let mut count = 0;
         for verdict in log.append(dead_letters, letters).await.map_err(|e| e.to_string())? {
-            verdict.map_err(|e| e.to_string())?;
+            // A batch processed again finds its letters written: they count once.
+            if let ledger::Appended::New(_) = verdict.map_err(|e| e.to_string())? {
+                count += 1;
+            }
         }
+        state.metrics.add(crate::metrics::Job::InboxRefused, count);
         tracing::info!(count, partition, "inbox records refused; see the dead-letter topic");
     }
     Ok(Some(after))

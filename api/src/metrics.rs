@@ -6,13 +6,56 @@ use std::sync::Mutex;
 
 use projections::PartitionStatus;
 
+/// What the background jobs did, counted since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Job {
+    /// Deleted uploads' files the sweeper removed (`sweep.rs`).
+    FilesRemoved,
+    /// Inbox records refused into the dead-letter topic (`inbox.rs`).
+    InboxRefused,
+    /// Inbox records retention deleted before the service read them.
+    InboxExpired,
+    /// Consents the expiry sweep expired (`expiry.rs`).
+    ConsentsExpired,
+}
+
+impl Job {
+    const ALL: [Job; 4] =
+        [Job::FilesRemoved, Job::InboxRefused, Job::InboxExpired, Job::ConsentsExpired];
+
+    fn name_and_help(self) -> (&'static str, &'static str) {
+        match self {
+            Job::FilesRemoved => {
+                ("locker_files_removed_total", "Deleted uploads' files removed by the sweeper.")
+            }
+            Job::InboxRefused => {
+                ("locker_inbox_refused_total", "Inbox records refused into the dead-letter topic.")
+            }
+            Job::InboxExpired => (
+                "locker_inbox_expired_total",
+                "Inbox records retention deleted before the service read them.",
+            ),
+            Job::ConsentsExpired => {
+                ("locker_consents_expired_total", "Consents the expiry sweep expired.")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// (route, status) -> requests
     requests: Mutex<BTreeMap<(String, u16), u64>>,
+    jobs: Mutex<BTreeMap<Job, u64>>,
 }
 
 impl Metrics {
+    pub fn add(&self, job: Job, count: u64) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            *jobs.entry(job).or_default() += count;
+        }
+    }
+
     pub fn count(&self, route: &str, status: u16) {
         if let Ok(mut requests) = self.requests.lock() {
             *requests.entry((route.to_owned(), status)).or_default() += 1;
@@ -30,6 +73,14 @@ impl Metrics {
                     out,
                     "locker_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
                 );
+            }
+        }
+        if let Ok(jobs) = self.jobs.lock() {
+            for job in Job::ALL {
+                let (name, help) = job.name_and_help();
+                let count = jobs.get(&job).copied().unwrap_or(0);
+                let _ =
+                    writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {count}");
             }
         }
         partition_gauge(

@@ -78,6 +78,7 @@ pub async fn sweep(state: &AppState, cursor: &Path) -> Result<Swept, ApiError> {
     .map_err(internal)?
     .map_err(internal)?;
     save_cursor(cursor, &last.key)?;
+    state.metrics.add(crate::metrics::Job::FilesRemoved, removed as u64);
     Ok(Swept { checked: due.len(), removed })
 }
 

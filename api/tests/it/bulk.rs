@@ -221,4 +221,6 @@ async fn an_inbox_batch_processed_again_writes_nothing_twice() {
     assert_eq!(citizen_records(&f).await, before + 2, "no row written twice");
     assert_eq!(dead_letters(&f, letters_topic).await.len(), letters.len(), "no letter twice");
     assert_eq!(letters.len(), 2);
+    let (_, metrics) = crate::routes::get(&f.state, "/metrics").await;
+    assert!(metrics.contains("\nlocker_inbox_refused_total 2\n"), "counted once: {metrics}");
 }

@@ -423,6 +423,8 @@ async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
     let swept = sweep().await.expect("sweep");
     assert_eq!((swept.checked, swept.removed), (1, 1), "nothing names them now");
     assert!(!f.state.files.contains(&hash), "the file is gone");
+    let (_, metrics) = crate::routes::get(&f.state, "/metrics").await;
+    assert!(metrics.contains("\nlocker_files_removed_total 1\n"), "{metrics}");
     assert_eq!(sweep().await.expect("again"), api::sweep::Swept::default(), "past the cursor");
 
     // Uploaded again: stored again, and no earlier deletion removes it.

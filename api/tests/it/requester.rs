@@ -515,6 +515,8 @@ async fn lapsed_requests_and_access_periods_expire_by_a_platform_event() {
     let expired = read_events(&mut live, 1).await;
     assert_eq!(expired[0].2["consent_id"], granted);
     assert_eq!(api::expiry::sweep(&f.state).await.expect("sweep"), 0);
+    let (_, metrics) = crate::routes::get(&f.state, "/metrics").await;
+    assert!(metrics.contains("\nlocker_consents_expired_total 2\n"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
