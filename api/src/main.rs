@@ -60,6 +60,10 @@ enum Command {
         /// The document's bytes, to check they are what the ledger holds.
         #[arg(long)]
         document: Option<PathBuf>,
+        /// After the offline check, ask this service what became of the document since
+        /// (revoked, updated): a bundle proves issuance, not current status.
+        #[arg(long)]
+        status_from: Option<String>,
     },
     /// Watch the ledger grow: check the service's signed checkpoints with the ledger key and
     /// prove each partition extends what the last round saw (state kept in a file). Exits 1
@@ -830,7 +834,7 @@ async fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::VerifyBundle { file, ledger_key, data, document } => {
+        Command::VerifyBundle { file, ledger_key, data, document, status_from } => {
             let key = api::audit::trusted_ledger_key(&data, ledger_key.as_deref())
                 .map_err(anyhow::Error::msg)?;
             let read = |path: &PathBuf| {
@@ -841,6 +845,14 @@ async fn run() -> anyhow::Result<()> {
             match verifier::verify_bundle_file(&bundle, &key, document.as_deref()) {
                 Ok(verified) => {
                     print!("{}", verified.report());
+                    if let Some(server) = status_from {
+                        println!(
+                            "  status now: {}",
+                            api::transparency::ask_status(&server, bundle)
+                                .await
+                                .map_err(anyhow::Error::msg)?
+                        );
+                    }
                     Ok(())
                 }
                 Err(reason) => {

@@ -302,6 +302,18 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let (ok, out, _) =
         locker(owned(&["verify-bundle", bundle_arg, "--data", data.to_str().expect("path")])).await;
     assert!(ok, "trusting DATA/platform.key: {out}");
+    // And what became of it since, on the service's word.
+    let (ok, out, err) = locker(owned(&[
+        "verify-bundle",
+        bundle_arg,
+        "--ledger-key",
+        &ledger_key,
+        "--status-from",
+        &server_url,
+    ]))
+    .await;
+    assert!(ok, "{out} {err}");
+    assert!(out.contains(&format!("status now: active (as {server_url} reports it)")), "{out}");
     // The same bundle pointing at another leaf is refused.
     let forged = bundle.replacen("\"leaf_index\": ", "\"leaf_index\": 1", 1);
     std::fs::write(&bundle_path, forged).expect("write forged bundle");
