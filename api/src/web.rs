@@ -119,22 +119,72 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
+/// An asset as served: its bytes, gzipped bytes, and an ETag naming its content.
+struct Served {
+    media_type: &'static str,
+    plain: &'static [u8],
+    gzipped: axum::body::Bytes,
+    etag: String,
+}
+
+fn served() -> &'static [(&'static str, Served)] {
+    static SERVED: std::sync::OnceLock<Vec<(&'static str, Served)>> = std::sync::OnceLock::new();
+    SERVED.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(path, media_type, plain)| {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                let gzipped = std::io::Write::write_all(&mut encoder, plain)
+                    .and_then(|()| encoder.finish())
+                    .unwrap_or_else(|e| unreachable!("gzip into memory: {e}"));
+                let etag = format!("\"{}\"", &blake3::hash(plain).to_hex()[..32]);
+                (*path, Served { media_type, plain, gzipped: gzipped.into(), etag })
+            })
+            .collect()
+    })
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            parts.next().is_some_and(|name| name.eq_ignore_ascii_case("gzip"))
+                && !parts.any(|p| p.replace(' ', "") == "q=0")
+        })
+}
+
+fn serve(asset: &'static Served, headers: &HeaderMap) -> Response {
+    // Always revalidated, so a new binary serves a new page at once; a browser that has this
+    // version gets a 304 and no bytes.
+    let common = [
+        (header::CONTENT_TYPE, asset.media_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::VARY, "accept-encoding"),
+    ];
+    let seen = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    if seen.is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == asset.etag)) {
+        return (StatusCode::NOT_MODIFIED, common, [(header::ETAG, asset.etag.clone())])
+            .into_response();
+    }
+    if accepts_gzip(headers) {
+        let gzip =
+            [(header::ETAG, asset.etag.clone()), (header::CONTENT_ENCODING, "gzip".to_owned())];
+        return (common, gzip, asset.gzipped.clone()).into_response();
+    }
+    (common, [(header::ETAG, asset.etag.clone())], asset.plain).into_response()
+}
+
 /// Adds the page's routes.
 pub fn routes<S: Clone + Send + Sync + 'static>(mut router: axum::Router<S>) -> axum::Router<S> {
-    for (path, media_type, body) in ASSETS {
+    for (path, asset) in served() {
         router = router.route(
             path,
-            axum::routing::get(move || async move {
-                (
-                    [
-                        (header::CONTENT_TYPE, *media_type),
-                        // Always revalidated: a new binary serves a new page at once.
-                        (header::CACHE_CONTROL, "no-cache"),
-                    ],
-                    *body,
-                )
-                    .into_response()
-            }),
+            axum::routing::get(move |headers: HeaderMap| async move { serve(asset, &headers) }),
         );
     }
     router

@@ -48,6 +48,35 @@ async fn the_page_is_served_with_a_strict_policy_and_its_assets() {
         assert_eq!(status, StatusCode::OK, "{asset}");
         assert!(headers.contains_key("content-security-policy"), "{asset}");
     }
+    // Sent gzipped to a browser that accepts it, and not again to one that has it.
+    let (status, headers, plain) = request(&f, "GET", "/web/app.js", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("content-encoding"));
+    let etag = headers["etag"].to_str().expect("etag").to_owned();
+    let zipped = api::app(f.state.clone())
+        .oneshot(
+            Request::get("/web/app.js")
+                .header("accept-encoding", "br, gzip;q=0.8")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let zipped = zipped.into_body().collect().await.expect("body").to_bytes();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut unzipped)
+        .expect("gzip");
+    assert_eq!(unzipped, plain, "the same script");
+    assert!(zipped.len() * 2 < plain.len(), "{} of {} bytes", zipped.len(), plain.len());
+    let (status, headers, _) =
+        request(&f, "GET", "/web/app.js", &[("accept-encoding", "gzip;q=0")], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("content-encoding"), "gzip refused with q=0");
+    let (status, _, body) =
+        request(&f, "GET", "/web/app.js", &[("if-none-match", etag.as_str())], "").await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
     // The verifier, built from crate `verifier` by api's build script.
     let (status, headers, wasm) = request(&f, "GET", "/web/verifier.wasm", &[], "").await;
     assert_eq!(status, StatusCode::OK);
