@@ -37,22 +37,39 @@ pub(crate) fn locker_binary() -> PathBuf {
 pub(crate) struct Server {
     child: Child,
     pub(crate) address: String,
+    /// The server's log (stderr), shown when a test fails while it runs.
+    log: std::path::PathBuf,
 }
+
+/// Lines of a server's log a failing test shows.
+const SERVER_LOG_TAIL_LINES: usize = 40;
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(SERVER_LOG_TAIL_LINES)..];
+            eprintln!(
+                "--- the server's log ({}), last lines:\n{}",
+                self.log.display(),
+                tail.join("\n")
+            );
+        }
     }
 }
 
 pub(crate) fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
+    // Beside the data folder, in the test's own temporary folder.
+    let log = data.with_extension("server.log");
     let mut command = Command::new(locker_binary());
     command
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--otp-gateway", gateway, "--data"])
         .arg(data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::from(std::fs::File::create(&log).expect("server log")));
     if let Some((brokers, prefix)) = kafka {
         command.args(["--kafka", brokers, "--topic-prefix", prefix]);
     }
@@ -65,7 +82,7 @@ pub(crate) fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> 
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, address }
+    Server { child, address, log }
 }
 
 /// A real HTTP endpoint standing in for the SMS gateway.
