@@ -727,6 +727,17 @@ pub(crate) async fn open_share(
             .any(|expected| blake3::hash(sent.as_bytes()) == blake3::hash(expected.as_bytes()))
     });
     if !recorded {
+        // Every view is an event: a link's holder may not make the ledger write at will.
+        state.share_views.take(&id, 1, state.clock.now()).map_err(|wait_s| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_views",
+                format!(
+                    "this link was opened {} times within the hour, its most; open it again in {wait_s} s",
+                    state.share_views.capacity()
+                ),
+            )
+        })?;
         let payload = Payload::SharedDocumentViewed(SharedDocumentViewed {
             locker,
             share_id: id,
@@ -738,7 +749,7 @@ pub(crate) async fn open_share(
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), description = "A share link's public page; every view is recorded.", responses((status = 200, body = SharedDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), description = "A share link's public page; every view is recorded.", responses((status = 200, body = SharedDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
@@ -758,7 +769,7 @@ pub(crate) async fn shared(
 }
 
 /// `GET /v1/shared/{locker}/{share}/content`
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path), VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path), VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_content(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,

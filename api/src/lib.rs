@@ -110,6 +110,8 @@ pub struct Services {
     pub bulk: Arc<tokio::sync::Semaphore>,
     /// Aadhaar references each issuer may ask for (`limits::AADHAAR_REFERENCES_PER_HOUR`).
     pub aadhaar_quota: Arc<quota::Quota>,
+    /// Views each share link may record per hour (`limits::SHARE_VIEWS_PER_HOUR`).
+    pub share_views: Arc<quota::Quota<schemas::Id16>>,
 }
 
 /// The platform's keyed-hash secret, derived from its signing key.

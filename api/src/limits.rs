@@ -46,6 +46,11 @@ pub const PUSH_BODY_BYTES_MAX: usize = 14 * 1024 * 1024 + (1 << 20);
 /// A share link's page fetching its document's bytes and bundle within this long (with the
 /// visit it was given) is one recorded access, not three.
 pub const SHARE_VISIT_MS: i64 = 10 * 60 * 1000;
+/// Views a share link may record per hour (each is an event in the log); a page's visit is
+/// one. Past it: 429 `too_many_views` until the hour's budget refills.
+pub const SHARE_VIEWS_PER_HOUR: u64 = 60;
+/// Keys a quota tracks at most (issuers for Aadhaar references, links for views).
+pub const QUOTA_KEYS_MAX: usize = 100_000;
 /// A share link lasts one day unless the citizen says otherwise, and at most 30 days.
 pub const SHARE_MINUTES_DEFAULT: u32 = 24 * 60;
 pub const SHARE_MINUTES_MAX: u32 = 30 * 24 * 60;

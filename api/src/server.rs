@@ -219,6 +219,7 @@ async fn run<L: Log>(
         aadhaar_quota: Arc::new(crate::quota::Quota::per_hour(
             crate::limits::AADHAAR_REFERENCES_PER_HOUR,
         )),
+        share_views: Arc::new(crate::quota::Quota::per_hour(crate::limits::SHARE_VIEWS_PER_HOUR)),
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -359,7 +359,7 @@ pub(crate) async fn upload_bundle(
 }
 
 /// `GET /v1/shared/{locker}/{share}/bundle`: a live share link's document, provable.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path), crate::documents::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path), crate::documents::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_bundle(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,

@@ -452,3 +452,34 @@ async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
     let (status, _, still) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
     assert_eq!((status, still), (StatusCode::OK, issued));
 }
+
+/// Each view of a share link is an event, so a link records at most `SHARE_VIEWS_PER_HOUR`
+/// views an hour; past that it answers 429 and serves nothing, until the budget refills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_link_records_so_many_views_an_hour() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let (_, uploaded) = upload(&f, &token, "degree.pdf", pdf(1000)).await;
+    let body = serde_json::json!({ "upload_id": uploaded["id"] });
+    let (status, share) = call_json(&f, "POST", "/v1/citizen/shares", Some(&token), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{share}");
+    let content = format!("{}/content", share["url"].as_str().expect("url"));
+    for _ in 0..api::limits::SHARE_VIEWS_PER_HOUR {
+        let (status, _, _) = send(&f.state, "GET", &content, None, vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let records = citizen_records(&f).await;
+    let (status, answer) = call_json(&f, "GET", &content, None, serde_json::Value::Null).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_views"))
+    );
+    assert!(answer["message"].as_str().expect("message").contains("in 60 s"), "{answer}");
+    assert_eq!(citizen_records(&f).await, records, "a refused view writes nothing");
+    // A minute later, one more.
+    f.clock.set(TimestampMs(NOW_MS + 60_000));
+    let (status, _, _) = send(&f.state, "GET", &content, None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&f.state, "GET", &content, None, vec![]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}

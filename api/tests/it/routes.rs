@@ -116,6 +116,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
         // Small, so that tests reach it.
         aadhaar_quota: Arc::new(api::quota::Quota::per_hour(5_000)),
+        share_views: Arc::new(api::quota::Quota::per_hour(api::limits::SHARE_VIEWS_PER_HOUR)),
     });
     Fixture {
         _dir: dir,
