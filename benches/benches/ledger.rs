@@ -87,5 +87,28 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, primitives, append);
+/// A proof bundle checked as the browser and `locker verify-bundle` check it (a demo
+/// marksheet: three signatures, an inclusion proof, JSON), beside one raw Ed25519
+/// verification in the same run.
+fn bundle(c: &mut Criterion) {
+    let bundle = include_bytes!("../../api/verifier/tests/fixtures/marksheet.locker-bundle.json");
+    let pdf = include_bytes!("../../api/verifier/tests/fixtures/marksheet.pdf");
+    let key =
+        verifier::parse_hex_key(include_str!("../../api/verifier/tests/fixtures/ledger-key.hex"))
+            .expect("the fixture's key");
+    let signer = SigningKey::from_bytes(&[7; 32]);
+    let message = b"a message of some length, as a record would be";
+    let signature = signer.sign(message);
+    let public = signer.verifying_key();
+    let mut group = c.benchmark_group("bundle");
+    group.bench_function("raw_verify", |b| {
+        b.iter(|| public.verify_strict(black_box(message), &signature))
+    });
+    group.bench_function("verify_bundle_file", |b| {
+        b.iter(|| verifier::verify_bundle_file(black_box(bundle), &key, Some(pdf)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, primitives, append, bundle);
 criterion_main!(benches);
