@@ -655,14 +655,31 @@ async function requesterName(id) {
   return requesterNames.get(id) ? `${requesterNames.get(id)} (${id})` : id;
 }
 
+// What a consent asks for, in words: "Class XII Marksheet (Central Board of Secondary
+// Education)" for `in.gov.cbse-HSCER`, with the document's id for one document.
+let issuerDirectory = null;
+async function itemName(item) {
+  if (!issuerDirectory) {
+    const list = await getJson("/v1/directory/issuers?limit=200");
+    issuerDirectory = new Map(list.items.map((i) => [i.id, i]));
+  }
+  const [issuerId, rest = ""] = item.split(/-(.*)/s);
+  const issuer = issuerDirectory.get(issuerId);
+  const [code, docId] = rest.split(/-(.*)/s);
+  const type = issuer?.doc_types.find((d) => d.code === code);
+  if (!issuer || !type) return item;
+  return `${type.name} (${issuer.name})${docId ? ` ${docId}` : ""}`;
+}
+
 function matches(item, uri) { return uri === item || uri.startsWith(`${item}-`); }
 
 async function consentCard(consent, certificates) {
   const who = await requesterName(consent.requester);
+  const asked = await Promise.all(consent.items.map(itemName));
   const card = h("li", { class: "card", id: `consent-${consent.id}` },
     h("h2", {}, who),
     h("p", { class: "meta" }, t("purpose", { purpose: consent.purpose })),
-    h("p", { class: "meta" }, t("asked_for", { items: consent.items.join(", ") })),
+    h("p", { class: "meta", title: consent.items.join(", ") }, t("asked_for", { items: asked.join(", ") })),
     h("p", { class: "meta" }, consent.state === "pending"
       ? t("answer_by", { date: when(consent.request_expires_at_ms) })
       : consent.access_expires_at_ms ? t("access_until", { date: when(consent.access_expires_at_ms) }) : t(`consent_${consent.state}`)),

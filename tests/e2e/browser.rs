@@ -402,7 +402,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     click(&c, "nav a[href='#/consents']").await;
     let card = wait_text(&c, "li.card", "State Bank of India").await;
     assert!(
-        card.contains("Opening a savings account") && card.contains("in.gov.cbse-HSCER"),
+        card.contains("Opening a savings account")
+            && card
+                .contains("Asks for: Class XII Marksheet (Central Board of Secondary Education)"),
         "{card}"
     );
     screenshots(&c, "consents").await;
