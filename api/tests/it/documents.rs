@@ -483,3 +483,83 @@ async fn a_share_link_records_so_many_views_an_hour() {
     let (status, _, _) = send(&f.state, "GET", &content, None, vec![]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Uploads of the same bytes racing sweeps that remove them: a live upload's file is never
+/// the one removed (an upload holds `Files::storing` until the views count it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_racing_uploads_of_the_same_bytes_never_takes_a_live_ones_file() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let cursor = f._dir.path().join("files-swept");
+    let content = pdf(2500);
+    let mut live: Option<String> = None;
+    for round in 1..=25_i64 {
+        // Deleted a sweep's age ago: due now, and its bytes are the ones being uploaded.
+        if let Some(id) = live.take() {
+            let path = format!("/v1/citizen/uploads/{id}");
+            let (status, _, _) = send(&f.state, "DELETE", &path, Some(&token), vec![]).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+        f.clock.set(TimestampMs(NOW_MS + round * api::limits::FILE_SWEEP_AFTER_MS));
+        let uploading = {
+            let (state, token, content) = (f.state.clone(), token.clone(), content.clone());
+            tokio::spawn(async move {
+                let path = format!("/v1/citizen/uploads?name=r{round}.pdf");
+                send(&state, "POST", &path, Some(&token), content).await
+            })
+        };
+        let sweeping = {
+            let (state, cursor) = (f.state.clone(), cursor.clone());
+            tokio::spawn(async move { api::sweep::sweep(&state, &cursor).await })
+        };
+        let (status, _, body) = uploading.await.expect("upload task");
+        assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+        sweeping.await.expect("sweep task").expect("sweep");
+        let id = json(&String::from_utf8_lossy(&body))["id"].as_str().expect("id").to_owned();
+        let path = format!("/v1/citizen/uploads/{id}/content");
+        let (status, _, bytes) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
+        assert_eq!((status, bytes.len()), (StatusCode::OK, content.len()), "round {round}");
+        live = Some(id);
+    }
+}
+
+/// The protocol behind it, step by step: an upload waits while a sweep holds the files, and
+/// a sweep with work to do waits while an upload is between storing and being counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_and_sweeps_take_turns_on_the_files() {
+    let f = fixture().await;
+    let token = asha_token(&f);
+    let upload_of = |name: &'static str| {
+        let (state, token) = (f.state.clone(), token.clone());
+        tokio::spawn(async move {
+            let path = format!("/v1/citizen/uploads?name={name}");
+            send(&state, "POST", &path, Some(&token), pdf(1200)).await.0
+        })
+    };
+    let held = std::time::Duration::from_millis(300);
+
+    let sweeping = f.state.files.sweeping().await;
+    let upload = upload_of("a.pdf");
+    tokio::time::sleep(held).await;
+    assert!(!upload.is_finished(), "the upload waits for the sweep");
+    drop(sweeping);
+    assert_eq!(upload.await.expect("upload"), StatusCode::CREATED);
+
+    // A deletion due for sweeping, then an upload in flight: the sweep waits for it.
+    let (_, uploads) =
+        call_json(&f, "GET", "/v1/citizen/uploads", Some(&token), serde_json::Value::Null).await;
+    let id = uploads["items"][0]["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/citizen/uploads/{id}");
+    let (status, _, _) = send(&f.state, "DELETE", &path, Some(&token), vec![]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    f.clock.set(TimestampMs(NOW_MS + api::limits::FILE_SWEEP_AFTER_MS));
+    let storing = f.state.files.storing().await;
+    let sweep = {
+        let (state, cursor) = (f.state.clone(), f._dir.path().join("files-swept"));
+        tokio::spawn(async move { api::sweep::sweep(&state, &cursor).await })
+    };
+    tokio::time::sleep(held).await;
+    assert!(!sweep.is_finished(), "the sweep waits for the upload");
+    drop(storing);
+    assert_eq!(sweep.await.expect("sweep").expect("swept").removed, 1);
+}
