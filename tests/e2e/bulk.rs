@@ -301,6 +301,107 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     drop(server);
 }
 
+/// A marksheet row for the demo citizen, as the exam board signs it for its inbox.
+fn inbox_row(key: &ed25519_dalek::SigningKey, asha: schemas::LockerId, doc_id: &str) -> String {
+    api::bulk_client::RowSigner {
+        key,
+        issuer: &schemas::IssuerId::parse("in.gov.cbse").expect("issuer"),
+        doc_type: &schemas::DocTypeCode::parse("HSCER").expect("type"),
+        name: &schemas::Label::parse("Class XII Marksheet 2024").expect("name"),
+        issued_on: schemas::CivilDate::from_ymd(2024, 5, 13).expect("date"),
+        valid_to: None,
+    }
+    .sign(
+        &schemas::DocId::parse(doc_id).expect("doc id"),
+        &schemas::Label::parse("Asha Kumari").expect("holder"),
+        &[],
+        schemas::Recipient::Locker(asha),
+        ledger::clock::Clock::now(&ledger::clock::SystemClock),
+    )
+    .expect("signed")
+}
+
+/// Produces records to partition 0 of `topic` with a plain Kafka client (no locker headers).
+async fn produce(brokers: &str, topic: &str, records: &[String]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("a plain producer");
+    for record in records {
+        producer
+            .send(
+                FutureRecord::<[u8], [u8]>::to(topic).partition(0).payload(record.as_bytes()),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produced");
+    }
+}
+
+/// The inbox keeps records a week: what retention took before the service read it is lost,
+/// counted and logged, and the rest lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_records_retention_took_before_they_were_read_are_counted_and_the_rest_land() {
+    let Some(brokers) = crate::kafka_bootstrap() else { return };
+    let prefix = format!("expired{}", std::process::id());
+    let Demo { dir, data, server, url: _, service, _sms } =
+        Demo::start(Some((&brokers, &prefix))).await;
+    let asha = schemas::LockerId::parse(
+        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
+    )
+    .expect("locker id");
+    // The service is down while the board produces three rows, and retention takes two.
+    drop(server);
+    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let rows: Vec<String> = ["2026200001", "2026200002", "2026200003"]
+        .iter()
+        .map(|id| inbox_row(&board, asha, id))
+        .collect();
+    let inbox = format!("{prefix}.inbox");
+    produce(&brokers, &inbox, &rows).await;
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("admin");
+    let mut taken = rdkafka::TopicPartitionList::new();
+    taken.add_partition_offset(&inbox, 0, rdkafka::Offset::Offset(2)).expect("offset");
+    admin
+        .delete_records(&taken, &rdkafka::admin::AdminOptions::new())
+        .await
+        .expect("retention, by hand");
+
+    let (gateway_url, _sms) = gateway().await;
+    let server = serve(&data, &gateway_url, Some((&brokers, &prefix)));
+    let service = Service::asha(&format!("http://{}", server.address)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let uris = service.certificate_uris().await;
+        if uris.iter().any(|u| u == "in.gov.cbse-HSCER-2026200003") {
+            assert!(
+                !uris.iter().any(|u| u.starts_with("in.gov.cbse-HSCER-20262000")
+                    && u != "in.gov.cbse-HSCER-2026200003"),
+                "{uris:?}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the kept row lands: {uris:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = JsonClient::new(Duration::from_secs(10))
+        .send(
+            "GET",
+            &JsonClient::parse_url(&format!("http://{}/metrics", server.address)).expect("url"),
+            &[],
+            vec![],
+        )
+        .await
+        .expect("metrics")
+        .1;
+    assert!(metrics.contains("\nlocker_inbox_expired_total 2\n"), "{metrics}");
+    drop(server);
+    drop(dir);
+}
+
 /// An issuer inside the network produces its rows straight to `<prefix>.inbox` with a plain
 /// Kafka client: the good rows land like HTTP ones, the refused ones (not JSON, signed with a
 /// key the board does not hold) are in `<prefix>.dead-letter` with their inbox offsets and
@@ -308,7 +409,6 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters() {
     use ledger::Log;
-    use rdkafka::producer::{FutureProducer, FutureRecord};
     let Some(brokers) = crate::kafka_bootstrap() else { return };
     let prefix = format!("inbox{}", std::process::id());
     let Demo { dir, data, server, url: _, service, _sms } =
@@ -320,51 +420,13 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
 
     let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-    let (issuer, doc_type) = (
-        schemas::IssuerId::parse("in.gov.cbse").expect("issuer"),
-        schemas::DocTypeCode::parse("HSCER").expect("type"),
-    );
-    let name = schemas::Label::parse("Class XII Marksheet 2024").expect("name");
-    let now = ledger::clock::Clock::now(&ledger::clock::SystemClock);
-    let row = |key: &ed25519_dalek::SigningKey, doc_id: &str| {
-        api::bulk_client::RowSigner {
-            key,
-            issuer: &issuer,
-            doc_type: &doc_type,
-            name: &name,
-            issued_on: schemas::CivilDate::from_ymd(2024, 5, 13).expect("date"),
-            valid_to: None,
-        }
-        .sign(
-            &schemas::DocId::parse(doc_id).expect("doc id"),
-            &schemas::Label::parse("Asha Kumari").expect("holder"),
-            &[],
-            schemas::Recipient::Locker(asha),
-            now,
-        )
-        .expect("signed")
-    };
     let records = [
-        row(&board, "2026100001"),
-        row(&board, "2026100002"),
+        inbox_row(&board, asha, "2026100001"),
+        inbox_row(&board, asha, "2026100002"),
         "not json at all".to_owned(),
-        row(&stranger, "2026100003"),
+        inbox_row(&stranger, asha, "2026100003"),
     ];
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .expect("a plain producer");
-    let inbox = format!("{prefix}.inbox");
-    for record in &records {
-        producer
-            .send(
-                FutureRecord::<[u8], [u8]>::to(&inbox).partition(0).payload(record.as_bytes()),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produced");
-    }
+    produce(&brokers, &format!("{prefix}.inbox"), &records).await;
 
     // The good rows reach the locker.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
