@@ -70,6 +70,12 @@ impl Service {
         serde_json::from_str(&body).expect("json")
     }
 
+    /// The citizen's locker id.
+    async fn locker(&self) -> schemas::LockerId {
+        let profile = self.get("/v1/citizen/profile").await;
+        schemas::LockerId::parse(profile["locker"].as_str().expect("locker")).expect("locker id")
+    }
+
     /// The URIs on the first page of My Certificates.
     async fn certificate_uris(&self) -> Vec<String> {
         let mine = self.get("/v1/citizen/certificates").await;
@@ -129,8 +135,7 @@ fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     let Demo { dir, data, server, url, service, _sms } = Demo::start(None).await;
-    let asha =
-        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
+    let asha = service.locker().await;
     let before = issued_by_cbse(&service.get("/v1/stats").await);
 
     // 20,000 students known by Aadhaar, one by locker, and one bad row of each kind.
@@ -348,10 +353,7 @@ async fn inbox_records_retention_took_before_they_were_read_are_counted_and_the_
     let prefix = format!("expired{}", std::process::id());
     let Demo { dir, data, server, url: _, service, _sms } =
         Demo::start(Some((&brokers, &prefix))).await;
-    let asha = schemas::LockerId::parse(
-        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
-    )
-    .expect("locker id");
+    let asha = service.locker().await;
     // The service is down while the board produces three rows, and retention takes two.
     drop(server);
     let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
@@ -413,10 +415,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     let prefix = format!("inbox{}", std::process::id());
     let Demo { dir, data, server, url: _, service, _sms } =
         Demo::start(Some((&brokers, &prefix))).await;
-    let asha = schemas::LockerId::parse(
-        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker"),
-    )
-    .expect("locker id");
+    let asha = service.locker().await;
 
     let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
@@ -484,8 +483,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_signs_each_batch_once_and_every_document_still_verifies_alone() {
     let Demo { dir, data, server, url, service, _sms } = Demo::start(None).await;
-    let asha =
-        service.get("/v1/citizen/profile").await["locker"].as_str().expect("locker").to_owned();
+    let asha = service.locker().await;
     let mut csv = String::from("roll_no,name,locker,aadhaar,Physics\n");
     for i in 0..300 {
         writeln!(csv, "2027{i:06},Asha Kumari,{asha},,{}", 50 + i % 50).expect("write");
