@@ -195,10 +195,7 @@ pub fn trusted_ledger_key(
 ) -> Result<ed25519_dalek::VerifyingKey, String> {
     match hex_text {
         Some(hex_text) => {
-            let entry =
-                crate::admin::public_key(hex_text).map_err(|e| format!("--ledger-key: {e}"))?;
-            ed25519_dalek::VerifyingKey::from_bytes(entry.public_key.as_bytes())
-                .map_err(|e| format!("--ledger-key: {e}"))
+            verifier::parse_hex_key(hex_text).map_err(|e| format!("--ledger-key: {e}"))
         }
         None => {
             let path = data.join("platform.key");

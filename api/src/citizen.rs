@@ -226,6 +226,16 @@ pub(crate) struct CertificateDto {
     esigned_at_ms: Option<i64>,
 }
 
+/// A certificate's status as the API names it.
+pub(crate) fn status_name(status: projections::CertificateStatus) -> &'static str {
+    match status {
+        projections::CertificateStatus::Active => "active",
+        projections::CertificateStatus::Updated => "updated",
+        projections::CertificateStatus::Expired => "expired",
+        projections::CertificateStatus::Revoked => "revoked",
+    }
+}
+
 /// The positions a locker's My Certificates depends on (see `cache`).
 fn certificates_stamp(state: &AppState, locker: &LockerId) -> Result<Vec<u64>, ApiError> {
     let config = state.writes.config();
@@ -297,12 +307,7 @@ fn render_certificates(
         .items
         .into_iter()
         .map(|c| CertificateDto {
-            status: match c.status {
-                projections::CertificateStatus::Active => "active",
-                projections::CertificateStatus::Updated => "updated",
-                projections::CertificateStatus::Expired => "expired",
-                projections::CertificateStatus::Revoked => "revoked",
-            },
+            status: status_name(c.status),
             uri: c.doc.uri,
             name: c.doc.name,
             issuer: c.doc.issuer,

@@ -29,16 +29,10 @@ pub struct Swept {
     pub removed: usize,
 }
 
+/// The cursor is the last swept key of `deleted_contents`, as its bytes.
 fn read_cursor(path: &Path) -> Result<Option<Vec<u8>>, ApiError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = (0..text.trim().len())
-                .step_by(2)
-                .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                .collect::<Option<Vec<u8>>>()
-                .ok_or_else(|| internal(format!("{}: not a sweep cursor", path.display())))?;
-            Ok(Some(bytes))
-        }
+    match std::fs::read(path) {
+        Ok(key) => Ok(Some(key)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(internal(format!("{}: {e}", path.display()))),
     }
@@ -47,7 +41,7 @@ fn read_cursor(path: &Path) -> Result<Option<Vec<u8>>, ApiError> {
 fn save_cursor(path: &Path, key: &[u8]) -> Result<(), ApiError> {
     let temporary = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
-        std::fs::write(&temporary, crate::documents::hex_of(key))?;
+        std::fs::write(&temporary, key)?;
         std::fs::File::open(&temporary)?.sync_all()?;
         std::fs::rename(&temporary, path)
     };

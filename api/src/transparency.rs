@@ -530,12 +530,7 @@ pub(crate) async fn document_status(
     };
     let doc = state.views.document(&owner, &uri.to_string())?.ok_or_else(not_yet)?;
     answer.uri = Some(uri.to_string());
-    answer.status = match projections::certificate_status(&doc, now) {
-        projections::CertificateStatus::Active => "active",
-        projections::CertificateStatus::Updated => "updated",
-        projections::CertificateStatus::Expired => "expired",
-        projections::CertificateStatus::Revoked => "revoked",
-    };
+    answer.status = crate::citizen::status_name(projections::certificate_status(&doc, now));
     if let projections::views::DocStatus::Revoked(reason) = doc.status {
         answer.revoked_reason = Some(revocation_reason(reason));
     }

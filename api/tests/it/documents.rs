@@ -484,47 +484,9 @@ async fn a_share_link_records_so_many_views_an_hour() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-/// Uploads of the same bytes racing sweeps that remove them: a live upload's file is never
-/// the one removed (an upload holds `Files::storing` until the views count it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sweep_racing_uploads_of_the_same_bytes_never_takes_a_live_ones_file() {
-    let f = fixture().await;
-    let token = asha_token(&f);
-    let cursor = f._dir.path().join("files-swept");
-    let content = pdf(2500);
-    let mut live: Option<String> = None;
-    for round in 1..=25_i64 {
-        // Deleted a sweep's age ago: due now, and its bytes are the ones being uploaded.
-        if let Some(id) = live.take() {
-            let path = format!("/v1/citizen/uploads/{id}");
-            let (status, _, _) = send(&f.state, "DELETE", &path, Some(&token), vec![]).await;
-            assert_eq!(status, StatusCode::NO_CONTENT);
-        }
-        f.clock.set(TimestampMs(NOW_MS + round * api::limits::FILE_SWEEP_AFTER_MS));
-        let uploading = {
-            let (state, token, content) = (f.state.clone(), token.clone(), content.clone());
-            tokio::spawn(async move {
-                let path = format!("/v1/citizen/uploads?name=r{round}.pdf");
-                send(&state, "POST", &path, Some(&token), content).await
-            })
-        };
-        let sweeping = {
-            let (state, cursor) = (f.state.clone(), cursor.clone());
-            tokio::spawn(async move { api::sweep::sweep(&state, &cursor).await })
-        };
-        let (status, _, body) = uploading.await.expect("upload task");
-        assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
-        sweeping.await.expect("sweep task").expect("sweep");
-        let id = json(&String::from_utf8_lossy(&body))["id"].as_str().expect("id").to_owned();
-        let path = format!("/v1/citizen/uploads/{id}/content");
-        let (status, _, bytes) = send(&f.state, "GET", &path, Some(&token), vec![]).await;
-        assert_eq!((status, bytes.len()), (StatusCode::OK, content.len()), "round {round}");
-        live = Some(id);
-    }
-}
-
-/// The protocol behind it, step by step: an upload waits while a sweep holds the files, and
-/// a sweep with work to do waits while an upload is between storing and being counted.
+/// Uploads and the file sweep take turns: an upload waits while a sweep holds the files, and
+/// a sweep with work to do waits while an upload is between storing and being counted (so a
+/// sweep never removes bytes an upload is about to name).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_and_sweeps_take_turns_on_the_files() {
     let f = fixture().await;

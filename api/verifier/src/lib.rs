@@ -234,7 +234,7 @@ pub struct Verified {
     /// Who signed the event, such as `issuer in.gov.cbse`.
     pub signer: String,
     /// The kind of signer: `issuer`, `citizen`, `platform`...
-    pub signer_kind: &'static str,
+    pub signer_kind: schemas::ActorKind,
     /// The signer's name as the platform registered it (issuers and requesters).
     pub signer_name: Option<String>,
     pub key_id: String,
@@ -265,7 +265,7 @@ impl Verified {
             upload_id: None,
             locker: None,
             signer: event.actor.to_string(),
-            signer_kind: principal_kind(&schemas::Principal::from(&event.actor)),
+            signer_kind: event.actor.kind(),
             signer_name: facts.key_records.first().and_then(|r| match &r.event.payload {
                 Payload::IssuerRegistered(e) => Some(e.name.to_string()),
                 Payload::RequesterRegistered(e) => Some(e.name.to_string()),
@@ -375,15 +375,6 @@ fn content_of(payload: &Payload) -> Option<&schemas::ContentRef> {
         Payload::DocumentUpdated(e) => Some(&e.content),
         Payload::DocumentUploaded(e) => Some(&e.content),
         _ => None,
-    }
-}
-
-fn principal_kind(principal: &schemas::Principal) -> &'static str {
-    match principal {
-        schemas::Principal::Platform => "platform",
-        schemas::Principal::Issuer(_) => "issuer",
-        schemas::Principal::Requester(_) => "requester",
-        schemas::Principal::Citizen(_) => "citizen",
     }
 }
 

@@ -27,7 +27,7 @@ fn the_golden_bundle_verifies_and_says_what_it_proves() {
     assert_eq!(verified.name.as_deref(), Some("Class XII Marksheet 2024"));
     assert_eq!(verified.issued_on.as_deref(), Some("2024-05-13"));
     assert_eq!(verified.signer, "issuer in.gov.cbse");
-    assert_eq!(verified.signer_kind, "issuer");
+    assert_eq!(verified.signer_kind, schemas::ActorKind::Issuer);
     assert_eq!(verified.signer_name.as_deref(), Some("Central Board of Secondary Education"));
     assert_eq!(verified.key_records, 1);
     assert_eq!(verified.content.hash, blake3::hash(PDF).to_hex().as_str());
@@ -113,6 +113,7 @@ fn the_page_interface_answers_json_for_every_input() {
     assert_eq!(good["ok"], true, "{good}");
     assert_eq!(good["verified"]["uri"], "in.gov.cbse-HSCER-2024-7654321");
     assert_eq!(good["verified"]["content_checked"], true);
+    assert_eq!(good["verified"]["signer_kind"], "issuer", "the page reads it as text");
     assert_eq!(good["verified"]["logged"]["topic"], "locker.events");
 
     let no_document = answer(&input(key, BUNDLE, b""), key.len(), BUNDLE.len(), false);
