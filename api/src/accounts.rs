@@ -1,7 +1,9 @@
-//! Citizen accounts: usernames with argon2id password hashes, lock-out after repeated
-//! failures, and login sessions. Session tokens are random (from the injected RNG) and only
+//! Citizen accounts: usernames with argon2id password hashes, lock-out of a source after
+//! repeated failures (never of the account itself: a stranger could otherwise lock anyone
+//! out), and login sessions. Session tokens are random (from the injected RNG) and only
 //! their BLAKE3 hash is stored, so a copy of this store does not let anyone log in.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -13,14 +15,18 @@ use schemas::{LockerId, TimestampMs};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    LOCKOUT_MS, LOGIN_ATTEMPTS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, SESSION_TTL_MS,
+    LOCKOUT_MS, LOGIN_ATTEMPTS_MAX, LOGIN_SOURCES_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN,
+    SESSION_TTL_MS,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
 struct User {
     locker: LockerId,
     password_hash: String,
+    /// Kept for stores written before failures were counted per source (always 0 now).
+    #[serde(default)]
     failed_attempts: u32,
+    #[serde(default)]
     locked_until_ms: i64,
 }
 
@@ -28,6 +34,10 @@ struct User {
 struct Session {
     locker: LockerId,
     expires_at_ms: i64,
+    /// The locker's session generation when it was opened: "log out everywhere" and a
+    /// password change move the generation on, which ends every older session.
+    #[serde(default)]
+    generation: u64,
 }
 
 /// Why a login failed.
@@ -35,16 +45,44 @@ struct Session {
 pub enum LoginError {
     /// Unknown username or wrong password (deliberately not told apart).
     InvalidCredentials,
+    /// Too many failures from this source for this username.
     LockedOut {
         until: TimestampMs,
     },
+    /// As many guesses as this source may still make are being checked right now.
+    TooManyAttempts,
     Store(String),
 }
 
-#[derive(Debug)]
+/// Failed logins of one username from one source (its network address), in memory.
+#[derive(Debug, Default, Clone, Copy)]
+struct Failures {
+    failed: u32,
+    /// Guesses being checked right now: counted before the slow hash, so parallel guesses
+    /// cannot pass the limit.
+    checking: u32,
+    locked_until_ms: i64,
+    last_ms: i64,
+}
+
 pub struct Accounts {
     db: rocksdb::DB,
     rng: Mutex<ChaCha20Rng>,
+    /// Keyed by BLAKE3(username, source): a stranger who guesses wrong locks only their own
+    /// address out, never the account's owner.
+    failures: Mutex<HashMap<[u8; 32], Failures>>,
+    /// An argon2 hash of a random password: an unknown username is checked against it, so
+    /// it takes as long to refuse as a known one.
+    decoy_hash: String,
+    /// One-time password challenges are read, changed and written under it: parallel
+    /// requests for one number must not pass its send limit or its guess limit.
+    otp: Mutex<()>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
 }
 
 fn store<E: std::fmt::Display>(e: E) -> LoginError {
@@ -57,6 +95,18 @@ fn user_key(username: &str) -> Vec<u8> {
 
 fn session_key(token: &str) -> Vec<u8> {
     [b"session/".as_slice(), blake3::hash(token.as_bytes()).as_bytes()].concat()
+}
+
+fn generation_key(locker: &LockerId) -> Vec<u8> {
+    [b"generation/".as_slice(), &locker.0].concat()
+}
+
+fn failures_key(username: &str, source: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key("locker login failures v1");
+    hasher.update(&(username.len() as u64).to_le_bytes());
+    hasher.update(username.as_bytes());
+    hasher.update(source);
+    *hasher.finalize().as_bytes()
 }
 
 /// Checks a new password's length (the product's only rule; long passphrases welcome).
@@ -73,9 +123,20 @@ pub fn check_password(password: &str) -> Result<(), String> {
 impl Accounts {
     /// Opens the store; `rng_seed` comes from the OS in production and is fixed in tests.
     pub fn open(path: impl AsRef<Path>, rng_seed: [u8; 32]) -> Result<Self, rocksdb::Error> {
+        let mut rng = ChaCha20Rng::from_seed(rng_seed);
+        let mut decoy = [0u8; 32];
+        rng.fill_bytes(&mut decoy);
+        let salt = SaltString::generate(&mut rng);
+        let decoy_hash = Argon2::default()
+            .hash_password(&decoy, &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default();
         Ok(Accounts {
             db: rocksdb::DB::open_default(path)?,
-            rng: Mutex::new(ChaCha20Rng::from_seed(rng_seed)),
+            rng: Mutex::new(rng),
+            failures: Mutex::new(HashMap::new()),
+            decoy_hash,
+            otp: Mutex::new(()),
         })
     }
 
@@ -93,6 +154,14 @@ impl Accounts {
         self.db.put_opt(key, bytes, &sync).map_err(store)
     }
 
+    fn hash_password(&self, password: &str) -> Result<String, LoginError> {
+        let salt = {
+            let mut rng = self.rng.lock().map_err(store)?;
+            SaltString::generate(&mut *rng)
+        };
+        Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(store)?.to_string())
+    }
+
     /// Creates the account, or leaves an existing one untouched (the demo re-seeds).
     pub fn ensure_user(
         &self,
@@ -104,16 +173,79 @@ impl Accounts {
             return Ok(());
         }
         check_password(password).map_err(LoginError::Store)?;
-        let salt = {
-            let mut rng = self.rng.lock().map_err(store)?;
-            SaltString::generate(&mut *rng)
-        };
-        let password_hash =
-            Argon2::default().hash_password(password.as_bytes(), &salt).map_err(store)?.to_string();
+        let password_hash = self.hash_password(password)?;
         self.put(
             &user_key(username),
             &User { locker, password_hash, failed_attempts: 0, locked_until_ms: 0 },
         )
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Failures>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a guess in before it is checked, or refuses it.
+    fn admit_guess(&self, key: [u8; 32], now: TimestampMs) -> Result<(), LoginError> {
+        let mut failures = self.failures();
+        if failures.len() >= LOGIN_SOURCES_MAX && !failures.contains_key(&key) {
+            failures.retain(|_, f| {
+                f.checking > 0 || f.locked_until_ms > now.0 || f.last_ms > now.0 - LOCKOUT_MS
+            });
+            if failures.len() >= LOGIN_SOURCES_MAX {
+                return Err(LoginError::TooManyAttempts);
+            }
+        }
+        let entry = failures.entry(key).or_default();
+        if entry.locked_until_ms > now.0 {
+            return Err(LoginError::LockedOut { until: TimestampMs(entry.locked_until_ms) });
+        }
+        if entry.failed + entry.checking >= LOGIN_ATTEMPTS_MAX {
+            return Err(LoginError::TooManyAttempts);
+        }
+        entry.checking += 1;
+        entry.last_ms = now.0;
+        Ok(())
+    }
+
+    /// Records how a counted guess ended.
+    fn settle_guess(&self, key: [u8; 32], passed: bool, now: TimestampMs) {
+        let mut failures = self.failures();
+        let entry = failures.entry(key).or_default();
+        entry.checking = entry.checking.saturating_sub(1);
+        if passed {
+            entry.failed = 0;
+        } else {
+            entry.failed += 1;
+            if entry.failed >= LOGIN_ATTEMPTS_MAX {
+                entry.failed = 0;
+                entry.locked_until_ms = now.0 + LOCKOUT_MS;
+            }
+        }
+    }
+
+    /// Checks a username's password as seen from `source` (the caller's address): the locker
+    /// if it is right. Slow on purpose (argon2): call it off the async workers.
+    pub fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        source: &[u8],
+        now: TimestampMs,
+    ) -> Result<LockerId, LoginError> {
+        let key = failures_key(username, source);
+        self.admit_guess(key, now)?;
+        let checked = (|| {
+            let user = self.get::<User>(&user_key(username))?;
+            let stored = user.as_ref().map_or(self.decoy_hash.as_str(), |u| &u.password_hash);
+            let hash = PasswordHash::new(stored).map_err(store)?;
+            let right = Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
+            match user {
+                Some(user) if right => Ok(user.locker),
+                _ => Err(LoginError::InvalidCredentials),
+            }
+        })();
+        self.settle_guess(key, checked.is_ok(), now);
+        checked
     }
 
     /// Checks the password and opens a session; returns the token and when it expires.
@@ -123,44 +255,77 @@ impl Accounts {
         password: &str,
         now: TimestampMs,
     ) -> Result<(String, TimestampMs), LoginError> {
-        let Some(mut user) = self.get::<User>(&user_key(username))? else {
-            return Err(LoginError::InvalidCredentials);
-        };
-        if user.locked_until_ms > now.0 {
-            return Err(LoginError::LockedOut { until: TimestampMs(user.locked_until_ms) });
-        }
-        let hash = PasswordHash::new(&user.password_hash).map_err(store)?;
-        if Argon2::default().verify_password(password.as_bytes(), &hash).is_err() {
-            user.failed_attempts += 1;
-            if user.failed_attempts >= LOGIN_ATTEMPTS_MAX {
-                user.failed_attempts = 0;
-                user.locked_until_ms = now.0 + LOCKOUT_MS;
-            }
-            self.put(&user_key(username), &user)?;
-            return Err(LoginError::InvalidCredentials);
-        }
-        if user.failed_attempts > 0 {
-            user.failed_attempts = 0;
-            self.put(&user_key(username), &user)?;
-        }
-        let mut bytes = [0u8; 32];
-        self.rng.lock().map_err(store)?.fill_bytes(&mut bytes);
+        self.login_from(username, password, b"", now)
+    }
+
+    /// `login`, counting failures against `source` (the caller's network address).
+    pub fn login_from(
+        &self,
+        username: &str,
+        password: &str,
+        source: &[u8],
+        now: TimestampMs,
+    ) -> Result<(String, TimestampMs), LoginError> {
+        let locker = self.check_credentials(username, password, source, now)?;
+        self.open_session(locker, now)
+    }
+
+    /// A new session for the locker.
+    pub fn open_session(
+        &self,
+        locker: LockerId,
+        now: TimestampMs,
+    ) -> Result<(String, TimestampMs), LoginError> {
+        let bytes: [u8; 32] = self.random()?;
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expires = TimestampMs(now.0 + SESSION_TTL_MS);
-        self.put(&session_key(&token), &Session { locker: user.locker, expires_at_ms: expires.0 })?;
+        let generation = self.generation(&locker)?;
+        self.put(&session_key(&token), &Session { locker, expires_at_ms: expires.0, generation })?;
         Ok((token, expires))
+    }
+
+    fn generation(&self, locker: &LockerId) -> Result<u64, LoginError> {
+        Ok(self.get::<u64>(&generation_key(locker))?.unwrap_or(0))
     }
 
     /// The locker of a live session.
     pub fn session(&self, token: &str, now: TimestampMs) -> Result<Option<LockerId>, LoginError> {
-        Ok(self
-            .get::<Session>(&session_key(token))?
-            .filter(|s| s.expires_at_ms > now.0)
-            .map(|s| s.locker))
+        let Some(session) = self.get::<Session>(&session_key(token))? else { return Ok(None) };
+        if session.expires_at_ms <= now.0
+            || session.generation != self.generation(&session.locker)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(session.locker))
     }
 
     pub fn logout(&self, token: &str) -> Result<(), LoginError> {
         self.db.delete(session_key(token)).map_err(store)
+    }
+
+    /// Ends every session of the locker (each is refused from now on, wherever it is).
+    pub fn logout_everywhere(&self, locker: &LockerId) -> Result<(), LoginError> {
+        let next = self.generation(locker)?.wrapping_add(1);
+        self.put(&generation_key(locker), &next)
+    }
+
+    /// Replaces the password after checking the current one (counted like a login), and
+    /// ends every session. Slow (two argon2 hashes): call it off the async workers.
+    pub fn change_password(
+        &self,
+        username: &str,
+        current: &str,
+        new: &str,
+        source: &[u8],
+        now: TimestampMs,
+    ) -> Result<LockerId, LoginError> {
+        let locker = self.check_credentials(username, current, source, now)?;
+        let mut user =
+            self.get::<User>(&user_key(username))?.ok_or(LoginError::InvalidCredentials)?;
+        user.password_hash = self.hash_password(new)?;
+        self.put(&user_key(username), &user)?;
+        self.logout_everywhere(&locker)?;
+        Ok(locker)
     }
 }
 
@@ -205,6 +370,7 @@ impl Accounts {
         now: TimestampMs,
     ) -> Result<(String, TimestampMs), OtpError> {
         use crate::limits::{OTP_SENDS_MAX, OTP_TTL_MS, OTP_WINDOW_MS};
+        let _one_at_a_time = self.otp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = challenge_key(mobile_ref);
         let mut challenge: Challenge =
             self.get(&key).map_err(|e| otp_store(format!("{e:?}")))?.unwrap_or_default();
@@ -233,7 +399,33 @@ impl Accounts {
         code: &str,
         now: TimestampMs,
     ) -> Result<(), OtpError> {
+        self.check_otp(mobile_ref, secret, code, now)?;
+        self.use_otp(mobile_ref)
+    }
+
+    /// Uses up the code of a challenge (after `check_otp` passed and what it guarded is done).
+    pub fn use_otp(&self, mobile_ref: &schemas::Digest32) -> Result<(), OtpError> {
+        let _one_at_a_time = self.otp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = challenge_key(mobile_ref);
+        let mut challenge: Challenge = self
+            .get(&key)
+            .map_err(|e| otp_store(format!("{e:?}")))?
+            .ok_or(OtpError::NoChallenge)?;
+        challenge.code_hash = None;
+        self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))
+    }
+
+    /// Checks a code, counting wrong ones, and leaves a right one usable: a sign-up refused
+    /// for a taken username can be sent again with the same code.
+    pub fn check_otp(
+        &self,
+        mobile_ref: &schemas::Digest32,
+        secret: &[u8; 32],
+        code: &str,
+        now: TimestampMs,
+    ) -> Result<(), OtpError> {
         use crate::limits::OTP_ATTEMPTS_MAX;
+        let _one_at_a_time = self.otp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = challenge_key(mobile_ref);
         let mut challenge: Challenge = self
             .get(&key)
@@ -255,8 +447,7 @@ impl Accounts {
                 OtpError::Invalid
             });
         }
-        challenge.code_hash = None;
-        self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))
+        Ok(())
     }
 
     /// The locker of a username, for requesters addressing a citizen they know by it.

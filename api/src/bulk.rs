@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
 use serde::Serialize;
 
-use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX, PUSH_CLOCK_SKEW_MS};
+use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX};
 use crate::push::{PushBody, committed_personal, invalid_event, ledger_error};
 use crate::{ApiError, AppState};
 
@@ -149,17 +149,13 @@ pub(crate) async fn ingest(
     State(state): State<AppState>,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
+    // The whole body first (bounded in size and time), then a permit: a slow sender holds
+    // its own connection, never one of the few batches that may run at once.
+    let bytes = crate::body::read_bounded(body, BULK_BODY_BYTES_MAX, "a batch").await?;
     let _permit =
         state.bulk.acquire().await.map_err(|_| {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "closing")
         })?;
-    let bytes = axum::body::to_bytes(body, BULK_BODY_BYTES_MAX).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("a batch is at most {BULK_BODY_BYTES_MAX} bytes"),
-        )
-    })?;
     let mut lines: Vec<&[u8]> =
         bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
@@ -203,6 +199,19 @@ pub(crate) async fn process(
         }
     }
 
+    // Authenticated first: a row whose key or signature does not pass learns nothing of what
+    // is logged or known, and gets no sealing key created.
+    let envelopes: Vec<Envelope> = candidates.iter().map(|(_, p)| p.envelope.clone()).collect();
+    let verdicts = state.appender.authenticate(envelopes).await.map_err(ledger_error)?;
+    let mut authentic = Vec::with_capacity(candidates.len());
+    for ((index, row), verdict) in candidates.into_iter().zip(verdicts) {
+        match verdict {
+            Ok(()) => authentic.push((index, row)),
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, ledger_error(e))),
+        }
+    }
+    let candidates = authentic;
+
     // Already logged: a re-run (the same issuance) or a conflict (other content, same URI).
     let ids: Vec<EventId> = candidates.iter().map(|(_, p)| p.envelope.event.id).collect();
     let logged = state.appender.logged_events(ids).await.map_err(ledger_error)?;
@@ -228,14 +237,8 @@ pub(crate) async fn process(
             ));
             continue;
         }
-        let skew = (row.envelope.event.occurred_at_ms.0 - now.0).abs();
-        if skew > PUSH_CLOCK_SKEW_MS {
-            results[index] = reject(ApiError::bad_request(
-                "stale_event",
-                format!(
-                    "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
-                ),
-            ));
+        if let Err(e) = crate::push::check_window_at(now, &row.envelope.event) {
+            results[index] = reject(e);
             continue;
         }
         if let Payload::DocumentIssued(e) = &row.envelope.event.payload

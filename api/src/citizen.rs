@@ -85,57 +85,159 @@ pub(crate) struct SessionDto {
     locker: String,
 }
 
-#[utoipa::path(post, path = "/v1/citizen/login", tag = "citizen", request_body = LoginBody, responses((status = 200, body = SessionDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/login", tag = "citizen", request_body = LoginBody, responses((status = 200, body = SessionDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_attempts`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let now = state.clock.now();
-    match state.accounts.login(&body.username, &body.password, now) {
-        Ok((token, expires)) => {
-            let locker = state
-                .accounts
-                .session(&token, now)
-                .ok()
-                .flatten()
-                .map(|l| l.to_string())
-                .unwrap_or_default();
-            if body.session == SessionKind::Cookie {
-                let dto = SessionDto {
-                    token: None,
-                    csrf_token: Some(crate::web::csrf_token(&token)),
-                    expires_at_ms: expires.0,
-                    locker,
-                };
-                let max_age_s = (expires.0 - now.0).max(0) / 1000;
-                let cookie =
-                    crate::web::session_cookie(&token, max_age_s, crate::web::over_tls(&headers));
-                return Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(dto)).into_response());
-            }
-            let dto = SessionDto {
-                token: Some(token),
-                csrf_token: None,
-                expires_at_ms: expires.0,
-                locker,
-            };
-            Ok(Json(dto).into_response())
-        }
-        Err(LoginError::InvalidCredentials) => Err(ApiError::new(
+    let source = source_of(&extensions);
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let username = body.username.clone();
+    let password = body.password.clone();
+    // argon2 takes tens of milliseconds of CPU: on the blocking pool, never on the async
+    // workers that serve everyone else.
+    let checked = tokio::task::spawn_blocking(move || {
+        accounts.login_from(&username, &password, &source, now)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let (token, expires) = checked.map_err(login_error)?;
+    let locker = state
+        .accounts
+        .session(&token, now)
+        .ok()
+        .flatten()
+        .map(|l| l.to_string())
+        .unwrap_or_default();
+    session_answer(&token, expires, locker, body.session, now, &headers)
+}
+
+/// Where a request comes from, as failed logins are counted: its network address (empty
+/// in-process, where there is none).
+pub(crate) fn source_of(extensions: &axum::http::Extensions) -> Vec<u8> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string().into_bytes())
+        .unwrap_or_default()
+}
+
+fn session_answer(
+    token: &str,
+    expires: schemas::TimestampMs,
+    locker: String,
+    kind: SessionKind,
+    now: schemas::TimestampMs,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if kind == SessionKind::Cookie {
+        let dto = SessionDto {
+            token: None,
+            csrf_token: Some(crate::web::csrf_token(token)),
+            expires_at_ms: expires.0,
+            locker,
+        };
+        let max_age_s = (expires.0 - now.0).max(0) / 1000;
+        let cookie = crate::web::session_cookie(token, max_age_s, crate::web::over_tls(headers));
+        return Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(dto)).into_response());
+    }
+    let dto = SessionDto {
+        token: Some(token.to_owned()),
+        csrf_token: None,
+        expires_at_ms: expires.0,
+        locker,
+    };
+    Ok(Json(dto).into_response())
+}
+
+fn login_error(e: LoginError) -> ApiError {
+    match e {
+        LoginError::InvalidCredentials => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "wrong username or password",
-        )),
-        Err(LoginError::LockedOut { until }) => Err(ApiError::new(
+        ),
+        LoginError::LockedOut { until } => ApiError::new(
             StatusCode::LOCKED,
             "locked_out",
-            format!("too many failed attempts; try again after {} (unix ms)", until.0),
-        )),
-        Err(LoginError::Store(e)) => {
-            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
-        }
+            format!(
+                "too many failed attempts from this address; try again after {} (unix ms)",
+                until.0
+            ),
+        ),
+        LoginError::TooManyAttempts => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "as many guesses as this address may make are being checked; wait for them",
+        ),
+        LoginError::Store(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
     }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordBody {
+    current_password: String,
+    /// 8 to 128 characters.
+    new_password: String,
+    #[serde(default)]
+    session: SessionKind,
+}
+
+/// Changes the password: the current one is checked (and counted like a login), every
+/// session of the locker ends, and a new one is opened for the caller.
+#[utoipa::path(post, path = "/v1/citizen/password", tag = "citizen", security(("session" = [])), request_body = PasswordBody, responses((status = 200, body = SessionDto), (status = 400, description = "`weak_password`, malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_token`, `invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_attempts`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+    citizen: Citizen,
+    body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    crate::accounts::check_password(&body.new_password)
+        .map_err(|e| ApiError::bad_request("weak_password", e))?;
+    let username = state
+        .views
+        .profile(&citizen.locker)?
+        .ok_or_else(|| ApiError::not_found("the locker is not in the views yet"))?
+        .username;
+    let now = state.clock.now();
+    let source = source_of(&extensions);
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let (current, new) = (body.current_password, body.new_password);
+    let changed = tokio::task::spawn_blocking(move || {
+        let locker = accounts.change_password(&username, &current, &new, &source, now)?;
+        accounts.open_session(locker, now)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let (token, expires) = changed.map_err(login_error)?;
+    session_answer(&token, expires, citizen.locker.to_string(), body.session, now, &headers)
+}
+
+/// Ends every session of the caller's locker, this one included (a lost phone, a shared
+/// computer).
+#[utoipa::path(post, path = "/v1/citizen/logout-everywhere", tag = "citizen", security(("session" = [])), responses((status = 204, description = "Every session ended"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn logout_everywhere(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    citizen: Citizen,
+) -> Result<Response, ApiError> {
+    state.accounts.logout_everywhere(&citizen.locker).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+    })?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            axum::http::header::SET_COOKIE,
+            crate::web::session_cookie("", 0, crate::web::over_tls(&headers)),
+        )],
+    )
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/citizen/logout", tag = "citizen", security(("session" = [])), responses((status = 204, description = "Logged out"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]

@@ -1,8 +1,11 @@
 //! Demo data for `locker serve --demo`: a realistic directory (an exam board, a transport
 //! department and the income tax department as issuers; a bank, a telco and a passport office
 //! as requesters) and a demo citizen with documents and a pending consent request. Every event
-//! is really signed and sealed. The events are derived from a fixed seed and fixed times, so
-//! seeding the same data folder again adds nothing (appends are idempotent).
+//! is really signed and sealed. The events (and the issuers' and requesters' keys) are derived
+//! from the data folder's own platform key and fixed times: seeding the same folder again adds
+//! nothing (appends are idempotent), and no two deployments share a demo organisation's
+//! private key (a key derived from a constant in the source would let anyone who reads it
+//! sign as the demo exam board on any server started with `--demo`).
 
 use ed25519_dalek::SigningKey;
 use ledger::crypto::{key_id_of, public_key_entry, seal_personal, sign_event};
@@ -13,7 +16,8 @@ use schemas::*;
 
 use crate::vault::Vault;
 
-const SEED: u64 = 0x10c_ce2;
+/// What the demo's randomness is derived from, besides the platform key.
+const SEED_CONTEXT: &str = "locker demo seed v1";
 /// The demo citizen's password (printed at start-up; demo data only).
 pub const DEMO_PASSWORD: &str = "asha-demo-2024";
 /// 2024-05-13 10:00 UTC: the demo's events all happen on results day.
@@ -258,7 +262,7 @@ pub async fn seed<L: Log>(
     keys_dir: Option<&std::path::Path>,
 ) -> Result<DemoSummary, DemoError> {
     let mut b = Builder {
-        rng: ChaCha20Rng::seed_from_u64(SEED),
+        rng: ChaCha20Rng::from_seed(blake3::derive_key(SEED_CONTEXT, &platform.to_bytes())),
         now_ms: DEMO_TIME_MS,
         platform,
         vault,

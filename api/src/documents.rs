@@ -251,7 +251,11 @@ pub(crate) async fn upload(
     let tag = hex_of(&state.accounts.random::<16>().map_err(internal)?);
     let mut incoming = state.files.incoming(&tag, UPLOAD_SIZE_BYTES_MAX).map_err(file_error)?;
     let mut body = body;
-    while let Some(frame) = body.frame().await {
+    let idle = std::time::Duration::from_millis(crate::limits::BODY_IDLE_MS);
+    while let Some(frame) = tokio::time::timeout(idle, body.frame())
+        .await
+        .map_err(|_| crate::body::too_slow("an upload"))?
+    {
         let frame = frame.map_err(|e| {
             ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
         })?;
@@ -273,18 +277,21 @@ pub(crate) async fn upload(
     }
     // Until the views count this upload, its bytes must not look unnamed to the sweeper.
     let _storing = state.files.storing().await;
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
+    // The quota is checked before the bytes leave their temporary file: a refused upload
+    // (over quota, or streamed without a length) leaves nothing behind.
+    let storage = state.views.storage(&citizen.locker)?;
+    let size_bytes = incoming.size_bytes();
+    if storage.used_bytes.saturating_add(i64::try_from(size_bytes).unwrap_or(i64::MAX))
+        > storage.quota_bytes
+    {
+        return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, size_bytes));
+    }
     let files = Arc::clone(&state.files);
     let stored = tokio::task::spawn_blocking(move || incoming.finish(&files))
         .await
         .map_err(internal)?
         .map_err(file_error)?;
-    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
-    let storage = state.views.storage(&citizen.locker)?;
-    if storage.used_bytes.saturating_add(i64::try_from(stored.size_bytes).unwrap_or(i64::MAX))
-        > storage.quota_bytes
-    {
-        return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, stored.size_bytes));
-    }
     let personal = PersonalData::Upload(UploadPersonal { file_name: label });
     let (commitment, sealed) = crate::write::seal_for(&state, &citizen.locker, &personal)?;
     let id = Id16(state.accounts.random().map_err(internal)?);

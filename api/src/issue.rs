@@ -33,8 +33,9 @@ pub(crate) async fn post_as_issuer(
 ) -> Result<(u16, String), String> {
     let url = JsonClient::parse_url(&format!("{}{path}", server.trim_end_matches('/')))?;
     let keyid = format!("{issuer}:{}", key_id_of(&key.verifying_key()));
-    let signed =
-        crate::rfc9421::sign_request(key, &keyid, now.0.div_euclid(1000), "POST", path, "", &body);
+    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let target = crate::rfc9421::Target { method: "POST", authority, path, query: "" };
+    let signed = crate::rfc9421::sign_request(key, &keyid, now.0.div_euclid(1000), target, &body);
     JsonClient::new(timeout).send("POST", &url, &signed.into_headers(), body).await
 }
 

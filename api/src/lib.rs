@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod body;
 mod bulk;
 pub mod bulk_client;
 pub mod cache;
@@ -91,6 +92,10 @@ pub struct Services {
     pub nonces: Arc<Nonces>,
     pub accounts: Arc<accounts::Accounts>,
     pub otp: Arc<dyn otp::OtpSender>,
+    /// Codes sent per source address and in all (`limits::OTP_SENDS_PER_HOUR`).
+    pub otp_limits: Arc<otp::SendLimits>,
+    /// Signed requests already served (`limits::SIGNATURES_SEEN_MAX`): none is served twice.
+    pub seen_signatures: Arc<rfc9421::SeenSignatures>,
     /// Signs what the platform vouches for (citizen registrations).
     pub platform: Arc<ed25519_dalek::SigningKey>,
     /// Keys the platform's hashes of mobile numbers and one-time passwords.
@@ -100,8 +105,8 @@ pub struct Services {
     pub writes: Arc<guard::WriteGuard>,
     /// Document bytes, content-addressed.
     pub files: Arc<files::Files>,
-    /// One permit per open event stream (`limits::SSE_STREAMS_MAX`).
-    pub streams: Arc<tokio::sync::Semaphore>,
+    /// Open event streams (`limits::SSE_STREAMS_MAX`, `limits::SSE_STREAMS_PER_REQUESTER_MAX`).
+    pub streams: Arc<quota::StreamSlots>,
     /// Rendered My Certificates pages, stamped with the log positions they reflect.
     pub pages: cache::PageCache,
     /// Merkle trees, signed checkpoints and proof bundles.
@@ -171,6 +176,8 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(signup::link_aadhaar))
     .routes(routes!(citizen::login))
     .routes(routes!(citizen::logout))
+    .routes(routes!(citizen::logout_everywhere))
+    .routes(routes!(citizen::change_password))
     .routes(routes!(citizen::session))
     .routes(routes!(citizen::profile))
     .routes(routes!(citizen::certificates))
@@ -259,12 +266,13 @@ fn partitions(state: &AppState) -> Vec<PartitionStatus> {
     state.partitions.read().map(|p| p.clone()).unwrap_or_default()
 }
 
+/// Where a partition stopped. Its reason names lockers, documents or consents, so it goes
+/// to the server's log for the operator, never to this public answer.
 #[derive(Serialize, utoipa::ToSchema)]
 struct HaltDto {
     topic: String,
     partition: u32,
     offset: u64,
-    reason: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -273,6 +281,9 @@ struct HealthDto {
     /// Records the views have not applied yet, over all partitions.
     projection_lag: u64,
     halted: Vec<HaltDto>,
+    /// Events the views passed over instead of halting (contradictions an older log may
+    /// hold, reported in the server's log as they are met).
+    anomalies: i64,
 }
 
 /// 200 when every partition applies; 503 when one stopped at an event it cannot apply.
@@ -282,20 +293,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let halted: Vec<HaltDto> = partitions
         .iter()
         .filter_map(|p| p.halt.clone())
-        .map(|h| HaltDto {
-            topic: h.topic,
-            partition: h.partition,
-            offset: h.offset,
-            reason: h.reason,
-        })
+        .map(|h| HaltDto { topic: h.topic, partition: h.partition, offset: h.offset })
         .collect();
+    let anomalies = state.views.anomalies().unwrap_or(0);
     let projection_lag = partitions.iter().map(|p| p.end.saturating_sub(p.position)).sum();
     let (status, code) = if halted.is_empty() {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
-    (status, Json(HealthDto { status: code, projection_lag, halted })).into_response()
+    (status, Json(HealthDto { status: code, projection_lag, halted, anomalies })).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]

@@ -2,6 +2,11 @@
 
 /// Any request body (the read endpoints take none; pushes come with issue 5's write side).
 pub const REQUEST_BODY_BYTES_MAX: usize = 1 << 20;
+/// A request body is read whole within this long, and no pause between two of its chunks
+/// may be longer than the idle limit (uploads, which stream, have only the idle limit).
+/// A 16 MB batch at 1 MB/s fits; a client that stalls does not hold its slot.
+pub const BODY_READ_MS: u64 = 60_000;
+pub const BODY_IDLE_MS: u64 = 10_000;
 /// All request headers together (a signed request's headers are well under 2 KB).
 pub const HEADER_BYTES_MAX: usize = 16 * 1024;
 /// Items one list response returns at most (the projections cap it too).
@@ -12,9 +17,11 @@ pub const LIST_ITEMS_DEFAULT: usize = 50;
 pub const PUSH_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// A login session lasts this long.
 pub const SESSION_TTL_MS: i64 = 60 * 60 * 1000;
-/// Failed password attempts before an account is locked, and for how long.
+/// Failed password attempts from one address before that address is locked out of that
+/// account, and for how long; the (username, address) pairs tracked at once.
 pub const LOGIN_ATTEMPTS_MAX: u32 = 5;
 pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+pub const LOGIN_SOURCES_MAX: usize = 100_000;
 pub const PASSWORD_CHARS_MIN: usize = 8;
 pub const PASSWORD_CHARS_MAX: usize = 128;
 /// A one-time password lives this long, allows this many guesses, and a mobile number gets at
@@ -23,6 +30,11 @@ pub const OTP_TTL_MS: i64 = 5 * 60 * 1000;
 pub const OTP_ATTEMPTS_MAX: u32 = 5;
 pub const OTP_SENDS_MAX: usize = 3;
 pub const OTP_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// Codes one source address may have sent in an hour (a family signing up, several tries
+/// each), and codes the whole service sends in an hour (a busy day's sign-ups, and a ceiling
+/// on what an attacker with many addresses can make the SMS gateway send).
+pub const OTP_SENDS_PER_SOURCE_PER_HOUR: u64 = 10;
+pub const OTP_SENDS_PER_HOUR: u64 = 100_000;
 /// How long the SMS gateway may take to accept a message.
 pub const OTP_GATEWAY_TIMEOUT_MS: u64 = 5000;
 /// Days a granted consent lasts unless the citizen says otherwise, and at most.
@@ -56,11 +68,19 @@ pub const SHARE_MINUTES_DEFAULT: u32 = 24 * 60;
 pub const SHARE_MINUTES_MAX: u32 = 30 * 24 * 60;
 /// How far an HTTP message signature's `created` may be from the server's clock.
 pub const SIGNATURE_AGE_S_MAX: i64 = 5 * 60;
+/// Accepted signatures remembered (each until it leaves the clock window), so none is
+/// served twice: a window's worth of requests at over 300 a second.
+pub const SIGNATURES_SEEN_MAX: usize = 200_000;
 /// A consent request must be answered within this many days.
 pub const CONSENT_REQUEST_DAYS_MAX: u32 = 30;
 /// Open event streams at once, events read per partition per refill, and the keep-alive
 /// comment interval (so proxies keep idle streams open).
 pub const SSE_STREAMS_MAX: usize = 1024;
+/// Streams one requester may hold open (a few consumers and a reconnect in flight), so no
+/// requester can take every slot; and how long a stream lasts before the requester must
+/// reconnect (resuming with `Last-Event-ID`) and so sign again.
+pub const SSE_STREAMS_PER_REQUESTER_MAX: usize = 8;
+pub const SSE_STREAM_MS: u64 = 60 * 60 * 1000;
 pub const SSE_BATCH_EVENTS: usize = 100;
 pub const SSE_KEEPALIVE_MS: u64 = 15_000;
 /// Rendered My Certificates pages kept in memory, in bytes.
@@ -108,6 +128,11 @@ pub const CHECKPOINT_ASKED_MS_MIN: i64 = 1_000;
 pub const HEALTH_REFRESH_MS: u64 = 1000;
 
 const _: () = assert!(LIST_ITEMS_DEFAULT <= LIST_ITEMS_MAX);
+const _: () = assert!(BODY_IDLE_MS <= BODY_READ_MS);
+const _: () = assert!(SSE_STREAMS_PER_REQUESTER_MAX <= SSE_STREAMS_MAX);
+// Every batch in flight is authenticated and appended while the ledger still remembers it.
+const _: () =
+    assert!(BULK_BATCH_ROWS_MAX * BULK_BATCHES_IN_FLIGHT <= ledger::limits::VERIFIED_EVENTS_MAX);
 /// Sealing keys the vault keeps at hand after creating or reading them: the projector opens
 /// each new document moments after the bulk path sealed it, and a vault read per document was
 /// a tenth of the projector's work. Two generations of half this size each.

@@ -63,3 +63,34 @@ impl OtpSender for HttpSender {
         })
     }
 }
+
+/// How many codes may be sent: from one source address in an hour, and in all in an hour.
+/// The per-number limit (`limits::OTP_SENDS_MAX`) stops nobody who asks for many numbers:
+/// without these, anyone could make the platform text the whole country.
+#[derive(Debug)]
+pub struct SendLimits {
+    per_source: crate::quota::Quota<Vec<u8>>,
+    total: crate::quota::Quota<()>,
+}
+
+impl Default for SendLimits {
+    fn default() -> Self {
+        use crate::limits::{OTP_SENDS_PER_HOUR, OTP_SENDS_PER_SOURCE_PER_HOUR};
+        SendLimits::new(OTP_SENDS_PER_SOURCE_PER_HOUR, OTP_SENDS_PER_HOUR)
+    }
+}
+
+impl SendLimits {
+    pub fn new(per_source_per_hour: u64, total_per_hour: u64) -> Self {
+        SendLimits {
+            per_source: crate::quota::Quota::per_hour(per_source_per_hour),
+            total: crate::quota::Quota::per_hour(total_per_hour),
+        }
+    }
+
+    /// Counts one code from `source`, or says in how many seconds one may be sent.
+    pub fn take(&self, source: &[u8], now: schemas::TimestampMs) -> Result<(), u64> {
+        self.per_source.take(&source.to_vec(), 1, now)?;
+        self.total.take(&(), 1, now)
+    }
+}

@@ -33,6 +33,12 @@ pub trait Appender: Send + Sync {
         &self,
         records: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
+    /// Checks client-signed events as an append would (registry and signature) and appends
+    /// nothing: the service authenticates a client's events before any work for them.
+    fn authenticate(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>>;
     /// The events already logged under these ids, if any.
     fn logged_events(
         &self,
@@ -62,6 +68,12 @@ impl<L: Log> Appender for Ledger<L> {
         records: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(self.append(records))
+    }
+    fn authenticate(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>> {
+        Box::pin(async move { Ledger::authenticate(self, &envelopes).await })
     }
     fn logged_events(
         &self,
@@ -208,8 +220,16 @@ fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiEr
 /// Refuses events whose time is far from the server's clock: with the event-id idempotency,
 /// this bounds how long a captured request can be replayed.
 pub(crate) fn check_window(state: &AppState, event: &schemas::Event) -> Result<(), ApiError> {
-    let skew = (event.occurred_at_ms.0 - state.clock.now().0).abs();
-    if skew > PUSH_CLOCK_SKEW_MS {
+    check_window_at(state.clock.now(), event)
+}
+
+pub(crate) fn check_window_at(
+    now: schemas::TimestampMs,
+    event: &schemas::Event,
+) -> Result<(), ApiError> {
+    // As u64: the time is the caller's, and any i64 must not overflow a subtraction.
+    let skew = event.occurred_at_ms.0.abs_diff(now.0);
+    if skew > PUSH_CLOCK_SKEW_MS.unsigned_abs() {
         return Err(ApiError::bad_request(
             "stale_event",
             format!(
@@ -220,9 +240,41 @@ pub(crate) fn check_window(state: &AppState, event: &schemas::Event) -> Result<(
     Ok(())
 }
 
-/// Checks pushed bytes against the content the event signs, and stores them. Stored before
-/// the event is logged, so a logged event never names bytes the service was sent but lost.
-fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(), ApiError> {
+/// Checks a client's signed event with the ledger (key registry and signature) before the
+/// service does anything for it. A retry of this very event (same id, same signed bytes) that
+/// the registry now refuses, its key rotated out since, is let through: the append answers
+/// it with its first position.
+pub(crate) async fn authenticate(state: &AppState, envelope: &Envelope) -> Result<(), ApiError> {
+    let mut verdicts =
+        state.appender.authenticate(vec![envelope.clone()]).await.map_err(ledger_error)?;
+    let closed = LedgerError::Log(ledger::LogError::Closed);
+    let verdict = verdicts.pop().unwrap_or(Err(closed));
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(e @ LedgerError::BadSignature { .. }) => Err(ledger_error(e)),
+        Err(e) => {
+            let logged = state
+                .appender
+                .logged_events(vec![envelope.event.id])
+                .await
+                .map_err(ledger_error)?
+                .pop()
+                .flatten();
+            match logged {
+                Some(logged)
+                    if logged.event == envelope.event && logged.signature == envelope.signature =>
+                {
+                    Ok(())
+                }
+                _ => Err(ledger_error(e)),
+            }
+        }
+    }
+}
+
+/// Checks pushed bytes (base64) against the content the event signs: size, hash and media
+/// type, in memory. Nothing is written.
+fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError> {
     use crate::limits::{ISSUED_CONTENT_BYTES_MAX, ISSUED_TYPES};
     use base64::Engine;
     let signed = match payload {
@@ -230,15 +282,15 @@ fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(
         Payload::DocumentUpdated(e) => &e.content,
         _ => return Err(invalid_event("a revocation carries no content")),
     };
+    // Bounded before decoding: base64 is 4 bytes for every 3.
+    if content.len() as u64 > ISSUED_CONTENT_BYTES_MAX.div_ceil(3) * 4 {
+        return Err(content_too_large());
+    }
     let bytes = base64::engine::general_purpose::STANDARD.decode(content).map_err(|e| {
         ApiError::bad_request("invalid_content", format!("content is not base64: {e}"))
     })?;
     if bytes.len() as u64 > ISSUED_CONTENT_BYTES_MAX {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_filesize",
-            format!("a document may have at most {ISSUED_CONTENT_BYTES_MAX} bytes"),
-        ));
+        return Err(content_too_large());
     }
     let hash = schemas::Digest32(*blake3::hash(&bytes).as_bytes());
     if hash != signed.hash || bytes.len() as u64 != signed.size_bytes {
@@ -259,14 +311,25 @@ fn store_content(state: &AppState, payload: &Payload, content: &str) -> Result<(
             ),
         ));
     }
-    let nonce: [u8; 16] = state.accounts.random().map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-    })?;
+    Ok(bytes)
+}
+
+fn content_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_filesize",
+        format!("a document may have at most {} bytes", crate::limits::ISSUED_CONTENT_BYTES_MAX),
+    )
+}
+
+/// Stores checked bytes, pinned. Called in the push's turn after every check passed and
+/// before the event is logged, so a logged event never names bytes the service was sent but
+/// lost, and a refused push leaves nothing behind.
+fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), ApiError> {
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e);
+    let nonce: [u8; 16] = state.accounts.random().map_err(|e| internal(format!("{e:?}")))?;
     let tag = format!("push-{}", schemas::Id16(nonce).to_hex());
-    state
-        .files
-        .put(&tag, &bytes)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    state.files.put(&tag, bytes).map_err(|e| internal(e.to_string()))?;
     Ok(())
 }
 
@@ -319,13 +382,7 @@ pub(crate) async fn push_document(
 ) -> Result<Response, ApiError> {
     // This route's own bound: a push may carry a 10 MB document in base64.
     let bytes =
-        axum::body::to_bytes(body, crate::limits::PUSH_BODY_BYTES_MAX).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("a push is at most {} bytes", crate::limits::PUSH_BODY_BYTES_MAX),
-            )
-        })?;
+        crate::body::read_bounded(body, crate::limits::PUSH_BODY_BYTES_MAX, "a push").await?;
     let body: PushBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let mut envelope = body.envelope;
@@ -364,31 +421,39 @@ pub(crate) async fn push_document(
             ),
         ));
     }
-    if let Some((salt, data)) =
-        committed_personal(event.payload.personal_commitment().copied(), body.personal)?
-    {
-        {
-            let subject = event
-                .payload
-                .seal_subject()
-                .ok_or_else(|| invalid_event("no subject to seal for"))?;
-            let key = state.vault.key_for(&subject).map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("vault: {e}"))
-            })?;
-            let nonce = state.nonces.next();
-            let (_, sealed) = ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
-                .map_err(ledger_error)?;
-            envelope.sealed = Some(sealed);
-        }
-    }
-    if let Some(content) = &body.content {
-        // Pinned as it is stored; the sweeper must not be between its check and a removal.
-        let _storing = state.files.storing().await;
-        store_content(&state, &envelope.event.payload, content)?;
-    }
+    // Nothing is stored, created or looked up for a caller whose signature has not passed.
+    authenticate(&state, &envelope).await?;
+    let personal = committed_personal(event.payload.personal_commitment().copied(), body.personal)?;
+    let content = match &body.content {
+        Some(content) => Some(checked_content(&envelope.event.payload, content)?),
+        None => None,
+    };
+    // Pinned as they are stored; the sweeper must not be between its check and a removal.
+    // (Taken before the turn, in the order uploads take them.)
+    let _storing = match content {
+        Some(_) => Some(state.files.storing().await),
+        None => None,
+    };
     let turn = state.writes.turn(&envelope.event.payload.partition_key()).await?;
     if !state.writes.is_logged(&envelope.event.id).await? {
         check_document_state(&state, &envelope.event.payload)?;
+    }
+    if let Some((salt, data)) = personal {
+        let subject = envelope
+            .event
+            .payload
+            .seal_subject()
+            .ok_or_else(|| invalid_event("no subject to seal for"))?;
+        let key = state.vault.key_for(&subject).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("vault: {e}"))
+        })?;
+        let nonce = state.nonces.next();
+        let (_, sealed) = ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
+            .map_err(ledger_error)?;
+        envelope.sealed = Some(sealed);
+    }
+    if let Some(bytes) = content {
+        store_content(&state, &bytes)?;
     }
     let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
     let (status, answer) = crate::write::submit(&state, &envelope, true, |e| match e {

@@ -104,3 +104,71 @@ mod tests {
         assert_eq!(quota.buckets.lock().expect("lock").len(), 1);
     }
 }
+
+/// Open event streams: at most `total` at once, and at most `per_holder` for any one holder
+/// (a requester), so that no requester can take every slot.
+#[derive(Debug)]
+pub struct StreamSlots {
+    total: std::sync::Arc<tokio::sync::Semaphore>,
+    per_holder: usize,
+    held: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One open stream; dropping it frees its slot.
+#[derive(Debug)]
+pub struct StreamSlot {
+    _total: tokio::sync::OwnedSemaphorePermit,
+    holder: String,
+    held: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.holder) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.holder);
+            }
+        }
+    }
+}
+
+/// Why no slot was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoSlot {
+    /// Every slot is taken.
+    Full,
+    /// The holder has its share.
+    HolderFull,
+}
+
+impl StreamSlots {
+    pub fn new(total: usize, per_holder: usize) -> Self {
+        StreamSlots {
+            total: std::sync::Arc::new(tokio::sync::Semaphore::new(total)),
+            per_holder,
+            held: std::sync::Arc::default(),
+        }
+    }
+
+    pub fn per_holder(&self) -> usize {
+        self.per_holder
+    }
+
+    pub fn take(&self, holder: &str) -> Result<StreamSlot, NoSlot> {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = held.get(holder).copied().unwrap_or(0);
+        if count >= self.per_holder {
+            return Err(NoSlot::HolderFull);
+        }
+        let total =
+            std::sync::Arc::clone(&self.total).try_acquire_owned().map_err(|_| NoSlot::Full)?;
+        held.insert(holder.to_owned(), count + 1);
+        Ok(StreamSlot {
+            _total: total,
+            holder: holder.to_owned(),
+            held: std::sync::Arc::clone(&self.held),
+        })
+    }
+}

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::documents::{doc_text, resolve};
 use crate::limits::{
     CONSENT_REQUEST_DAYS_MAX, REQUEST_BODY_BYTES_MAX, SIGNATURE_AGE_S_MAX, SSE_BATCH_EVENTS,
-    SSE_KEEPALIVE_MS,
+    SSE_KEEPALIVE_MS, SSE_STREAM_MS,
 };
 use crate::push::ledger_error;
 use crate::rfc9421::{self, Message};
@@ -58,13 +58,7 @@ pub(crate) async fn authenticate_as(
     principal: impl Fn(&str) -> Result<Principal, String>,
 ) -> Result<(Principal, axum::body::Bytes), ApiError> {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request bodies are at most {REQUEST_BODY_BYTES_MAX} bytes"),
-        )
-    })?;
+    let body = crate::body::read_bounded(body, REQUEST_BODY_BYTES_MAX, "a request body").await?;
     let header = |name: &str| -> Option<String> {
         let values: Vec<&str> =
             parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
@@ -79,7 +73,7 @@ pub(crate) async fn authenticate_as(
     let bad = |e: rfc9421::SignatureError| unauthorized("bad_signature", e.0);
     let input = rfc9421::parse_signature_input(&input).map_err(bad)?;
     let signature = rfc9421::parse_signature(&signature, &input.label).map_err(bad)?;
-    for required in ["@method", "@path", "@query"] {
+    for required in ["@method", "@authority", "@path", "@query"] {
         if !input.components.iter().any(|c| c == required) {
             return Err(unauthorized(
                 "bad_signature",
@@ -106,12 +100,13 @@ pub(crate) async fn authenticate_as(
     let created = input
         .created
         .ok_or_else(|| unauthorized("bad_signature", "the signature needs a `created` time"))?;
-    if (now_s - created).abs() > SIGNATURE_AGE_S_MAX {
+    // Apart as u64: `created` is the caller's, and any i64 must not overflow a subtraction.
+    let apart_s = now_s.abs_diff(created);
+    if apart_s > SIGNATURE_AGE_S_MAX.unsigned_abs() {
         return Err(unauthorized(
             "stale_signature",
             format!(
-                "created {created} is {} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed",
-                (now_s - created).abs()
+                "created {created} is {apart_s} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed"
             ),
         ));
     }
@@ -142,6 +137,19 @@ pub(crate) async fn authenticate_as(
     let base = rfc9421::signature_base(&message, &input).map_err(bad)?;
     key.verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature))
         .map_err(|_| unauthorized("bad_signature", "the signature does not verify"))?;
+    // Only once verified is a signature remembered: strangers cannot fill the memory.
+    let until_s = created.saturating_add(SIGNATURE_AGE_S_MAX);
+    state.seen_signatures.first_use(&signature, until_s, now_s).map_err(|e| match e {
+        rfc9421::Replay::Seen => unauthorized(
+            "replayed_signature",
+            "this signature was already used; sign each request anew",
+        ),
+        rfc9421::Replay::Full => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many signed requests in the last minutes; retry shortly",
+        ),
+    })?;
     Ok((who, body))
 }
 
@@ -435,11 +443,17 @@ fn kind_name(kind: RequesterEventKind) -> &'static str {
 
 struct Stream {
     state: AppState,
+    /// Who opened the stream and with which key: checked again whenever the stream wakes, so
+    /// a revoked key or a suspended requester stops receiving at once.
+    who: Principal,
+    key_id: KeyId,
+    /// When the stream ends and the requester must sign again to go on.
+    until: tokio::time::Instant,
     requester: String,
     next: Vec<u64>,
     pending: VecDeque<(u32, u64, RequesterEventView)>,
     changes: tokio::sync::watch::Receiver<u64>,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    _slot: crate::quota::StreamSlot,
 }
 
 impl Stream {
@@ -488,15 +502,33 @@ impl Stream {
             }
             // Mark before reading, so a change between the read and the wait is not missed.
             self.changes.borrow_and_update();
+            if let Err(e) = self.state.appender.active_key(&self.who, &self.key_id).await {
+                tracing::info!(reason = %e, "event stream ended: its signer may no longer sign");
+                return None;
+            }
             if let Err(e) = self.refill() {
                 tracing::warn!(code = e.code, message = %e.message, "event stream stopped");
                 return None;
             }
-            if self.pending.is_empty() && self.changes.changed().await.is_err() {
+            if self.pending.is_empty() {
+                match tokio::time::timeout_at(self.until, self.changes.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return None,
+                }
+            }
+            if tokio::time::Instant::now() >= self.until {
                 return None;
             }
         }
     }
+}
+
+/// The key id a request's signature names (`keyid="<organisation>:<key id>"`).
+fn signing_key_id(headers: &axum::http::HeaderMap) -> Option<KeyId> {
+    let input = headers.get("signature-input")?.to_str().ok()?;
+    let input = rfc9421::parse_signature_input(input).ok()?;
+    let (_, key_hex) = input.keyid?.rsplit_once(':').map(|(a, b)| (a.to_owned(), b.to_owned()))?;
+    KeyId::from_hex(&key_hex).ok()
 }
 
 /// `GET /v1/requester/events`: Server-Sent Events of the requester's consents.
@@ -511,21 +543,34 @@ pub(crate) async fn events(
         .map(|v| v.to_str().map(str::to_owned))
         .transpose()
         .map_err(|_| ApiError::bad_request("invalid_last_event_id", "Last-Event-ID is not text"))?;
+    let signed_with = signing_key_id(request.headers());
     let (requester, _) = authenticate(&state, request).await?;
+    let key_id = signed_with.ok_or_else(|| internal("a verified signature without a key id"))?;
     let partitions = state.writes.citizen_partitions();
     let next = match last {
         Some(text) => decode_cursor(&text, partitions)?,
         None => vec![0; partitions as usize],
     };
-    let slot = std::sync::Arc::clone(&state.streams).try_acquire_owned().map_err(|_| {
-        ApiError::new(
+    let slot = state.streams.take(requester.as_str()).map_err(|e| match e {
+        crate::quota::NoSlot::Full => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_streams",
             "too many open event streams; retry later",
-        )
+        ),
+        crate::quota::NoSlot::HolderFull => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!(
+                "a requester may hold {} event streams open at once; close one first",
+                state.streams.per_holder()
+            ),
+        ),
     })?;
     let stream = Stream {
         changes: state.writes.changes(),
+        who: Principal::Requester(requester.clone()),
+        key_id,
+        until: tokio::time::Instant::now() + Duration::from_millis(SSE_STREAM_MS),
         state,
         requester: requester.to_string(),
         next,

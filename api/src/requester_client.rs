@@ -48,6 +48,14 @@ impl RequesterClient {
         }
     }
 
+    /// The service's `host:port`, as the Host header carries it.
+    fn authority(&self) -> String {
+        JsonClient::parse_url(&self.server)
+            .ok()
+            .and_then(|url| url.authority().map(|a| a.as_str().to_owned()))
+            .unwrap_or_default()
+    }
+
     fn headers(
         &self,
         method: &str,
@@ -57,8 +65,9 @@ impl RequesterClient {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let keyid = format!("{}:{}", self.id, key_id_of(&self.key.verifying_key()));
         let now_s = self.clock.now().0.div_euclid(1000);
-        crate::rfc9421::sign_request(&self.key, &keyid, now_s, method, path, query, body)
-            .into_headers()
+        let authority = self.authority();
+        let target = crate::rfc9421::Target { method, authority: &authority, path, query };
+        crate::rfc9421::sign_request(&self.key, &keyid, now_s, target, body).into_headers()
     }
 
     async fn call(

@@ -229,24 +229,43 @@ impl SignedHeaders {
     }
 }
 
-/// Signs a request as a locker requester does.
+/// Where a signed request goes: what its derived components are.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    /// `host[:port]` as the request's Host header will carry it (the URL's authority).
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+}
+
+/// Signs a request as a locker requester does: method, authority, path, query and, with a
+/// body, its Content-Digest. Covering the authority binds the signature to one service.
 pub fn sign_request(
     key: &ed25519_dalek::SigningKey,
     keyid: &str,
     created_s: i64,
-    method: &str,
-    path: &str,
-    query: &str,
+    target: Target<'_>,
     body: &[u8],
 ) -> SignedHeaders {
     use ed25519_dalek::Signer;
+    let Target { method, authority, path, query } = target;
     let content_digest = (!body.is_empty()).then(|| content_digest(body));
-    let mut components = vec!["\"@method\"", "\"@path\"", "\"@query\""];
+    let mut components = vec!["\"@method\"", "\"@authority\"", "\"@path\"", "\"@query\""];
     if content_digest.is_some() {
         components.push("\"content-digest\"");
     }
-    let params_text =
-        format!("({});created={created_s};keyid=\"{keyid}\";alg=\"ed25519\"", components.join(" "));
+    // A fresh nonce: two identical requests in one second would otherwise carry the same
+    // (deterministic) signature, and the service refuses a signature it has seen.
+    let nonce: String = {
+        let mut bytes = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let params_text = format!(
+        "({});created={created_s};keyid=\"{keyid}\";alg=\"ed25519\";nonce=\"{nonce}\"",
+        components.join(" ")
+    );
     let input = SignatureInput {
         label: "sig1".to_owned(),
         components: components.iter().map(|c| c.trim_matches('"').to_owned()).collect(),
@@ -254,12 +273,12 @@ pub fn sign_request(
         expires: None,
         keyid: Some(keyid.to_owned()),
         alg: Some("ed25519".to_owned()),
-        nonce: None,
+        nonce: Some(nonce),
         params_text: params_text.clone(),
     };
     let digest = content_digest.clone();
     let header = move |name: &str| (name == "content-digest").then(|| digest.clone()).flatten();
-    let message = Message { method, authority: "", path, query, header: &header };
+    let message = Message { method, authority, path, query, header: &header };
     let base = signature_base(&message, &input).unwrap_or_else(|e| unreachable!("{e}"));
     let signature = key.sign(base.as_bytes()).to_bytes();
     SignedHeaders {
@@ -343,9 +362,13 @@ mod tests {
     #[test]
     fn our_own_signatures_round_trip_and_bad_input_is_named() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-        let signed = sign_request(&key, "bank:00", 1_700_000_000, "POST", "/v1/x", "a=1", b"{}");
+        let target = Target { method: "POST", authority: "h", path: "/v1/x", query: "a=1" };
+        let signed = sign_request(&key, "bank:00", 1_700_000_000, target, b"{}");
         let input = parse_signature_input(&signed.signature_input).expect("input");
-        assert_eq!(input.components, ["@method", "@path", "@query", "content-digest"]);
+        assert_eq!(
+            input.components,
+            ["@method", "@authority", "@path", "@query", "content-digest"]
+        );
         let digest = signed.content_digest.clone();
         let header = move |name: &str| (name == "content-digest").then(|| digest.clone()).flatten();
         let message = Message {
@@ -378,5 +401,41 @@ mod tests {
         assert!(parse_signature("sig2=:AAAA:", "sig1").is_err());
         assert!(parse_signature("sig1=:AAAA:", "sig1").is_err());
         assert!(parse_signature("sig1=AAAA", "sig1").is_err());
+    }
+}
+
+/// Signatures already accepted, until they are too old to pass the clock window anyway: a
+/// signed request is served once (a captured document read cannot be replayed).
+#[derive(Debug, Default)]
+pub struct SeenSignatures {
+    /// BLAKE3 of the signature -> the second after which the window refuses it anyway.
+    seen: std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>,
+}
+
+/// Why a signature is not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Replay {
+    Seen,
+    /// Every remembered signature is still young and there is no room for another.
+    Full,
+}
+
+impl SeenSignatures {
+    /// Takes `signature` (valid until `until_s`) as used at `now_s`, unless it was before.
+    pub fn first_use(&self, signature: &[u8; 64], until_s: i64, now_s: i64) -> Result<(), Replay> {
+        use crate::limits::SIGNATURES_SEEN_MAX;
+        let key = *blake3::hash(signature).as_bytes();
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains_key(&key) {
+            return Err(Replay::Seen);
+        }
+        if seen.len() >= SIGNATURES_SEEN_MAX {
+            seen.retain(|_, until| *until >= now_s);
+            if seen.len() >= SIGNATURES_SEEN_MAX {
+                return Err(Replay::Full);
+            }
+        }
+        seen.insert(key, until_s);
+        Ok(())
     }
 }

@@ -212,7 +212,10 @@ async fn run<L: Log>(
             Arc::new(projector.clone()),
         )),
         files,
-        streams: Arc::new(tokio::sync::Semaphore::new(crate::limits::SSE_STREAMS_MAX)),
+        streams: Arc::new(crate::quota::StreamSlots::new(
+            crate::limits::SSE_STREAMS_MAX,
+            crate::limits::SSE_STREAMS_PER_REQUESTER_MAX,
+        )),
         pages: Default::default(),
         proofs: Arc::clone(&proofs) as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(crate::limits::BULK_BATCHES_IN_FLIGHT)),
@@ -220,6 +223,8 @@ async fn run<L: Log>(
             crate::limits::AADHAAR_REFERENCES_PER_HOUR,
         )),
         share_views: Arc::new(crate::quota::Quota::per_hour(crate::limits::SHARE_VIEWS_PER_HOUR)),
+        otp_limits: Arc::new(crate::otp::SendLimits::default()),
+        seen_signatures: Arc::new(crate::rfc9421::SeenSignatures::default()),
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

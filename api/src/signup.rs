@@ -67,10 +67,19 @@ pub(crate) struct OtpSent {
 #[utoipa::path(post, path = "/v1/citizen/signup/otp", tag = "citizen", request_body = OtpBody, responses((status = 202, body = OtpSent), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 429, description = "`otp_rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`otp_delivery_failed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     body: Result<Json<OtpBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let mobile = mobile_of(&body.mobile)?;
+    let source = crate::citizen::source_of(&extensions);
+    state.otp_limits.take(&source, state.clock.now()).map_err(|seconds| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many codes asked for from here; try again in {seconds} s"),
+        )
+    })?;
     let reference = mobile_ref(&state.platform_secret, &mobile);
     let (code, expires) = state
         .accounts
@@ -115,6 +124,13 @@ pub(crate) async fn sign_up(
     check_password(&body.password).map_err(|e| ApiError::bad_request("weak_password", e))?;
     let reference = mobile_ref(&state.platform_secret, &mobile);
     let now = state.clock.now();
+    // The code first: whether a number has a locker, or a username is taken, is told only to
+    // whoever proved they hold that number. A right code stays usable until the sign-up
+    // succeeds, so a taken username can be changed and sent again.
+    state
+        .accounts
+        .check_otp(&reference, &state.platform_secret, &body.otp, now)
+        .map_err(otp_error)?;
     // One sign-up at a time: the username and mobile checks and the append must not interleave.
     let _serialised = state.signup_lock.lock().await;
     if state.accounts.username_taken(username.as_str()).map_err(internal)? {
@@ -131,10 +147,7 @@ pub(crate) async fn sign_up(
             "this number already has a locker; log in",
         ));
     }
-    state
-        .accounts
-        .verify_otp(&reference, &state.platform_secret, &body.otp, now)
-        .map_err(otp_error)?;
+    state.accounts.use_otp(&reference).map_err(otp_error)?;
 
     let locker = LockerId::from_random_bytes(state.accounts.random().map_err(internal)?);
     let citizen_key = SigningKey::from_bytes(&state.accounts.random().map_err(internal)?);
@@ -168,9 +181,15 @@ pub(crate) async fn sign_up(
         }
     }
     state.accounts.bind_mobile(&reference, locker).map_err(internal)?;
-    state.accounts.ensure_user(username.as_str(), locker, &body.password).map_err(internal)?;
-    let (token, expires) =
-        state.accounts.login(username.as_str(), &body.password, now).map_err(internal)?;
+    // argon2 on the blocking pool, never on the async workers.
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let name = username.to_string();
+    let password = body.password;
+    tokio::task::spawn_blocking(move || accounts.ensure_user(&name, locker, &password))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    let (token, expires) = state.accounts.open_session(locker, now).map_err(internal)?;
     let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
@@ -200,6 +219,10 @@ pub(crate) async fn link_aadhaar(
         .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     let _serialised = state.signup_lock.lock().await;
+    // The locker's partition turn, with the views caught up: two links racing for one locker
+    // (with different numbers, which the account store cannot tell apart) are one at a time,
+    // and the second sees the first.
+    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
     if let Some(profile) = state.views.profile(&citizen.locker)?
         && profile.aadhaar_hash.is_some()
     {
@@ -226,19 +249,12 @@ pub(crate) async fn link_aadhaar(
         }
         None => {}
     }
-    let event = Event {
-        id: EventId(state.accounts.random().map_err(internal)?),
-        occurred_at_ms: state.clock.now(),
-        actor: Actor::Platform,
-        key_id: key_id_of(&state.platform.verifying_key()),
-        payload: Payload::AadhaarLinked(AadhaarLinked {
-            locker: citizen.locker,
-            aadhaar: reference.clone(),
-        }),
-    };
-    let envelope = sign_event(event, &state.platform, None).map_err(crate::push::ledger_error)?;
-    let record = encode_record(&envelope).map_err(|e| crate::push::ledger_error(e.into()))?;
-    state.appender.append_record(record).await.map_err(crate::push::ledger_error)?;
+    // Appended and applied (the views include it) before the turn is let go.
+    let payload = Payload::AadhaarLinked(AadhaarLinked {
+        locker: citizen.locker,
+        aadhaar: reference.clone(),
+    });
+    crate::write::as_platform(&state, payload).await?;
     state.accounts.bind_aadhaar(&reference.keyed_hash, citizen.locker).map_err(internal)?;
     Ok((StatusCode::CREATED, Json(AadhaarLinkedDto { aadhaar_last4: reference.last4.to_string() }))
         .into_response())

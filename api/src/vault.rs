@@ -125,6 +125,12 @@ impl Vault {
         Ok(keys)
     }
 
+    /// The names of every stored key (`L` + locker, `A` + Aadhaar reference, `S` + locker for
+    /// signing keys), in order: what an operator or a test checks was (not) created.
+    pub fn names(&self) -> Result<Vec<Vec<u8>>, rocksdb::Error> {
+        self.db.iterator(rocksdb::IteratorMode::Start).map(|item| Ok(item?.0.to_vec())).collect()
+    }
+
     /// Opens the vault for reading only (an auditor's rebuild of the views), beside a running
     /// service.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {

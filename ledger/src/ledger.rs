@@ -16,7 +16,7 @@ use schemas::{
 use tokio::sync::{RwLock, oneshot};
 
 use crate::crypto::{VerifyItem, event_hash, verify_all};
-use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS};
+use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS, VERIFIED_EVENTS_MAX};
 use crate::log::{AppendRequest, Appended, Log, LogRecord, scan_topic};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
@@ -54,6 +54,39 @@ pub struct Ledger<L: Log> {
     /// Appends hold it shared; events that change keys hold it exclusively, so no event is
     /// checked against keys that change before it is written.
     registry: RwLock<KeyRegistry>,
+    /// Events `authenticate` verified and `append` has not taken yet: their signatures are
+    /// not verified twice.
+    verified: std::sync::Mutex<VerifiedEvents>,
+}
+
+/// Event hashes whose signatures passed, with the key and the exact message (a batch-signed
+/// event's message is its batch root, reached through a path outside the event hash) they
+/// passed under; bounded, oldest forgotten first (a forgotten event is verified again).
+#[derive(Default)]
+struct VerifiedEvents {
+    keys: std::collections::HashMap<schemas::Digest32, ([u8; 32], blake3::Hash)>,
+    order: std::collections::VecDeque<schemas::Digest32>,
+}
+
+impl VerifiedEvents {
+    fn remember(&mut self, digest: schemas::Digest32, key: &VerifyingKey, message: &[u8]) {
+        let passed = (key.to_bytes(), blake3::hash(message));
+        if self.keys.insert(digest, passed).is_none() {
+            self.order.push_back(digest);
+        }
+        while self.order.len() > VERIFIED_EVENTS_MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.keys.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether `digest` passed under exactly `key` and `message`; forgets it either way.
+    fn take(&mut self, digest: &schemas::Digest32, key: &VerifyingKey, message: &[u8]) -> bool {
+        self.keys
+            .remove(digest)
+            .is_some_and(|(bytes, hash)| bytes == key.to_bytes() && hash == blake3::hash(message))
+    }
 }
 
 impl<L: Log> std::fmt::Debug for Ledger<L> {
@@ -66,6 +99,8 @@ struct Candidate {
     index: usize,
     /// The key the signature must verify with, once the registry has named it.
     key: Option<VerifyingKey>,
+    /// `authenticate` verified this very event under that key.
+    preverified: bool,
     envelope: Envelope,
     signing_bytes: Vec<u8>,
     digest: schemas::Digest32,
@@ -104,7 +139,12 @@ impl<L: Log> Ledger<L> {
             })
             .await?;
         }
-        Ok(Ledger { log, config, registry: RwLock::new(registry) })
+        Ok(Ledger {
+            log,
+            config,
+            registry: RwLock::new(registry),
+            verified: std::sync::Mutex::new(VerifiedEvents::default()),
+        })
     }
 
     pub fn log(&self) -> &Arc<L> {
@@ -122,6 +162,63 @@ impl<L: Log> Ledger<L> {
         key_id: &schemas::KeyId,
     ) -> Result<VerifyingKey, LedgerError> {
         self.registry.read().await.active_key(principal, key_id)
+    }
+
+    /// Checks envelopes exactly as `append` would (the actor's key active and allowed to
+    /// emit the event now, and the signature), and appends nothing. A service authenticates a
+    /// client's event with it before doing any work for it (sealing keys, stored bytes,
+    /// lookups that would reveal what exists). An event that passes is remembered (at most
+    /// `VERIFIED_EVENTS_MAX`), so its append does not verify the signature again; the
+    /// registry is still checked then, since a key may be revoked in between.
+    pub async fn authenticate(
+        &self,
+        envelopes: &[Envelope],
+    ) -> Result<Vec<Result<(), LedgerError>>, LedgerError> {
+        if envelopes.len() > APPEND_BATCH_RECORDS_MAX {
+            return Err(LedgerError::BatchTooLarge {
+                records: envelopes.len(),
+                limit: APPEND_BATCH_RECORDS_MAX,
+            });
+        }
+        let mut verdicts: Vec<Result<(), LedgerError>> = Vec::with_capacity(envelopes.len());
+        let mut pending = Vec::new();
+        {
+            let registry = self.registry.read().await;
+            for (index, envelope) in envelopes.iter().enumerate() {
+                let checked = registry.check(&envelope.event).and_then(|key| {
+                    let bytes = schemas::signing_bytes(&envelope.event)?;
+                    let digest = event_hash(&bytes, &envelope.signature);
+                    let message = crate::crypto::signed_message(envelope, bytes)?;
+                    Ok((key, digest, message))
+                });
+                match checked {
+                    Ok((key, digest, message)) => {
+                        pending.push((index, key, digest, message, envelope.signature));
+                        verdicts.push(Ok(()));
+                    }
+                    Err(e) => verdicts.push(Err(e)),
+                }
+            }
+        }
+        let (pending, valid) = on_pool(move || {
+            let items: Vec<VerifyItem<'_>> = pending
+                .iter()
+                .map(|(_, key, _, message, signature)| VerifyItem { message, signature, key })
+                .collect();
+            let valid = verify_all(&items);
+            (pending, valid)
+        })
+        .await?;
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        for ((index, key, digest, message, _), ok) in pending.into_iter().zip(valid) {
+            if ok {
+                verified.remember(digest, &key, &message);
+            } else {
+                let event_id = envelopes[index].event.id;
+                verdicts[index] = Err(LedgerError::BadSignature { event_id });
+            }
+        }
+        Ok(verdicts)
     }
 
     /// The topic an event belongs to.
@@ -243,13 +340,19 @@ impl<L: Log> Ledger<L> {
         verdicts: &mut [Option<Verdict>],
     ) -> Result<(), LedgerError> {
         let mut checked = Vec::with_capacity(candidates.len());
-        for mut candidate in candidates {
-            match registry.check(&candidate.envelope.event) {
-                Ok(key) => {
-                    candidate.key = Some(key);
-                    checked.push(candidate);
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            for mut candidate in candidates {
+                match registry.check(&candidate.envelope.event) {
+                    Ok(key) => {
+                        // Authenticated moments ago under this very key: no second check.
+                        candidate.preverified =
+                            verified.take(&candidate.digest, &key, &candidate.signing_bytes);
+                        candidate.key = Some(key);
+                        checked.push(candidate);
+                    }
+                    Err(e) => verdicts[candidate.index] = Some(Err(e)),
                 }
-                Err(e) => verdicts[candidate.index] = Some(Err(e)),
             }
         }
         if checked.is_empty() {
@@ -263,17 +366,24 @@ impl<L: Log> Ledger<L> {
             let mut chunk: Vec<Candidate> = checked.by_ref().take(PIPELINE_CHUNK_RECORDS).collect();
             let signatures: Vec<(Vec<u8>, SignatureBytes, VerifyingKey)> = chunk
                 .iter_mut()
+                .filter(|c| !c.preverified)
                 .filter_map(|c| {
                     let key = c.key?;
                     Some((std::mem::take(&mut c.signing_bytes), c.envelope.signature, key))
                 })
                 .collect();
+            let preverified: Vec<bool> = chunk.iter().map(|c| c.preverified).collect();
             let verdict = spawn_on_pool(move || {
                 let items: Vec<VerifyItem<'_>> = signatures
                     .iter()
                     .map(|(message, signature, key)| VerifyItem { message, signature, key })
                     .collect();
-                verify_all(&items)
+                let mut checked = verify_all(&items).into_iter();
+                // One verdict per candidate, in order: the preverified ones passed already.
+                preverified
+                    .into_iter()
+                    .map(|done| done || checked.next().unwrap_or(false))
+                    .collect::<Vec<bool>>()
             });
             chunks.push((chunk, verdict));
         }
@@ -333,7 +443,7 @@ fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError
     let digest = event_hash(&signing_bytes, &envelope.signature);
     // From here on, what the signature covers (the batch root's message when batch-signed).
     let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
-    Ok(Candidate { index, key: None, envelope, signing_bytes, digest, raw })
+    Ok(Candidate { index, key: None, preverified: false, envelope, signing_bytes, digest, raw })
 }
 
 /// Decodes a record read back from the log. A record that the ledger wrote and that no longer

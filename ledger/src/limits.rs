@@ -4,6 +4,9 @@ pub use schemas::limits::RECORD_SIZE_BYTES_MAX;
 
 /// Records one `Ledger::append` call accepts. Bigger bulk loads are streamed in several calls.
 pub const APPEND_BATCH_RECORDS_MAX: usize = 4096;
+/// Events `Ledger::authenticate` remembers as verified until their append: enough for every
+/// batch a service authenticates and appends at once; past it the oldest are verified again.
+pub const VERIFIED_EVENTS_MAX: usize = 65_536;
 /// Records the embedded writer puts into one RocksDB write batch (one fsync). Concurrent
 /// appends are merged up to this many.
 pub const GROUP_COMMIT_RECORDS_MAX: usize = 8192;
@@ -46,6 +49,7 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
+const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= VERIFIED_EVENTS_MAX);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES_MIN <= VERIFY_CHUNK_SIGNATURES);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES <= PIPELINE_CHUNK_RECORDS);
 const _: () = assert!(PIPELINE_CHUNK_RECORDS <= APPEND_BATCH_RECORDS_MAX);

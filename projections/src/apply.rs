@@ -127,6 +127,16 @@ fn refuse<T>(reason: String) -> Result<T, Refusal> {
     Err(Refusal::Event(reason))
 }
 
+/// An event the views pass over without halting, kept with its position and counted
+/// (`counter::ANOMALIES`): for contradictions an older log may hold that the write path now
+/// refuses, whose first fact can stand.
+fn note(tx: &mut Tx<'_>, at: LogPoint, reason: &str) -> Result<(), Refusal> {
+    tracing::warn!(partition = at.partition, offset = at.offset, reason, "event passed over");
+    tx.put(CF_ANOMALIES, anomaly_key(at), &reason.to_owned())?;
+    tx.add(counter::ANOMALIES, 1)?;
+    Ok(())
+}
+
 fn personal(keys: &dyn SealKeys, envelope: &Envelope) -> Option<PersonalData> {
     let commitment = envelope.event.payload.personal_commitment()?;
     let sealed = envelope.sealed.as_ref()?;
@@ -221,15 +231,18 @@ pub(crate) fn apply(
                 return refuse(format!("Aadhaar linked to unknown locker {}", e.locker));
             };
             if profile.aadhaar_hash.is_some() {
-                return refuse(format!("locker {} already has an Aadhaar linked", e.locker));
-            }
-            if tx.get::<schemas::LockerId>(CF_AADHAAR, &e.aadhaar.keyed_hash.0)?.is_some() {
-                return refuse("this Aadhaar is already linked to another locker".to_owned());
+                // A log written before links took the partition's turn may hold two links for
+                // one locker: the first stands, the second is reported, and the partition goes
+                // on (halting would freeze every citizen on it, for good).
+                return note(tx, origin, "a second Aadhaar link for one locker: the first stands");
             }
             profile.aadhaar_last4 = Some(e.aadhaar.last4.to_string());
             profile.aadhaar_hash = Some(e.aadhaar.keyed_hash);
             tx.put(CF_PROFILES, key, &profile)?;
-            tx.put(CF_AADHAAR, e.aadhaar.keyed_hash.0.to_vec(), &e.locker)?;
+            // Keyed by Aadhaar and locker, never read here: which locker holds an Aadhaar
+            // linked twice is decided at query time (the first link), so no partition's
+            // apply depends on another's.
+            tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
         }
         Payload::ProfileUpdated(e) => {
             let key = e.locker.0.to_vec();

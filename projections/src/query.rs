@@ -2,7 +2,7 @@
 //! that name the last key returned, so pages stay stable while new events arrive. Expiry is
 //! computed at query time from the caller's clock (`now`), never stored.
 
-use schemas::{CivilDate, LockerId, TimestampMs};
+use schemas::{CivilDate, Digest32, LockerId, TimestampMs};
 
 use crate::ProjectionError;
 use crate::limits::{LOCKER_QUOTA_BYTES, PAGE_ITEMS_MAX};
@@ -161,10 +161,35 @@ impl Views {
 
     fn owners(&self, locker: &LockerId) -> Result<Vec<Owner>, ProjectionError> {
         let mut owners = vec![Owner::Locker(*locker)];
-        if let Some(hash) = self.profile(locker)?.and_then(|p| p.aadhaar_hash) {
+        if let Some(hash) = self.profile(locker)?.and_then(|p| p.aadhaar_hash)
+            && self.aadhaar_holder(&hash)? == Some(*locker)
+        {
             owners.push(Owner::Aadhaar(hash));
         }
         Ok(owners)
+    }
+
+    /// The locker holding an Aadhaar: of the lockers that linked it (one, unless an older log
+    /// holds a race the write path now refuses), the first to link it, by event time and then
+    /// locker id, so the answer does not depend on which partition the views applied first.
+    pub fn aadhaar_holder(&self, aadhaar: &Digest32) -> Result<Option<LockerId>, ProjectionError> {
+        let mut first: Option<(TimestampMs, LockerId)> = None;
+        for (key, value) in self.scan(CF_AADHAAR, &aadhaar.0, None, usize::MAX)? {
+            let Some(locker) = key.get(32..).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+                continue;
+            };
+            let linked: TimestampMs = decode(&value, CF_AADHAAR)?;
+            let candidate = (linked, LockerId(locker));
+            if first.is_none_or(|f| (candidate.0.0, candidate.1.0) < (f.0.0, f.1.0)) {
+                first = Some(candidate);
+            }
+        }
+        Ok(first.map(|(_, locker)| locker))
+    }
+
+    /// How many events the views passed over instead of halting (`views::CF_ANOMALIES`).
+    pub fn anomalies(&self) -> Result<i64, ProjectionError> {
+        self.counter(counter::ANOMALIES)
     }
 
     /// My Certificates, issued part: documents issued to the locker, then those issued to its

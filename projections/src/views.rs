@@ -34,8 +34,10 @@ pub const CF_COUNTERS: &str = "counters";
 /// Content a deleted upload named, by when: `deleted at ms (BE) || BLAKE3`. Whoever keeps
 /// the bytes removes them once no upload names them any more (`counter::upload_refs`).
 pub const CF_DELETED_CONTENT: &str = "deleted_content";
+/// Events the views passed over instead of halting (`partition (BE) || offset (BE)` -> why).
+pub const CF_ANOMALIES: &str = "anomalies";
 
-pub const VIEW_CFS: [&str; 16] = [
+pub const VIEW_CFS: [&str; 17] = [
     CF_POSITIONS,
     CF_DOCS,
     CF_UPLOADS,
@@ -52,7 +54,18 @@ pub const VIEW_CFS: [&str; 16] = [
     CF_KEY_ORIGINS,
     CF_COUNTERS,
     CF_DELETED_CONTENT,
+    CF_ANOMALIES,
 ];
+
+/// `keyed hash of the Aadhaar || locker` -> when it was linked: every locker that linked an
+/// Aadhaar, the first of which holds it.
+pub fn aadhaar_link_key(aadhaar: &Digest32, locker: &LockerId) -> Vec<u8> {
+    [&aadhaar.0[..], &locker.0[..]].concat()
+}
+
+pub fn anomaly_key(at: LogPoint) -> Vec<u8> {
+    [&at.partition.to_be_bytes()[..], &at.offset.to_be_bytes()[..]].concat()
+}
 
 pub fn deleted_content_key(at: TimestampMs, hash: &Digest32) -> Vec<u8> {
     [at.0.to_be_bytes().as_slice(), &hash.0].concat()
@@ -244,6 +257,8 @@ pub mod counter {
     pub const ISSUED: &[u8] = b"stat/issued";
     pub const ISSUERS: &[u8] = b"stat/issuers";
     pub const REQUESTERS: &[u8] = b"stat/requesters";
+    /// Events passed over instead of halting (`CF_ANOMALIES`).
+    pub const ANOMALIES: &[u8] = b"stat/anomalies";
 
     pub fn issued_by(issuer: &str) -> Vec<u8> {
         [b"stat/issued_by/".as_slice(), issuer.as_bytes()].concat()

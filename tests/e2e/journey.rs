@@ -207,7 +207,7 @@ async fn journey(kafka: Option<(&str, &str)>) {
         "--issuer",
         "in.gov.cbse",
         "--aadhaar",
-        "2345 6789 0127",
+        "4991 1866 5246",
         "--doc-type",
         "SSCER",
         "--doc-id",
@@ -233,7 +233,7 @@ async fn journey(kafka: Option<(&str, &str)>) {
             "POST",
             "/v1/citizen/aadhaar",
             token,
-            serde_json::json!({ "aadhaar": "2345 6789 0127" }),
+            serde_json::json!({ "aadhaar": "4991 1866 5246" }),
         )
         .await;
     assert_eq!(status, 201, "{answer}");

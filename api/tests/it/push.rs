@@ -46,6 +46,8 @@ pub(crate) struct Push {
     /// Bytes sent with the event; `signed_content` is what the event claims (defaults to them).
     pub(crate) content: Option<Vec<u8>>,
     pub(crate) signed_content: Option<Vec<u8>>,
+    /// Whom the document is for; the fixture's citizen unless set.
+    pub(crate) recipient: Option<Recipient>,
 }
 
 impl Default for Push {
@@ -57,6 +59,7 @@ impl Default for Push {
             sent_name: "Asha Kumari",
             content: None,
             signed_content: None,
+            recipient: None,
         }
     }
 }
@@ -84,7 +87,7 @@ pub(crate) fn body(f: &Fixture, issuer: &(IssuerId, SigningKey), push: &Push) ->
         key_id: key_id_of(&issuer.1.verifying_key()),
         payload: Payload::DocumentIssued(DocumentIssued {
             uri,
-            recipient: Recipient::Locker(f.citizen),
+            recipient: push.recipient.clone().unwrap_or(Recipient::Locker(f.citizen)),
             name: Label::parse("Class XII Marksheet").expect("label"),
             issued_on: CivilDate::from_ymd(2024, 5, 13).expect("date"),
             valid_from: None,
@@ -306,7 +309,7 @@ async fn document_state_is_checked_so_no_push_can_stop_the_views() {
         serde_json::from_str(&body(&f, &issuer, &Push { at_ms: NOW_MS + 2, ..Push::default() }))
             .expect("json");
     let aadhaar =
-        ledger::crypto::aadhaar_ref(&[5; 32], &Aadhaar::parse("2345 6789 0127").expect("aadhaar"));
+        ledger::crypto::aadhaar_ref(&[5; 32], &Aadhaar::parse("4991 1866 5246").expect("aadhaar"));
     elsewhere["envelope"]["event"]["payload"]["document_issued"]["recipient"] =
         serde_json::json!({ "aadhaar": aadhaar });
     let envelope: Envelope =
@@ -497,25 +500,25 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
         answer(&f, signed_post(&f, key, &keyid, path, body.as_bytes().to_vec()))
     };
     let keyid = format!("{}:{}", issuer.0, key_id_of(&issuer.1.verifying_key()));
-    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"2345 6789 0127"}"#).await;
+    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"4991 1866 5246"}"#).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let expected = ledger::crypto::aadhaar_ref(
         &f.state.platform_secret,
-        &Aadhaar::parse("234567890127").expect("aadhaar"),
+        &Aadhaar::parse("499118665246").expect("aadhaar"),
     );
     assert_eq!(answer["keyed_hash"], expected.keyed_hash.to_hex());
-    assert_eq!(answer["last4"], "0127");
-    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"2345 6789 0124"}"#).await;
+    assert_eq!(answer["last4"], "5246");
+    let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"4991 1866 5247"}"#).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_aadhaar"))
     );
     let stranger = SigningKey::from_bytes(&[1; 32]);
     let stranger_id = format!("in.gov.nobody:{}", key_id_of(&stranger.verifying_key()));
-    let (status, answer) = ask(&stranger, stranger_id, r#"{"aadhaar":"2345 6789 0127"}"#).await;
+    let (status, answer) = ask(&stranger, stranger_id, r#"{"aadhaar":"4991 1866 5246"}"#).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown_key")));
     let request = Request::post("/v1/issuer/aadhaar-references")
-        .body(Body::from(r#"{"aadhaar":"2345 6789 0127"}"#))
+        .body(Body::from(r#"{"aadhaar":"4991 1866 5246"}"#))
         .expect("request");
     let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -529,8 +532,9 @@ fn signed_post(
     path: &str,
     body: Vec<u8>,
 ) -> Request<Body> {
-    let signed = api::rfc9421::sign_request(key, keyid, created_s(f), "POST", path, "", &body);
-    let mut request = Request::post(path);
+    let target = api::rfc9421::Target { method: "POST", authority: "locker.test", path, query: "" };
+    let signed = api::rfc9421::sign_request(key, keyid, created_s(f), target, &body);
+    let mut request = Request::post(path).header("host", "locker.test");
     for (name, value) in signed.into_headers() {
         request = request.header(name, value);
     }
@@ -559,20 +563,20 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
         answer(&f, signed_post(&f, key, &keyid, path, body.into_bytes()))
     };
     let numbers =
-        serde_json::json!({ "aadhaar_numbers": ["2345 6789 0127", "2345 6789 0124", "12"] });
+        serde_json::json!({ "aadhaar_numbers": ["4991 1866 5246", "4991 1866 5247", "12"] });
     let (status, answer) = ask(numbers.to_string(), &issuer.1).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let expected = ledger::crypto::aadhaar_ref(
         &f.state.platform_secret,
-        &Aadhaar::parse("234567890127").expect("aadhaar"),
+        &Aadhaar::parse("499118665246").expect("aadhaar"),
     );
     assert_eq!(answer["references"][0]["keyed_hash"], expected.keyed_hash.to_hex());
-    assert_eq!(answer["references"][0]["last4"], "0127");
+    assert_eq!(answer["references"][0]["last4"], "5246");
     assert!(answer["references"][1]["error"].as_str().is_some_and(|e| e.contains("Verhoeff")));
     assert!(answer["references"][2]["error"].is_string());
     assert!(answer["references"][1]["keyed_hash"].is_null());
 
-    let too_many = vec!["2345 6789 0127"; api::limits::AADHAAR_BATCH_MAX + 1];
+    let too_many = vec!["4991 1866 5246"; api::limits::AADHAAR_BATCH_MAX + 1];
     let (status, answer) =
         ask(serde_json::json!({ "aadhaar_numbers": too_many }).to_string(), &issuer.1).await;
     assert_eq!(
@@ -584,7 +588,7 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     // The fixture's issuer may ask for 5,000 references an hour: 3 asked above, then two
     // full batches, and the third is refused until the bucket refills.
-    let full = serde_json::json!({ "aadhaar_numbers": vec!["2345 6789 0127"; 2_000] }).to_string();
+    let full = serde_json::json!({ "aadhaar_numbers": vec!["4991 1866 5246"; 2_000] }).to_string();
     for _ in 0..2 {
         let (status, answer) = ask(full.clone(), &issuer.1).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
@@ -602,4 +606,148 @@ async fn aadhaar_references_come_in_batches_each_number_with_its_answer() {
     f.clock.set(TimestampMs(NOW_MS + 3_600_000));
     let (status, answer) = ask(full, &issuer.1).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// Everything a push could leave behind: the stored files (path and bytes), the names of the
+/// vault's keys, and the citizen topic's records.
+async fn footprint(f: &Fixture) -> (Vec<(std::path::PathBuf, Vec<u8>)>, Vec<Vec<u8>>, u64) {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push((path.clone(), std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&f._dir.path().join("files"), &mut files);
+    files.sort();
+    (files, f.state.vault.names().expect("vault"), citizen_records(f).await)
+}
+
+/// The body as an issuer would send it, with the envelope's key id replaced: signed by one
+/// key, claiming another.
+fn claiming_key(body: &str, key_id: KeyId) -> String {
+    let mut json: serde_json::Value = serde_json::from_str(body).expect("json");
+    let mut envelope: Envelope =
+        serde_json::from_value(json["envelope"].clone()).expect("envelope");
+    envelope.event.key_id = key_id;
+    json["envelope"] = serde_json::to_value(&envelope).expect("envelope json");
+    json.to_string()
+}
+
+/// A 3 MB PDF, as an attacker filling the disk would send.
+fn big_pdf() -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(3 * 1024 * 1024, b'x');
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_pushes_store_nothing_create_no_key_and_reveal_nothing() {
+    let f = fixture().await;
+    let board = register_issuer(&f, "in.gov.testboard").await;
+    // A real document, so that a forger could ask whether its URI exists.
+    let (status, answer) = post(&f, body(&f, &board, &Push::default())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    f.projector.catch_up().await.expect("project");
+    let before = footprint(&f).await;
+
+    let stranger = (board.0.clone(), SigningKey::from_bytes(&[13; 32]));
+    let content = Some(big_pdf());
+    let attacks = [
+        // A key nobody registered, with 3 MB of content.
+        (
+            body(
+                &f,
+                &stranger,
+                &Push { doc_id: "2024-1", content: content.clone(), ..Push::default() },
+            ),
+            "unknown_key",
+        ),
+        // The board's key id, signed by another key, with content.
+        (
+            claiming_key(
+                &body(
+                    &f,
+                    &stranger,
+                    &Push { doc_id: "2024-2", content: content.clone(), ..Push::default() },
+                ),
+                key_id_of(&board.1.verifying_key()),
+            ),
+            "bad_signature",
+        ),
+        // Asking whether the real document's URI exists (it does): answered as any forgery.
+        (
+            claiming_key(
+                &body(&f, &stranger, &Push::default()),
+                key_id_of(&board.1.verifying_key()),
+            ),
+            "bad_signature",
+        ),
+        (body(&f, &stranger, &Push::default()), "unknown_key"),
+    ];
+    for (attack, code) in attacks {
+        let (status, answer) = post(&f, attack).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        assert_eq!(answer["code"], code, "{answer}");
+    }
+    assert!(footprint(&f).await == before, "a forged push left something behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_batches_store_nothing_create_no_key_and_reveal_nothing() {
+    let f = fixture().await;
+    let board = register_issuer(&f, "in.gov.testboard").await;
+    let (status, answer) = post(&f, body(&f, &board, &Push::default())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    f.projector.catch_up().await.expect("project");
+    let before = footprint(&f).await;
+
+    let stranger = (board.0.clone(), SigningKey::from_bytes(&[13; 32]));
+    let board_key = key_id_of(&board.1.verifying_key());
+    // Documents for an Aadhaar nobody has a sealing key for yet: a forged row must not make one.
+    let aadhaar = Recipient::Aadhaar(ledger::crypto::aadhaar_ref(
+        &[5; 32],
+        &Aadhaar::parse("9999 9999 0019").expect("aadhaar"),
+    ));
+    let rows = [
+        // The real document's URI: a forger must not learn `uri_exists`.
+        claiming_key(&body(&f, &stranger, &Push::default()), board_key),
+        body(&f, &stranger, &Push::default()),
+        // New URIs, each of which would get a sealing key for its subject.
+        claiming_key(
+            &body(
+                &f,
+                &stranger,
+                &Push { doc_id: "2024-7", recipient: Some(aadhaar.clone()), ..Push::default() },
+            ),
+            board_key,
+        ),
+        body(
+            &f,
+            &stranger,
+            &Push { doc_id: "2024-8", recipient: Some(aadhaar), ..Push::default() },
+        ),
+    ];
+    let (status, _, answer) = crate::routes::send(
+        &f.state,
+        "POST",
+        "/v1/issuer/batches",
+        None,
+        rows.join("\n").into_bytes(),
+    )
+    .await;
+    let answer = json(&String::from_utf8_lossy(&answer));
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let codes: Vec<&str> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(codes, ["bad_signature", "unknown_key", "bad_signature", "unknown_key"], "{answer}");
+    assert!(footprint(&f).await == before, "a forged batch left something behind");
 }

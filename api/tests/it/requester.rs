@@ -45,11 +45,12 @@ fn signed(
 ) -> Request<Body> {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let now_s = ledger::clock::Clock::now(f.clock.as_ref()).0 / 1000;
-    let headers =
-        api::rfc9421::sign_request(&bank.key, &bank.keyid(), now_s, method, path, query, &body);
+    let target = api::rfc9421::Target { method, authority: "locker.test", path, query };
+    let headers = api::rfc9421::sign_request(&bank.key, &bank.keyid(), now_s, target, &body);
     let mut request = Request::builder()
         .method(method)
         .uri(path_and_query)
+        .header("host", "locker.test")
         .header("signature-input", headers.signature_input)
         .header("signature", headers.signature);
     if let Some(digest) = headers.content_digest {
@@ -566,17 +567,72 @@ async fn bad_consent_requests_are_refused_and_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_event_streams_are_bounded_and_a_closed_one_frees_its_place() {
     let f = fixture().await;
-    let bank = register_bank(&f, "in.co.streams", 31).await;
+    let banks = [
+        register_bank(&f, "in.co.streams", 31).await,
+        register_bank(&f, "in.co.other", 32).await,
+        register_bank(&f, "in.co.third", 35).await,
+    ];
+    // One requester gets its share and no more: the other slots stay for everyone else.
     let mut open = Vec::new();
-    for _ in 0..crate::routes::STREAMS_MAX {
-        open.push(open_stream(&f, &bank, None).await);
+    for _ in 0..crate::routes::STREAMS_PER_REQUESTER_MAX {
+        open.push(open_stream(&f, &banks[0], None).await);
     }
-    let request = signed(&f, &bank, "GET", "/v1/requester/events", vec![], |r| r);
+    let request = signed(&f, &banks[0], "GET", "/v1/requester/events", vec![], |r| r);
+    let (status, answer) = run(&f, request).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_streams"))
+    );
+    while open.len() < crate::routes::STREAMS_MAX {
+        open.push(open_stream(&f, &banks[1], None).await);
+    }
+    // Every slot taken: a requester with none open is told so.
+    let request = signed(&f, &banks[2], "GET", "/v1/requester/events", vec![], |r| r);
     let (status, answer) = run(&f, request).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("too_many_streams"))
     );
     drop(open.pop());
-    open.push(open_stream(&f, &bank, None).await);
+    open.push(open_stream(&f, &banks[2], None).await);
+}
+
+/// A stream is authenticated for as long as it is open: once the requester's key is revoked,
+/// or the requester suspended, its open streams end (they used to go on receiving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_ends_when_its_key_is_revoked_or_its_requester_suspended() {
+    let f = fixture().await;
+    let bank = register_bank(&f, "in.co.revoked", 33).await;
+    let other = register_bank(&f, "in.co.suspended", 34).await;
+    let mut streams = [open_stream(&f, &bank, None).await, open_stream(&f, &other, None).await];
+    let revoke = Payload::KeyRevoked(KeyRevoked {
+        owner: Principal::Requester(bank.id.clone()),
+        key_id: key_id_of(&bank.key.verifying_key()),
+        reason: Reason::parse("lost laptop").expect("reason"),
+    });
+    crate::routes::platform_append(&f, [98; 16], revoke).await;
+    let suspend = Payload::OrganisationSuspended(OrganisationSuspended {
+        organisation: Organisation::Requester(other.id.clone()),
+        reason: Reason::parse("under audit").expect("reason"),
+    });
+    crate::routes::platform_append(&f, [97; 16], suspend).await;
+    for stream in &mut streams {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
+                .await
+                .expect("the stream ends within 10 s");
+            match frame {
+                None => break,
+                Some(frame) => {
+                    let frame = frame.expect("frame");
+                    // Keep-alives may come first; an event must not.
+                    let text = frame
+                        .into_data()
+                        .map(|d| String::from_utf8_lossy(&d).into_owned())
+                        .unwrap_or_default();
+                    assert!(!text.contains("event:"), "an event after revocation: {text}");
+                }
+            }
+        }
+    }
 }

@@ -31,8 +31,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Event streams the fixture serves at once.
+/// Event streams the fixture serves at once, and to one requester.
 pub const STREAMS_MAX: usize = 4;
+pub const STREAMS_PER_REQUESTER_MAX: usize = 2;
 
 /// The fixture's clock: results day, shortly after the demo's events.
 pub const NOW_MS: i64 = 1_715_600_000_000;
@@ -110,13 +111,15 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
             Arc::new(files)
         },
         // Few, so that tests reach the bound (the service has `limits::SSE_STREAMS_MAX`).
-        streams: Arc::new(tokio::sync::Semaphore::new(STREAMS_MAX)),
+        streams: Arc::new(api::quota::StreamSlots::new(STREAMS_MAX, STREAMS_PER_REQUESTER_MAX)),
         pages: Default::default(),
         proofs: proofs as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
         // Small, so that tests reach it.
         aadhaar_quota: Arc::new(api::quota::Quota::per_hour(5_000)),
         share_views: Arc::new(api::quota::Quota::per_hour(api::limits::SHARE_VIEWS_PER_HOUR)),
+        otp_limits: Arc::new(api::otp::SendLimits::default()),
+        seen_signatures: Arc::new(api::rfc9421::SeenSignatures::default()),
     });
     Fixture {
         _dir: dir,
@@ -213,7 +216,10 @@ async fn health_reports_a_halted_partition_and_metrics_count_requests() {
     }
     let (status, body) = get(&f.state, "/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(json(&body)["halted"][0]["reason"], "grant of unknown consent");
+    assert_eq!(json(&body)["halted"][0]["offset"], 3);
+    // Where, not why: a halt's reason names lockers and documents (it goes to the log).
+    assert!(!body.contains("grant of unknown consent"), "{body}");
+    assert_eq!(json(&body)["anomalies"], 0);
     let (status, body) = get(&f.state, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -346,4 +352,38 @@ async fn huge_headers_are_refused_with_a_code() {
     assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     let body = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(json(&String::from_utf8_lossy(&body))["code"], "headers_too_large");
+}
+
+/// The demo's organisations' private keys come from the data folder's platform key: the same
+/// folder seeds the same keys again (a restart adds nothing), another folder gets others. (They
+/// once came from a constant in the source, the same on every server started with `--demo`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_keys_are_the_deployments_own() {
+    async fn demo_keys(platform_seed: u8, restarts: usize) -> Vec<Vec<u8>> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let platform = ed25519_dalek::SigningKey::from_bytes(&[platform_seed; 32]);
+        let config =
+            LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
+        let keys = dir.path().join("demo-keys");
+        for start in 0..=restarts {
+            let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).expect("log"));
+            let ledger = Ledger::open(log, config.clone()).await.expect("ledger");
+            let vault = Vault::open(dir.path().join("vault")).expect("vault");
+            let summary =
+                api::demo::seed(&ledger, &platform, &vault, Some(&keys)).await.expect("seed");
+            if start > 0 {
+                assert_eq!(summary.appended, 0, "a restart adds nothing");
+            }
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&keys)
+            .expect("keys")
+            .map(|entry| std::fs::read(entry.expect("entry").path()).expect("key"))
+            .collect();
+        files.sort();
+        files
+    }
+    let one = demo_keys(1, 1).await;
+    let other = demo_keys(2, 0).await;
+    assert_eq!(one.len(), 6);
+    assert!(one.iter().all(|key| !other.contains(key)), "two deployments share a demo key");
 }

@@ -104,9 +104,63 @@ async fn a_citizen_signs_up_with_an_otp_and_logs_in() {
         post(&f, "/v1/citizen/signup", signup("9123456780", &code, "ravi.t")).await;
     assert_eq!(
         (status, again["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("otp_not_requested")),
+        "{again}"
+    );
+    // Whoever holds the number (a fresh code) is told it has a locker.
+    let code = otp(&f, &mut messages, "9123456780").await;
+    let (status, again) =
+        post(&f, "/v1/citizen/signup", signup("9123456780", &code, "ravi.t")).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
         (StatusCode::CONFLICT, Some("mobile_registered")),
         "{again}"
     );
+}
+
+/// Whether a number has a locker, or a username is taken, is told only after the code:
+/// a stranger without it learns neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_reveals_nothing_before_the_code_checks_out() {
+    let (f, mut messages) = fixture_with_gateway().await;
+    let code = otp(&f, &mut messages, "9123456781").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    // "asha" is the demo citizen's username.
+    let (status, answer) =
+        post(&f, "/v1/citizen/signup", signup("9123456781", wrong, "asha")).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_otp")));
+    // No code asked for this number at all (the demo citizen's): nothing said of its locker.
+    let (status, answer) = post(&f, "/v1/citizen/signup", signup("9876543210", wrong, "x.y")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("otp_not_requested"))
+    );
+    // With the right code the taken username is named, and the code still works after.
+    let (status, answer) =
+        post(&f, "/v1/citizen/signup", signup("9123456781", &code, "asha")).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("username_taken")));
+    let (status, answer) =
+        post(&f, "/v1/citizen/signup", signup("9123456781", &code, "asha.two")).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+/// Codes are limited per source address too: one caller cannot make the gateway text many
+/// numbers (the per-number limit alone let it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_source_cannot_text_many_numbers() {
+    let (f, mut messages) = fixture_with_gateway().await;
+    let per_source = api::limits::OTP_SENDS_PER_SOURCE_PER_HOUR;
+    for n in 0..per_source {
+        otp(&f, &mut messages, &format!("90000001{n:02}")).await;
+    }
+    let (status, answer) =
+        post(&f, "/v1/citizen/signup/otp", serde_json::json!({ "mobile": "9000000199" })).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+        "{answer}"
+    );
+    assert!(messages.try_recv().is_err(), "no message past the limit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,15 +178,9 @@ async fn main() -> anyhow::Result<()> {
         let body = serde_json::json!({ "aadhaar_numbers": numbers }).to_string().into_bytes();
         let path = "/v1/issuer/aadhaar-reference-batches";
         let keyid = format!("{issuer}:{}", ledger::crypto::key_id_of(&key.verifying_key()));
-        let signed = api::rfc9421::sign_request(
-            &key,
-            &keyid,
-            now.0.div_euclid(1000),
-            "POST",
-            path,
-            "",
-            &body,
-        );
+        let target = api::rfc9421::Target { method: "POST", authority: &address, path, query: "" };
+        let signed =
+            api::rfc9421::sign_request(&key, &keyid, now.0.div_euclid(1000), target, &body);
         let headers = signed.into_headers();
         let answer = json_post(&client, &format!("{url}{path}"), &headers, body).await?;
         let references: Vec<AadhaarRef> = answer["references"]

@@ -173,7 +173,7 @@ async fn a_citizens_locker_through_every_view() {
     let (asha, registration) = world.register_citizen();
     let mut records = vec![world.register_issuer(), world.register_requester(), registration];
     // A marksheet issued to Asha's Aadhaar before she had a locker, then one to her locker.
-    let aadhaar = parse(Aadhaar::parse("2345 6789 0127"));
+    let aadhaar = parse(Aadhaar::parse("4991 1866 5246"));
     let aadhaar_ref = ledger::crypto::aadhaar_ref(&world.platform_secret, &aadhaar);
     let mut early = world.marksheet_envelope(&asha, "2023-0000001");
     if let Payload::DocumentIssued(issued) = &mut early.event.payload {
@@ -231,7 +231,7 @@ async fn a_citizens_locker_through_every_view() {
         profile.mobile_masked.as_deref().is_some_and(|m| m.starts_with("XXXXXX")),
         "{profile:?}"
     );
-    assert_eq!(profile.aadhaar_last4.as_deref(), Some("0127"));
+    assert_eq!(profile.aadhaar_last4.as_deref(), Some("5246"));
 
     // Six documents, two pages of four and two, the Aadhaar one last and already expired.
     let first = views.certificates(&asha.locker, now, None, 4).expect("page 1");
@@ -508,4 +508,61 @@ async fn concurrent_appliers_apply_each_event_once() {
     stop.send(true).expect("stop");
     follower.await.expect("join").expect("follow");
     check_against_model(projector.views(), &history);
+}
+
+/// A log written before Aadhaar links took their partition's turn may hold two links for one
+/// locker (two numbers raced), or one number linked by two lockers. The views take the first
+/// link and report the rest; no partition halts, and a rebuild gives the same views whichever
+/// partition it applies first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raced_aadhaar_links_are_reported_not_halted_on() {
+    let mut world = World::new(22);
+    let (asha, asha_registration) = world.register_citizen();
+    let (ravi, ravi_registration) = world.register_citizen();
+    let mut records = vec![world.register_issuer(), asha_registration, ravi_registration];
+    let first = ledger::crypto::aadhaar_ref(
+        &world.platform_secret,
+        &parse(Aadhaar::parse("4991 1866 5246")),
+    );
+    let second = ledger::crypto::aadhaar_ref(
+        &world.platform_secret,
+        &parse(Aadhaar::parse("9999 9999 0019")),
+    );
+    let platform = world.platform.clone();
+    let link = |locker: LockerId, aadhaar: &AadhaarRef| {
+        Payload::AadhaarLinked(AadhaarLinked { locker, aadhaar: aadhaar.clone() })
+    };
+    // Asha links two numbers; then Ravi links Asha's first one, a moment later.
+    records.push(world.record(Actor::Platform, &platform, link(asha.locker, &first), None));
+    records.push(world.record(Actor::Platform, &platform, link(asha.locker, &second), None));
+    world.now_ms += 1;
+    records.push(world.record(Actor::Platform, &platform, link(ravi.locker, &first), None));
+    // A marksheet issued to the contested number.
+    let mut early = world.marksheet_envelope(&asha, "2023-0000001");
+    if let Payload::DocumentIssued(issued) = &mut early.event.payload {
+        issued.recipient = Recipient::Aadhaar(first.clone());
+        issued.personal = None;
+    }
+    let issuer = world.issuer.clone();
+    records.push(parse(encode_record(
+        &ledger::crypto::sign_event(early.event, &issuer.key, None).expect("sign"),
+    )));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &world, records).await;
+    let projector = projector(&log, &dir.path().join("views"), &world, world_keys(22));
+    projector.catch_up().await.expect("catch up: no partition halts");
+    assert!(projector.status().await.expect("status").iter().all(|p| p.halt.is_none()));
+    let views = projector.views();
+    let profile = views.profile(&asha.locker).expect("profile").expect("asha");
+    assert_eq!(profile.aadhaar_last4.as_deref(), Some("5246"), "the first link stands");
+    assert_eq!(views.anomalies().expect("anomalies"), 1, "the second link is reported");
+    assert_eq!(views.aadhaar_holder(&first.keyed_hash).expect("holder"), Some(asha.locker));
+    let now = TimestampMs(world.now_ms);
+    let uris = |locker: &LockerId| -> Vec<String> {
+        let page = views.certificates(locker, now, None, 10).expect("certificates");
+        page.items.into_iter().map(|c| c.doc.uri).collect()
+    };
+    assert_eq!(uris(&asha.locker), ["in.gov.cbse-HSCER-2023-0000001"]);
+    assert!(uris(&ravi.locker).is_empty(), "the later link does not get the documents");
 }
