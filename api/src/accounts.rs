@@ -77,6 +77,16 @@ pub struct Accounts {
     /// One-time password challenges are read, changed and written under it: parallel
     /// requests for one number must not pass its send limit or its guess limit.
     otp: Mutex<()>,
+    /// Password hashes checked or made at once: all cores but one, so a flood of guesses
+    /// never takes the cores that serve everyone else; and how many wait for a turn.
+    hashing: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// A turn to hash a password (`Accounts::hashing_turn`).
+#[derive(Debug)]
+pub struct HashingTurn<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -99,6 +109,11 @@ fn session_key(token: &str) -> Vec<u8> {
 
 fn generation_key(locker: &LockerId) -> Vec<u8> {
     [b"generation/".as_slice(), &locker.0].concat()
+}
+
+/// All cores but one (at least one): argon2 is CPU-bound by design.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1)
 }
 
 fn failures_key(username: &str, source: &[u8]) -> [u8; 32] {
@@ -137,6 +152,8 @@ impl Accounts {
             failures: Mutex::new(HashMap::new()),
             decoy_hash,
             otp: Mutex::new(()),
+            hashing: tokio::sync::Semaphore::new(hashing_threads()),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -178,6 +195,19 @@ impl Accounts {
             &user_key(username),
             &User { locker, password_hash, failed_attempts: 0, locked_until_ms: 0 },
         )
+    }
+
+    /// Waits for a turn to hash a password; `None` when `LOGIN_WAITING_MAX` are waiting already
+    /// (the caller answers "busy" at once instead of queueing without bound).
+    pub async fn hashing_turn(&self) -> Option<HashingTurn<'_>> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= crate::limits::LOGIN_WAITING_MAX {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let permit = self.hashing.acquire().await.ok();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map(|permit| HashingTurn { _permit: permit })
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Failures>> {

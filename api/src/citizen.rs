@@ -95,6 +95,7 @@ pub(crate) async fn login(
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let now = state.clock.now();
     let source = source_of(&extensions);
+    let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;
     let accounts = std::sync::Arc::clone(&state.accounts);
     let username = body.username.clone();
     let password = body.password.clone();
@@ -114,6 +115,14 @@ pub(crate) async fn login(
         .map(|l| l.to_string())
         .unwrap_or_default();
     session_answer(&token, expires, locker, body.session, now, &headers)
+}
+
+pub(crate) fn hashing_busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "too many password checks at once; retry in a moment",
+    )
 }
 
 /// Where a request comes from, as failed logins are counted: its network address (empty
@@ -207,6 +216,7 @@ pub(crate) async fn change_password(
         .username;
     let now = state.clock.now();
     let source = source_of(&extensions);
+    let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;
     let accounts = std::sync::Arc::clone(&state.accounts);
     let (current, new) = (body.current_password, body.new_password);
     let changed = tokio::task::spawn_blocking(move || {
@@ -284,6 +294,67 @@ pub(crate) struct ProfileDto {
     name: Option<String>,
     date_of_birth: Option<String>,
     email: Option<String>,
+    /// The linked Aadhaar's data as available in the UIDAI database (its e-KYC answer).
+    kyc: Option<KycDto>,
+}
+
+/// The resident's data as the Aadhaar authority answered it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct KycDto {
+    name: String,
+    /// YYYY-MM-DD.
+    date_of_birth: String,
+    /// `female`, `male`, `transgender` or `undisclosed`.
+    gender: String,
+    /// UIDAI's address elements (`co`, `house`, `street`, `lm`, `loc`, `vtc`, `subdist`,
+    /// `dist`, `state`, `country`, `pc`, `po`), the empty ones left out.
+    address: Vec<AddressElementDto>,
+    verified_at_ms: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AddressElementDto {
+    element: String,
+    value: String,
+}
+
+impl KycDto {
+    pub(crate) fn from_view(kyc: projections::views::KycView) -> Self {
+        KycDto {
+            name: kyc.name,
+            date_of_birth: kyc.date_of_birth.to_string(),
+            gender: kyc.gender,
+            address: kyc
+                .address
+                .into_iter()
+                .map(|(element, value)| AddressElementDto { element, value })
+                .collect(),
+            verified_at_ms: kyc.verified_at_ms.0,
+        }
+    }
+
+    pub(crate) fn from_profile(kyc: &schemas::KycProfile, at: schemas::TimestampMs) -> Self {
+        let gender = match kyc.gender {
+            schemas::Gender::Female => "female",
+            schemas::Gender::Male => "male",
+            schemas::Gender::Transgender => "transgender",
+            schemas::Gender::Undisclosed => "undisclosed",
+        };
+        KycDto {
+            name: kyc.name.to_string(),
+            date_of_birth: kyc.date_of_birth.to_string(),
+            gender: gender.to_owned(),
+            address: kyc
+                .address
+                .iter()
+                .map(|f| AddressElementDto {
+                    element: f.key.to_string(),
+                    value: f.value.to_string(),
+                })
+                .collect(),
+            verified_at_ms: at.0,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/v1/citizen/profile", tag = "citizen", security(("session" = [])), responses((status = 200, body = ProfileDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -304,6 +375,7 @@ pub(crate) async fn profile(
         name: profile.full_name,
         date_of_birth: profile.date_of_birth.map(|d| d.to_string()),
         email: profile.email,
+        kyc: profile.kyc.map(KycDto::from_view),
     })
     .into_response())
 }

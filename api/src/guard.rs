@@ -132,6 +132,30 @@ impl WriteGuard {
         Ok(Turn { _held: held })
     }
 
+    /// The turns of several partitions at once (a write spanning two lockers), each taken
+    /// once and in partition order, so two such writes cannot wait on each other.
+    pub async fn turns(&self, keys: &[PartitionKey]) -> Result<Vec<Turn<'_>>, ApiError> {
+        let mut partitions: Vec<(u32, &PartitionKey)> = keys
+            .iter()
+            .map(|key| {
+                (
+                    ledger::partition::partition_for(
+                        &key.to_key_bytes(),
+                        self.config.citizen_partitions,
+                    ),
+                    key,
+                )
+            })
+            .collect();
+        partitions.sort_by_key(|(partition, _)| *partition);
+        partitions.dedup_by_key(|(partition, _)| *partition);
+        let mut turns = Vec::with_capacity(partitions.len());
+        for (_, key) in partitions {
+            turns.push(self.turn(key).await?);
+        }
+        Ok(turns)
+    }
+
     async fn wait(&self, topic: &str, partition: u32, offset: u64) -> Result<(), ApiError> {
         let timeout = Duration::from_millis(CATCH_UP_TIMEOUT_MS);
         match self.applied.wait_for_applied(topic, partition, offset, timeout).await {

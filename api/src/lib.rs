@@ -4,6 +4,7 @@
 //! **Architecture invariant:** only this crate knows HTTP and JSON. It converts views into its
 //! own DTOs by hand, and every error becomes `{code, message}` with a stable code.
 
+pub mod aadhaar;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
@@ -37,6 +38,7 @@ pub mod server;
 mod signup;
 pub mod sweep;
 pub mod transparency;
+pub mod uidai;
 pub mod vault;
 pub mod web;
 mod write;
@@ -94,6 +96,10 @@ pub struct Services {
     pub otp: Arc<dyn otp::OtpSender>,
     /// Codes sent per source address and in all (`limits::OTP_SENDS_PER_HOUR`).
     pub otp_limits: Arc<otp::SendLimits>,
+    /// The Aadhaar authority (OTP and e-KYC); none: Aadhaar linking is unavailable.
+    pub kyc: Option<Arc<dyn aadhaar::KycProvider>>,
+    /// Codes asked of the authority and not yet answered.
+    pub aadhaar_challenges: Arc<aadhaar::Challenges>,
     /// Signed requests already served (`limits::SIGNATURES_SEEN_MAX`): none is served twice.
     pub seen_signatures: Arc<rfc9421::SeenSignatures>,
     /// Signs what the platform vouches for (citizen registrations).
@@ -173,7 +179,8 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(admin::submit_event))
     .routes(routes!(signup::request_otp))
     .routes(routes!(signup::sign_up))
-    .routes(routes!(signup::link_aadhaar))
+    .routes(routes!(aadhaar::request_otp))
+    .routes(routes!(aadhaar::link))
     .routes(routes!(citizen::login))
     .routes(routes!(citizen::logout))
     .routes(routes!(citizen::logout_everywhere))

@@ -22,6 +22,9 @@ pub const SESSION_TTL_MS: i64 = 60 * 60 * 1000;
 pub const LOGIN_ATTEMPTS_MAX: u32 = 5;
 pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 pub const LOGIN_SOURCES_MAX: usize = 100_000;
+/// Password checks waiting for a core (argon2 runs on all cores but one): past this many a
+/// login is answered `busy` at once.
+pub const LOGIN_WAITING_MAX: usize = 256;
 pub const PASSWORD_CHARS_MIN: usize = 8;
 pub const PASSWORD_CHARS_MAX: usize = 128;
 /// A one-time password lives this long, allows this many guesses, and a mobile number gets at
@@ -35,6 +38,14 @@ pub const OTP_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// on what an attacker with many addresses can make the SMS gateway send).
 pub const OTP_SENDS_PER_SOURCE_PER_HOUR: u64 = 10;
 pub const OTP_SENDS_PER_HOUR: u64 = 100_000;
+/// Aadhaar linking: codes one locker may ask the Aadhaar authority for in a window, how long
+/// the service keeps an unanswered one, how many it keeps at most, and how long the
+/// authority may take to answer.
+pub const AADHAAR_OTP_SENDS_MAX: usize = 3;
+pub const AADHAAR_OTP_WINDOW_MS: i64 = 10 * 60 * 1000;
+pub const AADHAAR_OTP_TTL_MS: i64 = 10 * 60 * 1000;
+pub const AADHAAR_CHALLENGES_MAX: usize = 100_000;
+pub const KYC_TIMEOUT_MS: u64 = 10_000;
 /// How long the SMS gateway may take to accept a message.
 pub const OTP_GATEWAY_TIMEOUT_MS: u64 = 5000;
 /// Days a granted consent lasts unless the citizen says otherwise, and at most.

@@ -34,6 +34,38 @@ enum Command {
         /// Topic names start with this (`<prefix>.directory`, `<prefix>.events`).
         #[arg(long, env = "LOCKER_TOPIC_PREFIX", default_value = "locker")]
         topic_prefix: String,
+        /// The Aadhaar authority's OTP and e-KYC service (http://...); without it Aadhaar
+        /// linking is unavailable (--demo starts a reference authority of its own).
+        #[arg(long, env = "LOCKER_KYC_PROVIDER", requires_all = ["kyc_authority_key", "kyc_aua"])]
+        kyc_provider: Option<String>,
+        /// The authority's Ed25519 public key (hex): its answers are trusted through it alone.
+        #[arg(long, env = "LOCKER_KYC_AUTHORITY_KEY")]
+        kyc_authority_key: Option<String>,
+        /// CODE:LICENCE the authority issued the platform.
+        #[arg(long, env = "LOCKER_KYC_AUA")]
+        kyc_aua: Option<String>,
+    },
+    /// A reference Aadhaar authority (UIDAI's OTP and e-KYC API shape) for demos and tests:
+    /// its own process, a residents file, its own signing key.
+    UidaiReference {
+        /// One JSON object a line: aadhaar, mobile, name, dob (DD-MM-YYYY), gender (M/F/T),
+        /// address (UIDAI's Poa elements), status (active or suspended).
+        #[arg(long)]
+        residents: PathBuf,
+        /// The authority's signing key (created, mode 0600, when missing).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// An AUA served, CODE:LICENCE (repeat for more).
+        #[arg(long, env = "LOCKER_UIDAI_AUA", value_delimiter = ',')]
+        aua: Vec<String>,
+        /// SMS gateway for the codes (http://...); without it they go to the log, masked.
+        #[arg(long)]
+        sms_gateway: Option<String>,
+        /// Exit when standard input closes (for a parent that starts it).
+        #[arg(long)]
+        exit_with_stdin: bool,
     },
     /// Manage signing keys.
     Keys {
@@ -861,9 +893,43 @@ async fn run() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Serve { data, listen, kafka, demo, otp_gateway, topic_prefix } => {
-            let config =
-                api::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix };
+        Command::UidaiReference { residents, key, listen, aua, sms_gateway, exit_with_stdin } => {
+            let args = api::uidai::AuthorityArgs {
+                residents,
+                key,
+                listen,
+                auas: aua,
+                sms_gateway,
+                exit_with_stdin,
+            };
+            api::uidai::run_authority(args).await.map_err(anyhow::Error::msg)
+        }
+        Command::Serve {
+            data,
+            listen,
+            kafka,
+            demo,
+            otp_gateway,
+            topic_prefix,
+            kyc_provider,
+            kyc_authority_key,
+            kyc_aua,
+        } => {
+            let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
+                (Some(provider), Some(authority_key), Some(aua)) => {
+                    Some(api::server::KycSettings { provider, authority_key, aua })
+                }
+                _ => None,
+            };
+            let config = api::server::ServeConfig {
+                data,
+                listen,
+                kafka,
+                demo,
+                otp_gateway,
+                topic_prefix,
+                kyc,
+            };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

@@ -51,6 +51,70 @@ pub struct ServeConfig {
     /// Topics are `<prefix>.directory` and `<prefix>.events`: several deployments (or test
     /// runs) can share one Kafka cluster.
     pub topic_prefix: String,
+    /// The Aadhaar authority; without it Aadhaar linking is unavailable (the demo starts a
+    /// reference authority of its own).
+    pub kyc: Option<KycSettings>,
+}
+
+/// Where the Aadhaar authority is and how the service knows it.
+#[derive(Debug, Clone)]
+pub struct KycSettings {
+    /// Its base URL (http://host:port).
+    pub provider: String,
+    /// Its Ed25519 public key, hex: the only thing its answers are trusted through.
+    pub authority_key: String,
+    /// `CODE:LICENCE`, as the authority issued them to the platform.
+    pub aua: String,
+}
+
+/// The Aadhaar authority the service talks to (if any).
+type Provider = Option<Arc<dyn crate::aadhaar::KycProvider>>;
+
+/// The Aadhaar authority the service talks to, and a reference one it started for the demo.
+fn kyc_provider(
+    config: &ServeConfig,
+) -> Result<(Provider, Option<crate::uidai::Started>), ServeError> {
+    let clock: Arc<dyn ledger::clock::Clock> = Arc::new(ledger::clock::SystemClock);
+    let (settings, started) = match (&config.kyc, config.demo) {
+        (Some(settings), _) => (settings.clone(), None),
+        (None, true) => {
+            // Only the `locker` binary can start it; a service embedded in another program
+            // (a benchmark) goes on without Aadhaar linking.
+            let started = match crate::uidai::start_demo_authority(
+                &config.data,
+                config.otp_gateway.as_deref(),
+            ) {
+                Ok(started) => started,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no demo Aadhaar authority: Aadhaar linking is unavailable");
+                    return Ok((None, None));
+                }
+            };
+            say(format_args!(
+                "locker: demo Aadhaar authority at {} (its one-time passwords go to its log)",
+                started.url
+            ));
+            let settings = KycSettings {
+                provider: started.url.clone(),
+                authority_key: started.public_key.clone(),
+                aua: started.aua.clone(),
+            };
+            (settings, Some(started))
+        }
+        (None, false) => {
+            tracing::warn!("no --kyc-provider: Aadhaar linking is unavailable");
+            return Ok((None, None));
+        }
+    };
+    let provider = crate::aadhaar::HttpKyc::new(
+        &settings.provider,
+        &settings.authority_key,
+        &settings.aua,
+        clock,
+    )
+    .map_err(Reason)
+    .step("use --kyc-provider")?;
+    Ok((Some(Arc::new(provider)), started))
 }
 
 /// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
@@ -150,6 +214,7 @@ async fn run<L: Log>(
             summary.citizen_locker
         ));
     }
+    let (kyc_provider, _demo_authority) = kyc_provider(config)?;
     let (views, opened) = Views::open(config.data.join("views")).step("open the views")?;
     if let projections::Opened::Wiped { found_version } = opened {
         tracing::warn!(
@@ -225,6 +290,8 @@ async fn run<L: Log>(
         share_views: Arc::new(crate::quota::Quota::per_hour(crate::limits::SHARE_VIEWS_PER_HOUR)),
         otp_limits: Arc::new(crate::otp::SendLimits::default()),
         seen_signatures: Arc::new(crate::rfc9421::SeenSignatures::default()),
+        aadhaar_challenges: Arc::new(crate::aadhaar::Challenges::default()),
+        kyc: kyc_provider,
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -181,7 +181,8 @@ pub(crate) async fn sign_up(
         }
     }
     state.accounts.bind_mobile(&reference, locker).map_err(internal)?;
-    // argon2 on the blocking pool, never on the async workers.
+    // argon2 on the blocking pool, never on the async workers, one core left free.
+    let _turn = state.accounts.hashing_turn().await.ok_or_else(crate::citizen::hashing_busy)?;
     let accounts = std::sync::Arc::clone(&state.accounts);
     let name = username.to_string();
     let password = body.password;
@@ -192,70 +193,4 @@ pub(crate) async fn sign_up(
     let (token, expires) = state.accounts.open_session(locker, now).map_err(internal)?;
     let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AadhaarBody {
-    aadhaar: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarLinkedDto {
-    aadhaar_last4: String,
-}
-
-/// Links an Aadhaar to the caller's locker: documents issued to that Aadhaar before the locker
-/// existed join it. The number is checked (Verhoeff) and only its keyed hash and last four
-/// digits are kept; one Aadhaar per locker and one locker per Aadhaar.
-#[utoipa::path(post, path = "/v1/citizen/aadhaar", tag = "citizen", security(("session" = [])), request_body = AadhaarBody, responses((status = 201, body = AadhaarLinkedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`, `aadhaar_in_use`", body = crate::openapi::ErrorDto)))]
-pub(crate) async fn link_aadhaar(
-    State(state): State<AppState>,
-    citizen: crate::citizen::Citizen,
-    body: Result<Json<AadhaarBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
-    let aadhaar = Aadhaar::parse(&body.aadhaar)
-        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
-    let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
-    let _serialised = state.signup_lock.lock().await;
-    // The locker's partition turn, with the views caught up: two links racing for one locker
-    // (with different numbers, which the account store cannot tell apart) are one at a time,
-    // and the second sees the first.
-    let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
-    if let Some(profile) = state.views.profile(&citizen.locker)?
-        && profile.aadhaar_hash.is_some()
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "aadhaar_already_linked",
-            "this locker already has an Aadhaar linked",
-        ));
-    }
-    match state.accounts.aadhaar_locker(&reference.keyed_hash).map_err(internal)? {
-        Some(owner) if owner == citizen.locker => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "aadhaar_already_linked",
-                "this locker already has an Aadhaar linked",
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "aadhaar_in_use",
-                "this Aadhaar is linked to another locker",
-            ));
-        }
-        None => {}
-    }
-    // Appended and applied (the views include it) before the turn is let go.
-    let payload = Payload::AadhaarLinked(AadhaarLinked {
-        locker: citizen.locker,
-        aadhaar: reference.clone(),
-    });
-    crate::write::as_platform(&state, payload).await?;
-    state.accounts.bind_aadhaar(&reference.keyed_hash, citizen.locker).map_err(internal)?;
-    Ok((StatusCode::CREATED, Json(AadhaarLinkedDto { aadhaar_last4: reference.last4.to_string() }))
-        .into_response())
 }

@@ -116,6 +116,22 @@ pub(crate) async fn as_platform(
     as_platform_with_id(state, new_id(state)?, payload).await
 }
 
+/// Signs `payload` as the platform, with its sealed personal fields, and appends it.
+pub(crate) async fn as_platform_sealed(
+    state: &AppState,
+    payload: Payload,
+    sealed: Sealed,
+) -> Result<ledger::Position, ApiError> {
+    let event = Event {
+        id: new_id(state)?,
+        occurred_at_ms: state.clock.now(),
+        actor: Actor::Platform,
+        key_id: key_id_of(&state.platform.verifying_key()),
+        payload,
+    };
+    append(state, event, &state.platform, Some(sealed)).await
+}
+
 /// The same, with an id the caller derived (so a repeat is recognised).
 pub(crate) async fn as_platform_with_id(
     state: &AppState,

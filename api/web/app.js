@@ -49,7 +49,9 @@ async function api(method, path, { json, body, headers = {} } = {}) {
   if (response.ok) return response;
   let code = "error", message = `HTTP ${response.status}`;
   try { ({ code, message } = await response.json()); } catch { /* not JSON */ }
-  if (response.status === 401 && state.locker) {
+  // Only a session the service no longer knows ends the page's: a wrong code or password
+  // (also 401) is an error beside its field.
+  if (response.status === 401 && code === "invalid_token" && state.locker) {
     state.locker = null; state.csrf = null;
     say(t("session_ended"));
     go("#/login");
@@ -548,19 +550,44 @@ async function profilePage() {
     [t("date_of_birth"), profile.date_of_birth],
     [t("aadhaar"), profile.aadhaar_linked ? t("linked", { last4: profile.aadhaar_last4 }) : t("not_linked")],
   ])];
-  if (!profile.aadhaar_linked) {
-    const form = h("form", { class: "card", id: "aadhaar-form", novalidate: true },
+  if (profile.kyc) content.push(kycSection(profile.kyc));
+  if (!profile.aadhaar_linked) content.push(aadhaarForm());
+  page(t("profile_title"), ...content);
+}
+
+// The resident's data as the Aadhaar authority holds it (its e-KYC answer).
+function kycSection(kyc) {
+  const address = kyc.address.map((a) => a.value).join(", ");
+  return h("section", { class: "card", id: "kyc" },
+    h("h2", {}, t("kyc_title")),
+    detailTable([[t("name"), kyc.name], [t("date_of_birth"), kyc.date_of_birth],
+      [t("gender"), t(`gender_${kyc.gender}`)], [t("address"), address]]),
+    h("p", { class: "meta" }, t("kyc_source")));
+}
+
+// Linking proves the number: the Aadhaar authority texts a code to the mobile it holds for
+// it, and the code comes back here.
+function aadhaarForm() {
+  const form = h("form", { class: "card", id: "aadhaar-form", novalidate: true },
+    h("h2", {}, t("link_aadhaar")),
+    field("aadhaar", t("aadhaar_number"), "text", { inputmode: "numeric", autocomplete: "off" }),
+    h("button", { type: "submit", class: "primary" }, t("send_aadhaar_otp")));
+  onSubmit(form, { aadhaar: ["aadhaar", "invalid_aadhaar", "aadhaar_no_mobile", "aadhaar_suspended"] }, async (data) => {
+    const sent = await (await api("POST", "/v1/citizen/aadhaar/otp", { json: { aadhaar: String(data.get("aadhaar")).replace(/\s/g, "") } })).json();
+    const confirm = h("form", { class: "card", id: "aadhaar-otp-form", novalidate: true },
       h("h2", {}, t("link_aadhaar")),
-      field("aadhaar", t("aadhaar_number"), "text", { inputmode: "numeric", autocomplete: "off" }),
+      h("p", {}, t("aadhaar_otp_sent", { mobile: sent.sent_to })),
+      field("otp", t("otp"), "text", { inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6 }),
       h("button", { type: "submit", class: "primary" }, t("link_aadhaar")));
-    onSubmit(form, { aadhaar: ["aadhaar"] }, async (data) => {
-      await api("POST", "/v1/citizen/aadhaar", { json: { aadhaar: String(data.get("aadhaar")).replace(/\s/g, "") } });
+    onSubmit(confirm, { otp: ["otp", "invalid_otp", "otp_expired", "otp_not_requested"] }, async (code) => {
+      await api("POST", "/v1/citizen/aadhaar", { json: { txn: sent.txn, otp: String(code.get("otp")).trim() } });
       say(t("aadhaar_linked"));
       profilePage();
     });
-    content.push(form);
-  }
-  page(t("profile_title"), ...content);
+    form.replaceWith(confirm);
+    confirm.querySelector("input").focus();
+  });
+  return form;
 }
 
 // ----- Sharing -----

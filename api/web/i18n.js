@@ -32,6 +32,11 @@ export const STRINGS = {
     aadhaar: "Aadhaar", linked: "Linked (ending {last4})", not_linked: "Not linked",
     link_aadhaar: "Link Aadhaar", aadhaar_number: "Aadhaar number (12 digits)",
     aadhaar_linked: "Aadhaar linked.", locker_id: "Locker",
+    send_aadhaar_otp: "Send OTP to the mobile registered with Aadhaar",
+    aadhaar_otp_sent: "The Aadhaar authority sent an OTP to the mobile it holds for this Aadhaar ({mobile}). Enter it to link.",
+    kyc_title: "As in the UIDAI database", kyc_source: "Name, date of birth, gender and address as the Aadhaar authority holds them (e-KYC, signed by the authority).",
+    gender: "Gender", address: "Address", gender_female: "Female", gender_male: "Male",
+    gender_transgender: "Transgender", gender_undisclosed: "Not disclosed",
     session_ended: "Your session ended; log in again.",
     network_error: "The service could not be reached. Check your connection and try again.",
 
@@ -119,6 +124,11 @@ export const STRINGS = {
     aadhaar: "आधार", linked: "जुड़ा हुआ ({last4} पर समाप्त)", not_linked: "नहीं जुड़ा",
     link_aadhaar: "आधार जोड़ें", aadhaar_number: "आधार संख्या (12 अंक)",
     aadhaar_linked: "आधार जुड़ गया।", locker_id: "लॉकर",
+    send_aadhaar_otp: "आधार से जुड़े मोबाइल पर OTP भेजें",
+    aadhaar_otp_sent: "आधार प्राधिकरण ने इस आधार से जुड़े मोबाइल ({mobile}) पर OTP भेजा है। जोड़ने के लिए उसे दर्ज करें।",
+    kyc_title: "UIDAI डेटाबेस के अनुसार", kyc_source: "नाम, जन्म तिथि, लिंग और पता जैसा आधार प्राधिकरण के पास है (e-KYC, प्राधिकरण द्वारा हस्ताक्षरित)।",
+    gender: "लिंग", address: "पता", gender_female: "महिला", gender_male: "पुरुष",
+    gender_transgender: "ट्रांसजेंडर", gender_undisclosed: "नहीं बताया",
     session_ended: "आपका सत्र समाप्त हो गया; फिर से लॉग इन करें।",
     network_error: "सेवा तक नहीं पहुँच सके। अपना कनेक्शन जाँचें और फिर कोशिश करें।",
 

@@ -215,3 +215,80 @@ pub fn raw_verify_rate(count: usize) -> anyhow::Result<f64> {
     anyhow::ensure!(verdicts.iter().all(|ok| *ok), "a marksheet signature did not verify");
     Ok(rate)
 }
+
+/// `locker serve --demo` in this process, on its own two-thread runtime and a free loopback
+/// port (the embedded log in `data`), for the HTTP load tools.
+#[derive(Debug)]
+pub struct DemoServer {
+    pub base: String,
+    runtime: tokio::runtime::Runtime,
+    server: tokio::task::JoinHandle<Result<(), api::server::ServeError>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl DemoServer {
+    pub fn start(data: &std::path::Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("server")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = api::server::ServeConfig {
+            data: data.to_path_buf(),
+            listen,
+            kafka: None,
+            demo: true,
+            otp_gateway: None,
+            topic_prefix: "locker".to_owned(),
+            kyc: None,
+        };
+        let server = runtime.spawn(async move {
+            api::server::serve(config, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Ok(DemoServer { base: format!("http://{listen}"), runtime, server, stop })
+    }
+
+    /// Waits until the server answers `/healthz` (at most a minute).
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        let http = api::client::JsonClient::new(std::time::Duration::from_secs(30));
+        let health = api::client::JsonClient::parse_url(&format!("{}/healthz", self.base))
+            .map_err(anyhow::Error::msg)?;
+        let started = std::time::Instant::now();
+        while http.send("GET", &health, &[], vec![]).await.is_err() {
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Logs the demo citizen in: the bearer token and the locker id.
+    pub async fn demo_session(&self) -> anyhow::Result<(String, String)> {
+        let http = api::client::JsonClient::new(std::time::Duration::from_secs(30));
+        let login = api::client::JsonClient::parse_url(&format!("{}/v1/citizen/login", self.base))
+            .map_err(anyhow::Error::msg)?;
+        let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD })
+            .to_string();
+        let (status, session) = http.post(&login, body).await.map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(status == 200, "login: {session}");
+        let session: serde_json::Value = serde_json::from_str(&session)?;
+        let token = session["token"].as_str().unwrap_or_default().to_owned();
+        let locker = session["locker"].as_str().unwrap_or_default().to_owned();
+        Ok((token, locker))
+    }
+
+    /// Stops the server and waits for it.
+    pub fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.runtime.block_on(self.server)??;
+        Ok(())
+    }
+}

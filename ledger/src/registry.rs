@@ -154,6 +154,8 @@ impl KeyRegistry {
                 | Payload::OrganisationReinstated(_)
                 | Payload::CitizenRegistered(_)
                 | Payload::AadhaarLinked(_)
+                | Payload::AadhaarUnlinked(_)
+                | Payload::AadhaarVerified(_)
                 | Payload::SharedDocumentViewed(_)
                 | Payload::ConsentExpired(_),
             ) => Ok(()),

@@ -144,6 +144,15 @@ fn personal(keys: &dyn SealKeys, envelope: &Envelope) -> Option<PersonalData> {
     ledger::crypto::open_sealed(&key, sealed, commitment).ok()
 }
 
+fn gender_name(gender: schemas::Gender) -> &'static str {
+    match gender {
+        schemas::Gender::Female => "female",
+        schemas::Gender::Male => "male",
+        schemas::Gender::Transgender => "transgender",
+        schemas::Gender::Undisclosed => "undisclosed",
+    }
+}
+
 fn owner_of(recipient: &Recipient) -> Owner {
     match recipient {
         Recipient::Locker(locker) => Owner::Locker(*locker),
@@ -219,6 +228,7 @@ pub(crate) fn apply(
                 date_of_birth: None,
                 email: None,
                 registered_at_ms: at,
+                kyc: None,
             };
             tx.put(CF_PROFILES, key, &view)?;
             tx.add(counter::USERS, 1)?;
@@ -243,6 +253,53 @@ pub(crate) fn apply(
             // linked twice is decided at query time (the first link), so no partition's
             // apply depends on another's.
             tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
+        }
+        Payload::AadhaarVerified(e) => {
+            let key = e.locker.0.to_vec();
+            let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
+                return refuse(format!("Aadhaar verified for unknown locker {}", e.locker));
+            };
+            match profile.aadhaar_hash {
+                Some(linked) if linked != e.aadhaar.keyed_hash => {
+                    return note(tx, origin, "a second Aadhaar for one locker: the first stands");
+                }
+                Some(_) => {}
+                None => {
+                    profile.aadhaar_last4 = Some(e.aadhaar.last4.to_string());
+                    profile.aadhaar_hash = Some(e.aadhaar.keyed_hash);
+                    tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
+                }
+            }
+            profile.kyc = match personal(keys, envelope) {
+                Some(PersonalData::Kyc(kyc)) => Some(KycView {
+                    name: kyc.name.to_string(),
+                    date_of_birth: kyc.date_of_birth,
+                    gender: gender_name(kyc.gender).to_owned(),
+                    address: kyc
+                        .address
+                        .iter()
+                        .map(|f| (f.key.to_string(), f.value.to_string()))
+                        .collect(),
+                    verified_at_ms: at,
+                    authority_key: e.authority_key,
+                }),
+                _ => None,
+            };
+            tx.put(CF_PROFILES, key, &profile)?;
+        }
+        Payload::AadhaarUnlinked(e) => {
+            let key = e.locker.0.to_vec();
+            let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
+                return refuse(format!("Aadhaar unlinked from unknown locker {}", e.locker));
+            };
+            if profile.aadhaar_hash != Some(e.aadhaar.keyed_hash) {
+                return note(tx, origin, "an Aadhaar unlinked from a locker it was not linked to");
+            }
+            profile.aadhaar_hash = None;
+            profile.aadhaar_last4 = None;
+            profile.kyc = None;
+            tx.put(CF_PROFILES, key, &profile)?;
+            tx.delete(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker))?;
         }
         Payload::ProfileUpdated(e) => {
             let key = e.locker.0.to_vec();

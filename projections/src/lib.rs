@@ -24,6 +24,6 @@ pub use keys::{NoKeys, SealKeys};
 pub use projector::{PartitionStatus, Projector};
 pub use query::{
     Certificate, CertificateStatus, DeletedContent, IssuerCount, Page, RequesterCount, Stats,
-    Storage, certificate_status, effective_state,
+    Storage, certificate_status, cursor_key, effective_state,
 };
 pub use store::{Halt, Opened, SCHEMA_VERSION, Views};

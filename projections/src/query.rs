@@ -72,7 +72,9 @@ pub struct Stats {
     pub issued_by: Vec<(String, i64)>,
 }
 
-fn cursor_key(cursor: Option<&str>) -> Result<Option<Vec<u8>>, ProjectionError> {
+/// A list cursor (hex of the last key shown) as the key to go on after. Public for the fuzz
+/// target: any text is a key or an `InvalidCursor`, never a panic.
+pub fn cursor_key(cursor: Option<&str>) -> Result<Option<Vec<u8>>, ProjectionError> {
     cursor
         .map(|text| {
             let bytes: Result<Vec<u8>, _> = (0..text.len())

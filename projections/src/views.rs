@@ -162,6 +162,22 @@ pub struct ProfileView {
     pub date_of_birth: Option<CivilDate>,
     pub email: Option<String>,
     pub registered_at_ms: TimestampMs,
+    /// The linked Aadhaar's e-KYC data, as the authority answered it (`AadhaarVerified`);
+    /// none for a link made before links were proven, or whose sealed data is erased.
+    pub kyc: Option<KycView>,
+}
+
+/// What the Aadhaar authority holds of the citizen, and when and by which key it said so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KycView {
+    pub name: String,
+    pub date_of_birth: CivilDate,
+    /// `female`, `male`, `transgender` or `undisclosed`.
+    pub gender: String,
+    /// UIDAI's address elements (`co`, `house`, ..., `pc`), the empty ones left out.
+    pub address: Vec<(String, String)>,
+    pub verified_at_ms: TimestampMs,
+    pub authority_key: schemas::KeyId,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

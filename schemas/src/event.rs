@@ -392,6 +392,39 @@ pub struct AadhaarLinked {
     pub aadhaar: AadhaarRef,
 }
 
+/// The platform unlinks an Aadhaar from a locker: the Aadhaar's owner proved it with the
+/// authority's one-time password and took it back (a number once linked without that proof).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AadhaarUnlinked {
+    pub locker: LockerId,
+    pub aadhaar: AadhaarRef,
+    pub reason: UnlinkReason,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlinkReason {
+    /// The Aadhaar's owner proved it (OTP to the mobile the authority holds) from another
+    /// locker.
+    ReclaimedByOwner,
+}
+
+/// An Aadhaar proven the way UIDAI proves it (a one-time password the authority sent to the
+/// mobile it holds), linked to the locker, with the e-KYC answer the authority signed: its
+/// key and the hash of the answer here, the resident's data sealed (`PersonalData::Kyc`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AadhaarVerified {
+    pub locker: LockerId,
+    pub aadhaar: AadhaarRef,
+    /// The key id of the authority's key that signed the answer.
+    pub authority_key: KeyId,
+    /// BLAKE3 of the signed answer's bytes (what the authority's signature covers).
+    pub answer_hash: Digest32,
+    pub personal: Commitment,
+}
+
 /// Name, date of birth, gender, email: all sealed.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -575,6 +608,9 @@ pub enum Payload {
     ConsentRevoked(ConsentRevoked),
     ConsentExpired(ConsentExpired),
     DocumentAccessed(DocumentAccessed),
+    // Appended after version 1's 24 kinds (bincode writes variant indexes): issue 15.
+    AadhaarUnlinked(AadhaarUnlinked),
+    AadhaarVerified(AadhaarVerified),
 }
 
 impl Payload {
@@ -605,6 +641,8 @@ impl Payload {
             Payload::ConsentRevoked(_) => "consent_revoked",
             Payload::ConsentExpired(_) => "consent_expired",
             Payload::DocumentAccessed(_) => "document_accessed",
+            Payload::AadhaarUnlinked(_) => "aadhaar_unlinked",
+            Payload::AadhaarVerified(_) => "aadhaar_verified",
         }
     }
 
@@ -640,6 +678,8 @@ impl Payload {
             Payload::ConsentRevoked(e) => PartitionKey::Locker(e.locker),
             Payload::ConsentExpired(e) => PartitionKey::Locker(e.locker),
             Payload::DocumentAccessed(e) => PartitionKey::Locker(e.locker),
+            Payload::AadhaarUnlinked(e) => PartitionKey::Locker(e.locker),
+            Payload::AadhaarVerified(e) => PartitionKey::Locker(e.locker),
         }
     }
 
@@ -651,6 +691,7 @@ impl Payload {
             Payload::DocumentIssued(e) => e.personal.as_ref(),
             Payload::DocumentUpdated(e) => e.personal.as_ref(),
             Payload::DocumentUploaded(e) => Some(&e.personal),
+            Payload::AadhaarVerified(e) => Some(&e.personal),
             _ => None,
         }
     }

@@ -31,5 +31,5 @@ pub use ids::{
     IssuerId, Label, Last4, LockerId, MobileNumber, Reason, RequesterId, TimestampMs, Username,
 };
 pub use personal::{
-    DocumentField, DocumentPersonal, Gender, PersonalData, Profile, UploadPersonal,
+    DocumentField, DocumentPersonal, Gender, KycProfile, PersonalData, Profile, UploadPersonal,
 };

@@ -17,6 +17,8 @@ pub const FIELD_KEY_CHARS_MAX: usize = 64;
 pub const FIELD_VALUE_CHARS_MAX: usize = 1024;
 /// Structured fields of one document (subject marks, licence classes...).
 pub const DOCUMENT_FIELDS_MAX: usize = 256;
+/// Elements of an e-KYC address (UIDAI's Poa has twelve).
+pub const KYC_ADDRESS_FIELDS_MAX: usize = 12;
 pub const ISSUER_DOC_TYPES_MAX: usize = 256;
 pub const PRINCIPAL_KEYS_MAX: usize = 16;
 pub const CONSENT_ITEMS_MAX: usize = 64;

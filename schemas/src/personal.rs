@@ -17,6 +17,8 @@ pub enum PersonalData {
     Document(DocumentPersonal),
     /// For `DocumentUploaded`.
     Upload(UploadPersonal),
+    /// For `AadhaarVerified`: the resident's data as the Aadhaar authority answered it.
+    Kyc(KycProfile),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -53,6 +55,18 @@ pub struct DocumentPersonal {
     pub fields: Vec<DocumentField>,
 }
 
+/// What the Aadhaar authority holds of a resident (e-KYC): identity and address.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KycProfile {
+    pub name: Label,
+    pub date_of_birth: CivilDate,
+    pub gender: Gender,
+    /// The address by UIDAI's element names (`co`, `house`, `street`, `lm`, `loc`, `vtc`,
+    /// `subdist`, `dist`, `state`, `country`, `pc`, `po`), the empty ones left out.
+    pub address: Vec<DocumentField>,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadPersonal {
@@ -71,6 +85,15 @@ impl PersonalData {
                     document.fields.len()
                 )));
             }
+        }
+        if let PersonalData::Kyc(kyc) = self
+            && kyc.address.len() > limits::KYC_ADDRESS_FIELDS_MAX
+        {
+            return Err(SchemaError::InvalidEvent(format!(
+                "an e-KYC address has at most {} elements, not {}",
+                limits::KYC_ADDRESS_FIELDS_MAX,
+                kyc.address.len()
+            )));
         }
         Ok(())
     }

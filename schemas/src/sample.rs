@@ -36,8 +36,8 @@ impl Default for SampleParams {
     }
 }
 
-/// How many payload kinds the v1 catalogue has.
-pub const PAYLOAD_KINDS: usize = 24;
+/// How many payload kinds the catalogue has (24 in version 1, then two of issue 15).
+pub const PAYLOAD_KINDS: usize = 26;
 
 fn ok<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
     // Sample parameters are chosen valid by construction; an invalid one is a bug in the caller.
@@ -275,6 +275,24 @@ pub fn sample_envelope(kind: usize, p: &SampleParams) -> Envelope {
                 locker,
                 document: DocRef::Issued(uri),
                 content_hash: digest(17),
+            }),
+        ),
+        24 => (
+            Actor::Platform,
+            Payload::AadhaarUnlinked(AadhaarUnlinked {
+                locker,
+                aadhaar,
+                reason: UnlinkReason::ReclaimedByOwner,
+            }),
+        ),
+        25 => (
+            Actor::Platform,
+            Payload::AadhaarVerified(AadhaarVerified {
+                locker,
+                aadhaar,
+                authority_key: KeyId([p.byte ^ 22; 16]),
+                answer_hash: digest(23),
+                personal: digest(24),
             }),
         ),
         _ => panic!("the catalogue has {PAYLOAD_KINDS} payload kinds, not {}", kind + 1),

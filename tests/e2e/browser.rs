@@ -617,6 +617,27 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&other, "main p", "No issued documents yet").await;
     screenshots(&other, "signed-up").await;
 
+    // They link their Aadhaar: the reference Aadhaar authority (its own process) texts a code
+    // to the mobile it holds for the number, and My Profile then shows its e-KYC data.
+    other.goto(&format!("{base}/#/profile")).await.expect("open profile");
+    fill(&other, "#f-aadhaar", "4991 1866 5247").await;
+    click(&other, "#aadhaar-form button[type=submit]").await;
+    wait_text(&other, "#aadhaar-form .error", "Verhoeff").await;
+    fill(&other, "#f-aadhaar", "4991 1866 5246").await;
+    click(&other, "#aadhaar-form button[type=submit]").await;
+    let message = tokio::time::timeout(WAIT, sms.recv()).await.expect("an SMS").expect("sent");
+    assert_eq!(message["mobile"], "9811122233", "to the mobile the authority holds");
+    let code = message["message"].as_str().expect("text").split(' ').next().expect("code");
+    wait_text(&other, "#aadhaar-otp-form p", "xxxxxx2233").await;
+    fill(&other, "#f-otp", if code == "000000" { "111111" } else { "000000" }).await;
+    click(&other, "#aadhaar-otp-form button[type=submit]").await;
+    wait_text(&other, "#aadhaar-otp-form .error", "wrong").await;
+    fill(&other, "#f-otp", code).await;
+    click(&other, "#aadhaar-otp-form button[type=submit]").await;
+    wait_text(&other, "#kyc", "Ravi Kumar").await;
+    wait_text(&other, "#kyc", "Lucknow").await;
+    screenshots(&other, "profile-kyc").await;
+
     other.close().await.expect("close the second browser");
     c.close().await.expect("close the browser");
     drop(server);

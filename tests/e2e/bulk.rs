@@ -35,6 +35,19 @@ impl Demo {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let (gateway_url, sms) = gateway().await;
+        // The reference Aadhaar authority's residents: the demo's, and the demo citizen as
+        // the holder of `aadhaar(7)` (the number the board's file gives her).
+        let residents = data.join("uidai");
+        std::fs::create_dir_all(&residents).expect("uidai dir");
+        let asha = format!(
+            r#"{{"aadhaar": "{}", "mobile": "9876543210", "name": "Asha Kumari", "dob": "15-08-2006", "gender": "F"}}"#,
+            aadhaar(7)
+        );
+        std::fs::write(
+            residents.join("residents.jsonl"),
+            format!("{}\n{asha}\n", api::uidai::DEMO_RESIDENTS),
+        )
+        .expect("residents");
         let server = serve(&data, &gateway_url, kafka);
         let url = format!("http://{}", server.address);
         let service = Service::asha(&url).await;
@@ -134,7 +147,7 @@ fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
-    let Demo { dir, data, server, url, service, _sms } = Demo::start(None).await;
+    let Demo { dir, data, server, url, service, mut _sms } = Demo::start(None).await;
     let asha = service.locker().await;
     let before = issued_by_cbse(&service.get("/v1/stats").await);
 
@@ -216,12 +229,24 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
         assert!(tokio::time::Instant::now() < deadline, "issued by the board: {count}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let link = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar")).expect("url");
+    // Her Aadhaar, proven: the reference authority texts the code to her mobile.
     let auth = [
         ("authorization", format!("Bearer {}", service.token)),
         ("content-type", "application/json".to_owned()),
     ];
+    let ask = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar/otp")).expect("url");
     let body = serde_json::json!({ "aadhaar": aadhaar(7) }).to_string().into_bytes();
+    let (status, asked) = service.client.send("POST", &ask, &auth, body).await.expect("otp");
+    assert_eq!(status, 202, "{asked}");
+    let asked: serde_json::Value = serde_json::from_str(&asked).expect("json");
+    let message = tokio::time::timeout(Duration::from_secs(10), _sms.recv())
+        .await
+        .expect("the authority's SMS within 10 s")
+        .expect("gateway open");
+    let code =
+        message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
+    let link = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar")).expect("url");
+    let body = serde_json::json!({ "txn": asked["txn"], "otp": code }).to_string().into_bytes();
     let (status, answer) = service.client.send("POST", &link, &auth, body).await.expect("link");
     assert_eq!(status, 201, "{answer}");
     // The link is applied by the projector a moment after it is logged.

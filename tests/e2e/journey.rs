@@ -227,16 +227,35 @@ async fn journey(kafka: Option<(&str, &str)>) {
         http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
     assert_eq!(before_link["items"].as_array().map(Vec::len), Some(0), "{before_link}");
 
-    // Link Aadhaar.
+    // Link Aadhaar: the demo's reference Aadhaar authority (its own process, started by
+    // `locker serve --demo`) texts a code to the mobile it holds for the number, through the
+    // same gateway; the code back proves the number is Ravi's.
+    let (status, asked) = http
+        .json(
+            "POST",
+            "/v1/citizen/aadhaar/otp",
+            token,
+            serde_json::json!({ "aadhaar": "4991 1866 5246" }),
+        )
+        .await;
+    assert_eq!(status, 202, "{asked}");
+    let message = tokio::time::timeout(Duration::from_secs(10), sms.recv())
+        .await
+        .expect("the authority's SMS within 10 s")
+        .expect("gateway open");
+    assert_eq!(message["mobile"], "9811122233", "to the mobile the authority holds");
+    let code =
+        message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
     let (status, answer) = http
         .json(
             "POST",
             "/v1/citizen/aadhaar",
             token,
-            serde_json::json!({ "aadhaar": "4991 1866 5246" }),
+            serde_json::json!({ "txn": asked["txn"], "otp": code }),
         )
         .await;
     assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["kyc"]["name"], "Ravi Kumar", "{answer}");
 
     // The exam board pushes a marksheet with `locker issue`.
     let marksheet = dir.path().join("marksheet.pdf");

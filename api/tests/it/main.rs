@@ -11,6 +11,10 @@ mod citizen;
 mod consent;
 /// Uploads, downloads, deletion, e-signatures and share links.
 mod documents;
+/// The review's attacks on the front doors (replays, races, lock-outs, slow bodies).
+mod doors;
+/// Every route against every kind of caller, from the route list.
+mod matrix;
 /// Issuers pushing signed documents, and everything a push can get wrong.
 mod push;
 /// Requesters: signed requests (RFC 9421), consents, fetches and the event stream.

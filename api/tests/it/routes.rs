@@ -20,6 +20,58 @@ pub struct Fixture {
     /// Keeps the background follower running (as in the server) while the fixture lives.
     pub _follower: tokio::sync::watch::Sender<bool>,
     pub _checkpointer: AbortOnDrop,
+    /// The reference Aadhaar authority's texts (`kyc::authority` on a real port, with the
+    /// demo's residents), and its key.
+    pub aadhaar_sms: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>>,
+    pub authority_key: ed25519_dalek::SigningKey,
+}
+
+/// A real HTTP endpoint standing in for an SMS gateway: every POSTed message arrives on the
+/// returned channel.
+pub async fn sms_gateway() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    let router = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(message): axum::Json<serde_json::Value>| {
+            let sent = sent.clone();
+            async move {
+                let _ = sent.send(message);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/sms"), received)
+}
+
+/// The AUA the fixture's platform is to the reference authority.
+pub const TEST_AUA: &str = "locker-test:test-licence";
+
+/// The reference Aadhaar authority on a real port, texting through a real gateway; its URL.
+pub async fn start_authority(
+    key: &ed25519_dalek::SigningKey,
+    clock: Arc<dyn ledger::clock::Clock>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    let (sms_url, sms) = sms_gateway().await;
+    let residents = kyc::authority::read_residents(api::uidai::DEMO_RESIDENTS).expect("residents");
+    let (code, licence) = TEST_AUA.split_once(':').expect("aua");
+    let router = kyc::authority::router(kyc::authority::Config {
+        residents,
+        key: key.clone(),
+        auas: vec![(code.to_owned(), licence.to_owned())],
+        sms: kyc::authority::Sms::Gateway(sms_url.parse().expect("url")),
+        clock,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), sms)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Stops a background task with the fixture.
@@ -59,6 +111,18 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
     projector.catch_up().await.expect("project");
     let partitions = Arc::new(RwLock::new(projector.status().await.expect("status")));
     let clock = Arc::new(ledger::clock::ManualClock::new(schemas::TimestampMs(NOW_MS)));
+    let authority_key = ed25519_dalek::SigningKey::from_bytes(&[61; 32]);
+    let (authority_url, aadhaar_sms) =
+        start_authority(&authority_key, Arc::clone(&clock) as _).await;
+    let kyc: Arc<dyn api::aadhaar::KycProvider> = Arc::new(
+        api::aadhaar::HttpKyc::new(
+            &authority_url,
+            &hex(authority_key.verifying_key().as_bytes()),
+            TEST_AUA,
+            Arc::clone(&clock) as _,
+        )
+        .expect("kyc provider"),
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     {
         let follower = projector.clone();
@@ -120,6 +184,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         share_views: Arc::new(api::quota::Quota::per_hour(api::limits::SHARE_VIEWS_PER_HOUR)),
         otp_limits: Arc::new(api::otp::SendLimits::default()),
         seen_signatures: Arc::new(api::rfc9421::SeenSignatures::default()),
+        aadhaar_challenges: Arc::new(api::aadhaar::Challenges::default()),
+        kyc: Some(kyc),
     });
     Fixture {
         _dir: dir,
@@ -131,6 +197,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         clock,
         _follower: stop,
         _checkpointer: AbortOnDrop(checkpointer),
+        aadhaar_sms: tokio::sync::Mutex::new(aadhaar_sms),
+        authority_key,
     }
 }
 
@@ -246,6 +314,16 @@ pub async fn citizen_records(f: &Fixture) -> u64 {
 
 /// Appends an event signed by the fixture's platform (registrations made by tests).
 pub async fn platform_append(f: &Fixture, id: [u8; 16], payload: schemas::Payload) {
+    platform_append_sealed(f, id, payload, None).await;
+}
+
+/// The same, with the event's personal fields sealed beside it.
+pub async fn platform_append_sealed(
+    f: &Fixture,
+    id: [u8; 16],
+    payload: schemas::Payload,
+    sealed: Option<schemas::Sealed>,
+) {
     use ledger::crypto::{key_id_of, sign_event};
     let event = schemas::Event {
         id: schemas::EventId(id),
@@ -254,7 +332,7 @@ pub async fn platform_append(f: &Fixture, id: [u8; 16], payload: schemas::Payloa
         key_id: key_id_of(&f.platform.verifying_key()),
         payload,
     };
-    let record = schemas::encode_record(&sign_event(event, &f.platform, None).expect("sign"))
+    let record = schemas::encode_record(&sign_event(event, &f.platform, sealed).expect("sign"))
         .expect("encode");
     f.ledger.append_one(record).await.expect("the platform's event is accepted");
 }

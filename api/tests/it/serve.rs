@@ -13,7 +13,12 @@ fn start(data: &std::path::Path) -> (Child, String, String) {
         .expect("start locker");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let demo = lines.next().expect("demo line").expect("read");
-    let listening = lines.next().expect("listening line").expect("read");
+    let listening = loop {
+        let line = lines.next().expect("listening line").expect("read");
+        if line.contains("listening on") {
+            break line;
+        }
+    };
     // Keep reading, as a supervisor would; the server must not depend on it though.
     std::thread::spawn(move || lines.for_each(drop));
     let address = listening
@@ -222,4 +227,36 @@ fn locker_issue_pushes_a_document_to_a_running_server() {
     assert!(body.contains("in.gov.cbse-SSCER-2020-777"), "{body}");
     server.kill().expect("SIGKILL");
     server.wait().expect("reap");
+}
+
+/// The demo's reference Aadhaar authority is its own process on its own port, and goes away
+/// with the service, even one killed with SIGKILL (its standard input closes).
+#[test]
+fn the_demo_authority_is_its_own_process_and_ends_with_the_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_locker"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start locker");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let authority = loop {
+        let line = lines.next().expect("a line").expect("read");
+        if let Some(rest) = line.split("demo Aadhaar authority at http://").nth(1) {
+            break rest.split(' ').next().expect("address").to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let (status, body) = http_get(&authority, "/key");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("public_key"), "{body}");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while TcpStream::connect(&authority).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the authority outlived the service");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

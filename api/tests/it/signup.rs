@@ -9,24 +9,8 @@ use tower::ServiceExt;
 
 use crate::routes::{Fixture, NOW_MS, citizen_records, fixture_with_otp, json};
 
-/// A real HTTP endpoint standing in for the SMS gateway: every POSTed message arrives on the
-/// returned channel.
 async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
-    let (sent, received) = mpsc::unbounded_channel();
-    let router = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(move |axum::Json(message): axum::Json<serde_json::Value>| {
-            let sent = sent.clone();
-            async move {
-                let _ = sent.send(message);
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}/sms"), received)
+    crate::routes::sms_gateway().await
 }
 
 async fn fixture_with_gateway() -> (Fixture, mpsc::UnboundedReceiver<serde_json::Value>) {

@@ -96,50 +96,18 @@ fn main() -> anyhow::Result<()> {
     let connections: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(16);
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_path_buf();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = api::server::ServeConfig {
-        data: data.clone(),
-        listen,
-        kafka: None,
-        demo: true,
-        otp_gateway: None,
-        topic_prefix: "locker".to_owned(),
-    };
-    let server = server_runtime.spawn(async move {
-        api::server::serve(config, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let server = locker_benches::DemoServer::start(&data)?;
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("client")
         .enable_all()
         .build()?;
     clients.block_on(async {
-        let base = format!("http://{listen}");
+        let base = server.base.clone();
         let http = api::client::JsonClient::new(Duration::from_secs(30));
-        // Wait for the server to listen.
-        let health = api::client::JsonClient::parse_url(&format!("{base}/healthz")).map_err(anyhow::Error::msg)?;
-        let started = Instant::now();
-        while http.send("GET", &health, &[], vec![]).await.is_err() {
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let login = api::client::JsonClient::parse_url(&format!("{base}/v1/citizen/login")).map_err(anyhow::Error::msg)?;
-        let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD }).to_string();
-        let (status, session) = http.post(&login, body).await.map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(status == 200, "login: {session}");
-        let session: serde_json::Value = serde_json::from_str(&session)?;
-        let token = session["token"].as_str().unwrap_or_default().to_owned();
-        let locker = schemas::LockerId::parse(session["locker"].as_str().unwrap_or_default())?;
+        server.ready().await?;
+        let (token, locker) = server.demo_session().await?;
+        let locker = schemas::LockerId::parse(&locker)?;
         let key = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
         for i in 4..DOCUMENTS {
             let request = api::issue::IssueRequest {
@@ -212,7 +180,5 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(trivial.failures + mine.failures == 0, "requests failed under load");
         Ok(())
     })?;
-    let _ = stop.send(());
-    server_runtime.block_on(server)??;
-    Ok(())
+    server.stop()
 }

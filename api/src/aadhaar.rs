@@ -1,0 +1,516 @@
+//! Linking an Aadhaar, proven as the real system proves it: the Aadhaar authority sends a
+//! one-time password to the mobile number *it* holds for that Aadhaar, and answers the code
+//! with the resident's e-KYC data, signed. Knowing someone's Aadhaar number is no longer
+//! enough to take their documents (anyone could link any number before).
+//!
+//! `POST /v1/citizen/aadhaar/otp` asks the authority for a code (a transaction the service
+//! remembers for the caller's locker); `POST /v1/citizen/aadhaar` sends the code back, checks
+//! the authority's signature, and logs a platform-signed `AadhaarVerified` with the e-KYC data
+//! sealed. If another locker holds the number (linked before links were proven, or by the
+//! same resident from another account), a platform-signed `AadhaarUnlinked` takes it from
+//! there first: its documents move with the proof.
+//!
+//! The authority sits behind [`KycProvider`]; [`HttpKyc`] speaks the `kyc::wire` protocol
+//! (UIDAI's OTP and e-KYC API shape) to the reference authority or a real gateway.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kyc::wire::{self, KycRequest, KycResponse, OtpRequest, OtpResponse, codes};
+use kyc::{KycAnswer, KycError};
+use schemas::*;
+use serde::{Deserialize, Serialize};
+
+use crate::client::JsonClient;
+use crate::limits::{
+    AADHAAR_CHALLENGES_MAX, AADHAAR_OTP_SENDS_MAX, AADHAAR_OTP_TTL_MS, AADHAAR_OTP_WINDOW_MS,
+    KYC_TIMEOUT_MS,
+};
+use crate::write::internal;
+use crate::{ApiError, AppState};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the authority proved: its answer, which key signed it, and the hash of what it signed.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    pub answer: KycAnswer,
+    pub authority_key: KeyId,
+    pub answer_hash: Digest32,
+}
+
+/// The Aadhaar authority, as the service sees it.
+pub trait KycProvider: Send + Sync {
+    /// Has a code sent to the mobile the authority holds for `aadhaar`; the masked number.
+    fn send_otp<'a>(
+        &'a self,
+        aadhaar: &'a Aadhaar,
+        txn: &'a str,
+    ) -> BoxFuture<'a, Result<String, KycError>>;
+    /// The code back, for the resident's e-KYC data, its signature checked.
+    fn ekyc<'a>(
+        &'a self,
+        aadhaar: &'a Aadhaar,
+        txn: &'a str,
+        otp: &'a str,
+    ) -> BoxFuture<'a, Result<Proven, KycError>>;
+}
+
+/// The authority over HTTP (`kyc::wire`), trusted only through its public key.
+pub struct HttpKyc {
+    base: String,
+    aua_code: String,
+    licence_key: String,
+    authority: ed25519_dalek::VerifyingKey,
+    client: JsonClient,
+    clock: Arc<dyn ledger::clock::Clock>,
+}
+
+impl std::fmt::Debug for HttpKyc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpKyc").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl HttpKyc {
+    /// `authority_key`: the authority's Ed25519 public key, 64 hex digits; `aua`:
+    /// `CODE:LICENCE`, what the authority issued the platform.
+    pub fn new(
+        base: &str,
+        authority_key: &str,
+        aua: &str,
+        clock: Arc<dyn ledger::clock::Clock>,
+    ) -> Result<Self, String> {
+        JsonClient::parse_url(base)?;
+        let bytes = Digest32::from_hex(authority_key.trim())
+            .map_err(|_| "the authority's key must be 64 hex digits".to_owned())?;
+        let authority = ed25519_dalek::VerifyingKey::from_bytes(bytes.as_bytes())
+            .map_err(|e| format!("the authority's key: {e}"))?;
+        let (aua_code, licence_key) =
+            aua.split_once(':').ok_or("the AUA must be given as CODE:LICENCE")?;
+        Ok(HttpKyc {
+            base: base.trim_end_matches('/').to_owned(),
+            aua_code: aua_code.to_owned(),
+            licence_key: licence_key.to_owned(),
+            authority,
+            client: JsonClient::new(Duration::from_millis(KYC_TIMEOUT_MS)),
+            clock,
+        })
+    }
+
+    async fn call<A: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> Result<A, KycError> {
+        let url = JsonClient::parse_url(&format!("{}{path}", self.base))
+            .map_err(KycError::Unavailable)?;
+        let (status, text) = self.client.post(&url, body).await.map_err(KycError::Unavailable)?;
+        if status != 200 {
+            return Err(KycError::Unavailable(format!("the authority answered HTTP {status}")));
+        }
+        serde_json::from_str(&text).map_err(|e| KycError::Malformed(e.to_string()))
+    }
+
+    fn ts(&self) -> String {
+        wire::timestamp(self.clock.now().0)
+    }
+}
+
+fn refused(err: Option<String>) -> KycError {
+    KycError::Refused { code: err.unwrap_or_default() }
+}
+
+impl KycProvider for HttpKyc {
+    fn send_otp<'a>(
+        &'a self,
+        aadhaar: &'a Aadhaar,
+        txn: &'a str,
+    ) -> BoxFuture<'a, Result<String, KycError>> {
+        Box::pin(async move {
+            let request = OtpRequest {
+                uid: aadhaar.expose_digits().to_owned(),
+                txn: txn.to_owned(),
+                ac: self.aua_code.clone(),
+                lk: self.licence_key.clone(),
+                ver: wire::API_VERSION.to_owned(),
+                ts: self.ts(),
+                uid_type: "A".to_owned(),
+                ch: "01".to_owned(),
+            };
+            let body =
+                serde_json::to_string(&request).map_err(|e| KycError::Malformed(e.to_string()))?;
+            let answer: OtpResponse = self.call("/otp/2.5", body).await?;
+            if answer.txn != txn {
+                return Err(KycError::Mismatch);
+            }
+            if answer.ret != "y" {
+                return Err(refused(answer.err));
+            }
+            Ok(answer.info.unwrap_or_default())
+        })
+    }
+
+    fn ekyc<'a>(
+        &'a self,
+        aadhaar: &'a Aadhaar,
+        txn: &'a str,
+        otp: &'a str,
+    ) -> BoxFuture<'a, Result<Proven, KycError>> {
+        Box::pin(async move {
+            let request = KycRequest {
+                uid: aadhaar.expose_digits().to_owned(),
+                txn: txn.to_owned(),
+                otp: otp.to_owned(),
+                ac: self.aua_code.clone(),
+                lk: self.licence_key.clone(),
+                ver: wire::API_VERSION.to_owned(),
+                ts: self.ts(),
+                rc: "Y".to_owned(),
+            };
+            let body =
+                serde_json::to_string(&request).map_err(|e| KycError::Malformed(e.to_string()))?;
+            let answer: KycResponse = self.call("/kyc/2.5", body).await?;
+            if answer.txn != txn {
+                return Err(KycError::Mismatch);
+            }
+            if answer.ret != "y" {
+                return Err(refused(answer.err));
+            }
+            let signed = answer.kyc.ok_or_else(|| KycError::Malformed("no kyc".to_owned()))?;
+            wire::verify_kyc(&signed, &self.authority)?;
+            // The signed answer itself must be about this transaction and this number.
+            if signed.answer.txn != txn || signed.answer.uid_last4 != aadhaar.last4().as_str() {
+                return Err(KycError::Mismatch);
+            }
+            let answer_hash =
+                Digest32(*blake3::hash(&wire::kyc_signing_bytes(&signed.answer)).as_bytes());
+            Ok(Proven {
+                answer: signed.answer,
+                authority_key: ledger::crypto::key_id_of(&self.authority),
+                answer_hash,
+            })
+        })
+    }
+}
+
+/// Codes asked for and not yet answered, by transaction id: in memory (a restart asks the
+/// citizen for a new code), bounded, each for one locker.
+#[derive(Debug, Default)]
+pub struct Challenges {
+    pending: Mutex<HashMap<String, Challenge>>,
+    sent: Mutex<HashMap<LockerId, Vec<i64>>>,
+}
+
+#[derive(Clone)]
+struct Challenge {
+    locker: LockerId,
+    aadhaar: Aadhaar,
+    expires_ms: i64,
+}
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenge").field("expires_ms", &self.expires_ms).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Challenges {
+    /// Counts a code for the locker, or says in how many seconds one may be asked.
+    fn count_send(&self, locker: &LockerId, now: i64) -> Result<(), i64> {
+        let mut sent = lock(&self.sent);
+        if sent.len() >= AADHAAR_CHALLENGES_MAX && !sent.contains_key(locker) {
+            sent.retain(|_, times| times.iter().any(|t| now - t < AADHAAR_OTP_WINDOW_MS));
+            if sent.len() >= AADHAAR_CHALLENGES_MAX {
+                return Err(60);
+            }
+        }
+        let times = sent.entry(*locker).or_default();
+        times.retain(|t| now - t < AADHAAR_OTP_WINDOW_MS);
+        if times.len() >= AADHAAR_OTP_SENDS_MAX {
+            let oldest = times.iter().min().copied().unwrap_or(now);
+            return Err((oldest + AADHAAR_OTP_WINDOW_MS - now + 999) / 1000);
+        }
+        times.push(now);
+        Ok(())
+    }
+
+    fn remember(&self, txn: String, challenge: Challenge, now: i64) -> Result<(), ApiError> {
+        let mut pending = lock(&self.pending);
+        if pending.len() >= AADHAAR_CHALLENGES_MAX {
+            pending.retain(|_, c| c.expires_ms > now);
+            if pending.len() >= AADHAAR_CHALLENGES_MAX {
+                return Err(busy());
+            }
+        }
+        pending.insert(txn, challenge);
+        Ok(())
+    }
+
+    /// The Aadhaar of a live challenge the locker started.
+    fn find(&self, txn: &str, locker: &LockerId, now: i64) -> Option<Aadhaar> {
+        let pending = lock(&self.pending);
+        pending
+            .get(txn)
+            .filter(|c| c.locker == *locker && c.expires_ms > now)
+            .map(|c| c.aadhaar.clone())
+    }
+
+    fn end(&self, txn: &str) {
+        lock(&self.pending).remove(txn);
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many Aadhaar checks at once; retry")
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "kyc_unavailable",
+        "Aadhaar linking needs the Aadhaar authority, which this service is not connected to",
+    )
+}
+
+/// The authority's refusals, as the citizen can act on them.
+fn kyc_error(e: KycError) -> ApiError {
+    match e {
+        KycError::Refused { code } => {
+            let (status, name) = match code.as_str() {
+                codes::INVALID_UID => (StatusCode::BAD_REQUEST, "invalid_aadhaar"),
+                codes::UID_SUSPENDED => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_suspended"),
+                codes::NO_MOBILE => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_no_mobile"),
+                codes::INVALID_OTP => (StatusCode::UNAUTHORIZED, "invalid_otp"),
+                codes::OTP_EXHAUSTED => (StatusCode::UNAUTHORIZED, "otp_expired"),
+                codes::OTP_FLOODING | codes::OTP_LIMIT => {
+                    (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+                }
+                _ => (StatusCode::BAD_GATEWAY, "kyc_refused"),
+            };
+            ApiError::new(
+                status,
+                name,
+                format!("{} (Aadhaar authority code {code})", codes::meaning(&code)),
+            )
+        }
+        KycError::Unavailable(e) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "kyc_unavailable",
+            format!("the Aadhaar authority could not be reached: {e}"),
+        ),
+        // A forged or mixed-up answer: nothing is linked, and the citizen may try again.
+        other => ApiError::new(StatusCode::BAD_GATEWAY, "kyc_not_verified", other.to_string()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AadhaarOtpBody {
+    /// Twelve digits, spaces allowed.
+    #[schema(pattern = r"^[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}$")]
+    aadhaar: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AadhaarOtpSent {
+    /// Send it back with the code.
+    txn: String,
+    /// The mobile the authority holds for the Aadhaar, masked.
+    sent_to: String,
+    expires_at_ms: i64,
+}
+
+/// Asks the Aadhaar authority to send a one-time password to the mobile it holds for the
+/// Aadhaar (not one the caller names).
+#[utoipa::path(post, path = "/v1/citizen/aadhaar/otp", tag = "citizen", security(("session" = [])), request_body = AadhaarOtpBody, responses((status = 202, body = AadhaarOtpSent), (status = 400, description = "`invalid_aadhaar`, malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`", body = crate::openapi::ErrorDto), (status = 422, description = "`aadhaar_suspended`, `aadhaar_no_mobile`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`kyc_unavailable`", body = crate::openapi::ErrorDto), (status = 503, description = "`kyc_unavailable`: no authority configured", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn request_otp(
+    State(state): State<AppState>,
+    citizen: crate::citizen::Citizen,
+    body: Result<Json<AadhaarOtpBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let aadhaar = Aadhaar::parse(&body.aadhaar)
+        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
+    let provider = state.kyc.clone().ok_or_else(unavailable)?;
+    let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
+    if let Some(profile) = state.views.profile(&citizen.locker)?
+        && profile.aadhaar_hash.is_some_and(|linked| linked != reference.keyed_hash)
+    {
+        return Err(already_linked());
+    }
+    let now = state.clock.now().0;
+    state.aadhaar_challenges.count_send(&citizen.locker, now).map_err(|seconds| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many codes asked for; try again in {seconds} s"),
+        )
+    })?;
+    let txn = crate::documents::hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let sent_to = provider.send_otp(&aadhaar, &txn).await.map_err(kyc_error)?;
+    let expires_ms = now + AADHAAR_OTP_TTL_MS;
+    let challenge = Challenge { locker: citizen.locker, aadhaar, expires_ms };
+    state.aadhaar_challenges.remember(txn.clone(), challenge, now)?;
+    let answer = AadhaarOtpSent { txn, sent_to, expires_at_ms: expires_ms };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+fn already_linked() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "aadhaar_already_linked",
+        "this locker already has another Aadhaar linked",
+    )
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AadhaarBody {
+    /// From `POST /v1/citizen/aadhaar/otp`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    txn: String,
+    /// The six digits the Aadhaar authority sent.
+    #[schema(pattern = "^[0-9]{6}$")]
+    otp: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AadhaarLinkedDto {
+    aadhaar_last4: String,
+    /// The number was linked to another locker, and was taken from it with this proof.
+    reclaimed: bool,
+    kyc: crate::citizen::KycDto,
+}
+
+/// Links the Aadhaar the code was sent for, once the authority's signed e-KYC answer checks
+/// out; takes it from another locker that holds it.
+#[utoipa::path(post, path = "/v1/citizen/aadhaar", tag = "citizen", security(("session" = [])), request_body = AadhaarBody, responses((status = 201, body = AadhaarLinkedDto), (status = 400, description = "`otp_not_requested`, malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_token`, `invalid_otp`, `otp_expired`", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`", body = crate::openapi::ErrorDto), (status = 502, description = "`kyc_unavailable`, `kyc_not_verified`", body = crate::openapi::ErrorDto), (status = 503, description = "`kyc_unavailable`: no authority configured", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn link(
+    State(state): State<AppState>,
+    citizen: crate::citizen::Citizen,
+    body: Result<Json<AadhaarBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let provider = state.kyc.clone().ok_or_else(unavailable)?;
+    let now = state.clock.now().0;
+    let aadhaar =
+        state.aadhaar_challenges.find(&body.txn, &citizen.locker, now).ok_or_else(|| {
+            ApiError::bad_request(
+                "otp_not_requested",
+                "no live code for this transaction; ask for one first",
+            )
+        })?;
+    let proven = match provider.ekyc(&aadhaar, &body.txn, &body.otp).await {
+        Ok(proven) => proven,
+        Err(KycError::Refused { code }) if code == codes::INVALID_OTP => {
+            return Err(kyc_error(KycError::Refused { code }));
+        }
+        Err(e) => {
+            // The authority's transaction is over (used up, expired, forged): so is ours.
+            state.aadhaar_challenges.end(&body.txn);
+            return Err(kyc_error(e));
+        }
+    };
+    state.aadhaar_challenges.end(&body.txn);
+    let profile = kyc_profile(&proven.answer)?;
+    let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
+    let reclaimed = record_link(&state, citizen.locker, &reference, &proven, &profile).await?;
+    let answer = AadhaarLinkedDto {
+        aadhaar_last4: reference.last4.to_string(),
+        reclaimed,
+        kyc: crate::citizen::KycDto::from_profile(&profile, TimestampMs(now)),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Logs the proven link (and the unlink of a locker that held the number), in the turns of
+/// both lockers' partitions, under the link lock. Says whether the number was reclaimed.
+async fn record_link(
+    state: &AppState,
+    locker: LockerId,
+    reference: &AadhaarRef,
+    proven: &Proven,
+    profile: &KycProfile,
+) -> Result<bool, ApiError> {
+    let _serialised = state.signup_lock.lock().await;
+    let holder = state.accounts.aadhaar_locker(&reference.keyed_hash).map_err(internal)?;
+    let other = holder.filter(|h| *h != locker);
+    let mut keys = vec![PartitionKey::Locker(locker)];
+    keys.extend(other.map(PartitionKey::Locker));
+    let _turns = state.writes.turns(&keys).await?;
+    if let Some(profile) = state.views.profile(&locker)?
+        && profile.aadhaar_hash.is_some_and(|linked| linked != reference.keyed_hash)
+    {
+        return Err(already_linked());
+    }
+    if let Some(other) = other
+        && state
+            .views
+            .profile(&other)?
+            .is_some_and(|p| p.aadhaar_hash == Some(reference.keyed_hash))
+    {
+        let unlink = Payload::AadhaarUnlinked(AadhaarUnlinked {
+            locker: other,
+            aadhaar: reference.clone(),
+            reason: UnlinkReason::ReclaimedByOwner,
+        });
+        crate::write::as_platform(state, unlink).await?;
+    }
+    let (commitment, sealed) =
+        crate::write::seal_for(state, &locker, &PersonalData::Kyc(profile.clone()))?;
+    let verified = Payload::AadhaarVerified(AadhaarVerified {
+        locker,
+        aadhaar: reference.clone(),
+        authority_key: proven.authority_key,
+        answer_hash: proven.answer_hash,
+        personal: commitment,
+    });
+    crate::write::as_platform_sealed(state, verified, sealed).await?;
+    state.accounts.bind_aadhaar(&reference.keyed_hash, locker).map_err(internal)?;
+    Ok(other.is_some())
+}
+
+/// The authority's answer as sealed personal data; an answer that does not fit is refused.
+fn kyc_profile(answer: &KycAnswer) -> Result<KycProfile, ApiError> {
+    let bad = |what: &str| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "kyc_not_verified",
+            format!("the authority's answer has an unusable {what}"),
+        )
+    };
+    let name = Label::parse(&answer.poi.name).map_err(|_| bad("name"))?;
+    let (year, month, day) =
+        wire::parse_dob(&answer.poi.dob).ok_or_else(|| bad("date of birth"))?;
+    let date_of_birth = CivilDate::from_ymd(year, month, day).map_err(|_| bad("date of birth"))?;
+    let gender = match answer.poi.gender.as_str() {
+        "F" => Gender::Female,
+        "M" => Gender::Male,
+        "T" => Gender::Transgender,
+        _ => Gender::Undisclosed,
+    };
+    let address = answer
+        .poa
+        .elements()
+        .into_iter()
+        .map(|(element, value)| {
+            Ok(DocumentField {
+                key: FieldKey::parse(element).map_err(|_| bad("address"))?,
+                value: FieldValue::parse(value).map_err(|_| bad("address"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(KycProfile { name, date_of_birth, gender, address })
+}
