@@ -421,26 +421,16 @@ impl Accounts {
         Ok((code, TimestampMs(challenge.expires_at_ms)))
     }
 
-    /// Checks a code; a right one is used up.
-    pub fn verify_otp(
-        &self,
-        mobile_ref: &schemas::Digest32,
-        secret: &[u8; 32],
-        code: &str,
-        now: TimestampMs,
-    ) -> Result<(), OtpError> {
-        self.check_otp(mobile_ref, secret, code, now)?;
-        self.use_otp(mobile_ref)
+    /// The pending challenge stored under `key`.
+    fn challenge(&self, key: &[u8]) -> Result<Challenge, OtpError> {
+        self.get(key).map_err(|e| otp_store(format!("{e:?}")))?.ok_or(OtpError::NoChallenge)
     }
 
     /// Uses up the code of a challenge (after `check_otp` passed and what it guarded is done).
     pub fn use_otp(&self, mobile_ref: &schemas::Digest32) -> Result<(), OtpError> {
         let _one_at_a_time = self.otp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = challenge_key(mobile_ref);
-        let mut challenge: Challenge = self
-            .get(&key)
-            .map_err(|e| otp_store(format!("{e:?}")))?
-            .ok_or(OtpError::NoChallenge)?;
+        let mut challenge = self.challenge(&key)?;
         challenge.code_hash = None;
         self.put(&key, &challenge).map_err(|e| otp_store(format!("{e:?}")))
     }
@@ -457,10 +447,7 @@ impl Accounts {
         use crate::limits::OTP_ATTEMPTS_MAX;
         let _one_at_a_time = self.otp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = challenge_key(mobile_ref);
-        let mut challenge: Challenge = self
-            .get(&key)
-            .map_err(|e| otp_store(format!("{e:?}")))?
-            .ok_or(OtpError::NoChallenge)?;
+        let mut challenge = self.challenge(&key)?;
         let Some(expected) = challenge.code_hash else { return Err(OtpError::NoChallenge) };
         if challenge.expires_at_ms <= now.0 {
             return Err(OtpError::Expired);

@@ -237,17 +237,7 @@ pub(crate) async fn logout_everywhere(
     headers: axum::http::HeaderMap,
     citizen: Citizen,
 ) -> Result<Response, ApiError> {
-    state.accounts.logout_everywhere(&citizen.locker).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-    })?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(
-            axum::http::header::SET_COOKIE,
-            crate::web::session_cookie("", 0, crate::web::over_tls(&headers)),
-        )],
-    )
-        .into_response())
+    logged_out(state.accounts.logout_everywhere(&citizen.locker), &headers)
 }
 
 #[utoipa::path(post, path = "/v1/citizen/logout", tag = "citizen", security(("session" = [])), responses((status = 204, description = "Logged out"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -256,17 +246,19 @@ pub(crate) async fn logout(
     headers: axum::http::HeaderMap,
     citizen: Citizen,
 ) -> Result<Response, ApiError> {
-    state.accounts.logout(&citizen.token).map_err(|e| {
+    logged_out(state.accounts.logout(&citizen.token), &headers)
+}
+
+/// 204 with the session cookie cleared, once the sessions are ended.
+fn logged_out(
+    ended: Result<(), LoginError>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    ended.map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
     })?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(
-            axum::http::header::SET_COOKIE,
-            crate::web::session_cookie("", 0, crate::web::over_tls(&headers)),
-        )],
-    )
-        .into_response())
+    let cookie = crate::web::session_cookie("", 0, crate::web::over_tls(headers));
+    Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, cookie)]).into_response())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -334,12 +326,7 @@ impl KycDto {
     }
 
     pub(crate) fn from_profile(kyc: &schemas::KycProfile, at: schemas::TimestampMs) -> Self {
-        let gender = match kyc.gender {
-            schemas::Gender::Female => "female",
-            schemas::Gender::Male => "male",
-            schemas::Gender::Transgender => "transgender",
-            schemas::Gender::Undisclosed => "undisclosed",
-        };
+        let gender = projections::views::gender_name(kyc.gender);
         KycDto {
             name: kyc.name.to_string(),
             date_of_birth: kyc.date_of_birth.to_string(),

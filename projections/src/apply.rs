@@ -144,15 +144,6 @@ fn personal(keys: &dyn SealKeys, envelope: &Envelope) -> Option<PersonalData> {
     ledger::crypto::open_sealed(&key, sealed, commitment).ok()
 }
 
-fn gender_name(gender: schemas::Gender) -> &'static str {
-    match gender {
-        schemas::Gender::Female => "female",
-        schemas::Gender::Male => "male",
-        schemas::Gender::Transgender => "transgender",
-        schemas::Gender::Undisclosed => "undisclosed",
-    }
-}
-
 fn owner_of(recipient: &Recipient) -> Owner {
     match recipient {
         Recipient::Locker(locker) => Owner::Locker(*locker),

@@ -167,6 +167,16 @@ pub struct ProfileView {
     pub kyc: Option<KycView>,
 }
 
+/// A gender as the views and the API name it.
+pub fn gender_name(gender: schemas::Gender) -> &'static str {
+    match gender {
+        schemas::Gender::Female => "female",
+        schemas::Gender::Male => "male",
+        schemas::Gender::Transgender => "transgender",
+        schemas::Gender::Undisclosed => "undisclosed",
+    }
+}
+
 /// What the Aadhaar authority holds of the citizen, and when and by which key it said so.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KycView {
