@@ -289,7 +289,7 @@ fn kyc_error(e: KycError) -> ApiError {
     match e {
         KycError::Refused { code } => {
             let (status, name) = match code.as_str() {
-                codes::INVALID_UID => (StatusCode::BAD_REQUEST, "invalid_aadhaar"),
+                codes::INVALID_UID => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_aadhaar"),
                 codes::UID_SUSPENDED => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_suspended"),
                 codes::NO_MOBILE => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_no_mobile"),
                 codes::INVALID_OTP => (StatusCode::UNAUTHORIZED, "invalid_otp"),
@@ -338,11 +338,10 @@ pub(crate) struct AadhaarOtpSent {
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
     citizen: crate::citizen::Citizen,
-    body: Result<Json<AadhaarOtpBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<AadhaarOtpBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let aadhaar = Aadhaar::parse(&body.aadhaar)
-        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable("invalid_aadhaar", e.to_string()))?;
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     if let Some(profile) = state.views.profile(&citizen.locker)?
@@ -400,14 +399,14 @@ pub(crate) struct AadhaarLinkedDto {
 pub(crate) async fn link(
     State(state): State<AppState>,
     citizen: crate::citizen::Citizen,
-    body: Result<Json<AadhaarBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<AadhaarBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
     let now = state.clock.now().0;
     let aadhaar =
         state.aadhaar_challenges.find(&body.txn, &citizen.locker, now).ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::new(
+                StatusCode::CONFLICT,
                 "otp_not_requested",
                 "no live code for this transaction; ask for one first",
             )

@@ -19,19 +19,18 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminBody {
-    /// The signed event in its JSON form (`sealed` null)
-    #[schema(value_type = Object)]
+    /// The signed directory event in its JSON form (`sealed` null)
+    #[schema(schema_with = crate::openapi::event::directory_envelope)]
     envelope: Envelope,
 }
 
 /// `POST /v1/admin/events`: `{envelope}` of a directory event signed by the platform.
-#[utoipa::path(post, path = "/v1/admin/events", tag = "operator", request_body(content = AdminBody, description = "A directory event signed with the platform key"), responses((status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`", body = crate::openapi::ErrorDto), (status = 409, description = "`already_registered`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/admin/events", tag = "operator", request_body(content = AdminBody, description = "A directory event signed with the platform key"), responses((status = 422, description = "`invalid_event` (not a directory event), `stale_event` (its time is more than 5 minutes from the server's)", body = crate::openapi::ErrorDto), (status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`", body = crate::openapi::ErrorDto), (status = 409, description = "`already_registered`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn submit_event(
     State(state): State<AppState>,
-    body: Result<Json<AdminBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<AdminBody>,
 ) -> Result<Response, ApiError> {
-    let Json(AdminBody { envelope }) =
-        body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
+    let AdminBody { envelope } = body;
     if envelope.event.actor != Actor::Platform {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -40,13 +39,13 @@ pub(crate) async fn submit_event(
         ));
     }
     if envelope.event.payload.partition_key() != PartitionKey::Directory {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_event",
             format!("{} is not a directory event", envelope.event.payload.kind_name()),
         ));
     }
     if envelope.sealed.is_some() {
-        return Err(ApiError::bad_request("invalid_event", "directory events seal nothing"));
+        return Err(ApiError::unprocessable("invalid_event", "directory events seal nothing"));
     }
     crate::push::check_window(&state, &envelope.event)?;
     // Directory events have no citizen views to wait for.

@@ -88,8 +88,7 @@ struct Parsed {
 
 /// Everything about one row that can be checked alone (on any core).
 fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
-    let body: PushBody = serde_json::from_slice(line)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let body: PushBody = crate::body::json(line)?;
     if body.content.is_some() {
         return Err(ApiError::bad_request(
             "content_not_supported",
@@ -117,7 +116,7 @@ fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
         ));
     }
     if event.id != ledger::crypto::issue_event_id(&issued.uri) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_event_id",
             format!(
                 "an issuance's event id is derived from its URI ({})",
@@ -144,7 +143,7 @@ fn same_issuance(logged: &Envelope, sent: &Envelope) -> bool {
 }
 
 /// `POST /v1/issuer/batches`
-#[utoipa::path(post, path = "/v1/issuer/batches", tag = "issuer", request_body(content = String, content_type = "application/x-ndjson", description = "Up to 2,000 rows, one per line, each a single push's body (`document_issued`, no `content`)"), description = "Bulk issuance: every row gets its own verdict, in order. Rows are authenticated by their signatures, like single pushes.", responses((status = 200, body = BatchResult), (status = 413, description = "`payload_too_large`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: nothing of the batch was written; retry it", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/batches", tag = "issuer", request_body(content = crate::openapi::event::BatchRows, content_type = "application/x-ndjson", description = "Up to 2,000 rows, one per line (NDJSON): each a `BatchRow`, a single push's body with a `document_issued` event and no `content`"), description = "Bulk issuance: every row gets its own verdict, in order. Rows are authenticated by their signatures, like single pushes.", responses((status = 200, body = BatchResult), (status = 413, description = "`payload_too_large`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: nothing of the batch was written; retry it", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     body: axum::body::Body,
@@ -152,15 +151,18 @@ pub(crate) async fn ingest(
     // The whole body first (bounded in size and time), then a permit: a slow sender holds
     // its own connection, never one of the few batches that may run at once.
     let bytes = crate::body::read_bounded(body, BULK_BODY_BYTES_MAX, "a batch").await?;
-    let _permit =
-        state.bulk.acquire().await.map_err(|_| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "closing")
-        })?;
     let mut lines: Vec<&[u8]> =
         bytes.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
+    if lines.is_empty() {
+        return Err(ApiError::bad_request("empty_batch", "a batch has at least one row"));
+    }
+    let _permit =
+        state.bulk.acquire().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "closing")
+        })?;
     if lines.len() > BULK_BATCH_ROWS_MAX {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -90,9 +90,8 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
-    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let now = state.clock.now();
     let source = source_of(&extensions);
     let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;
@@ -191,6 +190,7 @@ fn login_error(e: LoginError) -> ApiError {
 pub(crate) struct PasswordBody {
     current_password: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
     #[serde(default)]
     session: SessionKind,
@@ -204,9 +204,8 @@ pub(crate) async fn change_password(
     headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
     citizen: Citizen,
-    body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<PasswordBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     crate::accounts::check_password(&body.new_password)
         .map_err(|e| ApiError::bad_request("weak_password", e))?;
     let username = state
@@ -417,7 +416,7 @@ fn certificates_stamp(state: &AppState, locker: &LockerId) -> Result<Vec<u64>, A
 }
 
 /// My Certificates, served from the page cache while the log has not moved under it.
-#[utoipa::path(get, path = "/v1/citizen/certificates", tag = "citizen", security(("session" = [])), params(ListQuery), description = "My Certificates (issued). Revalidate with `If-None-Match` and the `ETag`.", responses((status = 200, body = ListDto<CertificateDto>), (status = 304, description = "Unchanged since the ETag"), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates", tag = "citizen", security(("session" = [])), params(ListQuery), description = "My Certificates (issued). Revalidate with `If-None-Match` and the `ETag`.", responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<CertificateDto>), (status = 304, description = "Unchanged since the ETag"), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificates(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -499,7 +498,7 @@ pub(crate) struct UploadDto {
     esigned_at_ms: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 200, body = ListDto<UploadDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<UploadDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn uploads(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -614,7 +613,7 @@ pub(crate) fn state_name(state: ConsentState) -> &'static str {
     }
 }
 
-#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, denied, revoked or expired")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, denied, revoked or expired", pattern = "^(?:pending|active|denied|revoked|expired)$")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -677,7 +676,7 @@ pub(crate) struct ActivityDto {
     document: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/citizen/activity", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 200, body = ListDto<ActivityDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/activity", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<ActivityDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn activity(
     State(state): State<AppState>,
     citizen: Citizen,

@@ -18,7 +18,10 @@ use crate::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantBody {
     /// URIs of the documents to release; all matching documents when absent.
+    #[schema(inline, value_type = Option<Vec<crate::openapi::event::UriString>>)]
     documents: Option<Vec<String>>,
+    /// 1 to 365; 90 when absent.
+    #[schema(minimum = 1, maximum = 365)]
     access_days: Option<u32>,
 }
 
@@ -76,7 +79,7 @@ async fn decide(state: &AppState, citizen: &Citizen, payload: Payload) -> Result
     crate::write::as_citizen(state, &citizen.locker, payload, None).await.map(|_| ())
 }
 
-#[utoipa::path(post, path = "/v1/citizen/consents/{id}/grant", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), request_body(content = GrantBody, description = "Optional: the documents to release (default: every matching one) and the days of access"), responses((status = 200, body = Decided), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`, `no_matching_documents`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/grant", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), request_body(content = GrantBody, description = "Optional: the documents to release (default: every matching one) and the days of access"), responses((status = 200, body = Decided), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`, `no_matching_documents`", body = crate::openapi::ErrorDto), (status = 422, description = "`document_not_requested`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn grant(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -85,12 +88,8 @@ pub(crate) async fn grant(
 ) -> Result<Response, ApiError> {
     let id = consent_id(&id)?;
     // No body means the defaults: every matching document, for the default number of days.
-    let body: GrantBody = if body.is_empty() {
-        GrantBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
-    };
+    let body: GrantBody =
+        if body.is_empty() { GrantBody::default() } else { crate::body::json(&body)? };
     let days = body.access_days.unwrap_or(CONSENT_ACCESS_DAYS_DEFAULT);
     if !(1..=CONSENT_ACCESS_DAYS_MAX).contains(&days) {
         return Err(ApiError::bad_request(
@@ -122,7 +121,7 @@ pub(crate) async fn grant(
                         .with_code("unknown_document"));
                 }
                 if !consent.items.iter().any(|item| matches(item, &uri)) {
-                    return Err(ApiError::bad_request(
+                    return Err(ApiError::unprocessable(
                         "document_not_requested",
                         format!("{} did not ask for {uri}", consent.requester),
                     ));
@@ -184,7 +183,7 @@ async fn close(
     Ok(Json(Decided { id: id.to_hex(), state: state_after, documents: vec![] }).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/citizen/consents/{id}/deny", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/deny", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn deny(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -204,7 +203,7 @@ pub(crate) async fn deny(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/citizen/consents/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     citizen: Citizen,

@@ -135,7 +135,7 @@ pub(crate) fn doc_text(doc: &DocRef) -> (Option<String>, Option<String>) {
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+    crate::body::json(body)
 }
 
 fn file_error(e: FileError) -> ApiError {
@@ -213,7 +213,7 @@ fn quota_exceeded(used: i64, quota: i64, size: u64) -> ApiError {
 }
 
 /// `POST /v1/citizen/uploads?name=FILE`: the body is the file's bytes, streamed to disk.
-#[utoipa::path(post, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(("name" = String, Query, description = "The file name (pdf, jpg, jpeg, png, bmp or gif)")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes, streamed; the type is recognised by content"), responses((status = 201, body = UploadedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 413, description = "`invalid_filesize` (over 10 MB), `quota_exceeded` (over 1 GB)", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/uploads", tag = "citizen", security(("session" = [])), params(("name" = String, Query, description = "The file name (pdf, jpg, jpeg, png, bmp or gif)", pattern = r"^[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]{0,194}\.(?:pdf|jpg|jpeg|png|bmp|gif)$")), request_body(content = crate::openapi::FileBytes, content_type = "application/octet-stream", description = "The file's bytes, streamed; the type is recognised by content"), responses((status = 422, description = "`invalid_filesize`: the file is empty", body = crate::openapi::ErrorDto), (status = 201, body = UploadedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 413, description = "`invalid_filesize` (over 10 MB), `quota_exceeded` (over 1 GB)", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -264,7 +264,7 @@ pub(crate) async fn upload(
         }
     }
     if incoming.size_bytes() == 0 {
-        return Err(ApiError::bad_request("invalid_filesize", "the file is empty"));
+        return Err(ApiError::unprocessable("invalid_filesize", "the file is empty"));
     }
     let media_type = incoming.sniffed().filter(|t| UPLOAD_TYPES.contains(t)).ok_or_else(|| {
         invalid_filetype(format!("{name:?} is not a pdf, jpeg, png, bmp or gif file"))
@@ -318,7 +318,7 @@ pub(crate) fn hex_of(bytes: &[u8]) -> String {
 }
 
 /// `GET /v1/citizen/uploads/{id}/content`
-#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/content", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/content", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload_content(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -330,7 +330,7 @@ pub(crate) async fn upload_content(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/content`
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/content", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `content_not_stored`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/content", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI", pattern = r"^[a-z](?:[a-z0-9]|\.[a-z]){2,31}-[A-Z0-9]{5}-[A-Za-z0-9._/-]{1,100}$")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `content_not_stored`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_content(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -358,7 +358,7 @@ pub(crate) struct FieldDto {
 
 /// `GET /v1/citizen/certificates/{uri}/fields`: read from the document's event in the log and
 /// opened with the owner's sealing key, so the views never hold them.
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/fields", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), responses((status = 200, body = FieldsDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `no_personal_fields`", body = crate::openapi::ErrorDto), (status = 410, description = "`fields_erased`: the sealing key is gone", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/fields", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI", pattern = r"^[a-z](?:[a-z0-9]|\.[a-z]){2,31}-[A-Z0-9]{5}-[A-Za-z0-9._/-]{1,100}$")), responses((status = 200, body = FieldsDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`, `no_personal_fields`", body = crate::openapi::ErrorDto), (status = 410, description = "`fields_erased`: the sealing key is gone", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_fields(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -405,7 +405,7 @@ pub(crate) async fn certificate_fields(
 }
 
 /// `DELETE /v1/citizen/uploads/{id}`
-#[utoipa::path(delete, path = "/v1/citizen/uploads/{id}", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(delete, path = "/v1/citizen/uploads/{id}", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 204, description = "Deleted"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn delete_upload(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -595,7 +595,7 @@ fn share_id(text: &str) -> Result<Id16, ApiError> {
 }
 
 /// `POST /v1/citizen/shares/{id}/revoke`
-#[utoipa::path(post, path = "/v1/citizen/shares/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The share id")), responses((status = 204, description = "Revoked"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 409, description = "`share_revoked`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/citizen/shares/{id}/revoke", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 204, description = "Revoked"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 409, description = "`share_revoked`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn revoke_share(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -664,8 +664,10 @@ pub(crate) struct SharedDto {
 /// `?visit=` on a share link's content and bundle.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct VisitQuery {
     /// The `visit` the link's page answered.
+    #[param(pattern = "^[0-9a-f]{32}$")]
     visit: Option<String>,
 }
 
@@ -756,7 +758,7 @@ pub(crate) async fn open_share(
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}", tag = "public", params(("locker" = String, Path), ("share" = String, Path)), description = "A share link's public page; every view is recorded.", responses((status = 200, body = SharedDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), description = "A share link's public page; every view is recorded.", responses((status = 200, body = SharedDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
@@ -776,7 +778,7 @@ pub(crate) async fn shared(
 }
 
 /// `GET /v1/shared/{locker}/{share}/content`
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path), ("share" = String, Path), VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/content", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$"), VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`: the link's views this hour are used up", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_content(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,

@@ -25,6 +25,12 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
+    /// The request fits the published schema, but a check the schema cannot state failed: a
+    /// checksum, a clock window, a hash or commitment, an id derived from other fields. (A 400
+    /// means the request breaks the schema itself; schemathesis holds the service to that.)
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -55,6 +61,9 @@ impl From<projections::ProjectionError> for ApiError {
         match e {
             projections::ProjectionError::InvalidCursor(reason) => {
                 ApiError::bad_request("invalid_cursor", reason)
+            }
+            projections::ProjectionError::ForeignCursor(reason) => {
+                ApiError::unprocessable("invalid_cursor", reason)
             }
             other => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string())

@@ -217,7 +217,7 @@ pub fn app(state: AppState) -> Router {
     .routes(routes!(requester::fetch))
     .routes(routes!(requester::events))
     .split_for_parts();
-    let document = Arc::new(document);
+    let document = Arc::new(openapi::finish(document));
     web::routes(router)
         .route(
             "/openapi.json",
@@ -322,7 +322,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// The `next_cursor` of the page before.
+    #[param(pattern = r"^(?:[0-9a-fA-F]{2})+$", max_length = 1024)]
     pub(crate) cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -377,7 +380,7 @@ pub(crate) fn list_query(
     query.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
-#[utoipa::path(get, path = "/v1/directory/issuers", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<IssuerDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/directory/issuers", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<IssuerDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto)))]
 async fn issuers(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -402,7 +405,7 @@ async fn issuers(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
-#[utoipa::path(get, path = "/v1/directory/requesters", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<RequesterDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/directory/requesters", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<RequesterDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto)))]
 async fn requesters(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,

@@ -128,26 +128,29 @@ impl<L: Log> Appender for Ledger<L> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PushBody {
     /// The signed document event in its JSON form (`sealed` null)
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::event::document_envelope)]
     pub(crate) envelope: Envelope,
+    /// The personal fields the event commits to, with the commitment's salt.
+    #[schema(schema_with = crate::openapi::event::document_personal_or_null)]
     pub(crate) personal: Option<PersonalBody>,
     /// The document's bytes in base64, when the issuer sends them (otherwise only their hash
     /// is registered, and the bytes stay with the issuer).
+    #[schema(schema_with = crate::openapi::event::base64_or_null)]
     pub(crate) content: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// Its schema is `DocumentPersonal` (`openapi::event`).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PersonalBody {
     /// The 32-byte salt of the commitment, in hex.
     pub(crate) salt: String,
     /// The personal fields the event commits to: {"document": {holder_name, date_of_birth, fields}}
-    #[schema(value_type = Object)]
     pub(crate) data: PersonalData,
 }
 
 pub(crate) fn invalid_event(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_event", message)
+    ApiError::unprocessable("invalid_event", message)
 }
 
 /// Maps the ledger's refusals to the API's stable codes.
@@ -230,7 +233,7 @@ pub(crate) fn check_window_at(
     // As u64: the time is the caller's, and any i64 must not overflow a subtraction.
     let skew = event.occurred_at_ms.0.abs_diff(now.0);
     if skew > PUSH_CLOCK_SKEW_MS.unsigned_abs() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "stale_event",
             format!(
                 "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
@@ -294,7 +297,7 @@ fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError
     }
     let hash = schemas::Digest32(*blake3::hash(&bytes).as_bytes());
     if hash != signed.hash || bytes.len() as u64 != signed.size_bytes {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "hash_mismatch",
             "the content's BLAKE3 hash or size differs from the signed event's",
         ));
@@ -355,7 +358,7 @@ pub(crate) fn committed_personal(
             let bytes = schemas::encode_personal(&personal.data)
                 .map_err(|e| invalid_event(e.to_string()))?;
             if ledger::crypto::commitment(&salt, &bytes) != commitment {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "commitment_mismatch",
                     "the personal fields and salt do not match the signed commitment",
                 ));
@@ -375,7 +378,7 @@ pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_salt", "salt must be 64 hex digits"))
 }
 
-#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present (a retry)", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 422, description = "`invalid_event`, `stale_event`, `invalid_event_id`, `commitment_mismatch`, `hash_mismatch`", body = crate::openapi::ErrorDto), (status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present (a retry)", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn push_document(
     State(state): State<AppState>,
     body: axum::body::Body,
@@ -383,8 +386,7 @@ pub(crate) async fn push_document(
     // This route's own bound: a push may carry a 10 MB document in base64.
     let bytes =
         crate::body::read_bounded(body, crate::limits::PUSH_BODY_BYTES_MAX, "a push").await?;
-    let body: PushBody = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let body: PushBody = crate::body::json(&bytes)?;
     let mut envelope = body.envelope;
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
@@ -412,7 +414,7 @@ pub(crate) async fn push_document(
     if let Payload::DocumentIssued(issued) = &event.payload
         && event.id != ledger::crypto::issue_event_id(&issued.uri)
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_event_id",
             format!(
                 "an issuance's event id is derived from its URI: the first 16 bytes of BLAKE3(\"locker/issue-id/v1\\n{}\"), here {}",
@@ -473,7 +475,8 @@ pub(crate) async fn push_document(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AadhaarQuery {
-    /// Twelve digits, spaces allowed.
+    /// Twelve digits, spaces allowed; the last is a Verhoeff check digit.
+    #[schema(pattern = r"^[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}$")]
     aadhaar: String,
 }
 
@@ -488,7 +491,7 @@ pub(crate) struct AadhaarReferenceDto {
 /// citizen it knows only by Aadhaar. Only the platform can compute the keyed hash (so the log
 /// never holds the number); an issuer gets it for numbers it already holds, signing the
 /// request (RFC 9421) with its registered key.
-#[utoipa::path(post, path = "/v1/issuer/aadhaar-references", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarQuery, responses((status = 200, body = AadhaarReferenceDto), (status = 400, description = "`invalid_aadhaar`, `invalid_json`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`: the issuer's hourly quota of references is spent", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/aadhaar-references", tag = "issuer", security(("http_signature" = [])), request_body = AadhaarQuery, responses((status = 422, description = "`invalid_aadhaar`: the check digit does not match", body = crate::openapi::ErrorDto), (status = 200, body = AadhaarReferenceDto), (status = 400, description = "`invalid_aadhaar`, `invalid_json`", body = crate::openapi::ErrorDto), (status = 401, description = "`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`: the issuer's hourly quota of references is spent", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn aadhaar_reference(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -496,7 +499,7 @@ pub(crate) async fn aadhaar_reference(
     let (issuer, query): (_, AadhaarQuery) = signed_issuer_request(&state, request).await?;
     spend_aadhaar_quota(&state, &issuer, 1)?;
     let aadhaar = schemas::Aadhaar::parse(&query.aadhaar)
-        .map_err(|e| ApiError::bad_request("invalid_aadhaar", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable("invalid_aadhaar", e.to_string()))?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     Ok(Json(AadhaarReferenceDto {
         keyed_hash: reference.keyed_hash.to_hex(),
@@ -514,8 +517,7 @@ async fn signed_issuer_request<T: serde::de::DeserializeOwned>(
         schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
     })
     .await?;
-    let query = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let query = crate::body::json(&body)?;
     Ok((issuer, query))
 }
 
@@ -540,7 +542,10 @@ fn spend_aadhaar_quota(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AadhaarBatchQuery {
-    /// Up to 2,000 numbers of twelve digits (spaces allowed).
+    /// Up to 2,000 numbers of twelve digits (spaces allowed). Each is checked alone: one that
+    /// is not an Aadhaar number gets an `error` in its place of the answer, and the rest their
+    /// references, so any string is taken here.
+    #[schema(max_items = 2000)]
     aadhaar_numbers: Vec<String>,
 }
 

@@ -159,7 +159,7 @@ struct LockerDto {
 }
 
 /// `GET /v1/requester/lockers/{username}`: the locker a citizen's username names.
-#[utoipa::path(get, path = "/v1/requester/lockers/{username}", tag = "requester", security(("http_signature" = [])), params(("username" = String, Path)), responses((status = 200, body = LockerDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_citizen`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/requester/lockers/{username}", tag = "requester", security(("http_signature" = [])), params(("username" = String, Path, pattern = r"^[a-z][a-z0-9._]{2,31}$")), responses((status = 200, body = LockerDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_citizen`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn locker_of(
     State(state): State<AppState>,
     Path(username): Path<String>,
@@ -172,12 +172,30 @@ pub(crate) async fn locker_of(
     Ok(Json(LockerDto { locker: locker.to_string() }).into_response())
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignedBody {
-    /// The signed event in its JSON form (`sealed` null)
-    #[schema(value_type = Object)]
     envelope: Envelope,
+}
+
+/// `SignedBody` as `POST /v1/requester/consents` documents it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // a schema only; requests decode as `SignedBody`
+struct ConsentRequestBody {
+    /// The signed `consent_requested` event in its JSON form (`sealed` null)
+    #[schema(schema_with = crate::openapi::event::consent_requested_envelope)]
+    envelope: (),
+}
+
+/// `SignedBody` as `POST /v1/requester/documents` documents it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // a schema only; requests decode as `SignedBody`
+struct AccessBody {
+    /// The signed `document_accessed` event in its JSON form (`sealed` null)
+    #[schema(schema_with = crate::openapi::event::document_accessed_envelope)]
+    envelope: (),
 }
 
 /// The signed event in a requester's body: theirs, of the expected kind, and recent.
@@ -187,8 +205,7 @@ fn signed_event(
     body: &[u8],
     kind: &str,
 ) -> Result<Envelope, ApiError> {
-    let SignedBody { envelope } = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let SignedBody { envelope } = crate::body::json(body)?;
     if envelope.event.actor != Actor::Requester(requester.clone()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -197,13 +214,13 @@ fn signed_event(
         ));
     }
     if envelope.event.payload.kind_name() != kind {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_event",
             format!("expected a {kind} event, not {}", envelope.event.payload.kind_name()),
         ));
     }
     if envelope.sealed.is_some() {
-        return Err(ApiError::bad_request("invalid_event", "requester events seal nothing"));
+        return Err(ApiError::unprocessable("invalid_event", "requester events seal nothing"));
     }
     crate::push::check_window(state, &envelope.event)?;
     Ok(envelope)
@@ -216,7 +233,7 @@ async fn append(state: &AppState, envelope: &Envelope) -> Result<(StatusCode, Ac
 }
 
 /// `POST /v1/requester/consents`: `{envelope}` of a signed `consent_requested` event.
-#[utoipa::path(post, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), request_body(content = SignedBody, description = "A `consent_requested` event signed by the requester"), responses((status = 201, body = Accepted), (status = 200, description = "Already present (a retry)", body = Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_exists`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), request_body(content = ConsentRequestBody, description = "A `consent_requested` event signed by the requester"), responses((status = 403, description = "`not_permitted`: the event is another requester's", body = crate::openapi::ErrorDto), (status = 422, description = "`invalid_event`, `stale_event`, `invalid_expiry`", body = crate::openapi::ErrorDto), (status = 201, body = Accepted), (status = 200, description = "Already present (a retry)", body = Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_exists`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_consent(
     State(state): State<AppState>,
     request: Request,
@@ -229,7 +246,7 @@ pub(crate) async fn request_consent(
     let now = state.clock.now();
     let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * 86_400_000;
     if asked.expires_at_ms <= now || asked.expires_at_ms.0 > latest {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_expiry",
             format!("a request must expire within {CONSENT_REQUEST_DAYS_MAX} days from now"),
         ));
@@ -281,7 +298,7 @@ pub(crate) struct RequesterConsentDto {
 use crate::citizen::state_name;
 
 /// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
-#[utoipa::path(get, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), params(ListQuery), responses((status = 200, body = ListDto<RequesterConsentDto>), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<RequesterConsentDto>), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -340,7 +357,7 @@ fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
 
 /// `POST /v1/requester/documents`: `{envelope}` of a signed `document_accessed` event; the
 /// answer is the document, if the consent allows it now.
-#[utoipa::path(post, path = "/v1/requester/documents", tag = "requester", security(("http_signature" = [])), request_body(content = SignedBody, description = "A `document_accessed` event signed by the requester"), responses((status = 200, body = FetchedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 403, description = "`consent_expired`, `consent_revoked`, `consent_state`, `document_not_granted`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`stale_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/requester/documents", tag = "requester", security(("http_signature" = [])), request_body(content = AccessBody, description = "A `document_accessed` event signed by the requester"), responses((status = 422, description = "`invalid_event`, `stale_event`", body = crate::openapi::ErrorDto), (status = 200, body = FetchedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 403, description = "`consent_expired`, `consent_revoked`, `consent_state`, `document_not_granted`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`stale_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     request: Request,

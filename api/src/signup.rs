@@ -34,9 +34,11 @@ fn otp_error(e: OtpError) -> ApiError {
                 (retry_after_ms + 999) / 1000
             ),
         ),
-        OtpError::NoChallenge => {
-            ApiError::bad_request("otp_not_requested", "request a code for this number first")
-        }
+        OtpError::NoChallenge => ApiError::new(
+            StatusCode::CONFLICT,
+            "otp_not_requested",
+            "request a code for this number first",
+        ),
         OtpError::Expired => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "otp_expired",
@@ -55,6 +57,9 @@ fn otp_error(e: OtpError) -> ApiError {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OtpBody {
+    /// Ten digits starting with 6 to 9, optionally after +91, 91 or 0 (spaces and dashes are
+    /// also taken).
+    #[schema(pattern = r"^(?:\+91|91|0)?[6-9][0-9]{9}$")]
     mobile: String,
 }
 
@@ -68,9 +73,8 @@ pub(crate) struct OtpSent {
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
-    body: Result<Json<OtpBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<OtpBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let mobile = mobile_of(&body.mobile)?;
     let source = crate::citizen::source_of(&extensions);
     state.otp_limits.take(&source, state.clock.now()).map_err(|seconds| {
@@ -99,9 +103,15 @@ pub(crate) async fn request_otp(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
+    #[schema(pattern = r"^(?:\+91|91|0)?[6-9][0-9]{9}$")]
     mobile: String,
+    #[schema(pattern = "^[0-9]{6}$")]
     otp: String,
+    /// 3 to 32 of a-z, 0-9, `.` and `_`, starting with a letter.
+    #[schema(pattern = r"^[a-z][a-z0-9._]{2,31}$")]
     username: String,
+    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
@@ -115,9 +125,8 @@ pub(crate) struct SignedUp {
 #[utoipa::path(post, path = "/v1/citizen/signup", tag = "citizen", request_body = SignupBody, responses((status = 201, body = SignedUp), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_otp`", body = crate::openapi::ErrorDto), (status = 409, description = "`username_taken`, `mobile_registered`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
-    body: Result<Json<SignupBody>, axum::extract::rejection::JsonRejection>,
+    crate::body::JsonBody(body): crate::body::JsonBody<SignupBody>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_json", e.body_text()))?;
     let mobile = mobile_of(&body.mobile)?;
     let username = Username::parse(&body.username)
         .map_err(|e| ApiError::bad_request("invalid_username", e.to_string()))?;

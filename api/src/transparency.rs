@@ -248,13 +248,13 @@ impl<L: Log> Proofs for Transparency<L> {
         }
         let latest = self.latest_of(topic, partition).ok_or_else(unknown)?;
         if first == 0 || first > second {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_sizes",
                 format!("a consistency proof needs 0 < first <= second; got {first} and {second}"),
             ));
         }
         if second > latest.checkpoint.size {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "beyond_checkpoint",
                 format!(
                     "the latest checkpoint of {topic}/{partition} has {} records; ask for sizes up to it",
@@ -337,7 +337,7 @@ async fn bundle_of(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/bundle`
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/bundle", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "The document's proof bundle: its event, the key records back to the platform, inclusion proofs and signed checkpoints. `locker verify-bundle` checks it offline.", responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/bundle", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI", pattern = r"^[a-z](?:[a-z0-9]|\.[a-z]){2,31}-[A-Z0-9]{5}-[A-Za-z0-9._/-]{1,100}$")), description = "The document's proof bundle: its event, the key records back to the platform, inclusion proofs and signed checkpoints. `locker verify-bundle` checks it offline.", responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_bundle(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -347,7 +347,7 @@ pub(crate) async fn certificate_bundle(
 }
 
 /// `GET /v1/citizen/uploads/{id}/bundle`
-#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/bundle", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits")), responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/uploads/{id}/bundle", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, body = verifier::BundleDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload_bundle(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -359,7 +359,7 @@ pub(crate) async fn upload_bundle(
 }
 
 /// `GET /v1/shared/{locker}/{share}/bundle`: a live share link's document, provable.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path), ("share" = String, Path), crate::documents::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$"), crate::documents::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_bundle(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
@@ -416,6 +416,7 @@ pub(crate) async fn checkpoints(State(state): State<AppState>) -> Json<Checkpoin
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsistencyQuery {
     topic: String,
@@ -435,7 +436,7 @@ pub(crate) struct ConsistencyDto {
 }
 
 /// `GET /v1/ledger/consistency`
-#[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 422, description = "`invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
@@ -481,13 +482,13 @@ fn revocation_reason(reason: schemas::RevocationReason) -> &'static str {
 /// `POST /v1/ledger/status`: what a proof bundle's document is now. A bundle proves that a
 /// document was issued; whether it was revoked or updated since is a later event it cannot
 /// hold, so a verifier asks. Holding the bundle is what entitles the asker to the answer.
-#[utoipa::path(post, path = "/v1/ledger/status", tag = "public", request_body(content = verifier::BundleDto, description = "A proof bundle file, as the bundle endpoints give it"), description = "The current status of the document a proof bundle proves: the bundle is checked against the ledger key first.", responses((status = 200, body = DocumentStatusDto), (status = 400, description = "`invalid_bundle`", body = crate::openapi::ErrorDto), (status = 422, description = "`bundle_not_verified`: its proofs or signatures do not hold against this ledger's key", body = crate::openapi::ErrorDto), (status = 503, description = "`views_behind`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/ledger/status", tag = "public", request_body(content = verifier::BundleDto, description = "A proof bundle file, as the bundle endpoints give it"), description = "The current status of the document a proof bundle proves: the bundle is checked against the ledger key first.", responses((status = 200, body = DocumentStatusDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 422, description = "`invalid_bundle` (the file does not decode), `bundle_not_verified`: its proofs or signatures do not hold against this ledger's key", body = crate::openapi::ErrorDto), (status = 503, description = "`views_behind`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn document_status(
     State(state): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Json<DocumentStatusDto>, ApiError> {
     let bundle = verifier::parse_bundle(&body)
-        .map_err(|e| ApiError::bad_request("invalid_bundle", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable("invalid_bundle", e.to_string()))?;
     let proven =
         ledger::merkle::verify_bundle(&bundle, &state.proofs.ledger_key()).map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bundle_not_verified", e.to_string())

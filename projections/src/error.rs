@@ -12,8 +12,12 @@ pub enum ProjectionError {
     Store(String),
     #[error("stored view at {location} does not decode: {reason}")]
     Corrupt { location: String, reason: String },
+    /// Not a cursor at all (a list's cursor is the hex of a key, at most `CURSOR_CHARS_MAX`).
     #[error("invalid cursor: {0}")]
     InvalidCursor(String),
+    /// A well-formed cursor that this list never gave (another list's or another locker's).
+    #[error("invalid cursor: {0}")]
+    ForeignCursor(String),
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
     #[error(transparent)]

@@ -12,3 +12,7 @@ pub const PARALLEL_PARTITIONS_MAX: usize = 2;
 const _: () = assert!(PAGE_ITEMS_MAX <= APPLY_BATCH_RECORDS_MAX);
 /// Memory all the views' memtables may hold together before RocksDB flushes them.
 pub const VIEWS_MEMTABLES_BYTES_MAX: usize = 128 * 1024 * 1024;
+/// A list cursor's hex digits. A cursor is a listed row's key: a short prefix, a locker id or
+/// Aadhaar hash, and at most a document URI (171 characters), so half of this is ample.
+pub const CURSOR_CHARS_MAX: usize = 1024;
+const _: () = assert!(CURSOR_CHARS_MAX / 2 >= 8 + 32 + 8 + 64 + 1 + 5 + 1 + 100);

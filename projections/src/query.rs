@@ -77,6 +77,12 @@ pub struct Stats {
 pub fn cursor_key(cursor: Option<&str>) -> Result<Option<Vec<u8>>, ProjectionError> {
     cursor
         .map(|text| {
+            if text.is_empty() || text.len() > crate::limits::CURSOR_CHARS_MAX {
+                return Err(ProjectionError::InvalidCursor(format!(
+                    "a cursor has 2 to {} hex digits",
+                    crate::limits::CURSOR_CHARS_MAX
+                )));
+            }
             let bytes: Result<Vec<u8>, _> = (0..text.len())
                 .step_by(2)
                 .map(|i| {
@@ -141,7 +147,7 @@ impl Views {
     ) -> Result<Page<T>, ProjectionError> {
         let after = cursor_key(cursor)?;
         if after.as_ref().is_some_and(|key| !key.starts_with(prefix)) {
-            return Err(ProjectionError::InvalidCursor("cursor of another list".to_owned()));
+            return Err(ProjectionError::ForeignCursor("cursor of another list".to_owned()));
         }
         let limit = limit.clamp(1, PAGE_ITEMS_MAX);
         let rows = self.scan(cf, prefix, after.as_deref(), limit + 1)?;
@@ -210,7 +216,7 @@ impl Views {
             None => 0,
             Some(key) => {
                 owners.iter().position(|owner| key.starts_with(&owner.key())).ok_or_else(|| {
-                    ProjectionError::InvalidCursor("cursor of another locker".to_owned())
+                    ProjectionError::ForeignCursor("cursor of another locker".to_owned())
                 })?
             }
         };

@@ -244,6 +244,17 @@ pub enum MediaType {
 }
 
 impl MediaType {
+    /// Every media type, in declaration order.
+    pub const ALL: [MediaType; 7] = [
+        MediaType::Pdf,
+        MediaType::Jpeg,
+        MediaType::Png,
+        MediaType::Bmp,
+        MediaType::Gif,
+        MediaType::Xml,
+        MediaType::Json,
+    ];
+
     pub fn mime(self) -> &'static str {
         match self {
             MediaType::Pdf => "application/pdf",

@@ -214,10 +214,7 @@ async fn linking_an_aadhaar_proven_by_its_otp_brings_its_documents_and_its_e_kyc
     assert!(profile["kyc"]["address"].to_string().contains("411005"), "{profile}");
     // The code is used up; a second link is refused.
     let (status, again) = send_code(&f, &token, &txn, &code).await;
-    assert_eq!(
-        (status, again["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("otp_not_requested"))
-    );
+    assert_eq!((status, again["code"].as_str()), (StatusCode::CONFLICT, Some("otp_not_requested")));
     let (status, again, _) = ask_code(&f, &token, RAVI).await;
     assert_eq!(
         (status, again["code"].as_str()),
@@ -244,9 +241,9 @@ async fn the_authority_refuses_what_it_cannot_prove_and_says_why() {
     let f = fixture().await;
     let token = asha_token(&f).await;
     for (number, status, code) in [
-        ("4991 1866 5247", StatusCode::BAD_REQUEST, "invalid_aadhaar"),
+        ("4991 1866 5247", StatusCode::UNPROCESSABLE_ENTITY, "invalid_aadhaar"),
         // Valid, but no such resident.
-        ("2000 0000 0009", StatusCode::BAD_REQUEST, "invalid_aadhaar"),
+        ("2000 0000 0009", StatusCode::UNPROCESSABLE_ENTITY, "invalid_aadhaar"),
         (NO_MOBILE, StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_no_mobile"),
         (SUSPENDED, StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_suspended"),
     ] {
@@ -285,7 +282,7 @@ async fn the_authority_refuses_what_it_cannot_prove_and_says_why() {
     let (status, answer) = send_code(&f, &token, &txn, &code).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("otp_not_requested")),
+        (StatusCode::CONFLICT, Some("otp_not_requested")),
         "{answer}"
     );
 }
@@ -316,7 +313,7 @@ async fn knowing_an_aadhaar_number_is_not_enough_to_link_it() {
         send_code(&f, &stranger, answer["txn"].as_str().expect("txn"), &code).await;
     assert_eq!(
         (status, refused["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("otp_not_requested"))
+        (StatusCode::CONFLICT, Some("otp_not_requested"))
     );
     let (status, linked) = send_code(&f, &token, answer["txn"].as_str().expect("txn"), &code).await;
     assert_eq!(status, StatusCode::CREATED, "{linked}");

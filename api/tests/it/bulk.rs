@@ -106,7 +106,7 @@ async fn a_batch_over_its_limits_is_refused_whole() {
         (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
     );
     let (status, answer) = batch(&f, &[]).await;
-    assert_eq!((status, answer["rows"].as_u64()), (StatusCode::OK, Some(0)));
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("empty_batch")));
     assert_eq!(citizen_records(&f).await, before);
 }
 

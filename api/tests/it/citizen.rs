@@ -132,3 +132,45 @@ async fn sessions_end_by_logout_and_by_expiry() {
     let (status, _) = get(&f, "/v1/citizen/certificates", Some(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired token still works");
 }
+
+/// What the OpenAPI document promises about malformed input, held at the door: a cursor is
+/// 2 to 1,024 hex digits (400), a well-formed cursor of another list is a 422, a JSON body sent
+/// as another type to a route that reads JSON alone is a 415, and JSON's `2.0` is the integer 2, as JSON Schema counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_are_judged_as_the_openapi_document_says() {
+    let f = fixture().await;
+    let token = token(&f).await;
+    let long = "ab".repeat(513);
+    for (cursor, status, code) in [
+        ("", StatusCode::BAD_REQUEST, "invalid_cursor"),
+        (long.as_str(), StatusCode::BAD_REQUEST, "invalid_cursor"),
+        ("00", StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor"),
+    ] {
+        let path = format!("/v1/citizen/certificates?cursor={cursor}");
+        let (got, answer) = get(&f, &path, Some(&token)).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{answer}");
+    }
+
+    let share = |content_type: &str, body: &str| {
+        Request::post("/v1/citizen/shares")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    let body = r#"{"uri": "in.gov.cbse-HSCER-2024-7654321", "expires_in_minutes": 60.0}"#;
+    let login_as_text = Request::post("/v1/citizen/login")
+        .header("content-type", "text/plain")
+        .body(Body::from(r#"{"username": "asha", "password": "x"}"#))
+        .expect("request");
+    let (status, answer) = call(&f, login_as_text).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type"))
+    );
+    let (status, answer) = call(&f, share("application/json; charset=utf-8", body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let fraction = body.replace("60.0", "60.5");
+    let (status, answer) = call(&f, share("application/json", &fraction)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
+}

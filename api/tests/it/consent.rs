@@ -94,7 +94,7 @@ async fn grants_release_only_requested_documents_of_the_locker() {
     for (body, status, code) in [
         (
             serde_json::json!({ "documents": ["in.gov.incometax-PANCR-ABCPK1234Q"] }),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "document_not_requested",
         ),
         (

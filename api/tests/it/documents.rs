@@ -102,7 +102,7 @@ async fn uploads_are_judged_by_content_size_and_quota_and_write_nothing_when_ref
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_filetype",
         ),
-        ("empty.pdf", vec![], StatusCode::BAD_REQUEST, "invalid_filesize"),
+        ("empty.pdf", vec![], StatusCode::UNPROCESSABLE_ENTITY, "invalid_filesize"),
         ("big.pdf", pdf(10 * 1024 * 1024 + 1), StatusCode::PAYLOAD_TOO_LARGE, "invalid_filesize"),
     ];
     for (name, bytes, status, code) in cases {

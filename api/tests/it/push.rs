@@ -180,8 +180,8 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
     let cases: Vec<(String, StatusCode, &str)> = vec![
         (forged.to_string(), StatusCode::UNAUTHORIZED, "bad_signature"),
         (body(&f, &stranger, &Push::default()), StatusCode::UNAUTHORIZED, "unknown_key"),
-        (body(&f, &issuer, &stale), StatusCode::BAD_REQUEST, "stale_event"),
-        (body(&f, &issuer, &mismatched), StatusCode::BAD_REQUEST, "commitment_mismatch"),
+        (body(&f, &issuer, &stale), StatusCode::UNPROCESSABLE_ENTITY, "stale_event"),
+        (body(&f, &issuer, &mismatched), StatusCode::UNPROCESSABLE_ENTITY, "commitment_mismatch"),
         ("{not json".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
         (with_unknown_field.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
         (bad_uri.to_string(), StatusCode::BAD_REQUEST, "invalid_json"),
@@ -223,7 +223,7 @@ async fn bad_pushes_get_their_code_and_write_nothing() {
     let (status, answer) = post(&f, body(&f, &issuer, &Push::default())).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("stale_event")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("stale_event")),
         "{answer}"
     );
     assert_eq!(citizen_records(&f).await, before, "a refused push wrote to the log");
@@ -292,7 +292,7 @@ async fn document_state_is_checked_so_no_push_can_stop_the_views() {
     let (status, answer) = post(&f, own_id.to_string()).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_event_id")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_event_id")),
         "{answer}"
     );
     // Issue it; issuing the same URI again, to this locker or any other recipient, is refused.
@@ -383,7 +383,7 @@ async fn pushed_content_is_checked_stored_and_downloadable() {
                 signed_content: Some(b"%PDF-1.7 other".to_vec()),
                 ..Push::default()
             },
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "hash_mismatch",
         ),
         (
@@ -511,7 +511,7 @@ async fn issuers_get_aadhaar_references_only_when_signed() {
     let (status, answer) = ask(&issuer.1, keyid.clone(), r#"{"aadhaar":"4991 1866 5247"}"#).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_aadhaar"))
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_aadhaar"))
     );
     let stranger = SigningKey::from_bytes(&[1; 32]);
     let stranger_id = format!("in.gov.nobody:{}", key_id_of(&stranger.verifying_key()));

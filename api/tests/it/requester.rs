@@ -356,7 +356,7 @@ async fn access_outside_the_consent_is_refused_and_writes_nothing() {
         (
             &bank,
             access(&bank, 6, &hscer_uri, hscer_hash, NOW_MS - 3_600_000),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "stale_event",
         ),
         // Signed by the bank but claiming the other bank.
@@ -370,7 +370,7 @@ async fn access_outside_the_consent_is_refused_and_writes_nothing() {
         (
             &bank,
             envelope(&bank, 9, NOW_MS, consent_request(&f, &bank, 9)),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_event",
         ),
     ];
@@ -546,12 +546,12 @@ async fn bad_consent_requests_are_refused_and_write_nothing() {
         ),
         (
             with(&|a| a.expires_at_ms = TimestampMs(NOW_MS - 1)),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_expiry",
         ),
         (
             with(&|a| a.expires_at_ms = TimestampMs(NOW_MS + 31 * 86_400_000)),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_expiry",
         ),
     ];

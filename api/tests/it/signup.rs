@@ -88,7 +88,7 @@ async fn a_citizen_signs_up_with_an_otp_and_logs_in() {
         post(&f, "/v1/citizen/signup", signup("9123456780", &code, "ravi.t")).await;
     assert_eq!(
         (status, again["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("otp_not_requested")),
+        (StatusCode::CONFLICT, Some("otp_not_requested")),
         "{again}"
     );
     // Whoever holds the number (a fresh code) is told it has a locker.
@@ -117,7 +117,7 @@ async fn sign_up_reveals_nothing_before_the_code_checks_out() {
     let (status, answer) = post(&f, "/v1/citizen/signup", signup("9876543210", wrong, "x.y")).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("otp_not_requested"))
+        (StatusCode::CONFLICT, Some("otp_not_requested"))
     );
     // With the right code the taken username is named, and the code still works after.
     let (status, answer) =
@@ -201,7 +201,7 @@ async fn bad_sign_ups_get_their_code() {
             "weak_password",
         ),
         (signup("9000000002", &code, "asha"), StatusCode::CONFLICT, "username_taken"),
-        (signup("9000000003", &code, "kiran"), StatusCode::BAD_REQUEST, "otp_not_requested"),
+        (signup("9000000003", &code, "kiran"), StatusCode::CONFLICT, "otp_not_requested"),
         (serde_json::json!({ "mobile": "9000000002" }), StatusCode::BAD_REQUEST, "invalid_json"),
     ] {
         let (got, answer) = post(&f, "/v1/citizen/signup", body).await;

@@ -225,12 +225,12 @@ async fn a_monitor_sees_signed_checkpoints_and_proves_the_log_only_grew() {
     for (query, status, code) in [
         (
             format!("topic={citizen_topic}&partition={partition}&first=0&second={second}"),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_sizes",
         ),
         (
             format!("topic={citizen_topic}&partition={partition}&first={second}&second={first}"),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_sizes",
         ),
         (
@@ -238,7 +238,7 @@ async fn a_monitor_sees_signed_checkpoints_and_proves_the_log_only_grew() {
                 "topic={citizen_topic}&partition={partition}&first=1&second={}",
                 second + 1_000_000
             ),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "beyond_checkpoint",
         ),
         (
@@ -379,7 +379,7 @@ async fn a_bundles_document_status_follows_updates_revocations_and_deletions() {
     let (status, answer) = status_of(b"{}".to_vec()).await;
     assert_eq!(
         (status, answer["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_bundle"))
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_bundle"))
     );
 
     // An upload: present, then deleted.
