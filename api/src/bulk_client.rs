@@ -183,30 +183,72 @@ fn read_rows(
             }
         }
     } else {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(opened);
-        let headers =
-            reader.headers().map_err(|e| format!("{}: header row: {e}", file.display()))?.clone();
-        for record in reader.records() {
-            chunk.push(match record {
-                Ok(record) => Ok(RawRow {
-                    line: record.position().map_or(0, csv::Position::line),
-                    columns: headers
-                        .iter()
-                        .zip(record.iter())
-                        .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                        .collect(),
-                }),
-                Err(e) => {
-                    let line = e.position().map_or(0, csv::Position::line);
-                    Err((line, rejected("malformed_row", e.to_string())))
-                }
-            });
+        csv_rows(opened, &file.display().to_string(), |row| {
+            chunk.push(row);
             if chunk.len() == batch_rows {
                 send(&mut chunk)?;
             }
-        }
+            Ok(())
+        })?;
     }
     send(&mut chunk)
+}
+
+/// Each record of a CSV file with a header row, as a row or (malformed) its rejection.
+fn csv_rows(
+    source: impl std::io::Read,
+    name: &str,
+    mut each: impl FnMut(Result<RawRow, (u64, Outcome)>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(source);
+    let headers = reader.headers().map_err(|e| format!("{name}: header row: {e}"))?.clone();
+    for record in reader.records() {
+        each(match record {
+            Ok(record) => Ok(RawRow {
+                line: record.position().map_or(0, csv::Position::line),
+                columns: headers
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect(),
+            }),
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                Err((line, rejected("malformed_row", e.to_string())))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn code_of(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Rejected { code, .. } => code,
+        Outcome::Accepted => "accepted".to_owned(),
+        Outcome::AlreadyPresent => "already_present".to_owned(),
+    }
+}
+
+/// A record's line, its doc id, and `Ok` or the code of its refusal.
+pub type CheckedRow = (u64, String, Result<(), String>);
+
+/// What each record of a CSV results file would become, read and checked as `run` does but
+/// neither signed nor sent: `(line, doc id, Ok or the refusal's code)`. For the fuzz target
+/// of the CSV row parser (any bytes: an answer per record, never a panic).
+pub fn check_csv(request: &BulkRequest, bytes: &[u8]) -> Result<Vec<CheckedRow>, String> {
+    let mut seen = HashMap::new();
+    let mut checked = Vec::new();
+    csv_rows(bytes, "the file", |row| {
+        checked.push(match row {
+            Ok(row) => {
+                let prepared = prepare(request, row, &mut seen);
+                (prepared.line, prepared.doc_id, prepared.body.map(|_| ()).map_err(code_of))
+            }
+            Err((line, outcome)) => (line, String::new(), Err(code_of(outcome))),
+        });
+        Ok(())
+    })?;
+    Ok(checked)
 }
 
 /// Checks a row alone (columns, identifiers, duplicates in the file).
@@ -751,5 +793,79 @@ mod tests {
         let late =
             send_batch_waiting(&server, vec!["{}".to_owned(), "{}".to_owned()], Duration::ZERO);
         assert_eq!(late.await, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
+    }
+
+    fn results_request() -> BulkRequest {
+        BulkRequest {
+            server: "http://127.0.0.1:1".to_owned(),
+            key: SigningKey::from_bytes(&[7; 32]),
+            issuer: IssuerId::parse("in.gov.cbse").expect("issuer"),
+            file: "results.csv".into(),
+            doc_type: DocTypeCode::parse("HSCER").expect("doc type"),
+            name: Label::parse("Class XII Marksheet").expect("label"),
+            issued_on: CivilDate::parse("2024-05-13").expect("date"),
+            valid_to: None,
+            id_column: "roll_no".to_owned(),
+            holder_column: "name".to_owned(),
+            locker_column: Some("locker".to_owned()),
+            aadhaar_column: Some("aadhaar".to_owned()),
+            issuer_column: Some("issuer".to_owned()),
+            field_columns: Vec::new(),
+            batch_rows: 1000,
+            in_flight: 1,
+            batch_sign: false,
+            clock: Arc::new(ledger::clock::SystemClock),
+        }
+    }
+
+    #[test]
+    fn each_record_of_a_results_file_gets_its_verdict() {
+        // UIDAI's published test number 4991 1866 5246, then a wrong check digit.
+        let file = "roll_no,name,aadhaar,locker,issuer,physics\n\
+                    1001,Asha Kumari,4991 1866 5246,,in.gov.cbse,89\n\
+                    1002,Ravi,4991 1866 5247,,in.gov.cbse,70\n\
+                    1001,Asha Again,4991 1866 5246,,in.gov.cbse,89\n\
+                    1003,Meera,,,in.gov.other,90\n\
+                    1004,\"unclosed,,,in.gov.cbse\n";
+        let checked = check_csv(&results_request(), file.as_bytes()).expect("a header row");
+        let verdicts: Vec<_> = checked.iter().map(|(_, id, v)| (id.as_str(), v.clone())).collect();
+        assert_eq!(
+            verdicts[..4],
+            [
+                ("1001", Ok(())),
+                ("1002", Err("invalid_aadhaar".to_owned())),
+                ("1001", Err("duplicate_row".to_owned())),
+                ("1003", Err("other_issuer".to_owned())),
+            ]
+        );
+        assert_eq!(checked.len(), 5, "{checked:?}");
+        assert!(checked[4].2.is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The fuzz target's property (fuzz/fuzz_targets/csv_rows.rs), in every test run:
+        /// any bytes after a valid header give an answer per record and never a panic, and
+        /// a row that passes has a valid doc id.
+        #[test]
+        fn any_csv_gets_an_answer_per_record(
+            body in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::sample::select(b",\"\n\r 0123456789abcXYZ.-".to_vec()),
+                ],
+                0..400,
+            )
+        ) {
+            let mut file = b"roll_no,name,aadhaar,locker,issuer,physics\n".to_vec();
+            file.extend_from_slice(&body);
+            let checked = check_csv(&results_request(), &file).expect("a header row");
+            for (_, doc_id, verdict) in checked {
+                match verdict {
+                    Ok(()) => proptest::prop_assert!(DocId::parse(&doc_id).is_ok(), "{doc_id:?}"),
+                    Err(code) => proptest::prop_assert!(!code.is_empty()),
+                }
+            }
+        }
     }
 }
