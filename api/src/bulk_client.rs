@@ -57,6 +57,35 @@ pub struct BulkRequest {
     pub clock: Arc<dyn ledger::clock::Clock>,
 }
 
+impl BulkRequest {
+    /// A request for the demo board's Class XII results (`roll_no,name,locker,aadhaar,issuer`
+    /// and every other column a field), to a server that is not there: for checking files
+    /// offline, in tests and fuzz targets.
+    pub fn example() -> BulkRequest {
+        // Constants that parse; checked by the tests that use this.
+        BulkRequest {
+            server: "http://127.0.0.1:1".to_owned(),
+            key: SigningKey::from_bytes(&[7; 32]),
+            issuer: IssuerId::parse("in.gov.cbse").expect("the example's issuer is valid"),
+            file: "results.csv".into(),
+            doc_type: DocTypeCode::parse("HSCER").expect("the example's doc type is valid"),
+            name: Label::parse("Class XII Marksheet").expect("the example's title is valid"),
+            issued_on: CivilDate::parse("2024-05-13").expect("the example's date is valid"),
+            valid_to: None,
+            id_column: "roll_no".to_owned(),
+            holder_column: "name".to_owned(),
+            locker_column: Some("locker".to_owned()),
+            aadhaar_column: Some("aadhaar".to_owned()),
+            issuer_column: Some("issuer".to_owned()),
+            field_columns: Vec::new(),
+            batch_rows: 1000,
+            in_flight: 1,
+            batch_sign: false,
+            clock: Arc::new(ledger::clock::SystemClock),
+        }
+    }
+}
+
 impl std::fmt::Debug for BulkRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BulkRequest").field("file", &self.file).finish_non_exhaustive()
@@ -795,29 +824,6 @@ mod tests {
         assert_eq!(late.await, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
     }
 
-    fn results_request() -> BulkRequest {
-        BulkRequest {
-            server: "http://127.0.0.1:1".to_owned(),
-            key: SigningKey::from_bytes(&[7; 32]),
-            issuer: IssuerId::parse("in.gov.cbse").expect("issuer"),
-            file: "results.csv".into(),
-            doc_type: DocTypeCode::parse("HSCER").expect("doc type"),
-            name: Label::parse("Class XII Marksheet").expect("label"),
-            issued_on: CivilDate::parse("2024-05-13").expect("date"),
-            valid_to: None,
-            id_column: "roll_no".to_owned(),
-            holder_column: "name".to_owned(),
-            locker_column: Some("locker".to_owned()),
-            aadhaar_column: Some("aadhaar".to_owned()),
-            issuer_column: Some("issuer".to_owned()),
-            field_columns: Vec::new(),
-            batch_rows: 1000,
-            in_flight: 1,
-            batch_sign: false,
-            clock: Arc::new(ledger::clock::SystemClock),
-        }
-    }
-
     #[test]
     fn each_record_of_a_results_file_gets_its_verdict() {
         // UIDAI's published test number 4991 1866 5246, then a wrong check digit.
@@ -827,7 +833,7 @@ mod tests {
                     1001,Asha Again,4991 1866 5246,,in.gov.cbse,89\n\
                     1003,Meera,,,in.gov.other,90\n\
                     1004,\"unclosed,,,in.gov.cbse\n";
-        let checked = check_csv(&results_request(), file.as_bytes()).expect("a header row");
+        let checked = check_csv(&BulkRequest::example(), file.as_bytes()).expect("a header row");
         let verdicts: Vec<_> = checked.iter().map(|(_, id, v)| (id.as_str(), v.clone())).collect();
         assert_eq!(
             verdicts[..4],
@@ -859,7 +865,7 @@ mod tests {
         ) {
             let mut file = b"roll_no,name,aadhaar,locker,issuer,physics\n".to_vec();
             file.extend_from_slice(&body);
-            let checked = check_csv(&results_request(), &file).expect("a header row");
+            let checked = check_csv(&BulkRequest::example(), &file).expect("a header row");
             for (_, doc_id, verdict) in checked {
                 match verdict {
                     Ok(()) => proptest::prop_assert!(DocId::parse(&doc_id).is_ok(), "{doc_id:?}"),
