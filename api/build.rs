@@ -16,7 +16,7 @@ fn main() {
     let workspace = manifest_dir.parent().expect("api sits in the workspace").to_owned();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
     for input in [
-        "api/verifier",
+        "verifier",
         "ledger/src",
         "ledger/Cargo.toml",
         "schemas/src",

@@ -28,13 +28,13 @@ use kyc::{KycAnswer, KycError};
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
-use crate::client::JsonClient;
 use crate::limits::{
     AADHAAR_CHALLENGES_MAX, AADHAAR_OTP_SENDS_MAX, AADHAAR_OTP_TTL_MS, AADHAAR_OTP_WINDOW_MS,
     KYC_TIMEOUT_MS,
 };
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use client::http::JsonClient;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -8,8 +8,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ed25519_dalek::SigningKey;
-use ledger::crypto::{key_id_of, sign_event};
 use schemas::*;
 use serde::Deserialize;
 
@@ -51,47 +49,4 @@ pub(crate) async fn submit_event(
     // Directory events have no citizen views to wait for.
     let (status, answer) = crate::write::submit(&state, &envelope, false, ledger_error).await?;
     Ok((status, Json(answer)).into_response())
-}
-
-/// Signs a directory `payload` as the platform, with a fresh random id.
-pub fn platform_envelope(
-    platform: &SigningKey,
-    payload: Payload,
-    now: TimestampMs,
-) -> Result<Envelope, String> {
-    let mut id = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
-    let event = Event {
-        id: EventId(id),
-        occurred_at_ms: now,
-        actor: Actor::Platform,
-        key_id: key_id_of(&platform.verifying_key()),
-        payload,
-    };
-    sign_event(event, platform, None).map_err(|e| e.to_string())
-}
-
-/// Parses a public key given in hex (as `locker keys generate` prints it).
-pub fn public_key(hex_text: &str) -> Result<PublicKeyEntry, String> {
-    let bytes =
-        PublicKeyBytes::from_hex(hex_text.trim()).map_err(|e| format!("public key: {e}"))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(bytes.as_bytes())
-        .map_err(|e| format!("public key: {e}"))?;
-    Ok(ledger::crypto::public_key_entry(&key))
-}
-
-/// Submits a platform-signed directory event to the service.
-pub async fn submit(
-    server: &str,
-    platform: &SigningKey,
-    payload: Payload,
-    now: TimestampMs,
-) -> Result<(u16, String), String> {
-    let url = crate::client::JsonClient::parse_url(&format!(
-        "{}/v1/admin/events",
-        server.trim_end_matches('/')
-    ))?;
-    let envelope = platform_envelope(platform, payload, now)?;
-    let body = serde_json::json!({ "envelope": envelope }).to_string();
-    crate::client::JsonClient::new(std::time::Duration::from_secs(30)).post(&url, body).await
 }

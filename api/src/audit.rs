@@ -199,7 +199,7 @@ pub fn trusted_ledger_key(
         }
         None => {
             let path = data.join("platform.key");
-            crate::keyfile::read(&path)
+            ledger::keyfile::read(&path)
                 .map(|key| key.verifying_key())
                 .map_err(|e| format!("{}: {e} (or give --ledger-key)", path.display()))
         }

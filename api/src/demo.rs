@@ -36,7 +36,7 @@ pub enum DemoError {
     #[error("key vault: {0}")]
     Vault(#[from] rocksdb::Error),
     #[error("demo keys: {0}")]
-    Keys(String),
+    Keys(#[from] ledger::keyfile::KeyFileError),
     #[error("demo keys: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -285,7 +285,7 @@ pub async fn seed<L: Log>(
         for (issuer, key) in [&cbse, &transport, &tax] {
             let path = dir.join(format!("{issuer}.key"));
             if !path.exists() {
-                crate::keyfile::write_new(&path, key).map_err(DemoError::Keys)?;
+                ledger::keyfile::write_new(&path, key)?;
             }
         }
     }
@@ -299,7 +299,7 @@ pub async fn seed<L: Log>(
         {
             let path = dir.join(format!("{requester}.key"));
             if !path.exists() {
-                crate::keyfile::write_new(&path, key).map_err(DemoError::Keys)?;
+                ledger::keyfile::write_new(&path, key)?;
             }
         }
     }
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn demo_pdfs_are_well_formed() {
         let pdf = demo_pdf("Class X (2022)", &["Maths: 95".to_owned(), "back\\slash".to_owned()]);
-        assert_eq!(crate::files::sniff(&pdf), Some(MediaType::Pdf));
+        assert_eq!(wire::media::sniff(&pdf), Some(MediaType::Pdf));
         let text = String::from_utf8(pdf.clone()).expect("ascii");
         let xref_at: usize = text
             .rsplit("startxref\n")

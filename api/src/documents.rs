@@ -227,7 +227,7 @@ pub(crate) async fn upload(
     })?;
     let label = Label::parse(&name)
         .map_err(|e| ApiError::bad_request("invalid_file_name", e.to_string()))?;
-    let named = crate::files::extension_types(&name)
+    let named = wire::media::extension_types(&name)
         .filter(|types| types.iter().any(|t| UPLOAD_TYPES.contains(t)))
         .ok_or_else(|| {
             invalid_filetype(format!("{name:?}: uploads are pdf, jpg, jpeg, png, bmp or gif files"))

@@ -10,10 +10,8 @@ pub mod admin;
 pub mod audit;
 pub mod body;
 mod bulk;
-pub mod bulk_client;
 pub mod cache;
 mod citizen;
-pub mod client;
 mod consent;
 pub mod demo;
 mod documents;
@@ -22,18 +20,14 @@ pub mod expiry;
 pub mod files;
 pub mod guard;
 pub mod inbox;
-pub mod issue;
-pub mod keyfile;
 pub mod limits;
 mod metrics;
-pub mod monitor;
 pub mod openapi;
 pub mod otp;
 pub mod push;
 pub mod quota;
+pub mod replay;
 mod requester;
-pub mod requester_client;
-pub mod rfc9421;
 pub mod server;
 mod signup;
 pub mod sweep;
@@ -101,7 +95,7 @@ pub struct Services {
     /// Codes asked of the authority and not yet answered.
     pub aadhaar_challenges: Arc<aadhaar::Challenges>,
     /// Signed requests already served (`limits::SIGNATURES_SEEN_MAX`): none is served twice.
-    pub seen_signatures: Arc<rfc9421::SeenSignatures>,
+    pub seen_signatures: Arc<replay::SeenSignatures>,
     /// Signs what the platform vouches for (citizen registrations).
     pub platform: Arc<ed25519_dalek::SigningKey>,
     /// Keys the platform's hashes of mobile numbers and one-time passwords.

@@ -63,8 +63,6 @@ pub const UPLOAD_TYPES: [schemas::MediaType; 5] = [
 /// An issuer's push may carry the document's bytes (base64 in JSON): the body limit of that
 /// route allows a 10 MB document with its encoding overhead and the event around it.
 pub const ISSUED_CONTENT_BYTES_MAX: u64 = 10 * 1024 * 1024;
-pub const ISSUED_TYPES: [schemas::MediaType; 3] =
-    [schemas::MediaType::Pdf, schemas::MediaType::Xml, schemas::MediaType::Json];
 pub const PUSH_BODY_BYTES_MAX: usize = 14 * 1024 * 1024 + (1 << 20);
 /// A share link's page fetching its document's bytes and bundle within this long (with the
 /// visit it was given) is one recorded access, not three.
@@ -111,11 +109,6 @@ pub const FILE_SWEEP_AFTER_MS: i64 = 60_000;
 pub const BULK_BATCH_ROWS_MAX: usize = 2_000;
 pub const BULK_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
-/// How often `locker issue bulk` sends a batch that failed in transit or could not be written
-/// (doubling the wait from half a second) before it reports the rows as unavailable.
-pub const BULK_SEND_ATTEMPTS: u32 = 6;
-/// The wait before `locker issue bulk` sends a batch again the first time.
-pub const BULK_RETRY_WAIT_FIRST_MS: u64 = 500;
 /// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.
 pub const INBOX_PARTITIONS: u32 = 4;
 /// How long Kafka keeps inbox records (personal fields in clear): a week, far more than any

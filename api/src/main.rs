@@ -419,9 +419,9 @@ async fn issue_bulk(args: BulkArgs) -> anyhow::Result<()> {
     if args.batch_rows == 0 || args.batch_rows > api::limits::BULK_BATCH_ROWS_MAX {
         anyhow::bail!("--batch-rows: between 1 and {}", api::limits::BULK_BATCH_ROWS_MAX);
     }
-    let request = api::bulk_client::BulkRequest {
+    let request = client::bulk::BulkRequest {
         server: args.server,
-        key: api::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
         file: args.file,
         doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
@@ -450,7 +450,7 @@ async fn issue_bulk(args: BulkArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let summary = api::bulk_client::run(request, |done, total| {
+    let summary = client::bulk::run(request, |done, total| {
         bar.set_length(total.max(done));
         bar.set_position(done);
     })
@@ -496,16 +496,16 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
             value: parsed("field", schemas::FieldValue::parse(value))?,
         });
     }
-    let request = api::issue::IssueRequest {
+    let request = client::issue::IssueRequest {
         server: args.server,
-        key: api::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
         to: match (&args.locker, &args.aadhaar) {
             (Some(locker), _) => {
-                api::issue::To::Locker(parsed("locker", schemas::LockerId::parse(locker))?)
+                client::issue::To::Locker(parsed("locker", schemas::LockerId::parse(locker))?)
             }
             (None, Some(aadhaar)) => {
-                api::issue::To::Aadhaar(parsed("aadhaar", schemas::Aadhaar::parse(aadhaar))?)
+                client::issue::To::Aadhaar(parsed("aadhaar", schemas::Aadhaar::parse(aadhaar))?)
             }
             (None, None) => anyhow::bail!("name the recipient with --locker or --aadhaar"),
         },
@@ -522,7 +522,7 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
         hash_only: args.hash_only,
         now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
     };
-    let (status, answer) = api::issue::issue(request).await.map_err(anyhow::Error::msg)?;
+    let (status, answer) = client::issue::issue(request).await.map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
         (200..300).contains(&status),
         "the service refused the document (HTTP {status}): {answer}"
@@ -557,9 +557,9 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> anyhow::
 
 async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     use schemas::*;
-    let platform = api::keyfile::read(&args.platform_key)
+    let platform = ledger::keyfile::read(&args.platform_key)
         .map_err(|e| anyhow::anyhow!("--platform-key {}: {e}", args.platform_key.display()))?;
-    let key = |text: &str| api::admin::public_key(text).map_err(anyhow::Error::msg);
+    let key = |text: &str| client::admin::public_key(text).map_err(anyhow::Error::msg);
     let payload = match args.command {
         AdminCommand::RegisterIssuer { id, name, doc_types, key: public, endpoint } => {
             let mut entries = Vec::new();
@@ -610,7 +610,7 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             })
         }
     };
-    let (status, answer) = api::admin::submit(&args.server, &platform, payload, now())
+    let (status, answer) = client::admin::submit(&args.server, &platform, payload, now())
         .await
         .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
@@ -623,10 +623,10 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
 
 async fn requester(args: RequesterArgs) -> anyhow::Result<()> {
     use schemas::*;
-    let client = api::requester_client::RequesterClient::new(
+    let client = client::requester::RequesterClient::new(
         &args.server,
         parsed("id", RequesterId::parse(&args.id))?,
-        api::keyfile::read(&args.key)
+        ledger::keyfile::read(&args.key)
             .map_err(|e| anyhow::anyhow!("--key {}: {e}", args.key.display()))?,
         std::sync::Arc::new(ledger::clock::SystemClock),
     );
@@ -749,7 +749,7 @@ async fn run() -> anyhow::Result<()> {
             let mut bytes = [0u8; 32];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
             let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
-            api::keyfile::write_new(&out, &key).map_err(anyhow::Error::msg)?;
+            ledger::keyfile::write_new(&out, &key).map_err(anyhow::Error::msg)?;
             let public: String =
                 key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
             println!("secret key: {} (keep it safe)", out.display());
@@ -843,17 +843,17 @@ async fn run() -> anyhow::Result<()> {
         Command::Monitor { server, ledger_key, state } => {
             let key = api::audit::trusted_ledger_key(std::path::Path::new("."), Some(&ledger_key))
                 .map_err(anyhow::Error::msg)?;
-            match api::monitor::round(&server, &key, &state).await {
+            match client::monitor::round(&server, &key, &state).await {
                 Ok(partitions) => {
                     for (name, seen) in partitions {
                         match seen {
-                            api::monitor::Seen::First { size } => {
+                            client::monitor::Seen::First { size } => {
                                 println!("{name}: {size} records (first seen)");
                             }
-                            api::monitor::Seen::Same { size } => {
+                            client::monitor::Seen::Same { size } => {
                                 println!("{name}: {size} records (unchanged)");
                             }
-                            api::monitor::Seen::Grew { from, to } => {
+                            client::monitor::Seen::Grew { from, to } => {
                                 println!("{name}: grew from {from} to {to} records, consistently");
                             }
                         }
@@ -880,7 +880,7 @@ async fn run() -> anyhow::Result<()> {
                     if let Some(server) = status_from {
                         println!(
                             "  status now: {}",
-                            api::transparency::ask_status(&server, bundle)
+                            client::status::ask_status(&server, bundle)
                                 .await
                                 .map_err(anyhow::Error::msg)?
                         );

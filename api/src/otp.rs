@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use schemas::MobileNumber;
 
-use crate::client::JsonClient;
+use client::http::JsonClient;
 
 use crate::limits::OTP_GATEWAY_TIMEOUT_MS;
 

@@ -278,8 +278,9 @@ pub(crate) async fn authenticate(state: &AppState, envelope: &Envelope) -> Resul
 /// Checks pushed bytes (base64) against the content the event signs: size, hash and media
 /// type, in memory. Nothing is written.
 fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError> {
-    use crate::limits::{ISSUED_CONTENT_BYTES_MAX, ISSUED_TYPES};
+    use crate::limits::ISSUED_CONTENT_BYTES_MAX;
     use base64::Engine;
+    use wire::limits::ISSUED_TYPES;
     let signed = match payload {
         Payload::DocumentIssued(e) => &e.content,
         Payload::DocumentUpdated(e) => &e.content,
@@ -302,7 +303,7 @@ fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError
             "the content's BLAKE3 hash or size differs from the signed event's",
         ));
     }
-    let sniffed = crate::files::sniff(&bytes).filter(|t| ISSUED_TYPES.contains(t));
+    let sniffed = wire::media::sniff(&bytes).filter(|t| ISSUED_TYPES.contains(t));
     if sniffed != Some(signed.media_type) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -28,9 +28,9 @@ use crate::limits::{
     SSE_KEEPALIVE_MS, SSE_STREAM_MS,
 };
 use crate::push::ledger_error;
-use crate::rfc9421::{self, Message};
 use crate::write::internal;
 use crate::{ApiError, AppState, ListDto, ListQuery};
+use wire::rfc9421::{self, Message};
 
 fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
@@ -140,11 +140,11 @@ pub(crate) async fn authenticate_as(
     // Only once verified is a signature remembered: strangers cannot fill the memory.
     let until_s = created.saturating_add(SIGNATURE_AGE_S_MAX);
     state.seen_signatures.first_use(&signature, until_s, now_s).map_err(|e| match e {
-        rfc9421::Replay::Seen => unauthorized(
+        crate::replay::Replay::Seen => unauthorized(
             "replayed_signature",
             "this signature was already used; sign each request anew",
         ),
-        rfc9421::Replay::Full => ApiError::new(
+        crate::replay::Replay::Full => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "too many signed requests in the last minutes; retry shortly",

@@ -121,12 +121,12 @@ fn kyc_provider(
 fn platform_key(data: &Path) -> Result<SigningKey, ServeError> {
     let path = data.join("platform.key");
     if path.exists() {
-        return crate::keyfile::read(&path).map_err(Reason).step("read the platform key");
+        return ledger::keyfile::read(&path).step("read the platform key");
     }
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let key = SigningKey::from_bytes(&bytes);
-    crate::keyfile::write_new(&path, &key).map_err(Reason).step("write the platform key")?;
+    ledger::keyfile::write_new(&path, &key).step("write the platform key")?;
     Ok(key)
 }
 
@@ -289,7 +289,7 @@ async fn run<L: Log>(
         )),
         share_views: Arc::new(crate::quota::Quota::per_hour(crate::limits::SHARE_VIEWS_PER_HOUR)),
         otp_limits: Arc::new(crate::otp::SendLimits::default()),
-        seen_signatures: Arc::new(crate::rfc9421::SeenSignatures::default()),
+        seen_signatures: Arc::new(crate::replay::SeenSignatures::default()),
         aadhaar_challenges: Arc::new(crate::aadhaar::Challenges::default()),
         kyc: kyc_provider,
     });

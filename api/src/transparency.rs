@@ -540,29 +540,3 @@ pub(crate) async fn document_status(
     answer.current = doc.origin == proved;
     Ok(Json(answer))
 }
-
-/// What `POST /v1/ledger/status` of `server` says of a bundle's document, in a line (for
-/// `locker verify-bundle --status-from`).
-pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, String> {
-    let url = crate::client::JsonClient::parse_url(&format!(
-        "{}/v1/ledger/status",
-        server.trim_end_matches('/')
-    ))?;
-    // As `locker monitor` waits for the same service.
-    let client = crate::client::JsonClient::new(Duration::from_secs(30));
-    let headers = [("content-type", "application/json".to_owned())];
-    let (code, body) = client.send("POST", &url, &headers, bundle).await?;
-    let answer: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| format!("{url}: HTTP {code}, not JSON: {e}"))?;
-    if code != 200 {
-        return Err(format!("{url}: HTTP {code}: {}", answer["message"].as_str().unwrap_or(&body)));
-    }
-    let mut line = answer["status"].as_str().unwrap_or("unknown").to_owned();
-    if let Some(reason) = answer["revoked_reason"].as_str() {
-        line += &format!(" ({reason})");
-    }
-    if answer["current"] == false && answer["status"] != "deleted" {
-        line += ", and the bundle proves an earlier version";
-    }
-    Ok(format!("{line} (as {server} reports it)"))
-}

@@ -32,12 +32,12 @@ pub async fn run_authority(args: AuthorityArgs) -> Result<(), String> {
     let residents = kyc::authority::read_residents(&text)
         .map_err(|e| format!("{}: {e}", args.residents.display()))?;
     let key = if args.key.exists() {
-        crate::keyfile::read(&args.key)?
+        ledger::keyfile::read(&args.key).map_err(|e| e.to_string())?
     } else {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
-        crate::keyfile::write_new(&args.key, &key)?;
+        ledger::keyfile::write_new(&args.key, &key).map_err(|e| e.to_string())?;
         key
     };
     let auas = args
@@ -53,7 +53,7 @@ pub async fn run_authority(args: AuthorityArgs) -> Result<(), String> {
         return Err("give at least one --aua CODE:LICENCE (or LOCKER_UIDAI_AUA)".to_owned());
     }
     let sms = match &args.sms_gateway {
-        Some(url) => kyc::authority::Sms::Gateway(crate::client::JsonClient::parse_url(url)?),
+        Some(url) => kyc::authority::Sms::Gateway(client::http::JsonClient::parse_url(url)?),
         None => kyc::authority::Sms::Log,
     };
     let public_key: String =

@@ -2,7 +2,7 @@
 // compiled to WebAssembly. The page gives it the ledger key it trusts, the bundle file and,
 // if it has them, the document's bytes; nothing is sent anywhere.
 //
-// The module's interface (see api/verifier/src/wasm.rs): `input(len)` returns where to write
+// The module's interface (see verifier/src/wasm.rs): `input(len)` returns where to write
 // key || bundle || document, `verify(key_len, bundle_len, has_document)` returns the length of
 // a JSON answer found at `output()`.
 

@@ -91,11 +91,10 @@ fn append(c: &mut Criterion) {
 /// marksheet: three signatures, an inclusion proof, JSON), beside one raw Ed25519
 /// verification in the same run.
 fn bundle(c: &mut Criterion) {
-    let bundle = include_bytes!("../../api/verifier/tests/fixtures/marksheet.locker-bundle.json");
-    let pdf = include_bytes!("../../api/verifier/tests/fixtures/marksheet.pdf");
-    let key =
-        verifier::parse_hex_key(include_str!("../../api/verifier/tests/fixtures/ledger-key.hex"))
-            .expect("the fixture's key");
+    let bundle = include_bytes!("../../verifier/tests/fixtures/marksheet.locker-bundle.json");
+    let pdf = include_bytes!("../../verifier/tests/fixtures/marksheet.pdf");
+    let key = verifier::parse_hex_key(include_str!("../../verifier/tests/fixtures/ledger-key.hex"))
+        .expect("the fixture's key");
     let signer = SigningKey::from_bytes(&[7; 32]);
     let message = b"a message of some length, as a record would be";
     let signature = signer.sign(message);

@@ -256,8 +256,8 @@ impl DemoServer {
 
     /// Waits until the server answers `/healthz` (at most a minute).
     pub async fn ready(&self) -> anyhow::Result<()> {
-        let http = api::client::JsonClient::new(std::time::Duration::from_secs(30));
-        let health = api::client::JsonClient::parse_url(&format!("{}/healthz", self.base))
+        let http = client::http::JsonClient::new(std::time::Duration::from_secs(30));
+        let health = client::http::JsonClient::parse_url(&format!("{}/healthz", self.base))
             .map_err(anyhow::Error::msg)?;
         let started = std::time::Instant::now();
         while http.send("GET", &health, &[], vec![]).await.is_err() {
@@ -272,8 +272,8 @@ impl DemoServer {
 
     /// Logs the demo citizen in: the bearer token and the locker id.
     pub async fn demo_session(&self) -> anyhow::Result<(String, String)> {
-        let http = api::client::JsonClient::new(std::time::Duration::from_secs(30));
-        let login = api::client::JsonClient::parse_url(&format!("{}/v1/citizen/login", self.base))
+        let http = client::http::JsonClient::new(std::time::Duration::from_secs(30));
+        let login = client::http::JsonClient::parse_url(&format!("{}/v1/citizen/login", self.base))
             .map_err(anyhow::Error::msg)?;
         let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD })
             .to_string();

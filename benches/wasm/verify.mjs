@@ -7,7 +7,7 @@ import fs from "fs";
 const wasm = fs.readFileSync(process.argv[2]);
 const { instance } = await WebAssembly.instantiate(wasm, {});
 const e = instance.exports;
-const fx = new URL("../../api/verifier/tests/fixtures/", import.meta.url).pathname;
+const fx = new URL("../../verifier/tests/fixtures/", import.meta.url).pathname;
 const key = new TextEncoder().encode(fs.readFileSync(fx + "ledger-key.hex", "utf8").trim());
 const bundle = fs.readFileSync(fx + "marksheet.locker-bundle.json");
 const pdf = fs.readFileSync(fx + "marksheet.pdf");

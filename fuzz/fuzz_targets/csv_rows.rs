@@ -7,11 +7,11 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 
-static REQUEST: LazyLock<api::bulk_client::BulkRequest> =
-    LazyLock::new(api::bulk_client::BulkRequest::example);
+static REQUEST: LazyLock<client::bulk::BulkRequest> =
+    LazyLock::new(client::bulk::BulkRequest::example);
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(rows) = api::bulk_client::check_csv(&REQUEST, data) else { return };
+    let Ok(rows) = client::bulk::check_csv(&REQUEST, data) else { return };
     for (_line, doc_id, verdict) in rows {
         if verdict.is_ok() {
             assert!(schemas::DocId::parse(&doc_id).is_ok(), "a checked row's doc id {doc_id:?}");

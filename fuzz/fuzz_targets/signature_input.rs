@@ -7,16 +7,16 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (input, signature) = text.split_once('\n').unwrap_or((text, ""));
-    if let Ok(parsed) = api::rfc9421::parse_signature_input(input) {
-        let _ = api::rfc9421::parse_signature(signature, &parsed.label);
+    if let Ok(parsed) = wire::rfc9421::parse_signature_input(input) {
+        let _ = wire::rfc9421::parse_signature(signature, &parsed.label);
         let header = |_: &str| None;
-        let message = api::rfc9421::Message {
+        let message = wire::rfc9421::Message {
             method: "GET",
             authority: "locker.test",
             path: "/v1/x",
             query: "a=1",
             header: &header,
         };
-        let _ = api::rfc9421::signature_base(&message, &parsed);
+        let _ = wire::rfc9421::signature_base(&message, &parsed);
     }
 });

@@ -10,6 +10,9 @@ pub mod audit;
 pub mod clock;
 pub mod crypto;
 mod error;
+// Files: not in the browser's build.
+#[cfg(unix)]
+pub mod keyfile;
 #[cfg(feature = "store")]
 mod ledger;
 pub mod limits;

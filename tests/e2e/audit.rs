@@ -138,7 +138,7 @@ async fn the_audit_names_a_record_forged_straight_into_kafka() {
     assert!(ok && out.contains("OK"), "{out} {err}");
 
     // The board's real key id, a stranger's signature.
-    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("board key");
+    let board = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("board key");
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     // Whose locker does not matter: the signature gives the record away.
     let locker_id = schemas::LockerId([6; 16]);
@@ -219,7 +219,7 @@ async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
     let (gateway_url, _sms) = gateway().await;
     let server = serve(&data, &gateway_url, None);
     let url = format!("http://{}", server.address);
-    let platform = api::keyfile::read(&data.join("platform.key")).expect("platform key");
+    let platform = ledger::keyfile::read(&data.join("platform.key")).expect("platform key");
     let key_hex: String =
         platform.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
     let state = dir.path().join("monitor.json");
@@ -246,15 +246,15 @@ async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
     assert!(out.contains("first seen"), "the first round remembers the checkpoints: {out}");
 
     // The citizen uploads; asking for the upload's bundle makes the service checkpoint it.
-    let client = api::client::JsonClient::new(Duration::from_secs(30));
+    let client = client::http::JsonClient::new(Duration::from_secs(30));
     let login =
-        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
+        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
     let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
     let (_, session) = client.post(&login, body.to_string()).await.expect("login");
     let token: serde_json::Value = serde_json::from_str(&session).expect("json");
     let auth = [("authorization", format!("Bearer {}", token["token"].as_str().expect("token")))];
     let upload =
-        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads?name=a.pdf"))
+        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads?name=a.pdf"))
             .expect("url");
     let (status, answer) = client
         .send("POST", &upload, &auth, b"%PDF-1.7\n% monitor\n".to_vec())
@@ -266,7 +266,7 @@ async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
         .expect("id")
         .to_owned();
     let bundle =
-        api::client::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads/{id}/bundle"))
+        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads/{id}/bundle"))
             .expect("url");
     let (status, _) = client.send("GET", &bundle, &auth, vec![]).await.expect("bundle");
     assert_eq!(status, 200);

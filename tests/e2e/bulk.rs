@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use api::client::JsonClient;
+use client::http::JsonClient;
 
 use crate::journey::{gateway, locker, owned, serve};
 
@@ -301,7 +301,7 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     assert_eq!(report_rows(&report), vec![(2, "not_permitted".to_owned())], "{out}");
 
     // The board's key revoked: its next rows are refused, none written.
-    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let board = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
     let key_id = ledger::crypto::key_id_of(&board.verifying_key()).to_string();
     let (ok, out, err) = locker(owned(&[
         "admin",
@@ -333,7 +333,7 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
 
 /// A marksheet row for the demo citizen, as the exam board signs it for its inbox.
 fn inbox_row(key: &ed25519_dalek::SigningKey, asha: schemas::LockerId, doc_id: &str) -> String {
-    api::bulk_client::RowSigner {
+    client::bulk::RowSigner {
         key,
         issuer: &schemas::IssuerId::parse("in.gov.cbse").expect("issuer"),
         doc_type: &schemas::DocTypeCode::parse("HSCER").expect("type"),
@@ -381,7 +381,7 @@ async fn inbox_records_retention_took_before_they_were_read_are_counted_and_the_
     let asha = service.locker().await;
     // The service is down while the board produces three rows, and retention takes two.
     drop(server);
-    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let board = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
     let rows: Vec<String> = ["2026200001", "2026200002", "2026200003"]
         .iter()
         .map(|id| inbox_row(&board, asha, id))
@@ -442,7 +442,7 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
         Demo::start(Some((&brokers, &prefix))).await;
     let asha = service.locker().await;
 
-    let board = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
+    let board = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).expect("key");
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let records = [
         inbox_row(&board, asha, "2026100001"),

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::client::JsonClient;
+use client::http::JsonClient;
 use tokio::sync::mpsc;
 
 /// The `locker` binary of this build. Cargo builds another package's binaries only when that
@@ -385,10 +385,10 @@ async fn journey(kafka: Option<(&str, &str)>) {
         all.extend(owned(args));
         all
     };
-    let client = api::requester_client::RequesterClient::new(
+    let client = client::requester::RequesterClient::new(
         &server_url,
         schemas::RequesterId::parse("in.co.sbi").expect("id"),
-        api::keyfile::read(&bank_key).expect("bank key"),
+        ledger::keyfile::read(&bank_key).expect("bank key"),
         Arc::new(ledger::clock::SystemClock),
     );
     let stream = Arc::new(Mutex::new(String::new()));

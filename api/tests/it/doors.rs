@@ -43,8 +43,8 @@ fn signed_get(
     path: &str,
     authority: &str,
 ) -> Request<Body> {
-    let target = api::rfc9421::Target { method: "GET", authority, path, query: "" };
-    let signed = api::rfc9421::sign_request(key, keyid, created_s, target, b"");
+    let target = wire::rfc9421::Target { method: "GET", authority, path, query: "" };
+    let signed = wire::rfc9421::sign_request(key, keyid, created_s, target, b"");
     let mut request = Request::get(path).header("host", "locker.test");
     for (name, value) in signed.into_headers() {
         request = request.header(name, value);

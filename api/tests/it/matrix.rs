@@ -323,8 +323,8 @@ async fn call_as(
     if let Some((keyid, key)) = signer {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let now_s = ledger::clock::Clock::now(f.clock.as_ref()).0 / 1000;
-        let target = api::rfc9421::Target { method, authority: "locker.test", path, query };
-        let signed = api::rfc9421::sign_request(key, keyid, now_s, target, &body);
+        let target = wire::rfc9421::Target { method, authority: "locker.test", path, query };
+        let signed = wire::rfc9421::sign_request(key, keyid, now_s, target, &body);
         for (name, value) in signed.into_headers() {
             request = request.header(name, value);
         }

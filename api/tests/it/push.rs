@@ -532,8 +532,9 @@ fn signed_post(
     path: &str,
     body: Vec<u8>,
 ) -> Request<Body> {
-    let target = api::rfc9421::Target { method: "POST", authority: "locker.test", path, query: "" };
-    let signed = api::rfc9421::sign_request(key, keyid, created_s(f), target, &body);
+    let target =
+        wire::rfc9421::Target { method: "POST", authority: "locker.test", path, query: "" };
+    let signed = wire::rfc9421::sign_request(key, keyid, created_s(f), target, &body);
     let mut request = Request::post(path).header("host", "locker.test");
     for (name, value) in signed.into_headers() {
         request = request.header(name, value);

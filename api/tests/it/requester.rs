@@ -45,8 +45,8 @@ fn signed(
 ) -> Request<Body> {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let now_s = ledger::clock::Clock::now(f.clock.as_ref()).0 / 1000;
-    let target = api::rfc9421::Target { method, authority: "locker.test", path, query };
-    let headers = api::rfc9421::sign_request(&bank.key, &bank.keyid(), now_s, target, &body);
+    let target = wire::rfc9421::Target { method, authority: "locker.test", path, query };
+    let headers = wire::rfc9421::sign_request(&bank.key, &bank.keyid(), now_s, target, &body);
     let mut request = Request::builder()
         .method(method)
         .uri(path_and_query)

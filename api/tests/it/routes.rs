@@ -183,7 +183,7 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         aadhaar_quota: Arc::new(api::quota::Quota::per_hour(5_000)),
         share_views: Arc::new(api::quota::Quota::per_hour(api::limits::SHARE_VIEWS_PER_HOUR)),
         otp_limits: Arc::new(api::otp::SendLimits::default()),
-        seen_signatures: Arc::new(api::rfc9421::SeenSignatures::default()),
+        seen_signatures: Arc::new(api::replay::SeenSignatures::default()),
         aadhaar_challenges: Arc::new(api::aadhaar::Challenges::default()),
         kyc: Some(kyc),
     });

@@ -104,17 +104,17 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     clients.block_on(async {
         let base = server.base.clone();
-        let http = api::client::JsonClient::new(Duration::from_secs(30));
+        let http = client::http::JsonClient::new(Duration::from_secs(30));
         server.ready().await?;
         let (token, locker) = server.demo_session().await?;
         let locker = schemas::LockerId::parse(&locker)?;
-        let key = api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
+        let key = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
         for i in 4..DOCUMENTS {
-            let request = api::issue::IssueRequest {
+            let request = client::issue::IssueRequest {
                 server: base.clone(),
                 key: key.clone(),
                 issuer: schemas::IssuerId::parse("in.gov.cbse")?,
-                to: api::issue::To::Locker(locker),
+                to: client::issue::To::Locker(locker),
                 doc_type: schemas::DocTypeCode::parse("HSCER")?,
                 doc_id: schemas::DocId::parse(&format!("LOAD-{i:04}"))?,
                 name: schemas::Label::parse("Class XII Marksheet")?,
@@ -127,11 +127,11 @@ fn main() -> anyhow::Result<()> {
                 hash_only: false,
                 now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
             };
-            let (status, answer) = api::issue::issue(request).await.map_err(anyhow::Error::msg)?;
+            let (status, answer) = client::issue::issue(request).await.map_err(anyhow::Error::msg)?;
             anyhow::ensure!(status == 201, "push {i}: {answer}");
         }
         let certificates = format!("{base}/v1/citizen/certificates?limit={DOCUMENTS}");
-        let check = api::client::JsonClient::parse_url(&certificates).map_err(anyhow::Error::msg)?;
+        let check = client::http::JsonClient::parse_url(&certificates).map_err(anyhow::Error::msg)?;
         let (_, page) = http
             .send("GET", &check, &[("authorization", format!("Bearer {token}"))], vec![])
             .await

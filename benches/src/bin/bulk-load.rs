@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use api::client::JsonClient;
+use client::http::JsonClient;
 use rayon::prelude::*;
 use schemas::*;
 
@@ -152,8 +152,8 @@ async fn main() -> anyhow::Result<()> {
     std::thread::spawn(move || lines.for_each(drop));
     let url = format!("http://{address}");
     let client = JsonClient::new(Duration::from_secs(300));
-    let key =
-        api::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
+    let key = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key"))
+        .map_err(anyhow::Error::msg)?;
     let issuer = IssuerId::parse("in.gov.cbse")?;
 
     // Sign every row in advance: Aadhaar references asked in batches, signatures on all cores.
@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let signing = Instant::now();
     let doc_type = DocTypeCode::parse("HSCER")?;
     let name = Label::parse("Class XII Marksheet 2024")?;
-    let signer = api::bulk_client::RowSigner {
+    let signer = client::bulk::RowSigner {
         key: &key,
         issuer: &issuer,
         doc_type: &doc_type,
@@ -178,9 +178,9 @@ async fn main() -> anyhow::Result<()> {
         let body = serde_json::json!({ "aadhaar_numbers": numbers }).to_string().into_bytes();
         let path = "/v1/issuer/aadhaar-reference-batches";
         let keyid = format!("{issuer}:{}", ledger::crypto::key_id_of(&key.verifying_key()));
-        let target = api::rfc9421::Target { method: "POST", authority: &address, path, query: "" };
+        let target = wire::rfc9421::Target { method: "POST", authority: &address, path, query: "" };
         let signed =
-            api::rfc9421::sign_request(&key, &keyid, now.0.div_euclid(1000), target, &body);
+            wire::rfc9421::sign_request(&key, &keyid, now.0.div_euclid(1000), target, &body);
         let headers = signed.into_headers();
         let answer = json_post(&client, &format!("{url}{path}"), &headers, body).await?;
         let references: Vec<AadhaarRef> = answer["references"]

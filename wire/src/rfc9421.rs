@@ -2,7 +2,7 @@
 //! Content-Digest (RFC 9530, sha-256) for the bodies they cover.
 //!
 //! This module builds signature bases and checks signatures; it does not know who a key
-//! belongs to. The policy of what a locker request must cover lives in `requester`.
+//! belongs to. The policy of what a locker request must cover lives in the server's `requester` routes.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -401,41 +401,5 @@ mod tests {
         assert!(parse_signature("sig2=:AAAA:", "sig1").is_err());
         assert!(parse_signature("sig1=:AAAA:", "sig1").is_err());
         assert!(parse_signature("sig1=AAAA", "sig1").is_err());
-    }
-}
-
-/// Signatures already accepted, until they are too old to pass the clock window anyway: a
-/// signed request is served once (a captured document read cannot be replayed).
-#[derive(Debug, Default)]
-pub struct SeenSignatures {
-    /// BLAKE3 of the signature -> the second after which the window refuses it anyway.
-    seen: std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>,
-}
-
-/// Why a signature is not taken.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Replay {
-    Seen,
-    /// Every remembered signature is still young and there is no room for another.
-    Full,
-}
-
-impl SeenSignatures {
-    /// Takes `signature` (valid until `until_s`) as used at `now_s`, unless it was before.
-    pub fn first_use(&self, signature: &[u8; 64], until_s: i64, now_s: i64) -> Result<(), Replay> {
-        use crate::limits::SIGNATURES_SEEN_MAX;
-        let key = *blake3::hash(signature).as_bytes();
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.contains_key(&key) {
-            return Err(Replay::Seen);
-        }
-        if seen.len() >= SIGNATURES_SEEN_MAX {
-            seen.retain(|_, until| *until >= now_s);
-            if seen.len() >= SIGNATURES_SEEN_MAX {
-                return Err(Replay::Full);
-            }
-        }
-        seen.insert(key, until_s);
-        Ok(())
     }
 }

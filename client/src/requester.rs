@@ -8,7 +8,7 @@ use ed25519_dalek::SigningKey;
 use ledger::crypto::{key_id_of, sign_event};
 use schemas::*;
 
-use crate::client::JsonClient;
+use crate::http::JsonClient;
 
 #[derive(Clone)]
 pub struct RequesterClient {
@@ -66,8 +66,8 @@ impl RequesterClient {
         let keyid = format!("{}:{}", self.id, key_id_of(&self.key.verifying_key()));
         let now_s = self.clock.now().0.div_euclid(1000);
         let authority = self.authority();
-        let target = crate::rfc9421::Target { method, authority: &authority, path, query };
-        crate::rfc9421::sign_request(&self.key, &keyid, now_s, target, body).into_headers()
+        let target = wire::rfc9421::Target { method, authority: &authority, path, query };
+        wire::rfc9421::sign_request(&self.key, &keyid, now_s, target, body).into_headers()
     }
 
     async fn call(

@@ -26,7 +26,7 @@ use ledger::crypto::{commitment, key_id_of, sign_event};
 use rayon::prelude::*;
 use schemas::*;
 
-use crate::client::JsonClient;
+use crate::http::JsonClient;
 use crate::limits::{BULK_RETRY_WAIT_FIRST_MS, BULK_SEND_ATTEMPTS};
 
 /// What `locker issue bulk` was asked to do.

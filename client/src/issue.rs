@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use ledger::crypto::{commitment, key_id_of, sign_event};
 use schemas::*;
 
-use crate::client::JsonClient;
+use crate::http::JsonClient;
 
 /// Whom a document is for.
 #[derive(Debug, Clone)]
@@ -34,8 +34,8 @@ pub(crate) async fn post_as_issuer(
     let url = JsonClient::parse_url(&format!("{}{path}", server.trim_end_matches('/')))?;
     let keyid = format!("{issuer}:{}", key_id_of(&key.verifying_key()));
     let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
-    let target = crate::rfc9421::Target { method: "POST", authority, path, query: "" };
-    let signed = crate::rfc9421::sign_request(key, &keyid, now.0.div_euclid(1000), target, &body);
+    let target = wire::rfc9421::Target { method: "POST", authority, path, query: "" };
+    let signed = wire::rfc9421::sign_request(key, &keyid, now.0.div_euclid(1000), target, &body);
     JsonClient::new(timeout).send("POST", &url, &signed.into_headers(), body).await
 }
 
@@ -87,8 +87,8 @@ pub struct IssueRequest {
 
 /// PDF, XML or JSON, recognised by the content, not the file name.
 pub fn media_type_of(content: &[u8]) -> Result<MediaType, String> {
-    crate::files::sniff(content)
-        .filter(|t| crate::limits::ISSUED_TYPES.contains(t))
+    wire::media::sniff(content)
+        .filter(|t| wire::limits::ISSUED_TYPES.contains(t))
         .ok_or_else(|| "the content must be a PDF, XML or JSON document".to_owned())
 }
 

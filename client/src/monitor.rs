@@ -12,7 +12,7 @@ use ed25519_dalek::VerifyingKey;
 use ledger::merkle::{SignedCheckpoint, verify_consistency};
 use schemas::Digest32;
 
-use crate::client::JsonClient;
+use crate::http::JsonClient;
 
 /// What one round found for one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,6 @@
+//! Limits of the contract: both the server and its clients hold to them.
+
+use schemas::MediaType;
+
+/// The media types an issuer's document may have (a push's bytes are sniffed against these).
+pub const ISSUED_TYPES: [MediaType; 3] = [MediaType::Pdf, MediaType::Xml, MediaType::Json];
