@@ -337,7 +337,7 @@ pub(crate) struct AadhaarOtpSent {
 #[utoipa::path(post, path = "/v1/citizen/aadhaar/otp", tag = "citizen", security(("session" = [])), request_body = AadhaarOtpBody, responses((status = 202, body = AadhaarOtpSent), (status = 400, description = "`invalid_aadhaar`, malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`", body = crate::openapi::ErrorDto), (status = 422, description = "`aadhaar_suspended`, `aadhaar_no_mobile`", body = crate::openapi::ErrorDto), (status = 429, description = "`rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`kyc_unavailable`", body = crate::openapi::ErrorDto), (status = 503, description = "`kyc_unavailable`: no authority configured", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
-    citizen: crate::citizen::Citizen,
+    citizen: crate::session::Citizen,
     crate::body::JsonBody(body): crate::body::JsonBody<AadhaarOtpBody>,
 ) -> Result<Response, ApiError> {
     let aadhaar = Aadhaar::parse(&body.aadhaar)
@@ -357,7 +357,7 @@ pub(crate) async fn request_otp(
             format!("too many codes asked for; try again in {seconds} s"),
         )
     })?;
-    let txn = crate::documents::hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let txn = crate::lookup::hex_of(&state.accounts.random::<16>().map_err(internal)?);
     let sent_to = provider.send_otp(&aadhaar, &txn).await.map_err(kyc_error)?;
     let expires_ms = now + AADHAAR_OTP_TTL_MS;
     let challenge = Challenge { locker: citizen.locker, aadhaar, expires_ms };
@@ -390,7 +390,7 @@ pub(crate) struct AadhaarLinkedDto {
     aadhaar_last4: String,
     /// The number was linked to another locker, and was taken from it with this proof.
     reclaimed: bool,
-    kyc: crate::citizen::KycDto,
+    kyc: crate::dto::KycDto,
 }
 
 /// Links the Aadhaar the code was sent for, once the authority's signed e-KYC answer checks
@@ -398,7 +398,7 @@ pub(crate) struct AadhaarLinkedDto {
 #[utoipa::path(post, path = "/v1/citizen/aadhaar", tag = "citizen", security(("session" = [])), request_body = AadhaarBody, responses((status = 201, body = AadhaarLinkedDto), (status = 400, description = "`otp_not_requested`, malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_token`, `invalid_otp`, `otp_expired`", body = crate::openapi::ErrorDto), (status = 409, description = "`aadhaar_already_linked`", body = crate::openapi::ErrorDto), (status = 502, description = "`kyc_unavailable`, `kyc_not_verified`", body = crate::openapi::ErrorDto), (status = 503, description = "`kyc_unavailable`: no authority configured", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn link(
     State(state): State<AppState>,
-    citizen: crate::citizen::Citizen,
+    citizen: crate::session::Citizen,
     crate::body::JsonBody(body): crate::body::JsonBody<AadhaarBody>,
 ) -> Result<Response, ApiError> {
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
@@ -429,7 +429,7 @@ pub(crate) async fn link(
     let answer = AadhaarLinkedDto {
         aadhaar_last4: reference.last4.to_string(),
         reclaimed,
-        kyc: crate::citizen::KycDto::from_profile(&profile, TimestampMs(now)),
+        kyc: crate::dto::KycDto::from_profile(&profile, TimestampMs(now)),
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }

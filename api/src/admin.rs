@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use schemas::*;
 use serde::Deserialize;
 
-use crate::push::ledger_error;
+use crate::error::ledger_error;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -45,7 +45,7 @@ pub(crate) async fn submit_event(
     if envelope.sealed.is_some() {
         return Err(ApiError::unprocessable("invalid_event", "directory events seal nothing"));
     }
-    crate::push::check_window(&state, &envelope.event)?;
+    crate::issuance::check_window(&state, &envelope.event)?;
     // Directory events have no citizen views to wait for.
     let (status, answer) = crate::write::submit(&state, &envelope, false, ledger_error).await?;
     Ok((status, Json(answer)).into_response())

@@ -281,10 +281,11 @@ async fn compare_views<L: Log>(
 pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64, u64)) -> Result<Verdict, String> {
     let key = ledger_key(args)?;
     let mut config = LedgerConfig::new(vec![ledger::crypto::public_key_entry(&key)]);
-    config.directory_topic = format!("{}.directory", args.topic_prefix);
-    config.citizen_topic = format!("{}.events", args.topic_prefix);
+    let topics = crate::topics::Topics::new(&args.topic_prefix).map_err(|e| e.to_string())?;
+    config.directory_topic = topics.directory.clone();
+    config.citizen_topic = topics.events.clone();
     let options = AuditOptions {
-        checkpoint_topic: Some(format!("{}.checkpoints", args.topic_prefix)),
+        checkpoint_topic: Some(topics.checkpoints.clone()),
         ledger_key: Some(key),
         trusted: match &args.resume_from {
             Some(path) => trusted_roots(path)?,
@@ -301,7 +302,7 @@ pub async fn verify(args: &AuditArgs, progress: impl FnMut(u64, u64)) -> Result<
             let topics = [
                 (config.directory_topic.clone(), 1),
                 (config.citizen_topic.clone(), config.citizen_partitions),
-                (format!("{}.checkpoints", args.topic_prefix), 1),
+                (topics.checkpoints.clone(), 1),
             ];
             for (topic, partitions) in topics {
                 log.create_topic(&topic, partitions)

@@ -27,8 +27,10 @@ use rayon::prelude::*;
 use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
 use serde::Serialize;
 
+use crate::error::invalid_event;
+use crate::error::ledger_error;
+use crate::issuance::{PushBody, committed_personal};
 use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX};
-use crate::push::{PushBody, committed_personal, invalid_event, ledger_error};
 use crate::{ApiError, AppState};
 
 /// One row's verdict.
@@ -239,7 +241,7 @@ pub(crate) async fn process(
             ));
             continue;
         }
-        if let Err(e) = crate::push::check_window_at(now, &row.envelope.event) {
+        if let Err(e) = crate::issuance::check_window_at(now, &row.envelope.event) {
             results[index] = reject(e);
             continue;
         }

@@ -3,56 +3,21 @@
 //! read is keyed by the session's locker, so a citizen cannot name another's.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use projections::views::{Accessor, ConsentState};
 use schemas::{DocRef, LockerId};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::LoginError;
+use crate::dto::KycDto;
+use crate::dto::state_name;
+use crate::dto::status_name;
+use crate::session::Citizen;
+use crate::session::hashing_busy;
+use crate::session::source_of;
 use crate::{ApiError, AppState, ListDto, ListQuery};
-
-/// A request made with a live session: `Authorization: Bearer <token>`.
-pub(crate) struct Citizen {
-    pub locker: LockerId,
-    token: String,
-}
-
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
-}
-
-impl FromRequestParts<AppState> for Citizen {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
-            Some(header) => header
-                .to_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer "))
-                .filter(|t| t.len() == 64)
-                .ok_or_else(|| {
-                    unauthorized("the Authorization header must be `Bearer <64 hex digits>`")
-                })?,
-            // The web page's session: an HttpOnly cookie, and a CSRF token on every write.
-            None => crate::web::cookie_session(parts)?
-                .ok_or_else(|| unauthorized("log in first: send Authorization: Bearer <token>"))?,
-        };
-        let locker = state
-            .accounts
-            .session(token, state.clock.now())
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-            })?
-            .ok_or_else(|| {
-                unauthorized("the session is unknown, expired or logged out; log in again")
-            })?;
-        Ok(Citizen { locker, token: token.to_owned() })
-    }
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,23 +81,6 @@ pub(crate) async fn login(
     session_answer(&token, expires, locker, body.session, now, &headers)
 }
 
-pub(crate) fn hashing_busy() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        "too many password checks at once; retry in a moment",
-    )
-}
-
-/// Where a request comes from, as failed logins are counted: its network address (empty
-/// in-process, where there is none).
-pub(crate) fn source_of(extensions: &axum::http::Extensions) -> Vec<u8> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip().to_string().into_bytes())
-        .unwrap_or_default()
-}
-
 fn session_answer(
     token: &str,
     expires: schemas::TimestampMs,
@@ -144,12 +92,13 @@ fn session_answer(
     if kind == SessionKind::Cookie {
         let dto = SessionDto {
             token: None,
-            csrf_token: Some(crate::web::csrf_token(token)),
+            csrf_token: Some(crate::session::csrf_token(token)),
             expires_at_ms: expires.0,
             locker,
         };
         let max_age_s = (expires.0 - now.0).max(0) / 1000;
-        let cookie = crate::web::session_cookie(token, max_age_s, crate::web::over_tls(headers));
+        let cookie =
+            crate::session::session_cookie(token, max_age_s, crate::session::over_tls(headers));
         return Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(dto)).into_response());
     }
     let dto = SessionDto {
@@ -256,7 +205,7 @@ fn logged_out(
     ended.map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
     })?;
-    let cookie = crate::web::session_cookie("", 0, crate::web::over_tls(headers));
+    let cookie = crate::session::session_cookie("", 0, crate::session::over_tls(headers));
     Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -271,7 +220,7 @@ pub(crate) struct WebSessionDto {
 pub(crate) async fn session(citizen: Citizen) -> Json<WebSessionDto> {
     Json(WebSessionDto {
         locker: citizen.locker.to_string(),
-        csrf_token: crate::web::csrf_token(&citizen.token),
+        csrf_token: crate::session::csrf_token(&citizen.token),
     })
 }
 
@@ -287,60 +236,6 @@ pub(crate) struct ProfileDto {
     email: Option<String>,
     /// The linked Aadhaar's data as available in the UIDAI database (its e-KYC answer).
     kyc: Option<KycDto>,
-}
-
-/// The resident's data as the Aadhaar authority answered it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct KycDto {
-    name: String,
-    /// YYYY-MM-DD.
-    date_of_birth: String,
-    /// `female`, `male`, `transgender` or `undisclosed`.
-    gender: String,
-    /// UIDAI's address elements (`co`, `house`, `street`, `lm`, `loc`, `vtc`, `subdist`,
-    /// `dist`, `state`, `country`, `pc`, `po`), the empty ones left out.
-    address: Vec<AddressElementDto>,
-    verified_at_ms: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AddressElementDto {
-    element: String,
-    value: String,
-}
-
-impl KycDto {
-    pub(crate) fn from_view(kyc: projections::views::KycView) -> Self {
-        KycDto {
-            name: kyc.name,
-            date_of_birth: kyc.date_of_birth.to_string(),
-            gender: kyc.gender,
-            address: kyc
-                .address
-                .into_iter()
-                .map(|(element, value)| AddressElementDto { element, value })
-                .collect(),
-            verified_at_ms: kyc.verified_at_ms.0,
-        }
-    }
-
-    pub(crate) fn from_profile(kyc: &schemas::KycProfile, at: schemas::TimestampMs) -> Self {
-        let gender = projections::views::gender_name(kyc.gender);
-        KycDto {
-            name: kyc.name.to_string(),
-            date_of_birth: kyc.date_of_birth.to_string(),
-            gender: gender.to_owned(),
-            address: kyc
-                .address
-                .iter()
-                .map(|f| AddressElementDto {
-                    element: f.key.to_string(),
-                    value: f.value.to_string(),
-                })
-                .collect(),
-            verified_at_ms: at.0,
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/v1/citizen/profile", tag = "citizen", security(("session" = [])), responses((status = 200, body = ProfileDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -384,16 +279,6 @@ pub(crate) struct CertificateDto {
     content_hash: String,
     /// When the citizen last e-signed this version, if she did.
     esigned_at_ms: Option<i64>,
-}
-
-/// A certificate's status as the API names it.
-pub(crate) fn status_name(status: projections::CertificateStatus) -> &'static str {
-    match status {
-        projections::CertificateStatus::Active => "active",
-        projections::CertificateStatus::Updated => "updated",
-        projections::CertificateStatus::Expired => "expired",
-        projections::CertificateStatus::Revoked => "revoked",
-    }
 }
 
 /// The positions a locker's My Certificates depends on (see `cache`).
@@ -601,16 +486,6 @@ pub(crate) struct ConsentDto {
     access_expires_at_ms: Option<i64>,
     items: Vec<String>,
     accesses: u64,
-}
-
-pub(crate) fn state_name(state: ConsentState) -> &'static str {
-    match state {
-        ConsentState::Pending => "pending",
-        ConsentState::Active => "active",
-        ConsentState::Denied => "denied",
-        ConsentState::Revoked => "revoked",
-        ConsentState::Expired => "expired",
-    }
 }
 
 #[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, denied, revoked or expired", pattern = "^(?:pending|active|denied|revoked|expired)$")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]

@@ -10,8 +10,8 @@ use projections::views::{ConsentState, ConsentView, Owner};
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
-use crate::citizen::Citizen;
 use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
+use crate::session::Citizen;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -115,7 +115,7 @@ pub(crate) async fn grant(
         Some(uris) => {
             let mut chosen = Vec::with_capacity(uris.len());
             for text in uris {
-                let uri = crate::documents::doc_uri(&text)?;
+                let uri = crate::lookup::doc_uri(&text)?;
                 if !owned(&uri)? {
                     return Err(ApiError::not_found(format!("{uri} is not in your locker"))
                         .with_code("unknown_document"));

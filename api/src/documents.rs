@@ -11,178 +11,31 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use projections::views::{DocStatus, Owner};
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
-use crate::citizen::Citizen;
-use crate::files::{FileError, Files};
+use crate::dto::DocumentDto;
+use crate::files::FileError;
 use crate::limits::{
     SHARE_MINUTES_DEFAULT, SHARE_MINUTES_MAX, UPLOAD_SIZE_BYTES_MAX, UPLOAD_TYPES,
 };
+use crate::lookup::DocumentSelector;
+use crate::lookup::content_response;
+use crate::lookup::doc_text;
+use crate::lookup::doc_uri;
+use crate::lookup::file_error;
+use crate::lookup::hex_of;
+use crate::lookup::read_content;
+use crate::lookup::resolve;
+use crate::lookup::upload_id;
+use crate::session::Citizen;
+use crate::shares::VisitQuery;
+use crate::shares::open_share;
 use crate::write::internal;
 use crate::{ApiError, AppState};
 
-/// A document of the caller's locker, whichever kind.
-#[derive(Debug, Clone)]
-pub(crate) struct Resolved {
-    pub doc: DocRef,
-    pub name: String,
-    pub issuer: Option<String>,
-    pub issued_on: Option<String>,
-    pub holder_name: Option<String>,
-    pub hash: Digest32,
-    pub media_type: MediaType,
-    pub size_bytes: u64,
-    pub revoked: bool,
-    /// Issued to the citizen's Aadhaar before the locker linked it.
-    pub via_aadhaar: bool,
-    /// The event behind the current version, in the citizen topic.
-    pub origin: projections::views::LogPoint,
-}
-
-fn unknown_document(what: &str) -> ApiError {
-    ApiError::not_found(format!("{what} is not in your locker")).with_code("unknown_document")
-}
-
-/// Finds `doc` in `locker` (issued to the locker or to its linked Aadhaar, or uploaded).
-pub(crate) fn resolve(
-    state: &AppState,
-    locker: &LockerId,
-    doc: &DocRef,
-) -> Result<Resolved, ApiError> {
-    match doc {
-        DocRef::Uploaded(id) => {
-            let upload =
-                state.views.upload(locker, id)?.ok_or_else(|| unknown_document(&id.to_hex()))?;
-            Ok(Resolved {
-                doc: doc.clone(),
-                name: upload.file_name.unwrap_or_else(|| "uploaded document".to_owned()),
-                issuer: None,
-                issued_on: None,
-                holder_name: None,
-                hash: upload.content_hash,
-                media_type: upload.media_type,
-                size_bytes: upload.size_bytes,
-                revoked: false,
-                via_aadhaar: false,
-                origin: upload.origin,
-            })
-        }
-        DocRef::Issued(uri) => {
-            let text = uri.to_string();
-            let mut found =
-                state.views.document(&Owner::Locker(*locker), &text)?.map(|d| (d, false));
-            if found.is_none()
-                && let Some(hash) = state.views.profile(locker)?.and_then(|p| p.aadhaar_hash)
-            {
-                found = state.views.document(&Owner::Aadhaar(hash), &text)?.map(|d| (d, true));
-            }
-            let (view, via_aadhaar) = found.ok_or_else(|| unknown_document(&text))?;
-            Ok(Resolved {
-                doc: doc.clone(),
-                name: view.name,
-                issuer: Some(view.issuer),
-                issued_on: Some(view.issued_on.to_string()),
-                holder_name: view.holder_name,
-                hash: view.content_hash,
-                media_type: view.media_type,
-                size_bytes: view.size_bytes,
-                revoked: matches!(view.status, DocStatus::Revoked(_)),
-                via_aadhaar,
-                origin: view.origin,
-            })
-        }
-    }
-}
-
-/// Names a document in a request body: exactly one of `uri` and `upload_id`.
-#[derive(Deserialize, Debug, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DocumentSelector {
-    uri: Option<String>,
-    upload_id: Option<String>,
-}
-
-impl DocumentSelector {
-    fn doc_ref(&self) -> Result<DocRef, ApiError> {
-        match (&self.uri, &self.upload_id) {
-            (Some(uri), None) => doc_uri(uri).map(DocRef::Issued),
-            (None, Some(id)) => Ok(DocRef::Uploaded(upload_id(id)?)),
-            _ => Err(ApiError::bad_request(
-                "invalid_document",
-                "name the document with exactly one of `uri` and `upload_id`",
-            )),
-        }
-    }
-}
-
-/// A document URI from a path or a body (`invalid_uri` when it is not one).
-pub(crate) fn doc_uri(text: &str) -> Result<DocUri, ApiError> {
-    DocUri::parse(text).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))
-}
-
-fn upload_id(text: &str) -> Result<Id16, ApiError> {
-    Id16::from_hex(text)
-        .map_err(|_| ApiError::bad_request("invalid_upload_id", "an upload id is 32 hex digits"))
-}
-
-pub(crate) fn doc_text(doc: &DocRef) -> (Option<String>, Option<String>) {
-    match doc {
-        DocRef::Issued(uri) => (Some(uri.to_string()), None),
-        DocRef::Uploaded(id) => (None, Some(id.to_hex())),
-    }
-}
-
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     crate::body::json(body)
-}
-
-fn file_error(e: FileError) -> ApiError {
-    match e {
-        FileError::Missing(hash) => ApiError::not_found(format!(
-            "the issuer registered content {hash} but never sent its bytes"
-        ))
-        .with_code("content_not_stored"),
-        FileError::Corrupt { .. } => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "content_corrupt", e.to_string())
-        }
-        FileError::TooLarge { max_bytes } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_filesize",
-            format!("a file may have at most {max_bytes} bytes"),
-        ),
-        FileError::Io(_) => internal(e),
-    }
-}
-
-/// Reads stored bytes (checked against their hash) off the async threads.
-pub(crate) async fn read_content(files: &Arc<Files>, hash: Digest32) -> Result<Vec<u8>, ApiError> {
-    let files = Arc::clone(files);
-    tokio::task::spawn_blocking(move || files.read(&hash))
-        .await
-        .map_err(internal)?
-        .map_err(file_error)
-}
-
-/// The bytes as a download, typed by what they are and tagged with their hash.
-pub(crate) fn content_response(bytes: Vec<u8>, resolved: &Resolved) -> Response {
-    // Only plain characters survive into the header; the name is a convenience, not data.
-    let file_name: String = resolved
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
-        .collect();
-    (
-        [
-            (header::CONTENT_TYPE, resolved.media_type.mime().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
-            (header::ETAG, format!("\"{}\"", resolved.hash.to_hex())),
-            (header::HeaderName::from_static("x-content-type-options"), "nosniff".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -313,10 +166,6 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-pub(crate) fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `GET /v1/citizen/uploads/{id}/content`
 #[utoipa::path(get, path = "/v1/citizen/uploads/{id}/content", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The upload id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, description = "The bytes, checked against their BLAKE3 hash", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn upload_content(
@@ -370,7 +219,7 @@ pub(crate) async fn certificate_fields(
         .appender
         .logged_at(topic, resolved.origin.partition, resolved.origin.offset)
         .await
-        .map_err(crate::push::ledger_error)?;
+        .map_err(crate::error::ledger_error)?;
     let Some(commitment) = envelope.event.payload.personal_commitment() else {
         return Err(ApiError::not_found(
             "the issuer sent this version of the document without personal fields",
@@ -614,39 +463,6 @@ pub(crate) async fn revoke_share(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A document as shown to someone other than its owner (a share link holder, a requester).
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct DocumentDto {
-    uri: Option<String>,
-    upload_id: Option<String>,
-    name: String,
-    issuer: Option<String>,
-    issued_on: Option<String>,
-    holder_name: Option<String>,
-    media_type: &'static str,
-    size_bytes: u64,
-    content_hash: String,
-    revoked_by_issuer: bool,
-}
-
-impl From<Resolved> for DocumentDto {
-    fn from(resolved: Resolved) -> Self {
-        let (uri, upload_id) = doc_text(&resolved.doc);
-        DocumentDto {
-            uri,
-            upload_id,
-            name: resolved.name,
-            issuer: resolved.issuer,
-            issued_on: resolved.issued_on,
-            holder_name: resolved.holder_name,
-            media_type: resolved.media_type.mime(),
-            size_bytes: resolved.size_bytes,
-            content_hash: resolved.hash.to_hex(),
-            revoked_by_issuer: resolved.revoked,
-        }
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SharedDto {
     #[serde(flatten)]
@@ -659,102 +475,6 @@ pub(crate) struct SharedDto {
     /// This visit, for the page's next requests (`?visit=`): the same viewer fetching the
     /// content and the bundle soon after is one access, not three.
     visit: String,
-}
-
-/// `?visit=` on a share link's content and bundle.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct VisitQuery {
-    /// The `visit` the link's page answered.
-    #[param(pattern = "^[0-9a-f]{32}$")]
-    visit: Option<String>,
-}
-
-impl VisitQuery {
-    pub(crate) fn of(
-        query: Result<Query<VisitQuery>, axum::extract::rejection::QueryRejection>,
-    ) -> Result<Option<String>, ApiError> {
-        let Query(query) =
-            query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-        Ok(query.visit)
-    }
-}
-
-/// A visit token: this link, this viewer (the keyed hash of its address) and this time
-/// window, keyed by the platform secret. It grants nothing (the link does); it only says the
-/// viewer's access was already recorded in this window.
-fn visit_token(state: &AppState, share: &Id16, viewer_ref: &Digest32, window: i64) -> String {
-    let mut hasher = blake3::Hasher::new_keyed(&state.platform_secret);
-    hasher.update(b"locker share visit v1");
-    hasher.update(share.as_bytes());
-    hasher.update(&viewer_ref.0);
-    hasher.update(&window.to_le_bytes());
-    hasher.finalize().to_hex()[..32].to_owned()
-}
-
-/// Checks a public share link, records the view unless `visit` says this viewer's visit was
-/// recorded within `limits::SHARE_VISIT_MS`, and returns the document it opens and the visit.
-pub(crate) async fn open_share(
-    state: &AppState,
-    locker: &str,
-    share: &str,
-    extensions: &axum::http::Extensions,
-    visit: Option<&str>,
-) -> Result<(Resolved, projections::views::ShareView, LockerId, String), ApiError> {
-    let gone = || ApiError::not_found("no such share link").with_code("unknown_share");
-    let locker = LockerId::parse(locker).map_err(|_| gone())?;
-    let id = Id16::from_hex(share).map_err(|_| gone())?;
-    let share = state.views.share(&locker, &id)?.ok_or_else(gone)?;
-    if share.revoked {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "share_revoked",
-            "the owner revoked this link",
-        ));
-    }
-    if state.clock.now() >= share.expires_at_ms {
-        return Err(ApiError::new(StatusCode::GONE, "share_expired", "this link has expired"));
-    }
-    let resolved = resolve(state, &locker, &share.document)?;
-    // Views are told apart by a keyed hash of the viewer's address; the address is not kept.
-    let address = extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_default();
-    let viewer_ref = Digest32(
-        *blake3::keyed_hash(&state.platform_secret, format!("viewer {address}").as_bytes())
-            .as_bytes(),
-    );
-    let window = state.clock.now().0 / crate::limits::SHARE_VISIT_MS;
-    let token = visit_token(state, &id, &viewer_ref, window);
-    // This window's token or the last one's, so a visit spanning a window's end stays one.
-    // Compared as hashes: the time taken says nothing about the expected token.
-    let recorded = visit.is_some_and(|sent| {
-        [token.clone(), visit_token(state, &id, &viewer_ref, window - 1)]
-            .iter()
-            .any(|expected| blake3::hash(sent.as_bytes()) == blake3::hash(expected.as_bytes()))
-    });
-    if !recorded {
-        // Every view is an event: a link's holder may not make the ledger write at will.
-        state.share_views.take(&id, 1, state.clock.now()).map_err(|wait_s| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_views",
-                format!(
-                    "this link was opened {} times within the hour, its most; open it again in {wait_s} s",
-                    state.share_views.capacity()
-                ),
-            )
-        })?;
-        let payload = Payload::SharedDocumentViewed(SharedDocumentViewed {
-            locker,
-            share_id: id,
-            viewer_ref,
-        });
-        crate::write::as_platform(state, payload).await?;
-    }
-    Ok((resolved, share, locker, token))
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.

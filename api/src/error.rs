@@ -71,3 +71,37 @@ impl From<projections::ProjectionError> for ApiError {
         }
     }
 }
+
+/// Maps the ledger's refusals to the API's stable codes.
+pub(crate) fn ledger_error(e: ledger::LedgerError) -> ApiError {
+    use ledger::LedgerError::*;
+    match e {
+        BadSignature { .. } | BadESignature => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+        }
+        UnknownActor { .. } | UnknownKey { .. } => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", e.to_string())
+        }
+        KeyRotatedOut { .. } | KeyRevoked { .. } => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "key_revoked", e.to_string())
+        }
+        ActorSuspended { .. } => ApiError::new(StatusCode::FORBIDDEN, "suspended", e.to_string()),
+        NotPermitted { .. } => ApiError::new(StatusCode::FORBIDDEN, "not_permitted", e.to_string()),
+        IdConflict { .. } => ApiError::new(StatusCode::CONFLICT, "id_conflict", e.to_string()),
+        AlreadyRegistered { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
+        }
+        Schema(schemas::SchemaError::RecordTooLarge { .. }) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", e.to_string())
+        }
+        Schema(_) | InvalidKey { .. } | SealBroken => invalid_event(e.to_string()),
+        Log(_) | ForeignLog { .. } | BatchTooLarge { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+        }
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
+}
+
+pub(crate) fn invalid_event(message: impl Into<String>) -> ApiError {
+    ApiError::unprocessable("invalid_event", message)
+}

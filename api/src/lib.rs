@@ -15,12 +15,15 @@ mod citizen;
 mod consent;
 pub mod demo;
 mod documents;
+mod dto;
 mod error;
 pub mod expiry;
 pub mod files;
 pub mod guard;
 pub mod inbox;
+mod issuance;
 pub mod limits;
+mod lookup;
 mod metrics;
 pub mod openapi;
 pub mod otp;
@@ -29,8 +32,12 @@ pub mod quota;
 pub mod replay;
 mod requester;
 pub mod server;
+mod session;
+mod shares;
+mod signed;
 mod signup;
 pub mod sweep;
+pub mod topics;
 pub mod transparency;
 pub mod uidai;
 pub mod vault;
@@ -82,7 +89,7 @@ pub struct Services {
     /// Projection health, refreshed in the background (see `server`).
     pub partitions: Arc<RwLock<Vec<PartitionStatus>>>,
     /// The write side: `Ledger::append` of one record.
-    pub appender: Arc<dyn push::Appender>,
+    pub appender: Arc<dyn write::Appender>,
     pub vault: Arc<vault::Vault>,
     pub clock: Arc<dyn ledger::clock::Clock>,
     pub nonces: Arc<Nonces>,

@@ -8,180 +8,21 @@
 //! seals them under the citizen's key before the event reaches the log; nothing is written
 //! for a refused push.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledger::{Ledger, LedgerError, Log, Verdict};
-use schemas::{Actor, Envelope, Payload, PersonalData, SchemaError};
+use ledger::LedgerError;
+use schemas::{Actor, Payload};
 use serde::{Deserialize, Serialize};
 
-use crate::limits::PUSH_CLOCK_SKEW_MS;
+use crate::error::invalid_event;
+use crate::error::ledger_error;
+use crate::issuance::PushBody;
+use crate::issuance::authenticate;
+use crate::issuance::check_window;
+use crate::issuance::committed_personal;
 use crate::{ApiError, AppState};
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The write side as the handlers see it: records in, verdicts out.
-pub trait Appender: Send + Sync {
-    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
-    /// Many records in one call (at most `ledger::limits::APPEND_BATCH_RECORDS_MAX`):
-    /// verified in parallel batches, written with one group commit.
-    fn append_records(
-        &self,
-        records: Vec<Vec<u8>>,
-    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
-    /// Checks client-signed events as an append would (registry and signature) and appends
-    /// nothing: the service authenticates a client's events before any work for them.
-    fn authenticate(
-        &self,
-        envelopes: Vec<Envelope>,
-    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>>;
-    /// The events already logged under these ids, if any.
-    fn logged_events(
-        &self,
-        ids: Vec<schemas::EventId>,
-    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>>;
-    /// The event logged at `offset` of a topic's partition.
-    fn logged_at(
-        &self,
-        topic: String,
-        partition: u32,
-        offset: u64,
-    ) -> BoxFuture<'_, Result<Envelope, LedgerError>>;
-    /// The principal's key if it may sign now (authenticates HTTP message signatures).
-    fn active_key<'a>(
-        &'a self,
-        principal: &'a schemas::Principal,
-        key_id: &'a schemas::KeyId,
-    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>;
-}
-
-impl<L: Log> Appender for Ledger<L> {
-    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>> {
-        Box::pin(self.append_one(record))
-    }
-    fn append_records(
-        &self,
-        records: Vec<Vec<u8>>,
-    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
-        Box::pin(self.append(records))
-    }
-    fn authenticate(
-        &self,
-        envelopes: Vec<Envelope>,
-    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>> {
-        Box::pin(async move { Ledger::authenticate(self, &envelopes).await })
-    }
-    fn logged_events(
-        &self,
-        ids: Vec<schemas::EventId>,
-    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>> {
-        Box::pin(async move {
-            let entries = self.log().lookup(&ids).await?;
-            let mut events = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let Some(entry) = entry else {
-                    events.push(None);
-                    continue;
-                };
-                let p = entry.position;
-                events.push(Some(self.logged_at(entry.topic, p.partition, p.offset).await?));
-            }
-            Ok(events)
-        })
-    }
-    fn logged_at(
-        &self,
-        topic: String,
-        partition: u32,
-        offset: u64,
-    ) -> BoxFuture<'_, Result<Envelope, LedgerError>> {
-        Box::pin(async move {
-            let records = self.log().read(&topic, partition, offset, 1).await?;
-            let record = records
-                .into_iter()
-                .next()
-                .filter(|r| r.position.partition == partition && r.position.offset == offset)
-                .ok_or_else(|| {
-                    LedgerError::Log(ledger::LogError::Corrupt {
-                        location: format!("topic {topic} partition {partition} offset {offset}"),
-                        reason: "a record the ledger logged is not in the log".to_owned(),
-                    })
-                })?;
-            ledger::decode_logged(&topic, &record)
-        })
-    }
-    fn active_key<'a>(
-        &'a self,
-        principal: &'a schemas::Principal,
-        key_id: &'a schemas::KeyId,
-    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>
-    {
-        Box::pin(Ledger::active_key(self, principal, key_id))
-    }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PushBody {
-    /// The signed document event in its JSON form (`sealed` null)
-    #[schema(schema_with = crate::openapi::event::document_envelope)]
-    pub(crate) envelope: Envelope,
-    /// The personal fields the event commits to, with the commitment's salt.
-    #[schema(schema_with = crate::openapi::event::document_personal_or_null)]
-    pub(crate) personal: Option<PersonalBody>,
-    /// The document's bytes in base64, when the issuer sends them (otherwise only their hash
-    /// is registered, and the bytes stay with the issuer).
-    #[schema(schema_with = crate::openapi::event::base64_or_null)]
-    pub(crate) content: Option<String>,
-}
-
-/// Its schema is `DocumentPersonal` (`openapi::event`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PersonalBody {
-    /// The 32-byte salt of the commitment, in hex.
-    pub(crate) salt: String,
-    /// The personal fields the event commits to: {"document": {holder_name, date_of_birth, fields}}
-    pub(crate) data: PersonalData,
-}
-
-pub(crate) fn invalid_event(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_event", message)
-}
-
-/// Maps the ledger's refusals to the API's stable codes.
-pub(crate) fn ledger_error(e: LedgerError) -> ApiError {
-    use LedgerError::*;
-    match e {
-        BadSignature { .. } | BadESignature => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
-        }
-        UnknownActor { .. } | UnknownKey { .. } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", e.to_string())
-        }
-        KeyRotatedOut { .. } | KeyRevoked { .. } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "key_revoked", e.to_string())
-        }
-        ActorSuspended { .. } => ApiError::new(StatusCode::FORBIDDEN, "suspended", e.to_string()),
-        NotPermitted { .. } => ApiError::new(StatusCode::FORBIDDEN, "not_permitted", e.to_string()),
-        IdConflict { .. } => ApiError::new(StatusCode::CONFLICT, "id_conflict", e.to_string()),
-        AlreadyRegistered { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
-        }
-        Schema(SchemaError::RecordTooLarge { .. }) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", e.to_string())
-        }
-        Schema(_) | InvalidKey { .. } | SealBroken => invalid_event(e.to_string()),
-        Log(_) | ForeignLog { .. } | BatchTooLarge { .. } => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
-        }
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
-    }
-}
 
 /// Whether a document event fits what the citizen's locker holds now.
 fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiError> {
@@ -217,61 +58,6 @@ fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiEr
             format!("{uri} is revoked"),
         )),
         _ => Ok(()),
-    }
-}
-
-/// Refuses events whose time is far from the server's clock: with the event-id idempotency,
-/// this bounds how long a captured request can be replayed.
-pub(crate) fn check_window(state: &AppState, event: &schemas::Event) -> Result<(), ApiError> {
-    check_window_at(state.clock.now(), event)
-}
-
-pub(crate) fn check_window_at(
-    now: schemas::TimestampMs,
-    event: &schemas::Event,
-) -> Result<(), ApiError> {
-    // As u64: the time is the caller's, and any i64 must not overflow a subtraction.
-    let skew = event.occurred_at_ms.0.abs_diff(now.0);
-    if skew > PUSH_CLOCK_SKEW_MS.unsigned_abs() {
-        return Err(ApiError::unprocessable(
-            "stale_event",
-            format!(
-                "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a client's signed event with the ledger (key registry and signature) before the
-/// service does anything for it. A retry of this very event (same id, same signed bytes) that
-/// the registry now refuses, its key rotated out since, is let through: the append answers
-/// it with its first position.
-pub(crate) async fn authenticate(state: &AppState, envelope: &Envelope) -> Result<(), ApiError> {
-    let mut verdicts =
-        state.appender.authenticate(vec![envelope.clone()]).await.map_err(ledger_error)?;
-    let closed = LedgerError::Log(ledger::LogError::Closed);
-    let verdict = verdicts.pop().unwrap_or(Err(closed));
-    match verdict {
-        Ok(()) => Ok(()),
-        Err(e @ LedgerError::BadSignature { .. }) => Err(ledger_error(e)),
-        Err(e) => {
-            let logged = state
-                .appender
-                .logged_events(vec![envelope.event.id])
-                .await
-                .map_err(ledger_error)?
-                .pop()
-                .flatten();
-            match logged {
-                Some(logged)
-                    if logged.event == envelope.event && logged.signature == envelope.signature =>
-                {
-                    Ok(())
-                }
-                _ => Err(ledger_error(e)),
-            }
-        }
     }
 }
 
@@ -335,48 +121,6 @@ fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), ApiError> {
     let tag = format!("push-{}", schemas::Id16(nonce).to_hex());
     state.files.put(&tag, bytes).map_err(|e| internal(e.to_string()))?;
     Ok(())
-}
-
-/// The personal fields sent with a document event, checked against the commitment the event
-/// signs: both or neither, `document` fields, and the salt and fields hash to the commitment.
-pub(crate) fn committed_personal(
-    commitment: Option<schemas::Commitment>,
-    sent: Option<PersonalBody>,
-) -> Result<Option<([u8; 32], PersonalData)>, ApiError> {
-    match (commitment, sent) {
-        (None, None) => Ok(None),
-        (None, Some(_)) => {
-            Err(invalid_event("personal fields sent for an event that commits to none"))
-        }
-        (Some(_), None) => {
-            Err(invalid_event("the event commits to personal fields; send them under `personal`"))
-        }
-        (Some(commitment), Some(personal)) => {
-            if !matches!(personal.data, PersonalData::Document(_)) {
-                return Err(invalid_event("a document's personal fields are `document` fields"));
-            }
-            let salt = salt_of(&personal.salt)?;
-            let bytes = schemas::encode_personal(&personal.data)
-                .map_err(|e| invalid_event(e.to_string()))?;
-            if ledger::crypto::commitment(&salt, &bytes) != commitment {
-                return Err(ApiError::unprocessable(
-                    "commitment_mismatch",
-                    "the personal fields and salt do not match the signed commitment",
-                ));
-            }
-            Ok(Some((salt, personal.data)))
-        }
-    }
-}
-
-pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect();
-    bytes
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_salt", "salt must be 64 hex digits"))
 }
 
 #[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 422, description = "`invalid_event`, `stale_event`, `invalid_event_id`, `commitment_mismatch`, `hash_mismatch`", body = crate::openapi::ErrorDto), (status = 201, description = "Accepted", body = crate::write::Accepted), (status = 200, description = "Already present (a retry)", body = crate::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
@@ -514,7 +258,7 @@ async fn signed_issuer_request<T: serde::de::DeserializeOwned>(
     state: &AppState,
     request: axum::extract::Request,
 ) -> Result<(schemas::Principal, T), ApiError> {
-    let (issuer, body) = crate::requester::authenticate_as(state, request, |who| {
+    let (issuer, body) = crate::signed::authenticate_as(state, request, |who| {
         schemas::IssuerId::parse(who).map(schemas::Principal::Issuer).map_err(|e| e.to_string())
     })
     .await?;

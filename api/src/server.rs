@@ -166,16 +166,9 @@ async fn run<L: Log>(
     let platform = platform_key(&config.data)?;
     let mut ledger_config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
-    let prefix = &config.topic_prefix;
-    if prefix.is_empty()
-        || prefix.len() > 200
-        || !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(Reason(format!("{prefix:?}: letters, digits, '.', '_' and '-' only")))
-            .step("use --topic-prefix");
-    }
-    ledger_config.directory_topic = format!("{prefix}.directory");
-    ledger_config.citizen_topic = format!("{prefix}.events");
+    let topics = crate::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
+    ledger_config.directory_topic = topics.directory.clone();
+    ledger_config.citizen_topic = topics.events.clone();
     let ledger = Arc::new(
         Ledger::open(Arc::clone(&log), ledger_config.clone()).await.step("open the ledger")?,
     );
@@ -237,7 +230,7 @@ async fn run<L: Log>(
             Arc::clone(&log),
             &config.data.join("merkle"),
             &ledger_config,
-            format!("{prefix}.checkpoints"),
+            topics.checkpoints.clone(),
             platform.verifying_key(),
             ledger::merkle::CheckpointPolicy {
                 every_records: ledger::limits::CHECKPOINT_EVERY_RECORDS,
@@ -325,7 +318,7 @@ async fn run<L: Log>(
         tokio::spawn(crate::sweep::run(state.clone(), config.data.join("files-swept")));
     let checkpointer =
         tokio::spawn(proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
-    let (inbox_topic, dead_letters) = (format!("{prefix}.inbox"), format!("{prefix}.dead-letter"));
+    let (inbox_topic, dead_letters) = (topics.inbox.clone(), topics.dead_letter.clone());
     crate::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
         .await
         .map_err(Reason)

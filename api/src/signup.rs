@@ -76,7 +76,7 @@ pub(crate) async fn request_otp(
     crate::body::JsonBody(body): crate::body::JsonBody<OtpBody>,
 ) -> Result<Response, ApiError> {
     let mobile = mobile_of(&body.mobile)?;
-    let source = crate::citizen::source_of(&extensions);
+    let source = crate::session::source_of(&extensions);
     state.otp_limits.take(&source, state.clock.now()).map_err(|seconds| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -166,7 +166,7 @@ pub(crate) async fn sign_up(
     let salt = state.accounts.random().map_err(internal)?;
     let (personal, sealed) =
         seal_personal(&seal_key, subject, state.nonces.next(), salt, &PersonalData::Mobile(mobile))
-            .map_err(crate::push::ledger_error)?;
+            .map_err(crate::error::ledger_error)?;
     let event = Event {
         id: EventId(state.accounts.random().map_err(internal)?),
         occurred_at_ms: now,
@@ -181,9 +181,9 @@ pub(crate) async fn sign_up(
         }),
     };
     let envelope =
-        sign_event(event, &state.platform, Some(sealed)).map_err(crate::push::ledger_error)?;
-    let record = encode_record(&envelope).map_err(|e| crate::push::ledger_error(e.into()))?;
-    match state.appender.append_record(record).await.map_err(crate::push::ledger_error)? {
+        sign_event(event, &state.platform, Some(sealed)).map_err(crate::error::ledger_error)?;
+    let record = encode_record(&envelope).map_err(|e| crate::error::ledger_error(e.into()))?;
+    match state.appender.append_record(record).await.map_err(crate::error::ledger_error)? {
         Appended::New(_) => {}
         Appended::Existing(_) => {
             return Err(internal("a fresh registration was already in the log"));
@@ -191,7 +191,7 @@ pub(crate) async fn sign_up(
     }
     state.accounts.bind_mobile(&reference, locker).map_err(internal)?;
     // argon2 on the blocking pool, never on the async workers, one core left free.
-    let _turn = state.accounts.hashing_turn().await.ok_or_else(crate::citizen::hashing_busy)?;
+    let _turn = state.accounts.hashing_turn().await.ok_or_else(crate::session::hashing_busy)?;
     let accounts = std::sync::Arc::clone(&state.accounts);
     let name = username.to_string();
     let password = body.password;

@@ -33,8 +33,8 @@ use projections::views::LogPoint;
 use schemas::{Actor, Digest32, DocRef, Id16, Principal};
 use serde::{Deserialize, Serialize};
 
-use crate::citizen::Citizen;
-use crate::documents::resolve;
+use crate::lookup::resolve;
+use crate::session::Citizen;
 use crate::write::internal;
 use crate::{ApiError, AppState};
 
@@ -343,7 +343,7 @@ pub(crate) async fn certificate_bundle(
     citizen: Citizen,
     Path(uri): Path<String>,
 ) -> Result<Response, ApiError> {
-    bundle_of(&state, &citizen.locker, &DocRef::Issued(crate::documents::doc_uri(&uri)?)).await
+    bundle_of(&state, &citizen.locker, &DocRef::Issued(crate::lookup::doc_uri(&uri)?)).await
 }
 
 /// `GET /v1/citizen/uploads/{id}/bundle`
@@ -359,17 +359,16 @@ pub(crate) async fn upload_bundle(
 }
 
 /// `GET /v1/shared/{locker}/{share}/bundle`: a live share link's document, provable.
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$"), crate::documents::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/bundle", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$"), crate::shares::VisitQuery), responses((status = 400, description = "`invalid_query`", body = crate::openapi::ErrorDto), (status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto), (status = 410, description = "`share_expired`, `share_revoked`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_views`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_bundle(
     State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
-    query: Result<Query<crate::documents::VisitQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<crate::shares::VisitQuery>, axum::extract::rejection::QueryRejection>,
     extensions: axum::http::Extensions,
 ) -> Result<Response, ApiError> {
-    let visit = crate::documents::VisitQuery::of(query)?;
+    let visit = crate::shares::VisitQuery::of(query)?;
     let (resolved, _, _, _) =
-        crate::documents::open_share(&state, &locker, &share, &extensions, visit.as_deref())
-            .await?;
+        crate::shares::open_share(&state, &locker, &share, &extensions, visit.as_deref()).await?;
     let bundle = state.proofs.bundle(&state.views, resolved.origin).await?;
     Ok(bundle_response(&state, &bundle, &share))
 }
@@ -531,7 +530,7 @@ pub(crate) async fn document_status(
     };
     let doc = state.views.document(&owner, &uri.to_string())?.ok_or_else(not_yet)?;
     answer.uri = Some(uri.to_string());
-    answer.status = crate::citizen::status_name(projections::certificate_status(&doc, now));
+    answer.status = crate::dto::status_name(projections::certificate_status(&doc, now));
     if let projections::views::DocStatus::Revoked(reason) = doc.status {
         answer.revoked_reason = Some(revocation_reason(reason));
     }

@@ -120,7 +120,7 @@ pub fn start_demo_authority(data: &Path, sms_gateway: Option<&str>) -> Result<St
     // which other users of the machine can read).
     let mut licence = [0u8; 16];
     OsRng.fill_bytes(&mut licence);
-    let aua = format!("locker-demo:{}", crate::documents::hex_of(&licence));
+    let aua = format!("locker-demo:{}", crate::lookup::hex_of(&licence));
     let exe = std::env::current_exe().map_err(|e| format!("the locker binary: {e}"))?;
     if exe.file_name().and_then(|n| n.to_str()) != Some("locker") {
         return Err(format!("{} is not the locker binary", exe.display()));

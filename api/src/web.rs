@@ -1,23 +1,14 @@
 //! The citizen's web locker: a page served by `locker serve` itself, with no build step (plain
 //! HTML, CSS and JavaScript modules, compiled into the binary). The page speaks the same JSON
-//! API as every other client. What is particular to a browser lives here:
+//! API as every other client. The browser's session (an HttpOnly, SameSite=Strict cookie and
+//! its CSRF token) is `session.rs`'s; here:
 //!
-//! - the session is an HttpOnly, SameSite=Strict cookie that scripts cannot read (`Secure`
-//!   when the request came over TLS, as a terminating proxy says with `x-forwarded-proto`);
-//! - every request that changes state with a cookie session carries `x-csrf-token`, derived
-//!   from the session token, which another site can neither read nor guess;
 //! - every answer carries a Content-Security-Policy without inline scripts or styles, and
 //!   refuses to be framed.
 
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-
-use crate::ApiError;
-
-pub const SESSION_COOKIE: &str = "locker_session";
-pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// No inline script or style, nothing from elsewhere; documents are shown from `blob:` URLs
 /// the page makes of the bytes it fetched. `'wasm-unsafe-eval'` lets the page compile its
@@ -26,68 +17,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
      script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; frame-src 'self' blob:; \
      object-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-/// The CSRF token of a session: a keyed derivation of the session token, so it needs no
-/// storage and dies with the session.
-pub fn csrf_token(session_token: &str) -> String {
-    let derived = blake3::derive_key("locker web csrf-token v1", session_token.as_bytes());
-    blake3::Hash::from_bytes(derived).to_hex()[..32].to_owned()
-}
-
-/// The `Set-Cookie` value of a session (an empty token and age 0 clear it).
-pub fn session_cookie(token: &str, max_age_s: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
-    )
-}
-
-/// Whether the request reached the service over TLS (through a terminating proxy).
-pub fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
-}
-
-/// The session token of a cookie session, if the request has one. A request that changes
-/// state must also carry the session's CSRF token.
-pub(crate) fn cookie_session(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(token) = cookie_token(&parts.headers) else { return Ok(None) };
-    if token.len() != 64 {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the session cookie is malformed; log in again",
-        ));
-    }
-    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-        // Compared as hashes: the time taken says nothing about the expected token.
-        if blake3::hash(sent.as_bytes()) != blake3::hash(csrf_token(token).as_bytes()) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_failed",
-                format!(
-                    "a change made with the session cookie needs the session's {CSRF_HEADER} header"
-                ),
-            ));
-        }
-    }
-    Ok(Some(token))
-}
 
 /// Headers every answer carries.
 pub async fn security_headers(
@@ -188,33 +117,4 @@ pub fn routes<S: Clone + Send + Sync + 'static>(mut router: axum::Router<S>) -> 
         );
     }
     router
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_csrf_token_is_the_sessions_own() {
-        let a = csrf_token(&"a".repeat(64));
-        assert_eq!(a.len(), 32);
-        assert_eq!(a, csrf_token(&"a".repeat(64)));
-        assert_ne!(a, csrf_token(&"b".repeat(64)));
-    }
-
-    #[test]
-    fn the_cookie_is_http_only_strict_and_secure_over_tls() {
-        let cookie = session_cookie("t", 60, false);
-        assert_eq!(cookie, "locker_session=t; Path=/; HttpOnly; SameSite=Strict; Max-Age=60");
-        assert!(session_cookie("t", 60, true).ends_with("; Secure"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; locker_session=xyz; b=2"));
-        assert_eq!(cookie_token(&headers), Some("xyz"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("locker_session="));
-        assert_eq!(cookie_token(&headers), None);
-    }
 }

@@ -8,8 +8,11 @@ use ledger::Appended;
 use ledger::crypto::{key_id_of, sign_event};
 use schemas::{Actor, Event, EventId, LockerId, Payload, PersonalData, Sealed, encode_record};
 
-use crate::push::ledger_error;
+use crate::error::ledger_error;
 use crate::{ApiError, AppState};
+use ledger::{Ledger, LedgerError, Log, Verdict};
+use schemas::Envelope;
+use std::pin::Pin;
 
 pub(crate) fn internal(e: impl std::fmt::Debug) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
@@ -160,4 +163,106 @@ pub(crate) fn seal_for(
     let salt = state.accounts.random().map_err(internal)?;
     ledger::crypto::seal_personal(&key, subject, state.nonces.next(), salt, data)
         .map_err(ledger_error)
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The write side as the handlers see it: records in, verdicts out.
+pub trait Appender: Send + Sync {
+    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
+    /// Many records in one call (at most `ledger::limits::APPEND_BATCH_RECORDS_MAX`):
+    /// verified in parallel batches, written with one group commit.
+    fn append_records(
+        &self,
+        records: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
+    /// Checks client-signed events as an append would (registry and signature) and appends
+    /// nothing: the service authenticates a client's events before any work for them.
+    fn authenticate(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>>;
+    /// The events already logged under these ids, if any.
+    fn logged_events(
+        &self,
+        ids: Vec<schemas::EventId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>>;
+    /// The event logged at `offset` of a topic's partition.
+    fn logged_at(
+        &self,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    ) -> BoxFuture<'_, Result<Envelope, LedgerError>>;
+    /// The principal's key if it may sign now (authenticates HTTP message signatures).
+    fn active_key<'a>(
+        &'a self,
+        principal: &'a schemas::Principal,
+        key_id: &'a schemas::KeyId,
+    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>;
+}
+
+impl<L: Log> Appender for Ledger<L> {
+    fn append_record(&self, record: Vec<u8>) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>> {
+        Box::pin(self.append_one(record))
+    }
+    fn append_records(
+        &self,
+        records: Vec<Vec<u8>>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
+        Box::pin(self.append(records))
+    }
+    fn authenticate(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>> {
+        Box::pin(async move { Ledger::authenticate(self, &envelopes).await })
+    }
+    fn logged_events(
+        &self,
+        ids: Vec<schemas::EventId>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Envelope>>, LedgerError>> {
+        Box::pin(async move {
+            let entries = self.log().lookup(&ids).await?;
+            let mut events = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let Some(entry) = entry else {
+                    events.push(None);
+                    continue;
+                };
+                let p = entry.position;
+                events.push(Some(self.logged_at(entry.topic, p.partition, p.offset).await?));
+            }
+            Ok(events)
+        })
+    }
+    fn logged_at(
+        &self,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    ) -> BoxFuture<'_, Result<Envelope, LedgerError>> {
+        Box::pin(async move {
+            let records = self.log().read(&topic, partition, offset, 1).await?;
+            let record = records
+                .into_iter()
+                .next()
+                .filter(|r| r.position.partition == partition && r.position.offset == offset)
+                .ok_or_else(|| {
+                    LedgerError::Log(ledger::LogError::Corrupt {
+                        location: format!("topic {topic} partition {partition} offset {offset}"),
+                        reason: "a record the ledger logged is not in the log".to_owned(),
+                    })
+                })?;
+            ledger::decode_logged(&topic, &record)
+        })
+    }
+    fn active_key<'a>(
+        &'a self,
+        principal: &'a schemas::Principal,
+        key_id: &'a schemas::KeyId,
+    ) -> Pin<Box<dyn Future<Output = Result<ed25519_dalek::VerifyingKey, LedgerError>> + Send + 'a>>
+    {
+        Box::pin(Ledger::active_key(self, principal, key_id))
+    }
 }
