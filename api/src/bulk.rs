@@ -1,5 +1,5 @@
 //! `POST /v1/issuer/batches`: bulk issuance. An exam board streams its results as batches of
-//! NDJSON rows, each row what a single push takes (`push::PushBody`: the issuer's signed
+//! NDJSON rows, each row what a single push takes (`issuance::PushBody`: the issuer's signed
 //! `document_issued` event, and the personal fields it commits to). Every row gets its own
 //! verdict, in order: `accepted` (with its log position), `already_present` (the same document
 //! was issued before: a re-run), or `rejected` with a stable code and message. Bad rows never

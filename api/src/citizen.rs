@@ -194,7 +194,7 @@ pub(crate) async fn logout(
     headers: axum::http::HeaderMap,
     citizen: Citizen,
 ) -> Result<Response, ApiError> {
-    logged_out(state.accounts.logout(&citizen.token), &headers)
+    logged_out(citizen.log_out(&state.accounts), &headers)
 }
 
 /// 204 with the session cookie cleared, once the sessions are ended.
@@ -218,10 +218,7 @@ pub(crate) struct WebSessionDto {
 /// The web page asks whether its cookie still holds a session (it cannot read the cookie).
 #[utoipa::path(get, path = "/v1/citizen/session", tag = "citizen", security(("session" = [])), responses((status = 200, body = WebSessionDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn session(citizen: Citizen) -> Json<WebSessionDto> {
-    Json(WebSessionDto {
-        locker: citizen.locker.to_string(),
-        csrf_token: crate::session::csrf_token(&citizen.token),
-    })
+    Json(WebSessionDto { locker: citizen.locker.to_string(), csrf_token: citizen.csrf_token() })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

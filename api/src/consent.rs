@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
 use crate::session::Citizen;
+use crate::write::internal;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -31,8 +32,6 @@ pub(crate) struct Decided {
     state: &'static str,
     documents: Vec<String>,
 }
-
-use crate::write::internal;
 
 fn consent_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)

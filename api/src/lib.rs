@@ -57,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use write::Appender;
 
 /// What handlers share: one allocation, so the per-request clones axum makes cost one
 /// reference count, not one per service.

@@ -22,9 +22,12 @@ use projections::views::{ConsentState, RequesterEventKind, RequesterEventView};
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
+use crate::dto::state_name;
 use crate::error::ledger_error;
 use crate::limits::{CONSENT_REQUEST_DAYS_MAX, SSE_BATCH_EVENTS, SSE_KEEPALIVE_MS, SSE_STREAM_MS};
 use crate::lookup::{doc_text, resolve};
+use crate::signed::authenticate;
+use crate::write::Accepted;
 use crate::write::internal;
 use crate::{ApiError, AppState, ListDto, ListQuery};
 use wire::rfc9421;
@@ -102,8 +105,6 @@ fn signed_event(
     Ok(envelope)
 }
 
-use crate::write::Accepted;
-
 async fn append(state: &AppState, envelope: &Envelope) -> Result<(StatusCode, Accepted), ApiError> {
     crate::write::submit(state, envelope, true, ledger_error).await
 }
@@ -170,9 +171,6 @@ pub(crate) struct RequesterConsentDto {
     granted: Vec<GrantedDto>,
     accesses: u64,
 }
-
-use crate::dto::state_name;
-use crate::signed::authenticate;
 
 /// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
 #[utoipa::path(get, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<RequesterConsentDto>), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto)))]

@@ -23,7 +23,7 @@ pub struct ServeError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// A message standing in for an error type (keyfiles and the OTP sender report text).
+/// A message standing in for an error type (the OTP sender and the inbox report text).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Reason(String);

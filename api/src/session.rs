@@ -15,11 +15,26 @@ use crate::{ApiError, AppState};
 /// A request made with a live session: `Authorization: Bearer <token>`.
 pub(crate) struct Citizen {
     pub locker: LockerId,
-    pub(crate) token: String,
+    token: String,
 }
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+}
+
+impl Citizen {
+    /// Ends this session (the bearer token or cookie the request came with).
+    pub(crate) fn log_out(
+        &self,
+        accounts: &crate::accounts::Accounts,
+    ) -> Result<(), crate::accounts::LoginError> {
+        accounts.logout(&self.token)
+    }
+
+    /// The CSRF token the web page sends with this session's writes.
+    pub(crate) fn csrf_token(&self) -> String {
+        csrf_token(&self.token)
+    }
 }
 
 impl FromRequestParts<AppState> for Citizen {

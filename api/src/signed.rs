@@ -1,5 +1,6 @@
 //! Requests signed by organisations (RFC 9421 with Ed25519): the signature, the key in the
-//! ledger's registry, the clock window and the replay memory, checked before any body is read.
+//! ledger's registry, the clock window and the replay memory. The body is read (bounded) only
+//! to check its Content-Digest; nothing is parsed, looked up or stored before all of it passes.
 
 use axum::extract::Request;
 use axum::http::StatusCode;

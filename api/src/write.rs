@@ -1,7 +1,8 @@
 //! Appending events the service signs itself: as a citizen (with the custodial key in the
 //! vault) or as the platform. Callers hold their partition's write turn when the event depends
 //! on state; the append waits until the views include the event, so the caller's next read
-//! sees it.
+//! sees it. `Appender` is the write side as the handlers see it (records in, verdicts out),
+//! implemented by the ledger.
 
 use axum::http::StatusCode;
 use ledger::Appended;

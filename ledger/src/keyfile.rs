@@ -11,10 +11,14 @@ use thiserror::Error;
 /// Why a key file could not be written or read.
 #[derive(Debug, Error)]
 pub enum KeyFileError {
-    #[error("cannot create {}: {source}", path.display())]
-    Create { path: PathBuf, source: std::io::Error },
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: callers print chains, and it
+    // would be said twice.
+    #[error("cannot create {}: {error}", path.display())]
+    Create { path: PathBuf, error: std::io::Error },
+    #[error("{}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{} is not a key file (64 hex digits)", path.display())]
     NotAKey { path: PathBuf },
 }
@@ -22,20 +26,21 @@ pub enum KeyFileError {
 /// Writes a new key file; refuses to overwrite an existing one.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
     let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let create = |source| KeyFileError::Create { path: path.to_owned(), source };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(create)?;
-    file.write_all(hex.as_bytes()).and_then(|()| file.sync_all()).map_err(create)
+        .map_err(|error| KeyFileError::Create { path: path.to_owned(), error })?;
+    file.write_all(hex.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|error| KeyFileError::Write { path: path.to_owned(), error })
 }
 
 /// Reads a key file written by [`write_new`] (surrounding white space allowed).
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|source| KeyFileError::Read { path: path.to_owned(), source })?;
+        .map_err(|error| KeyFileError::Read { path: path.to_owned(), error })?;
     let bytes = schemas::Digest32::from_hex(text.trim())
         .map_err(|_| KeyFileError::NotAKey { path: path.to_owned() })?;
     Ok(SigningKey::from_bytes(bytes.as_bytes()))

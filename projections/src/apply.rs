@@ -158,7 +158,45 @@ pub(crate) fn apply(
     envelope: &Envelope,
     position: Position,
 ) -> Result<(), Refusal> {
-    let at = envelope.event.occurred_at_ms;
+    type Family = fn(&mut Tx<'_>, &dyn SealKeys, &Envelope, Position) -> Result<(), Refusal>;
+    let family: Family = match &envelope.event.payload {
+        Payload::IssuerRegistered(_)
+        | Payload::RequesterRegistered(_)
+        | Payload::KeyRotated(_)
+        | Payload::KeyRevoked(_)
+        | Payload::OrganisationSuspended(_)
+        | Payload::OrganisationReinstated(_) => directory,
+        Payload::CitizenRegistered(_)
+        | Payload::AadhaarLinked(_)
+        | Payload::AadhaarVerified(_)
+        | Payload::AadhaarUnlinked(_)
+        | Payload::ProfileUpdated(_) => profile,
+        Payload::DocumentIssued(_) | Payload::DocumentUpdated(_) | Payload::DocumentRevoked(_) => {
+            issued
+        }
+        Payload::DocumentUploaded(_)
+        | Payload::UploadDeleted(_)
+        | Payload::DocumentESigned(_)
+        | Payload::DocumentShared(_)
+        | Payload::ShareRevoked(_)
+        | Payload::SharedDocumentViewed(_) => own,
+        Payload::ConsentRequested(_)
+        | Payload::ConsentGranted(_)
+        | Payload::ConsentDenied(_)
+        | Payload::ConsentRevoked(_)
+        | Payload::ConsentExpired(_)
+        | Payload::DocumentAccessed(_) => consent,
+    };
+    family(tx, keys, envelope, position)
+}
+
+/// Events of the directory: organisations, their keys, suspensions.
+fn directory(
+    tx: &mut Tx<'_>,
+    _keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
     let origin = LogPoint { partition: position.partition, offset: position.offset };
     match &envelope.event.payload {
         Payload::IssuerRegistered(e) => {
@@ -200,6 +238,21 @@ pub(crate) fn apply(
         Payload::KeyRevoked(_) => {}
         Payload::OrganisationSuspended(e) => set_suspended(tx, &e.organisation, true)?,
         Payload::OrganisationReinstated(e) => set_suspended(tx, &e.organisation, false)?,
+        other => return wrong_family(other, "directory"),
+    }
+    Ok(())
+}
+
+/// Events of a citizen's registration, Aadhaar and profile.
+fn profile(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let at = envelope.event.occurred_at_ms;
+    let origin = LogPoint { partition: position.partition, offset: position.offset };
+    match &envelope.event.payload {
         Payload::CitizenRegistered(e) => {
             let key = e.locker.0.to_vec();
             if tx.get::<ProfileView>(CF_PROFILES, &key)?.is_some() {
@@ -304,6 +357,21 @@ pub(crate) fn apply(
             }
             tx.put(CF_PROFILES, key, &profile)?;
         }
+        other => return wrong_family(other, "profile"),
+    }
+    Ok(())
+}
+
+/// Events of documents issuers push, update and revoke.
+fn issued(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let at = envelope.event.occurred_at_ms;
+    let origin = LogPoint { partition: position.partition, offset: position.offset };
+    match &envelope.event.payload {
         Payload::DocumentIssued(e) => {
             let owner = owner_of(&e.recipient);
             let key = doc_key(&owner, &e.uri.to_string());
@@ -367,6 +435,21 @@ pub(crate) fn apply(
             view.status = DocStatus::Revoked(e.reason);
             tx.put(CF_DOCS, key, &view)?;
         }
+        other => return wrong_family(other, "issued"),
+    }
+    Ok(())
+}
+
+/// Events of what a citizen does with their documents: uploads, e-signatures, share links.
+fn own(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let at = envelope.event.occurred_at_ms;
+    let origin = LogPoint { partition: position.partition, offset: position.offset };
+    match &envelope.event.payload {
         Payload::DocumentUploaded(e) => {
             let key = locker_item_key(&e.locker, &e.upload_id);
             if tx.get::<UploadView>(CF_UPLOADS, &key)?.is_some() {
@@ -465,6 +548,20 @@ pub(crate) fn apply(
                 &activity,
             )?;
         }
+        other => return wrong_family(other, "own"),
+    }
+    Ok(())
+}
+
+/// Events of consents and the reads they allow.
+fn consent(
+    tx: &mut Tx<'_>,
+    _keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let at = envelope.event.occurred_at_ms;
+    match &envelope.event.payload {
         Payload::ConsentRequested(e) => {
             let key = locker_item_key(&e.locker, &e.consent_id);
             if tx.get::<ConsentView>(CF_CONSENTS, &key)?.is_some() {
@@ -589,8 +686,15 @@ pub(crate) fn apply(
                 &activity,
             )?;
         }
+        other => return wrong_family(other, "consent"),
     }
     Ok(())
+}
+
+/// A dispatch error in `apply`, never an event's fault: refused, so the partition stops
+/// where it is instead of skipping an event.
+fn wrong_family(payload: &Payload, family: &str) -> Result<(), Refusal> {
+    refuse(format!("{} is not a {family} event", payload.kind_name()))
 }
 
 /// A change of a consent's state by one of its events.

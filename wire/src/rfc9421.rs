@@ -2,7 +2,8 @@
 //! Content-Digest (RFC 9530, sha-256) for the bodies they cover.
 //!
 //! This module builds signature bases and checks signatures; it does not know who a key
-//! belongs to. The policy of what a locker request must cover lives in the server's `requester` routes.
+//! belongs to. The policy of what a locker request must cover lives in the server
+//! (`api/src/signed.rs`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
