@@ -22,6 +22,7 @@ pub mod files;
 pub mod guard;
 pub mod inbox;
 mod issuance;
+pub mod jobs;
 pub mod limits;
 mod lookup;
 mod metrics;

@@ -130,6 +130,11 @@ pub const BUNDLE_WAIT_MS: u64 = 12_000;
 pub const CHECKPOINT_ASKED_MS_MIN: i64 = 1_000;
 /// How often projection health is refreshed for /healthz and /metrics.
 pub const HEALTH_REFRESH_MS: u64 = 1000;
+/// On shutdown (SIGTERM, Ctrl-C): how long requests in flight may take to finish (uploads of
+/// 10 MB on a slow link; an event stream is closed at the end), then how long the jobs may
+/// take to stop. Together under Kubernetes' default 30 s grace period.
+pub const SHUTDOWN_REQUESTS_MS: u64 = 15_000;
+pub const SHUTDOWN_JOBS_MS: u64 = 10_000;
 
 const _: () = assert!(LIST_ITEMS_DEFAULT <= LIST_ITEMS_MAX);
 const _: () = assert!(BODY_IDLE_MS <= BODY_READ_MS);
@@ -141,3 +146,5 @@ const _: () =
 /// each new document moments after the bulk path sealed it, and a vault read per document was
 /// a tenth of the projector's work. Two generations of half this size each.
 pub const VAULT_RECENT_KEYS_MAX: usize = 1 << 16;
+
+const _: () = assert!(SHUTDOWN_REQUESTS_MS + SHUTDOWN_JOBS_MS < 30_000);

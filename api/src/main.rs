@@ -478,7 +478,7 @@ async fn issue_bulk(args: BulkArgs) -> anyhow::Result<()> {
         println!("locker issue bulk: rejected rows written to {}", path.display());
     }
     if !summary.rejected.is_empty() {
-        std::process::exit(2);
+        return Err(Exit(2).into());
     }
     Ok(())
 }
@@ -719,12 +719,30 @@ async fn requester(args: RequesterArgs) -> anyhow::Result<()> {
 async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Said already (a verdict on stdout): only the code is left to give.
+        Err(e) if e.downcast_ref::<Exit>().is_some() => {
+            e.downcast_ref::<Exit>().map_or(std::process::ExitCode::FAILURE, |exit| exit.0.into())
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
+
+/// A command's verdict that is not success (an audit that failed, rows refused), already
+/// printed: `main` turns it into the exit code, so nothing calls `process::exit` from async
+/// code (which would skip every destructor, and the stores' with them).
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 async fn run() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -826,7 +844,7 @@ async fn run() -> anyhow::Result<()> {
                     println!(
                         "locker audit: FAILED: the live views (digest {live}) differ from a rebuild from the same log positions (digest {rebuilt})"
                     );
-                    std::process::exit(1);
+                    return Err(Exit(1).into());
                 }
             }
             match &result.failure {
@@ -836,7 +854,7 @@ async fn run() -> anyhow::Result<()> {
                 }
                 Some(failure) => {
                     println!("locker audit: FAILED at {failure}");
-                    std::process::exit(1);
+                    Err(Exit(1).into())
                 }
             }
         }
@@ -862,7 +880,7 @@ async fn run() -> anyhow::Result<()> {
                 }
                 Err(reason) => {
                     println!("FAILED: {reason}");
-                    std::process::exit(1);
+                    Err(Exit(1).into())
                 }
             }
         }
@@ -889,7 +907,7 @@ async fn run() -> anyhow::Result<()> {
                 }
                 Err(reason) => {
                     println!("NOT VERIFIED: {reason}");
-                    std::process::exit(1);
+                    Err(Exit(1).into())
                 }
             }
         }
@@ -930,8 +948,14 @@ async fn run() -> anyhow::Result<()> {
                 topic_prefix,
                 kyc,
             };
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
+            // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let shutdown = async move {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
             };
             Ok(api::server::serve(config, shutdown).await?)
         }

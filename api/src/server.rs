@@ -287,18 +287,19 @@ async fn run<L: Log>(
         kyc: kyc_provider,
     });
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let follower = {
+    let mut jobs = crate::jobs::Jobs::default();
+    {
         let projector = projector.clone();
-        tokio::spawn(async move {
+        let stopped = jobs.stop_signal();
+        jobs.spawn("projection follower", async move {
             if let Err(e) = projector.follow(stopped).await {
                 tracing::error!(error = %e, "projection follower stopped; /healthz reports it");
             }
-        })
-    };
-    let refresher = {
+        });
+    }
+    {
         let projector = projector.clone();
-        tokio::spawn(async move {
+        jobs.spawn("health refresher", async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(crate::limits::HEALTH_REFRESH_MS)).await;
                 match projector.status().await {
@@ -310,26 +311,26 @@ async fn run<L: Log>(
                     Err(e) => tracing::warn!(error = %e, "cannot read projection status"),
                 }
             }
-        })
-    };
-
-    let sweeper = tokio::spawn(crate::expiry::run(state.clone()));
-    let file_sweeper =
-        tokio::spawn(crate::sweep::run(state.clone(), config.data.join("files-swept")));
-    let checkpointer =
-        tokio::spawn(proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
+        });
+    }
+    jobs.spawn("consent expiry", crate::expiry::run(state.clone()));
+    jobs.spawn("file sweep", crate::sweep::run(state.clone(), config.data.join("files-swept")));
+    jobs.spawn("checkpointer", proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
     let (inbox_topic, dead_letters) = (topics.inbox.clone(), topics.dead_letter.clone());
     crate::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
         .await
         .map_err(Reason)
         .step("open the issuers' inbox")?;
-    let inbox = tokio::spawn(crate::inbox::run(
-        state.clone(),
-        Arc::clone(&log),
-        inbox_topic,
-        dead_letters,
-        config.data.join("inbox"),
-    ));
+    jobs.spawn(
+        "issuers' inbox",
+        crate::inbox::run(
+            state.clone(),
+            Arc::clone(&log),
+            inbox_topic,
+            dead_letters,
+            config.data.join("inbox"),
+        ),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .step(format!("listen on {}", config.listen))?;
@@ -358,16 +359,47 @@ async fn run<L: Log>(
             crate::demo::DEMO_PASSWORD
         ));
     }
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .step("serve HTTP")?;
-    let _ = stop.send(true);
-    refresher.abort();
-    sweeper.abort();
-    checkpointer.abort();
-    inbox.abort();
-    file_sweeper.abort();
-    let _ = follower.await;
+    serve_until(listener, app(state), shutdown).await?;
+    let left = jobs.stop(crate::limits::SHUTDOWN_JOBS_MS).await;
+    if left > 0 {
+        tracing::warn!(jobs = left, "jobs still running at shutdown were aborted");
+    }
+    say(format_args!("locker: stopped"));
     Ok(())
+}
+
+/// Serves until `shutdown`, then stops accepting and lets the requests in flight finish, at
+/// most `SHUTDOWN_REQUESTS_MS` (a requester's event stream never finishes by itself).
+async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (begin, begun) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = begin.send(true);
+    });
+    let graceful = {
+        let mut begun = begun.clone();
+        async move {
+            let _ = begun.wait_for(|now| *now).await;
+        }
+    };
+    let deadline = {
+        let mut begun = begun.clone();
+        async move {
+            let _ = begun.wait_for(|now| *now).await;
+            tokio::time::sleep(Duration::from_millis(crate::limits::SHUTDOWN_REQUESTS_MS)).await;
+        }
+    };
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(graceful);
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served.step("serve HTTP"),
+        () = deadline => {
+            tracing::warn!("requests still open at shutdown (event streams) were closed");
+            Ok(())
+        }
+    }
 }

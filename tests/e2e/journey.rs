@@ -44,6 +44,27 @@ pub(crate) struct Server {
 /// Lines of a server's log a failing test shows.
 const SERVER_LOG_TAIL_LINES: usize = 40;
 
+impl Server {
+    /// Sends SIGTERM, as a service manager stops the service, and waits for the process to
+    /// end (at most a minute); returns how it ended.
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let asked = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                asked.elapsed() < Duration::from_secs(60),
+                "still running a minute after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

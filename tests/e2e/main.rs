@@ -14,5 +14,7 @@ mod journey;
 mod kafka_faults;
 /// SIGKILL a projector mid-way: it resumes exactly once.
 mod projector_crash;
+/// SIGTERM during uploads: every acknowledged upload survives, the server exits 0.
+mod shutdown;
 
 pub use ledger::log::kafka::test_bootstrap as kafka_bootstrap;

@@ -1,0 +1,86 @@
+//! The service's background jobs (the projection follower, consent expiry, the file sweep, the
+//! checkpointer, the issuers' inbox, the health refresher) on one `JoinSet`, with one stop
+//! signal. On shutdown every job is told to stop and awaited, within a bound.
+//!
+//! A job either watches the stop signal itself (the follower finishes the batch it is
+//! committing) or is stopped at its next await point. Every job is safe to stop there: its
+//! durable steps are synchronous store writes, and a step it had not finished it does again on
+//! the next start (expiry and the sweep resume from the views and their cursor, the inbox from
+//! its committed offsets, the checkpointer from the last signed checkpoint).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug)]
+pub struct Jobs {
+    set: JoinSet<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs { set: JoinSet::new(), stop: watch::channel(false).0 }
+    }
+}
+
+impl Jobs {
+    /// The stop signal, for a job that ends itself when it turns true.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Runs `job` until it ends or the stop signal comes.
+    pub fn spawn(&mut self, name: &'static str, job: impl Future<Output = ()> + Send + 'static) {
+        let mut stop = self.stop.subscribe();
+        self.set.spawn(async move {
+            tokio::select! {
+                () = job => tracing::debug!(job = name, "job ended"),
+                _ = stop.wait_for(|stopping| *stopping) => tracing::debug!(job = name, "job stopped"),
+            }
+        });
+    }
+
+    /// Sends the stop signal and waits for every job, at most `timeout_ms`; the jobs still
+    /// running then are aborted. Returns how many were.
+    pub async fn stop(mut self, timeout_ms: u64) -> usize {
+        let _ = self.stop.send(true);
+        let joined = tokio::time::timeout(Duration::from_millis(timeout_ms), async {
+            while self.set.join_next().await.is_some() {}
+        })
+        .await;
+        if joined.is_ok() {
+            return 0;
+        }
+        let left = self.set.len();
+        self.set.abort_all();
+        while self.set.join_next().await.is_some() {}
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_job_stops_on_the_signal() {
+        let mut jobs = Jobs::default();
+        let mut signal = jobs.stop_signal();
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        // One job ends itself on the signal; the other is stopped at its await point.
+        jobs.spawn("watching", async move {
+            let _ = signal.wait_for(|stopping| *stopping).await;
+            let _ = done.send(());
+        });
+        jobs.spawn("looping", async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert_eq!(jobs.stop(5_000).await, 0, "every job stopped within the bound");
+        assert!(finished.recv().await.is_none() || finished.try_recv().is_err());
+    }
+}
