@@ -201,7 +201,7 @@ pub fn trusted_ledger_key(
             let path = data.join("platform.key");
             ledger::keyfile::read(&path)
                 .map(|key| key.verifying_key())
-                .map_err(|e| format!("{}: {e} (or give --ledger-key)", path.display()))
+                .map_err(|e| format!("{e} (or give --ledger-key)"))
         }
     }
 }

@@ -23,12 +23,12 @@ pub(crate) fn locker_binary() -> PathBuf {
             let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "-p", "api", "--bin", "locker"]);
+            build.args(["build", "--quiet", "-p", "cli", "--bin", "locker"]);
             if profile_dir.file_name().is_some_and(|name| name == "release") {
                 build.arg("--release");
             }
             let status = build.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p api --bin locker failed");
+            assert!(status.success(), "cargo build -p cli --bin locker failed");
             profile_dir.join("locker")
         })
         .clone()

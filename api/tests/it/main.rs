@@ -21,8 +21,6 @@ mod push;
 mod requester;
 /// `app(state)` through `tower::ServiceExt::oneshot`.
 mod routes;
-/// `locker serve --demo` on a real port, restarted on the same data.
-mod serve;
 /// Sign-up with a one-time password delivered to a real local SMS gateway.
 mod signup;
 /// Proof bundles, signed checkpoints and consistency proofs over HTTP.

@@ -15,7 +15,7 @@
 //! Usage: bulk-load [ROWS] [READERS] [single|batch]   (defaults 100,000, 4, single)
 //!   KAFKA_BOOTSTRAP=host:port bulk-load ...   puts the events on Kafka instead.
 //!
-//! Needs `target/release/locker` (`cargo build --release -p api --bin locker`).
+//! Needs `target/release/locker` (`cargo build --release -p cli --bin locker`).
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
         exe.parent().map(|dir| dir.join("locker")).ok_or_else(|| anyhow::anyhow!("no exe dir"))?;
     anyhow::ensure!(
         binary.exists(),
-        "{} is missing: cargo build --release -p api --bin locker",
+        "{} is missing: cargo build --release -p cli --bin locker",
         binary.display()
     );
     let dir = tempfile::tempdir()?;

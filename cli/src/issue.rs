@@ -1,0 +1,128 @@
+//! `locker issue` and `locker issue bulk`: an issuer signs documents and pushes them.
+
+use crate::args::*;
+use crate::{Exit, parsed};
+
+pub(crate) async fn run(cli: IssueCli) -> anyhow::Result<()> {
+    match (cli.command, cli.one) {
+        (Some(IssueCommand::Bulk(args)), _) => bulk(*args).await,
+        (None, Some(args)) => one(args).await,
+        (None, None) => anyhow::bail!("say what to issue: see `locker issue --help`"),
+    }
+}
+
+async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
+    if args.batch_rows == 0 || args.batch_rows > api::limits::BULK_BATCH_ROWS_MAX {
+        anyhow::bail!("--batch-rows: between 1 and {}", api::limits::BULK_BATCH_ROWS_MAX);
+    }
+    let request = client::bulk::BulkRequest {
+        server: args.server,
+        key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        file: args.file,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        name: parsed("name", schemas::Label::parse(&args.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        valid_to: args
+            .valid_to
+            .as_deref()
+            .map(|t| parsed("valid-to", schemas::CivilDate::parse(t)))
+            .transpose()?,
+        id_column: args.id_column,
+        holder_column: args.holder_column,
+        locker_column: Some(args.locker_column),
+        aadhaar_column: Some(args.aadhaar_column),
+        issuer_column: Some(args.issuer_column),
+        field_columns: args.field_columns,
+        batch_rows: args.batch_rows,
+        in_flight: args.in_flight.max(1),
+        batch_sign: args.batch_sign,
+        clock: std::sync::Arc::new(ledger::clock::SystemClock),
+    };
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "locker issue bulk: {bar:30} {pos}/{len} rows, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = client::bulk::run(request, |done, total| {
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "locker issue bulk: {} rows in {seconds:.1} s ({:.0} rows/s): {} accepted, {} already present, {} rejected",
+        summary.rows,
+        summary.rows as f64 / seconds.max(1e-9),
+        summary.accepted,
+        summary.already_present,
+        summary.rejected.len()
+    );
+    for (line, doc_id, code, message) in summary.rejected.iter().take(10) {
+        println!("  line {line} ({doc_id}): {code}: {message}");
+    }
+    if summary.rejected.len() > 10 {
+        println!("  ... and {} more", summary.rejected.len() - 10);
+    }
+    if let Some(path) = args.report {
+        std::fs::write(&path, summary.rejected_csv().map_err(anyhow::Error::msg)?)
+            .map_err(|e| anyhow::anyhow!("--report {}: {e}", path.display()))?;
+        println!("locker issue bulk: rejected rows written to {}", path.display());
+    }
+    if !summary.rejected.is_empty() {
+        return Err(Exit(2).into());
+    }
+    Ok(())
+}
+
+async fn one(args: IssueArgs) -> anyhow::Result<()> {
+    let date = |what: &str, text: &Option<String>| -> anyhow::Result<Option<schemas::CivilDate>> {
+        text.as_deref().map(|t| parsed(what, schemas::CivilDate::parse(t))).transpose()
+    };
+    let mut fields = Vec::new();
+    for field in &args.fields {
+        let (key, value) =
+            field.split_once('=').ok_or_else(|| anyhow::anyhow!("--field {field:?}: KEY=VALUE"))?;
+        fields.push(schemas::DocumentField {
+            key: parsed("field", schemas::FieldKey::parse(key))?,
+            value: parsed("field", schemas::FieldValue::parse(value))?,
+        });
+    }
+    let request = client::issue::IssueRequest {
+        server: args.server,
+        key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        to: match (&args.locker, &args.aadhaar) {
+            (Some(locker), _) => {
+                client::issue::To::Locker(parsed("locker", schemas::LockerId::parse(locker))?)
+            }
+            (None, Some(aadhaar)) => {
+                client::issue::To::Aadhaar(parsed("aadhaar", schemas::Aadhaar::parse(aadhaar))?)
+            }
+            (None, None) => anyhow::bail!("name the recipient with --locker or --aadhaar"),
+        },
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        doc_id: parsed("doc-id", schemas::DocId::parse(&args.doc_id))?,
+        name: parsed("name", schemas::Label::parse(&args.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        valid_from: date("valid-from", &args.valid_from)?,
+        valid_to: date("valid-to", &args.valid_to)?,
+        holder: parsed("holder", schemas::Label::parse(&args.holder))?,
+        fields,
+        content: std::fs::read(&args.content)
+            .map_err(|e| anyhow::anyhow!("--content {}: {e}", args.content.display()))?,
+        hash_only: args.hash_only,
+        now: ledger::clock::Clock::now(&ledger::clock::SystemClock),
+    };
+    let (status, answer) = client::issue::issue(request).await.map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "the service refused the document (HTTP {status}): {answer}"
+    );
+    println!("{answer}");
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `locker serve` and `locker uidai-reference`: the service, and the reference Aadhaar
+//! authority it talks to in demos and tests.
+
+use crate::args::{ServeArgs, UidaiArgs};
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        data,
+        listen,
+        kafka,
+        demo,
+        otp_gateway,
+        topic_prefix,
+        kyc_provider,
+        kyc_authority_key,
+        kyc_aua,
+    } = args;
+    let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
+        (Some(provider), Some(authority_key), Some(aua)) => {
+            Some(api::server::KycSettings { provider, authority_key, aua })
+        }
+        _ => None,
+    };
+    let config =
+        api::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix, kyc };
+    // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    Ok(api::server::serve(config, shutdown).await?)
+}
+
+pub(crate) async fn uidai_reference(args: UidaiArgs) -> anyhow::Result<()> {
+    let UidaiArgs { residents, key, listen, aua, sms_gateway, exit_with_stdin } = args;
+    let args = api::uidai::AuthorityArgs {
+        residents,
+        key,
+        listen,
+        auas: aua,
+        sms_gateway,
+        exit_with_stdin,
+    };
+    api::uidai::run_authority(args).await.map_err(anyhow::Error::msg)
+}
