@@ -34,6 +34,7 @@ use crate::limits::{
 };
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use ::wire::ErrorCode;
 use client::http::JsonClient;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -273,13 +274,12 @@ impl Challenges {
 }
 
 fn busy() -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many Aadhaar checks at once; retry")
+    ApiError::new(ErrorCode::Busy, "too many Aadhaar checks at once; retry")
 }
 
 fn unavailable() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "kyc_unavailable",
+        ErrorCode::KycUnavailableAsServiceUnavailable,
         "Aadhaar linking needs the Aadhaar authority, which this service is not connected to",
     )
 }
@@ -288,30 +288,26 @@ fn unavailable() -> ApiError {
 fn kyc_error(e: KycError) -> ApiError {
     match e {
         KycError::Refused { code } => {
-            let (status, name) = match code.as_str() {
-                codes::INVALID_UID => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_aadhaar"),
-                codes::UID_SUSPENDED => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_suspended"),
-                codes::NO_MOBILE => (StatusCode::UNPROCESSABLE_ENTITY, "aadhaar_no_mobile"),
-                codes::INVALID_OTP => (StatusCode::UNAUTHORIZED, "invalid_otp"),
-                codes::OTP_EXHAUSTED => (StatusCode::UNAUTHORIZED, "otp_expired"),
-                codes::OTP_FLOODING | codes::OTP_LIMIT => {
-                    (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
-                }
-                _ => (StatusCode::BAD_GATEWAY, "kyc_refused"),
+            let ours = match code.as_str() {
+                codes::INVALID_UID => ErrorCode::InvalidAadhaar,
+                codes::UID_SUSPENDED => ErrorCode::AadhaarSuspended,
+                codes::NO_MOBILE => ErrorCode::AadhaarNoMobile,
+                codes::INVALID_OTP => ErrorCode::InvalidOtp,
+                codes::OTP_EXHAUSTED => ErrorCode::OtpExpired,
+                codes::OTP_FLOODING | codes::OTP_LIMIT => ErrorCode::RateLimited,
+                _ => ErrorCode::KycRefused,
             };
             ApiError::new(
-                status,
-                name,
+                ours,
                 format!("{} (Aadhaar authority code {code})", codes::meaning(&code)),
             )
         }
         KycError::Unavailable(e) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "kyc_unavailable",
+            ErrorCode::KycUnavailable,
             format!("the Aadhaar authority could not be reached: {e}"),
         ),
         // A forged or mixed-up answer: nothing is linked, and the citizen may try again.
-        other => ApiError::new(StatusCode::BAD_GATEWAY, "kyc_not_verified", other.to_string()),
+        other => ApiError::new(ErrorCode::KycNotVerified, other.to_string()),
     }
 }
 
@@ -341,7 +337,7 @@ pub(crate) async fn request_otp(
     crate::body::JsonBody(body): crate::body::JsonBody<AadhaarOtpBody>,
 ) -> Result<Response, ApiError> {
     let aadhaar = Aadhaar::parse(&body.aadhaar)
-        .map_err(|e| ApiError::unprocessable("invalid_aadhaar", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidAadhaar, e.to_string()))?;
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     if let Some(profile) = state.views.profile(&citizen.locker)?
@@ -352,8 +348,7 @@ pub(crate) async fn request_otp(
     let now = state.clock.now().0;
     state.aadhaar_challenges.count_send(&citizen.locker, now).map_err(|seconds| {
         ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many codes asked for; try again in {seconds} s"),
         )
     })?;
@@ -367,11 +362,7 @@ pub(crate) async fn request_otp(
 }
 
 fn already_linked() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "aadhaar_already_linked",
-        "this locker already has another Aadhaar linked",
-    )
+    ApiError::new(ErrorCode::AadhaarAlreadyLinked, "this locker already has another Aadhaar linked")
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -406,8 +397,7 @@ pub(crate) async fn link(
     let aadhaar =
         state.aadhaar_challenges.find(&body.txn, &citizen.locker, now).ok_or_else(|| {
             ApiError::new(
-                StatusCode::CONFLICT,
-                "otp_not_requested",
+                ErrorCode::OtpNotRequested,
                 "no live code for this transaction; ask for one first",
             )
         })?;
@@ -485,8 +475,7 @@ async fn record_link(
 fn kyc_profile(answer: &KycAnswer) -> Result<KycProfile, ApiError> {
     let bad = |what: &str| {
         ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "kyc_not_verified",
+            ErrorCode::KycNotVerified,
             format!("the authority's answer has an unusable {what}"),
         )
     };

@@ -6,13 +6,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use schemas::*;
 use serde::Deserialize;
 
 use crate::error::ledger_error;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,19 +31,18 @@ pub(crate) async fn submit_event(
     let AdminBody { envelope } = body;
     if envelope.event.actor != Actor::Platform {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "only the platform's key signs directory changes",
         ));
     }
     if envelope.event.payload.partition_key() != PartitionKey::Directory {
-        return Err(ApiError::unprocessable(
-            "invalid_event",
+        return Err(ApiError::new(
+            ErrorCode::InvalidEvent,
             format!("{} is not a directory event", envelope.event.payload.kind_name()),
         ));
     }
     if envelope.sealed.is_some() {
-        return Err(ApiError::unprocessable("invalid_event", "directory events seal nothing"));
+        return Err(ApiError::new(ErrorCode::InvalidEvent, "directory events seal nothing"));
     }
     crate::issuance::check_window(&state, &envelope.event)?;
     // Directory events have no citizen views to wait for.

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 
 use crate::ApiError;
 use crate::limits::{BODY_IDLE_MS, BODY_READ_MS};
+use wire::ErrorCode;
 
 /// The body's bytes: at most `max_bytes`, all within `BODY_READ_MS`, and no pause between
 /// two chunks longer than `BODY_IDLE_MS`. `what` names the body in the errors ("a push").
@@ -25,12 +26,11 @@ pub async fn read_bounded(body: Body, max_bytes: usize, what: &str) -> Result<By
             let frame = frame.map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
                     ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
+                        ErrorCode::PayloadTooLarge,
                         format!("{what} is at most {max_bytes} bytes"),
                     )
                 } else {
-                    ApiError::bad_request("body_interrupted", format!("{what} broke off: {e}"))
+                    ApiError::new(ErrorCode::BodyInterrupted, format!("{what} broke off: {e}"))
                 }
             })?;
             if let Ok(chunk) = frame.into_data() {
@@ -46,8 +46,7 @@ pub async fn read_bounded(body: Body, max_bytes: usize, what: &str) -> Result<By
 
 pub(crate) fn too_slow(what: &str) -> ApiError {
     ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_too_slow",
+        ErrorCode::BodyTooSlow,
         format!(
             "{what} must arrive within {BODY_READ_MS} ms, with no pause over {BODY_IDLE_MS} ms"
         ),
@@ -73,14 +72,18 @@ where
             .is_some_and(is_json_type);
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "expected a body of content type application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorCode::InvalidBodyAsPayloadTooLarge
+            } else {
+                ErrorCode::InvalidBody
+            };
+            ApiError::new(code, e.body_text())
+        })?;
         json(&bytes).map(JsonBody)
     }
 }
@@ -102,14 +105,14 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Ap
         Ok(value) => return Ok(value),
         Err(e) => e,
     };
-    let refused = || ApiError::bad_request("invalid_json", first.to_string());
+    let refused = || ApiError::new(ErrorCode::InvalidJson, first.to_string());
     let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return Err(refused());
     };
     if !whole_floats_as_integers(&mut value) {
         return Err(refused());
     }
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+    serde_json::from_value(value).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))
 }
 
 /// Rewrites every float with no fraction (and within an integer type's range) as an integer;
@@ -160,9 +163,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(read, Counts { index: 2081, at_ms: -7_877_484_668_957, ratio: 2.0 });
         let refused = json::<Counts>(br#"{"index": 2081.5, "at_ms": 1, "ratio": 2.0}"#);
-        assert!(refused.is_err_and(|e| e.code == "invalid_json"));
+        assert!(refused.is_err_and(|e| e.code == ErrorCode::InvalidJson));
         let beyond = json::<Counts>(br#"{"index": 4294967296.0, "at_ms": 1, "ratio": 2.0}"#);
-        assert!(beyond.is_err_and(|e| e.code == "invalid_json"));
+        assert!(beyond.is_err_and(|e| e.code == ErrorCode::InvalidJson));
         // The first error is the one reported when nothing could be rewritten.
         let missing = json::<Counts>(br#"{"index": 1}"#).err().map(|e| e.message);
         assert!(missing.is_some_and(|m| m.contains("missing field")));

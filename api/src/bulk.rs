@@ -20,7 +20,6 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledger::{Appended, LedgerError};
 use rayon::prelude::*;
@@ -32,6 +31,7 @@ use crate::error::ledger_error;
 use crate::issuance::{PushBody, committed_personal};
 use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX};
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 /// One row's verdict.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -64,7 +64,7 @@ impl RowResult {
         RowResult {
             row,
             status: "rejected",
-            code: Some(e.code),
+            code: Some(e.code.code()),
             message: Some(e.message),
             partition: None,
             offset: None,
@@ -92,19 +92,15 @@ struct Parsed {
 fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
     let body: PushBody = crate::body::json(line)?;
     if body.content.is_some() {
-        return Err(ApiError::bad_request(
-            "content_not_supported",
+        return Err(ApiError::new(
+            ErrorCode::ContentNotSupported,
             "bulk rows register documents by hash; push documents with their bytes one by one",
         ));
     }
     let envelope = body.envelope;
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_permitted",
-            "only issuers push documents",
-        ));
+        return Err(ApiError::new(ErrorCode::NotPermitted, "only issuers push documents"));
     }
     let Payload::DocumentIssued(issued) = &event.payload else {
         return Err(invalid_event(format!(
@@ -118,8 +114,8 @@ fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
         ));
     }
     if event.id != ledger::crypto::issue_event_id(&issued.uri) {
-        return Err(ApiError::unprocessable(
-            "invalid_event_id",
+        return Err(ApiError::new(
+            ErrorCode::InvalidEventId,
             format!(
                 "an issuance's event id is derived from its URI ({})",
                 ledger::crypto::issue_event_id(&issued.uri)
@@ -132,8 +128,7 @@ fn parse_row(line: &[u8]) -> Result<Parsed, ApiError> {
 
 fn uri_exists() -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
-        "uri_exists",
+        ErrorCode::UriExists,
         "this URI is already issued with other content (a URI belongs to exactly one document)",
     )
 }
@@ -159,16 +154,13 @@ pub(crate) async fn ingest(
         lines.pop();
     }
     if lines.is_empty() {
-        return Err(ApiError::bad_request("empty_batch", "a batch has at least one row"));
+        return Err(ApiError::new(ErrorCode::EmptyBatch, "a batch has at least one row"));
     }
     let _permit =
-        state.bulk.acquire().await.map_err(|_| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "closing")
-        })?;
+        state.bulk.acquire().await.map_err(|_| ApiError::new(ErrorCode::Unavailable, "closing"))?;
     if lines.len() > BULK_BATCH_ROWS_MAX {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+            ErrorCode::BatchTooLargeAsPayloadTooLarge,
             format!("a batch has at most {BULK_BATCH_ROWS_MAX} rows; this one has {}", lines.len()),
         ));
     }
@@ -235,8 +227,7 @@ pub(crate) async fn process(
         }
         if let Some(first) = seen.insert(row.envelope.event.id, index) {
             results[index] = reject(ApiError::new(
-                StatusCode::CONFLICT,
-                "duplicate_row",
+                ErrorCode::DuplicateRow,
                 format!("row {} of this batch issues the same URI", first + 1),
             ));
             continue;
@@ -258,7 +249,8 @@ pub(crate) async fn process(
             };
             if !known {
                 results[index] = reject(
-                    ApiError::not_found(format!("no locker {locker}")).with_code("unknown_locker"),
+                    ApiError::not_found(format!("no locker {locker}"))
+                        .with_code(ErrorCode::UnknownLocker),
                 );
                 continue;
             }

@@ -18,6 +18,7 @@ use crate::session::Citizen;
 use crate::session::hashing_busy;
 use crate::session::source_of;
 use crate::{ApiError, AppState, ListDto, ListQuery};
+use wire::ErrorCode;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,7 +70,7 @@ pub(crate) async fn login(
         accounts.login_from(&username, &password, &source, now)
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     let (token, expires) = checked.map_err(login_error)?;
     let locker = state
         .accounts
@@ -112,25 +113,21 @@ fn session_answer(
 
 fn login_error(e: LoginError) -> ApiError {
     match e {
-        LoginError::InvalidCredentials => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "wrong username or password",
-        ),
+        LoginError::InvalidCredentials => {
+            ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
+        }
         LoginError::LockedOut { until } => ApiError::new(
-            StatusCode::LOCKED,
-            "locked_out",
+            ErrorCode::LockedOut,
             format!(
                 "too many failed attempts from this address; try again after {} (unix ms)",
                 until.0
             ),
         ),
         LoginError::TooManyAttempts => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             "as many guesses as this address may make are being checked; wait for them",
         ),
-        LoginError::Store(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        LoginError::Store(e) => ApiError::new(ErrorCode::Internal, e),
     }
 }
 
@@ -156,7 +153,7 @@ pub(crate) async fn change_password(
     crate::body::JsonBody(body): crate::body::JsonBody<PasswordBody>,
 ) -> Result<Response, ApiError> {
     crate::accounts::check_password(&body.new_password)
-        .map_err(|e| ApiError::bad_request("weak_password", e))?;
+        .map_err(|e| ApiError::new(ErrorCode::WeakPassword, e))?;
     let username = state
         .views
         .profile(&citizen.locker)?
@@ -172,7 +169,7 @@ pub(crate) async fn change_password(
         accounts.open_session(locker, now)
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     let (token, expires) = changed.map_err(login_error)?;
     session_answer(&token, expires, citizen.locker.to_string(), body.session, now, &headers)
 }
@@ -202,9 +199,7 @@ fn logged_out(
     ended: Result<(), LoginError>,
     headers: &axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    ended.map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-    })?;
+    ended.map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:?}")))?;
     let cookie = crate::session::session_cookie("", 0, crate::session::over_tls(headers));
     Ok((StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, cookie)]).into_response())
 }
@@ -491,7 +486,7 @@ pub(crate) async fn consents(
     citizen: Citizen,
     query: Result<Query<ConsentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<ConsentDto>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) = query.map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))?;
     let wanted = match query.state.as_deref() {
         None => None,
         Some(name) => Some(
@@ -505,8 +500,8 @@ pub(crate) async fn consents(
             .into_iter()
             .find(|s| state_name(*s) == name)
             .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_state",
+                ApiError::new(
+                    ErrorCode::InvalidState,
                     "state is one of pending, active, denied, revoked, expired",
                 )
             })?,

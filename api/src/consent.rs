@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use projections::views::{ConsentState, ConsentView, Owner};
 use schemas::*;
@@ -14,6 +13,7 @@ use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
 use crate::session::Citizen;
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +35,7 @@ pub(crate) struct Decided {
 
 fn consent_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)
-        .map_err(|_| ApiError::bad_request("invalid_consent_id", "a consent id is 32 hex digits"))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidConsentId, "a consent id is 32 hex digits"))
 }
 
 fn matches(item: &ConsentItem, uri: &DocUri) -> bool {
@@ -56,7 +56,7 @@ fn consent_of(state: &AppState, citizen: &Citizen, id: &Id16) -> Result<ConsentV
         .find(|c| c.consent_id == *id)
         .ok_or_else(|| {
             ApiError::not_found(format!("no consent {id} in your locker"))
-                .with_code("unknown_consent")
+                .with_code(ErrorCode::UnknownConsent)
         })
 }
 
@@ -64,10 +64,12 @@ fn require(consent: &ConsentView, wanted: ConsentState, action: &str) -> Result<
     if consent.state == wanted {
         return Ok(());
     }
-    let code =
-        if consent.state == ConsentState::Expired { "consent_expired" } else { "consent_state" };
+    let code = if consent.state == ConsentState::Expired {
+        ErrorCode::ConsentExpiredAsConflict
+    } else {
+        ErrorCode::ConsentStateAsConflict
+    };
     Err(ApiError::new(
-        StatusCode::CONFLICT,
         code,
         format!("cannot {action} a consent that is {:?}", consent.state).to_lowercase(),
     ))
@@ -91,8 +93,8 @@ pub(crate) async fn grant(
         if body.is_empty() { GrantBody::default() } else { crate::body::json(&body)? };
     let days = body.access_days.unwrap_or(CONSENT_ACCESS_DAYS_DEFAULT);
     if !(1..=CONSENT_ACCESS_DAYS_MAX).contains(&days) {
-        return Err(ApiError::bad_request(
-            "invalid_access_days",
+        return Err(ApiError::new(
+            ErrorCode::InvalidAccessDays,
             format!("1 to {CONSENT_ACCESS_DAYS_MAX} days"),
         ));
     }
@@ -117,11 +119,11 @@ pub(crate) async fn grant(
                 let uri = crate::lookup::doc_uri(&text)?;
                 if !owned(&uri)? {
                     return Err(ApiError::not_found(format!("{uri} is not in your locker"))
-                        .with_code("unknown_document"));
+                        .with_code(ErrorCode::UnknownDocument));
                 }
                 if !consent.items.iter().any(|item| matches(item, &uri)) {
-                    return Err(ApiError::unprocessable(
-                        "document_not_requested",
+                    return Err(ApiError::new(
+                        ErrorCode::DocumentNotRequested,
                         format!("{} did not ask for {uri}", consent.requester),
                     ));
                 }
@@ -140,8 +142,7 @@ pub(crate) async fn grant(
     };
     if documents.is_empty() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_matching_documents",
+            ErrorCode::NoMatchingDocuments,
             "your locker has no document this consent asks for",
         ));
     }

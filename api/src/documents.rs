@@ -33,6 +33,7 @@ use crate::shares::VisitQuery;
 use crate::shares::open_share;
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     crate::body::json(body)
@@ -54,13 +55,12 @@ pub(crate) struct UploadedDto {
 }
 
 fn invalid_filetype(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_filetype", message)
+    ApiError::new(ErrorCode::InvalidFiletype, message)
 }
 
 fn quota_exceeded(used: i64, quota: i64, size: u64) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "quota_exceeded",
+        ErrorCode::QuotaExceeded,
         format!("{size} more bytes would exceed your {quota}-byte storage ({used} bytes used)"),
     )
 }
@@ -74,12 +74,12 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let query = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let query = query.map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))?;
     let name = query.0.name.ok_or_else(|| {
-        ApiError::bad_request("missing_file_name", "send the file's name as ?name=")
+        ApiError::new(ErrorCode::MissingFileName, "send the file's name as ?name=")
     })?;
     let label = Label::parse(&name)
-        .map_err(|e| ApiError::bad_request("invalid_file_name", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidFileName, e.to_string()))?;
     let named = wire::media::extension_types(&name)
         .filter(|types| types.iter().any(|t| UPLOAD_TYPES.contains(t)))
         .ok_or_else(|| {
@@ -110,14 +110,17 @@ pub(crate) async fn upload(
         .map_err(|_| crate::body::too_slow("an upload"))?
     {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
+            ApiError::new(ErrorCode::UploadInterrupted, format!("the upload broke off: {e}"))
         })?;
         if let Ok(chunk) = frame.into_data() {
             incoming.write(&chunk).map_err(file_error)?;
         }
     }
     if incoming.size_bytes() == 0 {
-        return Err(ApiError::unprocessable("invalid_filesize", "the file is empty"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidFilesizeAsUnprocessableEntity,
+            "the file is empty",
+        ));
     }
     let media_type = incoming.sniffed().filter(|t| UPLOAD_TYPES.contains(t)).ok_or_else(|| {
         invalid_filetype(format!("{name:?} is not a pdf, jpeg, png, bmp or gif file"))
@@ -224,12 +227,11 @@ pub(crate) async fn certificate_fields(
         return Err(ApiError::not_found(
             "the issuer sent this version of the document without personal fields",
         )
-        .with_code("no_personal_fields"));
+        .with_code(ErrorCode::NoPersonalFields));
     };
     let erased = || {
         ApiError::new(
-            StatusCode::GONE,
-            "fields_erased",
+            ErrorCode::FieldsErased,
             "the document's personal fields can no longer be opened (their key was erased)",
         )
     };
@@ -295,15 +297,13 @@ pub(crate) async fn esign(
     let resolved = resolve(&state, &citizen.locker, &doc)?;
     if resolved.revoked {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "document_revoked",
+            ErrorCode::DocumentRevoked,
             "the issuer revoked this document; it cannot be e-signed",
         ));
     }
     if resolved.via_aadhaar {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "esign_unsupported",
+            ErrorCode::EsignUnsupported,
             "documents issued to your Aadhaar before you linked it cannot be e-signed yet",
         ));
     }
@@ -368,8 +368,8 @@ pub(crate) async fn create_share(
     let doc = DocumentSelector { uri: body.uri, upload_id: body.upload_id }.doc_ref()?;
     let minutes = body.expires_in_minutes.unwrap_or(SHARE_MINUTES_DEFAULT);
     if !(1..=SHARE_MINUTES_MAX).contains(&minutes) {
-        return Err(ApiError::bad_request(
-            "invalid_expiry",
+        return Err(ApiError::new(
+            ErrorCode::InvalidExpiry,
             format!("a share link lasts 1 to {SHARE_MINUTES_MAX} minutes"),
         ));
     }
@@ -377,8 +377,7 @@ pub(crate) async fn create_share(
     let resolved = resolve(&state, &citizen.locker, &doc)?;
     if resolved.revoked {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "document_revoked",
+            ErrorCode::DocumentRevoked,
             "the issuer revoked this document; it cannot be shared",
         ));
     }
@@ -440,7 +439,7 @@ pub(crate) async fn shares(
 
 fn share_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)
-        .map_err(|_| ApiError::bad_request("invalid_share_id", "a share id is 32 hex digits"))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidShareId, "a share id is 32 hex digits"))
 }
 
 /// `POST /v1/citizen/shares/{id}/revoke`
@@ -453,10 +452,11 @@ pub(crate) async fn revoke_share(
     let id = share_id(&id)?;
     let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
     let share = state.views.share(&citizen.locker, &id)?.ok_or_else(|| {
-        ApiError::not_found(format!("no share {id} in your locker")).with_code("unknown_share")
+        ApiError::not_found(format!("no share {id} in your locker"))
+            .with_code(ErrorCode::UnknownShare)
     })?;
     if share.revoked {
-        return Err(ApiError::new(StatusCode::CONFLICT, "share_revoked", "already revoked"));
+        return Err(ApiError::new(ErrorCode::ShareRevoked, "already revoked"));
     }
     let payload = Payload::ShareRevoked(ShareRevoked { locker: citizen.locker, share_id: id });
     crate::write::as_citizen(&state, &citizen.locker, payload, None).await?;

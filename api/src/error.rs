@@ -4,11 +4,11 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use wire::ErrorCode;
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -19,40 +19,40 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
-    }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-    /// The request fits the published schema, but a check the schema cannot state failed: a
-    /// checksum, a clock window, a hash or commitment, an id derived from other fields. (A 400
-    /// means the request breaks the schema itself; schemathesis holds the service to that.)
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    /// A refusal with its code (which says the status) and a message that says what was wrong.
+    /// A code's 400 means the request breaks the published schema; its 422, that it fits the
+    /// schema but a check the schema cannot state failed (a checksum, a clock window, a hash or
+    /// commitment, an id derived from other fields): schemathesis holds the service to that.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
-    /// The same error with a more precise code.
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    /// The same error with a more precise code of the same status.
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        debug_assert_eq!(code.status(), self.code.status(), "{code} for {}", self.code);
         self.code = code;
         self
+    }
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(code = self.code, message = %self.message, "request failed");
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = %self.code, message = %self.message, "request failed");
         }
         // A 5xx tells the client what kind of failure, never internal details.
-        let message = if self.status.is_server_error() {
+        let message = if status.is_server_error() {
             "internal error; see the server log"
         } else {
             &self.message
         };
-        (self.status, axum::Json(Body { code: self.code, message })).into_response()
+        (status, axum::Json(Body { code: self.code.code(), message })).into_response()
     }
 }
 
@@ -60,14 +60,12 @@ impl From<projections::ProjectionError> for ApiError {
     fn from(e: projections::ProjectionError) -> Self {
         match e {
             projections::ProjectionError::InvalidCursor(reason) => {
-                ApiError::bad_request("invalid_cursor", reason)
+                ApiError::new(ErrorCode::InvalidCursor, reason)
             }
             projections::ProjectionError::ForeignCursor(reason) => {
-                ApiError::unprocessable("invalid_cursor", reason)
+                ApiError::new(ErrorCode::InvalidCursorAsUnprocessableEntity, reason)
             }
-            other => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string())
-            }
+            other => ApiError::new(ErrorCode::Internal, other.to_string()),
         }
     }
 }
@@ -77,31 +75,29 @@ pub(crate) fn ledger_error(e: ledger::LedgerError) -> ApiError {
     use ledger::LedgerError::*;
     match e {
         BadSignature { .. } | BadESignature => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+            ApiError::new(ErrorCode::BadSignature, e.to_string())
         }
         UnknownActor { .. } | UnknownKey { .. } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unknown_key", e.to_string())
+            ApiError::new(ErrorCode::UnknownKey, e.to_string())
         }
         KeyRotatedOut { .. } | KeyRevoked { .. } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "key_revoked", e.to_string())
+            ApiError::new(ErrorCode::KeyRevoked, e.to_string())
         }
-        ActorSuspended { .. } => ApiError::new(StatusCode::FORBIDDEN, "suspended", e.to_string()),
-        NotPermitted { .. } => ApiError::new(StatusCode::FORBIDDEN, "not_permitted", e.to_string()),
-        IdConflict { .. } => ApiError::new(StatusCode::CONFLICT, "id_conflict", e.to_string()),
-        AlreadyRegistered { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
-        }
+        ActorSuspended { .. } => ApiError::new(ErrorCode::Suspended, e.to_string()),
+        NotPermitted { .. } => ApiError::new(ErrorCode::NotPermitted, e.to_string()),
+        IdConflict { .. } => ApiError::new(ErrorCode::IdConflict, e.to_string()),
+        AlreadyRegistered { .. } => ApiError::new(ErrorCode::AlreadyRegistered, e.to_string()),
         Schema(schemas::SchemaError::RecordTooLarge { .. }) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "event_too_large", e.to_string())
+            ApiError::new(ErrorCode::EventTooLarge, e.to_string())
         }
         Schema(_) | InvalidKey { .. } | SealBroken => invalid_event(e.to_string()),
         Log(_) | ForeignLog { .. } | BatchTooLarge { .. } => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+            ApiError::new(ErrorCode::Unavailable, e.to_string())
         }
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+        other => ApiError::new(ErrorCode::Internal, other.to_string()),
     }
 }
 
 pub(crate) fn invalid_event(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_event", message)
+    ApiError::new(ErrorCode::InvalidEvent, message)
 }

@@ -48,7 +48,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
                 state.metrics.add(crate::metrics::Job::ConsentsExpired, 1);
             }
             // Another sweeper logged this expiry first.
-            Err(e) if e.code == "id_conflict" => {}
+            Err(e) if e.code == wire::ErrorCode::IdConflict => {}
             Err(e) => return Err(e),
         }
     }
@@ -68,7 +68,7 @@ pub async fn run(state: AppState) {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(code = e.code, message = %e.message, "consent expiry sweep failed; retrying later");
+                    tracing::warn!(code = %e.code, message = %e.message, "consent expiry sweep failed; retrying later");
                     break;
                 }
             }

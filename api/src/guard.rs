@@ -9,12 +9,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use ledger::{LedgerConfig, Log, Position};
 use projections::Projector;
 use schemas::{EventId, PartitionKey};
 
 use crate::ApiError;
+use wire::ErrorCode;
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -86,7 +86,7 @@ pub struct Turn<'a> {
 }
 
 fn behind(what: String) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "views_behind", what)
+    ApiError::new(ErrorCode::ViewsBehind, what)
 }
 
 impl WriteGuard {

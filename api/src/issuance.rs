@@ -10,6 +10,7 @@ use crate::error::invalid_event;
 use crate::error::ledger_error;
 use crate::limits::PUSH_CLOCK_SKEW_MS;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,8 +50,8 @@ pub(crate) fn check_window_at(
     // As u64: the time is the caller's, and any i64 must not overflow a subtraction.
     let skew = event.occurred_at_ms.0.abs_diff(now.0);
     if skew > PUSH_CLOCK_SKEW_MS.unsigned_abs() {
-        return Err(ApiError::unprocessable(
-            "stale_event",
+        return Err(ApiError::new(
+            ErrorCode::StaleEvent,
             format!(
                 "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
             ),
@@ -113,8 +114,8 @@ pub(crate) fn committed_personal(
             let bytes = schemas::encode_personal(&personal.data)
                 .map_err(|e| invalid_event(e.to_string()))?;
             if ledger::crypto::commitment(&salt, &bytes) != commitment {
-                return Err(ApiError::unprocessable(
-                    "commitment_mismatch",
+                return Err(ApiError::new(
+                    ErrorCode::CommitmentMismatch,
                     "the personal fields and salt do not match the signed commitment",
                 ));
             }
@@ -130,5 +131,5 @@ pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], ApiError> {
         .collect();
     bytes
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_salt", "salt must be 64 hex digits"))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidSalt, "salt must be 64 hex digits"))
 }

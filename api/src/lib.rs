@@ -55,6 +55,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use projections::{PartitionStatus, Views};
 use serde::{Deserialize, Serialize};
+use wire::ErrorCode;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -244,8 +245,7 @@ async fn limit_headers(request: Request, next: Next) -> Response {
         request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
     if bytes > limits::HEADER_BYTES_MAX {
         return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!("request headers are at most {} bytes", limits::HEADER_BYTES_MAX),
         )
         .into_response();
@@ -337,8 +337,8 @@ impl ListQuery {
         match self.limit {
             None => Ok(limits::LIST_ITEMS_DEFAULT),
             Some(n) if (1..=limits::LIST_ITEMS_MAX).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::bad_request(
-                "invalid_limit",
+            Some(n) => Err(ApiError::new(
+                ErrorCode::InvalidLimit,
                 format!("limit {n}: 1 to {} items per page", limits::LIST_ITEMS_MAX),
             )),
         }
@@ -380,7 +380,7 @@ type ListResult<T> = Result<Json<ListDto<T>>, ApiError>;
 pub(crate) fn list_query(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListQuery, ApiError> {
-    query.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    query.map(|Query(q)| q).map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))
 }
 
 #[utoipa::path(get, path = "/v1/directory/issuers", tag = "directory", params(ListQuery), responses((status = 200, body = ListDto<IssuerDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto)))]

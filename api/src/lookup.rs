@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::Response;
 use projections::views::{DocStatus, Owner};
 use schemas::*;
@@ -13,6 +13,7 @@ use crate::files::{FileError, Files};
 use crate::write::internal;
 use crate::{ApiError, AppState};
 use axum::response::IntoResponse;
+use wire::ErrorCode;
 
 /// A document of the caller's locker, whichever kind.
 #[derive(Debug, Clone)]
@@ -33,7 +34,8 @@ pub(crate) struct Resolved {
 }
 
 fn unknown_document(what: &str) -> ApiError {
-    ApiError::not_found(format!("{what} is not in your locker")).with_code("unknown_document")
+    ApiError::not_found(format!("{what} is not in your locker"))
+        .with_code(ErrorCode::UnknownDocument)
 }
 
 /// Finds `doc` in `locker` (issued to the locker or to its linked Aadhaar, or uploaded).
@@ -100,8 +102,8 @@ impl DocumentSelector {
         match (&self.uri, &self.upload_id) {
             (Some(uri), None) => doc_uri(uri).map(DocRef::Issued),
             (None, Some(id)) => Ok(DocRef::Uploaded(upload_id(id)?)),
-            _ => Err(ApiError::bad_request(
-                "invalid_document",
+            _ => Err(ApiError::new(
+                ErrorCode::InvalidDocument,
                 "name the document with exactly one of `uri` and `upload_id`",
             )),
         }
@@ -110,7 +112,7 @@ impl DocumentSelector {
 
 /// A document URI from a path or a body (`invalid_uri` when it is not one).
 pub(crate) fn doc_uri(text: &str) -> Result<DocUri, ApiError> {
-    DocUri::parse(text).map_err(|e| ApiError::bad_request("invalid_uri", e.to_string()))
+    DocUri::parse(text).map_err(|e| ApiError::new(ErrorCode::InvalidUri, e.to_string()))
 }
 
 pub(crate) fn doc_text(doc: &DocRef) -> (Option<String>, Option<String>) {
@@ -125,13 +127,10 @@ pub(crate) fn file_error(e: FileError) -> ApiError {
         FileError::Missing(hash) => ApiError::not_found(format!(
             "the issuer registered content {hash} but never sent its bytes"
         ))
-        .with_code("content_not_stored"),
-        FileError::Corrupt { .. } => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "content_corrupt", e.to_string())
-        }
+        .with_code(ErrorCode::ContentNotStored),
+        FileError::Corrupt { .. } => ApiError::new(ErrorCode::ContentCorrupt, e.to_string()),
         FileError::TooLarge { max_bytes } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_filesize",
+            ErrorCode::InvalidFilesize,
             format!("a file may have at most {max_bytes} bytes"),
         ),
         FileError::Io(_) => internal(e),
@@ -173,5 +172,5 @@ pub(crate) fn hex_of(bytes: &[u8]) -> String {
 
 pub(crate) fn upload_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)
-        .map_err(|_| ApiError::bad_request("invalid_upload_id", "an upload id is 32 hex digits"))
+        .map_err(|_| ApiError::new(ErrorCode::InvalidUploadId, "an upload id is 32 hex digits"))
 }

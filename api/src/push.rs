@@ -10,7 +10,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledger::LedgerError;
 use schemas::{Actor, Payload};
@@ -23,6 +22,7 @@ use crate::issuance::authenticate;
 use crate::issuance::check_window;
 use crate::issuance::committed_personal;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 /// Whether a document event fits what the citizen's locker holds now.
 fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiError> {
@@ -40,23 +40,22 @@ fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), ApiEr
     if let schemas::Recipient::Locker(locker) = recipient
         && state.views.profile(locker)?.is_none()
     {
-        return Err(ApiError::not_found(format!("no locker {locker}")).with_code("unknown_locker"));
+        return Err(
+            ApiError::not_found(format!("no locker {locker}")).with_code(ErrorCode::UnknownLocker)
+        );
     }
     let existing = state.views.document(&owner_of(recipient), &uri.to_string())?;
     match (payload, existing) {
         (Payload::DocumentIssued(_), Some(_)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "uri_exists",
+            ErrorCode::UriExists,
             format!("{uri} is already issued; push document_updated to change it"),
         )),
         (Payload::DocumentIssued(_), None) => Ok(()),
         (_, None) => Err(ApiError::not_found(format!("{uri} was never issued to this recipient"))
-            .with_code("unknown_document")),
-        (_, Some(doc)) if matches!(doc.status, DocStatus::Revoked(_)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "document_revoked",
-            format!("{uri} is revoked"),
-        )),
+            .with_code(ErrorCode::UnknownDocument)),
+        (_, Some(doc)) if matches!(doc.status, DocStatus::Revoked(_)) => {
+            Err(ApiError::new(ErrorCode::DocumentRevoked, format!("{uri} is revoked")))
+        }
         _ => Ok(()),
     }
 }
@@ -77,23 +76,22 @@ fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError
         return Err(content_too_large());
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(content).map_err(|e| {
-        ApiError::bad_request("invalid_content", format!("content is not base64: {e}"))
+        ApiError::new(ErrorCode::InvalidContent, format!("content is not base64: {e}"))
     })?;
     if bytes.len() as u64 > ISSUED_CONTENT_BYTES_MAX {
         return Err(content_too_large());
     }
     let hash = schemas::Digest32(*blake3::hash(&bytes).as_bytes());
     if hash != signed.hash || bytes.len() as u64 != signed.size_bytes {
-        return Err(ApiError::unprocessable(
-            "hash_mismatch",
+        return Err(ApiError::new(
+            ErrorCode::HashMismatch,
             "the content's BLAKE3 hash or size differs from the signed event's",
         ));
     }
     let sniffed = wire::media::sniff(&bytes).filter(|t| ISSUED_TYPES.contains(t));
     if sniffed != Some(signed.media_type) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_filetype",
+            ErrorCode::InvalidFiletype,
             format!(
                 "the event says {} but the content is {}",
                 signed.media_type.mime(),
@@ -106,8 +104,7 @@ fn checked_content(payload: &Payload, content: &str) -> Result<Vec<u8>, ApiError
 
 fn content_too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "invalid_filesize",
+        ErrorCode::InvalidFilesize,
         format!("a document may have at most {} bytes", crate::limits::ISSUED_CONTENT_BYTES_MAX),
     )
 }
@@ -116,7 +113,7 @@ fn content_too_large() -> ApiError {
 /// before the event is logged, so a logged event never names bytes the service was sent but
 /// lost, and a refused push leaves nothing behind.
 fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), ApiError> {
-    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e);
+    let internal = |e: String| ApiError::new(ErrorCode::Internal, e);
     let nonce: [u8; 16] = state.accounts.random().map_err(|e| internal(format!("{e:?}")))?;
     let tag = format!("push-{}", schemas::Id16(nonce).to_hex());
     state.files.put(&tag, bytes).map_err(|e| internal(e.to_string()))?;
@@ -135,11 +132,7 @@ pub(crate) async fn push_document(
     let mut envelope = body.envelope;
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_permitted",
-            "only issuers push documents here",
-        ));
+        return Err(ApiError::new(ErrorCode::NotPermitted, "only issuers push documents here"));
     }
     if !matches!(
         event.payload,
@@ -159,8 +152,8 @@ pub(crate) async fn push_document(
     if let Payload::DocumentIssued(issued) = &event.payload
         && event.id != ledger::crypto::issue_event_id(&issued.uri)
     {
-        return Err(ApiError::unprocessable(
-            "invalid_event_id",
+        return Err(ApiError::new(
+            ErrorCode::InvalidEventId,
             format!(
                 "an issuance's event id is derived from its URI: the first 16 bytes of BLAKE3(\"locker/issue-id/v1\\n{}\"), here {}",
                 issued.uri,
@@ -191,9 +184,10 @@ pub(crate) async fn push_document(
             .payload
             .seal_subject()
             .ok_or_else(|| invalid_event("no subject to seal for"))?;
-        let key = state.vault.key_for(&subject).map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("vault: {e}"))
-        })?;
+        let key = state
+            .vault
+            .key_for(&subject)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("vault: {e}")))?;
         let nonce = state.nonces.next();
         let (_, sealed) = ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
             .map_err(ledger_error)?;
@@ -206,8 +200,7 @@ pub(crate) async fn push_document(
     let (status, answer) = crate::write::submit(&state, &envelope, true, |e| match e {
         // The id is the URI's: another event with it issued the URI already.
         LedgerError::IdConflict { .. } if is_issuance => ApiError::new(
-            StatusCode::CONFLICT,
-            "uri_exists",
+            ErrorCode::UriExists,
             "this URI is already issued (a URI belongs to exactly one locker)",
         ),
         other => ledger_error(other),
@@ -244,7 +237,7 @@ pub(crate) async fn aadhaar_reference(
     let (issuer, query): (_, AadhaarQuery) = signed_issuer_request(&state, request).await?;
     spend_aadhaar_quota(&state, &issuer, 1)?;
     let aadhaar = schemas::Aadhaar::parse(&query.aadhaar)
-        .map_err(|e| ApiError::unprocessable("invalid_aadhaar", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidAadhaar, e.to_string()))?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     Ok(Json(AadhaarReferenceDto {
         keyed_hash: reference.keyed_hash.to_hex(),
@@ -273,9 +266,7 @@ fn spend_aadhaar_quota(
     numbers: u64,
 ) -> Result<(), ApiError> {
     state.aadhaar_quota.take(issuer, numbers, state.clock.now()).map_err(|seconds| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        ApiError::new(ErrorCode::RateLimited,
             format!(
                 "at most {} Aadhaar references an hour per issuer; these {numbers} are available in {seconds} s",
                 state.aadhaar_quota.capacity()
@@ -321,8 +312,8 @@ pub(crate) async fn aadhaar_reference_batch(
 ) -> Result<Response, ApiError> {
     let (issuer, query): (_, AadhaarBatchQuery) = signed_issuer_request(&state, request).await?;
     if query.aadhaar_numbers.len() > crate::limits::AADHAAR_BATCH_MAX {
-        return Err(ApiError::bad_request(
-            "batch_too_large",
+        return Err(ApiError::new(
+            ErrorCode::BatchTooLarge,
             format!("at most {} numbers per request", crate::limits::AADHAAR_BATCH_MAX),
         ));
     }

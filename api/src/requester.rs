@@ -30,6 +30,7 @@ use crate::signed::authenticate;
 use crate::write::Accepted;
 use crate::write::internal;
 use crate::{ApiError, AppState, ListDto, ListQuery};
+use wire::ErrorCode;
 use wire::rfc9421;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,7 +47,7 @@ pub(crate) async fn locker_of(
 ) -> Result<Response, ApiError> {
     authenticate(&state, request).await?;
     let locker = state.accounts.locker_of(&username).map_err(internal)?.ok_or_else(|| {
-        ApiError::not_found(format!("no citizen {username:?}")).with_code("unknown_citizen")
+        ApiError::not_found(format!("no citizen {username:?}")).with_code(ErrorCode::UnknownCitizen)
     })?;
     Ok(Json(LockerDto { locker: locker.to_string() }).into_response())
 }
@@ -87,19 +88,18 @@ fn signed_event(
     let SignedBody { envelope } = crate::body::json(body)?;
     if envelope.event.actor != Actor::Requester(requester.clone()) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "the event must be signed by the requester that signs the request",
         ));
     }
     if envelope.event.payload.kind_name() != kind {
-        return Err(ApiError::unprocessable(
-            "invalid_event",
+        return Err(ApiError::new(
+            ErrorCode::InvalidEvent,
             format!("expected a {kind} event, not {}", envelope.event.payload.kind_name()),
         ));
     }
     if envelope.sealed.is_some() {
-        return Err(ApiError::unprocessable("invalid_event", "requester events seal nothing"));
+        return Err(ApiError::new(ErrorCode::InvalidEvent, "requester events seal nothing"));
     }
     crate::issuance::check_window(state, &envelope.event)?;
     Ok(envelope)
@@ -123,8 +123,8 @@ pub(crate) async fn request_consent(
     let now = state.clock.now();
     let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * 86_400_000;
     if asked.expires_at_ms <= now || asked.expires_at_ms.0 > latest {
-        return Err(ApiError::unprocessable(
-            "invalid_expiry",
+        return Err(ApiError::new(
+            ErrorCode::InvalidExpiryAsUnprocessableEntity,
             format!("a request must expire within {CONSENT_REQUEST_DAYS_MAX} days from now"),
         ));
     }
@@ -132,12 +132,11 @@ pub(crate) async fn request_consent(
     if !state.writes.is_logged(&envelope.event.id).await? {
         if state.views.profile(&asked.locker)?.is_none() {
             return Err(ApiError::not_found(format!("no locker {}", asked.locker))
-                .with_code("unknown_locker"));
+                .with_code(ErrorCode::UnknownLocker));
         }
         if state.views.consent(&asked.locker, &asked.consent_id, now)?.is_some() {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "consent_exists",
+                ErrorCode::ConsentExists,
                 format!("consent id {} is already used in that locker", asked.consent_id),
             ));
         }
@@ -226,8 +225,9 @@ struct FetchedDto {
     content: Option<String>,
 }
 
-fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, code, message)
+fn refused(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    debug_assert_eq!(code.status(), 403);
+    ApiError::new(code, message)
 }
 
 /// `POST /v1/requester/documents`: `{envelope}` of a signed `document_accessed` event; the
@@ -246,7 +246,7 @@ pub(crate) async fn fetch(
     // Checked on retries too: a logged access does not outlive a revocation.
     let unknown = || {
         ApiError::not_found(format!("no consent {} of yours in that locker", access.consent_id))
-            .with_code("unknown_consent")
+            .with_code(ErrorCode::UnknownConsent)
     };
     let consent = state
         .views
@@ -258,26 +258,28 @@ pub(crate) async fn fetch(
     match consent.state {
         ConsentState::Active => {}
         ConsentState::Expired => {
-            return Err(refused("consent_expired", "the consent has expired"));
+            return Err(refused(ErrorCode::ConsentExpired, "the consent has expired"));
         }
         ConsentState::Revoked => {
-            return Err(refused("consent_revoked", "the citizen revoked the consent"));
+            return Err(refused(ErrorCode::ConsentRevoked, "the citizen revoked the consent"));
         }
         other => {
             return Err(refused(
-                "consent_state",
+                ErrorCode::ConsentState,
                 format!("the consent is {}, not active", state_name(other)),
             ));
         }
     }
     if !consent.granted.contains(&access.document) {
-        return Err(refused("document_not_granted", "the citizen did not grant this document"));
+        return Err(refused(
+            ErrorCode::DocumentNotGranted,
+            "the citizen did not grant this document",
+        ));
     }
     let resolved = resolve(&state, &access.locker, &access.document)?;
     if resolved.hash != access.content_hash {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "stale_document",
+            ErrorCode::StaleDocument,
             format!("the document's content is now {}; sign an access to that", resolved.hash),
         ));
     }
@@ -300,8 +302,8 @@ fn encode_cursor(next: &[u64]) -> String {
 
 fn decode_cursor(text: &str, partitions: u32) -> Result<Vec<u64>, ApiError> {
     let bad = || {
-        ApiError::bad_request(
-            "invalid_last_event_id",
+        ApiError::new(
+            ErrorCode::InvalidLastEventId,
             format!("Last-Event-ID must be an id this stream sent (v1 and {partitions} offsets)"),
         )
     };
@@ -399,7 +401,7 @@ impl Stream {
                 return None;
             }
             if let Err(e) = self.refill() {
-                tracing::warn!(code = e.code, message = %e.message, "event stream stopped");
+                tracing::warn!(code = %e.code, message = %e.message, "event stream stopped");
                 return None;
             }
             if self.pending.is_empty() {
@@ -434,7 +436,7 @@ pub(crate) async fn events(
         .get("last-event-id")
         .map(|v| v.to_str().map(str::to_owned))
         .transpose()
-        .map_err(|_| ApiError::bad_request("invalid_last_event_id", "Last-Event-ID is not text"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidLastEventId, "Last-Event-ID is not text"))?;
     let signed_with = signing_key_id(request.headers());
     let (requester, _) = authenticate(&state, request).await?;
     let key_id = signed_with.ok_or_else(|| internal("a verified signature without a key id"))?;
@@ -444,14 +446,11 @@ pub(crate) async fn events(
         None => vec![0; partitions as usize],
     };
     let slot = state.streams.take(requester.as_str()).map_err(|e| match e {
-        crate::quota::NoSlot::Full => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_streams",
-            "too many open event streams; retry later",
-        ),
+        crate::quota::NoSlot::Full => {
+            ApiError::new(ErrorCode::TooManyStreams, "too many open event streams; retry later")
+        }
         crate::quota::NoSlot::HolderFull => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_streams",
+            ErrorCode::TooManyStreamsAsTooManyRequests,
             format!(
                 "a requester may hold {} event streams open at once; close one first",
                 state.streams.per_holder()

@@ -5,12 +5,13 @@
 //! guess.
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::{self, HeaderMap};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use schemas::LockerId;
 
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 /// A request made with a live session: `Authorization: Bearer <token>`.
 pub(crate) struct Citizen {
@@ -19,7 +20,7 @@ pub(crate) struct Citizen {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+    ApiError::new(ErrorCode::InvalidToken, message)
 }
 
 impl Citizen {
@@ -57,9 +58,7 @@ impl FromRequestParts<AppState> for Citizen {
         let locker = state
             .accounts
             .session(token, state.clock.now())
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
-            })?
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:?}")))?
             .ok_or_else(|| {
                 unauthorized("the session is unknown, expired or logged out; log in again")
             })?;
@@ -68,11 +67,7 @@ impl FromRequestParts<AppState> for Citizen {
 }
 
 pub(crate) fn hashing_busy() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        "too many password checks at once; retry in a moment",
-    )
+    ApiError::new(ErrorCode::Busy, "too many password checks at once; retry in a moment")
 }
 
 /// Where a request comes from, as failed logins are counted: its network address (empty
@@ -129,8 +124,7 @@ pub(crate) fn cookie_session(parts: &Parts) -> Result<Option<&str>, ApiError> {
     let Some(token) = cookie_token(&parts.headers) else { return Ok(None) };
     if token.len() != 64 {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the session cookie is malformed; log in again",
         ));
     }
@@ -139,8 +133,7 @@ pub(crate) fn cookie_session(parts: &Parts) -> Result<Option<&str>, ApiError> {
         // Compared as hashes: the time taken says nothing about the expected token.
         if blake3::hash(sent.as_bytes()) != blake3::hash(csrf_token(token).as_bytes()) {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_failed",
+                ErrorCode::CsrfFailed,
                 format!(
                     "a change made with the session cookie needs the session's {CSRF_HEADER} header"
                 ),

@@ -2,12 +2,12 @@
 //! makes a viewer's page, content and bundle one recorded access.
 
 use axum::extract::Query;
-use axum::http::StatusCode;
 use schemas::*;
 use serde::Deserialize;
 
 use crate::lookup::{Resolved, resolve};
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 /// `?visit=` on a share link's content and bundle.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -24,7 +24,7 @@ impl VisitQuery {
         query: Result<Query<VisitQuery>, axum::extract::rejection::QueryRejection>,
     ) -> Result<Option<String>, ApiError> {
         let Query(query) =
-            query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+            query.map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))?;
         Ok(query.visit)
     }
 }
@@ -50,19 +50,15 @@ pub(crate) async fn open_share(
     extensions: &axum::http::Extensions,
     visit: Option<&str>,
 ) -> Result<(Resolved, projections::views::ShareView, LockerId, String), ApiError> {
-    let gone = || ApiError::not_found("no such share link").with_code("unknown_share");
+    let gone = || ApiError::not_found("no such share link").with_code(ErrorCode::UnknownShare);
     let locker = LockerId::parse(locker).map_err(|_| gone())?;
     let id = Id16::from_hex(share).map_err(|_| gone())?;
     let share = state.views.share(&locker, &id)?.ok_or_else(gone)?;
     if share.revoked {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "share_revoked",
-            "the owner revoked this link",
-        ));
+        return Err(ApiError::new(ErrorCode::ShareRevokedAsGone, "the owner revoked this link"));
     }
     if state.clock.now() >= share.expires_at_ms {
-        return Err(ApiError::new(StatusCode::GONE, "share_expired", "this link has expired"));
+        return Err(ApiError::new(ErrorCode::ShareExpired, "this link has expired"));
     }
     let resolved = resolve(state, &locker, &share.document)?;
     // Views are told apart by a keyed hash of the viewer's address; the address is not kept.
@@ -86,9 +82,7 @@ pub(crate) async fn open_share(
     if !recorded {
         // Every view is an event: a link's holder may not make the ledger write at will.
         state.share_views.take(&id, 1, state.clock.now()).map_err(|wait_s| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_views",
+            ApiError::new(ErrorCode::TooManyViews,
                 format!(
                     "this link was opened {} times within the hour, its most; open it again in {wait_s} s",
                     state.share_views.capacity()

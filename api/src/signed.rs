@@ -3,7 +3,6 @@
 //! to check its Content-Digest; nothing is parsed, looked up or stored before all of it passes.
 
 use axum::extract::Request;
-use axum::http::StatusCode;
 use schemas::*;
 use wire::rfc9421::{self, Message};
 
@@ -12,9 +11,11 @@ use crate::limits::REQUEST_BODY_BYTES_MAX;
 use crate::limits::SIGNATURE_AGE_S_MAX;
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
-fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+fn unauthorized(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    debug_assert_eq!(code.status(), 401);
+    ApiError::new(code, message)
 }
 
 /// Checks the request's HTTP message signature; returns the requester and the body it covers.
@@ -47,17 +48,17 @@ pub(crate) async fn authenticate_as(
     };
     let (Some(input), Some(signature)) = (header("signature-input"), header("signature")) else {
         return Err(unauthorized(
-            "missing_signature",
+            ErrorCode::MissingSignature,
             "sign the request (RFC 9421): Signature-Input and Signature headers, Ed25519, keyid \"<organisation id>:<key id>\"",
         ));
     };
-    let bad = |e: rfc9421::SignatureError| unauthorized("bad_signature", e.0);
+    let bad = |e: rfc9421::SignatureError| unauthorized(ErrorCode::BadSignature, e.0);
     let input = rfc9421::parse_signature_input(&input).map_err(bad)?;
     let signature = rfc9421::parse_signature(&signature, &input.label).map_err(bad)?;
     for required in ["@method", "@authority", "@path", "@query"] {
         if !input.components.iter().any(|c| c == required) {
             return Err(unauthorized(
-                "bad_signature",
+                ErrorCode::BadSignature,
                 format!("the signature must cover {required}"),
             ));
         }
@@ -65,42 +66,44 @@ pub(crate) async fn authenticate_as(
     if !body.is_empty() {
         if !input.components.iter().any(|c| c == "content-digest") {
             return Err(unauthorized(
-                "bad_signature",
+                ErrorCode::BadSignature,
                 "a request with a body must cover content-digest",
             ));
         }
-        let digest = header("content-digest")
-            .ok_or_else(|| unauthorized("bad_signature", "Content-Digest header is missing"))?;
+        let digest = header("content-digest").ok_or_else(|| {
+            unauthorized(ErrorCode::BadSignature, "Content-Digest header is missing")
+        })?;
         rfc9421::check_content_digest(&digest, &body)
-            .map_err(|e| ApiError::bad_request("digest_mismatch", e.0))?;
+            .map_err(|e| ApiError::new(ErrorCode::DigestMismatch, e.0))?;
     }
     if input.alg.as_deref().is_some_and(|alg| alg != "ed25519") {
-        return Err(unauthorized("bad_signature", "alg must be ed25519"));
+        return Err(unauthorized(ErrorCode::BadSignature, "alg must be ed25519"));
     }
     let now_s = state.clock.now().0.div_euclid(1000);
-    let created = input
-        .created
-        .ok_or_else(|| unauthorized("bad_signature", "the signature needs a `created` time"))?;
+    let created = input.created.ok_or_else(|| {
+        unauthorized(ErrorCode::BadSignature, "the signature needs a `created` time")
+    })?;
     // Apart as u64: `created` is the caller's, and any i64 must not overflow a subtraction.
     let apart_s = now_s.abs_diff(created);
     if apart_s > SIGNATURE_AGE_S_MAX.unsigned_abs() {
         return Err(unauthorized(
-            "stale_signature",
+            ErrorCode::StaleSignature,
             format!(
                 "created {created} is {apart_s} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed"
             ),
         ));
     }
     if input.expires.is_some_and(|expires| now_s > expires) {
-        return Err(unauthorized("stale_signature", "the signature has expired"));
+        return Err(unauthorized(ErrorCode::StaleSignature, "the signature has expired"));
     }
     let keyid = input.keyid.as_deref().unwrap_or_default();
     let (who, key_hex) = keyid.rsplit_once(':').ok_or_else(|| {
-        unauthorized("bad_signature", "keyid must be \"<organisation id>:<key id in hex>\"")
+        unauthorized(ErrorCode::BadSignature, "keyid must be \"<organisation id>:<key id in hex>\"")
     })?;
-    let who = principal(who).map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
+    let who =
+        principal(who).map_err(|e| unauthorized(ErrorCode::BadSignature, format!("keyid: {e}")))?;
     let key_id = KeyId::from_hex(key_hex)
-        .map_err(|e| unauthorized("bad_signature", format!("keyid: {e}")))?;
+        .map_err(|e| unauthorized(ErrorCode::BadSignature, format!("keyid: {e}")))?;
     let key = state.appender.active_key(&who, &key_id).await.map_err(ledger_error)?;
     let authority = parts
         .headers
@@ -117,17 +120,16 @@ pub(crate) async fn authenticate_as(
     };
     let base = rfc9421::signature_base(&message, &input).map_err(bad)?;
     key.verify_strict(base.as_bytes(), &ed25519_dalek::Signature::from_bytes(&signature))
-        .map_err(|_| unauthorized("bad_signature", "the signature does not verify"))?;
+        .map_err(|_| unauthorized(ErrorCode::BadSignature, "the signature does not verify"))?;
     // Only once verified is a signature remembered: strangers cannot fill the memory.
     let until_s = created.saturating_add(SIGNATURE_AGE_S_MAX);
     state.seen_signatures.first_use(&signature, until_s, now_s).map_err(|e| match e {
         crate::replay::Replay::Seen => unauthorized(
-            "replayed_signature",
+            ErrorCode::ReplayedSignature,
             "this signature was already used; sign each request anew",
         ),
         crate::replay::Replay::Full => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
+            ErrorCode::Busy,
             "too many signed requests in the last minutes; retry shortly",
         ),
     })?;

@@ -15,41 +15,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{OtpError, check_password};
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 fn internal(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+    ApiError::new(ErrorCode::Internal, format!("{e:?}"))
 }
 
 fn mobile_of(text: &str) -> Result<MobileNumber, ApiError> {
-    MobileNumber::parse(text).map_err(|e| ApiError::bad_request("invalid_mobile", e.to_string()))
+    MobileNumber::parse(text).map_err(|e| ApiError::new(ErrorCode::InvalidMobile, e.to_string()))
 }
 
 fn otp_error(e: OtpError) -> ApiError {
     match e {
         OtpError::RateLimited { retry_after_ms } => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!(
                 "too many codes for this number; try again in {} s",
                 (retry_after_ms + 999) / 1000
             ),
         ),
-        OtpError::NoChallenge => ApiError::new(
-            StatusCode::CONFLICT,
-            "otp_not_requested",
-            "request a code for this number first",
-        ),
-        OtpError::Expired => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "otp_expired",
-            "the code expired; request a new one",
-        ),
-        OtpError::Invalid => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_otp", "wrong code"),
-        OtpError::TooManyAttempts => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "otp_locked",
-            "too many wrong codes; request a new one",
-        ),
+        OtpError::NoChallenge => {
+            ApiError::new(ErrorCode::OtpNotRequested, "request a code for this number first")
+        }
+        OtpError::Expired => {
+            ApiError::new(ErrorCode::OtpExpired, "the code expired; request a new one")
+        }
+        OtpError::Invalid => ApiError::new(ErrorCode::InvalidOtp, "wrong code"),
+        OtpError::TooManyAttempts => {
+            ApiError::new(ErrorCode::OtpLocked, "too many wrong codes; request a new one")
+        }
         OtpError::Store(e) => internal(e),
     }
 }
@@ -79,8 +73,7 @@ pub(crate) async fn request_otp(
     let source = crate::session::source_of(&extensions);
     state.otp_limits.take(&source, state.clock.now()).map_err(|seconds| {
         ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many codes asked for from here; try again in {seconds} s"),
         )
     })?;
@@ -90,11 +83,7 @@ pub(crate) async fn request_otp(
         .start_otp(&reference, &state.platform_secret, state.clock.now())
         .map_err(otp_error)?;
     state.otp.send(&mobile, &code).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "otp_delivery_failed",
-            format!("the code could not be sent: {e}"),
-        )
+        ApiError::new(ErrorCode::OtpDeliveryFailed, format!("the code could not be sent: {e}"))
     })?;
     Ok((StatusCode::ACCEPTED, Json(OtpSent { sent_to: mobile.masked(), expires_at_ms: expires.0 }))
         .into_response())
@@ -129,8 +118,8 @@ pub(crate) async fn sign_up(
 ) -> Result<Response, ApiError> {
     let mobile = mobile_of(&body.mobile)?;
     let username = Username::parse(&body.username)
-        .map_err(|e| ApiError::bad_request("invalid_username", e.to_string()))?;
-    check_password(&body.password).map_err(|e| ApiError::bad_request("weak_password", e))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidUsername, e.to_string()))?;
+    check_password(&body.password).map_err(|e| ApiError::new(ErrorCode::WeakPassword, e))?;
     let reference = mobile_ref(&state.platform_secret, &mobile);
     let now = state.clock.now();
     // The code first: whether a number has a locker, or a username is taken, is told only to
@@ -143,16 +132,11 @@ pub(crate) async fn sign_up(
     // One sign-up at a time: the username and mobile checks and the append must not interleave.
     let _serialised = state.signup_lock.lock().await;
     if state.accounts.username_taken(username.as_str()).map_err(internal)? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "username_taken",
-            format!("{username} is taken"),
-        ));
+        return Err(ApiError::new(ErrorCode::UsernameTaken, format!("{username} is taken")));
     }
     if state.accounts.mobile_locker(&reference).map_err(internal)?.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "mobile_registered",
+            ErrorCode::MobileRegistered,
             "this number already has a locker; log in",
         ));
     }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use ledger::merkle::{
@@ -37,6 +37,7 @@ use crate::lookup::resolve;
 use crate::session::Citizen;
 use crate::write::internal;
 use crate::{ApiError, AppState};
+use wire::ErrorCode;
 
 type Partition = (String, u32);
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -208,8 +209,7 @@ impl<L: Log> Transparency<L> {
             self.asked.notify_one();
             if tokio::time::timeout_at(deadline, signed).await.is_err() {
                 return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not_yet_checkpointed",
+                    ErrorCode::NotYetCheckpointed,
                     "the ledger has not yet signed a checkpoint covering this document; retry in a few seconds",
                 ));
             }
@@ -241,21 +241,21 @@ impl<L: Log> Proofs for Transparency<L> {
             ApiError::not_found(format!(
                 "the ledger has no checkpointed partition {topic}/{partition}"
             ))
-            .with_code("unknown_partition")
+            .with_code(ErrorCode::UnknownPartition)
         };
         if !self.partitions.iter().any(|(t, p)| t == topic && *p == partition) {
             return Err(unknown());
         }
         let latest = self.latest_of(topic, partition).ok_or_else(unknown)?;
         if first == 0 || first > second {
-            return Err(ApiError::unprocessable(
-                "invalid_sizes",
+            return Err(ApiError::new(
+                ErrorCode::InvalidSizes,
                 format!("a consistency proof needs 0 < first <= second; got {first} and {second}"),
             ));
         }
         if second > latest.checkpoint.size {
-            return Err(ApiError::unprocessable(
-                "beyond_checkpoint",
+            return Err(ApiError::new(
+                ErrorCode::BeyondCheckpoint,
                 format!(
                     "the latest checkpoint of {topic}/{partition} has {} records; ask for sizes up to it",
                     latest.checkpoint.size
@@ -354,7 +354,7 @@ pub(crate) async fn upload_bundle(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = Id16::from_hex(&id)
-        .map_err(|_| ApiError::bad_request("invalid_upload_id", "an upload id is 32 hex digits"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidUploadId, "an upload id is 32 hex digits"))?;
     bundle_of(&state, &citizen.locker, &DocRef::Uploaded(id)).await
 }
 
@@ -440,7 +440,7 @@ pub(crate) async fn consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ConsistencyDto>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(q) = query.map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))?;
     let proof = state.proofs.consistency(&q.topic, q.partition, q.first, q.second)?;
     Ok(Json(ConsistencyDto {
         topic: q.topic,
@@ -487,16 +487,13 @@ pub(crate) async fn document_status(
     body: axum::body::Bytes,
 ) -> Result<Json<DocumentStatusDto>, ApiError> {
     let bundle = verifier::parse_bundle(&body)
-        .map_err(|e| ApiError::unprocessable("invalid_bundle", e.to_string()))?;
-    let proven =
-        ledger::merkle::verify_bundle(&bundle, &state.proofs.ledger_key()).map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bundle_not_verified", e.to_string())
-        })?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidBundle, e.to_string()))?;
+    let proven = ledger::merkle::verify_bundle(&bundle, &state.proofs.ledger_key())
+        .map_err(|e| ApiError::new(ErrorCode::BundleNotVerified, e.to_string()))?;
     let now = state.clock.now();
     let not_yet = || {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "views_behind",
+            ErrorCode::ViewsBehind,
             "the views do not hold this document yet; ask again in a moment",
         )
     };

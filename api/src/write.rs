@@ -14,9 +14,10 @@ use crate::{ApiError, AppState};
 use ledger::{Ledger, LedgerError, Log, Verdict};
 use schemas::Envelope;
 use std::pin::Pin;
+use wire::ErrorCode;
 
 pub(crate) fn internal(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:?}"))
+    ApiError::new(ErrorCode::Internal, format!("{e:?}"))
 }
 
 async fn append(

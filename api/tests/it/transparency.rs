@@ -297,7 +297,7 @@ async fn a_bundle_waits_its_bound_for_a_checkpoint_then_says_so() {
     let started = std::time::Instant::now();
     let refused = idle.bundle(&f.state.views, view.origin).await.expect_err("no checkpoint");
     assert_eq!(
-        (refused.status, refused.code),
+        (refused.status(), refused.code.code()),
         (StatusCode::SERVICE_UNAVAILABLE, "not_yet_checkpointed")
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited its bound");
