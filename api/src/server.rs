@@ -164,13 +164,53 @@ async fn run<L: Log>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let platform = platform_key(&config.data)?;
+    let topics = crate::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
     let mut ledger_config =
         LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
-    let topics = crate::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
     ledger_config.directory_topic = topics.directory.clone();
     ledger_config.citizen_topic = topics.events.clone();
+    let stores = open_stores(&log, config, &ledger_config, platform).await?;
+    if config.demo {
+        seed_demo(config, &stores).await?;
+    }
+    let (kyc, _demo_authority) = kyc_provider(config)?;
+    let projector = open_views(&log, config, &stores, &ledger_config).await?;
+    let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
+    let proofs = open_proofs(&log, config, &ledger_config, &topics, &stores.platform).await?;
+    let state = build_state(config, &ledger_config, stores, kyc, &projector, &partitions, &proofs)?;
+    let jobs = spawn_jobs(&log, config, &topics, &state, &projector, partitions, &proofs).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .step(format!("listen on {}", config.listen))?;
+    let address = listener.local_addr().step("read the listening address")?;
+    announce(config, address);
+    serve_until(listener, app(state), shutdown).await?;
+    let left = jobs.stop(crate::limits::SHUTDOWN_JOBS_MS).await;
+    if left > 0 {
+        tracing::warn!(jobs = left, "jobs still running at shutdown were aborted");
+    }
+    say(format_args!("locker: stopped"));
+    Ok(())
+}
+
+/// The stores above the log: the ledger (its registry replayed), the key vault, the accounts,
+/// the file store.
+struct Stores<L: Log> {
+    platform: SigningKey,
+    ledger: Arc<Ledger<L>>,
+    vault: Arc<Vault>,
+    accounts: Arc<crate::accounts::Accounts>,
+    files: Arc<crate::files::Files>,
+}
+
+async fn open_stores<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    platform: SigningKey,
+) -> Result<Stores<L>, ServeError> {
     let ledger = Arc::new(
-        Ledger::open(Arc::clone(&log), ledger_config.clone()).await.step("open the ledger")?,
+        Ledger::open(Arc::clone(log), ledger_config.clone()).await.step("open the ledger")?,
     );
     let vault = Arc::new(Vault::open(config.data.join("vault")).step("open the key vault")?);
     let mut seed = [0u8; 32];
@@ -181,33 +221,41 @@ async fn run<L: Log>(
     );
     let files =
         Arc::new(crate::files::Files::open(config.data.join("files")).step("open the file store")?);
-    if config.demo {
-        let summary =
-            crate::demo::seed(&ledger, &platform, &vault, Some(&config.data.join("demo-keys")))
-                .await
-                .step("seed the demo")?;
-        accounts
-            .ensure_user(
-                &summary.citizen_username,
-                summary.citizen_locker,
-                crate::demo::DEMO_PASSWORD,
-            )
-            .map_err(|e| Reason(format!("{e:?}")))
-            .step("create the demo account")?;
-        for (index, pdf) in summary.contents.iter().enumerate() {
-            files.put(&format!("demo-{index}"), pdf).step("store the demo documents")?;
-        }
-        say(format_args!(
-            "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
-            summary.appended,
-            summary.already_present,
-            summary.citizen_username,
-            crate::demo::DEMO_PASSWORD,
-            summary.citizen_mobile,
-            summary.citizen_locker
-        ));
+    Ok(Stores { platform, ledger, vault, accounts, files })
+}
+
+/// The demo's directory, citizen, account and documents (idempotent).
+async fn seed_demo<L: Log>(config: &ServeConfig, stores: &Stores<L>) -> Result<(), ServeError> {
+    let Stores { platform, ledger, vault, accounts, files } = stores;
+    let summary = crate::demo::seed(ledger, platform, vault, Some(&config.data.join("demo-keys")))
+        .await
+        .step("seed the demo")?;
+    accounts
+        .ensure_user(&summary.citizen_username, summary.citizen_locker, crate::demo::DEMO_PASSWORD)
+        .map_err(|e| Reason(format!("{e:?}")))
+        .step("create the demo account")?;
+    for (index, pdf) in summary.contents.iter().enumerate() {
+        files.put(&format!("demo-{index}"), pdf).step("store the demo documents")?;
     }
-    let (kyc_provider, _demo_authority) = kyc_provider(config)?;
+    say(format_args!(
+        "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
+        summary.appended,
+        summary.already_present,
+        summary.citizen_username,
+        crate::demo::DEMO_PASSWORD,
+        summary.citizen_mobile,
+        summary.citizen_locker
+    ));
+    Ok(())
+}
+
+/// The views, caught up with the log (a partition that cannot be is reported, not fatal).
+async fn open_views<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    stores: &Stores<L>,
+    ledger_config: &LedgerConfig,
+) -> Result<Projector<L>, ServeError> {
     let (views, opened) = Views::open(config.data.join("views")).step("open the views")?;
     if let projections::Opened::Wiped { found_version } = opened {
         tracing::warn!(
@@ -216,20 +264,30 @@ async fn run<L: Log>(
         );
     }
     let projector = Projector::new(
-        Arc::clone(&log),
+        Arc::clone(log),
         Arc::new(views),
-        Arc::clone(&vault) as Arc<dyn projections::SealKeys>,
-        &ledger_config,
+        Arc::clone(&stores.vault) as Arc<dyn projections::SealKeys>,
+        ledger_config,
     );
     if let Err(e) = projector.catch_up().await {
         tracing::error!(error = %e, "projection stopped; /healthz reports it");
     }
-    let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
-    let proofs = Arc::new(
+    Ok(projector)
+}
+
+/// The Merkle trees and the signed checkpoints of every partition.
+async fn open_proofs<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    topics: &crate::topics::Topics,
+    platform: &SigningKey,
+) -> Result<Arc<crate::transparency::Transparency<L>>, ServeError> {
+    Ok(Arc::new(
         crate::transparency::Transparency::open(
-            Arc::clone(&log),
+            Arc::clone(log),
             &config.data.join("merkle"),
-            &ledger_config,
+            ledger_config,
             topics.checkpoints.clone(),
             platform.verifying_key(),
             ledger::merkle::CheckpointPolicy {
@@ -241,16 +299,28 @@ async fn run<L: Log>(
         .await
         .map_err(Reason)
         .step("open the Merkle trees and checkpoints")?,
-    );
-    let state = AppState::new(Services {
+    ))
+}
+
+/// The services the routes share, over the stores.
+fn build_state<L: Log>(
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    stores: Stores<L>,
+    kyc: Provider,
+    projector: &Projector<L>,
+    partitions: &Arc<RwLock<Vec<projections::PartitionStatus>>>,
+    proofs: &Arc<crate::transparency::Transparency<L>>,
+) -> Result<AppState, ServeError> {
+    Ok(AppState::new(Services {
         views: Arc::clone(projector.views()),
         metrics: Arc::new(Metrics::default()),
-        partitions: Arc::clone(&partitions),
-        appender: ledger,
-        vault,
+        partitions: Arc::clone(partitions),
+        appender: stores.ledger,
+        vault: stores.vault,
         clock: Arc::new(ledger::clock::SystemClock),
         nonces: Arc::new(crate::Nonces::from_os()),
-        accounts,
+        accounts: stores.accounts,
         otp: match &config.otp_gateway {
             Some(url) => Arc::new(
                 crate::otp::HttpSender::new(url).map_err(Reason).step("use --otp-gateway")?,
@@ -262,20 +332,20 @@ async fn run<L: Log>(
                 Arc::new(crate::otp::LogSender)
             }
         },
-        platform_secret: crate::platform_secret(&platform),
-        platform: Arc::new(platform),
+        platform_secret: crate::platform_secret(&stores.platform),
+        platform: Arc::new(stores.platform),
         signup_lock: Arc::new(tokio::sync::Mutex::new(())),
         writes: Arc::new(crate::guard::WriteGuard::new(
             ledger_config.clone(),
             Arc::new(projector.clone()),
         )),
-        files,
+        files: stores.files,
         streams: Arc::new(crate::quota::StreamSlots::new(
             crate::limits::SSE_STREAMS_MAX,
             crate::limits::SSE_STREAMS_PER_REQUESTER_MAX,
         )),
         pages: Default::default(),
-        proofs: Arc::clone(&proofs) as _,
+        proofs: Arc::clone(proofs) as _,
         bulk: Arc::new(tokio::sync::Semaphore::new(crate::limits::BULK_BATCHES_IN_FLIGHT)),
         aadhaar_quota: Arc::new(crate::quota::Quota::per_hour(
             crate::limits::AADHAAR_REFERENCES_PER_HOUR,
@@ -284,9 +354,20 @@ async fn run<L: Log>(
         otp_limits: Arc::new(crate::otp::SendLimits::default()),
         seen_signatures: Arc::new(crate::replay::SeenSignatures::default()),
         aadhaar_challenges: Arc::new(crate::aadhaar::Challenges::default()),
-        kyc: kyc_provider,
-    });
+        kyc,
+    }))
+}
 
+/// The background jobs, on one `JoinSet` with one stop signal.
+async fn spawn_jobs<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    topics: &crate::topics::Topics,
+    state: &AppState,
+    projector: &Projector<L>,
+    partitions: Arc<RwLock<Vec<projections::PartitionStatus>>>,
+    proofs: &Arc<crate::transparency::Transparency<L>>,
+) -> Result<crate::jobs::Jobs, ServeError> {
     let mut jobs = crate::jobs::Jobs::default();
     {
         let projector = projector.clone();
@@ -315,7 +396,9 @@ async fn run<L: Log>(
     }
     jobs.spawn("consent expiry", crate::expiry::run(state.clone()));
     jobs.spawn("file sweep", crate::sweep::run(state.clone(), config.data.join("files-swept")));
-    jobs.spawn("checkpointer", proofs.run(Arc::clone(&state.platform), Arc::clone(&state.clock)));
+    let checkpointer =
+        Arc::clone(proofs).run(Arc::clone(&state.platform), Arc::clone(&state.clock));
+    jobs.spawn("checkpointer", checkpointer);
     let (inbox_topic, dead_letters) = (topics.inbox.clone(), topics.dead_letter.clone());
     crate::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
         .await
@@ -325,16 +408,18 @@ async fn run<L: Log>(
         "issuers' inbox",
         crate::inbox::run(
             state.clone(),
-            Arc::clone(&log),
+            Arc::clone(log),
             inbox_topic,
             dead_letters,
             config.data.join("inbox"),
         ),
     );
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .step(format!("listen on {}", config.listen))?;
-    let address = listener.local_addr().step("read the listening address")?;
+    Ok(jobs)
+}
+
+/// What the person who started the service needs: where it listens, and for the demo, how
+/// to log in.
+fn announce(config: &ServeConfig, address: SocketAddr) {
     let backend = config
         .kafka
         .as_deref()
@@ -359,13 +444,6 @@ async fn run<L: Log>(
             crate::demo::DEMO_PASSWORD
         ));
     }
-    serve_until(listener, app(state), shutdown).await?;
-    let left = jobs.stop(crate::limits::SHUTDOWN_JOBS_MS).await;
-    if left > 0 {
-        tracing::warn!(jobs = left, "jobs still running at shutdown were aborted");
-    }
-    say(format_args!("locker: stopped"));
-    Ok(())
 }
 
 /// Serves until `shutdown`, then stops accepting and lets the requests in flight finish, at

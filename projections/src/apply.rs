@@ -298,39 +298,7 @@ fn profile(
             // apply depends on another's.
             tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
         }
-        Payload::AadhaarVerified(e) => {
-            let key = e.locker.0.to_vec();
-            let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
-                return refuse(format!("Aadhaar verified for unknown locker {}", e.locker));
-            };
-            match profile.aadhaar_hash {
-                Some(linked) if linked != e.aadhaar.keyed_hash => {
-                    return note(tx, origin, "a second Aadhaar for one locker: the first stands");
-                }
-                Some(_) => {}
-                None => {
-                    profile.aadhaar_last4 = Some(e.aadhaar.last4.to_string());
-                    profile.aadhaar_hash = Some(e.aadhaar.keyed_hash);
-                    tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
-                }
-            }
-            profile.kyc = match personal(keys, envelope) {
-                Some(PersonalData::Kyc(kyc)) => Some(KycView {
-                    name: kyc.name.to_string(),
-                    date_of_birth: kyc.date_of_birth,
-                    gender: gender_name(kyc.gender).to_owned(),
-                    address: kyc
-                        .address
-                        .iter()
-                        .map(|f| (f.key.to_string(), f.value.to_string()))
-                        .collect(),
-                    verified_at_ms: at,
-                    authority_key: e.authority_key,
-                }),
-                _ => None,
-            };
-            tx.put(CF_PROFILES, key, &profile)?;
-        }
+        Payload::AadhaarVerified(e) => aadhaar_verified(tx, keys, envelope, at, origin, e)?,
         Payload::AadhaarUnlinked(e) => {
             let key = e.locker.0.to_vec();
             let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
@@ -450,29 +418,7 @@ fn own(
     let at = envelope.event.occurred_at_ms;
     let origin = LogPoint { partition: position.partition, offset: position.offset };
     match &envelope.event.payload {
-        Payload::DocumentUploaded(e) => {
-            let key = locker_item_key(&e.locker, &e.upload_id);
-            if tx.get::<UploadView>(CF_UPLOADS, &key)?.is_some() {
-                return refuse(format!("upload {} recorded twice", e.upload_id));
-            }
-            let file_name = match personal(keys, envelope) {
-                Some(PersonalData::Upload(u)) => Some(u.file_name.to_string()),
-                _ => None,
-            };
-            let view = UploadView {
-                upload_id: e.upload_id,
-                file_name,
-                media_type: e.content.media_type,
-                size_bytes: e.content.size_bytes,
-                content_hash: e.content.hash,
-                uploaded_at_ms: at,
-                esigned_at_ms: None,
-                origin,
-            };
-            tx.put(CF_UPLOADS, key, &view)?;
-            tx.add(&counter::quota(&e.locker), size_delta(e.content.size_bytes))?;
-            tx.add(&counter::upload_refs(&e.content.hash), 1)?;
-        }
+        Payload::DocumentUploaded(e) => document_uploaded(tx, keys, envelope, at, origin, e)?,
         Payload::UploadDeleted(e) => {
             let key = locker_item_key(&e.locker, &e.upload_id);
             let Some(view) = tx.get::<UploadView>(CF_UPLOADS, &key)? else {
@@ -562,45 +508,7 @@ fn consent(
 ) -> Result<(), Refusal> {
     let at = envelope.event.occurred_at_ms;
     match &envelope.event.payload {
-        Payload::ConsentRequested(e) => {
-            let key = locker_item_key(&e.locker, &e.consent_id);
-            if tx.get::<ConsentView>(CF_CONSENTS, &key)?.is_some() {
-                return refuse(format!("consent {} requested twice", e.consent_id));
-            }
-            let requester = e.requester.to_string();
-            let view = ConsentView {
-                consent_id: e.consent_id,
-                requester: requester.clone(),
-                locker: e.locker,
-                items: e.items.clone(),
-                purpose: e.purpose.clone(),
-                requested_at_ms: at,
-                request_expires_at_ms: e.expires_at_ms,
-                state: ConsentState::Pending,
-                granted: Vec::new(),
-                access_expires_at_ms: None,
-                accesses: 0,
-            };
-            tx.put(CF_CONSENTS, key, &view)?;
-            reindex_expiry(tx, None, &view)?;
-            tx.put(
-                CF_REQUESTER_CONSENTS,
-                requester_consent_key(&requester, &e.consent_id),
-                &e.locker,
-            )?;
-            let items = i64::try_from(e.items.len()).unwrap_or(i64::MAX);
-            tx.add(&counter::requested(&e.locker, &requester), items)?;
-            requester_event(
-                tx,
-                &requester,
-                position,
-                RequesterEventKind::Requested,
-                e.consent_id,
-                e.locker,
-                at,
-                vec![],
-            )?;
-        }
+        Payload::ConsentRequested(e) => consent_requested(tx, at, position, e)?,
         Payload::ConsentGranted(e) => {
             let decision = Decision {
                 locker: &e.locker,
@@ -649,43 +557,7 @@ fn consent(
             };
             decide(tx, decision, position, at, |view| view.state = ConsentState::Expired)?;
         }
-        Payload::DocumentAccessed(e) => {
-            let mut view =
-                consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "access")?;
-            if view.requester != e.requester.as_str() {
-                return refuse(format!(
-                    "access by {} under a consent of {}",
-                    e.requester, view.requester
-                ));
-            }
-            view.accesses += 1;
-            tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
-            tx.add(&counter::accessed(&e.locker, e.requester.as_str()), 1)?;
-            let documents = vec![e.document.clone()];
-            requester_event(
-                tx,
-                e.requester.as_str(),
-                position,
-                RequesterEventKind::Accessed,
-                e.consent_id,
-                e.locker,
-                at,
-                documents,
-            )?;
-            let activity = ActivityView {
-                at_ms: at,
-                accessor: Accessor::Requester {
-                    requester: e.requester.to_string(),
-                    consent_id: e.consent_id,
-                },
-                document: Some(e.document.clone()),
-            };
-            tx.put(
-                CF_ACTIVITY,
-                activity_key(&e.locker, position.partition, position.offset),
-                &activity,
-            )?;
-        }
+        Payload::DocumentAccessed(e) => document_accessed(tx, at, position, e)?,
         other => return wrong_family(other, "consent"),
     }
     Ok(())
@@ -812,5 +684,157 @@ fn set_suspended(
             tx.put(CF_REQUESTERS, key, &view)?;
         }
     }
+    Ok(())
+}
+
+/// `AadhaarVerified`.
+fn aadhaar_verified(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    at: schemas::TimestampMs,
+    origin: LogPoint,
+    e: &schemas::AadhaarVerified,
+) -> Result<(), Refusal> {
+    let key = e.locker.0.to_vec();
+    let Some(mut profile) = tx.get::<ProfileView>(CF_PROFILES, &key)? else {
+        return refuse(format!("Aadhaar verified for unknown locker {}", e.locker));
+    };
+    match profile.aadhaar_hash {
+        Some(linked) if linked != e.aadhaar.keyed_hash => {
+            return note(tx, origin, "a second Aadhaar for one locker: the first stands");
+        }
+        Some(_) => {}
+        None => {
+            profile.aadhaar_last4 = Some(e.aadhaar.last4.to_string());
+            profile.aadhaar_hash = Some(e.aadhaar.keyed_hash);
+            tx.put(CF_AADHAAR, aadhaar_link_key(&e.aadhaar.keyed_hash, &e.locker), &at)?;
+        }
+    }
+    profile.kyc = match personal(keys, envelope) {
+        Some(PersonalData::Kyc(kyc)) => Some(KycView {
+            name: kyc.name.to_string(),
+            date_of_birth: kyc.date_of_birth,
+            gender: gender_name(kyc.gender).to_owned(),
+            address: kyc.address.iter().map(|f| (f.key.to_string(), f.value.to_string())).collect(),
+            verified_at_ms: at,
+            authority_key: e.authority_key,
+        }),
+        _ => None,
+    };
+    tx.put(CF_PROFILES, key, &profile)?;
+    Ok(())
+}
+
+/// `ConsentRequested`.
+fn consent_requested(
+    tx: &mut Tx<'_>,
+    at: schemas::TimestampMs,
+    position: Position,
+    e: &schemas::ConsentRequested,
+) -> Result<(), Refusal> {
+    let key = locker_item_key(&e.locker, &e.consent_id);
+    if tx.get::<ConsentView>(CF_CONSENTS, &key)?.is_some() {
+        return refuse(format!("consent {} requested twice", e.consent_id));
+    }
+    let requester = e.requester.to_string();
+    let view = ConsentView {
+        consent_id: e.consent_id,
+        requester: requester.clone(),
+        locker: e.locker,
+        items: e.items.clone(),
+        purpose: e.purpose.clone(),
+        requested_at_ms: at,
+        request_expires_at_ms: e.expires_at_ms,
+        state: ConsentState::Pending,
+        granted: Vec::new(),
+        access_expires_at_ms: None,
+        accesses: 0,
+    };
+    tx.put(CF_CONSENTS, key, &view)?;
+    reindex_expiry(tx, None, &view)?;
+    tx.put(CF_REQUESTER_CONSENTS, requester_consent_key(&requester, &e.consent_id), &e.locker)?;
+    let items = i64::try_from(e.items.len()).unwrap_or(i64::MAX);
+    tx.add(&counter::requested(&e.locker, &requester), items)?;
+    requester_event(
+        tx,
+        &requester,
+        position,
+        RequesterEventKind::Requested,
+        e.consent_id,
+        e.locker,
+        at,
+        vec![],
+    )?;
+    Ok(())
+}
+
+/// `DocumentAccessed`.
+fn document_accessed(
+    tx: &mut Tx<'_>,
+    at: schemas::TimestampMs,
+    position: Position,
+    e: &schemas::DocumentAccessed,
+) -> Result<(), Refusal> {
+    let mut view = consent_in(tx, &e.locker, &e.consent_id, &[ConsentState::Active], "access")?;
+    if view.requester != e.requester.as_str() {
+        return refuse(format!("access by {} under a consent of {}", e.requester, view.requester));
+    }
+    view.accesses += 1;
+    tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+    tx.add(&counter::accessed(&e.locker, e.requester.as_str()), 1)?;
+    let documents = vec![e.document.clone()];
+    requester_event(
+        tx,
+        e.requester.as_str(),
+        position,
+        RequesterEventKind::Accessed,
+        e.consent_id,
+        e.locker,
+        at,
+        documents,
+    )?;
+    let activity = ActivityView {
+        at_ms: at,
+        accessor: Accessor::Requester {
+            requester: e.requester.to_string(),
+            consent_id: e.consent_id,
+        },
+        document: Some(e.document.clone()),
+    };
+    tx.put(CF_ACTIVITY, activity_key(&e.locker, position.partition, position.offset), &activity)?;
+    Ok(())
+}
+
+/// `DocumentUploaded`.
+fn document_uploaded(
+    tx: &mut Tx<'_>,
+    keys: &dyn SealKeys,
+    envelope: &Envelope,
+    at: schemas::TimestampMs,
+    origin: LogPoint,
+    e: &schemas::DocumentUploaded,
+) -> Result<(), Refusal> {
+    let key = locker_item_key(&e.locker, &e.upload_id);
+    if tx.get::<UploadView>(CF_UPLOADS, &key)?.is_some() {
+        return refuse(format!("upload {} recorded twice", e.upload_id));
+    }
+    let file_name = match personal(keys, envelope) {
+        Some(PersonalData::Upload(u)) => Some(u.file_name.to_string()),
+        _ => None,
+    };
+    let view = UploadView {
+        upload_id: e.upload_id,
+        file_name,
+        media_type: e.content.media_type,
+        size_bytes: e.content.size_bytes,
+        content_hash: e.content.hash,
+        uploaded_at_ms: at,
+        esigned_at_ms: None,
+        origin,
+    };
+    tx.put(CF_UPLOADS, key, &view)?;
+    tx.add(&counter::quota(&e.locker), size_delta(e.content.size_bytes))?;
+    tx.add(&counter::upload_refs(&e.content.hash), 1)?;
     Ok(())
 }
