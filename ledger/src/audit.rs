@@ -317,6 +317,88 @@ pub async fn audit<L: Log>(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<AuditReport, LedgerError> {
     let mut report = AuditReport::default();
+    let mut cursors = open_cursors(log, config, options)?;
+    let mut total = 0;
+    for cursor in &cursors {
+        total += log.end_offset(&cursor.topic, cursor.partition).await?;
+    }
+    if let Some(failure) = load_checkpoints(log, options, &mut cursors).await? {
+        report.failure = Some(failure);
+        return Ok(report);
+    }
+    let mut registry = KeyRegistry::new(&config.platform_keys)?;
+    let mut verifier = Verifier::default();
+    loop {
+        if let Some(failure) = refill(log, &mut cursors).await? {
+            return Ok(stop(&mut verifier, report, Stop::Found(failure)).await);
+        }
+        // The next event in time.
+        let next = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.buffer.front().map(|r| {
+                    ((r.envelope.event.occurred_at_ms, c.rank, c.partition, r.position.offset), i)
+                })
+            })
+            .min();
+        let Some((_, index)) = next else { break };
+        let cursor = &mut cursors[index];
+        let Some(replayed) = cursor.buffer.pop_front() else { break };
+        report.records += 1;
+        if report.records.is_multiple_of(PROGRESS_EVERY_RECORDS) {
+            progress(report.records, total);
+        }
+        if let Some(why) = replay(cursor, replayed, &mut registry, &mut verifier, &mut report).await
+        {
+            return Ok(stop(&mut verifier, report, why).await);
+        }
+    }
+    if let Some(failure) = verifier.drain(&mut report).await {
+        report.failure = Some(failure);
+        return Ok(report);
+    }
+    // A checkpoint (or a trusted root) of more records than the partition holds: records were
+    // cut from the end.
+    if let Some(failure) = truncated(&cursors) {
+        report.failure = Some(failure);
+        return Ok(report);
+    }
+    report.roots = cursors
+        .iter()
+        .map(|c| PartitionRoot {
+            topic: c.topic.clone(),
+            partition: c.partition,
+            size: c.size,
+            root: c.root(),
+        })
+        .collect();
+    Ok(report)
+}
+
+/// Why the replay stopped before the end.
+enum Stop {
+    /// A failure in the records: the signatures still pending are checked first, since one of
+    /// them may be an earlier failure.
+    Found(Failure),
+    /// A failure found by a check that settled the pending signatures itself.
+    Settled(Failure),
+}
+
+async fn stop(verifier: &mut Verifier, mut report: AuditReport, why: Stop) -> AuditReport {
+    report.failure = match why {
+        Stop::Found(failure) => verifier.drain(&mut report).await.or(Some(failure)),
+        Stop::Settled(failure) => Some(failure),
+    };
+    report
+}
+
+/// One cursor per partition of the directory and citizen topics, in replay rank.
+fn open_cursors<L: Log>(
+    log: &L,
+    config: &LedgerConfig,
+    options: &AuditOptions,
+) -> Result<Vec<Cursor>, LedgerError> {
     let mut cursors = Vec::new();
     for (rank, topic) in [&config.directory_topic, &config.citizen_topic].into_iter().enumerate() {
         for partition in 0..log.partitions(topic)? {
@@ -339,23 +421,15 @@ pub async fn audit<L: Log>(
             });
         }
     }
-    let mut total = 0;
-    for cursor in &cursors {
-        total += log.end_offset(&cursor.topic, cursor.partition).await?;
-    }
-    if let Some(failure) = load_checkpoints(log, options, &mut cursors).await? {
-        report.failure = Some(failure);
-        return Ok(report);
-    }
-    let mut registry = KeyRegistry::new(&config.platform_keys)?;
-    let mut verifier = Verifier::default();
-    loop {
-        // Refill empty buffers; a record that does not decode is the failure.
-        for cursor in cursors.iter_mut().filter(|c| c.buffer.is_empty() && !c.done) {
-            let records = match log
-                .read(&cursor.topic, cursor.partition, cursor.next_offset, READ_BATCH)
-                .await
-            {
+    Ok(cursors)
+}
+
+/// Refills the cursors whose buffers are empty; a record that does not decode, or a gap, is
+/// the failure.
+async fn refill<L: Log>(log: &L, cursors: &mut [Cursor]) -> Result<Option<Failure>, LedgerError> {
+    for cursor in cursors.iter_mut().filter(|c| c.buffer.is_empty() && !c.done) {
+        let records =
+            match log.read(&cursor.topic, cursor.partition, cursor.next_offset, READ_BATCH).await {
                 Ok(records) => records,
                 Err(LogError::Corrupt { reason, .. }) => {
                     // Find the exact offset: read one record at a time up to the damage.
@@ -365,189 +439,141 @@ pub async fn audit<L: Log>(
                     {
                         offset += 1;
                     }
-                    let failure = cursor.failure(offset, reason);
-                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                    return Ok(report);
+                    return Ok(Some(cursor.failure(offset, reason)));
                 }
                 Err(e) => return Err(e.into()),
             };
-            if records.is_empty() {
-                cursor.done = true;
-                continue;
-            }
-            // Decoding (which also yields the signed bytes, taken from the record itself) and
-            // leaf hashing run on all cores.
-            let prepared: Vec<Result<Replayed, String>> = records
-                .par_iter()
-                .map(|record| {
-                    let (envelope, message) = schemas::decode_signed_record(&record.value)
-                        .map_err(|e| format!("undecodable: {e}"))?;
-                    let message =
-                        crate::crypto::signed_message(&envelope, message).map_err(|_| {
-                            "the batch path of a batch-signed event leads nowhere".to_owned()
-                        })?;
-                    let leaf = leaf_hash(&record.value);
-                    Ok(Replayed { position: record.position, envelope, message, leaf })
-                })
-                .collect();
-            for (record, prepared) in records.iter().zip(prepared) {
-                if record.position.offset != cursor.next_offset {
-                    let failure = cursor.failure(cursor.next_offset, "a record is missing here");
-                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                    return Ok(report);
-                }
-                cursor.next_offset += 1;
-                match prepared {
-                    Ok(replayed) => cursor.buffer.push_back(replayed),
-                    Err(reason) => {
-                        let failure = cursor.failure(record.position.offset, reason);
-                        report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                        return Ok(report);
-                    }
-                }
-            }
+        if records.is_empty() {
+            cursor.done = true;
+            continue;
         }
-        // The next event in time.
-        let next = cursors
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                c.buffer.front().map(|r| {
-                    ((r.envelope.event.occurred_at_ms, c.rank, c.partition, r.position.offset), i)
-                })
+        // Decoding (which also yields the signed bytes, taken from the record itself) and
+        // leaf hashing run on all cores.
+        let prepared: Vec<Result<Replayed, String>> = records
+            .par_iter()
+            .map(|record| {
+                let (envelope, message) = schemas::decode_signed_record(&record.value)
+                    .map_err(|e| format!("undecodable: {e}"))?;
+                let message = crate::crypto::signed_message(&envelope, message).map_err(|_| {
+                    "the batch path of a batch-signed event leads nowhere".to_owned()
+                })?;
+                let leaf = leaf_hash(&record.value);
+                Ok(Replayed { position: record.position, envelope, message, leaf })
             })
-            .min();
-        let Some((_, index)) = next else { break };
-        let cursor = &mut cursors[index];
-        let Some(Replayed { position, envelope, message, leaf }) = cursor.buffer.pop_front() else {
-            break;
-        };
-        report.records += 1;
-        if report.records.is_multiple_of(PROGRESS_EVERY_RECORDS) {
-            progress(report.records, total);
-        }
-        cursor.push_leaf(leaf);
-        if let Some(signed) = cursor.checkpoints.remove(&cursor.size) {
-            let root = cursor.root();
-            for (checkpoint_offset, checkpoint) in signed {
-                if checkpoint.checkpoint.root != root {
-                    let failure = cursor.failure(
-                        position.offset,
-                        format!(
-                            "the checkpoint at offset {checkpoint_offset} of the checkpoint topic signed root {} for {} records; these records give {root}",
-                            checkpoint.checkpoint.root, cursor.size
-                        ),
-                    );
-                    report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                    return Ok(report);
-                }
-                report.checkpoints_verified += 1;
+            .collect();
+        for (record, prepared) in records.iter().zip(prepared) {
+            if record.position.offset != cursor.next_offset {
+                return Ok(Some(cursor.failure(cursor.next_offset, "a record is missing here")));
+            }
+            cursor.next_offset += 1;
+            match prepared {
+                Ok(replayed) => cursor.buffer.push_back(replayed),
+                Err(reason) => return Ok(Some(cursor.failure(record.position.offset, reason))),
             }
         }
-        let event = &envelope.event;
-        if let Some((size, root)) = cursor.trusted
-            && cursor.size <= size
-        {
-            if cursor.size == size && cursor.root() != root {
+    }
+    Ok(None)
+}
+
+/// Replays one event: its leaf against the checkpoints and trusted roots, its key against the
+/// registry, its signature into the pending batch.
+async fn replay(
+    cursor: &mut Cursor,
+    replayed: Replayed,
+    registry: &mut KeyRegistry,
+    verifier: &mut Verifier,
+    report: &mut AuditReport,
+) -> Option<Stop> {
+    let Replayed { position, envelope, message, leaf } = replayed;
+    cursor.push_leaf(leaf);
+    if let Some(signed) = cursor.checkpoints.remove(&cursor.size) {
+        let root = cursor.root();
+        for (checkpoint_offset, checkpoint) in signed {
+            if checkpoint.checkpoint.root != root {
                 let failure = cursor.failure(
                     position.offset,
                     format!(
-                        "the first {size} records are not those the trusted audit saw: it found root {root}, they give {}",
-                        cursor.root()
+                        "the checkpoint at offset {checkpoint_offset} of the checkpoint topic signed root {} for {} records; these records give {root}",
+                        checkpoint.checkpoint.root, cursor.size
                     ),
                 );
-                report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                return Ok(report);
+                return Some(Stop::Found(failure));
             }
-            report.trusted_records += 1;
-            if KeyRegistry::affects_registry(&event.payload)
-                && let Some(failure) = apply_to_registry(
-                    &mut verifier,
-                    &mut registry,
-                    event,
-                    &mut report,
-                    cursor,
-                    position.offset,
-                )
-                .await
-            {
-                report.failure = Some(failure);
-                return Ok(report);
-            }
-            continue;
+            report.checkpoints_verified += 1;
         }
-        let key = match registry.check(event) {
-            Ok(key) => key,
-            Err(e) => {
-                let failure = cursor.failure(position.offset, e.to_string());
-                report.failure = verifier.drain(&mut report).await.or(Some(failure));
-                return Ok(report);
-            }
-        };
-        verifier.pending.push(Pending {
-            position: (std::sync::Arc::clone(&cursor.topic_name), position),
-            message,
-            signature: envelope.signature,
-            key,
-        });
-        if KeyRegistry::affects_registry(&event.payload) {
-            if let Some(failure) = apply_to_registry(
-                &mut verifier,
-                &mut registry,
-                event,
-                &mut report,
-                cursor,
+    }
+    let event = &envelope.event;
+    if let Some((size, root)) = cursor.trusted
+        && cursor.size <= size
+    {
+        if cursor.size == size && cursor.root() != root {
+            let failure = cursor.failure(
                 position.offset,
-            )
-            .await
-            {
-                report.failure = Some(failure);
-                return Ok(report);
-            }
-        } else if let Some(failure) = verifier.maybe_start(&mut report).await {
-            report.failure = Some(failure);
-            return Ok(report);
+                format!(
+                    "the first {size} records are not those the trusted audit saw: it found root {root}, they give {}",
+                    cursor.root()
+                ),
+            );
+            return Some(Stop::Found(failure));
         }
+        report.trusted_records += 1;
+        if KeyRegistry::affects_registry(&event.payload)
+            && let Some(failure) =
+                apply_to_registry(verifier, registry, event, report, cursor, position.offset).await
+        {
+            return Some(Stop::Settled(failure));
+        }
+        return None;
     }
-    if let Some(failure) = verifier.drain(&mut report).await {
-        report.failure = Some(failure);
-        return Ok(report);
+    let key = match registry.check(event) {
+        Ok(key) => key,
+        Err(e) => {
+            let failure = cursor.failure(position.offset, e.to_string());
+            return Some(Stop::Found(failure));
+        }
+    };
+    verifier.pending.push(Pending {
+        position: (std::sync::Arc::clone(&cursor.topic_name), position),
+        message,
+        signature: envelope.signature,
+        key,
+    });
+    if KeyRegistry::affects_registry(&event.payload) {
+        if let Some(failure) =
+            apply_to_registry(verifier, registry, event, report, cursor, position.offset).await
+        {
+            return Some(Stop::Settled(failure));
+        }
+    } else if let Some(failure) = verifier.maybe_start(report).await {
+        return Some(Stop::Settled(failure));
     }
-    // A checkpoint (or a trusted root) of more records than the partition holds: records were
-    // cut from the end.
-    for cursor in &cursors {
+    None
+}
+
+/// A checkpoint or a trusted root of more records than a partition holds.
+fn truncated(cursors: &[Cursor]) -> Option<Failure> {
+    for cursor in cursors {
         if let Some((size, _)) = cursor.trusted
             && size > cursor.size
         {
-            report.failure = Some(cursor.failure(
+            return Some(cursor.failure(
                 cursor.next_offset,
                 format!(
                     "the trusted audit saw {size} records here, but the partition holds {}",
                     cursor.size
                 ),
             ));
-            return Ok(report);
         }
         if let Some((size, signed)) = cursor.checkpoints.iter().next() {
             let (offset, _) = &signed[0];
-            report.failure = Some(cursor.failure(
+            return Some(cursor.failure(
                 cursor.next_offset,
                 format!(
                     "the checkpoint at offset {offset} of the checkpoint topic covers {size} records, but the partition holds {}",
                     cursor.size
                 ),
             ));
-            return Ok(report);
         }
     }
-    report.roots = cursors
-        .iter()
-        .map(|c| PartitionRoot {
-            topic: c.topic.clone(),
-            partition: c.partition,
-            size: c.size,
-            root: c.root(),
-        })
-        .collect();
-    Ok(report)
+    None
 }
