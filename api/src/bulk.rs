@@ -184,17 +184,48 @@ pub(crate) async fn process(
     lines: Vec<Vec<u8>>,
 ) -> Result<Vec<RowResult>, ApiError> {
     let rows = lines.len();
+    let mut results: Verdicts = (0..rows).map(|_| None).collect();
+    let candidates = parse_rows(lines, &mut results).await?;
+    let candidates = authentic_rows(state, candidates, &mut results).await?;
+    let fresh = fresh_rows(state, candidates, &mut results).await?;
+    let (appended_rows, records) = sealed_rows(state, fresh, &mut results).await?;
+    append_rows(state, appended_rows, records, &mut results).await?;
+    Ok(results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| {
+            r.unwrap_or_else(|| {
+                RowResult::rejected(index + 1, crate::write::internal("row without a verdict"))
+            })
+        })
+        .collect())
+}
+
+/// Each row's verdict, by its index in the batch; `None` until one is reached.
+type Verdicts = Vec<Option<RowResult>>;
+
+/// Rows parsed on all cores; the ones that do not parse get their verdict.
+async fn parse_rows(
+    lines: Vec<Vec<u8>>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, ApiError> {
     let parsed: Vec<Result<Parsed, ApiError>> =
         on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?;
-    let mut results: Vec<Option<RowResult>> = (0..rows).map(|_| None).collect();
-    let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(rows);
+    let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(parsed.len());
     for (index, row) in parsed.into_iter().enumerate() {
         match row {
             Ok(row) => candidates.push((index, row)),
             Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
         }
     }
+    Ok(candidates)
+}
 
+async fn authentic_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, ApiError> {
     // Authenticated first: a row whose key or signature does not pass learns nothing of what
     // is logged or known, and gets no sealing key created.
     let envelopes: Vec<Envelope> = candidates.iter().map(|(_, p)| p.envelope.clone()).collect();
@@ -206,8 +237,16 @@ pub(crate) async fn process(
             Err(e) => results[index] = Some(RowResult::rejected(index + 1, ledger_error(e))),
         }
     }
-    let candidates = authentic;
+    Ok(authentic)
+}
 
+/// The rows not logged yet, not repeated in the batch, within the clock window, and for a
+/// locker that exists.
+async fn fresh_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, ApiError> {
     // Already logged: a re-run (the same issuance) or a conflict (other content, same URI).
     let ids: Vec<EventId> = candidates.iter().map(|(_, p)| p.envelope.event.id).collect();
     let logged = state.appender.logged_events(ids).await.map_err(ledger_error)?;
@@ -257,7 +296,15 @@ pub(crate) async fn process(
         }
         fresh.push((index, row));
     }
+    Ok(fresh)
+}
 
+/// The records to append, and the rows they are.
+async fn sealed_rows(
+    state: &AppState,
+    fresh: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<(Vec<usize>, Vec<Vec<u8>>), ApiError> {
     // Seal the personal fields: keys fetched or created at once, then sealed on all cores.
     let subjects: Vec<SealSubject> = fresh
         .iter()
@@ -313,7 +360,15 @@ pub(crate) async fn process(
             Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
         }
     }
+    Ok((appended_rows, records))
+}
 
+async fn append_rows(
+    state: &AppState,
+    appended_rows: Vec<usize>,
+    records: Vec<Vec<u8>>,
+    results: &mut Verdicts,
+) -> Result<(), ApiError> {
     // One append: parallel signature batches, one group commit.
     let verdicts = state.appender.append_records(records).await.map_err(ledger_error)?;
     for (index, verdict) in appended_rows.into_iter().zip(verdicts) {
@@ -332,15 +387,7 @@ pub(crate) async fn process(
             Err(e) => RowResult::rejected(index + 1, ledger_error(e)),
         });
     }
-    Ok(results
-        .into_iter()
-        .enumerate()
-        .map(|(index, r)| {
-            r.unwrap_or_else(|| {
-                RowResult::rejected(index + 1, crate::write::internal("row without a verdict"))
-            })
-        })
-        .collect())
+    Ok(())
 }
 
 /// Runs `work` on the rayon pool (all cores) without blocking the async runtime.
