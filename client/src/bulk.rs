@@ -625,17 +625,7 @@ pub async fn run(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<BulkSummary, String> {
     let request = Arc::new(request);
-    let total = {
-        use std::io::BufRead;
-        let file = std::fs::File::open(&request.file)
-            .map_err(|e| format!("{}: {e}", request.file.display()))?;
-        let lines = std::io::BufReader::new(file).lines().count() as u64;
-        if request.file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl") {
-            lines
-        } else {
-            lines.saturating_sub(1)
-        }
-    };
+    let total = count_rows(&request)?;
     let (rows_in, mut rows_out) = tokio::sync::mpsc::channel(request.in_flight.max(1));
     let reader = {
         let request = Arc::clone(&request);
@@ -643,86 +633,13 @@ pub async fn run(
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(request.in_flight.max(1)));
     let mut sending = tokio::task::JoinSet::new();
-    let mut summary = BulkSummary::default();
+    let mut tally = Tally::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut done = 0u64;
     while let Some(chunk) = rows_out.recv().await {
-        // Rows the tool refuses are reported at once.
-        let mut ready = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            match row {
-                Ok(raw) => {
-                    let prepared = prepare(&request, raw, &mut seen);
-                    match prepared.body {
-                        Ok(body) => ready.push((prepared.line, prepared.doc_id, body)),
-                        Err(outcome) => {
-                            summary.add(prepared.line, &prepared.doc_id, outcome);
-                            done += 1;
-                        }
-                    }
-                }
-                Err((line, outcome)) => {
-                    summary.add(line, "", outcome);
-                    done += 1;
-                }
-            }
-        }
-        let numbers: Vec<&Aadhaar> = ready
-            .iter()
-            .filter_map(|(_, _, b)| match &b.to {
-                To::Aadhaar(a) => Some(a),
-                To::Locker(_) => None,
-            })
-            .collect();
-        let mut references = aadhaar_references(&request, &numbers).await?.into_iter();
-        let mut signing = Vec::with_capacity(ready.len());
-        for (line, doc_id, body) in ready {
-            let recipient = match &body.to {
-                To::Locker(locker) => Ok(Recipient::Locker(*locker)),
-                To::Aadhaar(_) => references
-                    .next()
-                    .unwrap_or_else(|| {
-                        Err(("bad_answer".to_owned(), "no reference returned".to_owned()))
-                    })
-                    .map(Recipient::Aadhaar),
-            };
-            match recipient {
-                Ok(recipient) => signing.push((line, doc_id, body, recipient)),
-                Err((code, message)) => {
-                    summary.add(line, &doc_id, rejected(&code, message));
-                    done += 1;
-                }
-            }
-        }
-        // Signing runs on all cores.
-        let now = request.clock.now();
-        let signer = Arc::clone(&request);
-        let signed: Vec<(u64, String, Result<String, String>)> =
-            tokio::task::spawn_blocking(move || {
-                if signer.batch_sign && !signing.is_empty() {
-                    return sign_chunk_as_one(&signer, signing, now);
-                }
-                signing
-                    .into_par_iter()
-                    .map(|(line, doc_id, body, recipient)| {
-                        let row = sign_row(&signer, &body, recipient, now);
-                        (line, doc_id, row)
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut batch = Vec::with_capacity(signed.len());
-        for (line, doc_id, row) in signed {
-            match row {
-                Ok(row) => batch.push((line, doc_id, row)),
-                Err(e) => {
-                    summary.add(line, &doc_id, rejected("signing_failed", e));
-                    done += 1;
-                }
-            }
-        }
-        progress(done, total);
+        let ready = checked_rows(&request, chunk, &mut seen, &mut tally);
+        let signing = with_recipients(&request, ready, &mut tally).await?;
+        let batch = signed_rows(&request, signing, &mut tally).await?;
+        progress(tally.done, total);
         if batch.is_empty() {
             continue;
         }
@@ -737,23 +654,143 @@ pub async fn run(
         // Collect what has finished, so memory stays bounded by the batches in flight.
         while let Some(finished) = sending.try_join_next() {
             let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
-            for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
-                summary.add(line, &doc_id, outcome);
-                done += 1;
-            }
-            progress(done, total);
+            tally.sent(batch, outcomes);
+            progress(tally.done, total);
         }
     }
     reader.await.map_err(|e| e.to_string())??;
     while let Some(finished) = sending.join_next().await {
         let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
-        for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
-            summary.add(line, &doc_id, outcome);
-            done += 1;
-        }
-        progress(done, total);
+        tally.sent(batch, outcomes);
+        progress(tally.done, total);
     }
-    Ok(summary)
+    Ok(tally.summary)
+}
+
+/// A row on its way: its line, its doc id, and what goes with it.
+type Row<T> = (u64, String, T);
+
+/// The verdicts so far, and how many rows have one.
+#[derive(Default)]
+struct Tally {
+    summary: BulkSummary,
+    done: u64,
+}
+
+impl Tally {
+    fn add(&mut self, line: u64, doc_id: &str, outcome: Outcome) {
+        self.summary.add(line, doc_id, outcome);
+        self.done += 1;
+    }
+
+    fn sent(&mut self, batch: Vec<Row<String>>, outcomes: Vec<Outcome>) {
+        for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
+            self.add(line, &doc_id, outcome);
+        }
+    }
+}
+
+/// The rows the file holds (for progress): its lines, less the header of a CSV file.
+fn count_rows(request: &BulkRequest) -> Result<u64, String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(&request.file)
+        .map_err(|e| format!("{}: {e}", request.file.display()))?;
+    let lines = std::io::BufReader::new(file).lines().count() as u64;
+    if request.file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl") {
+        Ok(lines)
+    } else {
+        Ok(lines.saturating_sub(1))
+    }
+}
+
+/// The chunk's rows the tool accepts; the ones it refuses are reported at once.
+fn checked_rows(
+    request: &BulkRequest,
+    chunk: Vec<Result<RawRow, (u64, Outcome)>>,
+    seen: &mut HashMap<String, u64>,
+    tally: &mut Tally,
+) -> Vec<Row<RowBody>> {
+    let mut ready = Vec::with_capacity(chunk.len());
+    for row in chunk {
+        match row {
+            Ok(raw) => {
+                let prepared = prepare(request, raw, seen);
+                match prepared.body {
+                    Ok(body) => ready.push((prepared.line, prepared.doc_id, body)),
+                    Err(outcome) => tally.add(prepared.line, &prepared.doc_id, outcome),
+                }
+            }
+            Err((line, outcome)) => tally.add(line, "", outcome),
+        }
+    }
+    ready
+}
+
+/// Each row with its recipient: a locker as given, or the reference of its Aadhaar number
+/// (asked for the whole chunk at once).
+async fn with_recipients(
+    request: &BulkRequest,
+    ready: Vec<Row<RowBody>>,
+    tally: &mut Tally,
+) -> Result<Vec<(u64, String, RowBody, Recipient)>, String> {
+    let numbers: Vec<&Aadhaar> = ready
+        .iter()
+        .filter_map(|(_, _, b)| match &b.to {
+            To::Aadhaar(a) => Some(a),
+            To::Locker(_) => None,
+        })
+        .collect();
+    let mut references = aadhaar_references(request, &numbers).await?.into_iter();
+    let mut signing = Vec::with_capacity(ready.len());
+    for (line, doc_id, body) in ready {
+        let recipient = match &body.to {
+            To::Locker(locker) => Ok(Recipient::Locker(*locker)),
+            To::Aadhaar(_) => references
+                .next()
+                .unwrap_or_else(|| {
+                    Err(("bad_answer".to_owned(), "no reference returned".to_owned()))
+                })
+                .map(Recipient::Aadhaar),
+        };
+        match recipient {
+            Ok(recipient) => signing.push((line, doc_id, body, recipient)),
+            Err((code, message)) => tally.add(line, &doc_id, rejected(&code, message)),
+        }
+    }
+    Ok(signing)
+}
+
+/// The rows signed on all cores (one signature over the chunk when batch-signing).
+async fn signed_rows(
+    request: &Arc<BulkRequest>,
+    signing: Vec<(u64, String, RowBody, Recipient)>,
+    tally: &mut Tally,
+) -> Result<Vec<Row<String>>, String> {
+    let now = request.clock.now();
+    let signer = Arc::clone(request);
+    let signed: Vec<(u64, String, Result<String, String>)> =
+        tokio::task::spawn_blocking(move || {
+            if signer.batch_sign && !signing.is_empty() {
+                return sign_chunk_as_one(&signer, signing, now);
+            }
+            signing
+                .into_par_iter()
+                .map(|(line, doc_id, body, recipient)| {
+                    let row = sign_row(&signer, &body, recipient, now);
+                    (line, doc_id, row)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut batch = Vec::with_capacity(signed.len());
+    for (line, doc_id, row) in signed {
+        match row {
+            Ok(row) => batch.push((line, doc_id, row)),
+            Err(e) => tally.add(line, &doc_id, rejected("signing_failed", e)),
+        }
+    }
+    Ok(batch)
 }
 
 #[cfg(test)]
