@@ -269,6 +269,41 @@ pub async fn seed<L: Log>(
         records: Vec::new(),
         contents: Vec::new(),
     };
+    let directory = directory(&mut b, keys_dir)?;
+    let (locker, username, mobile) = citizen(&mut b, vault, platform)?;
+    documents(&mut b, &directory, locker)?;
+    consent_request(&mut b, &directory, locker)?;
+    let mut summary = DemoSummary {
+        appended: 0,
+        already_present: 0,
+        citizen_locker: locker,
+        citizen_username: username.to_owned(),
+        citizen_mobile: mobile.as_str().to_owned(),
+        contents: std::mem::take(&mut b.contents),
+    };
+    for verdict in ledger.append(b.records).await? {
+        match verdict? {
+            Appended::New(_) => summary.appended += 1,
+            Appended::Existing(_) => summary.already_present += 1,
+        }
+    }
+    Ok(summary)
+}
+
+/// The demo's organisations and the keys they sign with.
+struct Directory {
+    cbse: (IssuerId, SigningKey),
+    transport: (IssuerId, SigningKey),
+    tax: (IssuerId, SigningKey),
+    bank: (RequesterId, SigningKey),
+}
+
+/// Three issuers and three requesters, their keys written to `keys_dir` (for `locker issue`
+/// and `locker requester`) when asked.
+fn directory(
+    b: &mut Builder<'_>,
+    keys_dir: Option<&std::path::Path>,
+) -> Result<Directory, DemoError> {
     let cbse = b.issuer(
         "in.gov.cbse",
         "Central Board of Secondary Education",
@@ -304,6 +339,15 @@ pub async fn seed<L: Log>(
         }
     }
 
+    Ok(Directory { cbse, transport, tax, bank: (bank, bank_key) })
+}
+
+/// The demo citizen: a locker with its custodial key in the vault, registered by the platform.
+fn citizen(
+    b: &mut Builder<'_>,
+    vault: &Vault,
+    platform: &SigningKey,
+) -> Result<(LockerId, &'static str, MobileNumber), DemoError> {
     let mut locker_bytes = [0u8; 16];
     b.rng.fill_bytes(&mut locker_bytes);
     let locker = LockerId::from_random_bytes(locker_bytes);
@@ -325,8 +369,18 @@ pub async fn seed<L: Log>(
     });
     let platform_key = platform.clone();
     b.push(Actor::Platform, &platform_key, registered, Some(sealed))?;
+    Ok((locker, username, mobile))
+}
+
+/// Four documents issued to the citizen.
+fn documents(
+    b: &mut Builder<'_>,
+    directory: &Directory,
+    locker: LockerId,
+) -> Result<(), DemoError> {
+    let Directory { cbse, transport, tax, .. } = directory;
     b.issue(
-        &cbse,
+        cbse,
         locker,
         "SSCER",
         "2022-1234567",
@@ -335,7 +389,7 @@ pub async fn seed<L: Log>(
         &[("Mathematics", "95"), ("Science", "91"), ("English", "88")],
     )?;
     b.issue(
-        &cbse,
+        cbse,
         locker,
         "HSCER",
         "2024-7654321",
@@ -344,7 +398,7 @@ pub async fn seed<L: Log>(
         &[("Physics", "89"), ("Chemistry", "93"), ("Mathematics", "97")],
     )?;
     b.issue(
-        &transport,
+        transport,
         locker,
         "DRVLC",
         "MH01-2024-0012345",
@@ -352,7 +406,17 @@ pub async fn seed<L: Log>(
         Some(valid(CivilDate::from_ymd(2044, 5, 12))),
         &[("Class", "LMV")],
     )?;
-    b.issue(&tax, locker, "PANCR", "ABCPK1234Q", "PAN Card", None, &[])?;
+    b.issue(tax, locker, "PANCR", "ABCPK1234Q", "PAN Card", None, &[])?;
+    Ok(())
+}
+
+/// The bank's pending request for the Class XII marksheet.
+fn consent_request(
+    b: &mut Builder<'_>,
+    directory: &Directory,
+    locker: LockerId,
+) -> Result<(), DemoError> {
+    let (cbse, (bank, bank_key)) = (&directory.cbse, &directory.bank);
     let mut consent = [0u8; 16];
     b.rng.fill_bytes(&mut consent);
     let request = Payload::ConsentRequested(ConsentRequested {
@@ -369,23 +433,9 @@ pub async fn seed<L: Log>(
         },
         expires_at_ms: TimestampMs(DEMO_REQUEST_EXPIRES_MS),
     });
-    b.push(Actor::Requester(bank), &bank_key, request, None)?;
+    b.push(Actor::Requester(bank.clone()), bank_key, request, None)?;
 
-    let mut summary = DemoSummary {
-        appended: 0,
-        already_present: 0,
-        citizen_locker: locker,
-        citizen_username: username.to_owned(),
-        citizen_mobile: mobile.as_str().to_owned(),
-        contents: std::mem::take(&mut b.contents),
-    };
-    for verdict in ledger.append(b.records).await? {
-        match verdict? {
-            Appended::New(_) => summary.appended += 1,
-            Appended::Existing(_) => summary.already_present += 1,
-        }
-    }
-    Ok(summary)
+    Ok(())
 }
 
 #[cfg(test)]
