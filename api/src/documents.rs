@@ -100,22 +100,7 @@ pub(crate) async fn upload(
             return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, declared));
         }
     }
-    // Stream to a temporary file: memory stays at one chunk whatever the client sends.
-    let tag = hex_of(&state.accounts.random::<16>().map_err(internal)?);
-    let mut incoming = state.files.incoming(&tag, UPLOAD_SIZE_BYTES_MAX).map_err(file_error)?;
-    let mut body = body;
-    let idle = std::time::Duration::from_millis(crate::limits::BODY_IDLE_MS);
-    while let Some(frame) = tokio::time::timeout(idle, body.frame())
-        .await
-        .map_err(|_| crate::body::too_slow("an upload"))?
-    {
-        let frame = frame.map_err(|e| {
-            ApiError::new(ErrorCode::UploadInterrupted, format!("the upload broke off: {e}"))
-        })?;
-        if let Ok(chunk) = frame.into_data() {
-            incoming.write(&chunk).map_err(file_error)?;
-        }
-    }
+    let incoming = receive(&state, body).await?;
     if incoming.size_bytes() == 0 {
         return Err(ApiError::new(
             ErrorCode::InvalidFilesizeAsUnprocessableEntity,
@@ -167,6 +152,26 @@ pub(crate) async fn upload(
         content_hash: stored.hash.to_hex(),
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Streams an upload's bytes into a temporary file: memory stays at one chunk whatever the
+/// client sends, and a client that pauses too long is cut off.
+async fn receive(state: &AppState, mut body: Body) -> Result<crate::files::Incoming, ApiError> {
+    let tag = hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let mut incoming = state.files.incoming(&tag, UPLOAD_SIZE_BYTES_MAX).map_err(file_error)?;
+    let idle = std::time::Duration::from_millis(crate::limits::BODY_IDLE_MS);
+    while let Some(frame) = tokio::time::timeout(idle, body.frame())
+        .await
+        .map_err(|_| crate::body::too_slow("an upload"))?
+    {
+        let frame = frame.map_err(|e| {
+            ApiError::new(ErrorCode::UploadInterrupted, format!("the upload broke off: {e}"))
+        })?;
+        if let Ok(chunk) = frame.into_data() {
+            incoming.write(&chunk).map_err(file_error)?;
+        }
+    }
+    Ok(incoming)
 }
 
 /// `GET /v1/citizen/uploads/{id}/content`

@@ -55,47 +55,12 @@ pub(crate) async fn authenticate_as(
     let bad = |e: rfc9421::SignatureError| unauthorized(ErrorCode::BadSignature, e.0);
     let input = rfc9421::parse_signature_input(&input).map_err(bad)?;
     let signature = rfc9421::parse_signature(&signature, &input.label).map_err(bad)?;
-    for required in ["@method", "@authority", "@path", "@query"] {
-        if !input.components.iter().any(|c| c == required) {
-            return Err(unauthorized(
-                ErrorCode::BadSignature,
-                format!("the signature must cover {required}"),
-            ));
-        }
-    }
-    if !body.is_empty() {
-        if !input.components.iter().any(|c| c == "content-digest") {
-            return Err(unauthorized(
-                ErrorCode::BadSignature,
-                "a request with a body must cover content-digest",
-            ));
-        }
-        let digest = header("content-digest").ok_or_else(|| {
-            unauthorized(ErrorCode::BadSignature, "Content-Digest header is missing")
-        })?;
-        rfc9421::check_content_digest(&digest, &body)
-            .map_err(|e| ApiError::new(ErrorCode::DigestMismatch, e.0))?;
-    }
+    covers_enough(&input, &body, &header)?;
     if input.alg.as_deref().is_some_and(|alg| alg != "ed25519") {
         return Err(unauthorized(ErrorCode::BadSignature, "alg must be ed25519"));
     }
     let now_s = state.clock.now().0.div_euclid(1000);
-    let created = input.created.ok_or_else(|| {
-        unauthorized(ErrorCode::BadSignature, "the signature needs a `created` time")
-    })?;
-    // Apart as u64: `created` is the caller's, and any i64 must not overflow a subtraction.
-    let apart_s = now_s.abs_diff(created);
-    if apart_s > SIGNATURE_AGE_S_MAX.unsigned_abs() {
-        return Err(unauthorized(
-            ErrorCode::StaleSignature,
-            format!(
-                "created {created} is {apart_s} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed"
-            ),
-        ));
-    }
-    if input.expires.is_some_and(|expires| now_s > expires) {
-        return Err(unauthorized(ErrorCode::StaleSignature, "the signature has expired"));
-    }
+    let created = signed_within(&input, now_s)?;
     let keyid = input.keyid.as_deref().unwrap_or_default();
     let (who, key_hex) = keyid.rsplit_once(':').ok_or_else(|| {
         unauthorized(ErrorCode::BadSignature, "keyid must be \"<organisation id>:<key id in hex>\"")
@@ -134,4 +99,57 @@ pub(crate) async fn authenticate_as(
         ),
     })?;
     Ok((who, body))
+}
+
+/// The signature covers what a locker request must: method, authority, path, query, and the
+/// body through a Content-Digest that matches it.
+fn covers_enough(
+    input: &rfc9421::SignatureInput,
+    body: &[u8],
+    header: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ApiError> {
+    for required in ["@method", "@authority", "@path", "@query"] {
+        if !input.components.iter().any(|c| c == required) {
+            return Err(unauthorized(
+                ErrorCode::BadSignature,
+                format!("the signature must cover {required}"),
+            ));
+        }
+    }
+    if !body.is_empty() {
+        if !input.components.iter().any(|c| c == "content-digest") {
+            return Err(unauthorized(
+                ErrorCode::BadSignature,
+                "a request with a body must cover content-digest",
+            ));
+        }
+        let digest = header("content-digest").ok_or_else(|| {
+            unauthorized(ErrorCode::BadSignature, "Content-Digest header is missing")
+        })?;
+        rfc9421::check_content_digest(&digest, body)
+            .map_err(|e| ApiError::new(ErrorCode::DigestMismatch, e.0))?;
+    }
+    Ok(())
+}
+
+/// The signature's `created` time, within `SIGNATURE_AGE_S_MAX` of the server's clock, and
+/// not expired.
+fn signed_within(input: &rfc9421::SignatureInput, now_s: i64) -> Result<i64, ApiError> {
+    let created = input.created.ok_or_else(|| {
+        unauthorized(ErrorCode::BadSignature, "the signature needs a `created` time")
+    })?;
+    // Apart as u64: `created` is the caller's, and any i64 must not overflow a subtraction.
+    let apart_s = now_s.abs_diff(created);
+    if apart_s > SIGNATURE_AGE_S_MAX.unsigned_abs() {
+        return Err(unauthorized(
+            ErrorCode::StaleSignature,
+            format!(
+                "created {created} is {apart_s} s from the server's clock; at most {SIGNATURE_AGE_S_MAX} allowed"
+            ),
+        ));
+    }
+    if input.expires.is_some_and(|expires| now_s > expires) {
+        return Err(unauthorized(ErrorCode::StaleSignature, "the signature has expired"));
+    }
+    Ok(created)
 }
