@@ -62,8 +62,8 @@ pub fn sign_event(
 /// leads to. A path that leads nowhere is a bad signature.
 pub fn signed_message(envelope: &Envelope, signing_bytes: Vec<u8>) -> Result<Vec<u8>, LedgerError> {
     let Some(batch) = &envelope.batch else { return Ok(signing_bytes) };
-    let leaf = crate::merkle::leaf_hash(&signing_bytes);
-    let root = crate::merkle::root_from_inclusion(
+    let leaf = crate::rfc9162::leaf_hash(&signing_bytes);
+    let root = crate::rfc9162::root_from_inclusion(
         &leaf,
         u64::from(batch.index),
         u64::from(batch.size),
@@ -94,10 +94,10 @@ pub fn sign_batch(
                 events.len()
             )))
         })?;
-    let mut tree = crate::merkle::MerkleTree::new();
+    let mut tree = crate::rfc9162::MerkleTree::new();
     for (event, _) in &events {
         assert_eq!(event.key_id, key_id_of(&key.verifying_key()), "event names another key");
-        tree.push(crate::merkle::leaf_hash(&schemas::signing_bytes(event)?));
+        tree.push(crate::rfc9162::leaf_hash(&schemas::signing_bytes(event)?));
     }
     let root = tree.root(u64::from(size)).map_err(LedgerError::Tree)?;
     let signature = SignatureBytes(key.sign(&batch_message(size, &root)).to_bytes());

@@ -20,6 +20,7 @@ pub mod log;
 pub mod merkle;
 pub mod partition;
 pub mod registry;
+pub mod rfc9162;
 #[cfg(feature = "store")]
 pub mod world;
 

@@ -20,15 +20,15 @@ use ed25519_dalek::VerifyingKey;
 use schemas::{Actor, Digest32, Envelope, KeyId, Payload, Principal, PublicKeyEntry};
 
 use super::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
-use super::hash::leaf_hash;
 #[cfg(feature = "store")]
 use super::store::PartitionTree;
-#[cfg(feature = "store")]
-use super::tree::ProofError;
-use super::verify::{VerifyError, verify_inclusion};
 use crate::crypto::{key_id_of, parse_public_key};
 #[cfg(feature = "store")]
 use crate::log::Log;
+#[cfg(feature = "store")]
+use crate::rfc9162::ProofError;
+use crate::rfc9162::leaf_hash;
+use crate::rfc9162::{VerifyError, verify_inclusion};
 #[cfg(feature = "store")]
 use crate::{LedgerError, LogError};
 

@@ -23,11 +23,11 @@ use schemas::{Digest32, KeyId, SignatureBytes, TimestampMs};
 #[cfg(feature = "store")]
 use super::store::PartitionTree;
 #[cfg(feature = "store")]
-use super::tree::ProofError;
-#[cfg(feature = "store")]
-use super::verify::verify_consistency;
-#[cfg(feature = "store")]
 use crate::log::{AppendRequest, Log};
+#[cfg(feature = "store")]
+use crate::rfc9162::ProofError;
+#[cfg(feature = "store")]
+use crate::rfc9162::verify_consistency;
 #[cfg(feature = "store")]
 use crate::{LedgerError, LogError};
 

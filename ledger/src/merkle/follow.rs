@@ -5,8 +5,8 @@ use crate::limits::READ_RECORDS_MAX;
 use crate::log::Log;
 use crate::{LedgerError, LogError};
 
-use super::hash::leaf_hash;
 use super::store::PartitionTree;
+use crate::rfc9162::leaf_hash;
 
 /// Reads the partition from where the tree stopped to the log's end; returns the leaves added.
 pub async fn catch_up<L: Log>(

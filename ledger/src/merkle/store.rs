@@ -17,7 +17,7 @@ use std::path::Path;
 use rocksdb::{DB, Options, WriteBatch};
 use schemas::Digest32;
 
-use super::tree::{Nodes, ProofError, completed};
+use crate::rfc9162::{Nodes, ProofError, completed};
 
 fn store(e: rocksdb::Error) -> ProofError {
     ProofError::Store(e.into_string())
@@ -181,15 +181,15 @@ impl PartitionTree<'_> {
     }
 
     pub fn root(&self, size: u64) -> Result<Digest32, ProofError> {
-        super::tree::root(self, size)
+        crate::rfc9162::root(self, size)
     }
 
     pub fn inclusion_proof(&self, leaf: u64, size: u64) -> Result<Vec<Digest32>, ProofError> {
-        super::tree::inclusion_proof(self, leaf, size)
+        crate::rfc9162::inclusion_proof(self, leaf, size)
     }
 
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Digest32>, ProofError> {
-        super::tree::consistency_proof(self, old, new)
+        crate::rfc9162::consistency_proof(self, old, new)
     }
 }
 
