@@ -352,7 +352,7 @@ pub(crate) async fn request_otp(
             format!("too many codes asked for; try again in {seconds} s"),
         )
     })?;
-    let txn = crate::lookup::hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let txn = schemas::to_hex(&state.accounts.random::<16>().map_err(internal)?);
     let sent_to = provider.send_otp(&aadhaar, &txn).await.map_err(kyc_error)?;
     let expires_ms = now + AADHAAR_OTP_TTL_MS;
     let challenge = Challenge { locker: citizen.locker, aadhaar, expires_ms };

@@ -307,7 +307,7 @@ impl Accounts {
         now: TimestampMs,
     ) -> Result<(String, TimestampMs), LoginError> {
         let bytes: [u8; 32] = self.random()?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token: String = schemas::to_hex(&bytes);
         let expires = TimestampMs(now.0 + SESSION_TTL_MS);
         let generation = self.generation(&locker)?;
         self.put(&session_key(&token), &Session { locker, expires_at_ms: expires.0, generation })?;

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use axum::body::Bytes;
 use schemas::LockerId;
 
-use crate::limits::PAGE_CACHE_BYTES_MAX;
+use crate::limits::{PAGE_CACHE_BYTES_MAX, PAGE_OVERHEAD_BYTES};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PageKey {
@@ -64,19 +64,19 @@ impl PageCache {
     }
 
     pub fn put(&self, key: PageKey, stamp: Vec<u64>, page: Page) {
-        let size = page.body.len() + 64;
+        let size = page.body.len() + PAGE_OVERHEAD_BYTES;
         if size > PAGE_CACHE_BYTES_MAX / 16 {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, old)) = inner.pages.remove(&key) {
-            inner.bytes -= old.body.len() + 64;
+            inner.bytes -= old.body.len() + PAGE_OVERHEAD_BYTES;
         }
         // Over the bound, drop arbitrary pages: a miss only costs a render.
         while inner.bytes + size > PAGE_CACHE_BYTES_MAX {
             let Some(victim) = inner.pages.keys().next().cloned() else { break };
             if let Some((_, old)) = inner.pages.remove(&victim) {
-                inner.bytes -= old.body.len() + 64;
+                inner.bytes -= old.body.len() + PAGE_OVERHEAD_BYTES;
             }
         }
         inner.bytes += size;
@@ -111,7 +111,8 @@ mod tests {
         }
         let inner = cache.inner.lock().expect("lock");
         assert!(inner.bytes <= PAGE_CACHE_BYTES_MAX);
-        let counted: usize = inner.pages.values().map(|(_, p)| p.body.len() + 64).sum();
+        let counted: usize =
+            inner.pages.values().map(|(_, p)| p.body.len() + PAGE_OVERHEAD_BYTES).sum();
         assert_eq!(counted, inner.bytes);
     }
 }

@@ -306,7 +306,7 @@ pub(crate) async fn certificates(
         locker: citizen.locker,
         cursor: query.cursor.clone(),
         limit: query.limit()?,
-        day: now.0.div_euclid(86_400_000),
+        day: now.0.div_euclid(schemas::limits::DAY_MS),
     };
     let stamp = certificates_stamp(&state, &citizen.locker)?;
     let page = match state.pages.get(&key, &stamp) {

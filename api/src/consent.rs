@@ -147,7 +147,7 @@ pub(crate) async fn grant(
         ));
     }
     let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
-    let access_ms = i64::from(days) * 86_400_000;
+    let access_ms = i64::from(days) * schemas::limits::DAY_MS;
     let payload = Payload::ConsentGranted(ConsentGranted {
         consent_id: id,
         requester,

@@ -24,7 +24,6 @@ use crate::lookup::content_response;
 use crate::lookup::doc_text;
 use crate::lookup::doc_uri;
 use crate::lookup::file_error;
-use crate::lookup::hex_of;
 use crate::lookup::read_content;
 use crate::lookup::resolve;
 use crate::lookup::upload_id;
@@ -157,7 +156,7 @@ pub(crate) async fn upload(
 /// Streams an upload's bytes into a temporary file: memory stays at one chunk whatever the
 /// client sends, and a client that pauses too long is cut off.
 async fn receive(state: &AppState, mut body: Body) -> Result<crate::files::Incoming, ApiError> {
-    let tag = hex_of(&state.accounts.random::<16>().map_err(internal)?);
+    let tag = schemas::to_hex(&state.accounts.random::<16>().map_err(internal)?);
     let mut incoming = state.files.incoming(&tag, UPLOAD_SIZE_BYTES_MAX).map_err(file_error)?;
     let idle = std::time::Duration::from_millis(crate::limits::BODY_IDLE_MS);
     while let Some(frame) = tokio::time::timeout(idle, body.frame())
@@ -329,7 +328,7 @@ pub(crate) async fn esign(
         content_hash: resolved.hash.to_hex(),
         esignature: esignature.to_hex(),
         domain: String::from_utf8_lossy(schemas::ESIGN_DOMAIN).into_owned(),
-        public_key: hex_of(public.as_bytes()),
+        public_key: schemas::to_hex(public.as_bytes()),
         key_id: ledger::crypto::key_id_of(&public).to_hex(),
         locker: citizen.locker.to_string(),
     })

@@ -47,16 +47,14 @@ pub struct Stored {
     pub media_type: Option<MediaType>,
 }
 
-const HEAD_BYTES: usize = 64;
-
 impl Incoming {
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), FileError> {
         self.size_bytes += chunk.len() as u64;
         if self.size_bytes > self.max_bytes {
             return Err(FileError::TooLarge { max_bytes: self.max_bytes });
         }
-        if self.head.len() < HEAD_BYTES {
-            let take = (HEAD_BYTES - self.head.len()).min(chunk.len());
+        if self.head.len() < crate::limits::SNIFF_HEAD_BYTES {
+            let take = (crate::limits::SNIFF_HEAD_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
         }
         self.hasher.update(chunk);
@@ -191,7 +189,7 @@ impl Files {
             file,
             temp,
             hasher: blake3::Hasher::new(),
-            head: Vec::with_capacity(HEAD_BYTES),
+            head: Vec::with_capacity(crate::limits::SNIFF_HEAD_BYTES),
             size_bytes: 0,
             max_bytes,
         })

@@ -14,6 +14,7 @@ use projections::Projector;
 use schemas::{EventId, PartitionKey};
 
 use crate::ApiError;
+use crate::limits::CATCH_UP_TIMEOUT_MS;
 use wire::ErrorCode;
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -63,9 +64,6 @@ impl<L: Log> Applied for Projector<L> {
         Projector::changes(self)
     }
 }
-
-/// How long a write waits for the views to catch up before answering `views_behind`.
-const CATCH_UP_TIMEOUT_MS: u64 = 5000;
 
 pub struct WriteGuard {
     config: LedgerConfig,

@@ -148,3 +148,13 @@ const _: () =
 pub const VAULT_RECENT_KEYS_MAX: usize = 1 << 16;
 
 const _: () = assert!(SHUTDOWN_REQUESTS_MS + SHUTDOWN_JOBS_MS < 30_000);
+
+/// How long a write waits for the views to catch up before answering `views_behind`.
+pub const CATCH_UP_TIMEOUT_MS: u64 = 5000;
+/// The first bytes of a file kept to recognise its type (every magic number `wire::media`
+/// knows fits, and XML or JSON after leading white space).
+pub const SNIFF_HEAD_BYTES: usize = 64;
+/// What a cached page costs beyond its body (its key, stamp and map entry), for the bound.
+pub const PAGE_OVERHEAD_BYTES: usize = 64;
+
+const _: () = assert!(PAGE_OVERHEAD_BYTES < PAGE_CACHE_BYTES_MAX / 16);

@@ -166,10 +166,6 @@ pub(crate) fn content_response(bytes: Vec<u8>, resolved: &Resolved) -> Response 
         .into_response()
 }
 
-pub(crate) fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub(crate) fn upload_id(text: &str) -> Result<Id16, ApiError> {
     Id16::from_hex(text)
         .map_err(|_| ApiError::new(ErrorCode::InvalidUploadId, "an upload id is 32 hex digits"))

@@ -121,7 +121,7 @@ pub(crate) async fn request_consent(
         return Err(internal("kind checked above"));
     };
     let now = state.clock.now();
-    let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * 86_400_000;
+    let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * schemas::limits::DAY_MS;
     if asked.expires_at_ms <= now || asked.expires_at_ms.0 > latest {
         return Err(ApiError::new(
             ErrorCode::InvalidExpiryAsUnprocessableEntity,

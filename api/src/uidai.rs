@@ -56,8 +56,7 @@ pub async fn run_authority(args: AuthorityArgs) -> Result<(), String> {
         Some(url) => kyc::authority::Sms::Gateway(client::http::JsonClient::parse_url(url)?),
         None => kyc::authority::Sms::Log,
     };
-    let public_key: String =
-        key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let public_key: String = schemas::to_hex(&key.verifying_key().to_bytes());
     let router = kyc::authority::router(kyc::authority::Config {
         residents,
         key,
@@ -120,7 +119,7 @@ pub fn start_demo_authority(data: &Path, sms_gateway: Option<&str>) -> Result<St
     // which other users of the machine can read).
     let mut licence = [0u8; 16];
     OsRng.fill_bytes(&mut licence);
-    let aua = format!("locker-demo:{}", crate::lookup::hex_of(&licence));
+    let aua = format!("locker-demo:{}", schemas::to_hex(&licence));
     let exe = std::env::current_exe().map_err(|e| format!("the locker binary: {e}"))?;
     if exe.file_name().and_then(|n| n.to_str()) != Some("locker") {
         return Err(format!("{} is not the locker binary", exe.display()));

@@ -89,8 +89,7 @@ fn generate_key(out: &Path) -> anyhow::Result<()> {
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
     ledger::keyfile::write_new(out, &key)?;
-    let public: String =
-        key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let public: String = schemas::to_hex(&key.verifying_key().to_bytes());
     println!("secret key: {} (keep it safe)", out.display());
     println!("public key: {public}");
     println!("key id:     {}", ledger::crypto::key_id_of(&key.verifying_key()));

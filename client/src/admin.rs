@@ -45,5 +45,9 @@ pub async fn submit(
     ))?;
     let envelope = platform_envelope(platform, payload, now)?;
     let body = serde_json::json!({ "envelope": envelope }).to_string();
-    crate::http::JsonClient::new(std::time::Duration::from_secs(30)).post(&url, body).await
+    crate::http::JsonClient::new(std::time::Duration::from_millis(
+        crate::limits::REQUEST_TIMEOUT_MS,
+    ))
+    .post(&url, body)
+    .await
 }

@@ -410,7 +410,7 @@ impl RowSigner<'_> {
     }
 
     fn line(envelope: &Envelope, salt: &[u8; 32], data: &PersonalData) -> String {
-        let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        let salt_hex: String = schemas::to_hex(salt);
         serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } })
             .to_string()
     }
@@ -523,7 +523,7 @@ async fn aadhaar_references(
         request.clock.now(),
         "/v1/issuer/aadhaar-reference-batches",
         body,
-        Duration::from_secs(60),
+        Duration::from_millis(crate::limits::REFERENCES_TIMEOUT_MS),
     )
     .await?;
     if status != 200 {
@@ -567,7 +567,7 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
             Ok(url) => url,
             Err(e) => return vec![rejected("bad_server", e); count],
         };
-    let client = JsonClient::new(Duration::from_secs(120));
+    let client = JsonClient::new(Duration::from_millis(crate::limits::BATCH_TIMEOUT_MS));
     let headers = [("content-type", "application/x-ndjson".to_owned())];
     let mut last = String::new();
     for attempt in 1..=BULK_SEND_ATTEMPTS {

@@ -50,7 +50,7 @@ async fn aadhaar_reference(
         request.now,
         "/v1/issuer/aadhaar-references",
         body,
-        Duration::from_secs(30),
+        Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS),
     )
     .await?;
     if status != 200 {
@@ -134,14 +134,16 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
         }),
     };
     let envelope = sign_event(event, &request.key, None).map_err(|e| e.to_string())?;
-    let salt_hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+    let salt_hex: String = schemas::to_hex(&salt);
     let mut body =
         serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } });
     if !request.hash_only {
         use base64::Engine;
         body["content"] = base64::engine::general_purpose::STANDARD.encode(&request.content).into();
     }
-    JsonClient::new(Duration::from_secs(30)).post(&url, body.to_string()).await
+    JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS))
+        .post(&url, body.to_string())
+        .await
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ async fn get_json(client: &JsonClient, url: &str) -> Result<serde_json::Value, S
 /// One round against `server`, remembering in `state`. The state is saved only when every
 /// partition checked out, so a violation is reported again on the next round.
 pub async fn round(server: &str, ledger_key: &VerifyingKey, state: &Path) -> Round {
-    let client = JsonClient::new(Duration::from_secs(30));
+    let client = JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS));
     let mut seen = load(state)?;
     let server = server.trim_end_matches('/');
     let latest = get_json(&client, &format!("{server}/v1/ledger/checkpoints")).await?;

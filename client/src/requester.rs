@@ -43,7 +43,7 @@ impl RequesterClient {
             server: server.trim_end_matches('/').to_owned(),
             id,
             key,
-            http: JsonClient::new(Duration::from_secs(30)),
+            http: JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS)),
             clock,
         }
     }
@@ -112,7 +112,7 @@ impl RequesterClient {
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut consent);
         let consent_id = Id16(consent);
         let expires_at_ms =
-            TimestampMs(self.clock.now().0 + i64::from(expires_in_days) * 86_400_000);
+            TimestampMs(self.clock.now().0 + i64::from(expires_in_days) * schemas::limits::DAY_MS);
         let payload = Payload::ConsentRequested(ConsentRequested {
             consent_id,
             requester: self.id.clone(),

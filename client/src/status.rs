@@ -11,7 +11,8 @@ pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, String>
         server.trim_end_matches('/')
     ))?;
     // As `locker monitor` waits for the same service.
-    let client = crate::http::JsonClient::new(Duration::from_secs(30));
+    let client =
+        crate::http::JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS));
     let headers = [("content-type", "application/json".to_owned())];
     let (code, body) = client.send("POST", &url, &headers, bundle).await?;
     let answer: serde_json::Value =

@@ -158,7 +158,7 @@ fn digits_of(text: &str) -> Option<String> {
 fn reference() -> String {
     let mut bytes = [0u8; 16];
     OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    schemas::to_hex(&bytes)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -408,7 +408,7 @@ async fn public_key(State(inner): State<Arc<Inner>>) -> Response {
     let key = inner.key.verifying_key();
     Json(serde_json::json!({
         "key_id": ledger::crypto::key_id_of(&key).to_string(),
-        "public_key": key.to_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "public_key": schemas::to_hex(&key.to_bytes()),
     }))
     .into_response()
 }

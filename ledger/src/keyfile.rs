@@ -25,7 +25,7 @@ pub enum KeyFileError {
 
 /// Writes a new key file; refuses to overwrite an existing one.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = schemas::to_hex(&key.to_bytes());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

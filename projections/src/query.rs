@@ -95,7 +95,7 @@ pub fn cursor_key(cursor: Option<&str>) -> Result<Option<Vec<u8>>, ProjectionErr
 }
 
 fn cursor_of(key: &[u8]) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
+    schemas::to_hex(key)
 }
 
 /// A document's status on a day: revoked, else expired past its `valid_to`, else as issued

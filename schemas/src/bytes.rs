@@ -7,8 +7,8 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Lower-case hex by table lookup: ids and hashes are printed on every listed document, and
-/// the `hex` crate's char iterator shows up in profiles.
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
+/// the `hex` crate's char iterator shows up in profiles. The one hex encoder of the workspace.
+pub fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = Vec::with_capacity(bytes.len() * 2);
     for byte in bytes {

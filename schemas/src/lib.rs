@@ -18,7 +18,7 @@ mod personal;
 pub mod sample;
 pub mod verhoeff;
 
-pub use bytes::{Digest32, EventId, Id16, KeyId, Nonce24, PublicKeyBytes, SignatureBytes};
+pub use bytes::{Digest32, EventId, Id16, KeyId, Nonce24, PublicKeyBytes, SignatureBytes, to_hex};
 pub use codec::{
     BATCH_SIGNING_DOMAIN, ENVELOPE_VERSION, ENVELOPE_VERSION_BATCH, ESIGN_DOMAIN,
     EVENT_SIGNING_DOMAIN, decode_personal, decode_record, decode_signed_record, encode_event,

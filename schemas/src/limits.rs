@@ -38,3 +38,6 @@ const _: () = assert!(
 /// Events one batch signature may cover, and so the longest inclusion path in a batch.
 pub const BATCH_EVENTS_MAX: u32 = 1 << 16;
 pub const BATCH_PATH_HASHES_MAX: usize = 16;
+
+/// A day in milliseconds (consent windows, expiries, the page cache's date).
+pub const DAY_MS: i64 = 86_400_000;

@@ -261,7 +261,7 @@ pub fn sign_request(
     let nonce: String = {
         let mut bytes = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        schemas::to_hex(&bytes)
     };
     let params_text = format!(
         "({});created={created_s};keyid=\"{keyid}\";alg=\"ed25519\";nonce=\"{nonce}\"",

@@ -1,12 +1,11 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
 use ledger::crypto::{aadhaar_ref, commitment, key_id_of, public_key_entry, sign_event};
 use schemas::*;
-use tower::ServiceExt;
 
-use crate::routes::{Fixture, NOW_MS, fixture, json};
+use crate::routes::run as call;
+use crate::routes::{Fixture, NOW_MS, fixture};
 
 /// The demo residents' numbers (`api::uidai::DEMO_RESIDENTS`): Asha's texts go to the demo
 /// citizen's mobile, Ravi's to another; Meena has no mobile on record; one is suspended.
@@ -14,20 +13,6 @@ const ASHA: &str = "9999 9999 0019";
 const RAVI: &str = "4991 1866 5246";
 const NO_MOBILE: &str = "2345 6789 0124";
 const SUSPENDED: &str = "3456 7890 1238";
-
-async fn call(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            json(&String::from_utf8_lossy(&bytes))
-        },
-    )
-}
 
 fn post(path: &str, token: Option<&str>, body: serde_json::Value) -> Request<Body> {
     let mut request = Request::post(path).header("content-type", "application/json");

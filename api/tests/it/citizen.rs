@@ -1,22 +1,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use schemas::TimestampMs;
-use tower::ServiceExt;
 
-use crate::routes::{Fixture, NOW_MS, fixture, json};
-
-async fn call(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    let value = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        json(&String::from_utf8_lossy(&bytes))
-    };
-    (status, value)
-}
+use crate::routes::run as call;
+use crate::routes::{Fixture, NOW_MS, fixture};
 
 async fn login(f: &Fixture, password: &str) -> (StatusCode, serde_json::Value) {
     let body = serde_json::json!({ "username": "asha", "password": password }).to_string();

@@ -8,19 +8,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ed25519_dalek::SigningKey;
-use http_body_util::BodyExt;
 use ledger::crypto::{key_id_of, public_key_entry};
 use schemas::*;
 use tower::ServiceExt;
 
+use crate::routes::run;
 use crate::routes::{Fixture, NOW_MS, asha_token, fixture, platform_append, send};
-
-async fn run(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
-}
 
 async fn bank(f: &Fixture) -> (String, SigningKey) {
     let key = SigningKey::from_bytes(&[91; 32]);

@@ -8,6 +8,7 @@ use ledger::crypto::{key_id_of, public_key_entry, sign_event};
 use schemas::*;
 use tower::ServiceExt;
 
+use crate::routes::run;
 use crate::routes::{Fixture, NOW_MS, asha_token, citizen_records, fixture, json, send};
 
 struct Bank {
@@ -57,18 +58,6 @@ fn signed(
         request = request.header("content-digest", digest);
     }
     tweak(request).body(Body::from(body)).expect("request")
-}
-
-async fn run(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    let value = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        json(&String::from_utf8_lossy(&bytes))
-    };
-    (status, value)
 }
 
 fn envelope(bank: &Bank, id: u8, at_ms: i64, payload: Payload) -> Vec<u8> {

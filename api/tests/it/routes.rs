@@ -465,3 +465,19 @@ async fn demo_keys_are_the_deployments_own() {
     assert_eq!(one.len(), 6);
     assert!(one.iter().all(|key| !other.contains(key)), "two deployments share a demo key");
 }
+
+/// One request to the service in-process; its status and its answer as JSON (`Null` when
+/// empty, the text as a JSON string when it is not JSON). The one such helper of these tests.
+pub async fn run(f: &Fixture, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = api::app(f.state.clone()).oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let value = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        })
+    };
+    (status, value)
+}
