@@ -89,7 +89,7 @@ impl HttpKyc {
         aua: &str,
         clock: Arc<dyn ledger::clock::Clock>,
     ) -> Result<Self, String> {
-        JsonClient::parse_url(base)?;
+        JsonClient::parse_url(base).map_err(|e| e.to_string())?;
         let bytes = Digest32::from_hex(authority_key.trim())
             .map_err(|_| "the authority's key must be 64 hex digits".to_owned())?;
         let authority = ed25519_dalek::VerifyingKey::from_bytes(bytes.as_bytes())
@@ -112,8 +112,9 @@ impl HttpKyc {
         body: String,
     ) -> Result<A, KycError> {
         let url = JsonClient::parse_url(&format!("{}{path}", self.base))
-            .map_err(KycError::Unavailable)?;
-        let (status, text) = self.client.post(&url, body).await.map_err(KycError::Unavailable)?;
+            .map_err(|e| KycError::Unavailable(e.to_string()))?;
+        let (status, text) =
+            self.client.post(&url, body).await.map_err(|e| KycError::Unavailable(e.to_string()))?;
         if status != 200 {
             return Err(KycError::Unavailable(format!("the authority answered HTTP {status}")));
         }

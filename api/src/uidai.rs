@@ -53,7 +53,9 @@ pub async fn run_authority(args: AuthorityArgs) -> Result<(), String> {
         return Err("give at least one --aua CODE:LICENCE (or LOCKER_UIDAI_AUA)".to_owned());
     }
     let sms = match &args.sms_gateway {
-        Some(url) => kyc::authority::Sms::Gateway(client::http::JsonClient::parse_url(url)?),
+        Some(url) => kyc::authority::Sms::Gateway(
+            client::http::JsonClient::parse_url(url).map_err(|e| e.to_string())?,
+        ),
         None => kyc::authority::Sms::Log,
     };
     let public_key: String = schemas::to_hex(&key.verifying_key().to_bytes());

@@ -5,12 +5,14 @@ use ed25519_dalek::SigningKey;
 use ledger::crypto::{key_id_of, sign_event};
 use schemas::*;
 
+use crate::ClientError;
+
 /// Signs a directory `payload` as the platform, with a fresh random id.
 pub fn platform_envelope(
     platform: &SigningKey,
     payload: Payload,
     now: TimestampMs,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, ClientError> {
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
     let event = Event {
@@ -20,15 +22,15 @@ pub fn platform_envelope(
         key_id: key_id_of(&platform.verifying_key()),
         payload,
     };
-    sign_event(event, platform, None).map_err(|e| e.to_string())
+    Ok(sign_event(event, platform, None)?)
 }
 
 /// Parses a public key given in hex (as `locker keys generate` prints it).
-pub fn public_key(hex_text: &str) -> Result<PublicKeyEntry, String> {
-    let bytes =
-        PublicKeyBytes::from_hex(hex_text.trim()).map_err(|e| format!("public key: {e}"))?;
+pub fn public_key(hex_text: &str) -> Result<PublicKeyEntry, ClientError> {
+    let invalid = |e: String| ClientError::Input(format!("public key: {e}"));
+    let bytes = PublicKeyBytes::from_hex(hex_text.trim()).map_err(|e| invalid(e.to_string()))?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(bytes.as_bytes())
-        .map_err(|e| format!("public key: {e}"))?;
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(ledger::crypto::public_key_entry(&key))
 }
 
@@ -38,7 +40,7 @@ pub async fn submit(
     platform: &SigningKey,
     payload: Payload,
     now: TimestampMs,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String), ClientError> {
     let url = crate::http::JsonClient::parse_url(&format!(
         "{}/v1/admin/events",
         server.trim_end_matches('/')

@@ -26,6 +26,7 @@ use ledger::crypto::{commitment, key_id_of, sign_event};
 use rayon::prelude::*;
 use schemas::*;
 
+use crate::ClientError;
 use crate::http::JsonClient;
 use crate::limits::{BULK_RETRY_WAIT_FIRST_MS, BULK_SEND_ATTEMPTS};
 
@@ -123,17 +124,18 @@ impl BulkSummary {
     }
 
     /// The rejected rows as CSV: `line,doc_id,code,message`.
-    pub fn rejected_csv(&self) -> Result<Vec<u8>, String> {
+    pub fn rejected_csv(&self) -> Result<Vec<u8>, ClientError> {
+        let failed = |e: &dyn std::fmt::Display| ClientError::Input(format!("the report: {e}"));
         let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(["line", "doc_id", "code", "message"]).map_err(|e| e.to_string())?;
+        writer.write_record(["line", "doc_id", "code", "message"]).map_err(|e| failed(&e))?;
         let mut sorted = self.rejected.clone();
         sorted.sort();
         for (line, doc_id, code, message) in &sorted {
             writer
                 .write_record([line.to_string().as_str(), doc_id, code, message])
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| failed(&e))?;
         }
-        writer.into_inner().map_err(|e| e.to_string())
+        writer.into_inner().map_err(|e| failed(&e))
     }
 }
 
@@ -172,21 +174,24 @@ fn read_rows(
     file: &std::path::Path,
     batch_rows: usize,
     rows: &tokio::sync::mpsc::Sender<Vec<Result<RawRow, (u64, Outcome)>>>,
-) -> Result<(), String> {
+) -> Result<(), ClientError> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| ClientError::Input(format!("{}: {e}", file.display()));
     let ndjson = file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl");
-    let opened = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let opened = std::fs::File::open(file).map_err(|e| unreadable(&e))?;
     let mut chunk = Vec::with_capacity(batch_rows);
-    let send = |chunk: &mut Vec<Result<RawRow, (u64, Outcome)>>| -> Result<(), String> {
+    let send = |chunk: &mut Vec<Result<RawRow, (u64, Outcome)>>| -> Result<(), ClientError> {
         if chunk.is_empty() {
             return Ok(());
         }
-        rows.blocking_send(std::mem::take(chunk)).map_err(|_| "the sender stopped".to_owned())
+        rows.blocking_send(std::mem::take(chunk))
+            .map_err(|_| ClientError::Input("the sender stopped".to_owned()))
     };
     if ndjson {
         use std::io::BufRead;
         for (index, line) in std::io::BufReader::new(opened).lines().enumerate() {
             let number = index as u64 + 1;
-            let line = line.map_err(|e| format!("{}: {e}", file.display()))?;
+            let line = line.map_err(|e| unreadable(&e))?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -227,10 +232,13 @@ fn read_rows(
 fn csv_rows(
     source: impl std::io::Read,
     name: &str,
-    mut each: impl FnMut(Result<RawRow, (u64, Outcome)>) -> Result<(), String>,
-) -> Result<(), String> {
+    mut each: impl FnMut(Result<RawRow, (u64, Outcome)>) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(source);
-    let headers = reader.headers().map_err(|e| format!("{name}: header row: {e}"))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| ClientError::Input(format!("{name}: header row: {e}")))?
+        .clone();
     for record in reader.records() {
         each(match record {
             Ok(record) => Ok(RawRow {
@@ -264,7 +272,7 @@ pub type CheckedRow = (u64, String, Result<(), String>);
 /// What each record of a CSV results file would become, read and checked as `run` does but
 /// neither signed nor sent: `(line, doc id, Ok or the refusal's code)`. For the fuzz target
 /// of the CSV row parser (any bytes: an answer per record, never a panic).
-pub fn check_csv(request: &BulkRequest, bytes: &[u8]) -> Result<Vec<CheckedRow>, String> {
+pub fn check_csv(request: &BulkRequest, bytes: &[u8]) -> Result<Vec<CheckedRow>, ClientError> {
     let mut seen = HashMap::new();
     let mut checked = Vec::new();
     csv_rows(bytes, "the file", |row| {
@@ -512,7 +520,7 @@ fn document_json(uri: &DocUri, name: &Label, holder: &Label, fields: &[DocumentF
 async fn aadhaar_references(
     request: &BulkRequest,
     numbers: &[&Aadhaar],
-) -> Result<Vec<Result<AadhaarRef, (String, String)>>, String> {
+) -> Result<Vec<Result<AadhaarRef, (String, String)>>, ClientError> {
     if numbers.is_empty() {
         return Ok(Vec::new());
     }
@@ -533,8 +541,11 @@ async fn aadhaar_references(
         let message = error["message"].as_str().unwrap_or(&answer).to_owned();
         return Ok(numbers.iter().map(|_| Err((code.clone(), message.clone()))).collect());
     }
-    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
-    let references = answer["references"].as_array().ok_or("no references in the answer")?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&answer).map_err(|e| ClientError::Answer(e.to_string()))?;
+    let references = answer["references"]
+        .as_array()
+        .ok_or_else(|| ClientError::Answer("no references in the answer".to_owned()))?;
     Ok(references
         .iter()
         .map(|r| {
@@ -565,7 +576,7 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
         match JsonClient::parse_url(&format!("{}/v1/issuer/batches", server.trim_end_matches('/')))
         {
             Ok(url) => url,
-            Err(e) => return vec![rejected("bad_server", e); count],
+            Err(e) => return vec![rejected("bad_server", e.to_string()); count],
         };
     let client = JsonClient::new(Duration::from_millis(crate::limits::BATCH_TIMEOUT_MS));
     let headers = [("content-type", "application/x-ndjson".to_owned())];
@@ -602,7 +613,7 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
             Ok((status, answer)) => {
                 return vec![rejected("batch_refused", format!("HTTP {status}: {answer}")); count];
             }
-            Err(e) => last = e,
+            Err(e) => last = e.to_string(),
         }
         if attempt < BULK_SEND_ATTEMPTS {
             tokio::time::sleep(wait).await;
@@ -623,7 +634,7 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
 pub async fn run(
     request: BulkRequest,
     mut progress: impl FnMut(u64, u64),
-) -> Result<BulkSummary, String> {
+) -> Result<BulkSummary, ClientError> {
     let request = Arc::new(request);
     let total = count_rows(&request)?;
     let (rows_in, mut rows_out) = tokio::sync::mpsc::channel(request.in_flight.max(1));
@@ -643,7 +654,7 @@ pub async fn run(
         if batch.is_empty() {
             continue;
         }
-        let permit = Arc::clone(&slots).acquire_owned().await.map_err(|e| e.to_string())?;
+        let permit = Arc::clone(&slots).acquire_owned().await.map_err(ClientError::task)?;
         let server = request.server.clone();
         sending.spawn(async move {
             let lines: Vec<String> = batch.iter().map(|(_, _, row)| row.clone()).collect();
@@ -653,14 +664,14 @@ pub async fn run(
         });
         // Collect what has finished, so memory stays bounded by the batches in flight.
         while let Some(finished) = sending.try_join_next() {
-            let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
+            let (batch, outcomes) = finished.map_err(ClientError::task)?;
             tally.sent(batch, outcomes);
             progress(tally.done, total);
         }
     }
-    reader.await.map_err(|e| e.to_string())??;
+    reader.await.map_err(ClientError::task)??;
     while let Some(finished) = sending.join_next().await {
-        let (batch, outcomes) = finished.map_err(|e| e.to_string())?;
+        let (batch, outcomes) = finished.map_err(ClientError::task)?;
         tally.sent(batch, outcomes);
         progress(tally.done, total);
     }
@@ -691,10 +702,10 @@ impl Tally {
 }
 
 /// The rows the file holds (for progress): its lines, less the header of a CSV file.
-fn count_rows(request: &BulkRequest) -> Result<u64, String> {
+fn count_rows(request: &BulkRequest) -> Result<u64, ClientError> {
     use std::io::BufRead;
     let file = std::fs::File::open(&request.file)
-        .map_err(|e| format!("{}: {e}", request.file.display()))?;
+        .map_err(|e| ClientError::Input(format!("{}: {e}", request.file.display())))?;
     let lines = std::io::BufReader::new(file).lines().count() as u64;
     if request.file.extension().is_some_and(|e| e == "ndjson" || e == "jsonl") {
         Ok(lines)
@@ -732,7 +743,7 @@ async fn with_recipients(
     request: &BulkRequest,
     ready: Vec<Row<RowBody>>,
     tally: &mut Tally,
-) -> Result<Vec<(u64, String, RowBody, Recipient)>, String> {
+) -> Result<Vec<(u64, String, RowBody, Recipient)>, ClientError> {
     let numbers: Vec<&Aadhaar> = ready
         .iter()
         .filter_map(|(_, _, b)| match &b.to {
@@ -765,7 +776,7 @@ async fn signed_rows(
     request: &Arc<BulkRequest>,
     signing: Vec<(u64, String, RowBody, Recipient)>,
     tally: &mut Tally,
-) -> Result<Vec<Row<String>>, String> {
+) -> Result<Vec<Row<String>>, ClientError> {
     let now = request.clock.now();
     let signer = Arc::clone(request);
     let signed: Vec<(u64, String, Result<String, String>)> =
@@ -782,7 +793,7 @@ async fn signed_rows(
                 .collect()
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ClientError::task)?;
     let mut batch = Vec::with_capacity(signed.len());
     for (line, doc_id, row) in signed {
         match row {

@@ -9,6 +9,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::ClientError;
+
 #[derive(Debug, Clone)]
 pub struct JsonClient {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -21,16 +23,18 @@ impl JsonClient {
     }
 
     /// Checks a URL once, up front: only http:// is supported.
-    pub fn parse_url(url: &str) -> Result<hyper::Uri, String> {
-        let parsed: hyper::Uri = url.parse().map_err(|e| format!("URL {url:?}: {e}"))?;
+    pub fn parse_url(url: &str) -> Result<hyper::Uri, ClientError> {
+        let invalid = |reason: String| ClientError::Url { url: url.to_owned(), reason };
+        let parsed: hyper::Uri =
+            url.parse().map_err(|e: hyper::http::uri::InvalidUri| invalid(e.to_string()))?;
         if parsed.scheme_str() != Some("http") {
-            return Err(format!("URL {url}: only http:// is supported"));
+            return Err(invalid("only http:// is supported".to_owned()));
         }
         Ok(parsed)
     }
 
     /// POSTs `body` as JSON; returns the status and the response body.
-    pub async fn post(&self, url: &hyper::Uri, body: String) -> Result<(u16, String), String> {
+    pub async fn post(&self, url: &hyper::Uri, body: String) -> Result<(u16, String), ClientError> {
         self.send(
             "POST",
             url,
@@ -47,13 +51,14 @@ impl JsonClient {
         url: &hyper::Uri,
         headers: &[(&str, String)],
         body: Vec<u8>,
-    ) -> Result<(u16, String), String> {
+    ) -> Result<(u16, String), ClientError> {
         let response = self.open(method, url, headers, body).await?;
         let status = response.status().as_u16();
+        let broken = |reason: String| ClientError::Transport { url: url.to_string(), reason };
         let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
             .await
-            .map_err(|_| format!("{url}: the answer did not finish in time"))?
-            .map_err(|e| e.to_string())?
+            .map_err(|_| broken("the answer did not finish in time".to_owned()))?
+            .map_err(|e| broken(e.to_string()))?
             .to_bytes();
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
@@ -65,16 +70,19 @@ impl JsonClient {
         url: &hyper::Uri,
         headers: &[(&str, String)],
         body: Vec<u8>,
-    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let broken = |reason: String| ClientError::Transport { url: url.to_string(), reason };
         let mut request = hyper::Request::builder().method(method).uri(url.clone());
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ClientError::Input(format!("request to {url}: {e}")))?;
         let timeout_ms = self.timeout.as_millis();
         tokio::time::timeout(self.timeout, self.client.request(request))
             .await
-            .map_err(|_| format!("{url} did not answer in {timeout_ms} ms"))?
-            .map_err(|e| format!("{url}: {e}"))
+            .map_err(|_| broken(format!("did not answer in {timeout_ms} ms")))?
+            .map_err(|e| broken(e.to_string()))
     }
 }

@@ -12,6 +12,7 @@ use ed25519_dalek::SigningKey;
 use ledger::crypto::{commitment, key_id_of, sign_event};
 use schemas::*;
 
+use crate::ClientError;
 use crate::http::JsonClient;
 
 /// Whom a document is for.
@@ -30,7 +31,7 @@ pub(crate) async fn post_as_issuer(
     path: &str,
     body: Vec<u8>,
     timeout: Duration,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String), ClientError> {
     let url = JsonClient::parse_url(&format!("{}{path}", server.trim_end_matches('/')))?;
     let keyid = format!("{issuer}:{}", key_id_of(&key.verifying_key()));
     let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
@@ -43,7 +44,7 @@ pub(crate) async fn post_as_issuer(
 async fn aadhaar_reference(
     request: &IssueRequest,
     aadhaar: &Aadhaar,
-) -> Result<AadhaarRef, String> {
+) -> Result<AadhaarRef, ClientError> {
     let body = serde_json::json!({ "aadhaar": aadhaar.expose_digits() }).to_string().into_bytes();
     let (status, answer) = post_as_issuer(
         (&request.server, &request.issuer, &request.key),
@@ -54,14 +55,14 @@ async fn aadhaar_reference(
     )
     .await?;
     if status != 200 {
-        return Err(format!("the service refused the Aadhaar number (HTTP {status}): {answer}"));
+        return Err(ClientError::refused(status, &answer));
     }
-    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+    let bad = |e: &dyn std::fmt::Display| ClientError::Answer(format!("an Aadhaar reference: {e}"));
+    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| bad(&e))?;
     Ok(AadhaarRef {
         keyed_hash: Digest32::from_hex(answer["keyed_hash"].as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?,
-        last4: Last4::parse(answer["last4"].as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| bad(&e))?,
+        last4: Last4::parse(answer["last4"].as_str().unwrap_or_default()).map_err(|e| bad(&e))?,
     })
 }
 
@@ -86,14 +87,14 @@ pub struct IssueRequest {
 }
 
 /// PDF, XML or JSON, recognised by the content, not the file name.
-pub fn media_type_of(content: &[u8]) -> Result<MediaType, String> {
-    wire::media::sniff(content)
-        .filter(|t| wire::limits::ISSUED_TYPES.contains(t))
-        .ok_or_else(|| "the content must be a PDF, XML or JSON document".to_owned())
+pub fn media_type_of(content: &[u8]) -> Result<MediaType, ClientError> {
+    wire::media::sniff(content).filter(|t| wire::limits::ISSUED_TYPES.contains(t)).ok_or_else(
+        || ClientError::Input("the content must be a PDF, XML or JSON document".to_owned()),
+    )
 }
 
 /// Builds, signs and pushes the document; returns the service's status and answer.
-pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
+pub async fn issue(request: IssueRequest) -> Result<(u16, String), ClientError> {
     let url = JsonClient::parse_url(&format!(
         "{}/v1/issuer/documents",
         request.server.trim_end_matches('/')
@@ -111,7 +112,7 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
         date_of_birth: None,
         fields: request.fields,
     });
-    let committed = commitment(&salt, &encode_personal(&data).map_err(|e| e.to_string())?);
+    let committed = commitment(&salt, &encode_personal(&data)?);
     let media_type = media_type_of(&request.content)?;
     let event = Event {
         id,
@@ -133,7 +134,7 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), String> {
             personal: Some(committed),
         }),
     };
-    let envelope = sign_event(event, &request.key, None).map_err(|e| e.to_string())?;
+    let envelope = sign_event(event, &request.key, None)?;
     let salt_hex: String = schemas::to_hex(&salt);
     let mut body =
         serde_json::json!({ "envelope": envelope, "personal": { "salt": salt_hex, "data": data } });
@@ -152,9 +153,9 @@ mod tests {
 
     #[test]
     fn media_types_come_from_the_content() {
-        assert_eq!(media_type_of(b"%PDF-1.7\n..."), Ok(MediaType::Pdf));
-        assert_eq!(media_type_of(b"  <?xml version=\"1.0\"?><doc/>"), Ok(MediaType::Xml));
-        assert_eq!(media_type_of(b"{\"marks\": 91}"), Ok(MediaType::Json));
+        assert_eq!(media_type_of(b"%PDF-1.7\n...").ok(), Some(MediaType::Pdf));
+        assert_eq!(media_type_of(b"  <?xml version=\"1.0\"?><doc/>").ok(), Some(MediaType::Xml));
+        assert_eq!(media_type_of(b"{\"marks\": 91}").ok(), Some(MediaType::Json));
         assert!(media_type_of(b"\x89PNG\r\n").is_err());
         assert!(media_type_of(b"").is_err());
     }

@@ -8,9 +8,12 @@
 
 pub mod admin;
 pub mod bulk;
+mod error;
 pub mod http;
 pub mod issue;
 pub mod limits;
 pub mod monitor;
 pub mod requester;
 pub mod status;
+
+pub use error::ClientError;

@@ -12,6 +12,7 @@ use ed25519_dalek::VerifyingKey;
 use ledger::merkle::{SignedCheckpoint, verify_consistency};
 use schemas::Digest32;
 
+use crate::ClientError;
 use crate::http::JsonClient;
 
 /// What one round found for one partition.
@@ -23,44 +24,49 @@ pub enum Seen {
 }
 
 /// The round's outcome: every partition's, or the first violation.
-pub type Round = Result<Vec<(String, Seen)>, String>;
+pub type Round = Result<Vec<(String, Seen)>, ClientError>;
 
-fn load(state: &Path) -> Result<BTreeMap<String, SignedCheckpoint>, String> {
+fn load(state: &Path) -> Result<BTreeMap<String, SignedCheckpoint>, ClientError> {
+    let unusable =
+        |e: &dyn std::fmt::Display| ClientError::Input(format!("{}: {e}", state.display()));
     let text = match std::fs::read_to_string(state) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(format!("{}: {e}", state.display())),
+        Err(e) => return Err(unusable(&e)),
     };
     let notes: Vec<String> = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a monitor state file: {e}", state.display()))?;
+        .map_err(|e| unusable(&format!("not a monitor state file: {e}")))?;
     notes
         .iter()
         .map(|note| {
-            let signed = SignedCheckpoint::from_note(note.as_bytes())
-                .map_err(|e| format!("{}: {e}", state.display()))?;
+            let signed = SignedCheckpoint::from_note(note.as_bytes()).map_err(|e| unusable(&e))?;
             let c = &signed.checkpoint;
             Ok((format!("{}/{}", c.topic, c.partition), signed))
         })
         .collect()
 }
 
-fn save(state: &Path, seen: &BTreeMap<String, SignedCheckpoint>) -> Result<(), String> {
+fn save(state: &Path, seen: &BTreeMap<String, SignedCheckpoint>) -> Result<(), ClientError> {
+    let unwritable = |path: &Path, e: &dyn std::fmt::Display| {
+        ClientError::Input(format!("{}: {e}", path.display()))
+    };
     let notes: Vec<String> =
         seen.values().map(|s| String::from_utf8_lossy(&s.to_note()).into_owned()).collect();
-    let text = serde_json::to_string_pretty(&notes).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&notes).map_err(|e| unwritable(state, &e))?;
     // Written aside and renamed: a crash never leaves half a state file.
     let temporary = state.with_extension("tmp");
-    std::fs::write(&temporary, text).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, state).map_err(|e| format!("{}: {e}", state.display()))
+    std::fs::write(&temporary, text).map_err(|e| unwritable(&temporary, &e))?;
+    std::fs::rename(&temporary, state).map_err(|e| unwritable(state, &e))
 }
 
-async fn get_json(client: &JsonClient, url: &str) -> Result<serde_json::Value, String> {
+async fn get_json(client: &JsonClient, url: &str) -> Result<serde_json::Value, ClientError> {
     let uri = JsonClient::parse_url(url)?;
     let (status, body) = client.send("GET", &uri, &[], Vec::new()).await?;
     if status != 200 {
-        return Err(format!("GET {url}: HTTP {status}: {body}"));
+        return Err(ClientError::refused(status, &body));
     }
-    serde_json::from_str(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+    serde_json::from_str(&body)
+        .map_err(|e| ClientError::Answer(format!("GET {url}: not JSON: {e}")))
 }
 
 /// One round against `server`, remembering in `state`. The state is saved only when every
@@ -72,32 +78,38 @@ pub async fn round(server: &str, ledger_key: &VerifyingKey, state: &Path) -> Rou
     let latest = get_json(&client, &format!("{server}/v1/ledger/checkpoints")).await?;
     let notes = latest["checkpoints"]
         .as_array()
-        .ok_or("the service's answer has no `checkpoints` list")?
+        .ok_or_else(|| ClientError::Answer("no `checkpoints` list".to_owned()))?
         .iter()
-        .map(|c| c["note"].as_str().map(str::to_owned).ok_or("a checkpoint without its note"))
+        .map(|c| {
+            c["note"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ClientError::Answer("a checkpoint without its note".to_owned()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut outcome = Vec::new();
     for note in notes {
-        let signed = SignedCheckpoint::from_note(note.as_bytes()).map_err(|e| e.to_string())?;
+        let signed = SignedCheckpoint::from_note(note.as_bytes())
+            .map_err(|e| ClientError::Answer(e.to_string()))?;
         let c = &signed.checkpoint;
         let name = format!("{}/{}", c.topic, c.partition);
-        signed.verify(ledger_key).map_err(|e| format!("{name}: {e}"))?;
+        signed.verify(ledger_key).map_err(|e| ClientError::Check(format!("{name}: {e}")))?;
         let what = match seen.get(&name) {
             None => Seen::First { size: c.size },
             Some(old) => {
                 let o = &old.checkpoint;
                 if c.size < o.size {
-                    return Err(format!(
+                    return Err(ClientError::Check(format!(
                         "{name}: the log shrank from {} to {} records since the last round",
                         o.size, c.size
-                    ));
+                    )));
                 }
                 if c.size == o.size {
                     if c.root != o.root {
-                        return Err(format!(
+                        return Err(ClientError::Check(format!(
                             "{name}: two different roots signed for {} records ({} and {}): the history was rewritten",
                             c.size, o.root, c.root
-                        ));
+                        )));
                     }
                     Seen::Same { size: c.size }
                 } else {
@@ -108,16 +120,22 @@ pub async fn round(server: &str, ledger_key: &VerifyingKey, state: &Path) -> Rou
                     let answer = get_json(&client, &url).await?;
                     let proof = answer["proof"]
                         .as_array()
-                        .ok_or("a consistency answer without its proof")?
+                        .ok_or_else(|| {
+                            ClientError::Answer("a consistency answer without its proof".to_owned())
+                        })?
                         .iter()
                         .map(|h| h.as_str().and_then(|h| Digest32::from_hex(h).ok()))
                         .collect::<Option<Vec<_>>>()
-                        .ok_or("a consistency proof holds hashes of 64 hex digits")?;
+                        .ok_or_else(|| {
+                            ClientError::Answer(
+                                "a consistency proof holds hashes of 64 hex digits".to_owned(),
+                            )
+                        })?;
                     verify_consistency(o.size, c.size, &o.root, &c.root, &proof).map_err(|e| {
-                        format!(
+                        ClientError::Check(format!(
                             "{name}: the tree of {} records does not extend the one of {} seen before: {e}",
                             c.size, o.size
-                        )
+                        ))
                     })?;
                     Seen::Grew { from: o.size, to: c.size }
                 }

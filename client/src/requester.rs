@@ -8,6 +8,7 @@ use ed25519_dalek::SigningKey;
 use ledger::crypto::{key_id_of, sign_event};
 use schemas::*;
 
+use crate::ClientError;
 use crate::http::JsonClient;
 
 #[derive(Clone)]
@@ -75,13 +76,13 @@ impl RequesterClient {
         method: &str,
         path_and_query: &str,
         body: Vec<u8>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ClientError> {
         let url = JsonClient::parse_url(&format!("{}{path_and_query}", self.server))?;
         let headers = self.headers(method, path_and_query, &body);
         self.http.send(method, &url, &headers, body).await
     }
 
-    fn envelope(&self, payload: Payload) -> Result<Vec<u8>, String> {
+    fn envelope(&self, payload: Payload) -> Result<Vec<u8>, ClientError> {
         let mut id = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
         let event = Event {
@@ -91,12 +92,12 @@ impl RequesterClient {
             key_id: key_id_of(&self.key.verifying_key()),
             payload,
         };
-        let envelope = sign_event(event, &self.key, None).map_err(|e| e.to_string())?;
+        let envelope = sign_event(event, &self.key, None)?;
         Ok(serde_json::json!({ "envelope": envelope }).to_string().into_bytes())
     }
 
     /// The locker of a citizen known by username.
-    pub async fn lookup(&self, username: &str) -> Result<Answer, String> {
+    pub async fn lookup(&self, username: &str) -> Result<Answer, ClientError> {
         self.call("GET", &format!("/v1/requester/lockers/{username}"), vec![]).await
     }
 
@@ -107,7 +108,7 @@ impl RequesterClient {
         items: Vec<ConsentItem>,
         purpose: Purpose,
         expires_in_days: u32,
-    ) -> Result<(Answer, Id16), String> {
+    ) -> Result<(Answer, Id16), ClientError> {
         let mut consent = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut consent);
         let consent_id = Id16(consent);
@@ -125,7 +126,7 @@ impl RequesterClient {
         Ok((self.call("POST", "/v1/requester/consents", body).await?, consent_id))
     }
 
-    pub async fn consents(&self) -> Result<Answer, String> {
+    pub async fn consents(&self) -> Result<Answer, ClientError> {
         self.call("GET", "/v1/requester/consents?limit=200", vec![]).await
     }
 
@@ -136,7 +137,7 @@ impl RequesterClient {
         locker: LockerId,
         document: DocRef,
         content_hash: Digest32,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ClientError> {
         let payload = Payload::DocumentAccessed(DocumentAccessed {
             consent_id,
             requester: self.id.clone(),
@@ -149,29 +150,30 @@ impl RequesterClient {
     }
 
     /// Reads every document granted under `consent_id`, as the consent listing names them.
-    pub async fn fetch_all(&self, consent_id: Id16) -> Result<Vec<Answer>, String> {
+    pub async fn fetch_all(&self, consent_id: Id16) -> Result<Vec<Answer>, ClientError> {
         let (status, listing) = self.consents().await?;
         if status != 200 {
-            return Err(format!("listing consents: HTTP {status}: {listing}"));
+            return Err(ClientError::refused(status, &listing));
         }
-        let listing: serde_json::Value =
-            serde_json::from_str(&listing).map_err(|e| e.to_string())?;
+        let answer =
+            |e: &dyn std::fmt::Display| ClientError::Answer(format!("the consent listing: {e}"));
+        let listing: serde_json::Value = serde_json::from_str(&listing).map_err(|e| answer(&e))?;
         let wanted = consent_id.to_hex();
         let consent = listing["items"]
             .as_array()
             .and_then(|items| items.iter().find(|c| c["id"] == wanted.as_str()))
-            .ok_or_else(|| format!("no consent {wanted} among yours"))?;
+            .ok_or_else(|| ClientError::Input(format!("no consent {wanted} among yours")))?;
         let locker = LockerId::parse(consent["locker"].as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| answer(&e))?;
         let mut answers = Vec::new();
         for granted in consent["granted"].as_array().cloned().unwrap_or_default() {
             let document = match (granted["uri"].as_str(), granted["upload_id"].as_str()) {
-                (Some(uri), _) => DocRef::Issued(DocUri::parse(uri).map_err(|e| e.to_string())?),
-                (_, Some(id)) => DocRef::Uploaded(Id16::from_hex(id).map_err(|e| e.to_string())?),
+                (Some(uri), _) => DocRef::Issued(DocUri::parse(uri).map_err(|e| answer(&e))?),
+                (_, Some(id)) => DocRef::Uploaded(Id16::from_hex(id).map_err(|e| answer(&e))?),
                 _ => continue,
             };
             let Some(hash) = granted["content_hash"].as_str() else { continue };
-            let hash = Digest32::from_hex(hash).map_err(|e| e.to_string())?;
+            let hash = Digest32::from_hex(hash).map_err(|e| answer(&e))?;
             answers.push(self.fetch(consent_id, locker, document, hash).await?);
         }
         Ok(answers)
@@ -183,7 +185,7 @@ impl RequesterClient {
         &self,
         last_event_id: Option<&str>,
         mut each: impl FnMut(&str) -> bool,
-    ) -> Result<u16, String> {
+    ) -> Result<u16, ClientError> {
         use http_body_util::BodyExt;
         let path = "/v1/requester/events";
         let url = JsonClient::parse_url(&format!("{}{path}", self.server))?;
@@ -195,7 +197,10 @@ impl RequesterClient {
         let status = response.status().as_u16();
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| e.to_string())?;
+            let frame = frame.map_err(|e| ClientError::Transport {
+                url: url.to_string(),
+                reason: format!("the stream broke off: {e}"),
+            })?;
             if let Ok(data) = frame.into_data()
                 && !each(&String::from_utf8_lossy(&data))
             {

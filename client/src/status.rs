@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use crate::ClientError;
+
 /// What `POST /v1/ledger/status` of `server` says of a bundle's document, in a line (for
 /// `locker verify-bundle --status-from`).
-pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, String> {
+pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, ClientError> {
     let url = crate::http::JsonClient::parse_url(&format!(
         "{}/v1/ledger/status",
         server.trim_end_matches('/')
@@ -15,11 +17,11 @@ pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, String>
         crate::http::JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS));
     let headers = [("content-type", "application/json".to_owned())];
     let (code, body) = client.send("POST", &url, &headers, bundle).await?;
-    let answer: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| format!("{url}: HTTP {code}, not JSON: {e}"))?;
     if code != 200 {
-        return Err(format!("{url}: HTTP {code}: {}", answer["message"].as_str().unwrap_or(&body)));
+        return Err(ClientError::refused(code, &body));
     }
+    let answer: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| ClientError::Answer(format!("{url}: not JSON: {e}")))?;
     let mut line = answer["status"].as_str().unwrap_or("unknown").to_owned();
     if let Some(reason) = answer["revoked_reason"].as_str() {
         line += &format!(" ({reason})");
