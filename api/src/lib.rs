@@ -129,6 +129,80 @@ pub struct Services {
     pub share_views: Arc<quota::Quota<schemas::Id16>>,
 }
 
+/// What a deployment (or a test) provides; the rest of the services start from the limits.
+pub struct Core {
+    pub views: Arc<Views>,
+    pub partitions: Arc<RwLock<Vec<PartitionStatus>>>,
+    pub appender: Arc<dyn write::Appender>,
+    pub vault: Arc<vault::Vault>,
+    pub clock: Arc<dyn ledger::clock::Clock>,
+    pub nonces: Arc<Nonces>,
+    pub accounts: Arc<accounts::Accounts>,
+    pub otp: Arc<dyn otp::OtpSender>,
+    pub kyc: Option<Arc<dyn aadhaar::KycProvider>>,
+    pub platform: ed25519_dalek::SigningKey,
+    pub writes: Arc<guard::WriteGuard>,
+    pub files: Arc<files::Files>,
+    pub proofs: Arc<dyn transparency::Proofs>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// The services over `core`, with every bound, quota and memory at the service's limits
+    /// (a test may lower one after).
+    pub fn new(core: Core) -> Services {
+        let Core {
+            views,
+            partitions,
+            appender,
+            vault,
+            clock,
+            nonces,
+            accounts,
+            otp,
+            kyc,
+            platform,
+            writes,
+            files,
+            proofs,
+        } = core;
+        Services {
+            views,
+            metrics: Arc::new(Metrics::default()),
+            partitions,
+            appender,
+            vault,
+            clock,
+            nonces,
+            accounts,
+            otp,
+            otp_limits: Arc::new(otp::SendLimits::default()),
+            kyc,
+            aadhaar_challenges: Arc::new(aadhaar::Challenges::default()),
+            seen_signatures: Arc::new(replay::SeenSignatures::default()),
+            platform_secret: platform_secret(&platform),
+            platform: Arc::new(platform),
+            signup_lock: Arc::new(tokio::sync::Mutex::new(())),
+            writes,
+            files,
+            streams: Arc::new(quota::StreamSlots::new(
+                limits::SSE_STREAMS_MAX,
+                limits::SSE_STREAMS_PER_REQUESTER_MAX,
+            )),
+            pages: Default::default(),
+            proofs,
+            bulk: Arc::new(tokio::sync::Semaphore::new(limits::BULK_BATCHES_IN_FLIGHT)),
+            aadhaar_quota: Arc::new(quota::Quota::per_hour(limits::AADHAAR_REFERENCES_PER_HOUR)),
+            share_views: Arc::new(quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
+        }
+    }
+}
+
 /// The platform's keyed-hash secret, derived from its signing key.
 pub fn platform_secret(platform: &ed25519_dalek::SigningKey) -> [u8; 32] {
     blake3::derive_key("locker platform references v1", &platform.to_bytes())

@@ -12,7 +12,7 @@ use projections::{Projector, Views};
 use rand_core::{OsRng, RngCore};
 
 use crate::vault::Vault;
-use crate::{AppState, Metrics, Services, app};
+use crate::{AppState, Services, app};
 
 /// Why the service could not start (or stopped): the step, and what went wrong in it.
 #[derive(Debug, thiserror::Error)]
@@ -312,50 +312,35 @@ fn build_state<L: Log>(
     partitions: &Arc<RwLock<Vec<projections::PartitionStatus>>>,
     proofs: &Arc<crate::transparency::Transparency<L>>,
 ) -> Result<AppState, ServeError> {
-    Ok(AppState::new(Services {
+    let otp: Arc<dyn crate::otp::OtpSender> = match &config.otp_gateway {
+        Some(url) => {
+            Arc::new(crate::otp::HttpSender::new(url).map_err(Reason).step("use --otp-gateway")?)
+        }
+        None => {
+            tracing::warn!(
+                "no --otp-gateway: one-time passwords are written to the server log (demo/development only)"
+            );
+            Arc::new(crate::otp::LogSender)
+        }
+    };
+    Ok(AppState::new(Services::new(crate::Core {
         views: Arc::clone(projector.views()),
-        metrics: Arc::new(Metrics::default()),
         partitions: Arc::clone(partitions),
         appender: stores.ledger,
         vault: stores.vault,
         clock: Arc::new(ledger::clock::SystemClock),
         nonces: Arc::new(crate::Nonces::from_os()),
         accounts: stores.accounts,
-        otp: match &config.otp_gateway {
-            Some(url) => Arc::new(
-                crate::otp::HttpSender::new(url).map_err(Reason).step("use --otp-gateway")?,
-            ),
-            None => {
-                tracing::warn!(
-                    "no --otp-gateway: one-time passwords are written to the server log (demo/development only)"
-                );
-                Arc::new(crate::otp::LogSender)
-            }
-        },
-        platform_secret: crate::platform_secret(&stores.platform),
-        platform: Arc::new(stores.platform),
-        signup_lock: Arc::new(tokio::sync::Mutex::new(())),
+        otp,
+        kyc,
+        platform: stores.platform,
         writes: Arc::new(crate::guard::WriteGuard::new(
             ledger_config.clone(),
             Arc::new(projector.clone()),
         )),
         files: stores.files,
-        streams: Arc::new(crate::quota::StreamSlots::new(
-            crate::limits::SSE_STREAMS_MAX,
-            crate::limits::SSE_STREAMS_PER_REQUESTER_MAX,
-        )),
-        pages: Default::default(),
         proofs: Arc::clone(proofs) as _,
-        bulk: Arc::new(tokio::sync::Semaphore::new(crate::limits::BULK_BATCHES_IN_FLIGHT)),
-        aadhaar_quota: Arc::new(crate::quota::Quota::per_hour(
-            crate::limits::AADHAAR_REFERENCES_PER_HOUR,
-        )),
-        share_views: Arc::new(crate::quota::Quota::per_hour(crate::limits::SHARE_VIEWS_PER_HOUR)),
-        otp_limits: Arc::new(crate::otp::SendLimits::default()),
-        seen_signatures: Arc::new(crate::replay::SeenSignatures::default()),
-        aadhaar_challenges: Arc::new(crate::aadhaar::Challenges::default()),
-        kyc,
-    }))
+    })))
 }
 
 /// The background jobs, on one `JoinSet` with one stop signal.

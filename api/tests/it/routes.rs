@@ -1,7 +1,7 @@
 use std::sync::{Arc, RwLock};
 
 use api::vault::Vault;
-use api::{AppState, Metrics, app};
+use api::{AppState, app};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -146,9 +146,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
         Arc::clone(&proofs)
             .run(Arc::new(platform.clone()), Arc::clone(&clock) as Arc<dyn ledger::clock::Clock>),
     );
-    let state = AppState::new(api::Services {
+    let mut services = api::Services::new(api::Core {
         views: Arc::clone(projector.views()),
-        metrics: Arc::new(Metrics::default()),
         partitions,
         appender: Arc::clone(&ledger) as _,
         vault,
@@ -163,9 +162,8 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
             Arc::new(accounts)
         },
         otp,
-        platform_secret: api::platform_secret(&platform),
-        platform: Arc::new(platform.clone()),
-        signup_lock: Arc::new(tokio::sync::Mutex::new(())),
+        kyc: Some(kyc),
+        platform: platform.clone(),
         writes: Arc::new(api::guard::WriteGuard::new(config.clone(), Arc::new(projector.clone()))),
         files: {
             let files = api::files::Files::open(dir.path().join("files")).expect("files");
@@ -174,19 +172,13 @@ pub async fn fixture_with_otp(otp: Arc<dyn api::otp::OtpSender>) -> Fixture {
             }
             Arc::new(files)
         },
-        // Few, so that tests reach the bound (the service has `limits::SSE_STREAMS_MAX`).
-        streams: Arc::new(api::quota::StreamSlots::new(STREAMS_MAX, STREAMS_PER_REQUESTER_MAX)),
-        pages: Default::default(),
         proofs: proofs as _,
-        bulk: Arc::new(tokio::sync::Semaphore::new(api::limits::BULK_BATCHES_IN_FLIGHT)),
-        // Small, so that tests reach it.
-        aadhaar_quota: Arc::new(api::quota::Quota::per_hour(5_000)),
-        share_views: Arc::new(api::quota::Quota::per_hour(api::limits::SHARE_VIEWS_PER_HOUR)),
-        otp_limits: Arc::new(api::otp::SendLimits::default()),
-        seen_signatures: Arc::new(api::replay::SeenSignatures::default()),
-        aadhaar_challenges: Arc::new(api::aadhaar::Challenges::default()),
-        kyc: Some(kyc),
     });
+    // Few streams and a small Aadhaar quota, so that tests reach the bounds.
+    services.streams =
+        Arc::new(api::quota::StreamSlots::new(STREAMS_MAX, STREAMS_PER_REQUESTER_MAX));
+    services.aadhaar_quota = Arc::new(api::quota::Quota::per_hour(5_000));
+    let state = AppState::new(services);
     Fixture {
         _dir: dir,
         state,
