@@ -44,7 +44,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(code = %self.code, message = %self.message, "request failed");
+            tracing::error!(code = self.code.code(), message = %self.message, "request failed");
         }
         // A 5xx tells the client what kind of failure, never internal details.
         let message = if status.is_server_error() {

@@ -68,7 +68,7 @@ pub async fn run(state: AppState) {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(code = %e.code, message = %e.message, "consent expiry sweep failed; retrying later");
+                    tracing::warn!(code = e.code.code(), message = %e.message, "consent expiry sweep failed; retrying later");
                     break;
                 }
             }

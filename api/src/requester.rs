@@ -401,7 +401,7 @@ impl Stream {
                 return None;
             }
             if let Err(e) = self.refill() {
-                tracing::warn!(code = %e.code, message = %e.message, "event stream stopped");
+                tracing::warn!(code = e.code.code(), message = %e.message, "event stream stopped");
                 return None;
             }
             if self.pending.is_empty() {

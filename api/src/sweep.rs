@@ -90,7 +90,7 @@ pub async fn run(state: AppState, cursor: std::path::PathBuf) {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(code = %e.code, message = %e.message, "file sweep failed; retrying later");
+                    tracing::warn!(code = e.code.code(), message = %e.message, "file sweep failed; retrying later");
                     break;
                 }
             }

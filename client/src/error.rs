@@ -7,15 +7,15 @@ use wire::ErrorCode;
 #[non_exhaustive]
 pub enum ClientError {
     /// A URL the client cannot use (only plain http:// is supported).
-    #[error("URL {url:?}: {reason}")]
+    #[error("URL {url}: {reason}")]
     Url { url: String, reason: String },
     /// The service could not be reached, or did not answer in time.
     #[error("{url}: {reason}")]
     Transport { url: String, reason: String },
-    /// The service refused: its status, its code (when it is one the contract names), and its
-    /// message.
-    #[error("HTTP {status}{}: {message}", code.map(|c| format!(" {c}")).unwrap_or_default())]
-    Refused { status: u16, code: Option<ErrorCode>, message: String },
+    /// The service refused what the client was `doing`: its status, its code (when it is one
+    /// the contract names), and its message.
+    #[error("{doing}: HTTP {status}{}: {message}", code.map(|c| format!(" {c}")).unwrap_or_default())]
+    Refused { doing: String, status: u16, code: Option<ErrorCode>, message: String },
     /// The service's answer is not what the contract says.
     #[error("unexpected answer: {0}")]
     Answer(String),
@@ -36,13 +36,20 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A refusal from the service's `{code, message}` answer (or its raw text).
-    pub fn refused(status: u16, body: &str) -> ClientError {
+    /// A refusal of what the client was `doing`, from the service's `{code, message}` answer
+    /// (or its raw text). The code's variant is the one with that string and that status.
+    pub fn refused(doing: impl Into<String>, status: u16, body: &str) -> ClientError {
         let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
         let field = |name: &str| parsed.as_ref().and_then(|v| v[name].as_str()).map(str::to_owned);
+        let code = field("code").and_then(|code| {
+            let mut same = ErrorCode::ALL.iter().copied().filter(|known| known.code() == code);
+            let first = same.clone().next();
+            same.find(|known| known.status() == status).or(first)
+        });
         ClientError::Refused {
+            doing: doing.into(),
             status,
-            code: field("code").and_then(|code| ErrorCode::from_code(&code)),
+            code,
             message: field("message").unwrap_or_else(|| body.to_owned()),
         }
     }
@@ -66,11 +73,18 @@ mod tests {
 
     #[test]
     fn a_refusal_keeps_the_contracts_code_and_the_message() {
-        let e = ClientError::refused(403, r#"{"code":"consent_revoked","message":"revoked"}"#);
+        let body = r#"{"code":"consent_revoked","message":"revoked"}"#;
+        let e = ClientError::refused("reading", 403, body);
         assert_eq!(e.code(), Some(ErrorCode::ConsentRevoked));
-        assert_eq!(e.to_string(), "HTTP 403 consent_revoked: revoked");
-        let e = ClientError::refused(502, "Bad Gateway");
+        assert_eq!(e.to_string(), "reading: HTTP 403 consent_revoked: revoked");
+        let e = ClientError::refused("asking", 502, "Bad Gateway");
         assert_eq!(e.code(), None);
-        assert_eq!(e.to_string(), "HTTP 502: Bad Gateway");
+        assert_eq!(e.to_string(), "asking: HTTP 502: Bad Gateway");
+        // A code answered with two statuses is the variant of the status it came with.
+        let streams = r#"{"code":"too_many_streams","message":"m"}"#;
+        for status in [429, 503] {
+            let code = ClientError::refused("x", status, streams).code().expect("code");
+            assert_eq!((code.code(), code.status()), ("too_many_streams", status));
+        }
     }
 }

@@ -55,7 +55,7 @@ async fn aadhaar_reference(
     )
     .await?;
     if status != 200 {
-        return Err(ClientError::refused(status, &answer));
+        return Err(ClientError::refused("the Aadhaar number", status, &answer));
     }
     let bad = |e: &dyn std::fmt::Display| ClientError::Answer(format!("an Aadhaar reference: {e}"));
     let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| bad(&e))?;

@@ -63,7 +63,7 @@ async fn get_json(client: &JsonClient, url: &str) -> Result<serde_json::Value, C
     let uri = JsonClient::parse_url(url)?;
     let (status, body) = client.send("GET", &uri, &[], Vec::new()).await?;
     if status != 200 {
-        return Err(ClientError::refused(status, &body));
+        return Err(ClientError::refused(format!("GET {url}"), status, &body));
     }
     serde_json::from_str(&body)
         .map_err(|e| ClientError::Answer(format!("GET {url}: not JSON: {e}")))

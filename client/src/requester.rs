@@ -153,7 +153,7 @@ impl RequesterClient {
     pub async fn fetch_all(&self, consent_id: Id16) -> Result<Vec<Answer>, ClientError> {
         let (status, listing) = self.consents().await?;
         if status != 200 {
-            return Err(ClientError::refused(status, &listing));
+            return Err(ClientError::refused("listing consents", status, &listing));
         }
         let answer =
             |e: &dyn std::fmt::Display| ClientError::Answer(format!("the consent listing: {e}"));

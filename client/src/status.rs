@@ -18,7 +18,7 @@ pub async fn ask_status(server: &str, bundle: Vec<u8>) -> Result<String, ClientE
     let headers = [("content-type", "application/json".to_owned())];
     let (code, body) = client.send("POST", &url, &headers, bundle).await?;
     if code != 200 {
-        return Err(ClientError::refused(code, &body));
+        return Err(ClientError::refused(format!("POST {url}"), code, &body));
     }
     let answer: serde_json::Value = serde_json::from_str(&body)
         .map_err(|e| ClientError::Answer(format!("{url}: not JSON: {e}")))?;
