@@ -188,26 +188,8 @@ pub fn report_json(verdict: &Verdict) -> String {
     serde_json::to_string_pretty(&dto).unwrap_or_else(|e| unreachable!("a report serialises: {e}"))
 }
 
-/// The ledger key an auditor trusts: given in hex, or read from `DATA/platform.key`.
-pub fn trusted_ledger_key(
-    data: &std::path::Path,
-    hex_text: Option<&str>,
-) -> Result<ed25519_dalek::VerifyingKey, String> {
-    match hex_text {
-        Some(hex_text) => {
-            verifier::parse_hex_key(hex_text).map_err(|e| format!("--ledger-key: {e}"))
-        }
-        None => {
-            let path = data.join("platform.key");
-            ledger::keyfile::read(&path)
-                .map(|key| key.verifying_key())
-                .map_err(|e| format!("{e} (or give --ledger-key)"))
-        }
-    }
-}
-
 fn ledger_key(args: &AuditArgs) -> Result<ed25519_dalek::VerifyingKey, String> {
-    trusted_ledger_key(&args.data, args.ledger_key.as_deref())
+    client::trust::trusted_ledger_key(&args.data, args.ledger_key.as_deref())
 }
 
 async fn run<L: Log>(

@@ -106,7 +106,7 @@ pub const FILE_SWEEP_AFTER_MS: i64 = 60_000;
 /// Bulk issuance: rows per batch (one `Ledger::append`, within its 4,096), the bytes of a
 /// batch (rows of a few KB each), and batches processed at once (the others wait: that is
 /// the back-pressure on senders).
-pub const BULK_BATCH_ROWS_MAX: usize = 2_000;
+pub use wire::limits::BULK_BATCH_ROWS_MAX;
 pub const BULK_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
 /// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.

@@ -12,8 +12,8 @@ pub(crate) async fn run(cli: IssueCli) -> anyhow::Result<()> {
 }
 
 async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
-    if args.batch_rows == 0 || args.batch_rows > api::limits::BULK_BATCH_ROWS_MAX {
-        anyhow::bail!("--batch-rows: between 1 and {}", api::limits::BULK_BATCH_ROWS_MAX);
+    if args.batch_rows == 0 || args.batch_rows > wire::limits::BULK_BATCH_ROWS_MAX {
+        anyhow::bail!("--batch-rows: between 1 and {}", wire::limits::BULK_BATCH_ROWS_MAX);
     }
     let request = client::bulk::BulkRequest {
         server: args.server,

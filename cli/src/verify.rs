@@ -8,8 +8,8 @@ use crate::args::{MonitorArgs, VerifyBundleArgs};
 
 pub(crate) async fn bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
     let VerifyBundleArgs { file, ledger_key, data, document, status_from } = args;
-    let key =
-        api::audit::trusted_ledger_key(&data, ledger_key.as_deref()).map_err(anyhow::Error::msg)?;
+    let key = client::trust::trusted_ledger_key(&data, ledger_key.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let read = |path: &PathBuf| {
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
@@ -37,7 +37,7 @@ pub(crate) async fn bundle(args: VerifyBundleArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
     let MonitorArgs { server, ledger_key, state } = args;
-    let key = api::audit::trusted_ledger_key(std::path::Path::new("."), Some(&ledger_key))
+    let key = client::trust::trusted_ledger_key(std::path::Path::new("."), Some(&ledger_key))
         .map_err(anyhow::Error::msg)?;
     match client::monitor::round(&server, &key, &state).await {
         Ok(partitions) => {

@@ -15,5 +15,6 @@ pub mod limits;
 pub mod monitor;
 pub mod requester;
 pub mod status;
+pub mod trust;
 
 pub use error::ClientError;
