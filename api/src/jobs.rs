@@ -65,22 +65,36 @@ impl Jobs {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn every_job_stops_on_the_signal() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_job_stops_on_the_signal_and_one_past_the_bound_is_aborted() {
+        // Stopped at its await point: the job's future (and what it holds) is dropped.
+        let held = std::sync::Arc::new(());
         let mut jobs = Jobs::default();
         let mut signal = jobs.stop_signal();
         let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
-        // One job ends itself on the signal; the other is stopped at its await point.
         jobs.spawn("watching", async move {
             let _ = signal.wait_for(|stopping| *stopping).await;
             let _ = done.send(());
         });
-        jobs.spawn("looping", async {
+        let looping = std::sync::Arc::clone(&held);
+        jobs.spawn("looping", async move {
+            let _held = looping;
             loop {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
         assert_eq!(jobs.stop(5_000).await, 0, "every job stopped within the bound");
-        assert!(finished.recv().await.is_none() || finished.try_recv().is_err());
+        assert_eq!(std::sync::Arc::strong_count(&held), 1, "the looping job was dropped");
+        // Either the job saw the signal and finished its step, or it was dropped: never left.
+        let _ = finished.try_recv();
+        assert!(finished.recv().await.is_none(), "no job is still running");
+
+        // A job that does not reach an await point within the bound is counted and aborted.
+        let mut jobs = Jobs::default();
+        jobs.spawn("stuck", async {
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(jobs.stop(10).await, 1, "the stuck job is reported");
     }
 }
