@@ -222,7 +222,7 @@ pub fn raw_verify_rate(count: usize) -> anyhow::Result<f64> {
 pub struct DemoServer {
     pub base: String,
     runtime: tokio::runtime::Runtime,
-    server: tokio::task::JoinHandle<Result<(), api::server::ServeError>>,
+    server: tokio::task::JoinHandle<Result<(), server::server::ServeError>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -236,7 +236,7 @@ impl DemoServer {
             .enable_all()
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = api::server::ServeConfig {
+        let config = server::server::ServeConfig {
             data: data.to_path_buf(),
             listen,
             kafka: None,
@@ -246,7 +246,7 @@ impl DemoServer {
             kyc: None,
         };
         let server = runtime.spawn(async move {
-            api::server::serve(config, async move {
+            server::server::serve(config, async move {
                 let _ = stopped.await;
             })
             .await
@@ -275,8 +275,9 @@ impl DemoServer {
         let http = client::http::JsonClient::new(std::time::Duration::from_secs(30));
         let login = client::http::JsonClient::parse_url(&format!("{}/v1/citizen/login", self.base))
             .map_err(anyhow::Error::msg)?;
-        let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD })
-            .to_string();
+        let body =
+            serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD })
+                .to_string();
         let (status, session) = http.post(&login, body).await.map_err(anyhow::Error::msg)?;
         anyhow::ensure!(status == 200, "login: {session}");
         let session: serde_json::Value = serde_json::from_str(&session)?;

@@ -2,7 +2,7 @@
 // marksheet's bundle; compare with `cargo bench -p locker-benches --bench ledger -- bundle`
 // (native, beside a raw Ed25519 verification).
 import fs from "fs";
-// Usage: node benches/wasm/verify.mjs <verifier.wasm>  (built by api/build.rs into
+// Usage: node benches/wasm/verify.mjs <verifier.wasm>  (built by server/build.rs into
 //   $CARGO_TARGET_DIR/verifier-wasm/wasm32-unknown-unknown/wasm/verifier.wasm)
 const wasm = fs.readFileSync(process.argv[2]);
 const { instance } = await WebAssembly.instantiate(wasm, {});

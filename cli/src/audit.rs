@@ -7,7 +7,7 @@ use crate::args::AuditVerifyArgs;
 pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
     let AuditVerifyArgs { data, kafka, topic_prefix, ledger_key, report, resume_from, no_views } =
         args;
-    let args = api::audit::AuditArgs {
+    let args = server::app::audit::AuditArgs {
         data,
         kafka,
         topic_prefix,
@@ -22,14 +22,14 @@ pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let verdict = api::audit::verify(&args, |done, total| {
+    let verdict = server::app::audit::verify(&args, |done, total| {
         bar.set_length(total.max(done));
         bar.set_position(done);
     })
     .await
     .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
-    let json = api::audit::report_json(&verdict);
+    let json = server::app::audit::report_json(&verdict);
     if let Some(path) = report {
         std::fs::write(&path, &json)
             .map_err(|e| anyhow::anyhow!("--report {}: {e}", path.display()))?;
@@ -45,15 +45,15 @@ pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
         result.records as f64 / seconds.max(1e-9)
     );
     match &verdict.views {
-        api::audit::ViewsCheck::NotCompared(why) => {
+        server::app::audit::ViewsCheck::NotCompared(why) => {
             println!("locker audit: views not compared ({why})");
         }
-        api::audit::ViewsCheck::Compared { live, rebuilt, records } if live == rebuilt => {
+        server::app::audit::ViewsCheck::Compared { live, rebuilt, records } if live == rebuilt => {
             println!(
                 "locker audit: views match a rebuild from the log ({records} records, digest {live})"
             );
         }
-        api::audit::ViewsCheck::Compared { live, rebuilt, .. } => {
+        server::app::audit::ViewsCheck::Compared { live, rebuilt, .. } => {
             println!(
                 "locker audit: FAILED: the live views (digest {live}) differ from a rebuild from the same log positions (digest {rebuilt})"
             );

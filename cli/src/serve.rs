@@ -17,12 +17,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } = args;
     let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
         (Some(provider), Some(authority_key), Some(aua)) => {
-            Some(api::server::KycSettings { provider, authority_key, aua })
+            Some(server::server::KycSettings { provider, authority_key, aua })
         }
         _ => None,
     };
     let config =
-        api::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix, kyc };
+        server::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix, kyc };
     // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let shutdown = async move {
@@ -31,12 +31,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ = terminate.recv() => {}
         }
     };
-    Ok(api::server::serve(config, shutdown).await?)
+    Ok(server::server::serve(config, shutdown).await?)
 }
 
 pub(crate) async fn uidai_reference(args: UidaiArgs) -> anyhow::Result<()> {
     let UidaiArgs { residents, key, listen, aua, sms_gateway, exit_with_stdin } = args;
-    let args = api::uidai::AuthorityArgs {
+    let args = server::http::uidai::AuthorityArgs {
         residents,
         key,
         listen,
@@ -44,5 +44,5 @@ pub(crate) async fn uidai_reference(args: UidaiArgs) -> anyhow::Result<()> {
         sms_gateway,
         exit_with_stdin,
     };
-    api::uidai::run_authority(args).await.map_err(anyhow::Error::msg)
+    server::http::uidai::run_authority(args).await.map_err(anyhow::Error::msg)
 }

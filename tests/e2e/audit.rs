@@ -249,7 +249,8 @@ async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
     let client = client::http::JsonClient::new(Duration::from_secs(30));
     let login =
         client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let body =
+        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
     let (_, session) = client.post(&login, body.to_string()).await.expect("login");
     let token: serde_json::Value = serde_json::from_str(&session).expect("json");
     let auth = [("authorization", format!("Bearer {}", token["token"].as_str().expect("token")))];

@@ -45,7 +45,7 @@ impl Demo {
         );
         std::fs::write(
             residents.join("residents.jsonl"),
-            format!("{}\n{asha}\n", api::uidai::DEMO_RESIDENTS),
+            format!("{}\n{asha}\n", server::http::uidai::DEMO_RESIDENTS),
         )
         .expect("residents");
         let server = serve(&data, &gateway_url, kafka);
@@ -66,7 +66,8 @@ impl Service {
     async fn asha(url: &str) -> Self {
         let client = JsonClient::new(Duration::from_secs(60));
         let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-        let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+        let body =
+            serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
         let (_, session) = client.post(&login, body.to_string()).await.expect("login");
         let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
             .as_str()
@@ -475,13 +476,13 @@ async fn rows_produced_straight_to_the_kafka_inbox_land_or_become_dead_letters()
     .await
     .expect("kafka");
     let dead = format!("{prefix}.dead-letter");
-    reader.create_topic(&dead, api::limits::INBOX_PARTITIONS).await.expect("topic");
+    reader.create_topic(&dead, server::limits::INBOX_PARTITIONS).await.expect("topic");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let letters = loop {
         let mut letters = Vec::new();
-        for partition in 0..api::limits::INBOX_PARTITIONS {
+        for partition in 0..server::limits::INBOX_PARTITIONS {
             for record in reader.read(&dead, partition, 0, 100).await.expect("read") {
-                let letter: api::inbox::DeadLetter =
+                let letter: server::jobs::inbox::DeadLetter =
                     serde_json::from_slice(&record.value).expect("a dead letter");
                 // Kept like the ledger, so without the holder's name or marks.
                 let kept = letter.record.clone().unwrap_or_default();

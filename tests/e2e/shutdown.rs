@@ -15,7 +15,8 @@ const UPLOAD_BYTES: usize = 256 * 1024;
 async fn login(base: &str) -> String {
     let client = JsonClient::new(Duration::from_secs(30));
     let url = JsonClient::parse_url(&format!("{base}/v1/citizen/login")).expect("url");
-    let body = serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD });
+    let body =
+        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
     let (status, answer) = client.post(&url, body.to_string()).await.expect("login");
     assert_eq!(status, 200, "{answer}");
     let answer: serde_json::Value = serde_json::from_str(&answer).expect("json");

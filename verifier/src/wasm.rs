@@ -1,4 +1,4 @@
-//! The verifier's WebAssembly interface, for the web page (`api/web/verify.js`).
+//! The verifier's WebAssembly interface, for the web page (`server/web/verify.js`).
 //!
 //! No bindings generator: three exports over one input and one output buffer, so the page's
 //! glue is a dozen lines and the build needs nothing but cargo and the wasm32 target.

@@ -3,7 +3,7 @@
 //!
 //! This module builds signature bases and checks signatures; it does not know who a key
 //! belongs to. The policy of what a locker request must cover lives in the server
-//! (`api/src/signed.rs`).
+//! (`server/src/http/signed.rs`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -6,7 +6,7 @@
 //! more marksheets pushed through the issuer endpoint); the clients run on another runtime.
 //! Both share the machine's cores, as a server and a load generator on one machine do.
 //!
-//! My Certificates is served from a page cache stamped with log positions (`api::cache`), so
+//! My Certificates is served from a page cache stamped with log positions (`server::store::cache`), so
 //! a citizen reading an unchanged locker repeatedly, as here, is served the rendered page.
 //! Before that cache, on this machine, the same run gave 16% of the trivial endpoint (the
 //! render of 50 documents to JSON costs about 90 us of CPU).

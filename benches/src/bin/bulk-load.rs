@@ -242,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
         &client,
         &format!("{url}/v1/citizen/login"),
         &[("content-type", "application/json".to_owned())],
-        serde_json::json!({ "username": "asha", "password": api::demo::DEMO_PASSWORD })
+        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD })
             .to_string()
             .into_bytes(),
     )

@@ -1,0 +1,360 @@
+//! Bulk issuance's path, for HTTP batches and the Kafka inbox alike: rows parsed and checked on
+//! all cores; ids looked up, so a re-run is told apart from a conflicting document; sealing keys
+//! fetched or created in one synced write; events sealed; one `Ledger::append` that verifies
+//! signatures in parallel batches and writes with one group commit. Every row gets its own verdict,
+//! in order; bad rows never stop good ones.
+
+use crate::app::error::invalid_event;
+use crate::app::error::ledger_error;
+use crate::app::issuance::{PushBody, committed_personal};
+use crate::{AppError, AppState};
+use ledger::{Appended, LedgerError};
+use rayon::prelude::*;
+use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
+use serde::Serialize;
+use std::collections::HashMap;
+use wire::ErrorCode;
+
+/// One row's verdict.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RowResult {
+    /// The row's number in this batch, from 1.
+    pub(crate) row: usize,
+    /// `accepted`, `already_present` or `rejected`.
+    pub(crate) status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct BatchResult {
+    rows: usize,
+    accepted: usize,
+    already_present: usize,
+    rejected: usize,
+    results: Vec<RowResult>,
+}
+
+impl BatchResult {
+    /// The batch's answer: its verdicts in order, counted.
+    pub(crate) fn of(results: Vec<RowResult>) -> Self {
+        let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+        BatchResult {
+            rows: results.len(),
+            accepted: count("accepted"),
+            already_present: count("already_present"),
+            rejected: count("rejected"),
+            results,
+        }
+    }
+}
+
+impl RowResult {
+    fn rejected(row: usize, e: AppError) -> Self {
+        RowResult {
+            row,
+            status: "rejected",
+            code: Some(e.code.code()),
+            message: Some(e.message),
+            partition: None,
+            offset: None,
+        }
+    }
+    fn present(row: usize) -> Self {
+        RowResult {
+            row,
+            status: "already_present",
+            code: None,
+            message: None,
+            partition: None,
+            offset: None,
+        }
+    }
+}
+
+/// A row that passed the checks that need no state.
+struct Parsed {
+    envelope: Envelope,
+    personal: Option<([u8; 32], PersonalData)>,
+}
+
+/// Everything about one row that can be checked alone (on any core).
+fn parse_row(line: &[u8]) -> Result<Parsed, AppError> {
+    let body: PushBody = crate::app::json::json(line)?;
+    if body.content.is_some() {
+        return Err(AppError::new(
+            ErrorCode::ContentNotSupported,
+            "bulk rows register documents by hash; push documents with their bytes one by one",
+        ));
+    }
+    let envelope = body.envelope;
+    let event = &envelope.event;
+    if !matches!(event.actor, Actor::Issuer(_)) {
+        return Err(AppError::new(ErrorCode::NotPermitted, "only issuers push documents"));
+    }
+    let Payload::DocumentIssued(issued) = &event.payload else {
+        return Err(invalid_event(format!(
+            "{} in a bulk batch: batches carry document_issued events",
+            event.payload.kind_name()
+        )));
+    };
+    if envelope.sealed.is_some() {
+        return Err(invalid_event(
+            "send personal fields in clear under `personal`; the service seals them",
+        ));
+    }
+    if event.id != ledger::crypto::issue_event_id(&issued.uri) {
+        return Err(AppError::new(
+            ErrorCode::InvalidEventId,
+            format!(
+                "an issuance's event id is derived from its URI ({})",
+                ledger::crypto::issue_event_id(&issued.uri)
+            ),
+        ));
+    }
+    let personal = committed_personal(issued.personal, body.personal)?;
+    Ok(Parsed { envelope, personal })
+}
+
+fn uri_exists() -> AppError {
+    AppError::new(
+        ErrorCode::UriExists,
+        "this URI is already issued with other content (a URI belongs to exactly one document)",
+    )
+}
+
+/// A re-run sends the same document again, signed at another time: the same issuance if
+/// everything but the time is the same.
+fn same_issuance(logged: &Envelope, sent: &Envelope) -> bool {
+    logged.event.actor == sent.event.actor && logged.event.payload == sent.event.payload
+}
+
+/// The verdicts of a batch of rows, in order (HTTP batches and the Kafka inbox alike). The
+/// error means nothing of the batch was written (the log is unavailable): retry it.
+pub(crate) async fn process(
+    state: &AppState,
+    lines: Vec<Vec<u8>>,
+) -> Result<Vec<RowResult>, AppError> {
+    let rows = lines.len();
+    let mut results: Verdicts = (0..rows).map(|_| None).collect();
+    let candidates = parse_rows(lines, &mut results).await?;
+    let candidates = authentic_rows(state, candidates, &mut results).await?;
+    let fresh = fresh_rows(state, candidates, &mut results).await?;
+    let (appended_rows, records) = sealed_rows(state, fresh, &mut results).await?;
+    append_rows(state, appended_rows, records, &mut results).await?;
+    Ok(results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| {
+            r.unwrap_or_else(|| {
+                RowResult::rejected(index + 1, crate::app::write::internal("row without a verdict"))
+            })
+        })
+        .collect())
+}
+
+/// Each row's verdict, by its index in the batch; `None` until one is reached.
+type Verdicts = Vec<Option<RowResult>>;
+
+/// Rows parsed on all cores; the ones that do not parse get their verdict.
+async fn parse_rows(
+    lines: Vec<Vec<u8>>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, AppError> {
+    let parsed: Vec<Result<Parsed, AppError>> =
+        on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?;
+    let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(parsed.len());
+    for (index, row) in parsed.into_iter().enumerate() {
+        match row {
+            Ok(row) => candidates.push((index, row)),
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+        }
+    }
+    Ok(candidates)
+}
+
+async fn authentic_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, AppError> {
+    // Authenticated first: a row whose key or signature does not pass learns nothing of what
+    // is logged or known, and gets no sealing key created.
+    let envelopes: Vec<Envelope> = candidates.iter().map(|(_, p)| p.envelope.clone()).collect();
+    let verdicts = state.appender.authenticate(envelopes).await.map_err(ledger_error)?;
+    let mut authentic = Vec::with_capacity(candidates.len());
+    for ((index, row), verdict) in candidates.into_iter().zip(verdicts) {
+        match verdict {
+            Ok(()) => authentic.push((index, row)),
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, ledger_error(e))),
+        }
+    }
+    Ok(authentic)
+}
+
+/// The rows not logged yet, not repeated in the batch, within the clock window, and for a
+/// locker that exists.
+async fn fresh_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, AppError> {
+    // Already logged: a re-run (the same issuance) or a conflict (other content, same URI).
+    let ids: Vec<EventId> = candidates.iter().map(|(_, p)| p.envelope.event.id).collect();
+    let logged = state.appender.logged_events(ids).await.map_err(ledger_error)?;
+    let now = state.clock.now();
+    let mut lockers: HashMap<schemas::LockerId, bool> = HashMap::new();
+    let mut fresh: Vec<(usize, Parsed)> = Vec::with_capacity(candidates.len());
+    let mut seen: HashMap<EventId, usize> = HashMap::new();
+    for ((index, row), logged) in candidates.into_iter().zip(logged) {
+        let reject = |e: AppError| Some(RowResult::rejected(index + 1, e));
+        if let Some(logged) = logged {
+            results[index] = if same_issuance(&logged, &row.envelope) {
+                Some(RowResult::present(index + 1))
+            } else {
+                reject(uri_exists())
+            };
+            continue;
+        }
+        if let Some(first) = seen.insert(row.envelope.event.id, index) {
+            results[index] = reject(AppError::new(
+                ErrorCode::DuplicateRow,
+                format!("row {} of this batch issues the same URI", first + 1),
+            ));
+            continue;
+        }
+        if let Err(e) = crate::app::issuance::check_window_at(now, &row.envelope.event) {
+            results[index] = reject(e);
+            continue;
+        }
+        if let Payload::DocumentIssued(e) = &row.envelope.event.payload
+            && let Recipient::Locker(locker) = &e.recipient
+        {
+            let known = match lockers.get(locker) {
+                Some(known) => *known,
+                None => {
+                    let known = state.views.profile(locker)?.is_some();
+                    lockers.insert(*locker, known);
+                    known
+                }
+            };
+            if !known {
+                results[index] = reject(
+                    AppError::not_found(format!("no locker {locker}"))
+                        .with_code(ErrorCode::UnknownLocker),
+                );
+                continue;
+            }
+        }
+        fresh.push((index, row));
+    }
+    Ok(fresh)
+}
+
+/// The records to append, and the rows they are.
+async fn sealed_rows(
+    state: &AppState,
+    fresh: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<(Vec<usize>, Vec<Vec<u8>>), AppError> {
+    // Seal the personal fields: keys fetched or created at once, then sealed on all cores.
+    let subjects: Vec<SealSubject> = fresh
+        .iter()
+        .filter(|(_, row)| row.personal.is_some())
+        .filter_map(|(_, row)| row.envelope.event.payload.seal_subject())
+        .collect();
+    let keys = {
+        let vault = std::sync::Arc::clone(&state.vault);
+        tokio::task::spawn_blocking(move || vault.keys_for(&subjects))
+            .await
+            .map_err(crate::app::write::internal)?
+            .map_err(crate::app::write::internal)?
+    };
+    let mut keys = keys.into_iter();
+    let mut work = Vec::with_capacity(fresh.len());
+    for (index, row) in fresh {
+        let sealing = match (&row.personal, row.envelope.event.payload.seal_subject()) {
+            (Some(_), Some(subject)) => keys.next().map(|key| (key, subject, state.nonces.next())),
+            _ => None,
+        };
+        work.push((index, row, sealing));
+    }
+    let sealed: Vec<(usize, Result<Vec<u8>, AppError>, EventId)> = on_pool(move || {
+        work.into_par_iter()
+            .map(|(index, row, sealing)| {
+                let id = row.envelope.event.id;
+                let mut envelope = row.envelope;
+                let record = (|| {
+                    if let (Some((salt, data)), Some((key, subject, nonce))) =
+                        (row.personal, sealing)
+                    {
+                        let (_, sealed) =
+                            ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
+                                .map_err(ledger_error)?;
+                        envelope.sealed = Some(sealed);
+                    }
+                    schemas::encode_record(&envelope)
+                        .map_err(|e| ledger_error(LedgerError::Schema(e)))
+                })();
+                (index, record, id)
+            })
+            .collect()
+    })
+    .await?;
+    let mut appended_rows = Vec::with_capacity(sealed.len());
+    let mut records = Vec::with_capacity(sealed.len());
+    for (index, record, _) in sealed {
+        match record {
+            Ok(record) => {
+                appended_rows.push(index);
+                records.push(record);
+            }
+            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+        }
+    }
+    Ok((appended_rows, records))
+}
+
+async fn append_rows(
+    state: &AppState,
+    appended_rows: Vec<usize>,
+    records: Vec<Vec<u8>>,
+    results: &mut Verdicts,
+) -> Result<(), AppError> {
+    // One append: parallel signature batches, one group commit.
+    let verdicts = state.appender.append_records(records).await.map_err(ledger_error)?;
+    for (index, verdict) in appended_rows.into_iter().zip(verdicts) {
+        results[index] = Some(match verdict {
+            Ok(Appended::New(position)) => RowResult {
+                row: index + 1,
+                status: "accepted",
+                code: None,
+                message: None,
+                partition: Some(position.partition),
+                offset: Some(position.offset),
+            },
+            Ok(Appended::Existing(_)) => RowResult::present(index + 1),
+            // Issued by a concurrent batch since the lookup.
+            Err(LedgerError::IdConflict { .. }) => RowResult::rejected(index + 1, uri_exists()),
+            Err(e) => RowResult::rejected(index + 1, ledger_error(e)),
+        });
+    }
+    Ok(())
+}
+
+/// Runs `work` on the rayon pool (all cores) without blocking the async runtime.
+async fn on_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = reply.send(work());
+    });
+    answer.await.map_err(|_| crate::app::write::internal("the worker pool stopped"))
+}

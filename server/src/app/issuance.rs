@@ -1,0 +1,135 @@
+//! Issuers' signed documents as push and bulk take them: the body, the clock window, the
+//! authentication that comes before anything is looked up or stored, and the personal fields
+//! checked against the commitment the issuer signed.
+
+use ledger::LedgerError;
+use schemas::{Envelope, PersonalData};
+use serde::Deserialize;
+
+use crate::app::error::invalid_event;
+use crate::app::error::ledger_error;
+use crate::limits::PUSH_CLOCK_SKEW_MS;
+use crate::{AppError, AppState};
+use wire::ErrorCode;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PushBody {
+    /// The signed document event in its JSON form (`sealed` null)
+    #[schema(schema_with = crate::openapi::event::document_envelope)]
+    pub(crate) envelope: Envelope,
+    /// The personal fields the event commits to, with the commitment's salt.
+    #[schema(schema_with = crate::openapi::event::document_personal_or_null)]
+    pub(crate) personal: Option<PersonalBody>,
+    /// The document's bytes in base64, when the issuer sends them (otherwise only their hash
+    /// is registered, and the bytes stay with the issuer).
+    #[schema(schema_with = crate::openapi::event::base64_or_null)]
+    pub(crate) content: Option<String>,
+}
+
+/// Its schema is `DocumentPersonal` (`openapi::event`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PersonalBody {
+    /// The 32-byte salt of the commitment, in hex.
+    pub(crate) salt: String,
+    /// The personal fields the event commits to: {"document": {holder_name, date_of_birth, fields}}
+    pub(crate) data: PersonalData,
+}
+
+/// Refuses events whose time is far from the server's clock: with the event-id idempotency,
+/// this bounds how long a captured request can be replayed.
+pub(crate) fn check_window(state: &AppState, event: &schemas::Event) -> Result<(), AppError> {
+    check_window_at(state.clock.now(), event)
+}
+
+pub(crate) fn check_window_at(
+    now: schemas::TimestampMs,
+    event: &schemas::Event,
+) -> Result<(), AppError> {
+    // As u64: the time is the caller's, and any i64 must not overflow a subtraction.
+    let skew = event.occurred_at_ms.0.abs_diff(now.0);
+    if skew > PUSH_CLOCK_SKEW_MS.unsigned_abs() {
+        return Err(AppError::new(
+            ErrorCode::StaleEvent,
+            format!(
+                "occurred_at_ms is {skew} ms from the server's clock; at most {PUSH_CLOCK_SKEW_MS} allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a client's signed event with the ledger (key registry and signature) before the
+/// service does anything for it. A retry of this very event (same id, same signed bytes) that
+/// the registry now refuses, its key rotated out since, is let through: the append answers
+/// it with its first position.
+pub(crate) async fn authenticate(state: &AppState, envelope: &Envelope) -> Result<(), AppError> {
+    let mut verdicts =
+        state.appender.authenticate(vec![envelope.clone()]).await.map_err(ledger_error)?;
+    let closed = LedgerError::Log(ledger::LogError::Closed);
+    let verdict = verdicts.pop().unwrap_or(Err(closed));
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(e @ LedgerError::BadSignature { .. }) => Err(ledger_error(e)),
+        Err(e) => {
+            let logged = state
+                .appender
+                .logged_events(vec![envelope.event.id])
+                .await
+                .map_err(ledger_error)?
+                .pop()
+                .flatten();
+            match logged {
+                Some(logged)
+                    if logged.event == envelope.event && logged.signature == envelope.signature =>
+                {
+                    Ok(())
+                }
+                _ => Err(ledger_error(e)),
+            }
+        }
+    }
+}
+
+/// The personal fields sent with a document event, checked against the commitment the event
+/// signs: both or neither, `document` fields, and the salt and fields hash to the commitment.
+pub(crate) fn committed_personal(
+    commitment: Option<schemas::Commitment>,
+    sent: Option<PersonalBody>,
+) -> Result<Option<([u8; 32], PersonalData)>, AppError> {
+    match (commitment, sent) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => {
+            Err(invalid_event("personal fields sent for an event that commits to none"))
+        }
+        (Some(_), None) => {
+            Err(invalid_event("the event commits to personal fields; send them under `personal`"))
+        }
+        (Some(commitment), Some(personal)) => {
+            if !matches!(personal.data, PersonalData::Document(_)) {
+                return Err(invalid_event("a document's personal fields are `document` fields"));
+            }
+            let salt = salt_of(&personal.salt)?;
+            let bytes = schemas::encode_personal(&personal.data)
+                .map_err(|e| invalid_event(e.to_string()))?;
+            if ledger::crypto::commitment(&salt, &bytes) != commitment {
+                return Err(AppError::new(
+                    ErrorCode::CommitmentMismatch,
+                    "the personal fields and salt do not match the signed commitment",
+                ));
+            }
+            Ok(Some((salt, personal.data)))
+        }
+    }
+}
+
+pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], AppError> {
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    bytes
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| AppError::new(ErrorCode::InvalidSalt, "salt must be 64 hex digits"))
+}

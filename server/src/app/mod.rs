@@ -1,0 +1,14 @@
+pub mod audit;
+pub mod bulk;
+pub mod demo;
+pub(crate) mod dto;
+pub(crate) mod error;
+pub mod guard;
+pub(crate) mod issuance;
+pub(crate) mod json;
+pub mod kyc;
+pub(crate) mod lookup;
+pub(crate) mod metrics;
+pub mod proofs;
+pub mod topics;
+pub(crate) mod write;

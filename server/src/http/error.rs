@@ -1,0 +1,34 @@
+//! The one `IntoResponse` error: every failure becomes JSON `{code, message}` with the code's
+//! stable name and status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::error::AppError;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+fn status(error: &AppError) -> StatusCode {
+    StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = status(&self);
+        if status.is_server_error() {
+            tracing::error!(code = self.code.code(), message = %self.message, "request failed");
+        }
+        // A 5xx tells the client what kind of failure, never internal details.
+        let message = if status.is_server_error() {
+            "internal error; see the server log"
+        } else {
+            &self.message
+        };
+        (status, axum::Json(Body { code: self.code.code(), message })).into_response()
+    }
+}

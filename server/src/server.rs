@@ -1,0 +1,442 @@
+//! `locker serve`: opens the log (embedded by default, Kafka with one setting), the key vault
+//! and the views; keeps the views following the log; serves `app`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use ledger::{EmbeddedLog, KafkaLog, KafkaSettings, Ledger, LedgerConfig, Log};
+use projections::{Projector, Views};
+use rand_core::{OsRng, RngCore};
+
+use crate::store::vault::Vault;
+use crate::{AppState, Services, router};
+
+/// Why the service could not start (or stopped): the step, and what went wrong in it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {step}: {source}")]
+pub struct ServeError {
+    pub step: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// A message standing in for an error type (the OTP sender and the inbox report text).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Reason(String);
+
+/// Names the start-up step a failure belongs to.
+trait Step<T> {
+    fn step(self, step: impl Into<String>) -> Result<T, ServeError>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Step<T> for Result<T, E> {
+    fn step(self, step: impl Into<String>) -> Result<T, ServeError> {
+        self.map_err(|e| ServeError { step: step.into(), source: Box::new(e) })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    /// Kafka brokers; `None` runs on the embedded log in `data`.
+    pub kafka: Option<String>,
+    pub demo: bool,
+    /// Where one-time passwords are POSTed; without it they go to the server log.
+    pub otp_gateway: Option<String>,
+    /// Topics are `<prefix>.directory` and `<prefix>.events`: several deployments (or test
+    /// runs) can share one Kafka cluster.
+    pub topic_prefix: String,
+    /// The Aadhaar authority; without it Aadhaar linking is unavailable (the demo starts a
+    /// reference authority of its own).
+    pub kyc: Option<KycSettings>,
+}
+
+/// Where the Aadhaar authority is and how the service knows it.
+#[derive(Debug, Clone)]
+pub struct KycSettings {
+    /// Its base URL (http://host:port).
+    pub provider: String,
+    /// Its Ed25519 public key, hex: the only thing its answers are trusted through.
+    pub authority_key: String,
+    /// `CODE:LICENCE`, as the authority issued them to the platform.
+    pub aua: String,
+}
+
+/// The Aadhaar authority the service talks to (if any).
+type Provider = Option<Arc<dyn crate::app::kyc::KycProvider>>;
+
+/// The Aadhaar authority the service talks to, and a reference one it started for the demo.
+fn kyc_provider(
+    config: &ServeConfig,
+) -> Result<(Provider, Option<crate::http::uidai::Started>), ServeError> {
+    let clock: Arc<dyn ledger::clock::Clock> = Arc::new(ledger::clock::SystemClock);
+    let (settings, started) = match (&config.kyc, config.demo) {
+        (Some(settings), _) => (settings.clone(), None),
+        (None, true) => {
+            // Only the `locker` binary can start it; a service embedded in another program
+            // (a benchmark) goes on without Aadhaar linking.
+            let started = match crate::http::uidai::start_demo_authority(
+                &config.data,
+                config.otp_gateway.as_deref(),
+            ) {
+                Ok(started) => started,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no demo Aadhaar authority: Aadhaar linking is unavailable");
+                    return Ok((None, None));
+                }
+            };
+            say(format_args!(
+                "locker: demo Aadhaar authority at {} (its one-time passwords go to its log)",
+                started.url
+            ));
+            let settings = KycSettings {
+                provider: started.url.clone(),
+                authority_key: started.public_key.clone(),
+                aua: started.aua.clone(),
+            };
+            (settings, Some(started))
+        }
+        (None, false) => {
+            tracing::warn!("no --kyc-provider: Aadhaar linking is unavailable");
+            return Ok((None, None));
+        }
+    };
+    let provider = crate::app::kyc::HttpKyc::new(
+        &settings.provider,
+        &settings.authority_key,
+        &settings.aua,
+        clock,
+    )
+    .map_err(Reason)
+    .step("use --kyc-provider")?;
+    Ok((Some(Arc::new(provider)), started))
+}
+
+/// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
+fn platform_key(data: &Path) -> Result<SigningKey, ServeError> {
+    let path = data.join("platform.key");
+    if path.exists() {
+        return ledger::keyfile::read(&path).step("read the platform key");
+    }
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let key = SigningKey::from_bytes(&bytes);
+    ledger::keyfile::write_new(&path, &key).step("write the platform key")?;
+    Ok(key)
+}
+
+/// Prints a start-up line. A closed stdout (a supervisor that stopped reading) must not take
+/// the service down, so write errors are ignored.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// Runs the service until `shutdown` resolves.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data).step(format!("create {}", config.data.display()))?;
+    match &config.kafka {
+        Some(brokers) => {
+            let settings = KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
+            let log = KafkaLog::open(settings).await.step("connect to Kafka")?;
+            run(Arc::new(log), &config, shutdown).await
+        }
+        None => {
+            let log = EmbeddedLog::open(config.data.join("log")).step("open the embedded log")?;
+            run(Arc::new(log), &config, shutdown).await
+        }
+    }
+}
+
+async fn run<L: Log>(
+    log: Arc<L>,
+    config: &ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let platform = platform_key(&config.data)?;
+    let topics =
+        crate::app::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
+    let mut ledger_config =
+        LedgerConfig::new(vec![ledger::crypto::public_key_entry(&platform.verifying_key())]);
+    ledger_config.directory_topic = topics.directory.clone();
+    ledger_config.citizen_topic = topics.events.clone();
+    let stores = open_stores(&log, config, &ledger_config, platform).await?;
+    if config.demo {
+        seed_demo(config, &stores).await?;
+    }
+    let (kyc, _demo_authority) = kyc_provider(config)?;
+    let projector = open_views(&log, config, &stores, &ledger_config).await?;
+    let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
+    let proofs = open_proofs(&log, config, &ledger_config, &topics, &stores.platform).await?;
+    let state = build_state(config, &ledger_config, stores, kyc, &projector, &partitions, &proofs)?;
+    let jobs = spawn_jobs(&log, config, &topics, &state, &projector, partitions, &proofs).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .step(format!("listen on {}", config.listen))?;
+    let address = listener.local_addr().step("read the listening address")?;
+    announce(config, address);
+    crate::http::serve::serve_until(listener, router(state), shutdown).await.step("serve HTTP")?;
+    let left = jobs.stop(crate::limits::SHUTDOWN_JOBS_MS).await;
+    if left > 0 {
+        tracing::warn!(jobs = left, "jobs still running at shutdown were aborted");
+    }
+    say(format_args!("locker: stopped"));
+    Ok(())
+}
+
+/// The stores above the log: the ledger (its registry replayed), the key vault, the accounts,
+/// the file store.
+struct Stores<L: Log> {
+    platform: SigningKey,
+    ledger: Arc<Ledger<L>>,
+    vault: Arc<Vault>,
+    accounts: Arc<crate::store::accounts::Accounts>,
+    files: Arc<crate::store::files::Files>,
+}
+
+async fn open_stores<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    platform: SigningKey,
+) -> Result<Stores<L>, ServeError> {
+    let ledger = Arc::new(
+        Ledger::open(Arc::clone(log), ledger_config.clone()).await.step("open the ledger")?,
+    );
+    let vault = Arc::new(Vault::open(config.data.join("vault")).step("open the key vault")?);
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let accounts = Arc::new(
+        crate::store::accounts::Accounts::open(config.data.join("accounts"), seed)
+            .step("open the accounts")?,
+    );
+    let files = Arc::new(
+        crate::store::files::Files::open(config.data.join("files")).step("open the file store")?,
+    );
+    Ok(Stores { platform, ledger, vault, accounts, files })
+}
+
+/// The demo's directory, citizen, account and documents (idempotent).
+async fn seed_demo<L: Log>(config: &ServeConfig, stores: &Stores<L>) -> Result<(), ServeError> {
+    let Stores { platform, ledger, vault, accounts, files } = stores;
+    let summary =
+        crate::app::demo::seed(ledger, platform, vault, Some(&config.data.join("demo-keys")))
+            .await
+            .step("seed the demo")?;
+    accounts
+        .ensure_user(
+            &summary.citizen_username,
+            summary.citizen_locker,
+            crate::app::demo::DEMO_PASSWORD,
+        )
+        .map_err(|e| Reason(format!("{e:?}")))
+        .step("create the demo account")?;
+    for (index, pdf) in summary.contents.iter().enumerate() {
+        files.put(&format!("demo-{index}"), pdf).step("store the demo documents")?;
+    }
+    say(format_args!(
+        "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",
+        summary.appended,
+        summary.already_present,
+        summary.citizen_username,
+        crate::app::demo::DEMO_PASSWORD,
+        summary.citizen_mobile,
+        summary.citizen_locker
+    ));
+    Ok(())
+}
+
+/// The views, caught up with the log (a partition that cannot be is reported, not fatal).
+async fn open_views<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    stores: &Stores<L>,
+    ledger_config: &LedgerConfig,
+) -> Result<Projector<L>, ServeError> {
+    let (views, opened) = Views::open(config.data.join("views")).step("open the views")?;
+    if let projections::Opened::Wiped { found_version } = opened {
+        tracing::warn!(
+            found_version,
+            "views were of another schema version; rebuilding from the log"
+        );
+    }
+    let projector = Projector::new(
+        Arc::clone(log),
+        Arc::new(views),
+        Arc::clone(&stores.vault) as Arc<dyn projections::SealKeys>,
+        ledger_config,
+    );
+    if let Err(e) = projector.catch_up().await {
+        tracing::error!(error = %e, "projection stopped; /healthz reports it");
+    }
+    Ok(projector)
+}
+
+/// The Merkle trees and the signed checkpoints of every partition.
+async fn open_proofs<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    topics: &crate::app::topics::Topics,
+    platform: &SigningKey,
+) -> Result<Arc<crate::app::proofs::Transparency<L>>, ServeError> {
+    Ok(Arc::new(
+        crate::app::proofs::Transparency::open(
+            Arc::clone(log),
+            &config.data.join("merkle"),
+            ledger_config,
+            topics.checkpoints.clone(),
+            platform.verifying_key(),
+            ledger::merkle::CheckpointPolicy {
+                every_records: ledger::limits::CHECKPOINT_EVERY_RECORDS,
+                every_ms: ledger::limits::CHECKPOINT_EVERY_MS,
+            },
+            ledger::limits::CHECKPOINT_LOOK_MS,
+        )
+        .await
+        .map_err(Reason)
+        .step("open the Merkle trees and checkpoints")?,
+    ))
+}
+
+/// The services the routes share, over the stores.
+fn build_state<L: Log>(
+    config: &ServeConfig,
+    ledger_config: &LedgerConfig,
+    stores: Stores<L>,
+    kyc: Provider,
+    projector: &Projector<L>,
+    partitions: &Arc<RwLock<Vec<projections::PartitionStatus>>>,
+    proofs: &Arc<crate::app::proofs::Transparency<L>>,
+) -> Result<AppState, ServeError> {
+    let otp: Arc<dyn crate::store::otp::OtpSender> = match &config.otp_gateway {
+        Some(url) => Arc::new(
+            crate::store::otp::HttpSender::new(url).map_err(Reason).step("use --otp-gateway")?,
+        ),
+        None => {
+            tracing::warn!(
+                "no --otp-gateway: one-time passwords are written to the server log (demo/development only)"
+            );
+            Arc::new(crate::store::otp::LogSender)
+        }
+    };
+    Ok(AppState::new(Services::new(crate::Core {
+        views: Arc::clone(projector.views()),
+        partitions: Arc::clone(partitions),
+        appender: stores.ledger,
+        vault: stores.vault,
+        clock: Arc::new(ledger::clock::SystemClock),
+        nonces: Arc::new(crate::Nonces::from_os()),
+        accounts: stores.accounts,
+        otp,
+        kyc,
+        platform: stores.platform,
+        writes: Arc::new(crate::app::guard::WriteGuard::new(
+            ledger_config.clone(),
+            Arc::new(projector.clone()),
+        )),
+        files: stores.files,
+        proofs: Arc::clone(proofs) as _,
+    })))
+}
+
+/// The background jobs, on one `JoinSet` with one stop signal.
+async fn spawn_jobs<L: Log>(
+    log: &Arc<L>,
+    config: &ServeConfig,
+    topics: &crate::app::topics::Topics,
+    state: &AppState,
+    projector: &Projector<L>,
+    partitions: Arc<RwLock<Vec<projections::PartitionStatus>>>,
+    proofs: &Arc<crate::app::proofs::Transparency<L>>,
+) -> Result<crate::jobs::Jobs, ServeError> {
+    let mut jobs = crate::jobs::Jobs::default();
+    {
+        let projector = projector.clone();
+        let stopped = jobs.stop_signal();
+        jobs.spawn("projection follower", async move {
+            if let Err(e) = projector.follow(stopped).await {
+                tracing::error!(error = %e, "projection follower stopped; /healthz reports it");
+            }
+        });
+    }
+    {
+        let projector = projector.clone();
+        jobs.spawn("health refresher", async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(crate::limits::HEALTH_REFRESH_MS)).await;
+                match projector.status().await {
+                    Ok(status) => {
+                        if let Ok(mut slot) = partitions.write() {
+                            *slot = status;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read projection status"),
+                }
+            }
+        });
+    }
+    jobs.spawn("consent expiry", crate::jobs::expiry::run(state.clone()));
+    jobs.spawn(
+        "file sweep",
+        crate::jobs::sweep::run(state.clone(), config.data.join("files-swept")),
+    );
+    let checkpointer =
+        Arc::clone(proofs).run(Arc::clone(&state.platform), Arc::clone(&state.clock));
+    jobs.spawn("checkpointer", checkpointer);
+    let (inbox_topic, dead_letters) = (topics.inbox.clone(), topics.dead_letter.clone());
+    crate::jobs::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
+        .await
+        .map_err(Reason)
+        .step("open the issuers' inbox")?;
+    jobs.spawn(
+        "issuers' inbox",
+        crate::jobs::inbox::run(
+            state.clone(),
+            Arc::clone(log),
+            inbox_topic,
+            dead_letters,
+            config.data.join("inbox"),
+        ),
+    );
+    Ok(jobs)
+}
+
+/// What the person who started the service needs: where it listens, and for the demo, how
+/// to log in.
+fn announce(config: &ServeConfig, address: SocketAddr) {
+    let backend = config
+        .kafka
+        .as_deref()
+        .map_or_else(|| "the embedded log".to_owned(), |b| format!("Kafka at {b}"));
+    say(format_args!(
+        "locker: listening on http://{address} (data in {}, events on {backend})",
+        config.data.display()
+    ));
+    say(format_args!(
+        "locker: try  curl http://{address}/v1/directory/issuers  and  curl http://{address}/v1/stats"
+    ));
+    say(format_args!("locker: the citizen's web locker: open http://{address}/ in a browser"));
+    if config.demo {
+        say(format_args!(
+            "locker: demo citizen: username asha, password {}",
+            crate::app::demo::DEMO_PASSWORD
+        ));
+        say(format_args!(
+            "locker: log in: curl -X POST http://{address}/v1/citizen/login -H 'content-type: application/json' \
+             -d '{{\"username\":\"asha\",\"password\":\"{}\"}}'  then GET /v1/citizen/certificates with \
+             'Authorization: Bearer <token>'",
+            crate::app::demo::DEMO_PASSWORD
+        ));
+    }
+}

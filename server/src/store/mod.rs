@@ -1,0 +1,7 @@
+pub mod accounts;
+pub mod cache;
+pub mod files;
+pub mod otp;
+pub mod quota;
+pub mod replay;
+pub mod vault;

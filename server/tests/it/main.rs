@@ -1,0 +1,29 @@
+//! The api integration tests: the router in-process with `oneshot`, and the real `locker`
+//! binary on a real port.
+
+/// Linking an Aadhaar, and the documents issued to it joining the locker.
+mod aadhaar;
+/// Bulk issuance batches: a verdict per row, limits.
+mod bulk;
+/// The citizen's own locker behind a login session.
+mod citizen;
+/// Granting, denying and revoking consents.
+mod consent;
+/// Uploads, downloads, deletion, e-signatures and share links.
+mod documents;
+/// The review's attacks on the front doors (replays, races, lock-outs, slow bodies).
+mod doors;
+/// Every route against every kind of caller, from the route list.
+mod matrix;
+/// Issuers pushing signed documents, and everything a push can get wrong.
+mod push;
+/// Requesters: signed requests (RFC 9421), consents, fetches and the event stream.
+mod requester;
+/// `router(state)` through `tower::ServiceExt::oneshot`.
+mod routes;
+/// Sign-up with a one-time password delivered to a real local SMS gateway.
+mod signup;
+/// Proof bundles, signed checkpoints and consistency proofs over HTTP.
+mod transparency;
+/// The web page: its assets and headers, cookie sessions and CSRF tokens.
+mod web;
