@@ -254,13 +254,12 @@ impl DemoServer {
         Ok(DemoServer { base: format!("http://{listen}"), runtime, server, stop })
     }
 
-    /// Waits until the server answers `/healthz` (at most a minute).
+    /// Waits until the server answers `/healthz` with every partition applying (at most a
+    /// minute).
     pub async fn ready(&self) -> anyhow::Result<()> {
-        let http = client::http::JsonClient::new(std::time::Duration::from_secs(30));
-        let health = client::http::JsonClient::parse_url(&format!("{}/healthz", self.base))
-            .map_err(anyhow::Error::msg)?;
+        let public = client::citizen::Public::new(&self.base)?;
         let started = std::time::Instant::now();
-        while http.send("GET", &health, &[], vec![]).await.is_err() {
+        while public.health().await.is_err() {
             anyhow::ensure!(
                 started.elapsed() < std::time::Duration::from_secs(60),
                 "the server did not start"
@@ -270,20 +269,10 @@ impl DemoServer {
         Ok(())
     }
 
-    /// Logs the demo citizen in: the bearer token and the locker id.
-    pub async fn demo_session(&self) -> anyhow::Result<(String, String)> {
-        let http = client::http::JsonClient::new(std::time::Duration::from_secs(30));
-        let login = client::http::JsonClient::parse_url(&format!("{}/v1/citizen/login", self.base))
-            .map_err(anyhow::Error::msg)?;
-        let body =
-            serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD })
-                .to_string();
-        let (status, session) = http.post(&login, body).await.map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(status == 200, "login: {session}");
-        let session: serde_json::Value = serde_json::from_str(&session)?;
-        let token = session["token"].as_str().unwrap_or_default().to_owned();
-        let locker = session["locker"].as_str().unwrap_or_default().to_owned();
-        Ok((token, locker))
+    /// Logs the demo citizen in.
+    pub async fn demo_session(&self) -> anyhow::Result<client::citizen::Citizen> {
+        let public = client::citizen::Public::new(&self.base)?;
+        Ok(public.log_in("asha", server::app::demo::DEMO_PASSWORD).await?)
     }
 
     /// Stops the server and waits for it.

@@ -536,27 +536,26 @@ async fn aadhaar_references(
     .await?;
     if status != 200 {
         // Refused for all of them (a revoked key, say): every row says why.
-        let error: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-        let code = error["code"].as_str().unwrap_or("aadhaar_refused").to_owned();
-        let message = error["message"].as_str().unwrap_or(&answer).to_owned();
+        let (code, message) = match serde_json::from_str::<wire::dto::ErrorDto>(&answer) {
+            Ok(error) => (error.code, error.message),
+            Err(_) => ("aadhaar_refused".to_owned(), answer),
+        };
         return Ok(numbers.iter().map(|_| Err((code.clone(), message.clone()))).collect());
     }
-    let answer: serde_json::Value =
+    let answer: wire::dto::AadhaarBatchDto =
         serde_json::from_str(&answer).map_err(|e| ClientError::Answer(e.to_string()))?;
-    let references = answer["references"]
-        .as_array()
-        .ok_or_else(|| ClientError::Answer("no references in the answer".to_owned()))?;
-    Ok(references
-        .iter()
+    Ok(answer
+        .references
+        .into_iter()
         .map(|r| {
-            if let Some(error) = r["error"].as_str() {
-                return Err(("invalid_aadhaar".to_owned(), error.to_owned()));
+            if let Some(error) = r.error {
+                return Err(("invalid_aadhaar".to_owned(), error));
             }
             let bad = |e: String| ("bad_answer".to_owned(), e);
             Ok(AadhaarRef {
-                keyed_hash: Digest32::from_hex(r["keyed_hash"].as_str().unwrap_or_default())
+                keyed_hash: Digest32::from_hex(r.keyed_hash.as_deref().unwrap_or_default())
                     .map_err(|e| bad(e.to_string()))?,
-                last4: Last4::parse(r["last4"].as_str().unwrap_or_default())
+                last4: Last4::parse(r.last4.as_deref().unwrap_or_default())
                     .map_err(|e| bad(e.to_string()))?,
             })
         })
@@ -584,10 +583,16 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
     for attempt in 1..=BULK_SEND_ATTEMPTS {
         match client.send("POST", &url, &headers, body.clone()).await {
             Ok((200, answer)) => {
-                let Ok(answer) = serde_json::from_str::<serde_json::Value>(&answer) else {
-                    return vec![rejected("bad_answer", "the service's answer is not JSON"); count];
+                let Ok(answer) = serde_json::from_str::<wire::dto::BatchResult>(&answer) else {
+                    return vec![
+                        rejected(
+                            "bad_answer",
+                            "the service's answer is not a batch result"
+                        );
+                        count
+                    ];
                 };
-                let results = answer["results"].as_array().cloned().unwrap_or_default();
+                let results = answer.results;
                 if results.len() != count {
                     return vec![
                         rejected(
@@ -598,13 +603,13 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
                     ];
                 }
                 return results
-                    .iter()
-                    .map(|r| match r["status"].as_str() {
-                        Some("accepted") => Outcome::Accepted,
-                        Some("already_present") => Outcome::AlreadyPresent,
+                    .into_iter()
+                    .map(|r| match r.status.as_str() {
+                        "accepted" => Outcome::Accepted,
+                        "already_present" => Outcome::AlreadyPresent,
                         _ => rejected(
-                            r["code"].as_str().unwrap_or("rejected"),
-                            r["message"].as_str().unwrap_or_default(),
+                            r.code.as_deref().unwrap_or("rejected"),
+                            r.message.unwrap_or_default(),
                         ),
                     })
                     .collect();

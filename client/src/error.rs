@@ -39,9 +39,9 @@ impl ClientError {
     /// A refusal of what the client was `doing`, from the service's `{code, message}` answer
     /// (or its raw text). The code's variant is the one with that string and that status.
     pub fn refused(doing: impl Into<String>, status: u16, body: &str) -> ClientError {
-        let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-        let field = |name: &str| parsed.as_ref().and_then(|v| v[name].as_str()).map(str::to_owned);
-        let code = field("code").and_then(|code| {
+        let parsed: Option<wire::dto::ErrorDto> = serde_json::from_str(body).ok();
+        let code = parsed.as_ref().and_then(|error| {
+            let code = error.code.as_str();
             let mut same = ErrorCode::ALL.iter().copied().filter(|known| known.code() == code);
             let first = same.clone().next();
             same.find(|known| known.status() == status).or(first)
@@ -50,7 +50,7 @@ impl ClientError {
             doing: doing.into(),
             status,
             code,
-            message: field("message").unwrap_or_else(|| body.to_owned()),
+            message: parsed.map(|error| error.message).unwrap_or_else(|| body.to_owned()),
         }
     }
 

@@ -44,6 +44,24 @@ impl JsonClient {
         .await
     }
 
+    /// Sends a request and reads a 2xx answer as `T` (a `wire::dto` type); any other status
+    /// is the service's refusal, with its code.
+    pub async fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        let uri = Self::parse_url(url)?;
+        let (status, text) = self.send(method, &uri, headers, body).await?;
+        let doing = format!("{method} {url}");
+        if !(200..300).contains(&status) {
+            return Err(ClientError::refused(doing, status, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Answer(format!("{doing}: {e}")))
+    }
+
     /// Sends a request with extra headers; returns the status and the response body.
     pub async fn send(
         &self,
@@ -52,6 +70,18 @@ impl JsonClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(u16, String), ClientError> {
+        let (status, bytes) = self.send_bytes(method, url, headers, body).await?;
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// `send`, with the response body as it came (a document's bytes).
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        url: &hyper::Uri,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let response = self.open(method, url, headers, body).await?;
         let status = response.status().as_u16();
         let broken = |reason: String| ClientError::Transport { url: url.to_string(), reason };
@@ -60,7 +90,7 @@ impl JsonClient {
             .map_err(|_| broken("the answer did not finish in time".to_owned()))?
             .map_err(|e| broken(e.to_string()))?
             .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        Ok((status, bytes.to_vec()))
     }
 
     /// Sends a request and returns the response as soon as its head arrives, for streams.

@@ -58,11 +58,11 @@ async fn aadhaar_reference(
         return Err(ClientError::refused("the Aadhaar number", status, &answer));
     }
     let bad = |e: &dyn std::fmt::Display| ClientError::Answer(format!("an Aadhaar reference: {e}"));
-    let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| bad(&e))?;
+    let answer: wire::dto::AadhaarReferenceDto =
+        serde_json::from_str(&answer).map_err(|e| bad(&e))?;
     Ok(AadhaarRef {
-        keyed_hash: Digest32::from_hex(answer["keyed_hash"].as_str().unwrap_or_default())
-            .map_err(|e| bad(&e))?,
-        last4: Last4::parse(answer["last4"].as_str().unwrap_or_default()).map_err(|e| bad(&e))?,
+        keyed_hash: Digest32::from_hex(&answer.keyed_hash).map_err(|e| bad(&e))?,
+        last4: Last4::parse(&answer.last4).map_err(|e| bad(&e))?,
     })
 }
 

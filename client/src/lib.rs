@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod citizen;
 mod error;
 pub mod http;
 pub mod issue;

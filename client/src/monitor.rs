@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use wire::dto::{CheckpointsDto, ConsistencyDto};
 
 use ed25519_dalek::VerifyingKey;
 use ledger::merkle::{SignedCheckpoint, verify_consistency};
@@ -59,34 +60,15 @@ fn save(state: &Path, seen: &BTreeMap<String, SignedCheckpoint>) -> Result<(), C
     std::fs::rename(&temporary, state).map_err(|e| unwritable(state, &e))
 }
 
-async fn get_json(client: &JsonClient, url: &str) -> Result<serde_json::Value, ClientError> {
-    let uri = JsonClient::parse_url(url)?;
-    let (status, body) = client.send("GET", &uri, &[], Vec::new()).await?;
-    if status != 200 {
-        return Err(ClientError::refused(format!("GET {url}"), status, &body));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| ClientError::Answer(format!("GET {url}: not JSON: {e}")))
-}
-
 /// One round against `server`, remembering in `state`. The state is saved only when every
 /// partition checked out, so a violation is reported again on the next round.
 pub async fn round(server: &str, ledger_key: &VerifyingKey, state: &Path) -> Round {
     let client = JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS));
     let mut seen = load(state)?;
     let server = server.trim_end_matches('/');
-    let latest = get_json(&client, &format!("{server}/v1/ledger/checkpoints")).await?;
-    let notes = latest["checkpoints"]
-        .as_array()
-        .ok_or_else(|| ClientError::Answer("no `checkpoints` list".to_owned()))?
-        .iter()
-        .map(|c| {
-            c["note"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ClientError::Answer("a checkpoint without its note".to_owned()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let latest: CheckpointsDto =
+        client.typed("GET", &format!("{server}/v1/ledger/checkpoints"), &[], Vec::new()).await?;
+    let notes = latest.checkpoints.into_iter().map(|c| c.note);
     let mut outcome = Vec::new();
     for note in notes {
         let signed = SignedCheckpoint::from_note(note.as_bytes())
@@ -117,14 +99,11 @@ pub async fn round(server: &str, ledger_key: &VerifyingKey, state: &Path) -> Rou
                         "{server}/v1/ledger/consistency?topic={}&partition={}&first={}&second={}",
                         c.topic, c.partition, o.size, c.size
                     );
-                    let answer = get_json(&client, &url).await?;
-                    let proof = answer["proof"]
-                        .as_array()
-                        .ok_or_else(|| {
-                            ClientError::Answer("a consistency answer without its proof".to_owned())
-                        })?
+                    let answer: ConsistencyDto = client.typed("GET", &url, &[], Vec::new()).await?;
+                    let proof = answer
+                        .proof
                         .iter()
-                        .map(|h| h.as_str().and_then(|h| Digest32::from_hex(h).ok()))
+                        .map(|h| Digest32::from_hex(h).ok())
                         .collect::<Option<Vec<_>>>()
                         .ok_or_else(|| {
                             ClientError::Answer(

@@ -3,6 +3,7 @@
 //! consent requests and document accesses carry their own signed events.
 
 use std::time::Duration;
+use wire::dto::{ListDto, RequesterConsentDto};
 
 use ed25519_dalek::SigningKey;
 use ledger::crypto::{key_id_of, sign_event};
@@ -157,22 +158,23 @@ impl RequesterClient {
         }
         let answer =
             |e: &dyn std::fmt::Display| ClientError::Answer(format!("the consent listing: {e}"));
-        let listing: serde_json::Value = serde_json::from_str(&listing).map_err(|e| answer(&e))?;
+        let listing: ListDto<RequesterConsentDto> =
+            serde_json::from_str(&listing).map_err(|e| answer(&e))?;
         let wanted = consent_id.to_hex();
-        let consent = listing["items"]
-            .as_array()
-            .and_then(|items| items.iter().find(|c| c["id"] == wanted.as_str()))
+        let consent = listing
+            .items
+            .into_iter()
+            .find(|c| c.id == wanted)
             .ok_or_else(|| ClientError::Input(format!("no consent {wanted} among yours")))?;
-        let locker = LockerId::parse(consent["locker"].as_str().unwrap_or_default())
-            .map_err(|e| answer(&e))?;
+        let locker = LockerId::parse(&consent.locker).map_err(|e| answer(&e))?;
         let mut answers = Vec::new();
-        for granted in consent["granted"].as_array().cloned().unwrap_or_default() {
-            let document = match (granted["uri"].as_str(), granted["upload_id"].as_str()) {
+        for granted in consent.granted {
+            let document = match (&granted.uri, &granted.upload_id) {
                 (Some(uri), _) => DocRef::Issued(DocUri::parse(uri).map_err(|e| answer(&e))?),
                 (_, Some(id)) => DocRef::Uploaded(Id16::from_hex(id).map_err(|e| answer(&e))?),
                 _ => continue,
             };
-            let Some(hash) = granted["content_hash"].as_str() else { continue };
+            let Some(hash) = &granted.content_hash else { continue };
             let hash = Digest32::from_hex(hash).map_err(|e| answer(&e))?;
             answers.push(self.fetch(consent_id, locker, document, hash).await?);
         }

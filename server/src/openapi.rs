@@ -4,15 +4,7 @@
 pub(crate) mod event;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-/// Every error: a stable machine-readable `code` and a message for people.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorDto {
-    /// Such as `invalid_uri`, `uri_exists`, `aadhaar_not_linked`, `invalid_filetype`,
-    /// `invalid_filesize`, `quota_exceeded`, `consent_expired`, `bad_signature`.
-    pub code: String,
-    pub message: String,
-}
+pub use wire::dto::ErrorDto;
 
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(

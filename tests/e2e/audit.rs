@@ -246,31 +246,13 @@ async fn a_monitor_watches_the_log_grow_and_catches_a_fork() {
     assert!(out.contains("first seen"), "the first round remembers the checkpoints: {out}");
 
     // The citizen uploads; asking for the upload's bundle makes the service checkpoint it.
-    let client = client::http::JsonClient::new(Duration::from_secs(30));
-    let login =
-        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-    let body =
-        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
-    let (_, session) = client.post(&login, body.to_string()).await.expect("login");
-    let token: serde_json::Value = serde_json::from_str(&session).expect("json");
-    let auth = [("authorization", format!("Bearer {}", token["token"].as_str().expect("token")))];
-    let upload =
-        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads?name=a.pdf"))
-            .expect("url");
-    let (status, answer) = client
-        .send("POST", &upload, &auth, b"%PDF-1.7\n% monitor\n".to_vec())
+    let asha = client::citizen::Public::new(&url)
+        .expect("server url")
+        .log_in("asha", server::app::demo::DEMO_PASSWORD)
         .await
-        .expect("upload");
-    assert_eq!(status, 201, "{answer}");
-    let id = serde_json::from_str::<serde_json::Value>(&answer).expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let bundle =
-        client::http::JsonClient::parse_url(&format!("{url}/v1/citizen/uploads/{id}/bundle"))
-            .expect("url");
-    let (status, _) = client.send("GET", &bundle, &auth, vec![]).await.expect("bundle");
-    assert_eq!(status, 200);
+        .expect("login");
+    let uploaded = asha.upload("a.pdf", b"%PDF-1.7\n% monitor\n".to_vec()).await.expect("upload");
+    asha.upload_bundle(&uploaded.id).await.expect("bundle");
     let (ok, out, err) = locker(monitor.clone()).await;
     assert!(ok, "{out} {err}");
     assert!(out.contains("consistently"), "{out}");

@@ -56,49 +56,31 @@ impl Demo {
 }
 
 struct Service {
-    url: String,
-    client: JsonClient,
-    token: String,
+    asha: client::citizen::Citizen,
 }
 
 impl Service {
     /// The demo citizen, logged in.
     async fn asha(url: &str) -> Self {
-        let client = JsonClient::new(Duration::from_secs(60));
-        let login = JsonClient::parse_url(&format!("{url}/v1/citizen/login")).expect("url");
-        let body =
-            serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
-        let (_, session) = client.post(&login, body.to_string()).await.expect("login");
-        let token = serde_json::from_str::<serde_json::Value>(&session).expect("json")["token"]
-            .as_str()
-            .expect("token")
-            .to_owned();
-        Service { url: url.to_owned(), client, token }
+        let public = client::citizen::Public::new(url).expect("server url");
+        let asha = public.log_in("asha", server::app::demo::DEMO_PASSWORD).await.expect("login");
+        Service { asha }
     }
 
+    /// A public answer (the platform's statistics).
     async fn get(&self, path: &str) -> serde_json::Value {
-        let url = JsonClient::parse_url(&format!("{}{path}", self.url)).expect("url");
-        let auth = [("authorization", format!("Bearer {}", self.token))];
-        let (status, body) = self.client.send("GET", &url, &auth, vec![]).await.expect("get");
-        assert_eq!(status, 200, "{path}: {body}");
-        serde_json::from_str(&body).expect("json")
+        self.asha.public().get(path).await.unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     /// The citizen's locker id.
     async fn locker(&self) -> schemas::LockerId {
-        let profile = self.get("/v1/citizen/profile").await;
-        schemas::LockerId::parse(profile["locker"].as_str().expect("locker")).expect("locker id")
+        schemas::LockerId::parse(self.asha.locker()).expect("locker id")
     }
 
     /// The URIs on the first page of My Certificates.
     async fn certificate_uris(&self) -> Vec<String> {
-        let mine = self.get("/v1/citizen/certificates").await;
-        mine["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter_map(|c| c["uri"].as_str().map(str::to_owned))
-            .collect()
+        let mine = self.asha.certificates().await.expect("My Certificates");
+        mine.items.into_iter().map(|c| c.uri).collect()
     }
 }
 
@@ -231,25 +213,14 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Her Aadhaar, proven: the reference authority texts the code to her mobile.
-    let auth = [
-        ("authorization", format!("Bearer {}", service.token)),
-        ("content-type", "application/json".to_owned()),
-    ];
-    let ask = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar/otp")).expect("url");
-    let body = serde_json::json!({ "aadhaar": aadhaar(7) }).to_string().into_bytes();
-    let (status, asked) = service.client.send("POST", &ask, &auth, body).await.expect("otp");
-    assert_eq!(status, 202, "{asked}");
-    let asked: serde_json::Value = serde_json::from_str(&asked).expect("json");
+    let asked = service.asha.aadhaar_otp(&aadhaar(7)).await.expect("a code from the authority");
     let message = tokio::time::timeout(Duration::from_secs(10), _sms.recv())
         .await
         .expect("the authority's SMS within 10 s")
         .expect("gateway open");
     let code =
         message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
-    let link = JsonClient::parse_url(&format!("{url}/v1/citizen/aadhaar")).expect("url");
-    let body = serde_json::json!({ "txn": asked["txn"], "otp": code }).to_string().into_bytes();
-    let (status, answer) = service.client.send("POST", &link, &auth, body).await.expect("link");
-    assert_eq!(status, 201, "{answer}");
+    service.asha.link_aadhaar(&asked.txn, &code).await.expect("linked");
     // The link is applied by the projector a moment after it is logged.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -527,17 +498,12 @@ async fn a_board_signs_each_batch_once_and_every_document_still_verifies_alone()
 
     // One document of the second batch, proven alone.
     let uri = "in.gov.cbse-HSCER-2027000200";
-    let bundle_url =
-        JsonClient::parse_url(&format!("{url}/v1/citizen/certificates/{uri}/bundle")).expect("url");
-    let auth = [("authorization", format!("Bearer {}", service.token))];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let bundle = loop {
-        let (status, bundle) =
-            service.client.send("GET", &bundle_url, &auth, vec![]).await.expect("get");
-        if status == 200 {
-            break bundle;
+        match service.asha.bundle(uri).await {
+            Ok(bundle) => break String::from_utf8(bundle).expect("a JSON file"),
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "{e}"),
         }
-        assert!(tokio::time::Instant::now() < deadline, "{status}: {bundle}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let record =

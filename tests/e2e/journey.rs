@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client::http::JsonClient;
+use client::citizen::Decision;
 use tokio::sync::mpsc;
+use wire::dto::{ShareBody, SignupBody};
 
 /// The `locker` binary of this build. Cargo builds another package's binaries only when that
 /// package's tests run too, so build it (a no-op when fresh) before the first use.
@@ -125,45 +126,6 @@ pub(crate) async fn gateway() -> (String, mpsc::UnboundedReceiver<serde_json::Va
     (format!("http://{address}/sms"), received)
 }
 
-struct Http {
-    base: String,
-    client: JsonClient,
-}
-
-impl Http {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Vec<u8>,
-    ) -> (u16, serde_json::Value) {
-        let url = JsonClient::parse_url(&format!("{}{path}", self.base)).expect("url");
-        let mut headers = vec![("content-type", "application/json".to_owned())];
-        if let Some(token) = token {
-            headers.push(("authorization", format!("Bearer {token}")));
-        }
-        let (status, text) = self.client.send(method, &url, &headers, body).await.expect("answer");
-        let value = if text.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-        };
-        (status, value)
-    }
-
-    async fn json(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        let bytes = if body.is_null() { vec![] } else { body.to_string().into_bytes() };
-        self.call(method, path, token, bytes).await
-    }
-}
-
 /// Runs the `locker` command; returns whether it succeeded, and its stdout and stderr.
 pub(crate) async fn locker(args: Vec<String>) -> (bool, String, String) {
     tokio::task::spawn_blocking(move || {
@@ -188,33 +150,27 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let (gateway_url, mut sms) = gateway().await;
     let server = serve(&data, &gateway_url, kafka);
     let server_url = format!("http://{}", server.address);
-    let http = Http { base: server_url.clone(), client: JsonClient::new(Duration::from_secs(30)) };
+    let public = client::citizen::Public::new(&server_url).expect("server url");
     let keys = data.join("demo-keys");
 
     // Sign up with an OTP that arrives at the gateway.
-    let (status, answer) = http
-        .json("POST", "/v1/citizen/signup/otp", None, serde_json::json!({ "mobile": "9123456780" }))
-        .await;
-    assert_eq!(status, 202, "{answer}");
+    public.signup_otp("9123456780").await.expect("a sign-up code");
     let message = tokio::time::timeout(Duration::from_secs(10), sms.recv())
         .await
         .expect("an SMS within 10 s")
         .expect("gateway open");
     let code =
         message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
-    let (status, session) = http
-        .json(
-            "POST",
-            "/v1/citizen/signup",
-            None,
-            serde_json::json!({ "mobile": "9123456780", "otp": code, "username": "ravi", "password": "correct horse battery" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{session}");
-    let token = session["token"].as_str().expect("token").to_owned();
-    let locker_id = session["locker"].as_str().expect("locker").to_owned();
-    let bearer = format!("Bearer {token}");
-    let token = Some(token.as_str());
+    let ravi = public
+        .sign_up(&SignupBody {
+            mobile: "9123456780".to_owned(),
+            otp: code,
+            username: "ravi".to_owned(),
+            password: "correct horse battery".to_owned(),
+        })
+        .await
+        .expect("signed up");
+    let locker_id = ravi.locker().to_owned();
 
     // The board knew Ravi only by Aadhaar: his Class X marksheet waits for the link.
     let class_x = dir.path().join("class-x.pdf");
@@ -244,22 +200,13 @@ async fn journey(kafka: Option<(&str, &str)>) {
     ]))
     .await;
     assert!(ok, "locker issue --aadhaar failed: {out} {err}");
-    let (_, before_link) =
-        http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
-    assert_eq!(before_link["items"].as_array().map(Vec::len), Some(0), "{before_link}");
+    let before_link = ravi.certificates().await.expect("My Certificates");
+    assert!(before_link.items.is_empty(), "{before_link:?}");
 
     // Link Aadhaar: the demo's reference Aadhaar authority (its own process, started by
     // `locker serve --demo`) texts a code to the mobile it holds for the number, through the
     // same gateway; the code back proves the number is Ravi's.
-    let (status, asked) = http
-        .json(
-            "POST",
-            "/v1/citizen/aadhaar/otp",
-            token,
-            serde_json::json!({ "aadhaar": "4991 1866 5246" }),
-        )
-        .await;
-    assert_eq!(status, 202, "{asked}");
+    let asked = ravi.aadhaar_otp("4991 1866 5246").await.expect("a code from the authority");
     let message = tokio::time::timeout(Duration::from_secs(10), sms.recv())
         .await
         .expect("the authority's SMS within 10 s")
@@ -267,16 +214,8 @@ async fn journey(kafka: Option<(&str, &str)>) {
     assert_eq!(message["mobile"], "9811122233", "to the mobile the authority holds");
     let code =
         message["message"].as_str().expect("text").split(' ').next().expect("code").to_owned();
-    let (status, answer) = http
-        .json(
-            "POST",
-            "/v1/citizen/aadhaar",
-            token,
-            serde_json::json!({ "txn": asked["txn"], "otp": code }),
-        )
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(answer["kyc"]["name"], "Ravi Kumar", "{answer}");
+    let linked = ravi.link_aadhaar(&asked.txn, &code).await.expect("linked");
+    assert_eq!(linked.kyc.name, "Ravi Kumar", "{linked:?}");
 
     // The exam board pushes a marksheet with `locker issue`.
     let marksheet = dir.path().join("marksheet.pdf");
@@ -312,37 +251,23 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let uri = "in.gov.cbse-HSCER-2024-9000001";
 
     // The citizen sees it, My Issuer counts it, and it downloads byte for byte.
-    let (status, certificates) =
-        http.json("GET", "/v1/citizen/certificates", token, serde_json::Value::Null).await;
-    assert_eq!(status, 200);
-    let items = certificates["items"].as_array().expect("items");
-    let mine = items.iter().find(|c| c["uri"] == uri).expect("the pushed marksheet");
-    assert_eq!(mine["holder_name"], "Ravi Kumar");
+    let certificates = ravi.certificates().await.expect("My Certificates").items;
+    let mine = certificates.iter().find(|c| c.uri == uri).expect("the pushed marksheet");
+    assert_eq!(mine.holder_name.as_deref(), Some("Ravi Kumar"));
     assert!(
-        items.iter().any(|c| c["uri"] == "in.gov.cbse-SSCER-2022-9000001"),
-        "the marksheet issued to the Aadhaar joined the locker: {certificates}"
+        certificates.iter().any(|c| c.uri == "in.gov.cbse-SSCER-2022-9000001"),
+        "the marksheet issued to the Aadhaar joined the locker: {certificates:?}"
     );
-    let (_, issuers) =
-        http.json("GET", "/v1/citizen/issuers", token, serde_json::Value::Null).await;
-    assert_eq!(issuers[0]["issuer"], "in.gov.cbse", "{issuers}");
-    assert_eq!(issuers[0]["documents"], 2, "{issuers}");
-    let url = JsonClient::parse_url(&format!("{server_url}/v1/citizen/certificates/{uri}/content"))
-        .expect("url");
-    let auth = [("authorization", bearer.clone())];
-    let (status, body) = http.client.send("GET", &url, &auth, vec![]).await.expect("download");
-    assert_eq!(status, 200);
-    assert_eq!(body.as_bytes(), pdf.as_slice());
+    let issuers = ravi.issuers().await.expect("My Issuers");
+    assert_eq!(issuers[0].issuer, "in.gov.cbse", "{issuers:?}");
+    assert_eq!(issuers[0].documents, 2, "{issuers:?}");
+    assert_eq!(ravi.content(uri).await.expect("download"), pdf);
 
     // Its proof bundle checks out offline, with the ledger key and nothing else.
-    let url = JsonClient::parse_url(&format!("{server_url}/v1/citizen/certificates/{uri}/bundle"))
-        .expect("url");
-    let (status, bundle) = http.client.send("GET", &url, &auth, vec![]).await.expect("bundle");
-    assert_eq!(status, 200, "{bundle}");
+    let bundle = String::from_utf8(ravi.bundle(uri).await.expect("bundle")).expect("a JSON file");
     let bundle_path = dir.path().join("marksheet.locker-bundle.json");
     std::fs::write(&bundle_path, &bundle).expect("write bundle");
-    let (_, published) =
-        http.json("GET", "/v1/ledger/checkpoints", None, serde_json::Value::Null).await;
-    let ledger_key = published["ledger_key"].as_str().expect("ledger key").to_owned();
+    let ledger_key = public.checkpoints().await.expect("checkpoints").ledger_key;
     let bundle_arg = bundle_path.to_str().expect("path");
     let (ok, out, err) = locker(owned(&[
         "verify-bundle",
@@ -380,22 +305,13 @@ async fn journey(kafka: Option<(&str, &str)>) {
 
     // Upload a PDF and share it; the public link opens without a login.
     let upload = b"%PDF-1.7\n% rent agreement\n".to_vec();
-    let (status, uploaded) =
-        http.call("POST", "/v1/citizen/uploads?name=rent.pdf", token, upload).await;
-    assert_eq!(status, 201, "{uploaded}");
-    let (status, share) = http
-        .json(
-            "POST",
-            "/v1/citizen/shares",
-            token,
-            serde_json::json!({ "upload_id": uploaded["id"], "expires_in_minutes": 30 }),
-        )
-        .await;
-    assert_eq!(status, 201, "{share}");
-    let (status, page) =
-        http.json("GET", share["url"].as_str().expect("url"), None, serde_json::Value::Null).await;
-    assert_eq!(status, 200, "{page}");
-    assert_eq!(page["name"], "rent.pdf");
+    let uploaded = ravi.upload("rent.pdf", upload).await.expect("uploaded");
+    let share = ravi
+        .share(&ShareBody { uri: None, upload_id: Some(uploaded.id), expires_in_minutes: Some(30) })
+        .await
+        .expect("shared");
+    let page = public.shared(&share.url).await.expect("the share link's page");
+    assert_eq!(page.document.name, "rent.pdf");
 
     // The bank follows its consent events, then asks for the marksheet.
     let bank_key = keys.join("in.co.sbi.key");
@@ -445,16 +361,8 @@ async fn journey(kafka: Option<(&str, &str)>) {
         .to_owned();
 
     // The citizen grants it.
-    let (status, granted) = http
-        .json(
-            "POST",
-            &format!("/v1/citizen/consents/{consent}/grant"),
-            token,
-            serde_json::Value::Null,
-        )
-        .await;
-    assert_eq!(status, 200, "{granted}");
-    assert_eq!(granted["documents"][0], uri);
+    let granted = ravi.decide(&consent, Decision::Grant).await.expect("granted");
+    assert_eq!(granted.documents, [uri]);
 
     // The bank reads it with `locker requester fetch`, byte for byte.
     let out_dir = dir.path().join("fetched");
@@ -462,16 +370,9 @@ async fn journey(kafka: Option<(&str, &str)>) {
     let (ok, out, err) = locker(fetch.clone()).await;
     assert!(ok, "locker requester fetch failed: {out} {err}");
     assert_eq!(std::fs::read(out_dir.join(uri)).expect("fetched file"), pdf);
-    let (_, requesters) =
-        http.json("GET", "/v1/citizen/requesters", token, serde_json::Value::Null).await;
-    let row = requesters
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["requester"] == "in.co.sbi")
-        .cloned()
-        .expect("bank row");
-    assert_eq!(row["accessed"], 1, "{requesters}");
+    let requesters = ravi.requesters().await.expect("My Requesters");
+    let row = requesters.iter().find(|r| r.requester == "in.co.sbi").expect("bank row");
+    assert_eq!(row.accessed, 1, "{requesters:?}");
 
     // The stream showed the request, the grant and the access.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -489,15 +390,7 @@ async fn journey(kafka: Option<(&str, &str)>) {
     }
 
     // Revoked: the next read is refused.
-    let (status, _) = http
-        .json(
-            "POST",
-            &format!("/v1/citizen/consents/{consent}/revoke"),
-            token,
-            serde_json::Value::Null,
-        )
-        .await;
-    assert_eq!(status, 200);
+    ravi.decide(&consent, Decision::Revoke).await.expect("revoked");
     let (ok, out, err) = locker(fetch).await;
     assert!(!ok, "a fetch after revocation must fail: {out}");
     assert!(err.contains("consent_revoked"), "{err}");

@@ -3,24 +3,17 @@
 //! upload it acknowledged is there, whole, and the file store holds no half-written file.
 
 use std::path::Path;
-use std::time::Duration;
 
-use client::http::JsonClient;
+use client::citizen::{Citizen, Public};
 
 use crate::journey::{gateway, serve};
 
 const UPLOADS: usize = 24;
 const UPLOAD_BYTES: usize = 256 * 1024;
 
-async fn login(base: &str) -> String {
-    let client = JsonClient::new(Duration::from_secs(30));
-    let url = JsonClient::parse_url(&format!("{base}/v1/citizen/login")).expect("url");
-    let body =
-        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD });
-    let (status, answer) = client.post(&url, body.to_string()).await.expect("login");
-    assert_eq!(status, 200, "{answer}");
-    let answer: serde_json::Value = serde_json::from_str(&answer).expect("json");
-    answer["token"].as_str().expect("token").to_owned()
+async fn login(base: &str) -> Citizen {
+    let public = Public::new(base).expect("server url");
+    public.log_in("asha", server::app::demo::DEMO_PASSWORD).await.expect("login")
 }
 
 /// A PDF of `UPLOAD_BYTES` that no other upload has.
@@ -61,20 +54,16 @@ async fn sigterm_during_uploads_loses_nothing_acknowledged_and_exits_zero() {
     let (sms, _texts) = gateway().await;
     let mut server = serve(&data, &sms, None);
     let base = format!("http://{}", server.address);
-    let token = login(&base).await;
+    let asha = login(&base).await;
 
     let (first, mut first_done) = tokio::sync::mpsc::channel::<()>(UPLOADS);
     let mut uploads = tokio::task::JoinSet::new();
     for n in 0..UPLOADS {
-        let (base, token, first) = (base.clone(), token.clone(), first.clone());
+        let (asha, first) = (asha.clone(), first.clone());
         uploads.spawn(async move {
             let body = pdf(n);
             let hash = blake3::hash(&body).to_hex().to_string();
-            let url = JsonClient::parse_url(&format!("{base}/v1/citizen/uploads?name=u{n}.pdf"))
-                .expect("url");
-            let headers = [("authorization", format!("Bearer {token}"))];
-            let answer =
-                JsonClient::new(Duration::from_secs(60)).send("POST", &url, &headers, body).await;
+            let answer = asha.upload(&format!("u{n}.pdf"), body).await;
             let _ = first.send(()).await;
             (hash, answer)
         });
@@ -96,9 +85,8 @@ async fn sigterm_during_uploads_loses_nothing_acknowledged_and_exits_zero() {
     while let Some(done) = uploads.join_next().await {
         let (hash, answer) = done.expect("join");
         // Refused (503, connection closed) is fine; acknowledged must survive.
-        if let Ok((201, body)) = answer {
-            let body: serde_json::Value = serde_json::from_str(&body).expect("json");
-            acknowledged.push((body["id"].as_str().expect("id").to_owned(), hash));
+        if let Ok(uploaded) = answer {
+            acknowledged.push((uploaded.id, hash));
         }
     }
     assert!(!acknowledged.is_empty(), "at least the first upload was acknowledged");
@@ -106,16 +94,11 @@ async fn sigterm_during_uploads_loses_nothing_acknowledged_and_exits_zero() {
 
     let server = serve(&data, &sms, None);
     let base = format!("http://{}", server.address);
-    let token = login(&base).await;
-    let client = JsonClient::new(Duration::from_secs(30));
-    let headers = [("authorization", format!("Bearer {token}"))];
+    let asha = login(&base).await;
     for (id, hash) in &acknowledged {
-        let url =
-            JsonClient::parse_url(&format!("{base}/v1/citizen/uploads/{id}/content")).expect("url");
-        let response = client.open("GET", &url, &headers, vec![]).await.expect("content");
-        assert_eq!(response.status(), 200, "acknowledged upload {id} after the restart");
-        let bytes =
-            http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+        let bytes = asha.upload_content(id).await.unwrap_or_else(|e| {
+            panic!("acknowledged upload {id} after the restart: {e}");
+        });
         assert_eq!(&blake3::hash(&bytes).to_hex().to_string(), hash, "upload {id} is whole");
     }
     println!(

@@ -5,6 +5,7 @@
 //! **Architecture invariant:** wire names no transport (no axum, no hyper, no tokio) and no
 //! store; the server and every client depend on it, so a change here is a change of contract.
 
+pub mod dto;
 mod error;
 pub mod limits;
 pub mod media;

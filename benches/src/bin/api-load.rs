@@ -104,10 +104,10 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     clients.block_on(async {
         let base = server.base.clone();
-        let http = client::http::JsonClient::new(Duration::from_secs(30));
         server.ready().await?;
-        let (token, locker) = server.demo_session().await?;
-        let locker = schemas::LockerId::parse(&locker)?;
+        let asha = server.demo_session().await?;
+        let token = asha.token().to_owned();
+        let locker = schemas::LockerId::parse(asha.locker())?;
         let key = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key")).map_err(anyhow::Error::msg)?;
         for i in 4..DOCUMENTS {
             let request = client::issue::IssueRequest {
@@ -130,14 +130,8 @@ fn main() -> anyhow::Result<()> {
             let (status, answer) = client::issue::issue(request).await.map_err(anyhow::Error::msg)?;
             anyhow::ensure!(status == 201, "push {i}: {answer}");
         }
+        let count = asha.certificates_page(DOCUMENTS, None).await?.items.len();
         let certificates = format!("{base}/v1/citizen/certificates?limit={DOCUMENTS}");
-        let check = client::http::JsonClient::parse_url(&certificates).map_err(anyhow::Error::msg)?;
-        let (_, page) = http
-            .send("GET", &check, &[("authorization", format!("Bearer {token}"))], vec![])
-            .await
-            .map_err(anyhow::Error::msg)?;
-        let page: serde_json::Value = serde_json::from_str(&page)?;
-        let count = page["items"].as_array().map_or(0, Vec::len);
         anyhow::ensure!(count == DOCUMENTS, "the locker holds {count} documents, not {DOCUMENTS}");
 
         println!("api-load: {connections} keep-alive connections, {seconds} s per round, loopback, 2 rounds each");

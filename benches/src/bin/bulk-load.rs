@@ -70,33 +70,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn json_post(
-    client: &JsonClient,
-    url: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
-) -> anyhow::Result<serde_json::Value> {
-    let uri = JsonClient::parse_url(url).map_err(anyhow::Error::msg)?;
-    let (status, answer) =
-        client.send("POST", &uri, headers, body).await.map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(status == 200 || status == 201, "POST {url}: HTTP {status}: {answer}");
-    Ok(serde_json::from_str(&answer)?)
-}
-
-async fn json_get(
-    client: &JsonClient,
-    url: &str,
-    token: &str,
-) -> anyhow::Result<serde_json::Value> {
-    let uri = JsonClient::parse_url(url).map_err(anyhow::Error::msg)?;
-    let (status, answer) = client
-        .send("GET", &uri, &[("authorization", format!("Bearer {token}"))], vec![])
-        .await
-        .map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(status == 200, "GET {url}: HTTP {status}: {answer}");
-    Ok(serde_json::from_str(&answer)?)
-}
-
 fn issued_by_cbse(stats: &serde_json::Value) -> i64 {
     stats["issued_by"]
         .as_array()
@@ -182,15 +155,15 @@ async fn main() -> anyhow::Result<()> {
         let signed =
             wire::rfc9421::sign_request(&key, &keyid, now.0.div_euclid(1000), target, &body);
         let headers = signed.into_headers();
-        let answer = json_post(&client, &format!("{url}{path}"), &headers, body).await?;
-        let references: Vec<AadhaarRef> = answer["references"]
-            .as_array()
-            .ok_or_else(|| anyhow::anyhow!("no references"))?
-            .iter()
+        let answer: wire::dto::AadhaarBatchDto =
+            client.typed("POST", &format!("{url}{path}"), &headers, body).await?;
+        let references: Vec<AadhaarRef> = answer
+            .references
+            .into_iter()
             .map(|r| {
                 Ok(AadhaarRef {
-                    keyed_hash: Digest32::from_hex(r["keyed_hash"].as_str().unwrap_or_default())?,
-                    last4: Last4::parse(r["last4"].as_str().unwrap_or_default())?,
+                    keyed_hash: Digest32::from_hex(r.keyed_hash.as_deref().unwrap_or_default())?,
+                    last4: Last4::parse(r.last4.as_deref().unwrap_or_default())?,
                 })
             })
             .collect::<anyhow::Result<_>>()?;
@@ -238,30 +211,18 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Readers: the demo citizen opening her locker again and again during the load.
-    let login = json_post(
-        &client,
-        &format!("{url}/v1/citizen/login"),
-        &[("content-type", "application/json".to_owned())],
-        serde_json::json!({ "username": "asha", "password": server::app::demo::DEMO_PASSWORD })
-            .to_string()
-            .into_bytes(),
-    )
-    .await?;
-    let token = login["token"].as_str().unwrap_or_default().to_owned();
-    let before = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+    let public = client::citizen::Public::new(&url)?;
+    let asha = public.log_in("asha", server::app::demo::DEMO_PASSWORD).await?;
+    let before = issued_by_cbse(&public.get("/v1/stats").await?);
     let loading = Arc::new(AtomicBool::new(true));
     let mut reading = Vec::new();
     for _ in 0..readers {
-        let (client, url, token, loading) =
-            (client.clone(), url.clone(), token.clone(), Arc::clone(&loading));
+        let (asha, loading) = (asha.clone(), Arc::clone(&loading));
         reading.push(tokio::spawn(async move {
             let mut latencies_us = Vec::new();
             while loading.load(Ordering::Relaxed) {
                 let start = Instant::now();
-                if json_get(&client, &format!("{url}/v1/citizen/certificates"), &token)
-                    .await
-                    .is_ok()
-                {
+                if asha.certificates().await.is_ok() {
                     latencies_us
                         .push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
                 }
@@ -278,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
     let ingest = start.elapsed().as_secs_f64();
     // Until every document is in the views (My Issuer, the lockers).
     loop {
-        let count = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+        let count = issued_by_cbse(&public.get("/v1/stats").await?);
         if count >= before + rows as i64 {
             break;
         }
@@ -305,7 +266,7 @@ async fn main() -> anyhow::Result<()> {
         again == 0 && present == rows as u64 && rejected == 0,
         "the re-run: {again} accepted, {present} already present, {rejected} rejected"
     );
-    let after = issued_by_cbse(&json_get(&client, &format!("{url}/v1/stats"), &token).await?);
+    let after = issued_by_cbse(&public.get("/v1/stats").await?);
     anyhow::ensure!(after == before + rows as i64, "issued by the board: {after}");
     let rss = peak_rss_mib(pid);
     drop(server);
@@ -388,8 +349,8 @@ async fn send_all(
         sending.spawn(async move {
             let headers = [("content-type", "application/x-ndjson".to_owned())];
             let body = batches[index].clone();
-            let answer =
-                json_post(&client, &format!("{url}/v1/issuer/batches"), &headers, body).await;
+            let answer: Result<wire::dto::BatchResult, _> =
+                client.typed("POST", &format!("{url}/v1/issuer/batches"), &headers, body).await;
             drop(permit);
             answer
         });
@@ -397,9 +358,9 @@ async fn send_all(
     let (mut accepted, mut present, mut rejected) = (0, 0, 0);
     while let Some(done) = sending.join_next().await {
         let answer = done??;
-        accepted += answer["accepted"].as_u64().unwrap_or(0);
-        present += answer["already_present"].as_u64().unwrap_or(0);
-        rejected += answer["rejected"].as_u64().unwrap_or(0);
+        accepted += answer.accepted as u64;
+        present += answer.already_present as u64;
+        rejected += answer.rejected as u64;
     }
     Ok((accepted, present, rejected))
 }

@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     clients.block_on(async {
         server.ready().await?;
-        let (token, _) = server.demo_session().await?;
+        let token = server.demo_session().await?.token().to_owned();
         let client: Http = Client::builder(TokioExecutor::new()).build_http();
         let certificates = format!("{}/v1/citizen/certificates", server.base);
         let login = format!("{}/v1/citizen/login", server.base);

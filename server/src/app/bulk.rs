@@ -11,71 +11,13 @@ use crate::{AppError, AppState};
 use ledger::{Appended, LedgerError};
 use rayon::prelude::*;
 use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
-use serde::Serialize;
 use std::collections::HashMap;
 use wire::ErrorCode;
+use wire::dto::RowResult;
 
-/// One row's verdict.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct RowResult {
-    /// The row's number in this batch, from 1.
-    pub(crate) row: usize,
-    /// `accepted`, `already_present` or `rejected`.
-    pub(crate) status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    partition: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offset: Option<u64>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct BatchResult {
-    rows: usize,
-    accepted: usize,
-    already_present: usize,
-    rejected: usize,
-    results: Vec<RowResult>,
-}
-
-impl BatchResult {
-    /// The batch's answer: its verdicts in order, counted.
-    pub(crate) fn of(results: Vec<RowResult>) -> Self {
-        let count = |status: &str| results.iter().filter(|r| r.status == status).count();
-        BatchResult {
-            rows: results.len(),
-            accepted: count("accepted"),
-            already_present: count("already_present"),
-            rejected: count("rejected"),
-            results,
-        }
-    }
-}
-
-impl RowResult {
-    fn rejected(row: usize, e: AppError) -> Self {
-        RowResult {
-            row,
-            status: "rejected",
-            code: Some(e.code.code()),
-            message: Some(e.message),
-            partition: None,
-            offset: None,
-        }
-    }
-    fn present(row: usize) -> Self {
-        RowResult {
-            row,
-            status: "already_present",
-            code: None,
-            message: None,
-            partition: None,
-            offset: None,
-        }
-    }
+/// A row's refusal, with its code and message.
+fn rejected(row: usize, e: AppError) -> RowResult {
+    RowResult::rejected(row, e.code.code(), e.message)
 }
 
 /// A row that passed the checks that need no state.
@@ -153,7 +95,7 @@ pub(crate) async fn process(
         .enumerate()
         .map(|(index, r)| {
             r.unwrap_or_else(|| {
-                RowResult::rejected(index + 1, crate::app::write::internal("row without a verdict"))
+                rejected(index + 1, crate::app::write::internal("row without a verdict"))
             })
         })
         .collect())
@@ -173,7 +115,7 @@ async fn parse_rows(
     for (index, row) in parsed.into_iter().enumerate() {
         match row {
             Ok(row) => candidates.push((index, row)),
-            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+            Err(e) => results[index] = Some(rejected(index + 1, e)),
         }
     }
     Ok(candidates)
@@ -192,7 +134,7 @@ async fn authentic_rows(
     for ((index, row), verdict) in candidates.into_iter().zip(verdicts) {
         match verdict {
             Ok(()) => authentic.push((index, row)),
-            Err(e) => results[index] = Some(RowResult::rejected(index + 1, ledger_error(e))),
+            Err(e) => results[index] = Some(rejected(index + 1, ledger_error(e))),
         }
     }
     Ok(authentic)
@@ -213,7 +155,7 @@ async fn fresh_rows(
     let mut fresh: Vec<(usize, Parsed)> = Vec::with_capacity(candidates.len());
     let mut seen: HashMap<EventId, usize> = HashMap::new();
     for ((index, row), logged) in candidates.into_iter().zip(logged) {
-        let reject = |e: AppError| Some(RowResult::rejected(index + 1, e));
+        let reject = |e: AppError| Some(rejected(index + 1, e));
         if let Some(logged) = logged {
             results[index] = if same_issuance(&logged, &row.envelope) {
                 Some(RowResult::present(index + 1))
@@ -315,7 +257,7 @@ async fn sealed_rows(
                 appended_rows.push(index);
                 records.push(record);
             }
-            Err(e) => results[index] = Some(RowResult::rejected(index + 1, e)),
+            Err(e) => results[index] = Some(rejected(index + 1, e)),
         }
     }
     Ok((appended_rows, records))
@@ -331,18 +273,13 @@ async fn append_rows(
     let verdicts = state.appender.append_records(records).await.map_err(ledger_error)?;
     for (index, verdict) in appended_rows.into_iter().zip(verdicts) {
         results[index] = Some(match verdict {
-            Ok(Appended::New(position)) => RowResult {
-                row: index + 1,
-                status: "accepted",
-                code: None,
-                message: None,
-                partition: Some(position.partition),
-                offset: Some(position.offset),
-            },
+            Ok(Appended::New(position)) => {
+                RowResult::accepted(index + 1, position.partition, position.offset)
+            }
             Ok(Appended::Existing(_)) => RowResult::present(index + 1),
             // Issued by a concurrent batch since the lookup.
-            Err(LedgerError::IdConflict { .. }) => RowResult::rejected(index + 1, uri_exists()),
-            Err(e) => RowResult::rejected(index + 1, ledger_error(e)),
+            Err(LedgerError::IdConflict { .. }) => rejected(index + 1, uri_exists()),
+            Err(e) => rejected(index + 1, ledger_error(e)),
         });
     }
     Ok(())

@@ -3,59 +3,36 @@
 use crate::app::lookup::Resolved;
 use crate::app::lookup::doc_text;
 use projections::views::ConsentState;
-use serde::Serialize;
+use wire::dto::{AddressElementDto, DocumentDto, KycDto};
 
-/// The resident's data as the Aadhaar authority answered it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct KycDto {
-    name: String,
-    /// YYYY-MM-DD.
-    date_of_birth: String,
-    /// `female`, `male`, `transgender` or `undisclosed`.
-    gender: String,
-    /// UIDAI's address elements (`co`, `house`, `street`, `lm`, `loc`, `vtc`, `subdist`,
-    /// `dist`, `state`, `country`, `pc`, `po`), the empty ones left out.
-    address: Vec<AddressElementDto>,
-    verified_at_ms: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AddressElementDto {
-    element: String,
-    value: String,
-}
-
-impl KycDto {
-    pub(crate) fn from_view(kyc: projections::views::KycView) -> Self {
-        KycDto {
-            name: kyc.name,
-            date_of_birth: kyc.date_of_birth.to_string(),
-            gender: kyc.gender,
-            address: kyc
-                .address
-                .into_iter()
-                .map(|(element, value)| AddressElementDto { element, value })
-                .collect(),
-            verified_at_ms: kyc.verified_at_ms.0,
-        }
+/// The resident's data as the views hold it.
+pub(crate) fn kyc_from_view(kyc: projections::views::KycView) -> KycDto {
+    KycDto {
+        name: kyc.name,
+        date_of_birth: kyc.date_of_birth.to_string(),
+        gender: kyc.gender,
+        address: kyc
+            .address
+            .into_iter()
+            .map(|(element, value)| AddressElementDto { element, value })
+            .collect(),
+        verified_at_ms: kyc.verified_at_ms.0,
     }
+}
 
-    pub(crate) fn from_profile(kyc: &schemas::KycProfile, at: schemas::TimestampMs) -> Self {
-        let gender = projections::views::gender_name(kyc.gender);
-        KycDto {
-            name: kyc.name.to_string(),
-            date_of_birth: kyc.date_of_birth.to_string(),
-            gender: gender.to_owned(),
-            address: kyc
-                .address
-                .iter()
-                .map(|f| AddressElementDto {
-                    element: f.key.to_string(),
-                    value: f.value.to_string(),
-                })
-                .collect(),
-            verified_at_ms: at.0,
-        }
+/// The resident's data as the authority's answer gave it.
+pub(crate) fn kyc_from_profile(kyc: &schemas::KycProfile, at: schemas::TimestampMs) -> KycDto {
+    let gender = projections::views::gender_name(kyc.gender);
+    KycDto {
+        name: kyc.name.to_string(),
+        date_of_birth: kyc.date_of_birth.to_string(),
+        gender: gender.to_owned(),
+        address: kyc
+            .address
+            .iter()
+            .map(|f| AddressElementDto { element: f.key.to_string(), value: f.value.to_string() })
+            .collect(),
+        verified_at_ms: at.0,
     }
 }
 
@@ -79,21 +56,6 @@ pub(crate) fn state_name(state: ConsentState) -> &'static str {
     }
 }
 
-/// A document as shown to someone other than its owner (a share link holder, a requester).
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct DocumentDto {
-    uri: Option<String>,
-    upload_id: Option<String>,
-    name: String,
-    issuer: Option<String>,
-    issued_on: Option<String>,
-    holder_name: Option<String>,
-    media_type: &'static str,
-    size_bytes: u64,
-    content_hash: String,
-    revoked_by_issuer: bool,
-}
-
 impl From<Resolved> for DocumentDto {
     fn from(resolved: Resolved) -> Self {
         let (uri, upload_id) = doc_text(&resolved.doc);
@@ -104,7 +66,7 @@ impl From<Resolved> for DocumentDto {
             issuer: resolved.issuer,
             issued_on: resolved.issued_on,
             holder_name: resolved.holder_name,
-            media_type: resolved.media_type.mime(),
+            media_type: resolved.media_type.mime().to_owned(),
             size_bytes: resolved.size_bytes,
             content_hash: resolved.hash.to_hex(),
             revoked_by_issuer: resolved.revoked,

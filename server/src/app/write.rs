@@ -14,6 +14,7 @@ use ledger::{Ledger, LedgerError, Log, Verdict};
 use schemas::Envelope;
 use std::pin::Pin;
 use wire::ErrorCode;
+use wire::dto::Accepted;
 
 pub(crate) fn internal(e: impl std::fmt::Debug) -> AppError {
     AppError::new(ErrorCode::Internal, format!("{e:?}"))
@@ -46,16 +47,6 @@ async fn log(
     Ok(appended)
 }
 
-/// The answer to a client whose signed event was logged (or already was).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct Accepted {
-    /// `accepted`, or `already_present` for a retry of a logged event.
-    status: &'static str,
-    event_id: String,
-    partition: u32,
-    offset: u64,
-}
-
 /// Appends an event a client signed: `accepted`, or `already_present` for a retry.
 /// With `settle` (citizen-topic events), waits until the views include it. `refusal` maps the
 /// ledger's refusals to the caller's codes.
@@ -66,25 +57,16 @@ pub(crate) async fn submit(
     refusal: impl FnOnce(ledger::LedgerError) -> AppError,
 ) -> Result<Accepted, AppError> {
     let (word, position) = match log(state, envelope, settle, refusal).await? {
-        Appended::New(position) => (ACCEPTED, position),
+        Appended::New(position) => ("accepted", position),
         Appended::Existing(position) => ("already_present", position),
     };
     let accepted = Accepted {
-        status: word,
+        status: word.to_owned(),
         event_id: envelope.event.id.to_string(),
         partition: position.partition,
         offset: position.offset,
     };
     Ok(accepted)
-}
-
-const ACCEPTED: &str = "accepted";
-
-impl Accepted {
-    /// Whether this append wrote the event (not a retry of one already logged).
-    pub(crate) fn is_new(&self) -> bool {
-        self.status == ACCEPTED
-    }
 }
 
 /// A fresh random event id.

@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use kyc::KycError;
 use kyc::wire::codes;
 use schemas::*;
-use serde::{Deserialize, Serialize};
 
 use crate::app::write::internal;
 use crate::limits::AADHAAR_OTP_TTL_MS;
@@ -30,23 +29,7 @@ use ::wire::ErrorCode;
 use crate::app::kyc::{
     Challenge, already_linked, kyc_error, kyc_profile, record_link, unavailable,
 };
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AadhaarOtpBody {
-    /// Twelve digits, spaces allowed.
-    #[schema(pattern = r"^[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}$")]
-    aadhaar: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarOtpSent {
-    /// Send it back with the code.
-    txn: String,
-    /// The mobile the authority holds for the Aadhaar, masked.
-    sent_to: String,
-    expires_at_ms: i64,
-}
+use wire::dto::{AadhaarBody, AadhaarLinkedDto, AadhaarOtpBody, AadhaarOtpSent};
 
 /// Asks the Aadhaar authority to send a one-time password to the mobile it holds for the
 /// Aadhaar (not one the caller names).
@@ -79,25 +62,6 @@ pub(crate) async fn request_otp(
     state.aadhaar_challenges.remember(txn.clone(), challenge, now)?;
     let answer = AadhaarOtpSent { txn, sent_to, expires_at_ms: expires_ms };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AadhaarBody {
-    /// From `POST /v1/citizen/aadhaar/otp`.
-    #[schema(pattern = "^[0-9a-f]{32}$")]
-    txn: String,
-    /// The six digits the Aadhaar authority sent.
-    #[schema(pattern = "^[0-9]{6}$")]
-    otp: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarLinkedDto {
-    aadhaar_last4: String,
-    /// The number was linked to another locker, and was taken from it with this proof.
-    reclaimed: bool,
-    kyc: crate::app::dto::KycDto,
 }
 
 /// Links the Aadhaar the code was sent for, once the authority's signed e-KYC answer checks
@@ -135,7 +99,7 @@ pub(crate) async fn link(
     let answer = AadhaarLinkedDto {
         aadhaar_last4: reference.last4.to_string(),
         reclaimed,
-        kyc: crate::app::dto::KycDto::from_profile(&profile, TimestampMs(now)),
+        kyc: crate::app::dto::kyc_from_profile(&profile, TimestampMs(now)),
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::lookup::Resolved;
-use crate::app::write::Accepted;
+use wire::dto::Accepted;
 
 /// 201 for an event this request appended, 200 for a retry of one already in the log.
 pub(crate) fn accepted(answer: Accepted) -> Response {

@@ -20,11 +20,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::bulk::BatchResult;
 use crate::app::bulk::process;
 use crate::limits::{BULK_BATCH_ROWS_MAX, BULK_BODY_BYTES_MAX};
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::BatchResult;
 
 /// `POST /v1/issuer/batches`
 #[utoipa::path(post, path = "/v1/issuer/batches", tag = "issuer", request_body(content = crate::openapi::event::BatchRows, content_type = "application/x-ndjson", description = "Up to 2,000 rows, one per line (NDJSON): each a `BatchRow`, a single push's body with a `document_issued` event and no `content`"), description = "Bulk issuance: every row gets its own verdict, in order. Rows are authenticated by their signatures, like single pushes.", responses((status = 200, body = BatchResult), (status = 413, description = "`payload_too_large`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: nothing of the batch was written; retry it", body = crate::openapi::ErrorDto)))]

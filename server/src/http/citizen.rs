@@ -10,47 +10,20 @@ use projections::views::{Accessor, ConsentState};
 use schemas::{DocRef, LockerId};
 use serde::{Deserialize, Serialize};
 
-use crate::app::dto::KycDto;
 use crate::app::dto::state_name;
 use crate::app::dto::status_name;
-use crate::http::list::{ListDto, ListQuery, list_query};
+use crate::http::list::{ListQuery, list_query};
 use crate::http::session::Citizen;
 use crate::http::session::hashing_busy;
 use crate::http::session::source_of;
 use crate::store::accounts::LoginError;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LoginBody {
-    username: String,
-    password: String,
-    /// `cookie` (the web page): the session goes into an HttpOnly cookie and the answer
-    /// carries a CSRF token instead of the session token. Default `token`.
-    #[serde(default)]
-    session: SessionKind,
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SessionKind {
-    #[default]
-    Token,
-    Cookie,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct SessionDto {
-    /// The bearer token; absent for a cookie session (scripts must never see it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    /// For a cookie session: send it as `x-csrf-token` with every request that changes state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    csrf_token: Option<String>,
-    expires_at_ms: i64,
-    locker: String,
-}
+use wire::dto::KycDto;
+use wire::dto::{
+    CertificateDto, ListDto, LoginBody, MyIssuerDto, MyRequesterDto, SessionDto, SessionKind,
+    StorageDto,
+};
 
 #[utoipa::path(post, path = "/v1/citizen/login", tag = "citizen", request_body = LoginBody, responses((status = 200, body = SessionDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_credentials`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_attempts`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn login(
@@ -253,29 +226,9 @@ pub(crate) async fn profile(
         name: profile.full_name,
         date_of_birth: profile.date_of_birth.map(|d| d.to_string()),
         email: profile.email,
-        kyc: profile.kyc.map(KycDto::from_view),
+        kyc: profile.kyc.map(crate::app::dto::kyc_from_view),
     })
     .into_response())
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct CertificateDto {
-    uri: String,
-    name: String,
-    issuer: String,
-    issuer_name: Option<String>,
-    doc_type: String,
-    doc_type_name: Option<String>,
-    issued_on: String,
-    valid_from: Option<String>,
-    valid_to: Option<String>,
-    status: &'static str,
-    holder_name: Option<String>,
-    media_type: &'static str,
-    size_bytes: u64,
-    content_hash: String,
-    /// When the citizen last e-signed this version, if she did.
-    esigned_at_ms: Option<i64>,
 }
 
 /// The positions a locker's My Certificates depends on (see `cache`).
@@ -351,7 +304,7 @@ fn render_certificates(
         .items
         .into_iter()
         .map(|c| CertificateDto {
-            status: status_name(c.status),
+            status: status_name(c.status).to_owned(),
             uri: c.doc.uri,
             name: c.doc.name,
             issuer: c.doc.issuer,
@@ -362,7 +315,7 @@ fn render_certificates(
             valid_from: c.doc.valid_from.map(|d| d.to_string()),
             valid_to: c.doc.valid_to.map(|d| d.to_string()),
             holder_name: c.doc.holder_name,
-            media_type: c.doc.media_type.mime(),
+            media_type: c.doc.media_type.mime().to_owned(),
             size_bytes: c.doc.size_bytes,
             content_hash: c.doc.content_hash.to_hex(),
             esigned_at_ms: c.doc.esigned_at_ms.map(|t| t.0),
@@ -405,12 +358,6 @@ pub(crate) async fn uploads(
     Ok(Json(ListDto { items, next_cursor: page.next }))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct StorageDto {
-    used_bytes: i64,
-    quota_bytes: i64,
-}
-
 #[utoipa::path(get, path = "/v1/citizen/storage", tag = "citizen", security(("session" = [])), responses((status = 200, body = StorageDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn storage(
     State(state): State<AppState>,
@@ -418,13 +365,6 @@ pub(crate) async fn storage(
 ) -> Result<Json<StorageDto>, AppError> {
     let storage = state.views.storage(&citizen.locker)?;
     Ok(Json(StorageDto { used_bytes: storage.used_bytes, quota_bytes: storage.quota_bytes }))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct MyIssuerDto {
-    issuer: String,
-    name: Option<String>,
-    documents: i64,
 }
 
 #[utoipa::path(get, path = "/v1/citizen/issuers", tag = "citizen", security(("session" = [])), description = "My Issuer", responses((status = 200, body = Vec<MyIssuerDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -439,14 +379,6 @@ pub(crate) async fn my_issuers(
             .map(|i| MyIssuerDto { issuer: i.issuer, name: i.name, documents: i.documents })
             .collect(),
     ))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct MyRequesterDto {
-    requester: String,
-    name: Option<String>,
-    requested: i64,
-    accessed: i64,
 }
 
 #[utoipa::path(get, path = "/v1/citizen/requesters", tag = "citizen", security(("session" = [])), description = "My Requester", responses((status = 200, body = Vec<MyRequesterDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]

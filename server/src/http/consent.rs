@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use projections::views::{ConsentState, ConsentView, Owner};
 use schemas::*;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::app::json::json;
 use crate::app::write::internal;
@@ -15,6 +15,7 @@ use crate::http::session::Citizen;
 use crate::limits::{CONSENT_ACCESS_DAYS_DEFAULT, CONSENT_ACCESS_DAYS_MAX};
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::Decided;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,13 +26,6 @@ pub(crate) struct GrantBody {
     /// 1 to 365; 90 when absent.
     #[schema(minimum = 1, maximum = 365)]
     access_days: Option<u32>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Decided {
-    id: String,
-    state: &'static str,
-    documents: Vec<String>,
 }
 
 fn consent_id(text: &str) -> Result<Id16, AppError> {
@@ -158,7 +152,7 @@ pub(crate) async fn grant(
     decide(&state, &citizen, payload).await?;
     let answer = Decided {
         id: id.to_hex(),
-        state: "active",
+        state: "active".to_string(),
         documents: documents.iter().map(ToString::to_string).collect(),
     };
     Ok(Json(answer).into_response())
@@ -180,7 +174,8 @@ async fn close(
     require(&consent, from, action)?;
     let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
     decide(state, citizen, event(id, requester, citizen.locker)).await?;
-    Ok(Json(Decided { id: id.to_hex(), state: state_after, documents: vec![] }).into_response())
+    Ok(Json(Decided { id: id.to_hex(), state: state_after.to_owned(), documents: vec![] })
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/citizen/consents/{id}/deny", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]

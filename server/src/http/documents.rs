@@ -14,7 +14,6 @@ use http_body_util::BodyExt;
 use schemas::*;
 use serde::{Deserialize, Serialize};
 
-use crate::app::dto::DocumentDto;
 use crate::app::json::json;
 use crate::app::lookup::DocumentSelector;
 use crate::app::lookup::doc_text;
@@ -34,6 +33,7 @@ use crate::limits::{
 use crate::store::files::FileError;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::{ShareBody, ShareDto, SharedDto, UploadedDto};
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AppError> {
     json(body)
@@ -43,15 +43,6 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AppError> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UploadQuery {
     name: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct UploadedDto {
-    id: String,
-    file_name: String,
-    media_type: &'static str,
-    size_bytes: u64,
-    content_hash: String,
 }
 
 fn invalid_filetype(message: String) -> AppError {
@@ -147,7 +138,7 @@ pub(crate) async fn upload(
     let answer = UploadedDto {
         id: id.to_hex(),
         file_name: name,
-        media_type: media_type.mime(),
+        media_type: media_type.mime().to_owned(),
         size_bytes: stored.size_bytes,
         content_hash: stored.hash.to_hex(),
     };
@@ -339,28 +330,6 @@ pub(crate) async fn esign(
     .into_response())
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ShareBody {
-    uri: Option<String>,
-    upload_id: Option<String>,
-    expires_in_minutes: Option<u32>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ShareDto {
-    id: String,
-    uri: Option<String>,
-    upload_id: Option<String>,
-    /// The public page of the link (relative to the service).
-    url: String,
-    created_at_ms: i64,
-    expires_at_ms: i64,
-    revoked: bool,
-    live: bool,
-    views: u64,
-}
-
 fn share_url(locker: &LockerId, share: &Id16) -> String {
     format!("/v1/shared/{locker}/{}", share.to_hex())
 }
@@ -469,20 +438,6 @@ pub(crate) async fn revoke_share(
     let payload = Payload::ShareRevoked(ShareRevoked { locker: citizen.locker, share_id: id });
     crate::app::write::as_citizen(&state, &citizen.locker, payload, None).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct SharedDto {
-    #[serde(flatten)]
-    document: DocumentDto,
-    expires_at_ms: i64,
-    /// The document's bytes, within this visit (not counted as another access).
-    content_url: String,
-    /// The document's proof bundle, within this visit.
-    bundle_url: String,
-    /// This visit, for the page's next requests (`?visit=`): the same viewer fetching the
-    /// content and the bundle soon after is one access, not three.
-    visit: String,
 }
 
 /// `GET /v1/shared/{locker}/{share}`: public, for whoever holds a live link.

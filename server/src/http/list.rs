@@ -1,7 +1,7 @@
 //! Paged lists: the query every list takes and the page it answers.
 
 use axum::extract::Query;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use wire::ErrorCode;
 
 use crate::AppError;
@@ -28,12 +28,6 @@ impl ListQuery {
             )),
         }
     }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ListDto<T> {
-    pub(crate) items: Vec<T>,
-    pub(crate) next_cursor: Option<String>,
 }
 
 pub(crate) fn list_query(

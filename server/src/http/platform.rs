@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use projections::PartitionStatus;
 use serde::Serialize;
 
-use crate::http::list::{ListDto, ListQuery, list_query};
+use crate::http::list::{ListQuery, list_query};
 use crate::{AppError, AppState};
+use wire::dto::{HaltDto, HealthDto, ListDto};
 
 pub(crate) async fn not_found() -> AppError {
     AppError::not_found("no such endpoint")
@@ -16,26 +17,6 @@ pub(crate) async fn not_found() -> AppError {
 
 fn partitions(state: &AppState) -> Vec<PartitionStatus> {
     state.partitions.read().map(|p| p.clone()).unwrap_or_default()
-}
-
-/// Where a partition stopped. Its reason names lockers, documents or consents, so it goes
-/// to the server's log for the operator, never to this public answer.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct HaltDto {
-    topic: String,
-    partition: u32,
-    offset: u64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct HealthDto {
-    status: &'static str,
-    /// Records the views have not applied yet, over all partitions.
-    projection_lag: u64,
-    halted: Vec<HaltDto>,
-    /// Events the views passed over instead of halting (contradictions an older log may
-    /// hold, reported in the server's log as they are met).
-    anomalies: i64,
 }
 
 /// 200 when every partition applies; 503 when one stopped at an event it cannot apply.
@@ -54,7 +35,8 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
-    (status, Json(HealthDto { status: code, projection_lag, halted, anomalies })).into_response()
+    (status, Json(HealthDto { status: code.to_owned(), projection_lag, halted, anomalies }))
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use ledger::LedgerError;
 use schemas::{Actor, Payload};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::app::error::invalid_event;
 use crate::app::error::ledger_error;
@@ -24,6 +24,7 @@ use crate::app::issuance::committed_personal;
 use crate::app::json::json;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::{AadhaarBatchDto, AadhaarBatchItem, AadhaarReferenceDto};
 
 /// Whether a document event fits what the citizen's locker holds now.
 fn check_document_state(state: &AppState, payload: &Payload) -> Result<(), AppError> {
@@ -121,7 +122,7 @@ fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), AppError> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 422, description = "`invalid_event`, `stale_event`, `invalid_event_id`, `commitment_mismatch`, `hash_mismatch`", body = crate::openapi::ErrorDto), (status = 201, description = "Accepted", body = crate::app::write::Accepted), (status = 200, description = "Already present (a retry)", body = crate::app::write::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/issuer/documents", tag = "issuer", request_body = PushBody, description = "The body is the issuer's signed document event (issued, updated or revoked); the signature authenticates the issuer. Replays are refused by event id and a clock window.", responses((status = 422, description = "`invalid_event`, `stale_event`, `invalid_event_id`, `commitment_mismatch`, `hash_mismatch`", body = crate::openapi::ErrorDto), (status = 201, description = "Accepted", body = wire::dto::Accepted), (status = 200, description = "Already present (a retry)", body = wire::dto::Accepted), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`bad_signature`, `unknown_key`, `key_revoked`", body = crate::openapi::ErrorDto), (status = 403, description = "`not_permitted`, `suspended`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_locker`, `unknown_document`", body = crate::openapi::ErrorDto), (status = 409, description = "`uri_exists`, `id_conflict`, `document_revoked`", body = crate::openapi::ErrorDto), (status = 413, description = "`payload_too_large`, `invalid_filesize`", body = crate::openapi::ErrorDto), (status = 415, description = "`invalid_filetype`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn push_document(
     State(state): State<AppState>,
     body: axum::body::Body,
@@ -219,13 +220,6 @@ pub(crate) struct AadhaarQuery {
     aadhaar: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarReferenceDto {
-    /// The platform-keyed BLAKE3 hash, in hex: put it in `recipient.aadhaar.keyed_hash`.
-    keyed_hash: String,
-    last4: String,
-}
-
 /// `POST /v1/issuer/aadhaar-references`: the reference an issuer puts in an event for a
 /// citizen it knows only by Aadhaar. Only the platform can compute the keyed hash (so the log
 /// never holds the number); an issuer gets it for numbers it already holds, signing the
@@ -284,23 +278,6 @@ pub(crate) struct AadhaarBatchQuery {
     /// references, so any string is taken here.
     #[schema(max_items = 2000)]
     aadhaar_numbers: Vec<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarBatchItem {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyed_hash: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last4: Option<String>,
-    /// Why this number has no reference (`invalid_aadhaar`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct AadhaarBatchDto {
-    /// One per number asked, in order.
-    references: Vec<AadhaarBatchItem>,
 }
 
 /// `POST /v1/issuer/aadhaar-reference-batches`: the references of many numbers at once, for

@@ -25,13 +25,14 @@ use crate::app::dto::state_name;
 use crate::app::error::ledger_error;
 use crate::app::json::json;
 use crate::app::lookup::{doc_text, resolve};
-use crate::app::write::Accepted;
 use crate::app::write::internal;
-use crate::http::list::{ListDto, ListQuery, list_query};
+use crate::http::list::{ListQuery, list_query};
 use crate::http::signed::authenticate;
 use crate::limits::{CONSENT_REQUEST_DAYS_MAX, SSE_BATCH_EVENTS, SSE_KEEPALIVE_MS, SSE_STREAM_MS};
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::Accepted;
+use wire::dto::{GrantedDto, ListDto, RequesterConsentDto};
 use wire::rfc9421;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -146,32 +147,6 @@ pub(crate) async fn request_consent(
     Ok(crate::http::answer::accepted(answer))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct GrantedDto {
-    uri: Option<String>,
-    upload_id: Option<String>,
-    /// What a `document_accessed` event must name; absent if the document left the locker.
-    content_hash: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct RequesterConsentDto {
-    id: String,
-    locker: String,
-    state: &'static str,
-    #[schema(value_type = String, example = "account_opening")]
-    purpose: PurposeCode,
-    purpose_text: String,
-    /// {"doc_type": {issuer, doc_type}} or {"document": uri}
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<ConsentItem>,
-    requested_at_ms: i64,
-    request_expires_at_ms: i64,
-    access_expires_at_ms: Option<i64>,
-    granted: Vec<GrantedDto>,
-    accesses: u64,
-}
-
 /// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
 #[utoipa::path(get, path = "/v1/requester/consents", tag = "requester", security(("http_signature" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<RequesterConsentDto>), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
@@ -202,7 +177,7 @@ pub(crate) async fn consents(
         items.push(RequesterConsentDto {
             id: consent.consent_id.to_hex(),
             locker: consent.locker.to_string(),
-            state: state_name(consent.state),
+            state: state_name(consent.state).to_owned(),
             purpose: consent.purpose.code,
             purpose_text: consent.purpose.text.to_string(),
             items: consent.items,
@@ -221,7 +196,7 @@ struct FetchedDto {
     #[serde(flatten)]
     accepted: Accepted,
     #[serde(flatten)]
-    document: crate::app::dto::DocumentDto,
+    document: wire::dto::DocumentDto,
     /// The document's bytes in base64, when the service holds them.
     content: Option<String>,
 }

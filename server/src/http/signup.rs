@@ -11,11 +11,11 @@ use ed25519_dalek::SigningKey;
 use ledger::Appended;
 use ledger::crypto::{key_id_of, mobile_ref, public_key_entry, seal_personal, sign_event};
 use schemas::*;
-use serde::{Deserialize, Serialize};
 
 use crate::store::accounts::{OtpError, check_password};
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::{OtpBody, OtpSent, SignedUp, SignupBody};
 
 fn internal(e: impl std::fmt::Debug) -> AppError {
     AppError::new(ErrorCode::Internal, format!("{e:?}"))
@@ -48,21 +48,6 @@ fn otp_error(e: OtpError) -> AppError {
     }
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OtpBody {
-    /// Ten digits starting with 6 to 9, optionally after +91, 91 or 0 (spaces and dashes are
-    /// also taken).
-    #[schema(pattern = r"^(?:\+91|91|0)?[6-9][0-9]{9}$")]
-    mobile: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct OtpSent {
-    sent_to: String,
-    expires_at_ms: i64,
-}
-
 #[utoipa::path(post, path = "/v1/citizen/signup/otp", tag = "citizen", request_body = OtpBody, responses((status = 202, body = OtpSent), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 429, description = "`otp_rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`otp_delivery_failed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
@@ -87,28 +72,6 @@ pub(crate) async fn request_otp(
     })?;
     Ok((StatusCode::ACCEPTED, Json(OtpSent { sent_to: mobile.masked(), expires_at_ms: expires.0 }))
         .into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SignupBody {
-    #[schema(pattern = r"^(?:\+91|91|0)?[6-9][0-9]{9}$")]
-    mobile: String,
-    #[schema(pattern = "^[0-9]{6}$")]
-    otp: String,
-    /// 3 to 32 of a-z, 0-9, `.` and `_`, starting with a letter.
-    #[schema(pattern = r"^[a-z][a-z0-9._]{2,31}$")]
-    username: String,
-    /// 8 to 128 characters.
-    #[schema(min_length = 8, max_length = 128)]
-    password: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct SignedUp {
-    locker: String,
-    token: String,
-    expires_at_ms: i64,
 }
 
 #[utoipa::path(post, path = "/v1/citizen/signup", tag = "citizen", request_body = SignupBody, responses((status = 201, body = SignedUp), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_otp`", body = crate::openapi::ErrorDto), (status = 409, description = "`username_taken`, `mobile_registered`", body = crate::openapi::ErrorDto)))]

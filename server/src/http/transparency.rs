@@ -20,13 +20,14 @@ use axum::response::{IntoResponse, Response};
 use ledger::merkle::ProofBundle;
 use projections::views::LogPoint;
 use schemas::{Digest32, DocRef, Id16};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::app::lookup::resolve;
 use crate::app::write::internal;
 use crate::http::session::Citizen;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
+use wire::dto::{CheckpointDto, CheckpointsDto, ConsistencyDto, DocumentStatusDto};
 
 fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
     let body = verifier::bundle_json(bundle, &state.proofs.ledger_key());
@@ -101,24 +102,6 @@ pub(crate) async fn shared_bundle(
     Ok(bundle_response(&state, &bundle, &share))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct CheckpointDto {
-    topic: String,
-    partition: u32,
-    size: u64,
-    root: String,
-    at_ms: i64,
-    /// The signed note, exactly as logged.
-    note: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct CheckpointsDto {
-    /// The ledger's Ed25519 public key, hex (check it against one you trust).
-    ledger_key: String,
-    checkpoints: Vec<CheckpointDto>,
-}
-
 /// `GET /v1/ledger/checkpoints`
 #[utoipa::path(get, path = "/v1/ledger/checkpoints", tag = "public", description = "The latest signed checkpoint of every partition.", responses((status = 200, body = CheckpointsDto)))]
 pub(crate) async fn checkpoints(State(state): State<AppState>) -> Json<CheckpointsDto> {
@@ -152,16 +135,6 @@ pub(crate) struct ConsistencyQuery {
     second: u64,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ConsistencyDto {
-    topic: String,
-    partition: u32,
-    first: u64,
-    second: u64,
-    /// RFC 9162 consistency proof, hex.
-    proof: Vec<String>,
-}
-
 /// `GET /v1/ledger/consistency`
 #[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 422, description = "`invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consistency(
@@ -177,23 +150,6 @@ pub(crate) async fn consistency(
         second: q.second,
         proof: proof.iter().map(Digest32::to_hex).collect(),
     }))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct DocumentStatusDto {
-    /// Issued documents: `active`, `updated`, `expired` or `revoked`. Uploads: `present` or
-    /// `deleted`.
-    status: &'static str,
-    /// Whether the bundle proves the document's current version (an update supersedes it).
-    current: bool,
-    uri: Option<String>,
-    upload_id: Option<String>,
-    /// Why the issuer revoked it, when it did.
-    revoked_reason: Option<&'static str>,
-    /// The last day the current version is valid, if it has one.
-    valid_to: Option<String>,
-    /// When the service looked, by its clock.
-    checked_at_ms: i64,
 }
 
 fn revocation_reason(reason: schemas::RevocationReason) -> &'static str {
@@ -226,7 +182,7 @@ pub(crate) async fn document_status(
         )
     };
     let mut answer = DocumentStatusDto {
-        status: "present",
+        status: "present".to_owned(),
         current: true,
         uri: None,
         upload_id: None,
@@ -240,7 +196,7 @@ pub(crate) async fn document_status(
         schemas::Payload::DocumentUploaded(e) => {
             answer.upload_id = Some(e.upload_id.to_hex());
             if state.views.upload(&e.locker, &e.upload_id)?.is_none() {
-                answer.status = "deleted";
+                answer.status = "deleted".to_owned();
                 answer.current = false;
             }
             return Ok(Json(answer));
@@ -255,9 +211,10 @@ pub(crate) async fn document_status(
     };
     let doc = state.views.document(&owner, &uri.to_string())?.ok_or_else(not_yet)?;
     answer.uri = Some(uri.to_string());
-    answer.status = crate::app::dto::status_name(projections::certificate_status(&doc, now));
+    answer.status =
+        crate::app::dto::status_name(projections::certificate_status(&doc, now)).to_owned();
     if let projections::views::DocStatus::Revoked(reason) = doc.status {
-        answer.revoked_reason = Some(revocation_reason(reason));
+        answer.revoked_reason = Some(revocation_reason(reason).to_owned());
     }
     answer.valid_to = doc.valid_to.map(|d| d.to_string());
     let proved = LogPoint { partition: bundle.document.partition, offset: bundle.document.offset };

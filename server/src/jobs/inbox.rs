@@ -194,7 +194,7 @@ async fn step<L: Log>(
         let letter = DeadLetter::of(
             partition,
             record.position.offset,
-            result.code.unwrap_or("rejected"),
+            result.code.as_deref().unwrap_or("rejected"),
             result.message.as_deref().unwrap_or_default(),
             &record.value,
         );
