@@ -39,8 +39,8 @@ impl Decision {
     }
 }
 
-/// A logged-in citizen.
-#[derive(Debug, Clone)]
+/// A logged-in citizen. Its `Debug` shows the locker, never the session's token.
+#[derive(Clone)]
 pub struct Citizen {
     public: Public,
     session: SessionDto,
@@ -55,8 +55,9 @@ fn encoded<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(body).map_err(|e| ClientError::Input(e.to_string()))
 }
 
-/// `text` as one query value: every byte but RFC 3986's unreserved characters percent-encoded.
-fn query_value(text: &str) -> String {
+/// `text` as one path segment or query value: every byte but RFC 3986's unreserved characters
+/// percent-encoded (a document URI may hold `/`).
+fn component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -135,6 +136,12 @@ impl Public {
     }
 }
 
+impl std::fmt::Debug for Citizen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Citizen").field("locker", &self.session.locker).finish_non_exhaustive()
+    }
+}
+
 impl Citizen {
     /// The locker's id.
     pub fn locker(&self) -> &str {
@@ -143,7 +150,7 @@ impl Citizen {
 
     /// The session's bearer token.
     pub fn token(&self) -> &str {
-        self.authorization.trim_start_matches("Bearer ")
+        self.session.token.as_deref().unwrap_or_default()
     }
 
     /// The calls anyone may make, on the same service.
@@ -180,7 +187,7 @@ impl Citizen {
     ) -> Result<ListDto<CertificateDto>, ClientError> {
         let mut path = format!("/v1/citizen/certificates?limit={limit}");
         if let Some(cursor) = cursor {
-            path += &format!("&cursor={}", query_value(cursor));
+            path += &format!("&cursor={}", component(cursor));
         }
         self.call("GET", &path, Vec::new()).await
     }
@@ -202,22 +209,22 @@ impl Citizen {
 
     /// An issued document's bytes, checked by the service against their hash.
     pub async fn content(&self, uri: &str) -> Result<Vec<u8>, ClientError> {
-        self.raw(&format!("/v1/citizen/certificates/{uri}/content")).await
+        self.raw(&format!("/v1/citizen/certificates/{}/content", component(uri))).await
     }
 
     /// An issued document's proof bundle file, as `locker verify-bundle` reads it.
     pub async fn bundle(&self, uri: &str) -> Result<Vec<u8>, ClientError> {
-        self.raw(&format!("/v1/citizen/certificates/{uri}/bundle")).await
+        self.raw(&format!("/v1/citizen/certificates/{}/bundle", component(uri))).await
     }
 
     /// An upload's bytes.
     pub async fn upload_content(&self, id: &str) -> Result<Vec<u8>, ClientError> {
-        self.raw(&format!("/v1/citizen/uploads/{id}/content")).await
+        self.raw(&format!("/v1/citizen/uploads/{}/content", component(id))).await
     }
 
     /// An upload's proof bundle file.
     pub async fn upload_bundle(&self, id: &str) -> Result<Vec<u8>, ClientError> {
-        self.raw(&format!("/v1/citizen/uploads/{id}/bundle")).await
+        self.raw(&format!("/v1/citizen/uploads/{}/bundle", component(id))).await
     }
 
     async fn raw(&self, path: &str) -> Result<Vec<u8>, ClientError> {
@@ -235,7 +242,7 @@ impl Citizen {
 
     /// Uploads a file of the citizen's own under `name`.
     pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<UploadedDto, ClientError> {
-        let path = format!("/v1/citizen/uploads?name={}", query_value(name));
+        let path = format!("/v1/citizen/uploads?name={}", component(name));
         let url = self.public.url(&path);
         let headers = [
             ("content-type", "application/octet-stream".to_owned()),
@@ -256,7 +263,7 @@ impl Citizen {
         consent_id: &str,
         decision: Decision,
     ) -> Result<Decided, ClientError> {
-        let path = format!("/v1/citizen/consents/{consent_id}/{}", decision.word());
+        let path = format!("/v1/citizen/consents/{}/{}", component(consent_id), decision.word());
         self.call("POST", &path, Vec::new()).await
     }
 
@@ -282,10 +289,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_query_value_keeps_only_unreserved_characters() {
+    fn a_component_keeps_only_unreserved_characters() {
         // RFC 3986 2.3: ALPHA / DIGIT / "-" / "." / "_" / "~" are left as they are.
-        assert_eq!(query_value("rent agreement (2024).pdf"), "rent%20agreement%20%282024%29.pdf");
-        assert_eq!(query_value("a&b=c/d?é"), "a%26b%3Dc%2Fd%3F%C3%A9");
-        assert_eq!(query_value("Az09-._~"), "Az09-._~");
+        assert_eq!(component("rent agreement (2024).pdf"), "rent%20agreement%20%282024%29.pdf");
+        assert_eq!(component("a&b=c/d?é"), "a%26b%3Dc%2Fd%3F%C3%A9");
+        assert_eq!(component("Az09-._~"), "Az09-._~");
     }
 }

@@ -166,7 +166,7 @@ pub struct HaltDto {
 }
 
 // A citizen's answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionDto {
     /// The bearer token; absent for a cookie session (scripts must never see it).
@@ -179,7 +179,7 @@ pub struct SessionDto {
     pub locker: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateDto {
     pub uri: String,
@@ -276,7 +276,7 @@ pub enum SessionKind {
     Cookie,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OtpBody {
@@ -302,7 +302,7 @@ pub struct SignupBody {
     pub password: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AadhaarOtpBody {
@@ -311,7 +311,7 @@ pub struct AadhaarOtpBody {
     pub aadhaar: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AadhaarBody {
@@ -342,7 +342,7 @@ pub struct OtpSent {
     pub expires_at_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedUp {
     pub locker: String,
@@ -360,7 +360,7 @@ pub struct AadhaarOtpSent {
     pub expires_at_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AadhaarLinkedDto {
     pub aadhaar_last4: String,
@@ -393,25 +393,9 @@ pub struct StorageDto {
     pub quota_bytes: i64,
 }
 
-// Bodies with a password show it to no log: their Debug leaves it out.
-impl std::fmt::Debug for LoginBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginBody")
-            .field("username", &self.username)
-            .field("session", &self.session)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for SignupBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignupBody").field("username", &self.username).finish_non_exhaustive()
-    }
-}
-
 // The resident's e-KYC data.
 /// The resident's data as the Aadhaar authority answered it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KycDto {
     pub name: String,
@@ -425,7 +409,7 @@ pub struct KycDto {
     pub verified_at_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddressElementDto {
     pub element: String,
@@ -434,7 +418,7 @@ pub struct AddressElementDto {
 
 // A document, as a share link's page and a requester's fetch show it.
 /// A document as shown to someone other than its owner (a share link holder, a requester).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentDto {
     pub uri: Option<String>,
@@ -449,7 +433,7 @@ pub struct DocumentDto {
     pub revoked_by_issuer: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedDto {
     #[serde(flatten)]
@@ -471,6 +455,37 @@ pub struct Decided {
     pub id: String,
     pub state: String,
     pub documents: Vec<String>,
+}
+
+/// `Debug` that shows only the named fields: the others carry a secret (a password, a code, a
+/// session token) or personal data (a mobile, an Aadhaar, a name, an address), which no log
+/// may hold.
+macro_rules! debug_showing {
+    ($($type:ident { $($field:ident),* })*) => {$(
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+debug_showing! {
+    SessionDto { expires_at_ms, locker }
+    SignedUp { locker, expires_at_ms }
+    OtpBody {  }
+    SignupBody { username }
+    LoginBody { username, session }
+    AadhaarOtpBody {  }
+    AadhaarBody { txn }
+    KycDto { verified_at_ms }
+    AadhaarLinkedDto { aadhaar_last4, reclaimed }
+    CertificateDto { uri, status }
+    DocumentDto { uri, upload_id }
+    SharedDto { expires_at_ms }
+    AddressElementDto { element }
 }
 
 impl Accepted {
@@ -524,5 +539,52 @@ impl BatchResult {
             rejected: count("rejected"),
             results,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_secrets_and_personal_data_out() {
+        let session = SessionDto {
+            token: Some("s3cr3t-token".to_owned()),
+            csrf_token: Some("csrf-s3cr3t".to_owned()),
+            expires_at_ms: 1,
+            locker: "locker-id".to_owned(),
+        };
+        let signup = SignupBody {
+            mobile: "9123456780".to_owned(),
+            otp: "654321".to_owned(),
+            username: "ravi".to_owned(),
+            password: "correct horse battery".to_owned(),
+        };
+        let aadhaar = AadhaarOtpBody { aadhaar: "4991 1866 5246".to_owned() };
+        let kyc = KycDto {
+            name: "Ravi Kumar".to_owned(),
+            date_of_birth: "2005-01-02".to_owned(),
+            gender: "male".to_owned(),
+            address: vec![AddressElementDto {
+                element: "vtc".to_owned(),
+                value: "Lucknow".to_owned(),
+            }],
+            verified_at_ms: 7,
+        };
+        let shown = format!("{session:?} {signup:?} {aadhaar:?} {kyc:?}");
+        for secret in [
+            "s3cr3t-token",
+            "csrf-s3cr3t",
+            "9123456780",
+            "654321",
+            "correct horse",
+            "4991",
+            "Ravi Kumar",
+            "2005-01-02",
+            "Lucknow",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        assert!(shown.contains("locker-id") && shown.contains("ravi"), "{shown}");
     }
 }

@@ -260,3 +260,48 @@ fn the_demo_authority_is_its_own_process_and_ends_with_the_service() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// The reference authority stops when its standard input closes, even with a client stalled
+/// half-way through a request: the requests in flight get their bound to finish, no more
+/// (before, the process exited at once; graceful shutdown alone would wait for that client
+/// forever).
+#[test]
+fn the_authority_stops_when_stdin_closes_despite_a_stalled_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let residents = dir.path().join("residents.jsonl");
+    std::fs::write(&residents, "").expect("residents");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_locker"))
+        .args(["uidai-reference", "--listen", "127.0.0.1:0", "--exit-with-stdin", "--residents"])
+        .arg(&residents)
+        .arg("--key")
+        .arg(dir.path().join("authority.key"))
+        .env("LOCKER_UIDAI_AUA", "test-aua:0123456789abcdef")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the authority");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a line").expect("read");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("address")
+        .to_owned();
+    // Half a request, and then nothing.
+    let mut stalled = TcpStream::connect(&address).expect("connect");
+    stalled.write_all(b"POST /otp HTTP/1.1\r\nHost: x\r\n").expect("send");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(child.stdin.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the authority outlived its stdin");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "exits 0, not {status}");
+    drop(stalled);
+}

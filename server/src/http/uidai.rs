@@ -73,23 +73,34 @@ pub async fn run_authority(args: AuthorityArgs) -> Result<(), String> {
     println!("uidai-reference: listening on http://{address} key {public_key}");
     // With --exit-with-stdin, the end of standard input (the parent's death) stops the server;
     // the thread only signals, and `run_authority` returns to `main`, which picks the exit code.
-    let stopped = args.exit_with_stdin.then(|| {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Requests in flight get `SHUTDOWN_REQUESTS_MS` to finish, as the service's do; a client
+    // stalled mid-request cannot keep the authority alive after that.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if args.exit_with_stdin {
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-            let _ = stop.send(());
+            let _ = stop.send(true);
         });
-        stopped
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            match stopped {
-                Some(stopped) => drop(stopped.await),
-                None => std::future::pending().await,
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())
+    }
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(stop_signalled(stopped.clone()));
+    let deadline = async move {
+        stop_signalled(stopped).await;
+        let drain_ms = crate::limits::SHUTDOWN_REQUESTS_MS;
+        tokio::time::sleep(std::time::Duration::from_millis(drain_ms)).await;
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served.map_err(|e| e.to_string()),
+        () = deadline => Ok(()),
+    }
+}
+
+/// Resolves when the stop is signalled; never, when nothing can signal it (no
+/// `--exit-with-stdin`: the sender is gone).
+async fn stop_signalled(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The demo's residents: the demo citizen (the same mobile as her locker), a second resident,
