@@ -158,3 +158,13 @@ pub const SNIFF_HEAD_BYTES: usize = 64;
 pub const PAGE_OVERHEAD_BYTES: usize = 64;
 
 const _: () = assert!(PAGE_OVERHEAD_BYTES < PAGE_CACHE_BYTES_MAX / 16);
+
+/// A part of a multipart upload to the blob store. S3 takes parts of at least 5 MiB (but the
+/// last); bigger parts mean fewer requests and more memory per upload in flight.
+pub const BLOB_PART_BYTES: usize = 8 << 20;
+/// From this size an object goes up in parts (and can resume part by part); below, in one
+/// request.
+pub const BLOB_MULTIPART_BYTES_MIN: usize = 16 << 20;
+
+const _: () = assert!(BLOB_PART_BYTES >= 5 << 20);
+const _: () = assert!(BLOB_MULTIPART_BYTES_MIN >= BLOB_PART_BYTES);

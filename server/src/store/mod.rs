@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod blobs;
 pub mod cache;
 pub mod files;
 pub mod otp;

@@ -1,8 +1,10 @@
-//! The api integration tests: the router in-process with `oneshot`, and the real `locker`
+//! The server's integration tests: the router in-process with `oneshot`, and the real `locker`
 //! binary on a real port.
 
 /// Linking an Aadhaar, and the documents issued to it joining the locker.
 mod aadhaar;
+/// Document bytes in a folder and in a real S3 bucket: checked reads, multipart.
+mod blobs;
 /// Bulk issuance batches: a verdict per row, limits.
 mod bulk;
 /// The citizen's own locker behind a login session.
