@@ -444,8 +444,17 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&c, "nav a[href='#/consents']", "(1)").await;
     click(&c, "li.card button.secondary").await;
     wait_text(&c, "#status", "denied").await;
-    let consents = c.find(Locator::Css("nav a[href='#/consents']")).await.expect("nav");
-    assert_eq!(consents.text().await.expect("text"), "Consents", "nothing left to answer");
+    // The page says "denied" first, then reloads the consents and their count: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let consents = c.find(Locator::Css("nav a[href='#/consents']")).await.expect("nav");
+        let text = consents.text().await.expect("text");
+        if text == "Consents" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing left to answer, yet: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Share her marksheet; the link opens in another browser, with no login, and is counted.
     click(&c, "nav a[href='#/certificates']").await;
