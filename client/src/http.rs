@@ -55,7 +55,7 @@ impl JsonClient {
     ) -> Result<T, ClientError> {
         let uri = Self::parse_url(url)?;
         let (status, text) = self.send(method, &uri, headers, body).await?;
-        let doing = format!("{method} {url}");
+        let doing = format!("{method} {}", without_query(url));
         if !(200..300).contains(&status) {
             return Err(ClientError::refused(doing, status, &text));
         }
@@ -84,7 +84,10 @@ impl JsonClient {
     ) -> Result<(u16, Vec<u8>), ClientError> {
         let response = self.open(method, url, headers, body).await?;
         let status = response.status().as_u16();
-        let broken = |reason: String| ClientError::Transport { url: url.to_string(), reason };
+        let broken = |reason: String| ClientError::Transport {
+            url: without_query(&url.to_string()).to_owned(),
+            reason,
+        };
         let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
             .await
             .map_err(|_| broken("the answer did not finish in time".to_owned()))?
@@ -101,7 +104,10 @@ impl JsonClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let broken = |reason: String| ClientError::Transport { url: url.to_string(), reason };
+        let broken = |reason: String| ClientError::Transport {
+            url: without_query(&url.to_string()).to_owned(),
+            reason,
+        };
         let mut request = hyper::Request::builder().method(method).uri(url.clone());
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -114,5 +120,25 @@ impl JsonClient {
             .await
             .map_err(|_| broken(format!("did not answer in {timeout_ms} ms")))?
             .map_err(|e| broken(e.to_string()))
+    }
+}
+
+/// A URL as errors name it: without its query, which may carry personal data (an upload's
+/// file name).
+fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_a_url_without_its_query() {
+        assert_eq!(
+            without_query("http://127.0.0.1:8080/v1/citizen/uploads?name=aadhaar-card.pdf"),
+            "http://127.0.0.1:8080/v1/citizen/uploads"
+        );
+        assert_eq!(without_query("http://h/v1/stats"), "http://h/v1/stats");
     }
 }
