@@ -244,6 +244,7 @@ impl DemoServer {
             otp_gateway: None,
             topic_prefix: "locker".to_owned(),
             kyc: None,
+            blob_store: None,
         };
         let server = runtime.spawn(async move {
             server::server::serve(config, async move {

@@ -346,6 +346,12 @@ pub(crate) struct ServeArgs {
     /// CODE:LICENCE the authority issued the platform.
     #[arg(long, env = "LOCKER_KYC_AUA")]
     pub(crate) kyc_aua: Option<String>,
+    /// Where document bytes go: a folder, or an S3-compatible bucket (`s3://bucket` or
+    /// `s3://bucket/prefix`; endpoint, region and credentials from LOCKER_S3_ENDPOINT,
+    /// LOCKER_S3_REGION, LOCKER_S3_ACCESS_KEY and LOCKER_S3_SECRET_KEY, or the AWS_*
+    /// equivalents). Default: the folder `files` in the data folder.
+    #[arg(long, env = "LOCKER_BLOB_STORE")]
+    pub(crate) blob_store: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -14,6 +14,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         kyc_provider,
         kyc_authority_key,
         kyc_aua,
+        blob_store,
     } = args;
     let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
         (Some(provider), Some(authority_key), Some(aua)) => {
@@ -21,8 +22,26 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let config =
-        server::server::ServeConfig { data, listen, kafka, demo, otp_gateway, topic_prefix, kyc };
+    let blob_store = match blob_store {
+        Some(setting) => {
+            Some(server::store::blobs::BlobSettings::parse(&setting, |bucket, prefix| {
+                server::store::blobs::S3Settings::from_env(bucket, prefix, |name| {
+                    std::env::var(name).ok()
+                })
+            })?)
+        }
+        None => None,
+    };
+    let config = server::server::ServeConfig {
+        data,
+        listen,
+        kafka,
+        demo,
+        otp_gateway,
+        topic_prefix,
+        kyc,
+        blob_store,
+    };
     // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let shutdown = async move {

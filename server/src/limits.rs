@@ -161,10 +161,13 @@ const _: () = assert!(PAGE_OVERHEAD_BYTES < PAGE_CACHE_BYTES_MAX / 16);
 
 /// A part of a multipart upload to the blob store. S3 takes parts of at least 5 MiB (but the
 /// last); bigger parts mean fewer requests and more memory per upload in flight.
-pub const BLOB_PART_BYTES: usize = 8 << 20;
-/// From this size an object goes up in parts (and can resume part by part); below, in one
-/// request.
-pub const BLOB_MULTIPART_BYTES_MIN: usize = 16 << 20;
+pub const BLOB_PART_BYTES: usize = 5 << 20;
+/// From this size an object goes up in parts, two at a time; below, in one request. Below the
+/// largest document, so a document near the limit goes up in parts too (and the path is used).
+pub const BLOB_MULTIPART_BYTES_MIN: usize = 8 << 20;
+/// Parts of one upload in flight at once (memory per upload is this many parts).
+pub const BLOB_PARTS_IN_FLIGHT: usize = 2;
 
 const _: () = assert!(BLOB_PART_BYTES >= 5 << 20);
 const _: () = assert!(BLOB_MULTIPART_BYTES_MIN >= BLOB_PART_BYTES);
+const _: () = assert!(BLOB_MULTIPART_BYTES_MIN as u64 <= UPLOAD_SIZE_BYTES_MAX);

@@ -54,6 +54,8 @@ pub struct ServeConfig {
     /// The Aadhaar authority; without it Aadhaar linking is unavailable (the demo starts a
     /// reference authority of its own).
     pub kyc: Option<KycSettings>,
+    /// Where document bytes go; `None`: the folder `files` in `data`.
+    pub blob_store: Option<crate::store::blobs::BlobSettings>,
 }
 
 /// Where the Aadhaar authority is and how the service knows it.
@@ -220,10 +222,24 @@ async fn open_stores<L: Log>(
         crate::store::accounts::Accounts::open(config.data.join("accounts"), seed)
             .step("open the accounts")?,
     );
-    let files = Arc::new(
-        crate::store::files::Files::open(config.data.join("files")).step("open the file store")?,
-    );
+    let files = Arc::new(open_files(config).step("open the file store")?);
     Ok(Stores { platform, ledger, vault, accounts, files })
+}
+
+/// The document bytes' store: a folder (the data folder's `files` unless another is set), or a
+/// bucket, with uploads received in the data folder's `spool`.
+fn open_files(
+    config: &ServeConfig,
+) -> Result<crate::store::files::Files, crate::store::files::FileError> {
+    use crate::store::blobs::{BlobSettings, Blobs};
+    use crate::store::files::Files;
+    let files = match &config.blob_store {
+        None => Files::open_folder(config.data.join("files"))?,
+        Some(BlobSettings::Local(dir)) => Files::open_folder(dir)?,
+        Some(settings) => Files::open(Blobs::open(settings)?, config.data.join("spool"))?,
+    };
+    say(format_args!("locker: document bytes in the {}", files.blobs().describe()));
+    Ok(files)
 }
 
 /// The demo's directory, citizen, account and documents (idempotent).
@@ -241,8 +257,8 @@ async fn seed_demo<L: Log>(config: &ServeConfig, stores: &Stores<L>) -> Result<(
         )
         .map_err(|e| Reason(format!("{e:?}")))
         .step("create the demo account")?;
-    for (index, pdf) in summary.contents.iter().enumerate() {
-        files.put(&format!("demo-{index}"), pdf).step("store the demo documents")?;
+    for pdf in &summary.contents {
+        files.put(pdf).await.step("store the demo documents")?;
     }
     say(format_args!(
         "locker: demo data ready ({} events added, {} already present). Demo citizen: username {}, password {}, mobile {}, locker {}",

@@ -83,7 +83,38 @@ impl Drop for Server {
     }
 }
 
+/// The S3 bucket `scripts/test` runs (its endpoint and credentials are in the environment),
+/// under a prefix of this data folder's own, so a restart finds its files and no other test
+/// sees them; none when no S3 server runs (which CI never allows).
+fn bucket_for(data: &Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs without LOCKER_S3_ENDPOINT");
+        return None;
+    }
+    let bucket = std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    Some(format!("s3://{bucket}/e2e-{}-{:016x}", std::process::id(), hasher.finish()))
+}
+
+/// `locker serve --demo` on `data`, with its document bytes in the S3 bucket when one runs
+/// (as in CI), so every end-to-end test runs on the store a cluster shares.
 pub(crate) fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
+    serve_with(data, gateway, kafka, bucket_for(data))
+}
+
+/// `locker serve --demo` with the document bytes in the data folder.
+pub(crate) fn serve_on_folder(data: &Path, gateway: &str) -> Server {
+    serve_with(data, gateway, None, None)
+}
+
+fn serve_with(
+    data: &Path,
+    gateway: &str,
+    kafka: Option<(&str, &str)>,
+    blob_store: Option<String>,
+) -> Server {
     // Beside the data folder, in the test's own temporary folder.
     let log = data.with_extension("server.log");
     let mut command = Command::new(locker_binary());
@@ -94,6 +125,9 @@ pub(crate) fn serve(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> 
         .stderr(Stdio::from(std::fs::File::create(&log).expect("server log")));
     if let Some((brokers, prefix)) = kafka {
         command.args(["--kafka", brokers, "--topic-prefix", prefix]);
+    }
+    if let Some(blob_store) = blob_store {
+        command.args(["--blob-store", &blob_store]);
     }
     let mut child = command.spawn().expect("start locker serve");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();

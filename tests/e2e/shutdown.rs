@@ -1,12 +1,13 @@
 //! SIGTERM while a citizen uploads, as a service manager stops the service: it stops
 //! accepting, finishes what is in flight, stops its jobs and exits 0. After a restart every
-//! upload it acknowledged is there, whole, and the file store holds no half-written file.
+//! upload it acknowledged is there, whole, and the file store holds no half-written file
+//! (on the folder store, whose files the test reads directly).
 
 use std::path::Path;
 
 use client::citizen::{Citizen, Public};
 
-use crate::journey::{gateway, serve};
+use crate::journey::{gateway, serve_on_folder};
 
 const UPLOADS: usize = 24;
 const UPLOAD_BYTES: usize = 256 * 1024;
@@ -52,7 +53,7 @@ async fn sigterm_during_uploads_loses_nothing_acknowledged_and_exits_zero() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let (sms, _texts) = gateway().await;
-    let mut server = serve(&data, &sms, None);
+    let mut server = serve_on_folder(&data, &sms);
     let base = format!("http://{}", server.address);
     let asha = login(&base).await;
 
@@ -92,7 +93,7 @@ async fn sigterm_during_uploads_loses_nothing_acknowledged_and_exits_zero() {
     assert!(!acknowledged.is_empty(), "at least the first upload was acknowledged");
     every_stored_file_is_whole(&data.join("files"));
 
-    let server = serve(&data, &sms, None);
+    let server = serve_on_folder(&data, &sms);
     let base = format!("http://{}", server.address);
     let asha = login(&base).await;
     for (id, hash) in &acknowledged {

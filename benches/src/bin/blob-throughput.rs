@@ -89,20 +89,17 @@ async fn main() -> anyhow::Result<()> {
         100.0 * put / write,
         100.0 * get / read
     );
-    let Ok(endpoint) = std::env::var("LOCKER_S3_ENDPOINT") else {
+    if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
         println!(
             "  bucket:  not measured (start one with scripts/s3 start and set LOCKER_S3_ENDPOINT)"
         );
         return Ok(());
     };
-    let bucket = S3Settings {
-        bucket: std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned()),
-        endpoint: Some(endpoint),
-        region: "us-east-1".to_owned(),
-        access_key_id: std::env::var("LOCKER_S3_ACCESS_KEY").unwrap_or("locker-test".to_owned()),
-        secret_access_key: std::env::var("LOCKER_S3_SECRET_KEY")
-            .unwrap_or("locker-test-secret-key".to_owned()),
-    };
+    let bucket = S3Settings::from_env(
+        std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned()),
+        Some("blob-throughput".to_owned()),
+        |name| std::env::var(name).ok(),
+    )?;
     let s3 = Blobs::open(&BlobSettings::S3(bucket))?;
     let (s3_put, s3_get) = round(&s3, &documents).await?;
     println!(

@@ -1,8 +1,6 @@
 //! Documents and uploads as the routes find them: a reference resolved in a locker's views,
 //! its bytes read from the file store (hash checked), and their names in answers.
 
-use std::sync::Arc;
-
 use projections::views::{DocStatus, Owner};
 use schemas::*;
 use serde::Deserialize;
@@ -130,17 +128,13 @@ pub(crate) fn file_error(e: FileError) -> AppError {
             ErrorCode::InvalidFilesize,
             format!("a file may have at most {max_bytes} bytes"),
         ),
-        FileError::Io(_) => internal(e),
+        FileError::Io(_) | FileError::Store(_) => internal(e),
     }
 }
 
-/// Reads stored bytes (checked against their hash) off the async threads.
-pub(crate) async fn read_content(files: &Arc<Files>, hash: Digest32) -> Result<Vec<u8>, AppError> {
-    let files = Arc::clone(files);
-    tokio::task::spawn_blocking(move || files.read(&hash))
-        .await
-        .map_err(internal)?
-        .map_err(file_error)
+/// Reads stored bytes, checked against their hash.
+pub(crate) async fn read_content(files: &Files, hash: Digest32) -> Result<bytes::Bytes, AppError> {
+    files.read(&hash).await.map_err(file_error)
 }
 
 pub(crate) fn upload_id(text: &str) -> Result<Id16, AppError> {

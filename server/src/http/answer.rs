@@ -14,7 +14,7 @@ pub(crate) fn accepted(answer: Accepted) -> Response {
 }
 
 /// The bytes as a download, typed by what they are and tagged with their hash.
-pub(crate) fn content(bytes: Vec<u8>, resolved: &Resolved) -> Response {
+pub(crate) fn content(bytes: bytes::Bytes, resolved: &Resolved) -> Response {
     // Only plain characters survive into the header; the name is a convenience, not data.
     let file_name: String = resolved
         .name

@@ -3,8 +3,6 @@
 //! their public pages. Every change is an event signed with the citizen's custodial key (a
 //! share view is the platform's), taken in the citizen partition's write turn.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -119,11 +117,7 @@ pub(crate) async fn upload(
     {
         return Err(quota_exceeded(storage.used_bytes, storage.quota_bytes, size_bytes));
     }
-    let files = Arc::clone(&state.files);
-    let stored = tokio::task::spawn_blocking(move || incoming.finish(&files))
-        .await
-        .map_err(internal)?
-        .map_err(file_error)?;
+    let stored = state.files.finish(incoming).await.map_err(file_error)?;
     let personal = PersonalData::Upload(UploadPersonal { file_name: label });
     let (commitment, sealed) = crate::app::write::seal_for(&state, &citizen.locker, &personal)?;
     let id = Id16(state.accounts.random().map_err(internal)?);

@@ -114,11 +114,8 @@ fn content_too_large() -> AppError {
 /// Stores checked bytes, pinned. Called in the push's turn after every check passed and
 /// before the event is logged, so a logged event never names bytes the service was sent but
 /// lost, and a refused push leaves nothing behind.
-fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), AppError> {
-    let internal = |e: String| AppError::new(ErrorCode::Internal, e);
-    let nonce: [u8; 16] = state.accounts.random().map_err(|e| internal(format!("{e:?}")))?;
-    let tag = format!("push-{}", schemas::Id16(nonce).to_hex());
-    state.files.put(&tag, bytes).map_err(|e| internal(e.to_string()))?;
+async fn store_content(state: &AppState, bytes: &[u8]) -> Result<(), AppError> {
+    state.files.put(bytes).await.map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
     Ok(())
 }
 
@@ -196,7 +193,7 @@ pub(crate) async fn push_document(
         envelope.sealed = Some(sealed);
     }
     if let Some(bytes) = content {
-        store_content(&state, &bytes)?;
+        store_content(&state, &bytes).await?;
     }
     let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
     let answer = crate::app::write::submit(&state, &envelope, true, |e| match e {

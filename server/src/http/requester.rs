@@ -259,7 +259,9 @@ pub(crate) async fn fetch(
             format!("the document's content is now {}; sign an access to that", resolved.hash),
         ));
     }
-    let content = if state.files.contains(&resolved.hash) {
+    let stored =
+        state.files.contains(&resolved.hash).await.map_err(crate::app::lookup::file_error)?;
+    let content = if stored {
         use base64::Engine;
         let bytes = crate::app::lookup::read_content(&state.files, resolved.hash).await?;
         Some(base64::engine::general_purpose::STANDARD.encode(bytes))

@@ -62,15 +62,10 @@ pub async fn sweep(state: &AppState, cursor: &Path) -> Result<Swept, AppError> {
             unnamed.push(content.hash);
         }
     }
-    let files = std::sync::Arc::clone(&state.files);
-    let removed = tokio::task::spawn_blocking(move || {
-        unnamed
-            .iter()
-            .try_fold(0, |removed, hash| files.remove(hash).map(|gone| removed + usize::from(gone)))
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
+    let mut removed = 0;
+    for hash in &unnamed {
+        removed += usize::from(state.files.remove(hash).await.map_err(internal)?);
+    }
     save_cursor(cursor, &last.key)?;
     state.metrics.add(crate::app::metrics::Job::FilesRemoved, removed as u64);
     Ok(Swept { checked: due.len(), removed })

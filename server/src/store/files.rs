@@ -1,20 +1,28 @@
-//! Document bytes, content-addressed by BLAKE3: `files/ab/cdef...` holds the bytes whose hash is
-//! `abcdef...`. A file is written to a temporary name, synced, and renamed into place, so a
-//! reader never sees half a file and a crash leaves at most a stray temporary. Every read
-//! checks the bytes against their name, so a file altered on disk is refused, never served.
+//! Document bytes, content-addressed by BLAKE3, in the blob store (`blobs.rs`: a folder by
+//! default, a bucket a cluster shares with one setting). Every read checks the bytes against
+//! their hash, so a file altered in the store is refused, never served.
 //!
-//! Only this module touches the folder. The log holds the hash; this holds the bytes.
+//! Only this module stores document bytes. The log holds the hash; this holds the bytes.
+//!
+//! An upload streams into a spool file on this machine while it is hashed (memory stays at one
+//! chunk, and a refused upload leaves nothing in the store); only then do its bytes go to the
+//! store under their hash, renamed into place in a folder, uploaded (in parts past a size) to a
+//! bucket.
 //!
 //! Uploaded bytes go when no upload names them any more (`sweep.rs`); bytes an issuer pushed
-//! are pinned (`pinned/ab/cdef...`, written before the bytes) and never removed, since the
-//! ledger keeps the document for good. An upload holds `storing()` from writing its bytes
-//! until the views include its event, and the sweeper removes only under `sweeping()`, so it
-//! never removes bytes an upload is about to name.
+//! are pinned (the object `pinned/ab/cdef...`, written before the bytes) and never removed,
+//! since the ledger keeps the document for good. An upload holds `storing()` from writing its
+//! bytes until the views include its event, and the sweeper removes only under `sweeping()`,
+//! so it never removes bytes an upload is about to name. (That lock is this process's: on a
+//! bucket several nodes share, see ARCHITECTURE.md's known limits.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use schemas::{Digest32, MediaType};
+
+use crate::store::blobs::{BlobError, Blobs, content_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -26,9 +34,21 @@ pub enum FileError {
     Corrupt { hash: Digest32, actual: Digest32 },
     #[error("file store: {0}")]
     Io(#[from] std::io::Error),
+    #[error("file store: {0}")]
+    Store(BlobError),
 }
 
-/// A file being written: bytes go to a temporary file and into the hash as they arrive.
+impl From<BlobError> for FileError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Missing(hash) => FileError::Missing(hash),
+            BlobError::Corrupt { hash, actual } => FileError::Corrupt { hash, actual },
+            other => FileError::Store(other),
+        }
+    }
+}
+
+/// A file being received: bytes go to a spool file and into the hash as they arrive.
 #[derive(Debug)]
 pub struct Incoming {
     file: std::fs::File,
@@ -39,7 +59,7 @@ pub struct Incoming {
     max_bytes: u64,
 }
 
-/// What `Incoming::finish` stored.
+/// What `Files::finish` stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
     pub hash: Digest32,
@@ -70,27 +90,11 @@ impl Incoming {
     pub fn size_bytes(&self) -> u64 {
         self.size_bytes
     }
-
-    /// Syncs the bytes and moves them under their hash. Storing bytes that are already
-    /// there changes nothing.
-    pub fn finish(self, files: &Files) -> Result<Stored, FileError> {
-        self.file.sync_all()?;
-        let hash = Digest32(*self.hasher.finalize().as_bytes());
-        let path = files.path_of(&hash);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::rename(&self.temp, &path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(Stored { hash, size_bytes: self.size_bytes, media_type: wire::media::sniff(&self.head) })
-    }
 }
 
 impl Drop for Incoming {
     fn drop(&mut self) {
-        // After `finish` the temporary is gone and this fails harmlessly; on any other path
+        // After `finish` the spool file is gone and this fails harmlessly; on any other path
         // (too large, client gone) it removes the partial file.
         let _ = std::fs::remove_file(&self.temp);
     }
@@ -120,37 +124,48 @@ fn pin_existing(root: &Path) -> Result<(), FileError> {
     Ok(())
 }
 
-/// The folder of stored document bytes.
+fn pin_name(hash: &Digest32) -> String {
+    format!("pinned/{}", content_key(hash))
+}
+
+/// The store of document bytes.
 #[derive(Debug)]
 pub struct Files {
-    root: PathBuf,
+    blobs: Blobs,
+    /// Where uploads are received before their hash is known (this machine's disk).
+    spool: PathBuf,
     /// Shared by uploads between storing bytes and their event reaching the views; taken
     /// alone by the sweeper.
     sweep: tokio::sync::RwLock<()>,
 }
 
 impl Files {
-    pub fn open(root: impl AsRef<Path>) -> Result<Self, FileError> {
-        let root = root.as_ref().to_path_buf();
-        std::fs::create_dir_all(root.join("tmp"))?;
-        // Temporaries left by a crash mid-upload belong to no event.
-        for entry in std::fs::read_dir(root.join("tmp"))? {
+    /// Over `blobs`, receiving uploads in `spool` (cleared: what a crash left there belongs to
+    /// no event). In a folder store the spool should be the folder's `tmp`, so that storing
+    /// an upload is a rename.
+    pub fn open(blobs: Blobs, spool: impl AsRef<Path>) -> Result<Self, FileError> {
+        let spool = spool.as_ref().to_path_buf();
+        std::fs::create_dir_all(&spool)?;
+        for entry in std::fs::read_dir(&spool)? {
             let _ = std::fs::remove_file(entry?.path());
         }
-        if !root.join("pinned").is_dir() {
-            pin_existing(&root)?;
+        if let Some(root) = blobs.folder()
+            && !root.join("pinned").is_dir()
+        {
+            pin_existing(root)?;
         }
-        Ok(Files { root, sweep: tokio::sync::RwLock::new(()) })
+        Ok(Files { blobs, spool, sweep: tokio::sync::RwLock::new(()) })
     }
 
-    fn path_of(&self, hash: &Digest32) -> PathBuf {
-        let hex = hash.to_hex();
-        self.root.join(&hex[..2]).join(&hex[2..])
+    /// A folder store at `root` (the embedded default: `DATA/files`).
+    pub fn open_folder(root: impl AsRef<Path>) -> Result<Self, FileError> {
+        let root = root.as_ref();
+        let blobs = Blobs::open(&crate::store::blobs::BlobSettings::Local(root.to_owned()))?;
+        Files::open(blobs, root.join("tmp"))
     }
 
-    fn pin_of(&self, hash: &Digest32) -> PathBuf {
-        let hex = hash.to_hex();
-        self.root.join("pinned").join(&hex[..2]).join(&hex[2..])
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     /// Held from storing an upload's bytes until the views include its event.
@@ -165,25 +180,17 @@ impl Files {
 
     /// Removes unpinned bytes; says whether there were any. Call it under `sweeping()`, and
     /// only for content no live upload names.
-    pub fn remove(&self, hash: &Digest32) -> Result<bool, FileError> {
-        if self.pin_of(hash).is_file() {
+    pub async fn remove(&self, hash: &Digest32) -> Result<bool, FileError> {
+        if self.blobs.contains_object(&pin_name(hash)).await? || !self.contains(hash).await? {
             return Ok(false);
         }
-        let path = self.path_of(hash);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        self.blobs.delete(hash).await?;
         Ok(true)
     }
 
-    /// Starts writing a file of at most `max_bytes`; `tag` makes the temporary name unique.
+    /// Starts receiving a file of at most `max_bytes`; `tag` makes the spool name unique.
     pub fn incoming(&self, tag: &str, max_bytes: u64) -> Result<Incoming, FileError> {
-        let temp = self.root.join("tmp").join(tag);
+        let temp = self.spool.join(tag);
         let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
         Ok(Incoming {
             file,
@@ -195,41 +202,36 @@ impl Files {
         })
     }
 
-    /// Stores bytes already in memory (an issuer's pushed content), pinned for good.
-    pub fn put(&self, tag: &str, bytes: &[u8]) -> Result<Stored, FileError> {
-        let hash = Digest32(*blake3::hash(bytes).as_bytes());
-        let pin = self.pin_of(&hash);
-        if let Some(dir) = pin.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::File::create(&pin)?.sync_all()?;
-        if let Some(dir) = pin.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        let mut incoming = self.incoming(tag, bytes.len() as u64)?;
-        incoming.write(bytes)?;
-        incoming.finish(self)
+    /// Syncs the received bytes and stores them under their hash. Storing bytes that are
+    /// already there changes nothing.
+    pub async fn finish(&self, incoming: Incoming) -> Result<Stored, FileError> {
+        incoming.file.sync_all()?;
+        let hash = Digest32(*incoming.hasher.finalize().as_bytes());
+        let stored = Stored {
+            hash,
+            size_bytes: incoming.size_bytes,
+            media_type: wire::media::sniff(&incoming.head),
+        };
+        self.blobs.put_file(hash, incoming.temp.clone()).await?;
+        Ok(stored)
     }
 
-    pub fn contains(&self, hash: &Digest32) -> bool {
-        self.path_of(hash).is_file()
+    /// Stores bytes already in memory (an issuer's pushed content), pinned for good.
+    pub async fn put(&self, bytes: &[u8]) -> Result<Stored, FileError> {
+        let hash = Digest32(*blake3::hash(bytes).as_bytes());
+        self.blobs.put_object(&pin_name(&hash), Bytes::new()).await?;
+        self.blobs.put(Bytes::copy_from_slice(bytes)).await?;
+        Ok(Stored { hash, size_bytes: bytes.len() as u64, media_type: wire::media::sniff(bytes) })
+    }
+
+    pub async fn contains(&self, hash: &Digest32) -> Result<bool, FileError> {
+        Ok(self.blobs.contains(hash).await?)
     }
 
     /// The bytes stored under `hash`, checked against it. Documents are bounded in size
     /// (10 MB), so reading one whole is bounded too.
-    pub fn read(&self, hash: &Digest32) -> Result<Vec<u8>, FileError> {
-        let bytes = match std::fs::read(self.path_of(hash)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(FileError::Missing(*hash));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let actual = Digest32(*blake3::hash(&bytes).as_bytes());
-        if actual != *hash {
-            return Err(FileError::Corrupt { hash: *hash, actual });
-        }
-        Ok(bytes)
+    pub async fn read(&self, hash: &Digest32) -> Result<Bytes, FileError> {
+        Ok(self.blobs.get(hash).await?)
     }
 }
 
@@ -237,60 +239,65 @@ impl Files {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stores_atomically_and_checks_on_read() {
+    fn path_of(root: &Path, hash: &Digest32) -> PathBuf {
+        root.join(content_key(hash))
+    }
+
+    async fn upload(files: &Files, tag: &str, bytes: &[u8]) -> Stored {
+        let mut incoming = files.incoming(tag, 100).expect("incoming");
+        incoming.write(bytes).expect("write");
+        files.finish(incoming).await.expect("finish")
+    }
+
+    #[tokio::test]
+    async fn stores_atomically_and_checks_on_read() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = Files::open(dir.path()).expect("open");
-        let stored = files.put("a", b"%PDF-1.4 hello").expect("put");
+        let files = Files::open_folder(dir.path()).expect("open");
+        let stored = files.put(b"%PDF-1.4 hello").await.expect("put");
         assert_eq!(stored.media_type, Some(MediaType::Pdf));
-        assert_eq!(files.read(&stored.hash).expect("read"), b"%PDF-1.4 hello");
+        assert_eq!(files.read(&stored.hash).await.expect("read"), &b"%PDF-1.4 hello"[..]);
         // The same bytes again: same name, nothing new.
-        assert_eq!(files.put("b", b"%PDF-1.4 hello").expect("again").hash, stored.hash);
+        assert_eq!(files.put(b"%PDF-1.4 hello").await.expect("again").hash, stored.hash);
+        assert_eq!(upload(&files, "u", b"%PDF-1.4 hello").await.hash, stored.hash);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
         // Altered on disk: refused.
-        std::fs::write(files.path_of(&stored.hash), b"%PDF-1.4 hellO").expect("tamper");
-        assert!(matches!(files.read(&stored.hash), Err(FileError::Corrupt { .. })));
+        std::fs::write(path_of(dir.path(), &stored.hash), b"%PDF-1.4 hellO").expect("tamper");
+        assert!(matches!(files.read(&stored.hash).await, Err(FileError::Corrupt { .. })));
         let missing = Digest32([7; 32]);
-        assert!(matches!(files.read(&missing), Err(FileError::Missing(_))));
+        assert!(matches!(files.read(&missing).await, Err(FileError::Missing(_))));
     }
 
-    #[test]
-    fn pushed_bytes_are_pinned_and_uploaded_ones_can_be_removed() {
+    #[tokio::test]
+    async fn pushed_bytes_are_pinned_and_uploaded_ones_can_be_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = Files::open(dir.path()).expect("open");
-        let pushed = files.put("a", b"%PDF-1.4 issued").expect("put");
-        let mut incoming = files.incoming("b", 100).expect("incoming");
-        incoming.write(b"%PDF-1.4 uploaded").expect("write");
-        let uploaded = incoming.finish(&files).expect("finish");
-        assert!(!files.remove(&pushed.hash).expect("remove"), "pinned: kept");
-        assert!(files.contains(&pushed.hash));
-        assert!(files.remove(&uploaded.hash).expect("remove"));
-        assert!(!files.contains(&uploaded.hash));
-        assert!(!files.remove(&uploaded.hash).expect("again"), "nothing left to remove");
+        let files = Files::open_folder(dir.path()).expect("open");
+        let pushed = files.put(b"%PDF-1.4 issued").await.expect("put");
+        let uploaded = upload(&files, "b", b"%PDF-1.4 uploaded").await;
+        assert!(!files.remove(&pushed.hash).await.expect("remove"), "pinned: kept");
+        assert!(files.contains(&pushed.hash).await.expect("contains"));
+        assert!(files.remove(&uploaded.hash).await.expect("remove"));
+        assert!(!files.contains(&uploaded.hash).await.expect("contains"));
+        assert!(!files.remove(&uploaded.hash).await.expect("again"), "nothing left to remove");
         // An upload of bytes an issuer pushed does not unpin them.
-        let mut incoming = files.incoming("c", 100).expect("incoming");
-        incoming.write(b"%PDF-1.4 issued").expect("write");
-        incoming.finish(&files).expect("finish");
-        assert!(!files.remove(&pushed.hash).expect("remove"));
+        upload(&files, "c", b"%PDF-1.4 issued").await;
+        assert!(!files.remove(&pushed.hash).await.expect("remove"));
     }
 
-    #[test]
-    fn a_folder_from_before_pins_keeps_every_file_it_had() {
+    #[tokio::test]
+    async fn a_folder_from_before_pins_keeps_every_file_it_had() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = Files::open(dir.path()).expect("open");
-        let mut incoming = files.incoming("old", 100).expect("incoming");
-        incoming.write(b"%PDF-1.4 stored long ago").expect("write");
-        let old = incoming.finish(&files).expect("finish");
+        let files = Files::open_folder(dir.path()).expect("open");
+        let old = upload(&files, "old", b"%PDF-1.4 stored long ago").await;
         std::fs::remove_dir_all(dir.path().join("pinned")).expect("as before pins");
-        let files = Files::open(dir.path()).expect("reopen");
-        assert!(!files.remove(&old.hash).expect("remove"), "pinned on opening");
-        assert!(files.contains(&old.hash));
+        let files = Files::open_folder(dir.path()).expect("reopen");
+        assert!(!files.remove(&old.hash).await.expect("remove"), "pinned on opening");
+        assert!(files.contains(&old.hash).await.expect("contains"));
     }
 
     #[test]
     fn too_large_leaves_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = Files::open(dir.path()).expect("open");
+        let files = Files::open_folder(dir.path()).expect("open");
         let mut incoming = files.incoming("big", 10).expect("incoming");
         incoming.write(b"0123456789").expect("ten bytes fit");
         assert!(matches!(incoming.write(b"x"), Err(FileError::TooLarge { max_bytes: 10 })));

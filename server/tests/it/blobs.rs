@@ -10,34 +10,48 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use server::store::blobs::{BlobError, BlobSettings, Blobs, S3Settings};
 
-/// The bucket the S3 checks use, with this machine's test credentials (`scripts/s3`).
-fn s3_settings(endpoint: &str, bucket: &str) -> S3Settings {
-    S3Settings {
-        bucket: bucket.to_owned(),
-        endpoint: Some(endpoint.to_owned()),
-        region: "us-east-1".to_owned(),
-        access_key_id: std::env::var("LOCKER_S3_ACCESS_KEY").unwrap_or("locker-test".to_owned()),
-        secret_access_key: std::env::var("LOCKER_S3_SECRET_KEY")
-            .unwrap_or("locker-test-secret-key".to_owned()),
+/// The test bucket's settings from the environment `scripts/test` sets, under `prefix`: none
+/// if the S3 server is not running (which CI never allows).
+pub(crate) fn test_bucket(prefix: &str) -> Option<S3Settings> {
+    if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
+        // scripts/test always sets it; a developer's plain `cargo test` may not run the server,
+        // but CI must never pass without it.
+        assert!(std::env::var_os("CI").is_none(), "CI runs without LOCKER_S3_ENDPOINT");
+        eprintln!("LOCKER_S3_ENDPOINT is not set, so the S3 checks are skipped; run scripts/test");
+        return None;
     }
-}
-
-fn raw_s3(settings: &S3Settings) -> Arc<dyn ObjectStore> {
-    Arc::new(
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&settings.bucket)
-            .with_region(&settings.region)
-            .with_access_key_id(&settings.access_key_id)
-            .with_secret_access_key(&settings.secret_access_key)
-            .with_endpoint(settings.endpoint.as_deref().expect("endpoint"))
-            .with_virtual_hosted_style_request(false)
-            .with_allow_http(true)
-            .build()
-            .expect("raw S3 client"),
+    let bucket = std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned());
+    Some(
+        S3Settings::from_env(bucket, Some(prefix.to_owned()), |name| std::env::var(name).ok())
+            .expect("scripts/test sets the bucket's credentials"),
     )
 }
 
-/// The key layout the store documents: `ab/cdef...`.
+/// A prefix no other run used, so runs sharing the bucket never see each other's objects
+/// (a temporary folder's random name, since tests take no time or randomness of their own).
+fn fresh_prefix(test: &str) -> String {
+    let unique = tempfile::tempdir().expect("tempdir");
+    let name = unique.path().file_name().and_then(|n| n.to_str()).expect("name");
+    format!("it-{test}-{}", name.trim_start_matches('.'))
+}
+
+fn raw_s3(settings: &S3Settings) -> Arc<dyn ObjectStore> {
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&settings.bucket)
+        .with_region(&settings.region)
+        .with_access_key_id(&settings.access_key_id)
+        .with_secret_access_key(&settings.secret_access_key)
+        .with_endpoint(settings.endpoint.as_deref().expect("endpoint"))
+        .with_virtual_hosted_style_request(false)
+        .with_allow_http(true)
+        .build()
+        .expect("raw S3 client");
+    let prefix = settings.prefix.clone().expect("tests use a prefix");
+    Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+}
+
+/// The key layout the store documents: `ab/cdef...` (written out here, not taken from the
+/// code under test).
 fn key(hash: &schemas::Digest32) -> Path {
     let hex = hash.to_hex();
     Path::from(format!("{}/{}", &hex[..2], &hex[2..]))
@@ -55,7 +69,23 @@ async fn conformance(blobs: &Blobs, raw: &Arc<dyn ObjectStore>) {
         "the same bytes, the same key"
     );
     assert!(blobs.contains(&hash).await.expect("head"));
-    assert!(blobs.hashes().await.expect("list").contains(&hash));
+    assert_eq!(blobs.hashes_in_shard(hash.0[0]).await.expect("list"), vec![hash]);
+    assert!(blobs.hashes_in_shard(hash.0[0].wrapping_add(1)).await.expect("list").is_empty());
+
+    // Named objects: stored, listed, read back, removed; a name that would leave the store is
+    // refused before anything is sent.
+    blobs.put_object("snapshots/p0/manifest", Bytes::from_static(b"m")).await.expect("object");
+    assert_eq!(
+        blobs.list_objects("snapshots").await.expect("list"),
+        vec![("snapshots/p0/manifest".to_owned(), 1)]
+    );
+    assert_eq!(
+        blobs.get_object("snapshots/p0/manifest").await.expect("get").as_deref(),
+        Some(&b"m"[..])
+    );
+    blobs.delete_object("snapshots/p0/manifest").await.expect("delete object");
+    assert_eq!(blobs.get_object("snapshots/p0/manifest").await.expect("get"), None);
+    assert!(matches!(blobs.put_object("../outside", Bytes::new()).await, Err(BlobError::Name(_))));
 
     // Altered behind the store's back: refused, never served.
     raw.put(&key(&hash), Bytes::from_static(b"%PDF-1.7\n% forged\n").into()).await.expect("tamper");
@@ -75,6 +105,16 @@ async fn conformance(blobs: &Blobs, raw: &Arc<dyn ObjectStore>) {
     let large_hash = blobs.put(large.clone()).await.expect("multipart put");
     assert_eq!(blobs.get(&large_hash).await.expect("multipart get"), large);
     blobs.delete(&large_hash).await.expect("delete large");
+
+    // A file streamed in (an upload received on disk), in parts past the threshold.
+    let spool = tempfile::tempdir().expect("spool");
+    let file = spool.path().join("incoming");
+    std::fs::write(&file, &large).expect("spool file");
+    blobs.put_file(large_hash, file).await.expect("put file");
+    assert_eq!(blobs.get(&large_hash).await.expect("get file"), large);
+    let back = spool.path().join("back");
+    assert!(blobs.get_object_file(key(&large_hash).as_ref(), &back).await.expect("to file"));
+    assert_eq!(std::fs::read(&back).expect("read back"), large);
 }
 
 #[tokio::test]
@@ -88,27 +128,29 @@ async fn blobs_in_a_folder() {
 
 #[tokio::test]
 async fn blobs_in_an_s3_bucket() {
-    let Ok(endpoint) = std::env::var("LOCKER_S3_ENDPOINT") else {
-        // scripts/test always sets it; a developer's plain `cargo test` may not run the server,
-        // but CI must never pass without it.
-        assert!(std::env::var_os("CI").is_none(), "CI runs without LOCKER_S3_ENDPOINT");
-        eprintln!("blobs_in_an_s3_bucket: LOCKER_S3_ENDPOINT is not set; run scripts/test");
-        return;
-    };
-    let bucket = std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned());
-    let settings = s3_settings(&endpoint, &bucket);
+    let Some(settings) = test_bucket(&fresh_prefix("blobs")) else { return };
     let blobs = Blobs::open(&BlobSettings::S3(settings.clone())).expect("open");
     conformance(&blobs, &raw_s3(&settings)).await;
 }
 
 #[test]
 fn a_setting_is_a_bucket_or_a_folder() {
-    let s3 = |bucket: String| s3_settings("http://127.0.0.1:1", &bucket);
+    let env = |name: &str| match name {
+        "LOCKER_S3_ACCESS_KEY" => Some("locker-test".to_owned()),
+        "LOCKER_S3_SECRET_KEY" => Some("locker-test-secret-key".to_owned()),
+        _ => None,
+    };
+    let s3 = |bucket, prefix| S3Settings::from_env(bucket, prefix, env);
     assert!(
-        matches!(BlobSettings::parse("s3://locker-files", s3), Ok(BlobSettings::S3(s)) if s.bucket == "locker-files")
+        matches!(BlobSettings::parse("s3://locker-files", s3), Ok(BlobSettings::S3(s)) if s.bucket == "locker-files" && s.prefix.is_none())
+    );
+    assert!(
+        matches!(BlobSettings::parse("s3://locker-files/node-a/files/", s3), Ok(BlobSettings::S3(s)) if s.prefix.as_deref() == Some("node-a/files"))
     );
     assert!(matches!(BlobSettings::parse("/var/lib/locker/files", s3), Ok(BlobSettings::Local(_))));
-    for refused in ["s3://Locker", "s3://a", "s3://bucket/path", "gs://bucket", "s3://-x-"] {
+    let refused =
+        ["s3://Locker", "s3://a", "s3://bucket/../x", "s3://bucket//x", "gs://bucket", "s3://-x-"];
+    for refused in refused {
         assert!(
             matches!(BlobSettings::parse(refused, s3), Err(BlobError::Setting { .. })),
             "{refused} must be refused"

@@ -407,7 +407,7 @@ async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
     later(server::limits::FILE_SWEEP_AFTER_MS);
     let swept = sweep().await.expect("sweep");
     assert_eq!((swept.checked, swept.removed), (1, 0), "b.pdf still names the bytes");
-    assert!(f.state.files.contains(&hash));
+    assert!(f.state.files.contains(&hash).await.expect("contains"));
     let (status, _, bytes) = send(
         &f.state,
         "GET",
@@ -422,7 +422,7 @@ async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
     later(2 * server::limits::FILE_SWEEP_AFTER_MS);
     let swept = sweep().await.expect("sweep");
     assert_eq!((swept.checked, swept.removed), (1, 1), "nothing names them now");
-    assert!(!f.state.files.contains(&hash), "the file is gone");
+    assert!(!f.state.files.contains(&hash).await.expect("contains"), "the file is gone");
     let (_, metrics) = crate::routes::get(&f.state, "/metrics").await;
     assert!(metrics.contains("\nlocker_files_removed_total 1\n"), "{metrics}");
     assert_eq!(
@@ -434,10 +434,10 @@ async fn deleted_uploads_files_are_removed_once_nothing_names_them() {
     // Uploaded again: stored again, and no earlier deletion removes it.
     let (status, again) = upload(&f, &token, "c.pdf", content.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
-    assert!(f.state.files.contains(&hash));
+    assert!(f.state.files.contains(&hash).await.expect("contains"));
     later(3 * server::limits::FILE_SWEEP_AFTER_MS);
     assert_eq!(sweep().await.expect("sweep").removed, 0);
-    assert!(f.state.files.contains(&hash));
+    assert!(f.state.files.contains(&hash).await.expect("contains"));
 
     // The bytes of an issued document (pushed, so pinned), uploaded and deleted: they stay.
     let (_, certificates) =

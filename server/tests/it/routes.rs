@@ -171,9 +171,10 @@ pub async fn fixture_with_otp(otp: Arc<dyn server::store::otp::OtpSender>) -> Fi
             Arc::new(projector.clone()),
         )),
         files: {
-            let files = server::store::files::Files::open(dir.path().join("files")).expect("files");
-            for (index, pdf) in demo.contents.iter().enumerate() {
-                files.put(&format!("demo-{index}"), pdf).expect("demo pdf");
+            let files =
+                server::store::files::Files::open_folder(dir.path().join("files")).expect("files");
+            for pdf in &demo.contents {
+                files.put(pdf).await.expect("demo pdf");
             }
             Arc::new(files)
         },
