@@ -38,6 +38,8 @@ pub enum LedgerError {
          which the configured platform keys do not include (wrong data folder or topics?)"
     )]
     ForeignLog { location: String, key_id: KeyId },
+    #[error("snapshot: {0}")]
+    Snapshot(String),
     #[error("log: {0}")]
     Log(#[from] LogError),
     #[error("Merkle tree: {0}")]

@@ -17,7 +17,7 @@ use tokio::sync::{RwLock, oneshot};
 
 use crate::crypto::{VerifyItem, event_hash, verify_all};
 use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS, VERIFIED_EVENTS_MAX};
-use crate::log::{AppendRequest, Appended, Log, LogRecord, scan_topic};
+use crate::log::{AppendRequest, Appended, Log, LogRecord};
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
 
@@ -42,6 +42,90 @@ impl LedgerConfig {
             platform_keys,
         }
     }
+}
+
+/// How `Ledger::open_from` built the key registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// From the snapshot, replaying the events after it.
+    Snapshot { replayed: u64 },
+    /// From the whole log (no snapshot was given).
+    Replayed { replayed: u64 },
+    /// From the whole log, because the snapshot did not check out.
+    Refused { reason: String, replayed: u64 },
+}
+
+/// A registry snapshot's registry and marks, if it checks out against `log` and `config`: the
+/// same topics and partitions, every mark in this log, the same platform keys.
+async fn resume<L: Log>(
+    log: &L,
+    config: &LedgerConfig,
+    bytes: &[u8],
+) -> Result<(KeyRegistry, Vec<crate::snapshot::Mark>), String> {
+    let (marks, registry) = crate::snapshot::decode_registry(bytes).map_err(|e| e.to_string())?;
+    let mut expected = vec![(config.citizen_topic.as_str(), config.citizen_partitions)];
+    expected.push((config.directory_topic.as_str(), 1));
+    let covered: Vec<(&str, u32)> = expected
+        .iter()
+        .flat_map(|(topic, partitions)| (0..*partitions).map(move |p| (*topic, p)))
+        .collect();
+    let marked: Vec<(&str, u32)> = marks.iter().map(|m| (m.topic.as_str(), m.partition)).collect();
+    if covered != marked {
+        return Err(format!("it covers {marked:?}, this ledger has {covered:?}"));
+    }
+    for mark in &marks {
+        crate::snapshot::check_mark(log, mark).await?;
+    }
+    for key in &config.platform_keys {
+        if !registry.knows_key(&Principal::Platform, &key.key_id) {
+            return Err(format!("it does not hold the platform key {}", key.key_id));
+        }
+    }
+    Ok((registry, marks))
+}
+
+/// Applies the registry events of both topics to `registry`, from `marks` (or the start):
+/// citizen registrations first, since key events in the directory may name citizens. Returns
+/// how many records it read.
+async fn replay<L: Log>(
+    log: &L,
+    config: &LedgerConfig,
+    registry: &mut KeyRegistry,
+    marks: Option<&[crate::snapshot::Mark]>,
+) -> Result<u64, LedgerError> {
+    let mut replayed = 0u64;
+    for topic in [&config.citizen_topic, &config.directory_topic] {
+        let from = |partition: u32| {
+            marks
+                .and_then(|marks| {
+                    marks.iter().find(|m| &m.topic == topic && m.partition == partition)
+                })
+                .map_or(0, |m| m.next)
+        };
+        crate::log::scan_topic_from(log, topic, from, |record| {
+            replayed += 1;
+            let envelope = decode_logged(topic, record)?;
+            if KeyRegistry::affects_registry(&envelope.event.payload) {
+                // The trust anchor must be the one this log was written under.
+                let event = &envelope.event;
+                if event.actor == Actor::Platform
+                    && !registry.knows_key(&Principal::Platform, &event.key_id)
+                {
+                    return Err(LedgerError::ForeignLog {
+                        location: format!(
+                            "topic {topic} partition {} offset {}",
+                            record.position.partition, record.position.offset
+                        ),
+                        key_id: event.key_id,
+                    });
+                }
+                registry.apply(event)?;
+            }
+            Ok::<(), LedgerError>(())
+        })
+        .await?;
+    }
+    Ok(replayed)
 }
 
 /// The verdict on one record of an append call.
@@ -111,40 +195,66 @@ impl<L: Log> Ledger<L> {
     /// Opens the ledger: creates its topics if needed and rebuilds the key registry by
     /// replaying the registrations and key events already in the log.
     pub async fn open(log: Arc<L>, config: LedgerConfig) -> Result<Self, LedgerError> {
+        Ok(Self::open_from(log, config, None).await?.0)
+    }
+
+    /// Opens the ledger from a registry snapshot (`snapshot`'s bytes), replaying only the
+    /// log after it; a snapshot that does not check out against this log and configuration is
+    /// refused, and the whole log replayed instead. Says which happened.
+    pub async fn open_from(
+        log: Arc<L>,
+        config: LedgerConfig,
+        snapshot: Option<&[u8]>,
+    ) -> Result<(Self, Start), LedgerError> {
         log.create_topic(&config.directory_topic, 1).await?;
         log.create_topic(&config.citizen_topic, config.citizen_partitions).await?;
-        let mut registry = KeyRegistry::new(&config.platform_keys)?;
-        // Citizen registrations first: key events in the directory may name citizens, and a
-        // citizen always registered before any change to its keys.
-        for topic in [&config.citizen_topic, &config.directory_topic] {
-            scan_topic(log.as_ref(), topic, |record| {
-                let envelope = decode_logged(topic, record)?;
-                if KeyRegistry::affects_registry(&envelope.event.payload) {
-                    // The trust anchor must be the one this log was written under.
-                    let event = &envelope.event;
-                    if event.actor == Actor::Platform
-                        && !registry.knows_key(&Principal::Platform, &event.key_id)
-                    {
-                        return Err(LedgerError::ForeignLog {
-                            location: format!(
-                                "topic {topic} partition {} offset {}",
-                                record.position.partition, record.position.offset
-                            ),
-                            key_id: event.key_id,
-                        });
-                    }
-                    registry.apply(event)?;
+        let resumed = match snapshot {
+            Some(bytes) => match resume(log.as_ref(), &config, bytes).await {
+                Ok(resumed) => Some(resumed),
+                Err(refused) => {
+                    let (mut registry, start) = (KeyRegistry::new(&config.platform_keys)?, None);
+                    let replayed = replay(log.as_ref(), &config, &mut registry, start).await?;
+                    let start = Start::Refused { reason: refused, replayed };
+                    return Ok((Self::with(log, config, registry), start));
                 }
-                Ok::<(), LedgerError>(())
-            })
-            .await?;
-        }
-        Ok(Ledger {
+            },
+            None => None,
+        };
+        let (mut registry, marks) = match resumed {
+            Some((registry, marks)) => (registry, Some(marks)),
+            None => (KeyRegistry::new(&config.platform_keys)?, None),
+        };
+        let from_snapshot = marks.is_some();
+        let replayed = replay(log.as_ref(), &config, &mut registry, marks.as_deref()).await?;
+        let start =
+            if from_snapshot { Start::Snapshot { replayed } } else { Start::Replayed { replayed } };
+        Ok((Self::with(log, config, registry), start))
+    }
+
+    fn with(log: Arc<L>, config: LedgerConfig, registry: KeyRegistry) -> Self {
+        Ledger {
             log,
             config,
             registry: RwLock::new(registry),
             verified: std::sync::Mutex::new(VerifiedEvents::default()),
-        })
+        }
+    }
+
+    /// A snapshot of the key registry with the marks it reflects (`Ledger::open_from` reads
+    /// it). Taken under the registry's read lock: events that change keys are appended under
+    /// its write lock, so none is between the log and the registry while the marks are read.
+    pub async fn snapshot(&self) -> Result<Vec<u8>, LedgerError> {
+        let registry = self.registry.read().await;
+        let mut marks = Vec::new();
+        for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
+            for partition in 0..self.log.partitions(topic)? {
+                let next = self.log.end_offset(topic, partition).await?;
+                marks.push(
+                    crate::snapshot::mark_at(self.log.as_ref(), topic, partition, next).await?,
+                );
+            }
+        }
+        crate::snapshot::encode_registry(marks, &registry)
     }
 
     pub fn log(&self) -> &Arc<L> {

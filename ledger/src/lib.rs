@@ -22,13 +22,17 @@ pub mod partition;
 pub mod registry;
 pub mod rfc9162;
 #[cfg(feature = "store")]
+pub mod snapshot;
+#[cfg(feature = "store")]
 pub mod world;
 
 pub use error::{LedgerError, LogError};
 #[cfg(feature = "store")]
-pub use ledger::{Ledger, LedgerConfig, Verdict, decode_logged};
+pub use ledger::{Ledger, LedgerConfig, Start, Verdict, decode_logged};
 #[cfg(feature = "store")]
 pub use log::embedded::EmbeddedLog;
 #[cfg(feature = "store")]
 pub use log::kafka::{KafkaLog, KafkaSettings};
-pub use log::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic};
+pub use log::{
+    AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic, scan_topic_from,
+};

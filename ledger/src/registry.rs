@@ -20,9 +20,67 @@ enum KeyStatus {
     Revoked,
 }
 
+impl KeyStatus {
+    fn code(self) -> u8 {
+        match self {
+            KeyStatus::Active => 0,
+            KeyStatus::RotatedOut => 1,
+            KeyStatus::Revoked => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        [KeyStatus::Active, KeyStatus::RotatedOut, KeyStatus::Revoked]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+/// A public key, checked as a curve point when first used. A registry loaded from a snapshot
+/// holds a key per citizen; checking them all on load (tens of microseconds each) would make
+/// a start grow with the number of citizens again.
+#[derive(Debug, Clone)]
+struct LazyKey {
+    bytes: [u8; 32],
+    parsed: std::sync::OnceLock<Option<VerifyingKey>>,
+}
+
+impl LazyKey {
+    fn parsed(key: VerifyingKey) -> Self {
+        LazyKey { bytes: key.to_bytes(), parsed: std::sync::OnceLock::from(Some(key)) }
+    }
+
+    fn stored(bytes: [u8; 32]) -> Self {
+        LazyKey { bytes, parsed: std::sync::OnceLock::new() }
+    }
+
+    /// The key; none if the stored bytes are not a point (a snapshot is signed, so only a
+    /// bug puts one there).
+    fn get(&self) -> Option<VerifyingKey> {
+        *self.parsed.get_or_init(|| VerifyingKey::from_bytes(&self.bytes).ok())
+    }
+}
+
+/// The registry as stored in a snapshot: plain data, keys as bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRegistry {
+    principals: Vec<(Principal, StoredPrincipal)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPrincipal {
+    keys: Vec<(KeyId, [u8; 32], u8)>,
+    suspended: bool,
+    doc_types: Vec<DocTypeCode>,
+}
+
+fn snapshot_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding()
+}
+
 #[derive(Debug, Clone)]
 struct PrincipalState {
-    keys: HashMap<KeyId, (VerifyingKey, KeyStatus)>,
+    keys: HashMap<KeyId, (LazyKey, KeyStatus)>,
     suspended: bool,
     /// For issuers: the doc types they may issue.
     doc_types: HashSet<DocTypeCode>,
@@ -33,7 +91,10 @@ impl PrincipalState {
         let mut state =
             PrincipalState { keys: HashMap::new(), suspended: false, doc_types: HashSet::new() };
         for entry in keys {
-            state.keys.insert(entry.key_id, (parse_public_key(entry)?, KeyStatus::Active));
+            state.keys.insert(
+                entry.key_id,
+                (LazyKey::parsed(parse_public_key(entry)?), KeyStatus::Active),
+            );
         }
         Ok(state)
     }
@@ -105,12 +166,10 @@ impl KeyRegistry {
         if state.suspended {
             return Err(LedgerError::ActorSuspended { actor: principal.to_string() });
         }
-        let (key, status) = state.keys.get(key_id).ok_or_else(|| LedgerError::UnknownKey {
-            actor: principal.to_string(),
-            key_id: *key_id,
-        })?;
+        let unknown = || LedgerError::UnknownKey { actor: principal.to_string(), key_id: *key_id };
+        let (key, status) = state.keys.get(key_id).ok_or_else(unknown)?;
         match status {
-            KeyStatus::Active => Ok((*key, state)),
+            KeyStatus::Active => Ok((key.get().ok_or_else(unknown)?, state)),
             KeyStatus::RotatedOut => {
                 Err(LedgerError::KeyRotatedOut { actor: principal.to_string(), key_id: *key_id })
             }
@@ -173,10 +232,12 @@ impl KeyRegistry {
                         let message = esign_message(&e.content_hash);
                         let valid = state.keys.values().any(|(key, status)| {
                             *status == KeyStatus::Active
-                                && verify_one(&VerifyItem {
-                                    message: &message,
-                                    signature: &e.esignature,
-                                    key,
+                                && key.get().is_some_and(|key| {
+                                    verify_one(&VerifyItem {
+                                        message: &message,
+                                        signature: &e.esignature,
+                                        key: &key,
+                                    })
                                 })
                         });
                         if !valid {
@@ -293,7 +354,7 @@ impl KeyRegistry {
             Payload::KeyRotated(e) => {
                 let key = parse_public_key(&e.new_key)?;
                 let state = self.state_mut(&e.owner)?;
-                state.keys.insert(e.new_key.key_id, (key, KeyStatus::Active));
+                state.keys.insert(e.new_key.key_id, (LazyKey::parsed(key), KeyStatus::Active));
                 if let Some(retired) = &e.retired_key_id
                     && let Some((_, status)) = state.keys.get_mut(retired)
                     && *status == KeyStatus::Active
@@ -315,6 +376,50 @@ impl KeyRegistry {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The registry as bytes, for a snapshot (`decode` reads them back).
+    pub fn encode(&self) -> Result<Vec<u8>, LedgerError> {
+        let principals = self
+            .principals
+            .iter()
+            .map(|(principal, state)| {
+                let keys = state
+                    .keys
+                    .iter()
+                    .map(|(id, (key, status))| (*id, key.bytes, status.code()))
+                    .collect();
+                let doc_types = state.doc_types.iter().cloned().collect();
+                (principal.clone(), StoredPrincipal { keys, suspended: state.suspended, doc_types })
+            })
+            .collect();
+        bincode::serde::encode_to_vec(StoredRegistry { principals }, snapshot_config())
+            .map_err(|e| LedgerError::Snapshot(format!("cannot encode the registry: {e}")))
+    }
+
+    /// A registry from `encode`'s bytes. Keys are checked as points when first used.
+    pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
+        let malformed =
+            |e: String| LedgerError::Snapshot(format!("the registry is malformed: {e}"));
+        let (stored, used): (StoredRegistry, usize) =
+            bincode::serde::decode_from_slice(bytes, snapshot_config())
+                .map_err(|e| malformed(e.to_string()))?;
+        if used != bytes.len() {
+            return Err(malformed(format!("{} bytes after its end", bytes.len() - used)));
+        }
+        let mut principals = HashMap::with_capacity(stored.principals.len());
+        for (principal, state) in stored.principals {
+            let mut keys = HashMap::with_capacity(state.keys.len());
+            for (id, bytes, status) in state.keys {
+                let status = KeyStatus::from_code(status)
+                    .ok_or_else(|| malformed(format!("key status {status}")))?;
+                keys.insert(id, (LazyKey::stored(bytes), status));
+            }
+            let doc_types = state.doc_types.into_iter().collect();
+            principals
+                .insert(principal, PrincipalState { keys, suspended: state.suspended, doc_types });
+        }
+        Ok(KeyRegistry { principals })
     }
 
     fn state_mut(&mut self, principal: &Principal) -> Result<&mut PrincipalState, LedgerError> {

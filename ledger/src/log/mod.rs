@@ -163,10 +163,20 @@ pub(crate) fn check_requests(requests: &[AppendRequest]) -> Result<(), LogError>
 pub async fn scan_topic<L: Log, E: From<LogError>>(
     log: &L,
     topic: &str,
+    visit: impl FnMut(&LogRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    scan_topic_from(log, topic, |_| 0, visit).await
+}
+
+/// `scan_topic` from `from(partition)` on in each partition (a snapshot's tail).
+pub async fn scan_topic_from<L: Log, E: From<LogError>>(
+    log: &L,
+    topic: &str,
+    from: impl Fn(u32) -> u64,
     mut visit: impl FnMut(&LogRecord) -> Result<(), E>,
 ) -> Result<(), E> {
     for partition in 0..log.partitions(topic)? {
-        let mut offset = 0;
+        let mut offset = from(partition);
         loop {
             let batch = log.read(topic, partition, offset, crate::limits::READ_RECORDS_MAX).await?;
             let Some(last) = batch.last() else { break };

@@ -1,6 +1,8 @@
 use ledger::LedgerError;
 use schemas::*;
 
+use ledger::world::World;
+
 use crate::{accepted, open, setup};
 
 #[tokio::test]
@@ -117,4 +119,67 @@ async fn a_log_written_under_another_platform_key_is_refused_on_open() {
     assert!(matches!(err, LedgerError::ForeignLog { .. }), "{err}");
     assert!(err.to_string().contains("another platform key"), "{err}");
     assert!(err.to_string().contains("topic locker.directory partition 0 offset 0"), "{err}");
+}
+
+async fn reopen_from(
+    dir: &tempfile::TempDir,
+    world: &ledger::world::World,
+    snapshot: Option<&[u8]>,
+) -> (ledger::Ledger<ledger::EmbeddedLog>, ledger::Start) {
+    let log =
+        std::sync::Arc::new(ledger::EmbeddedLog::open(dir.path().join("log")).expect("open log"));
+    ledger::Ledger::open_from(log, world.config(), snapshot).await.expect("open ledger")
+}
+
+#[tokio::test]
+async fn a_registry_snapshot_starts_the_ledger_with_only_the_tail_replayed() {
+    let crate::Setup { dir, mut world, ledger } = setup().await;
+    let (citizen, registration) = world.register_citizen();
+    accepted(ledger.append_one(registration).await);
+    accepted(ledger.append_one(world.issue_marksheet(&citizen, "R-1")).await);
+    let snapshot = ledger.snapshot().await.expect("snapshot");
+    // After the snapshot: a key rotation (the registry changes) and a new citizen.
+    let (new_key, rotation) = world.rotate_issuer_key();
+    accepted(ledger.append_one(rotation).await);
+    let (late, registration) = world.register_citizen();
+    accepted(ledger.append_one(registration).await);
+    let old_key_event = world.issue_marksheet(&late, "R-2");
+    drop(ledger);
+
+    let (ledger, start) = reopen_from(&dir, &world, Some(&snapshot)).await;
+    assert_eq!(start, ledger::Start::Snapshot { replayed: 2 }, "only the tail is read");
+    // The registry is whole: the rotation after the snapshot holds, the late citizen is known.
+    let err = ledger.append_one(old_key_event).await.expect_err("rotated out");
+    assert!(matches!(err, LedgerError::KeyRotatedOut { .. }), "{err}");
+    world.issuer.key = new_key;
+    accepted(ledger.append_one(world.issue_marksheet(&late, "R-3")).await);
+    accepted(ledger.append_one(world.issue_marksheet(&citizen, "R-4")).await);
+    drop(ledger);
+
+    // A snapshot altered by one bit, cut short, or of another log: refused, the log replayed.
+    let mut flipped = snapshot.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 1;
+    let other = {
+        // The same world (the same platform key and organisations), another history.
+        let other = setup().await;
+        let mut world = World::new(42);
+        world.reseed(7);
+        let (_, registration) = world.register_citizen();
+        accepted(other.ledger.append_one(registration).await);
+        other.ledger.snapshot().await.expect("other snapshot")
+    };
+    for (bad, why) in [
+        (flipped, "altered"),
+        (snapshot[..snapshot.len() / 2].to_vec(), "cut short"),
+        (other, "of another log"),
+    ] {
+        let (ledger, start) = reopen_from(&dir, &world, Some(&bad)).await;
+        assert!(
+            matches!(&start, ledger::Start::Refused { replayed, reason } if *replayed > 2 && !reason.is_empty()),
+            "a snapshot {why} must be refused: {start:?}"
+        );
+        let uri = format!("R-{}", why.replace(' ', "-"));
+        accepted(ledger.append_one(world.issue_marksheet(&late, &uri)).await);
+    }
 }
