@@ -23,6 +23,18 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let platform = ledger::keyfile::read(&args.platform_key)
         .map_err(|e| anyhow::anyhow!("--platform-key {}: {e}", args.platform_key.display()))?;
     let key = |text: &str| client::admin::public_key(text).map_err(anyhow::Error::msg);
+    if let AdminCommand::Snapshot = args.command {
+        let taken = client::admin::snapshot(&args.server, &platform, now()).await?;
+        println!(
+            "snapshot {}: {} files, {} bytes ({} stored), views at {}",
+            taken.id,
+            taken.files,
+            taken.size_bytes,
+            taken.stored_bytes,
+            taken.marks.join(" ")
+        );
+        return Ok(());
+    }
     let payload = match args.command {
         AdminCommand::RegisterIssuer { id, name, doc_types, key: public, endpoint } => {
             let mut entries = Vec::new();
@@ -72,6 +84,7 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 organisation: organisation(&org)?.0,
             })
         }
+        AdminCommand::Snapshot => unreachable!("answered above"),
     };
     let (status, answer) = client::admin::submit(&args.server, &platform, payload, now())
         .await

@@ -129,6 +129,9 @@ pub(crate) enum AdminCommand {
         #[command(flatten)]
         org: OrgArg,
     },
+    /// Snapshot the node's views and key registry into its object store now (they are also
+    /// taken every 15 minutes); a node starts from the latest and replays only the log after.
+    Snapshot,
 }
 
 #[derive(clap::Args, Debug)]

@@ -34,6 +34,27 @@ pub fn public_key(hex_text: &str) -> Result<PublicKeyEntry, ClientError> {
     Ok(ledger::crypto::public_key_entry(&key))
 }
 
+/// Asks the service to snapshot its views and key registry now: an RFC 9421 request signed with
+/// the platform key. The answer says what was taken.
+pub async fn snapshot(
+    server: &str,
+    platform: &SigningKey,
+    now: TimestampMs,
+) -> Result<wire::dto::SnapshotTaken, ClientError> {
+    let path = "/v1/admin/snapshots";
+    let url =
+        crate::http::JsonClient::parse_url(&format!("{}{path}", server.trim_end_matches('/')))?;
+    let keyid = format!("platform:{}", key_id_of(&platform.verifying_key()));
+    let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
+    let target = wire::rfc9421::Target { method: "POST", authority, path, query: "" };
+    let signed = wire::rfc9421::sign_request(platform, &keyid, now.0.div_euclid(1000), target, b"");
+    let url = url.to_string();
+    let http = crate::http::JsonClient::new(std::time::Duration::from_millis(
+        crate::limits::SNAPSHOT_TIMEOUT_MS,
+    ));
+    http.typed("POST", &url, &signed.into_headers(), Vec::new()).await
+}
+
 /// Submits a platform-signed directory event to the service.
 pub async fn submit(
     server: &str,

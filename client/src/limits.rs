@@ -13,5 +13,10 @@ pub const REFERENCES_TIMEOUT_MS: u64 = 60_000;
 /// verified, sealed and logged).
 pub const BATCH_TIMEOUT_MS: u64 = 120_000;
 
+/// How long the service may take to snapshot its views (compressing and uploading every file
+/// of a national-scale store takes minutes, not seconds).
+pub const SNAPSHOT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+
 const _: () = assert!(REQUEST_TIMEOUT_MS <= REFERENCES_TIMEOUT_MS);
+const _: () = assert!(BATCH_TIMEOUT_MS <= SNAPSHOT_TIMEOUT_MS);
 const _: () = assert!(REFERENCES_TIMEOUT_MS <= BATCH_TIMEOUT_MS);

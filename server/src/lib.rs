@@ -87,6 +87,8 @@ pub struct Services {
     pub aadhaar_quota: Arc<store::quota::Quota>,
     /// Views each share link may record per hour (`limits::SHARE_VIEWS_PER_HOUR`).
     pub share_views: Arc<store::quota::Quota<schemas::Id16>>,
+    /// Snapshots of this node's views and key registry; none: this deployment takes none.
+    pub snapshots: Option<Arc<dyn app::snapshot::Snapshotter>>,
 }
 
 /// What a deployment (or a test) provides; the rest of the services start from the limits.
@@ -161,6 +163,7 @@ impl Services {
                 limits::AADHAAR_REFERENCES_PER_HOUR,
             )),
             share_views: Arc::new(store::quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
+            snapshots: None,
         }
     }
 }

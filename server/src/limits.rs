@@ -171,3 +171,19 @@ pub const BLOB_PARTS_IN_FLIGHT: usize = 2;
 const _: () = assert!(BLOB_PART_BYTES >= 5 << 20);
 const _: () = assert!(BLOB_MULTIPART_BYTES_MIN >= BLOB_PART_BYTES);
 const _: () = assert!(BLOB_MULTIPART_BYTES_MIN as u64 <= UPLOAD_SIZE_BYTES_MAX);
+
+/// How often a node snapshots its views and key registry into the object store: the most log
+/// a start or a takeover replays after the latest snapshot is what this much time wrote.
+pub const SNAPSHOT_EVERY_MS: u64 = 15 * 60 * 1000;
+/// Snapshots kept; older ones are removed after each new one.
+pub const SNAPSHOTS_KEPT: usize = 3;
+/// zstd's level for snapshot files: RocksDB's tables are already LZ4-compressed, so a fast
+/// level gets most of what is left.
+pub const SNAPSHOT_ZSTD_LEVEL: i32 = 3;
+/// Files in one snapshot (a checkpoint of views this size would be a compaction problem).
+pub const SNAPSHOT_FILES_MAX: usize = 100_000;
+/// The largest manifest read (about 200 bytes a file).
+pub const SNAPSHOT_MANIFEST_BYTES_MAX: usize = 64 << 20;
+
+const _: () = assert!(SNAPSHOT_MANIFEST_BYTES_MAX >= SNAPSHOT_FILES_MAX * 256);
+const _: () = assert!(SNAPSHOTS_KEPT >= 2);

@@ -204,6 +204,64 @@ struct Stores<L: Log> {
     vault: Arc<Vault>,
     accounts: Arc<crate::store::accounts::Accounts>,
     files: Arc<crate::store::files::Files>,
+    snapshots: Arc<crate::store::snapshots::Snapshots>,
+    /// The newest snapshot that checked out at start, if any.
+    latest: Option<crate::store::snapshots::Manifest>,
+}
+
+/// Where snapshots are kept: in the bucket when document bytes are in one (every node reaches
+/// it), else in the data folder's `snapshots`.
+fn open_snapshots(
+    config: &ServeConfig,
+    files: &crate::store::files::Files,
+    platform: &SigningKey,
+) -> Result<crate::store::snapshots::Snapshots, ServeError> {
+    use crate::store::blobs::{BlobSettings, Blobs};
+    let blobs = match &config.blob_store {
+        Some(BlobSettings::S3(_)) => files.blobs().clone(),
+        _ => Blobs::open(&BlobSettings::Local(config.data.join("snapshots")))
+            .step("open the snapshot folder")?,
+    };
+    let scratch = config.data.join("scratch");
+    // What a crash left mid-snapshot belongs to nothing.
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(crate::store::snapshots::Snapshots::new(blobs, platform.verifying_key(), scratch))
+}
+
+/// The ledger, its key registry from the latest snapshot and the log after it (or the whole
+/// log, when there is no snapshot or it does not check out).
+async fn open_ledger<L: Log>(
+    log: &Arc<L>,
+    ledger_config: &LedgerConfig,
+    snapshots: &crate::store::snapshots::Snapshots,
+    latest: Option<&crate::store::snapshots::Manifest>,
+) -> Result<Ledger<L>, ServeError> {
+    let registry = match latest {
+        Some(manifest) => crate::app::snapshot::registry_of(snapshots, manifest).await,
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let (ledger, start) =
+        Ledger::open_from(Arc::clone(log), ledger_config.clone(), registry.as_deref())
+            .await
+            .step("open the ledger")?;
+    let ms = started.elapsed().as_millis();
+    match start {
+        ledger::Start::Snapshot { replayed } => say(format_args!(
+            "locker: key registry from snapshot {} and {replayed} records after it ({ms} ms)",
+            latest.map_or("?", |m| m.id.as_str())
+        )),
+        ledger::Start::Replayed { replayed } => say(format_args!(
+            "locker: key registry from the whole log: {replayed} records ({ms} ms)"
+        )),
+        ledger::Start::Refused { reason, replayed } => {
+            tracing::warn!(%reason, "the registry snapshot is refused; replayed the log instead");
+            say(format_args!(
+                "locker: registry snapshot refused ({reason}); replayed the whole log instead: {replayed} records ({ms} ms)"
+            ));
+        }
+    }
+    Ok(ledger)
 }
 
 async fn open_stores<L: Log>(
@@ -212,9 +270,10 @@ async fn open_stores<L: Log>(
     ledger_config: &LedgerConfig,
     platform: SigningKey,
 ) -> Result<Stores<L>, ServeError> {
-    let ledger = Arc::new(
-        Ledger::open(Arc::clone(log), ledger_config.clone()).await.step("open the ledger")?,
-    );
+    let files = Arc::new(open_files(config).step("open the file store")?);
+    let snapshots = Arc::new(open_snapshots(config, &files, &platform)?);
+    let latest = crate::app::snapshot::latest(&snapshots).await;
+    let ledger = Arc::new(open_ledger(log, ledger_config, &snapshots, latest.as_ref()).await?);
     let vault = Arc::new(Vault::open(config.data.join("vault")).step("open the key vault")?);
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
@@ -222,8 +281,7 @@ async fn open_stores<L: Log>(
         crate::store::accounts::Accounts::open(config.data.join("accounts"), seed)
             .step("open the accounts")?,
     );
-    let files = Arc::new(open_files(config).step("open the file store")?);
-    Ok(Stores { platform, ledger, vault, accounts, files })
+    Ok(Stores { platform, ledger, vault, accounts, files, snapshots, latest })
 }
 
 /// The document bytes' store: a folder (the data folder's `files` unless another is set), or a
@@ -244,7 +302,7 @@ fn open_files(
 
 /// The demo's directory, citizen, account and documents (idempotent).
 async fn seed_demo<L: Log>(config: &ServeConfig, stores: &Stores<L>) -> Result<(), ServeError> {
-    let Stores { platform, ledger, vault, accounts, files } = stores;
+    let Stores { platform, ledger, vault, accounts, files, .. } = stores;
     let summary =
         crate::app::demo::seed(ledger, platform, vault, Some(&config.data.join("demo-keys")))
             .await
@@ -272,6 +330,38 @@ async fn seed_demo<L: Log>(config: &ServeConfig, stores: &Stores<L>) -> Result<(
     Ok(())
 }
 
+/// A node without views (new, or its disk lost) takes them from the latest snapshot; a
+/// snapshot that does not check out is reported, and the views rebuild from the log.
+async fn restore_views<L: Log>(
+    log: &Arc<L>,
+    stores: &Stores<L>,
+    manifest: &crate::store::snapshots::Manifest,
+    ledger_config: &LedgerConfig,
+    path: &Path,
+) {
+    let started = std::time::Instant::now();
+    let restored = crate::app::snapshot::restore_views(
+        &stores.snapshots,
+        manifest,
+        log.as_ref(),
+        ledger_config,
+        path,
+    )
+    .await;
+    let ms = started.elapsed().as_millis();
+    match restored {
+        Ok(()) => say(format_args!(
+            "locker: views restored from snapshot {} ({} bytes stored) in {ms} ms; replaying the log after it",
+            manifest.id,
+            manifest.stored_bytes()
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "the views snapshot is refused; rebuilding from the log");
+            say(format_args!("locker: {e}; rebuilding the views from the log instead"));
+        }
+    }
+}
+
 /// The views, caught up with the log (a partition that cannot be is reported, not fatal).
 async fn open_views<L: Log>(
     log: &Arc<L>,
@@ -279,7 +369,13 @@ async fn open_views<L: Log>(
     stores: &Stores<L>,
     ledger_config: &LedgerConfig,
 ) -> Result<Projector<L>, ServeError> {
-    let (views, opened) = Views::open(config.data.join("views")).step("open the views")?;
+    let path = config.data.join("views");
+    if !path.exists()
+        && let Some(manifest) = &stores.latest
+    {
+        restore_views(log, stores, manifest, ledger_config, &path).await;
+    }
+    let (views, opened) = Views::open(&path).step("open the views")?;
     if let projections::Opened::Wiped { found_version } = opened {
         tracing::warn!(
             found_version,
@@ -346,7 +442,15 @@ fn build_state<L: Log>(
             Arc::new(crate::store::otp::LogSender)
         }
     };
-    Ok(AppState::new(Services::new(crate::Core {
+    let snapshotter = crate::app::snapshot::NodeSnapshots {
+        snapshots: Arc::clone(&stores.snapshots),
+        ledger: Arc::clone(&stores.ledger),
+        views: Arc::clone(projector.views()),
+        platform: stores.platform.clone(),
+        clock: Arc::new(ledger::clock::SystemClock),
+        taking: tokio::sync::Mutex::new(()),
+    };
+    let mut services = Services::new(crate::Core {
         views: Arc::clone(projector.views()),
         partitions: Arc::clone(partitions),
         appender: stores.ledger,
@@ -363,7 +467,9 @@ fn build_state<L: Log>(
         )),
         files: stores.files,
         proofs: Arc::clone(proofs) as _,
-    })))
+    });
+    services.snapshots = Some(Arc::new(snapshotter));
+    Ok(AppState::new(services))
 }
 
 /// The background jobs, on one `JoinSet` with one stop signal.
@@ -403,6 +509,9 @@ async fn spawn_jobs<L: Log>(
         });
     }
     jobs.spawn("consent expiry", crate::jobs::expiry::run(state.clone()));
+    if let Some(snapshots) = &state.snapshots {
+        jobs.spawn("snapshots", crate::jobs::snapshot::run(Arc::clone(snapshots)));
+    }
     jobs.spawn(
         "file sweep",
         crate::jobs::sweep::run(state.clone(), config.data.join("files-swept")),

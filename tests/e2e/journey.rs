@@ -38,6 +38,8 @@ pub(crate) fn locker_binary() -> PathBuf {
 pub(crate) struct Server {
     child: Child,
     pub(crate) address: String,
+    /// What it printed on stdout up to its address (how it started: snapshots, replays).
+    pub(crate) startup: Vec<String>,
     /// The server's log (stderr), shown when a test fails while it runs.
     log: std::path::PathBuf,
 }
@@ -86,7 +88,7 @@ impl Drop for Server {
 /// The S3 bucket `scripts/test` runs (its endpoint and credentials are in the environment),
 /// under a prefix of this data folder's own, so a restart finds its files and no other test
 /// sees them; none when no S3 server runs (which CI never allows).
-fn bucket_for(data: &Path) -> Option<String> {
+pub(crate) fn bucket_for(data: &Path) -> Option<String> {
     use std::hash::{Hash, Hasher};
     if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
         assert!(std::env::var_os("CI").is_none(), "CI runs without LOCKER_S3_ENDPOINT");
@@ -131,14 +133,16 @@ fn serve_with(
     }
     let mut child = command.spawn().expect("start locker serve");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut startup = Vec::new();
     let address = loop {
         let line = lines.next().expect("the server printed its address").expect("read");
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split(' ').next().expect("address").to_owned();
         }
+        startup.push(line);
     };
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, address, log }
+    Server { child, address, startup, log }
 }
 
 /// A real HTTP endpoint standing in for the SMS gateway.

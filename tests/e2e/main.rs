@@ -16,5 +16,7 @@ mod kafka_faults;
 mod projector_crash;
 /// SIGTERM during uploads: every acknowledged upload survives, the server exits 0.
 mod shutdown;
+/// Snapshots: a node without views starts from the latest; a corrupt one is refused.
+mod snapshot;
 
 pub use ledger::log::kafka::test_bootstrap as kafka_bootstrap;

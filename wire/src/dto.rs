@@ -29,6 +29,24 @@ pub struct Accepted {
     pub offset: u64,
 }
 
+/// A snapshot the service took of its views and key registry (`POST /v1/admin/snapshots`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotTaken {
+    /// Its id: the time it was taken (ms since the epoch, 13 digits) and a random tag.
+    pub id: String,
+    pub created_ms: i64,
+    /// Files of the views' checkpoint, plus the registry.
+    pub files: usize,
+    /// Their size before compression.
+    pub size_bytes: u64,
+    /// Their size in the object store.
+    pub stored_bytes: u64,
+    /// For each partition, `topic/partition@offset`: the first offset the views had not
+    /// applied.
+    pub marks: Vec<String>,
+}
+
 /// One row's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -10,5 +10,6 @@ pub mod kyc;
 pub(crate) mod lookup;
 pub(crate) mod metrics;
 pub mod proofs;
+pub mod snapshot;
 pub mod topics;
 pub(crate) mod write;

@@ -5,7 +5,7 @@
 //! ledger checks the signature against the platform key the log was started with).
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use schemas::*;
 use serde::Deserialize;
 
@@ -19,6 +19,38 @@ pub(crate) struct AdminBody {
     /// The signed directory event in its JSON form (`sealed` null)
     #[schema(schema_with = crate::openapi::event::directory_envelope)]
     envelope: Envelope,
+}
+
+/// `POST /v1/admin/snapshots`: an RFC 9421 request signed with the platform key (keyid
+/// `platform:<key id>`) makes the node snapshot its views and key registry now.
+#[utoipa::path(post, path = "/v1/admin/snapshots", tag = "operator", description = "Snapshots this node's views and key registry into the object store now. Sign the request (RFC 9421, Ed25519) with the platform key, keyid `platform:<key id>`.", responses((status = 201, description = "Taken", body = wire::dto::SnapshotTaken), (status = 401, description = "`missing_signature`, `bad_signature`, `unknown_key`, `replayed_signature`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: this deployment takes no snapshots", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn take_snapshot(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    // Nothing is taken, and nothing said about snapshots, before the platform's signature passes.
+    crate::http::signed::authenticate_as(&state, request, |who| match who {
+        "platform" => Ok(Principal::Platform),
+        other => Err(format!("only the platform takes snapshots, not {other:?}")),
+    })
+    .await?;
+    let snapshots = state.snapshots.as_ref().ok_or_else(|| {
+        AppError::new(ErrorCode::Unavailable, "this deployment takes no snapshots")
+    })?;
+    let manifest = snapshots.take().await.map_err(crate::app::write::internal)?;
+    let answer = wire::dto::SnapshotTaken {
+        id: manifest.id.clone(),
+        created_ms: manifest.created_ms,
+        files: manifest.views.len() + 1,
+        size_bytes: manifest.size_bytes(),
+        stored_bytes: manifest.stored_bytes(),
+        marks: manifest
+            .marks
+            .iter()
+            .map(|m| format!("{}/{}@{}", m.topic, m.partition, m.next))
+            .collect(),
+    };
+    Ok((axum::http::StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 /// `POST /v1/admin/events`: `{envelope}` of a directory event signed by the platform.

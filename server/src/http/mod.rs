@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     .routes(routes!(push::aadhaar_reference_batch))
     .routes(routes!(bulk::ingest))
     .routes(routes!(admin::submit_event))
+    .routes(routes!(admin::take_snapshot))
     .routes(routes!(signup::request_otp))
     .routes(routes!(signup::sign_up))
     .routes(routes!(aadhaar::request_otp))

@@ -10,6 +10,7 @@
 
 pub mod expiry;
 pub mod inbox;
+pub mod snapshot;
 pub mod sweep;
 
 use std::future::Future;

@@ -5,4 +5,5 @@ pub mod files;
 pub mod otp;
 pub mod quota;
 pub mod replay;
+pub mod snapshots;
 pub mod vault;
