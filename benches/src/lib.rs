@@ -228,6 +228,14 @@ pub struct DemoServer {
 
 impl DemoServer {
     pub fn start(data: &std::path::Path) -> anyhow::Result<Self> {
+        Self::start_with(data, None)
+    }
+
+    /// With its document bytes in `blob_store` (none: the data folder's `files`).
+    pub fn start_with(
+        data: &std::path::Path,
+        blob_store: Option<server::store::blobs::BlobSettings>,
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -244,7 +252,7 @@ impl DemoServer {
             otp_gateway: None,
             topic_prefix: "locker".to_owned(),
             kyc: None,
-            blob_store: None,
+            blob_store,
         };
         let server = runtime.spawn(async move {
             server::server::serve(config, async move {

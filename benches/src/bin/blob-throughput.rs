@@ -3,6 +3,9 @@
 //! same machine's raw BLAKE3 and raw file write/read in the same run as baselines (every put
 //! and get hashes the bytes, and the folder store writes files).
 //!
+//! Then the same documents over HTTP: uploaded by the demo citizen to a real `locker serve`
+//! (in this process) and downloaded again, with its files in a folder and in the bucket.
+//!
 //! Usage: blob-throughput [FILES]   (default 20 files of 10 MB; without LOCKER_S3_ENDPOINT the
 //! bucket column is skipped and says so)
 
@@ -21,6 +24,8 @@ fn documents(files: usize) -> Vec<Bytes> {
             for (i, b) in bytes.iter_mut().enumerate() {
                 *b = (i.wrapping_mul(31) ^ n).to_le_bytes()[0];
             }
+            // A PDF by its first bytes, so the service takes it as an upload.
+            bytes[..9].copy_from_slice(b"%PDF-1.4\n");
             bytes.into()
         })
         .collect()
@@ -28,6 +33,36 @@ fn documents(files: usize) -> Vec<Bytes> {
 
 fn mb_per_s(bytes: usize, seconds: f64) -> f64 {
     bytes as f64 / 1e6 / seconds
+}
+
+/// Uploads then downloads every document as the demo citizen of a server whose files are in
+/// `store`; MB/s each way.
+async fn over_http(
+    data: &std::path::Path,
+    store: Option<BlobSettings>,
+    documents: &[Bytes],
+) -> anyhow::Result<(f64, f64)> {
+    let server = locker_benches::DemoServer::start_with(data, store)?;
+    let measured = async {
+        server.ready().await?;
+        let asha = server.demo_session().await?;
+        let total = documents.len() * FILE_BYTES;
+        let start = Instant::now();
+        let mut ids = Vec::new();
+        for (n, document) in documents.iter().enumerate() {
+            ids.push(asha.upload(&format!("scan-{n}.pdf"), document.to_vec()).await?.id);
+        }
+        let up = mb_per_s(total, start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for id in &ids {
+            anyhow::ensure!(asha.upload_content(id).await?.len() == FILE_BYTES, "a short read");
+        }
+        Ok((up, mb_per_s(total, start.elapsed().as_secs_f64())))
+    }
+    .await;
+    // Its runtime is stopped and dropped off this one's threads.
+    tokio::task::spawn_blocking(move || server.stop()).await??;
+    measured
 }
 
 /// Puts then gets every document; MB/s each way.
@@ -89,23 +124,38 @@ async fn main() -> anyhow::Result<()> {
         100.0 * put / write,
         100.0 * get / read
     );
-    if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
+    let bucket = if std::env::var_os("LOCKER_S3_ENDPOINT").is_none() {
         println!(
             "  bucket:  not measured (start one with scripts/s3 start and set LOCKER_S3_ENDPOINT)"
         );
-        return Ok(());
+        None
+    } else {
+        let settings = |prefix: &str| {
+            S3Settings::from_env(
+                std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned()),
+                Some(prefix.to_owned()),
+                |name| std::env::var(name).ok(),
+            )
+        };
+        let s3 = Blobs::open(&BlobSettings::S3(settings("blob-throughput")?))?;
+        let (s3_put, s3_get) = round(&s3, &documents).await?;
+        println!(
+            "  bucket:  put {s3_put:6.0} MB/s   get {s3_get:6.0} MB/s   ({:.0}% / {:.0}% of the folder's)",
+            100.0 * s3_put / put,
+            100.0 * s3_get / get
+        );
+        Some(settings("blob-throughput-http")?)
     };
-    let bucket = S3Settings::from_env(
-        std::env::var("LOCKER_S3_BUCKET").unwrap_or("locker-test".to_owned()),
-        Some("blob-throughput".to_owned()),
-        |name| std::env::var(name).ok(),
-    )?;
-    let s3 = Blobs::open(&BlobSettings::S3(bucket))?;
-    let (s3_put, s3_get) = round(&s3, &documents).await?;
-    println!(
-        "  bucket:  put {s3_put:6.0} MB/s   get {s3_get:6.0} MB/s   ({:.0}% / {:.0}% of the folder's)",
-        100.0 * s3_put / put,
-        100.0 * s3_get / get
-    );
+    let (up, down) = over_http(&dir.path().join("http-folder"), None, &documents).await?;
+    println!("  HTTP, files in a folder:  upload {up:6.0} MB/s   download {down:6.0} MB/s");
+    if let Some(bucket) = bucket {
+        let data = dir.path().join("http-bucket");
+        let (s3_up, s3_down) = over_http(&data, Some(BlobSettings::S3(bucket)), &documents).await?;
+        println!(
+            "  HTTP, files in the bucket: upload {s3_up:6.0} MB/s   download {s3_down:6.0} MB/s   ({:.0}% / {:.0}% of the folder's)",
+            100.0 * s3_up / up,
+            100.0 * s3_down / down
+        );
+    }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub(crate) fn test_bucket(prefix: &str) -> Option<S3Settings> {
 
 /// A prefix no other run used, so runs sharing the bucket never see each other's objects
 /// (a temporary folder's random name, since tests take no time or randomness of their own).
-fn fresh_prefix(test: &str) -> String {
+pub(crate) fn fresh_prefix(test: &str) -> String {
     let unique = tempfile::tempdir().expect("tempdir");
     let name = unique.path().file_name().and_then(|n| n.to_str()).expect("name");
     format!("it-{test}-{}", name.trim_start_matches('.'))

@@ -25,6 +25,8 @@ mod requester;
 mod routes;
 /// Sign-up with a one-time password delivered to a real local SMS gateway.
 mod signup;
+/// Snapshots of the views and registry: restored whole, refused when they do not check out.
+mod snapshots;
 /// Proof bundles, signed checkpoints and consistency proofs over HTTP.
 mod transparency;
 /// The web page: its assets and headers, cookie sessions and CSRF tokens.

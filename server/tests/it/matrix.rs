@@ -90,6 +90,7 @@ const MATRIX: &[(&str, &str, Door)] = &[
     ("post", "/v1/requester/documents", Door::Requester),
     ("get", "/v1/requester/events", Door::Requester),
     ("post", "/v1/admin/events", Door::Operator),
+    ("post", "/v1/admin/snapshots", Door::Operator),
 ];
 
 /// Operations the owner's cells skip: they end the session or spend the things the other
@@ -299,7 +300,7 @@ fn signer_of(f: &Fixture, w: &World, caller: Caller) -> Option<(String, SigningK
         Caller::Requester => Some(w.requester.clone()),
         Caller::OtherRequester => Some(w.other_requester.clone()),
         Caller::Operator => Some((
-            format!("locker.platform:{}", key_id_of(&f.platform.verifying_key())),
+            format!("platform:{}", key_id_of(&f.platform.verifying_key())),
             f.platform.clone(),
         )),
         Caller::Anonymous | Caller::Owner | Caller::OtherCitizen => None,
