@@ -12,7 +12,13 @@ fn start(data: &std::path::Path) -> (Child, String, String) {
         .spawn()
         .expect("start locker");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let demo = lines.next().expect("demo line").expect("read");
+    // Lines before it say where the files are and how the registry was built.
+    let demo = loop {
+        let line = lines.next().expect("demo line").expect("read");
+        if line.contains("demo data ready") {
+            break line;
+        }
+    };
     let listening = loop {
         let line = lines.next().expect("listening line").expect("read");
         if line.contains("listening on") {
