@@ -77,7 +77,9 @@ async fn resume<L: Log>(
         crate::snapshot::check_mark(log, mark).await?;
     }
     for key in &config.platform_keys {
-        if !registry.knows_key(&Principal::Platform, &key.key_id) {
+        let configured = crate::crypto::parse_public_key(key).map_err(|e| e.to_string())?;
+        let held = registry.active_key(&Principal::Platform, &key.key_id).ok();
+        if held.map(|k| k.to_bytes()) != Some(configured.to_bytes()) {
             return Err(format!("it does not hold the platform key {}", key.key_id));
         }
     }
@@ -108,6 +110,12 @@ async fn replay<L: Log>(
             if KeyRegistry::affects_registry(&envelope.event.payload) {
                 // The trust anchor must be the one this log was written under.
                 let event = &envelope.event;
+                if marks.is_some() && registry.registers_known(&event.payload) {
+                    return Err(LedgerError::Snapshot(format!(
+                        "topic {topic} partition {} offset {} registers someone the snapshot already knows",
+                        record.position.partition, record.position.offset
+                    )));
+                }
                 if event.actor == Actor::Platform
                     && !registry.knows_key(&Principal::Platform, &event.key_id)
                 {
@@ -138,6 +146,9 @@ pub struct Ledger<L: Log> {
     /// Appends hold it shared; events that change keys hold it exclusively, so no event is
     /// checked against keys that change before it is written.
     registry: RwLock<KeyRegistry>,
+    /// Set when a registry event's append failed without a verdict: the registry may then lack
+    /// an event the log holds, and `snapshot` refuses.
+    registry_uncertain: std::sync::atomic::AtomicBool,
     /// Events `authenticate` verified and `append` has not taken yet: their signatures are
     /// not verified twice.
     verified: std::sync::Mutex<VerifiedEvents>,
@@ -224,11 +235,21 @@ impl<L: Log> Ledger<L> {
             Some((registry, marks)) => (registry, Some(marks)),
             None => (KeyRegistry::new(&config.platform_keys)?, None),
         };
-        let from_snapshot = marks.is_some();
-        let replayed = replay(log.as_ref(), &config, &mut registry, marks.as_deref()).await?;
-        let start =
-            if from_snapshot { Start::Snapshot { replayed } } else { Start::Replayed { replayed } };
-        Ok((Self::with(log, config, registry), start))
+        let Some(marks) = marks else {
+            let replayed = replay(log.as_ref(), &config, &mut registry, None).await?;
+            return Ok((Self::with(log, config, registry), Start::Replayed { replayed }));
+        };
+        match replay(log.as_ref(), &config, &mut registry, Some(&marks)).await {
+            Ok(replayed) => Ok((Self::with(log, config, registry), Start::Snapshot { replayed })),
+            Err(e) => {
+                // The tail does not fit the snapshot (a registration of someone it knows):
+                // trust the log alone.
+                let mut registry = KeyRegistry::new(&config.platform_keys)?;
+                let replayed = replay(log.as_ref(), &config, &mut registry, None).await?;
+                let start = Start::Refused { reason: format!("its tail: {e}"), replayed };
+                Ok((Self::with(log, config, registry), start))
+            }
+        }
     }
 
     fn with(log: Arc<L>, config: LedgerConfig, registry: KeyRegistry) -> Self {
@@ -236,6 +257,7 @@ impl<L: Log> Ledger<L> {
             log,
             config,
             registry: RwLock::new(registry),
+            registry_uncertain: std::sync::atomic::AtomicBool::new(false),
             verified: std::sync::Mutex::new(VerifiedEvents::default()),
         }
     }
@@ -244,17 +266,28 @@ impl<L: Log> Ledger<L> {
     /// it). Taken under the registry's read lock: events that change keys are appended under
     /// its write lock, so none is between the log and the registry while the marks are read.
     pub async fn snapshot(&self) -> Result<Vec<u8>, LedgerError> {
-        let registry = self.registry.read().await;
-        let mut marks = Vec::new();
-        for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
-            for partition in 0..self.log.partitions(topic)? {
-                let next = self.log.end_offset(topic, partition).await?;
-                marks.push(
-                    crate::snapshot::mark_at(self.log.as_ref(), topic, partition, next).await?,
-                );
+        let (marks, registry) = {
+            let registry = self.registry.read().await;
+            if self.registry_uncertain.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(LedgerError::Snapshot(
+                    "a key event's append failed without a verdict; restart to rebuild the registry before a snapshot"
+                        .to_owned(),
+                ));
             }
-        }
-        crate::snapshot::encode_registry(marks, &registry)
+            let mut marks = Vec::new();
+            for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
+                for partition in 0..self.log.partitions(topic)? {
+                    let next = self.log.end_offset(topic, partition).await?;
+                    let log = self.log.as_ref();
+                    marks.push(crate::snapshot::mark_at(log, topic, partition, next).await?);
+                }
+            }
+            (marks, registry.clone())
+        };
+        // Encoded off the lock and off the async threads: appends go on meanwhile.
+        tokio::task::spawn_blocking(move || crate::snapshot::encode_registry(marks, &registry))
+            .await
+            .map_err(|e| LedgerError::Snapshot(e.to_string()))?
     }
 
     pub fn log(&self) -> &Arc<L> {
@@ -385,7 +418,14 @@ impl<L: Log> Ledger<L> {
                         .await?;
                     let event = candidate.envelope.event.clone();
                     let index = candidate.index;
-                    self.check_and_append(&registry, vec![candidate], &mut verdicts).await?;
+                    let appended =
+                        self.check_and_append(&registry, vec![candidate], &mut verdicts).await;
+                    if appended.is_err() {
+                        // Written or not, nobody knows: this registry may lack an event the
+                        // log holds, so no snapshot is taken of it (a restart rebuilds it).
+                        self.registry_uncertain.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    appended?;
                     if let Some(Ok(Appended::New(_))) = &verdicts[index] {
                         registry.apply(&event)?;
                     }

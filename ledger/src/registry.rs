@@ -57,7 +57,9 @@ impl LazyKey {
     /// The key; none if the stored bytes are not a point (a snapshot is signed, so only a
     /// bug puts one there).
     fn get(&self) -> Option<VerifyingKey> {
-        *self.parsed.get_or_init(|| VerifyingKey::from_bytes(&self.bytes).ok())
+        *self
+            .parsed
+            .get_or_init(|| VerifyingKey::from_bytes(&self.bytes).ok().filter(|key| !key.is_weak()))
     }
 }
 
@@ -376,6 +378,18 @@ impl KeyRegistry {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether `payload` registers a principal this registry already holds (which the log
+    /// never does: a snapshot's tail that does so does not belong after it).
+    pub fn registers_known(&self, payload: &Payload) -> bool {
+        let principal = match payload {
+            Payload::IssuerRegistered(e) => Principal::Issuer(e.issuer.clone()),
+            Payload::RequesterRegistered(e) => Principal::Requester(e.requester.clone()),
+            Payload::CitizenRegistered(e) => Principal::Citizen(e.locker),
+            _ => return false,
+        };
+        self.principals.contains_key(&principal)
     }
 
     /// The registry as bytes, for a snapshot (`decode` reads them back).

@@ -187,3 +187,7 @@ pub const SNAPSHOT_MANIFEST_BYTES_MAX: usize = 64 << 20;
 
 const _: () = assert!(SNAPSHOT_MANIFEST_BYTES_MAX >= SNAPSHOT_FILES_MAX * 256);
 const _: () = assert!(SNAPSHOTS_KEPT >= 2);
+/// A sealed chunk of a snapshot file (each carries a 16-byte tag).
+pub const SNAPSHOT_SEAL_CHUNK_BYTES: usize = 1 << 20;
+
+const _: () = assert!(SNAPSHOT_SEAL_CHUNK_BYTES >= 64 << 10);

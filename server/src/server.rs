@@ -225,7 +225,7 @@ fn open_snapshots(
     let scratch = config.data.join("scratch");
     // What a crash left mid-snapshot belongs to nothing.
     let _ = std::fs::remove_dir_all(&scratch);
-    Ok(crate::store::snapshots::Snapshots::new(blobs, platform.verifying_key(), scratch))
+    Ok(crate::store::snapshots::Snapshots::for_platform(blobs, platform, scratch))
 }
 
 /// The ledger, its key registry from the latest snapshot and the log after it (or the whole

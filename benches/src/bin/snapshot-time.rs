@@ -51,7 +51,7 @@ async fn take(
     scratch: &Path,
 ) -> anyhow::Result<(Arc<Snapshots>, Manifest)> {
     let platform = World::new(SEED).platform.clone();
-    let snapshots = Arc::new(Snapshots::new(blobs, platform.verifying_key(), scratch.to_owned()));
+    let snapshots = Arc::new(Snapshots::for_platform(blobs, &platform, scratch.to_owned()));
     let node = server::app::snapshot::NodeSnapshots {
         snapshots: Arc::clone(&snapshots),
         ledger: Arc::clone(ledger),

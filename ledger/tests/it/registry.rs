@@ -157,6 +157,20 @@ async fn a_registry_snapshot_starts_the_ledger_with_only_the_tail_replayed() {
     drop(ledger);
 
     // A snapshot altered by one bit, cut short, or of another log: refused, the log replayed.
+    // A registry ahead of its marks (its tail would register someone it knows): refused.
+    let ahead = {
+        let (marks, _) = ledger::snapshot::decode_registry(&snapshot).expect("decode");
+        let (ledger, _) = reopen_from(&dir, &world, None).await;
+        let later = ledger.snapshot().await.expect("later snapshot");
+        let (_, registry) = ledger::snapshot::decode_registry(&later).expect("decode");
+        ledger::snapshot::encode_registry(marks, &registry).expect("encode")
+    };
+    let (_, start) = reopen_from(&dir, &world, Some(&ahead)).await;
+    assert!(
+        matches!(&start, ledger::Start::Refused { reason, .. } if reason.contains("already knows")),
+        "{start:?}"
+    );
+
     let mut flipped = snapshot.clone();
     let middle = flipped.len() / 2;
     flipped[middle] ^= 1;

@@ -88,7 +88,14 @@ impl<L: Log> NodeSnapshots<L> {
         .await;
         let _ = std::fs::remove_dir_all(&work);
         let manifest = result?;
-        let pruned = self.snapshots.prune(crate::limits::SNAPSHOTS_KEPT).await?;
+        // The snapshot is stored; failing to remove old ones does not undo it.
+        let pruned = match self.snapshots.prune(crate::limits::SNAPSHOTS_KEPT).await {
+            Ok(pruned) => pruned,
+            Err(e) => {
+                tracing::warn!(error = %e, "old snapshots were not removed");
+                0
+            }
+        };
         tracing::info!(
             id = %manifest.id,
             stored_bytes = manifest.stored_bytes(),
@@ -105,8 +112,9 @@ impl<L: Log> Snapshotter for NodeSnapshots<L> {
     }
 }
 
-/// The newest snapshot whose signature verifies, if any; a refused one is reported and
-/// skipped for the log.
+/// The newest snapshot whose signature verifies, if any, looking back past refused ones (at
+/// most `SNAPSHOTS_KEPT` and as many again, so junk in the bucket costs a bounded look); each
+/// refused one is reported.
 pub async fn latest(snapshots: &Snapshots) -> Option<Manifest> {
     let ids = match snapshots.ids().await {
         Ok(ids) => ids,
@@ -115,14 +123,13 @@ pub async fn latest(snapshots: &Snapshots) -> Option<Manifest> {
             return None;
         }
     };
-    let id = ids.last()?;
-    match snapshots.manifest(id).await {
-        Ok(manifest) => Some(manifest),
-        Err(e) => {
-            tracing::warn!(error = %e, "the latest snapshot is refused; replaying the log instead");
-            None
+    for id in ids.iter().rev().take(2 * crate::limits::SNAPSHOTS_KEPT) {
+        match snapshots.manifest(id).await {
+            Ok(manifest) => return Some(manifest),
+            Err(e) => tracing::warn!(error = %e, "a snapshot is refused; trying an older one"),
         }
     }
+    None
 }
 
 /// The registry bytes of `manifest` (checked against it), or none if they cannot be had.
@@ -189,7 +196,13 @@ pub async fn restore_views<L: Log>(
                 }
             }
         }
+        // Each file was synced as it was written; the folder and its new name are too, so a
+        // crash leaves whole views or none.
+        std::fs::File::open(&views)?.sync_all()?;
         std::fs::rename(&views, target)?;
+        if let Some(parent) = target.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
         Ok(())
     }
     .await;

@@ -4,6 +4,8 @@
 //! `/v1/admin/events`, which accepts only directory events signed by the platform (the
 //! ledger checks the signature against the platform key the log was started with).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use schemas::*;
@@ -37,7 +39,12 @@ pub(crate) async fn take_snapshot(
     let snapshots = state.snapshots.as_ref().ok_or_else(|| {
         AppError::new(ErrorCode::Unavailable, "this deployment takes no snapshots")
     })?;
-    let manifest = snapshots.take().await.map_err(crate::app::write::internal)?;
+    // Its own task: a client that hangs up does not stop a snapshot half-way through.
+    let taking = Arc::clone(snapshots);
+    let manifest = tokio::spawn(async move { taking.take().await })
+        .await
+        .map_err(crate::app::write::internal)?
+        .map_err(crate::app::write::internal)?;
     let answer = wire::dto::SnapshotTaken {
         id: manifest.id.clone(),
         created_ms: manifest.created_ms,

@@ -32,6 +32,8 @@ pub enum BlobError {
     Setting { setting: String, reason: String },
     #[error("{0:?} is not an object name (segments of letters, digits, '.', '-' and '_')")]
     Name(String),
+    #[error("{name} holds {size_bytes} bytes, more than the {max_bytes} expected")]
+    TooLarge { name: String, size_bytes: u64, max_bytes: u64 },
     #[error("blob store: {0}")]
     Store(String),
     #[error("blob store folder: {0}")]
@@ -201,6 +203,10 @@ pub fn content_key(hash: &Digest32) -> String {
     format!("{}/{}", &hex[..2], &hex[2..])
 }
 
+fn too_large(name: &str, size_bytes: u64, max_bytes: u64) -> BlobError {
+    BlobError::TooLarge { name: name.to_owned(), size_bytes, max_bytes }
+}
+
 fn hash_of(bytes: &[u8]) -> Digest32 {
     Digest32(*blake3::hash(bytes).as_bytes())
 }
@@ -228,12 +234,38 @@ fn durable_write(root: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::R
     durable_rename(&staged, &root.join(name))
 }
 
+/// Creates `dir` and any missing folder above it, syncing the folder that names each new one
+/// (a file in a new `ab/` must not vanish with its folder after a power loss).
+fn create_dirs_durably(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
+    create_dirs_durably(parent)?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::File::open(parent)?.sync_all(),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Moves a synced file into place and syncs the folder that now names it.
 fn durable_rename(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     let dir = to.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
-    std::fs::create_dir_all(dir)?;
+    create_dirs_durably(dir)?;
     std::fs::rename(from, to)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Copies a file into the folder store through a synced staging file, without holding it in
+/// memory.
+fn durable_copy(root: &std::path::Path, name: &str, from: &std::path::Path) -> std::io::Result<()> {
+    let mut tag = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut tag);
+    let staged = root.join(STAGING).join(format!("copy-{}", schemas::to_hex(&tag)));
+    std::fs::copy(from, &staged)?;
+    std::fs::File::open(&staged)?.sync_all()?;
+    durable_rename(&staged, &root.join(name))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -318,10 +350,12 @@ impl Blobs {
         let name = content_key(&hash);
         if let Some(root) = &self.folder {
             let (from, target) = (file.clone(), root.join(&name));
-            if blocking(move || durable_rename(&from, &target)).await.is_ok() {
-                return Ok(());
+            match blocking(move || durable_rename(&from, &target)).await {
+                Ok(()) => return Ok(()),
+                // The spool on another disk: copy the bytes instead.
+                Err(BlobError::Io(e)) if e.kind() == std::io::ErrorKind::CrossesDevices => {}
+                Err(e) => return Err(e),
             }
-            // Another disk (or a rename refused): fall back to copying the bytes.
         }
         self.upload_file(&name, file).await
     }
@@ -366,8 +400,12 @@ impl Blobs {
     /// part by part as they are read.
     async fn upload_file(&self, name: &str, file: std::path::PathBuf) -> Result<(), BlobError> {
         use tokio::io::AsyncReadExt;
+        if let Some(root) = self.folder.clone() {
+            let name = name.to_owned();
+            return blocking(move || durable_copy(&root, &name, &file)).await;
+        }
         let size = tokio::fs::metadata(&file).await?.len();
-        if size < BLOB_MULTIPART_BYTES_MIN as u64 || self.folder.is_some() {
+        if size < BLOB_MULTIPART_BYTES_MIN as u64 {
             let bytes = tokio::fs::read(&file).await?;
             return self.write(name, bytes.into()).await;
         }
@@ -389,7 +427,14 @@ impl Blobs {
 
     /// The bytes stored under `hash`, checked against it.
     pub async fn get(&self, hash: &Digest32) -> Result<Bytes, BlobError> {
-        let bytes = self.read(&content_key(hash)).await?.ok_or(BlobError::Missing(*hash))?;
+        self.get_bounded(hash, u64::MAX).await
+    }
+
+    /// `get`, refusing (before reading it) an object larger than `max_bytes`: whoever can
+    /// write to the bucket must not make a read take all memory.
+    pub async fn get_bounded(&self, hash: &Digest32, max_bytes: u64) -> Result<Bytes, BlobError> {
+        let bytes =
+            self.read(&content_key(hash), max_bytes).await?.ok_or(BlobError::Missing(*hash))?;
         let actual = hash_of(&bytes);
         if actual != *hash {
             return Err(BlobError::Corrupt { hash: *hash, actual });
@@ -400,37 +445,66 @@ impl Blobs {
     /// A named object's bytes, or none. Not checked here: a named object carries its own
     /// check (a snapshot's manifest lists the BLAKE3 of each file).
     pub async fn get_object(&self, name: &str) -> Result<Option<Bytes>, BlobError> {
-        object_path(name)?;
-        self.read(name).await
+        self.get_object_bounded(name, u64::MAX).await
     }
 
-    /// A named object streamed into a file (a snapshot's archive); false if there is none.
+    /// `get_object`, refusing an object larger than `max_bytes` before reading it.
+    pub async fn get_object_bounded(
+        &self,
+        name: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Bytes>, BlobError> {
+        object_path(name)?;
+        self.read(name, max_bytes).await
+    }
+
+    /// A named object of at most `max_bytes` streamed into a file (a snapshot's file); false
+    /// if there is none.
     pub async fn get_object_file(
         &self,
         name: &str,
         file: &std::path::Path,
+        max_bytes: u64,
     ) -> Result<bool, BlobError> {
         use futures_util::StreamExt;
         use tokio::io::AsyncWriteExt;
-        let found = match self.store.get(&object_path(name)?).await {
-            Ok(found) => found,
-            Err(object_store::Error::NotFound { .. }) => return Ok(false),
-            Err(e) => return Err(store_error(e)),
-        };
+        let Some(found) = self.found(name, max_bytes).await? else { return Ok(false) };
         let mut out = tokio::fs::File::create(file).await?;
         let mut stream = found.into_stream();
+        let mut size_bytes = 0u64;
         while let Some(chunk) = stream.next().await {
-            out.write_all(&chunk.map_err(store_error)?).await?;
+            let chunk = chunk.map_err(store_error)?;
+            size_bytes += chunk.len() as u64;
+            if size_bytes > max_bytes {
+                return Err(too_large(name, size_bytes, max_bytes));
+            }
+            out.write_all(&chunk).await?;
         }
         out.sync_all().await?;
         Ok(true)
     }
 
-    async fn read(&self, name: &str) -> Result<Option<Bytes>, BlobError> {
-        match self.store.get(&Path::from(name)).await {
-            Ok(found) => Ok(Some(found.bytes().await.map_err(store_error)?)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(store_error(e)),
+    /// The object, if there is one and its size is within `max_bytes`.
+    async fn found(
+        &self,
+        name: &str,
+        max_bytes: u64,
+    ) -> Result<Option<object_store::GetResult>, BlobError> {
+        let found = match self.store.get(&object_path(name)?).await {
+            Ok(found) => found,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(store_error(e)),
+        };
+        if found.meta.size > max_bytes {
+            return Err(too_large(name, found.meta.size, max_bytes));
+        }
+        Ok(Some(found))
+    }
+
+    async fn read(&self, name: &str, max_bytes: u64) -> Result<Option<Bytes>, BlobError> {
+        match self.found(name, max_bytes).await? {
+            Some(found) => Ok(Some(found.bytes().await.map_err(store_error)?)),
+            None => Ok(None),
         }
     }
 

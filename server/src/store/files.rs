@@ -205,7 +205,10 @@ impl Files {
     /// Syncs the received bytes and stores them under their hash. Storing bytes that are
     /// already there changes nothing.
     pub async fn finish(&self, incoming: Incoming) -> Result<Stored, FileError> {
-        incoming.file.sync_all()?;
+        let file = incoming.file.try_clone()?;
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(|e| FileError::Io(std::io::Error::other(e.to_string())))??;
         let hash = Digest32(*incoming.hasher.finalize().as_bytes());
         let stored = Stored {
             hash,
@@ -231,7 +234,9 @@ impl Files {
     /// The bytes stored under `hash`, checked against it. Documents are bounded in size
     /// (10 MB), so reading one whole is bounded too.
     pub async fn read(&self, hash: &Digest32) -> Result<Bytes, FileError> {
-        Ok(self.blobs.get(hash).await?)
+        let max_bytes =
+            crate::limits::UPLOAD_SIZE_BYTES_MAX.max(crate::limits::ISSUED_CONTENT_BYTES_MAX);
+        Ok(self.blobs.get_bounded(hash, max_bytes).await?)
     }
 }
 

@@ -8,6 +8,11 @@
 //! (`manifest.sig`, then `manifest.json`, written last: a snapshot without its manifest is an
 //! unfinished one and is never read). Ids begin with the time taken, so they sort in order.
 //!
+//! Every file is sealed before it leaves the node (XChaCha20-Poly1305 in the STREAM
+//! construction, chunks of `SNAPSHOT_SEAL_CHUNK_BYTES`, the object's name as associated data,
+//! a key derived from the platform key): the views hold personal fields opened for their
+//! owners (names, e-KYC data), which must not sit in a bucket in clear.
+//!
 //! A snapshot is believed only if the platform's signature over its manifest verifies, every
 //! file matches its hash and size, its marks hold in this log (`ledger::snapshot::check_mark`),
 //! and the restored views stand exactly at those marks. Anyone who can write to the bucket can
@@ -20,7 +25,13 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use ledger::snapshot::Mark;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{SNAPSHOT_FILES_MAX, SNAPSHOT_MANIFEST_BYTES_MAX, SNAPSHOT_ZSTD_LEVEL};
+use chacha20poly1305::XChaCha20Poly1305;
+use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
+use chacha20poly1305::aead::{KeyInit, Payload};
+
+use crate::limits::{
+    SNAPSHOT_FILES_MAX, SNAPSHOT_MANIFEST_BYTES_MAX, SNAPSHOT_SEAL_CHUNK_BYTES, SNAPSHOT_ZSTD_LEVEL,
+};
 use crate::store::blobs::{BlobError, Blobs};
 
 /// What a signature over a manifest covers, before the manifest's bytes.
@@ -102,6 +113,91 @@ fn compress(from: &Path, to: &Path) -> std::io::Result<(u64, blake3::Hash)> {
     Ok((size_bytes, hasher.finalize()))
 }
 
+/// The STREAM nonce prefix of XChaCha20-Poly1305 with a 32-bit big-endian counter.
+const SEAL_NONCE_BYTES: usize = 19;
+/// The tag each sealed chunk carries.
+const SEAL_TAG_BYTES: usize = 16;
+
+/// Reads until `buffer` is full or the input ends; how much it read.
+fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match input.read(&mut buffer[filled..])? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
+}
+
+fn sealing_failed() -> std::io::Error {
+    std::io::Error::other("sealing failed")
+}
+
+/// Seals `from` into `to`: a random nonce prefix, then each chunk sealed, the last marked so.
+fn seal(from: &Path, to: &Path, key: &[u8; 32], name: &str) -> std::io::Result<()> {
+    let mut prefix = [0u8; SEAL_NONCE_BYTES];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut prefix);
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut sealer = EncryptorBE32::from_aead(cipher, (&prefix).into());
+    let mut input = std::fs::File::open(from)?;
+    let mut output = std::fs::File::create(to)?;
+    output.write_all(&prefix)?;
+    let mut chunk = vec![0u8; SEAL_SEAL_CHUNK];
+    let mut next = vec![0u8; SEAL_SEAL_CHUNK];
+    let mut filled = read_full(&mut input, &mut chunk)?;
+    loop {
+        let more = read_full(&mut input, &mut next)?;
+        let payload = Payload { msg: &chunk[..filled], aad: name.as_bytes() };
+        if more == 0 {
+            output.write_all(&sealer.encrypt_last(payload).map_err(|_| sealing_failed())?)?;
+            break;
+        }
+        output.write_all(&sealer.encrypt_next(payload).map_err(|_| sealing_failed())?)?;
+        std::mem::swap(&mut chunk, &mut next);
+        filled = more;
+    }
+    output.sync_all()
+}
+
+/// Opens what `seal` wrote; refuses anything altered, cut, reordered or stored under another
+/// name.
+fn open_sealed(from: &Path, to: &Path, key: &[u8; 32], name: &str) -> Result<(), String> {
+    let refused = || format!("{name} does not open with this platform's key (altered or foreign)");
+    let run = || -> std::io::Result<Result<(), String>> {
+        let mut input = std::fs::File::open(from)?;
+        let mut prefix = [0u8; SEAL_NONCE_BYTES];
+        if read_full(&mut input, &mut prefix)? != SEAL_NONCE_BYTES {
+            return Ok(Err(refused()));
+        }
+        let cipher = XChaCha20Poly1305::new(key.into());
+        let mut opener = DecryptorBE32::from_aead(cipher, (&prefix).into());
+        let mut output = std::fs::File::create(to)?;
+        let size = SEAL_SEAL_CHUNK + SEAL_TAG_BYTES;
+        let (mut chunk, mut next) = (vec![0u8; size], vec![0u8; size]);
+        let mut filled = read_full(&mut input, &mut chunk)?;
+        loop {
+            let more = read_full(&mut input, &mut next)?;
+            if more == 0 {
+                break;
+            }
+            let payload = Payload { msg: &chunk[..filled], aad: name.as_bytes() };
+            let Ok(plain) = opener.decrypt_next(payload) else { return Ok(Err(refused())) };
+            output.write_all(&plain)?;
+            std::mem::swap(&mut chunk, &mut next);
+            filled = more;
+        }
+        let payload = Payload { msg: &chunk[..filled], aad: name.as_bytes() };
+        let Ok(plain) = opener.decrypt_last(payload) else { return Ok(Err(refused())) };
+        output.write_all(&plain)?;
+        output.sync_all()?;
+        Ok(Ok(()))
+    };
+    run().map_err(|e| format!("{name}: {e}"))?
+}
+
+const SEAL_SEAL_CHUNK: usize = SNAPSHOT_SEAL_CHUNK_BYTES;
+
 /// Expands `from` into `to`, checking the result against `entry`.
 fn expand(from: &Path, to: &Path, entry: &FileEntry) -> Result<(), String> {
     let run = || -> std::io::Result<(u64, blake3::Hash)> {
@@ -133,17 +229,33 @@ fn expand(from: &Path, to: &Path, entry: &FileEntry) -> Result<(), String> {
 }
 
 /// Snapshots in an object store, signed and checked with the platform's key.
-#[derive(Debug)]
 pub struct Snapshots {
     blobs: Blobs,
     verifying: VerifyingKey,
+    /// Seals and opens the files (derived from the platform key; never stored).
+    sealing: [u8; 32],
     /// Where files are compressed and expanded (this machine's disk).
     scratch: PathBuf,
 }
 
+impl std::fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshots").field("blobs", &self.blobs).finish_non_exhaustive()
+    }
+}
+
 impl Snapshots {
-    pub fn new(blobs: Blobs, verifying: VerifyingKey, scratch: PathBuf) -> Self {
-        Snapshots { blobs, verifying, scratch }
+    /// Snapshots checked against `verifying` and sealed with `sealing`.
+    pub fn new(blobs: Blobs, verifying: VerifyingKey, sealing: [u8; 32], scratch: PathBuf) -> Self {
+        Snapshots { blobs, verifying, sealing, scratch }
+    }
+
+    /// Snapshots of the platform whose key this is: checked against its public key, sealed
+    /// with a key derived from it.
+    pub fn for_platform(blobs: Blobs, platform: &SigningKey, scratch: PathBuf) -> Self {
+        let sealing =
+            blake3::derive_key("locker 2026-12 snapshot sealing key", &platform.to_bytes());
+        Self::new(blobs, platform.verifying_key(), sealing, scratch)
     }
 
     pub fn blobs(&self) -> &Blobs {
@@ -168,13 +280,21 @@ impl Snapshots {
         work: &Path,
     ) -> Result<FileEntry, SnapshotError> {
         let packed = work.join(format!("{}.zst", name.replace('/', "_")));
-        let (from, to) = (file.clone(), packed.clone());
-        let (size_bytes, hash) = tokio::task::spawn_blocking(move || compress(&from, &to))
-            .await
-            .map_err(|e| SnapshotError::Other(e.to_string()))??;
-        let stored_bytes = std::fs::metadata(&packed)?.len();
-        self.blobs.put_object_file(&object(id, &format!("{name}.zst")), packed.clone()).await?;
+        let sealed = packed.with_extension("sealed");
+        let object_name = object(id, &format!("{name}.zst"));
+        let (from, to, out, key, aad) =
+            (file.clone(), packed.clone(), sealed.clone(), self.sealing, object_name.clone());
+        let (size_bytes, hash) = tokio::task::spawn_blocking(move || {
+            let compressed = compress(&from, &to)?;
+            seal(&to, &out, &key, &aad)?;
+            Ok::<_, std::io::Error>(compressed)
+        })
+        .await
+        .map_err(|e| SnapshotError::Other(e.to_string()))??;
         let _ = std::fs::remove_file(&packed);
+        let stored_bytes = std::fs::metadata(&sealed)?.len();
+        self.blobs.put_object_file(&object_name, sealed.clone()).await?;
+        let _ = std::fs::remove_file(&sealed);
         Ok(FileEntry {
             name: name.to_owned(),
             size_bytes,
@@ -266,20 +386,21 @@ impl Snapshots {
     /// The manifest of snapshot `id`, if its platform signature verifies.
     pub async fn manifest(&self, id: &str) -> Result<Manifest, SnapshotError> {
         let refuse = |reason: String| SnapshotError::Refused { id: id.to_owned(), reason };
+        let too_large = |e: BlobError| match e {
+            BlobError::TooLarge { .. } => refuse(e.to_string()),
+            other => SnapshotError::Store(other),
+        };
         let bytes = self
             .blobs
-            .get_object(&object(id, "manifest.json"))
-            .await?
+            .get_object_bounded(&object(id, "manifest.json"), SNAPSHOT_MANIFEST_BYTES_MAX as u64)
+            .await
+            .map_err(too_large)?
             .ok_or_else(|| refuse("it has no manifest".to_owned()))?;
-        if bytes.len() > SNAPSHOT_MANIFEST_BYTES_MAX {
-            return Err(refuse(format!(
-                "its manifest is over {SNAPSHOT_MANIFEST_BYTES_MAX} bytes"
-            )));
-        }
         let signature = self
             .blobs
-            .get_object(&object(id, "manifest.sig"))
-            .await?
+            .get_object_bounded(&object(id, "manifest.sig"), 256)
+            .await
+            .map_err(too_large)?
             .ok_or_else(|| refuse("its manifest is not signed".to_owned()))?;
         let signature = std::str::from_utf8(&signature)
             .ok()
@@ -305,30 +426,54 @@ impl Snapshots {
         to: &Path,
     ) -> Result<(), SnapshotError> {
         let refuse = |reason: String| SnapshotError::Refused { id: manifest.id.clone(), reason };
+        let sealed = to.with_extension("sealed-download");
         let packed = to.with_extension("zst-download");
         let name = object(&manifest.id, &format!("{}.zst", entry.name));
-        if !self.blobs.get_object_file(&name, &packed).await? {
-            return Err(refuse(format!("{} is missing", entry.name)));
+        match self.blobs.get_object_file(&name, &sealed, entry.stored_bytes).await {
+            Ok(true) => {}
+            Ok(false) => return Err(refuse(format!("{} is missing", entry.name))),
+            Err(e @ BlobError::TooLarge { .. }) => return Err(refuse(e.to_string())),
+            Err(e) => return Err(e.into()),
         }
-        let (from, target, checked) = (packed.clone(), to.to_owned(), entry.clone());
-        let expanded = tokio::task::spawn_blocking(move || expand(&from, &target, &checked))
-            .await
-            .map_err(|e| SnapshotError::Other(e.to_string()))?;
+        let (from, middle, target, checked, key) =
+            (sealed.clone(), packed.clone(), to.to_owned(), entry.clone(), self.sealing);
+        let expanded = tokio::task::spawn_blocking(move || {
+            open_sealed(&from, &middle, &key, &name)?;
+            expand(&middle, &target, &checked)
+        })
+        .await
+        .map_err(|e| SnapshotError::Other(e.to_string()))?;
+        let _ = std::fs::remove_file(&sealed);
         let _ = std::fs::remove_file(&packed);
         expanded.map_err(refuse)
     }
 
-    /// Removes all but the newest `keep` snapshots.
+    /// Removes all but the newest `keep` snapshots whose signatures verify (so snapshots
+    /// someone else wrote into the bucket never push out the real ones), and whatever is older
+    /// than the oldest kept.
     pub async fn prune(&self, keep: usize) -> Result<usize, SnapshotError> {
-        let ids = self.ids().await?;
-        let old = ids.len().saturating_sub(keep);
-        for id in &ids[..old] {
+        let mut ids = self.ids().await?;
+        let mut verified = 0;
+        let mut cut = 0;
+        for (index, id) in ids.iter().enumerate().rev() {
+            if self.manifest(id).await.is_ok() {
+                verified += 1;
+                if verified == keep {
+                    cut = index;
+                    break;
+                }
+            }
+        }
+        ids.truncate(cut);
+        for id in &ids {
             // The manifest first: a half-removed snapshot is an unfinished one, never read.
             self.blobs.delete_object(&object(id, "manifest.json")).await?;
             for (name, _) in self.blobs.list_objects(&format!("snapshots/{id}")).await? {
-                self.blobs.delete_object(&name).await?;
+                if let Err(e) = self.blobs.delete_object(&name).await {
+                    tracing::warn!(error = %e, "a snapshot file was not removed");
+                }
             }
         }
-        Ok(old)
+        Ok(ids.len())
     }
 }

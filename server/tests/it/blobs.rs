@@ -113,8 +113,15 @@ async fn conformance(blobs: &Blobs, raw: &Arc<dyn ObjectStore>) {
     blobs.put_file(large_hash, file).await.expect("put file");
     assert_eq!(blobs.get(&large_hash).await.expect("get file"), large);
     let back = spool.path().join("back");
-    assert!(blobs.get_object_file(key(&large_hash).as_ref(), &back).await.expect("to file"));
+    let name = key(&large_hash);
+    let size = large.len() as u64;
+    assert!(blobs.get_object_file(name.as_ref(), &back, size).await.expect("to file"));
     assert_eq!(std::fs::read(&back).expect("read back"), large);
+    // Larger than the reader expects: refused before it is read.
+    let refused = blobs.get_object_file(name.as_ref(), &back, size - 1).await;
+    assert!(matches!(refused, Err(BlobError::TooLarge { .. })), "{refused:?}");
+    let refused = blobs.get_bounded(&large_hash, size - 1).await;
+    assert!(matches!(refused, Err(BlobError::TooLarge { .. })), "{refused:?}");
 }
 
 #[tokio::test]

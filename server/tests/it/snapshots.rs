@@ -1,7 +1,8 @@
 //! Snapshots of the views and the registry in a folder and in a real S3 bucket: one taken from
 //! a real ledger and projector restores to views with the same digest; a manifest whose
 //! signature was altered, one signed by another key, one copied under another id, and one
-//! restored against another log are each refused.
+//! restored against another log are each refused (an older one that checks out is taken
+//! instead); the stored files are sealed.
 
 use std::sync::Arc;
 
@@ -41,9 +42,12 @@ fn snapshotter(
     platform: ed25519_dalek::SigningKey,
     scratch: &std::path::Path,
 ) -> NodeSnapshots<EmbeddedLog> {
-    let verifying = World::new(3).platform.verifying_key();
     NodeSnapshots {
-        snapshots: Arc::new(Snapshots::new(blobs, verifying, scratch.to_owned())),
+        snapshots: Arc::new(Snapshots::for_platform(
+            blobs,
+            &World::new(3).platform,
+            scratch.to_owned(),
+        )),
         ledger: Arc::clone(ledger),
         views: Arc::clone(projector.views()),
         platform,
@@ -66,6 +70,13 @@ async fn conformance(blobs: Blobs) {
     let manifest = node.take().await.expect("take");
     let snapshots = &node.snapshots;
     assert_eq!(latest(snapshots).await.as_ref(), Some(&manifest));
+    // Sealed before they leave: no stored file is even a zstd frame any more, so no byte of
+    // the views (names, e-KYC data opened for their owners) is readable in the bucket.
+    let stored = blobs.list_objects(&format!("snapshots/{}", manifest.id)).await.expect("ls");
+    for (name, _) in stored.iter().filter(|(name, _)| name.ends_with(".zst")) {
+        let bytes = blobs.get_object(name).await.expect("get").expect("there");
+        assert!(zstd::decode_all(&bytes[..]).is_err(), "{name} is stored in clear");
+    }
     let target = dir.path().join("restored");
     restore_views(snapshots, &manifest, ledger.log().as_ref(), ledger.config(), &target)
         .await
@@ -104,13 +115,17 @@ async fn conformance(blobs: Blobs) {
     blobs.put_object(&signature, Bytes::from(bytes)).await.expect("tamper");
     let reason = refused(snapshots.manifest(&copy).await, "an altered signature");
     assert!(reason.contains("does not verify"), "{reason}");
-    assert_eq!(latest(snapshots).await, None, "the newest is refused: replay");
+    assert_eq!(latest(snapshots).await, Some(manifest.clone()), "past the refused newest");
 
     // Signed by a key that is not the platform's.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let forger = snapshotter(blobs.clone(), &ledger, &projector, stranger, dir.path());
     let forged = forger.take().await.expect("a stranger can write to the bucket");
     refused(snapshots.manifest(&forged.id).await, "signed by a stranger");
+    assert_eq!(latest(snapshots).await, Some(manifest.clone()), "past the stranger's");
+    // Pruning keeps the newest snapshots that verify: the stranger's do not push ours out.
+    assert_eq!(snapshots.prune(1).await.expect("prune"), 0);
+    assert_eq!(latest(snapshots).await, Some(manifest), "still there after pruning");
 }
 
 #[tokio::test]
