@@ -93,24 +93,35 @@ fn object(id: &str, name: &str) -> String {
     format!("snapshots/{id}/{name}")
 }
 
-/// Compresses `from` into `to` with zstd, and returns the size and BLAKE3 of what it read.
-fn compress(from: &Path, to: &Path) -> std::io::Result<(u64, blake3::Hash)> {
-    let mut input = std::fs::File::open(from)?;
-    let mut encoder = zstd::stream::Encoder::new(std::fs::File::create(to)?, SNAPSHOT_ZSTD_LEVEL)?;
+/// Copies `input` to `output`, stopping once past `limit_bytes` (a bomb stops there); the
+/// size and BLAKE3 of what it copied.
+fn copy_hashing(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    limit_bytes: u64,
+) -> std::io::Result<(u64, blake3::Hash)> {
     let mut hasher = blake3::Hasher::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut size_bytes = 0u64;
-    loop {
+    while size_bytes <= limit_bytes {
         let read = input.read(&mut buffer)?;
         if read == 0 {
             break;
         }
         hasher.update(&buffer[..read]);
-        encoder.write_all(&buffer[..read])?;
+        output.write_all(&buffer[..read])?;
         size_bytes += read as u64;
     }
-    encoder.finish()?.sync_all()?;
     Ok((size_bytes, hasher.finalize()))
+}
+
+/// Compresses `from` into `to` with zstd, and returns the size and BLAKE3 of what it read.
+fn compress(from: &Path, to: &Path) -> std::io::Result<(u64, blake3::Hash)> {
+    let mut input = std::fs::File::open(from)?;
+    let mut encoder = zstd::stream::Encoder::new(std::fs::File::create(to)?, SNAPSHOT_ZSTD_LEVEL)?;
+    let (size_bytes, hash) = copy_hashing(&mut input, &mut encoder, u64::MAX)?;
+    encoder.finish()?.sync_all()?;
+    Ok((size_bytes, hash))
 }
 
 /// The STREAM nonce prefix of XChaCha20-Poly1305 with a 32-bit big-endian counter.
@@ -203,23 +214,9 @@ fn expand(from: &Path, to: &Path, entry: &FileEntry) -> Result<(), String> {
     let run = || -> std::io::Result<(u64, blake3::Hash)> {
         let mut decoder = zstd::stream::Decoder::new(std::fs::File::open(from)?)?;
         let mut output = std::fs::File::create(to)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; 1 << 16];
-        let mut size_bytes = 0u64;
-        loop {
-            let read = decoder.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            output.write_all(&buffer[..read])?;
-            size_bytes += read as u64;
-            if size_bytes > entry.size_bytes {
-                break;
-            }
-        }
+        let copied = copy_hashing(&mut decoder, &mut output, entry.size_bytes)?;
         output.sync_all()?;
-        Ok((size_bytes, hasher.finalize()))
+        Ok(copied)
     };
     let (size_bytes, hash) = run().map_err(|e| format!("{} does not expand: {e}", entry.name))?;
     if size_bytes != entry.size_bytes || hash.to_hex().as_str() != entry.blake3 {
