@@ -70,6 +70,13 @@ pub enum LogError {
     Storage(String),
     #[error("log unavailable: {reason}")]
     Unavailable { reason: String },
+    /// Appends to this partition go through its owner, and this process does not hold it.
+    #[error("this node does not own {topic}/{partition}: its owner appends to it")]
+    NotOwner { topic: String, partition: u32 },
+    /// Another process took the partition over since this one claimed it: its appends were
+    /// aborted, and it must not append there again.
+    #[error("fenced: {topic}/{partition} was taken over by another owner; nothing was written")]
+    Fenced { topic: String, partition: u32 },
     #[error("the log is shut down")]
     Closed,
 }

@@ -34,5 +34,6 @@ pub use log::embedded::EmbeddedLog;
 #[cfg(feature = "store")]
 pub use log::kafka::{KafkaLog, KafkaSettings};
 pub use log::{
-    AppendRequest, Appended, IdEntry, Log, LogRecord, Position, scan_topic, scan_topic_from,
+    AppendRequest, Appended, IdEntry, Log, LogRecord, Position, ReadBatch, scan_topic,
+    scan_topic_from,
 };

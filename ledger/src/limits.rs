@@ -24,6 +24,16 @@ pub const PIPELINE_CHUNK_RECORDS: usize = 512;
 pub const KAFKA_DELIVERY_TIMEOUT_MS: u64 = 30_000;
 /// Metadata, admin, watermark and read requests to Kafka.
 pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// How long an owner's open transaction may stay open before the broker aborts it: an owner
+/// paused mid-append holds back readers of its partition (read_committed) at most this long,
+/// unless a new owner's claim aborts it first.
+pub const KAFKA_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
+/// How long a cluster node may go silent before the group gives its partitions to others:
+/// the larger part of a failover's time. Kafka's brokers refuse less than 6 s by default.
+pub const GROUP_SESSION_TIMEOUT_MS: u64 = 6_000;
+/// How often a node tells the group it is alive (a third of the session or less, as Kafka
+/// advises).
+pub const GROUP_HEARTBEAT_MS: u64 = 1_000;
 /// Idle consumers `KafkaLog::wait_for` keeps for the next wait: a consumer per wait cost a
 /// new connection to the brokers every few seconds for each idle follower.
 pub const KAFKA_WAITERS_IDLE_MAX: usize = 16;
@@ -49,6 +59,10 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
+const _: () = assert!(GROUP_HEARTBEAT_MS * 3 <= GROUP_SESSION_TIMEOUT_MS);
+// An owner's records wait for delivery at most the transaction's timeout (librdkafka requires
+// message.timeout.ms <= transaction.timeout.ms), so it is the shorter of the two.
+const _: () = assert!(KAFKA_DELIVERY_TIMEOUT_MS >= KAFKA_TRANSACTION_TIMEOUT_MS);
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= VERIFIED_EVENTS_MAX);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES_MIN <= VERIFY_CHUNK_SIGNATURES);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES <= PIPELINE_CHUNK_RECORDS);

@@ -1,8 +1,9 @@
 //! Where a snapshot of derived state stands in the log, and the key registry's snapshot.
 //!
 //! A snapshot (of the registry here, of the views in the service) reflects the log up to a
-//! mark in each partition: the next offset it has not seen, and the BLAKE3 of the record just
-//! before it. A mark checks out against a log only if the partition reaches that far and that
+//! mark in each partition: the next offset it has not seen, and the BLAKE3 of the last record
+//! before it (on Kafka with owners, offsets without a record, transaction markers, may lie
+//! between). A mark checks out against a log only if the partition reaches that far and that
 //! record is the one the snapshot saw, so a snapshot of another log, or of a log that lost its
 //! tail, is refused rather than trusted.
 //!
@@ -13,6 +14,7 @@
 use schemas::Digest32;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::READ_RECORDS_MAX;
 use crate::log::Log;
 use crate::registry::KeyRegistry;
 use crate::{LedgerError, LogError};
@@ -24,7 +26,7 @@ pub struct Mark {
     pub partition: u32,
     /// The first offset the snapshot has not seen.
     pub next: u64,
-    /// The BLAKE3 of the record at `next - 1` (none when `next` is 0).
+    /// The BLAKE3 of the last record below `next` (none when there is none).
     pub last: Option<Digest32>,
 }
 
@@ -34,28 +36,50 @@ impl std::fmt::Display for Mark {
     }
 }
 
-/// The mark of `partition` at `next`: reads the record before it.
+/// The mark of `partition` at `next`: finds the last record below it, looking back twice as
+/// far each time (a dense log finds it at `next - 1` in one read).
 pub async fn mark_at<L: Log>(
     log: &L,
     topic: &str,
     partition: u32,
     next: u64,
 ) -> Result<Mark, LogError> {
-    let last = match next.checked_sub(1) {
-        None => None,
-        Some(offset) => {
-            let records = log.read(topic, partition, offset, 1).await?;
-            let record =
-                records.first().filter(|r| r.position.offset == offset).ok_or_else(|| {
-                    LogError::Corrupt {
-                        location: format!("{topic} partition {partition} offset {offset}"),
-                        reason: "no record there".to_owned(),
-                    }
-                })?;
-            Some(Digest32(*blake3::hash(&record.value).as_bytes()))
+    let mut window = 1u64;
+    let last = loop {
+        let from = next.saturating_sub(window);
+        if from == next {
+            break None;
         }
+        let last = last_below(log, topic, partition, from, next).await?;
+        if last.is_some() || from == 0 {
+            break last;
+        }
+        window = window.saturating_mul(2);
     };
     Ok(Mark { topic: topic.to_owned(), partition, next, last })
+}
+
+/// The BLAKE3 of the last record in `[from, next)`, if any.
+async fn last_below<L: Log>(
+    log: &L,
+    topic: &str,
+    partition: u32,
+    mut from: u64,
+    next: u64,
+) -> Result<Option<Digest32>, LogError> {
+    let mut last = None;
+    while from < next {
+        let wanted = usize::try_from(next - from).unwrap_or(usize::MAX).min(READ_RECORDS_MAX);
+        let batch = log.read_batch(topic, partition, from, wanted).await?;
+        if let Some(record) = batch.records.iter().rev().find(|r| r.position.offset < next) {
+            last = Some(Digest32(*blake3::hash(&record.value).as_bytes()));
+        }
+        if batch.next_offset <= from {
+            break;
+        }
+        from = batch.next_offset;
+    }
+    Ok(last)
 }
 
 /// Whether `mark` holds in `log`: the partition reaches it, and the record before it is the

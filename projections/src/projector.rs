@@ -208,16 +208,26 @@ impl<L: Log> Projector<L> {
         if batch == 0 {
             return Ok(0);
         }
-        let mut records = self.log.read(topic, partition, from, batch).await?;
+        let read = self.log.read_batch(topic, partition, from, batch).await?;
+        let mut records = read.records;
         // A log with gaps in its offsets (Kafka) may hand back records past the end.
         records.retain(|r| end.is_none_or(|end| r.position.offset < end));
+        let next = end.map_or(read.next_offset, |end| read.next_offset.min(end));
         if records.is_empty() {
+            if next > from {
+                // Only transaction markers: step over them, so a caught-up partition stands
+                // at the log's end (what the write guard waits for).
+                let mut tx = Tx::new(&self.views);
+                tx.set_position(topic, partition, next)?;
+                tx.commit()?;
+                self.applied.send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+            }
             return Ok(0);
         }
         let (views, keys, name) =
             (Arc::clone(&self.views), Arc::clone(&self.keys), topic.to_owned());
         let applied = tokio::task::spawn_blocking(move || {
-            apply_records(&views, keys.as_ref(), &name, partition, &records)
+            apply_records(&views, keys.as_ref(), &name, partition, &records, next)
         })
         .await
         .map_err(|e| ProjectionError::Store(format!("apply task: {e}")))?;
@@ -326,6 +336,7 @@ fn apply_records(
     topic: &str,
     partition: u32,
     records: &[LogRecord],
+    next: u64,
 ) -> Result<u64, ProjectionError> {
     let mut tx = Tx::new(views);
     for (index, record) in records.iter().enumerate() {
@@ -357,7 +368,8 @@ fn apply_records(
         return Err(halted(halt));
     }
     let last = records.last().map_or(0, |r| r.position.offset + 1);
-    tx.set_position(topic, partition, last)?;
+    debug_assert!(next >= last, "the next read starts past the last record");
+    tx.set_position(topic, partition, next.max(last))?;
     tx.commit()?;
     Ok(records.len() as u64)
 }

@@ -8,8 +8,15 @@
 //!   with compaction is refused. Transient topics (outside input such as the issuers' inbox)
 //!   are created with a retention, are not indexed by id, and are read from their oldest
 //!   kept record when older ones are gone.
-//! - Reads use explicit assignment and seek. Positions belong to the reader, never to Kafka's
-//!   committed offsets.
+//! - Reads use explicit assignment and seek, `read_committed`. Positions belong to the reader,
+//!   never to Kafka's committed offsets.
+//! - Ownership (a cluster of nodes): the partitions of `owned_topics` are appended only by the
+//!   process that `claim`ed them, each through a transactional producer whose id is the
+//!   partition's (`locker/<topic>/<partition>`). A claim fences every earlier producer with that
+//!   id (a node that lost the partition, even one paused mid-append) and aborts its open
+//!   transaction; an append commits its records in one transaction per partition, so a fenced
+//!   owner's records are never read. Offsets then have gaps (each commit's marker takes one):
+//!   `read_batch` says where a reader continues.
 //! - Idempotency by event id: Kafka does not deduplicate by our ids, so every record carries
 //!   its id and digest in headers and this log keeps a local index of them (RocksDB), rebuilt
 //!   from the topic when missing. The index is caught up on open and after any failed
@@ -29,18 +36,21 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use rocksdb::{DB, WriteBatch};
 use schemas::{Digest32, EventId};
 
-use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position};
+use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, ReadBatch};
 use crate::LogError;
 use crate::limits::{
-    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_WAITERS_IDLE_MAX, READ_RECORDS_MAX,
-    TOPIC_PARTITIONS_MAX,
+    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_TRANSACTION_TIMEOUT_MS,
+    KAFKA_WAITERS_IDLE_MAX, READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
 };
 use crate::partition::partition_for;
+
+/// Records with their identity headers, and the offset a next read starts from.
+type RawBatch = (Vec<(LogRecord, Option<(EventId, Digest32)>)>, u64);
 
 const HEADER_ID: &str = "locker.event-id";
 const HEADER_DIGEST: &str = "locker.digest";
@@ -60,6 +70,9 @@ pub struct KafkaSettings {
     pub delivery_timeout_ms: u64,
     /// Producer compression, chosen by measurement (see benches/).
     pub compression: &'static str,
+    /// Topics whose partitions only their owner appends to (see `KafkaLog::claim`); empty on
+    /// a single node, where any partition is appended without a claim.
+    pub owned_topics: Vec<String>,
 }
 
 impl KafkaSettings {
@@ -76,6 +89,7 @@ impl KafkaSettings {
             // producer did as well or better without it; signed events (signatures, hashes,
             // ciphertext) barely compress, so none spares the two cores the broker shares.
             compression: "none",
+            owned_topics: Vec::new(),
         }
     }
 }
@@ -97,12 +111,50 @@ pub struct KafkaLog {
     stale: AtomicBool,
     /// Idle consumers of `wait_for`, reused (reassigned) by the next wait.
     waiters: Arc<Mutex<Vec<BaseConsumer>>>,
+    /// The partitions this process owns, each with its transactional producer.
+    claims: RwLock<HashMap<(String, u32), Arc<FutureProducer>>>,
 }
 
 impl std::fmt::Debug for KafkaLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaLog").field("bootstrap", &self.settings.bootstrap_servers).finish()
     }
+}
+
+/// The transactional id of a partition: the same on every node, so a claim fences the last.
+fn transactional_id(topic: &str, partition: u32) -> String {
+    format!("locker/{topic}/{partition}")
+}
+
+/// Whether a transactional producer's error means another producer took its id over.
+fn is_fenced(error: &KafkaError) -> bool {
+    let code = error.rdkafka_error_code();
+    let fatal = matches!(error, KafkaError::Transaction(e) if e.is_fatal());
+    fatal
+        || matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+            )
+        )
+}
+
+fn producer_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.bootstrap_servers)
+        .set("socket.timeout.ms", KAFKA_REQUEST_TIMEOUT_MS.to_string())
+        .set("log_level", "3")
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("partitioner", "murmur2_random")
+        .set("compression.type", settings.compression)
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
+        .set("queue.buffering.max.messages", "1000000");
+    config
 }
 
 fn kafka_error(context: &str, e: KafkaError) -> LogError {
@@ -190,20 +242,14 @@ impl KafkaLog {
             .set("bootstrap.servers", &settings.bootstrap_servers)
             .set("socket.timeout.ms", KAFKA_REQUEST_TIMEOUT_MS.to_string())
             .set("log_level", "3");
-        let producer: FutureProducer = common
-            .clone()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("partitioner", "murmur2_random")
-            .set("compression.type", settings.compression)
-            .set("linger.ms", "2")
-            .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
-            .set("queue.buffering.max.messages", "1000000")
+        let producer: FutureProducer = producer_config(&settings)
             .create()
             .map_err(|e| kafka_error("cannot create the producer", e))?;
         let admin: AdminClient<DefaultClientContext> =
             common.create().map_err(|e| kafka_error("cannot create the admin client", e))?;
         let reader: BaseConsumer = reader_config(&common)
+            // Reads stop at the end of what is committed, which may be a transaction marker.
+            .set("enable.partition.eof", "true")
             .create()
             .map_err(|e| kafka_error("cannot create the reader", e))?;
         // Fail now, with a clear message, if the cluster cannot be reached.
@@ -230,7 +276,116 @@ impl KafkaLog {
             append_lock: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(true),
             waiters: Arc::new(Mutex::new(Vec::new())),
+            claims: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Takes a partition of an owned topic for this process: a transactional producer with
+    /// the partition's id, whose initialisation fences every earlier producer with that id
+    /// (the previous owner, on another node or paused in this one) and aborts its open
+    /// transaction. Until `release`, or until another claim fences it, this process appends
+    /// to the partition. Call it when the group assigns the partition, before appending.
+    pub async fn claim(&self, topic: &str, partition: u32) -> Result<(), LogError> {
+        self.check_partition(topic, partition)?;
+        let mut config = producer_config(&self.settings);
+        let delivery_ms = self.settings.delivery_timeout_ms.min(KAFKA_TRANSACTION_TIMEOUT_MS);
+        config
+            .set("transactional.id", transactional_id(topic, partition))
+            .set("transaction.timeout.ms", KAFKA_TRANSACTION_TIMEOUT_MS.to_string())
+            .set("message.timeout.ms", delivery_ms.to_string());
+        let producer: FutureProducer =
+            config.create().map_err(|e| kafka_error("cannot create an owner's producer", e))?;
+        let producer = Arc::new(producer);
+        let init = Arc::clone(&producer);
+        blocking(move || {
+            init.init_transactions(Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS))
+                .map_err(|e| kafka_error("claim: init transactions", e))
+        })
+        .await?;
+        // The previous owner's records are indexed before this one appends (idempotency).
+        self.stale.store(true, Ordering::SeqCst);
+        self.claims
+            .write()
+            .map_err(|_| LogError::Closed)?
+            .insert((topic.to_owned(), partition), producer);
+        Ok(())
+    }
+
+    /// Gives a partition up (the group moved it): later appends to it are refused here.
+    pub fn release(&self, topic: &str, partition: u32) -> Result<(), LogError> {
+        self.claims.write().map_err(|_| LogError::Closed)?.remove(&(topic.to_owned(), partition));
+        Ok(())
+    }
+
+    /// The partitions this process holds, in order.
+    pub fn claimed(&self) -> Result<Vec<(String, u32)>, LogError> {
+        let mut claimed: Vec<(String, u32)> =
+            self.claims.read().map_err(|_| LogError::Closed)?.keys().cloned().collect();
+        claimed.sort();
+        Ok(claimed)
+    }
+
+    fn owned_topic(&self, topic: &str) -> bool {
+        self.settings.owned_topics.iter().any(|owned| owned == topic)
+    }
+
+    fn claim_of(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<Arc<FutureProducer>>, LogError> {
+        let claims = self.claims.read().map_err(|_| LogError::Closed)?;
+        Ok(claims.get(&(topic.to_owned(), partition)).cloned())
+    }
+
+    /// The producer an append to the partition goes through: `None` for the shared one (a
+    /// topic without owners), or the partition's claim with a transaction begun in `open`.
+    fn transaction_for(
+        &self,
+        topic: &str,
+        partition: u32,
+        open: &mut HashMap<u32, Arc<FutureProducer>>,
+    ) -> Result<Option<Arc<FutureProducer>>, LogError> {
+        if !self.owned_topic(topic) {
+            return Ok(None);
+        }
+        if let Some(producer) = open.get(&partition) {
+            return Ok(Some(Arc::clone(producer)));
+        }
+        let not_owner = || LogError::NotOwner { topic: topic.to_owned(), partition };
+        let producer = self.claim_of(topic, partition)?.ok_or_else(not_owner)?;
+        if let Err(e) = producer.begin_transaction() {
+            if is_fenced(&e) {
+                self.release(topic, partition)?;
+                return Err(LogError::Fenced { topic: topic.to_owned(), partition });
+            }
+            return Err(kafka_error("begin transaction", e));
+        }
+        open.insert(partition, Arc::clone(&producer));
+        Ok(Some(producer))
+    }
+
+    /// Ends this call's transactions: commits each partition whose records were all
+    /// delivered, aborts the others. A fenced owner gives the partition up.
+    async fn settle(
+        &self,
+        topic: &str,
+        open: HashMap<u32, Arc<FutureProducer>>,
+        failed: &HashSet<u32>,
+    ) -> HashMap<u32, Settled> {
+        let mut settled = HashMap::with_capacity(open.len());
+        for (partition, producer) in open {
+            let commit = !failed.contains(&partition);
+            let outcome = blocking(move || Ok(end_transaction(&producer, commit)))
+                .await
+                .unwrap_or_else(|e| Settled::Unknown(e.to_string()));
+            if matches!(outcome, Settled::Fenced) {
+                tracing::warn!(topic, partition, "fenced: another node owns the partition now");
+                let _ = self.release(topic, partition);
+            }
+            settled.insert(partition, outcome);
+        }
+        settled
     }
 
     fn is_transient(&self, topic: &str) -> Result<bool, LogError> {
@@ -439,9 +594,11 @@ impl KafkaLog {
                 };
                 let end = self.end_offset(&topic, partition).await?;
                 while from < end {
-                    let records = self.read_raw(&topic, partition, from, READ_RECORDS_MAX).await?;
-                    let Some(last) = records.last() else { break };
-                    let next = last.0.position.offset + 1;
+                    let (records, next) =
+                        self.read_raw(&topic, partition, from, READ_RECORDS_MAX).await?;
+                    if next == from {
+                        break;
+                    }
                     let mut batch = WriteBatch::default();
                     for (record, identity) in &records {
                         match identity {
@@ -466,21 +623,21 @@ impl KafkaLog {
         Ok(())
     }
 
-    /// Records of one partition with their identity headers.
+    /// Records of one partition with their identity headers, and where the next read starts.
     async fn read_raw(
         &self,
         topic: &str,
         partition: u32,
         from_offset: u64,
         max_records: usize,
-    ) -> Result<Vec<(LogRecord, Option<(EventId, Digest32)>)>, LogError> {
+    ) -> Result<RawBatch, LogError> {
         let (oldest, end) = self.watermarks(topic, partition).await?;
         // A ledger topic keeps everything (an offset below the oldest is an error from Kafka);
         // a transient one is read from what retention left.
         let from_offset =
             if self.is_transient(topic)? { from_offset.max(oldest) } else { from_offset };
         if from_offset >= end || max_records == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), from_offset));
         }
         let wanted = usize::try_from(end - from_offset).unwrap_or(usize::MAX).min(max_records);
         let reader = Arc::clone(&self.reader);
@@ -490,8 +647,8 @@ impl KafkaLog {
             assign_at(&reader, &topic, partition, from_offset)?;
             let deadline = Instant::now() + Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
             let mut out = Vec::with_capacity(wanted);
-            // Kafka offsets may have gaps (control records), so stop at the high watermark
-            // rather than after counting `end - from` records.
+            // Kafka offsets may have gaps (transaction markers), so stop at the end of what is
+            // committed (end of partition), never after counting `end - from` records.
             let mut next = from_offset;
             while out.len() < wanted && next < end {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -506,7 +663,16 @@ impl KafkaLog {
                 let Some(message) = reader.poll(left.min(Duration::from_millis(500))) else {
                     continue;
                 };
-                let message = message.map_err(|e| kafka_error("read", e))?;
+                let message = match message {
+                    Ok(message) => message,
+                    // Everything below the last stable offset, which is at least `end`, was
+                    // passed: what was not handed out holds no record.
+                    Err(KafkaError::PartitionEOF(_)) => {
+                        next = next.max(end);
+                        break;
+                    }
+                    Err(e) => return Err(kafka_error("read", e)),
+                };
                 let location = format!("topic {topic} partition {partition}");
                 let position = position_of(message.partition(), message.offset(), &location)?;
                 next = position.offset + 1;
@@ -518,10 +684,63 @@ impl KafkaLog {
                 out.push((record, identity_of(&message)));
             }
             reader.unassign().map_err(|e| kafka_error("unassign", e))?;
-            Ok(out)
+            Ok((out, next))
         })
         .await
     }
+}
+
+/// How an owner's transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settled {
+    Committed,
+    /// Another producer took the partition's id: nothing of the transaction will be read.
+    Fenced,
+    /// Aborted (a record was not delivered, or the commit failed before it began).
+    Aborted(String),
+    /// The commit's outcome is not known: its records may be there.
+    Unknown(String),
+}
+
+impl Settled {
+    fn error(&self, topic: &str, partition: u32) -> LogError {
+        match self {
+            Settled::Committed => LogError::Closed,
+            Settled::Fenced => LogError::Fenced { topic: topic.to_owned(), partition },
+            Settled::Aborted(reason) => LogError::Unavailable {
+                reason: format!("transaction aborted, nothing written: {reason}"),
+            },
+            Settled::Unknown(reason) => {
+                LogError::Unavailable { reason: format!("commit not confirmed: {reason}") }
+            }
+        }
+    }
+}
+
+/// Commits (or aborts) a producer's open transaction, retrying what librdkafka says may be
+/// retried. Blocking.
+fn end_transaction(producer: &FutureProducer, commit: bool) -> Settled {
+    let timeout = Duration::from_millis(KAFKA_REQUEST_TIMEOUT_MS);
+    let abort = |reason: String| match producer.abort_transaction(timeout) {
+        Ok(()) => Settled::Aborted(reason),
+        Err(e) if is_fenced(&e) => Settled::Fenced,
+        Err(e) => Settled::Unknown(format!("{reason}; abort failed: {e}")),
+    };
+    if !commit {
+        return abort("a record was not delivered".to_owned());
+    }
+    for _ in 0..3 {
+        match producer.commit_transaction(timeout) {
+            Ok(()) => return Settled::Committed,
+            Err(e) if is_fenced(&e) => return Settled::Fenced,
+            Err(KafkaError::Transaction(e)) if e.txn_requires_abort() => {
+                return abort(e.to_string());
+            }
+            Err(KafkaError::Transaction(e)) if e.is_retriable() => {}
+            Err(e) => return Settled::Unknown(e.to_string()),
+        }
+    }
+    Settled::Unknown("commit still retriable after 3 tries".to_owned())
 }
 
 /// Errors that a leader election or a starting broker produce, and that pass by themselves.
@@ -546,6 +765,9 @@ fn reader_config(common: &ClientConfig) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "error")
+        // Records of transactions not (yet) committed are never read; watermarks are then
+        // the last stable offset.
+        .set("isolation.level", "read_committed")
         .set("check.crcs", "true")
         .set("fetch.wait.max.ms", "100");
     config
@@ -620,6 +842,8 @@ impl Log for KafkaLog {
             (0..requests.len()).map(|_| None).collect();
         let mut in_call: HashMap<EventId, (usize, Digest32)> = HashMap::new();
         let mut deliveries = Vec::new();
+        // Transactions begun by this call, one per owned partition it writes.
+        let mut open: HashMap<u32, Arc<FutureProducer>> = HashMap::new();
         for (index, (request, entry)) in requests.iter().zip(known).enumerate() {
             if let Some(entry) = entry {
                 results[index] = Some(if entry.digest == request.digest {
@@ -637,41 +861,59 @@ impl Log for KafkaLog {
                 continue;
             }
             in_call.insert(request.id, (index, request.digest));
+            let partition = partition_for(&request.key, partitions);
+            let owner = match self.transaction_for(topic, partition, &mut open) {
+                Ok(owner) => owner,
+                Err(e) => {
+                    results[index] = Some(Err(e));
+                    continue;
+                }
+            };
             let headers = OwnedHeaders::new()
                 .insert(Header { key: HEADER_ID, value: Some(request.id.as_bytes()) })
                 .insert(Header { key: HEADER_DIGEST, value: Some(request.digest.as_bytes()) });
             let record = FutureRecord::to(topic)
-                .partition(as_partition(partition_for(&request.key, partitions)))
+                .partition(as_partition(partition))
                 .key(&request.key)
                 .payload(&request.value)
                 .headers(headers);
-            match self.producer.send_result(record) {
-                Ok(delivery) => deliveries.push((index, delivery)),
+            match owner.as_deref().unwrap_or(&self.producer).send_result(record) {
+                Ok(delivery) => deliveries.push((index, partition, delivery)),
                 Err((e, _)) => {
                     results[index] = Some(Err(kafka_error("enqueue", e)));
                 }
             }
         }
-        let mut batch = WriteBatch::default();
-        for (index, delivery) in deliveries {
-            let request = &requests[index];
+        let mut delivered = Vec::with_capacity(deliveries.len());
+        for (index, partition, delivery) in deliveries {
             let outcome = match delivery.await {
-                Ok(Ok(delivered)) => {
-                    match position_of(delivered.partition, delivered.offset, topic) {
-                        Ok(position) => {
-                            if indexed {
-                                batch.put(
-                                    id_key(&request.id),
-                                    encode_entry(topic, position, &request.digest),
-                                );
-                            }
-                            Ok(Appended::New(position))
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
+                Ok(Ok(d)) => position_of(d.partition, d.offset, topic),
                 Ok(Err((e, _))) => Err(kafka_error("delivery", e)),
                 Err(_) => Err(LogError::Closed),
+            };
+            delivered.push((index, partition, outcome));
+        }
+        let failed: HashSet<u32> =
+            delivered.iter().filter(|(_, _, o)| o.is_err()).map(|(_, p, _)| *p).collect();
+        let settled = self.settle(topic, open, &failed).await;
+        let mut batch = WriteBatch::default();
+        for (index, partition, outcome) in delivered {
+            let request = &requests[index];
+            let outcome = match (outcome, settled.get(&partition)) {
+                (Ok(position), None | Some(Settled::Committed)) => {
+                    if indexed {
+                        batch.put(
+                            id_key(&request.id),
+                            encode_entry(topic, position, &request.digest),
+                        );
+                    }
+                    Ok(Appended::New(position))
+                }
+                (
+                    _,
+                    Some(settled @ (Settled::Fenced | Settled::Aborted(_) | Settled::Unknown(_))),
+                ) => Err(settled.error(topic, partition)),
+                (Err(e), _) => Err(e),
             };
             if outcome.is_err() {
                 // It may have landed all the same: re-read before trusting the index again.
@@ -686,6 +928,12 @@ impl Log for KafkaLog {
                 let (first, _) = in_call[&request.id];
                 results[index] = Some(match &results[first] {
                     Some(Ok(appended)) => Ok(Appended::Existing(appended.position())),
+                    Some(Err(LogError::Fenced { topic, partition })) => {
+                        Err(LogError::Fenced { topic: topic.clone(), partition: *partition })
+                    }
+                    Some(Err(LogError::NotOwner { topic, partition })) => {
+                        Err(LogError::NotOwner { topic: topic.clone(), partition: *partition })
+                    }
                     Some(Err(e)) => Err(LogError::Unavailable { reason: e.to_string() }),
                     None => Err(LogError::Closed),
                 });
@@ -713,9 +961,22 @@ impl Log for KafkaLog {
         from_offset: u64,
         max_records: usize,
     ) -> Result<Vec<LogRecord>, LogError> {
-        let records =
+        Ok(self.read_batch(topic, partition, from_offset, max_records).await?.records)
+    }
+
+    async fn read_batch(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> Result<ReadBatch, LogError> {
+        let (records, next_offset) =
             self.read_raw(topic, partition, from_offset, max_records.min(READ_RECORDS_MAX)).await?;
-        Ok(records.into_iter().map(|(record, _)| record).collect())
+        Ok(ReadBatch {
+            records: records.into_iter().map(|(record, _)| record).collect(),
+            next_offset,
+        })
     }
 
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {

@@ -11,6 +11,8 @@
 #[cfg(feature = "store")]
 pub mod embedded;
 #[cfg(feature = "store")]
+pub mod group;
+#[cfg(feature = "store")]
 pub mod kafka;
 
 use std::future::Future;
@@ -72,6 +74,15 @@ pub struct LogRecord {
     pub value: Vec<u8>,
 }
 
+/// Records read from a partition, and the offset the next read continues from: past the last
+/// record, and past offsets that hold no record (Kafka's transaction markers) up to where the
+/// read stopped, so a reader that caught up stands at `end_offset`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadBatch {
+    pub records: Vec<LogRecord>,
+    pub next_offset: u64,
+}
+
 pub trait Log: Send + Sync + 'static {
     /// Creates the topic, or checks that it exists with this many partitions.
     fn create_topic(
@@ -119,7 +130,24 @@ pub trait Log: Send + Sync + 'static {
         max_records: usize,
     ) -> impl Future<Output = Result<Vec<LogRecord>, LogError>> + Send;
 
-    /// The offset the next record of the partition will get (Kafka's high watermark).
+    /// `read`, with where the next read continues (see `ReadBatch`). A log with dense offsets
+    /// continues after the last record.
+    fn read_batch(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max_records: usize,
+    ) -> impl Future<Output = Result<ReadBatch, LogError>> + Send {
+        async move {
+            let records = self.read(topic, partition, from_offset, max_records).await?;
+            let next_offset = records.last().map_or(from_offset, |r| r.position.offset + 1);
+            Ok(ReadBatch { records, next_offset })
+        }
+    }
+
+    /// The offset after the last record a reader can see (Kafka: the last stable offset, the
+    /// high watermark when no transaction is open; markers included).
     fn end_offset(
         &self,
         topic: &str,

@@ -10,6 +10,8 @@ mod batch;
 mod bundle;
 /// The `Log` conformance suite, run against the embedded log and a real Kafka broker.
 mod conformance;
+/// Ownership on Kafka: a claim fences the previous owner; nothing is written twice.
+mod fencing;
 /// What only Kafka has: index rebuilt from headers, foreign topics and records, no cluster.
 mod kafka;
 /// The ledger over its log: retries, conflicts, reopening.
