@@ -248,6 +248,7 @@ impl DemoServer {
             data: data.to_path_buf(),
             listen,
             kafka: None,
+            kafka_replicas: 1,
             demo: true,
             otp_gateway: None,
             topic_prefix: "locker".to_owned(),

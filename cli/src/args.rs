@@ -330,6 +330,11 @@ pub(crate) struct ServeArgs {
     /// Kafka brokers (host:port,...); without it the embedded log in the data folder is used.
     #[arg(long, env = "LOCKER_KAFKA")]
     pub(crate) kafka: Option<String>,
+    /// Copies Kafka keeps of each topic it creates: 3 in production (an append is acknowledged
+    /// once a majority holds it), 1 on a single development broker.
+    #[arg(long, env = "LOCKER_KAFKA_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=7))]
+    pub(crate) kafka_replicas: u16,
     /// Seed a demo directory and a demo citizen (idempotent).
     #[arg(long)]
     pub(crate) demo: bool,

@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Kafka brokers; `None` runs on the embedded log in `data`.
     pub kafka: Option<String>,
+    /// Copies Kafka keeps of each topic the service creates (3 in production).
+    pub kafka_replicas: u16,
     pub demo: bool,
     /// Where one-time passwords are POSTed; without it they go to the server log.
     pub otp_gateway: Option<String>,
@@ -149,7 +151,11 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data).step(format!("create {}", config.data.display()))?;
     match &config.kafka {
         Some(brokers) => {
-            let settings = KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
+            let mut settings =
+                KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
+            settings.replication_factor = i32::from(config.kafka_replicas);
+            // An append is acknowledged once a majority of the copies holds it.
+            settings.min_insync_replicas = i32::from(config.kafka_replicas / 2 + 1);
             let log = KafkaLog::open(settings).await.step("connect to Kafka")?;
             run(Arc::new(log), &config, shutdown).await
         }

@@ -1,6 +1,8 @@
-//! The broker dies (SIGKILL) in the middle of a stream of appends and comes back. Every append
-//! the producer acknowledged is read back exactly once; every other one returned an error to
-//! its caller; appends resume; and retrying the failed ones leaves each event exactly once.
+//! Brokers die (SIGKILL) in the middle of a stream of appends and come back. Every append the
+//! producer acknowledged is read back exactly once; every other one returned an error to its
+//! caller; appends resume; and retrying the failed ones leaves each event exactly once. With one
+//! broker the outage fails appends; with three (replication 3, `min.insync.replicas` 2) appends
+//! go on while one is down.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +14,11 @@ use std::time::Duration;
 use ledger::{AppendRequest, Appended, KafkaLog, KafkaSettings, Log, Position};
 use schemas::{Digest32, EventId};
 
-/// A private broker (own port and data folder), so killing it disturbs no other test.
-struct Broker {
+/// A private cluster (own ports and data folder), so killing a broker disturbs no other test.
+struct Brokers {
     dir: tempfile::TempDir,
     port: u16,
+    count: u32,
 }
 
 fn script() -> PathBuf {
@@ -25,37 +28,44 @@ fn script() -> PathBuf {
         .join("../scripts/kafka")
 }
 
-impl Broker {
-    fn run(&self, command: &str) -> String {
-        let output = Command::new(script())
-            .arg(command)
+impl Brokers {
+    fn command(&self) -> Command {
+        let mut command = Command::new(script());
+        command
             .env("LOCKER_KAFKA_DIR", self.dir.path())
             .env("LOCKER_KAFKA_PORT", self.port.to_string())
-            .env("LOCKER_KAFKA_HEAP_MB", "384")
-            .output()
-            .expect("run scripts/kafka");
+            .env("LOCKER_KAFKA_BROKERS", self.count.to_string())
+            .env("LOCKER_KAFKA_HEAP_MB", "384");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = self.command().args(args).output().expect("run scripts/kafka");
         assert!(
             output.status.success(),
-            "scripts/kafka {command} failed: {}",
+            "scripts/kafka {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
-    fn kill_9(&self) {
-        let pid = std::fs::read_to_string(self.dir.path().join("broker.pid")).expect("pid");
-        let status = Command::new("kill").args(["-9", pid.trim()]).status().expect("kill");
-        assert!(status.success());
+    /// With three brokers, as a cluster of nodes runs: replicated, and the topic owned (each
+    /// partition appended in transactions by its claimant, so an append that failed leaves
+    /// nothing a reader sees, even when its records reached the broker).
+    fn settings(&self, bootstrap: &str, index: &Path) -> KafkaSettings {
+        let mut settings = KafkaSettings::single_broker(bootstrap, index);
+        if self.count >= 3 {
+            settings.replication_factor = 3;
+            settings.min_insync_replicas = 2;
+            settings.owned_topics = vec!["faults".to_owned()];
+        }
+        settings
     }
 }
 
-impl Drop for Broker {
+impl Drop for Brokers {
     fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .env("LOCKER_KAFKA_DIR", self.dir.path())
-            .env("LOCKER_KAFKA_PORT", self.port.to_string())
-            .status();
+        let _ = self.command().arg("stop").status();
     }
 }
 
@@ -78,14 +88,42 @@ async fn acknowledged_appends_survive_a_broker_crash_exactly_once() {
     if crate::kafka_bootstrap().is_none() {
         return;
     }
-    let broker = Broker { dir: tempfile::tempdir().expect("tempdir"), port: 19392 };
-    let bootstrap = broker.run("start");
+    let brokers = Brokers { dir: tempfile::tempdir().expect("tempdir"), port: 19392, count: 1 };
+    let report = survive_a_broker_crash(&brokers).await;
+    assert!(report.failed > 0, "the outage produced no error: the test did not test anything");
+}
+
+/// Three brokers, one killed: appends go on (the partitions' leaders move), and nothing an
+/// append acknowledged is lost, including what only the dead broker led when it died.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_brokers_lose_no_acknowledged_append_when_one_dies() {
+    if crate::kafka_bootstrap().is_none() {
+        return;
+    }
+    let brokers = Brokers { dir: tempfile::tempdir().expect("tempdir"), port: 19400, count: 3 };
+    let report = survive_a_broker_crash(&brokers).await;
+    assert!(report.during_outage >= 200, "appends stopped while one broker of three was down");
+}
+
+struct Report {
+    failed: usize,
+    /// Appends acknowledged while the broker was down.
+    during_outage: usize,
+}
+
+async fn survive_a_broker_crash(brokers: &Brokers) -> Report {
+    let bootstrap = brokers.run(&["start"]);
     let index = tempfile::tempdir().expect("tempdir");
-    let mut settings = KafkaSettings::single_broker(&bootstrap, index.path());
+    let mut settings = brokers.settings(&bootstrap, index.path());
     // Short, so that appends during the outage fail instead of waiting for it to end.
     settings.delivery_timeout_ms = 3000;
     let log = Arc::new(KafkaLog::open(settings).await.expect("open"));
     log.create_topic("faults", 2).await.expect("topic");
+    if brokers.count >= 3 {
+        for partition in 0..2 {
+            log.claim("faults", partition).await.expect("claim");
+        }
+    }
 
     let outcomes: Outcomes = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -118,17 +156,21 @@ async fn acknowledged_appends_survive_a_broker_crash_exactly_once() {
         panic!("appends stalled below {target}");
     };
     wait_until(200).await;
-    broker.kill_9();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let during = count_ok();
-    assert_eq!(broker.run("start"), bootstrap);
-    wait_until(during + 200).await;
+    brokers.run(&["kill", "1"]);
+    let killed = count_ok();
+    if brokers.count > 1 {
+        wait_until(killed + 200).await;
+    } else {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let during_outage = count_ok() - killed;
+    brokers.run(&["start-broker", "1"]);
+    wait_until(killed + during_outage + 200).await;
     stop.store(true, Ordering::SeqCst);
     writer.await.expect("writer");
 
     let outcomes = outcomes.lock().expect("lock").clone();
     let failed: Vec<u32> = outcomes.iter().filter(|(_, o)| o.is_err()).map(|(n, _)| *n).collect();
-    assert!(!failed.is_empty(), "the outage produced no error: the test did not test anything");
     let acknowledged: HashMap<u32, Position> =
         outcomes.iter().filter_map(|(n, o)| o.as_ref().ok().map(|p| (*n, *p))).collect();
 
@@ -137,10 +179,12 @@ async fn acknowledged_appends_survive_a_broker_crash_exactly_once() {
     for partition in 0..2 {
         let mut from = 0;
         loop {
-            let batch = log.read("faults", partition, from, 1000).await.expect("read");
-            let Some(last) = batch.last() else { break };
-            from = last.position.offset + 1;
-            for record in batch {
+            let batch = log.read_batch("faults", partition, from, 1000).await.expect("read");
+            if batch.next_offset == from {
+                break;
+            }
+            from = batch.next_offset;
+            for record in batch.records {
                 seen.entry(record.value).or_default().push(record.position);
             }
         }
@@ -155,18 +199,39 @@ async fn acknowledged_appends_survive_a_broker_crash_exactly_once() {
     for result in log.append("faults", retries).await.expect("retry") {
         assert!(matches!(result, Ok(Appended::New(_) | Appended::Existing(_))), "{result:?}");
     }
-    let mut total = 0u64;
+    let mut copies: HashMap<Vec<u8>, Vec<Position>> = HashMap::new();
     for partition in 0..2 {
-        total += log.end_offset("faults", partition).await.expect("end");
+        let mut from = 0;
+        loop {
+            let batch = log.read_batch("faults", partition, from, 1000).await.expect("read");
+            if batch.next_offset == from {
+                break;
+            }
+            from = batch.next_offset;
+            for record in batch.records {
+                copies.entry(record.value).or_default().push(record.position);
+            }
+        }
     }
-    assert_eq!(total, outcomes.len() as u64, "every event exactly once after the retries");
+    let twice: Vec<(String, &Vec<Position>)> = copies
+        .iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(value, at)| (String::from_utf8_lossy(value).into_owned(), at))
+        .collect();
+    let failed_at: Vec<(u32, String)> =
+        outcomes.iter().filter_map(|(n, o)| o.as_ref().err().map(|e| (*n, e.clone()))).collect();
+    assert!(twice.is_empty(), "written twice: {twice:?}; failed appends: {failed_at:?}");
+    assert_eq!(copies.len(), outcomes.len(), "every event exactly once after the retries");
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
         format!(
-            "kafka faults: {} acknowledged, {} failed during the outage and were retried\n",
+            "kafka faults, {} broker(s): {} acknowledged ({during_outage} while one was down), \
+             {} failed during the outage and were retried\n",
+            brokers.count,
             acknowledged.len(),
             failed.len()
         )
         .as_bytes(),
     );
+    Report { failed: failed.len(), during_outage }
 }
