@@ -640,6 +640,10 @@ impl KafkaLog {
             return Ok((Vec::new(), from_offset));
         }
         let wanted = usize::try_from(end - from_offset).unwrap_or(usize::MAX).min(max_records);
+        // Only owners' transactions leave offsets without records (markers); elsewhere offsets
+        // are dense, and a reader never steps past its last record (a new leader's watermark
+        // may briefly lag the old one's). Owned topics: see ARCHITECTURE.md, known limits.
+        let markers = self.owned_topic(topic);
         let reader = Arc::clone(&self.reader);
         let topic = topic.to_owned();
         blocking(move || {
@@ -668,7 +672,9 @@ impl KafkaLog {
                     // Everything below the last stable offset, which is at least `end`, was
                     // passed: what was not handed out holds no record.
                     Err(KafkaError::PartitionEOF(_)) => {
-                        next = next.max(end);
+                        if markers {
+                            next = next.max(end);
+                        }
                         break;
                     }
                     Err(e) => return Err(kafka_error("read", e)),
@@ -741,6 +747,49 @@ fn end_transaction(producer: &FutureProducer, commit: bool) -> Settled {
         }
     }
     Settled::Unknown("commit still retriable after 3 tries".to_owned())
+}
+
+/// Copies of an id later in one call share the first copy's outcome.
+fn share_first_outcomes(
+    requests: &[AppendRequest],
+    results: &mut [Option<Result<Appended, LogError>>],
+    in_call: &HashMap<EventId, (usize, Digest32)>,
+) {
+    for (index, request) in requests.iter().enumerate() {
+        if results[index].is_none() {
+            let (first, _) = in_call[&request.id];
+            results[index] = Some(match &results[first] {
+                Some(Ok(appended)) => Ok(Appended::Existing(appended.position())),
+                Some(Err(LogError::Fenced { topic, partition })) => {
+                    Err(LogError::Fenced { topic: topic.clone(), partition: *partition })
+                }
+                Some(Err(LogError::NotOwner { topic, partition })) => {
+                    Err(LogError::NotOwner { topic: topic.clone(), partition: *partition })
+                }
+                Some(Err(e)) => Err(LogError::Unavailable { reason: e.to_string() }),
+                None => Err(LogError::Closed),
+            });
+        }
+    }
+}
+
+type Delivery = rdkafka::producer::DeliveryFuture;
+
+/// Each sent record's position, or why it was not delivered.
+async fn await_deliveries(
+    topic: &str,
+    deliveries: Vec<(usize, u32, Delivery)>,
+) -> Vec<(usize, u32, Result<Position, LogError>)> {
+    let mut delivered = Vec::with_capacity(deliveries.len());
+    for (index, partition, delivery) in deliveries {
+        let outcome = match delivery.await {
+            Ok(Ok(d)) => position_of(d.partition, d.offset, topic),
+            Ok(Err((e, _))) => Err(kafka_error("delivery", e)),
+            Err(_) => Err(LogError::Closed),
+        };
+        delivered.push((index, partition, outcome));
+    }
+    delivered
 }
 
 /// Errors that a leader election or a starting broker produce, and that pass by themselves.
@@ -842,8 +891,7 @@ impl Log for KafkaLog {
             (0..requests.len()).map(|_| None).collect();
         let mut in_call: HashMap<EventId, (usize, Digest32)> = HashMap::new();
         let mut deliveries = Vec::new();
-        // Transactions begun by this call, one per owned partition it writes.
-        let mut open: HashMap<u32, Arc<FutureProducer>> = HashMap::new();
+        let mut open: HashMap<u32, Arc<FutureProducer>> = HashMap::new(); // begun transactions
         for (index, (request, entry)) in requests.iter().zip(known).enumerate() {
             if let Some(entry) = entry {
                 results[index] = Some(if entry.digest == request.digest {
@@ -884,15 +932,7 @@ impl Log for KafkaLog {
                 }
             }
         }
-        let mut delivered = Vec::with_capacity(deliveries.len());
-        for (index, partition, delivery) in deliveries {
-            let outcome = match delivery.await {
-                Ok(Ok(d)) => position_of(d.partition, d.offset, topic),
-                Ok(Err((e, _))) => Err(kafka_error("delivery", e)),
-                Err(_) => Err(LogError::Closed),
-            };
-            delivered.push((index, partition, outcome));
-        }
+        let delivered = await_deliveries(topic, deliveries).await;
         let failed: HashSet<u32> =
             delivered.iter().filter(|(_, _, o)| o.is_err()).map(|(_, p, _)| *p).collect();
         let settled = self.settle(topic, open, &failed).await;
@@ -922,23 +962,7 @@ impl Log for KafkaLog {
             results[index] = Some(outcome);
         }
         self.index.write(batch)?;
-        // Copies of an id later in the same call share the first copy's outcome.
-        for (index, request) in requests.iter().enumerate() {
-            if results[index].is_none() {
-                let (first, _) = in_call[&request.id];
-                results[index] = Some(match &results[first] {
-                    Some(Ok(appended)) => Ok(Appended::Existing(appended.position())),
-                    Some(Err(LogError::Fenced { topic, partition })) => {
-                        Err(LogError::Fenced { topic: topic.clone(), partition: *partition })
-                    }
-                    Some(Err(LogError::NotOwner { topic, partition })) => {
-                        Err(LogError::NotOwner { topic: topic.clone(), partition: *partition })
-                    }
-                    Some(Err(e)) => Err(LogError::Unavailable { reason: e.to_string() }),
-                    None => Err(LogError::Closed),
-                });
-            }
-        }
+        share_first_outcomes(&requests, &mut results, &in_call);
         Ok(results.into_iter().map(|r| r.unwrap_or(Err(LogError::Closed))).collect())
     }
 
