@@ -128,17 +128,12 @@ fn transactional_id(topic: &str, partition: u32) -> String {
 
 /// Whether a transactional producer's error means another producer took its id over.
 fn is_fenced(error: &KafkaError) -> bool {
-    let code = error.rdkafka_error_code();
-    let fatal = matches!(error, KafkaError::Transaction(e) if e.is_fatal());
-    fatal
-        || matches!(
-            code,
-            Some(
-                RDKafkaErrorCode::Fenced
-                    | RDKafkaErrorCode::ProducerFenced
-                    | RDKafkaErrorCode::InvalidProducerEpoch
-            )
-        )
+    // Only these: other fatal errors (a broker's death mid-commit) are this producer's,
+    // cured by claiming the partition again, not a sign that another node owns it.
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced)
+    )
 }
 
 fn producer_config(settings: &KafkaSettings) -> ClientConfig {
@@ -379,9 +374,20 @@ impl KafkaLog {
             let outcome = blocking(move || Ok(end_transaction(&producer, commit)))
                 .await
                 .unwrap_or_else(|e| Settled::Unknown(e.to_string()));
-            if matches!(outcome, Settled::Fenced) {
-                tracing::warn!(topic, partition, "fenced: another node owns the partition now");
-                let _ = self.release(topic, partition);
+            match &outcome {
+                Settled::Fenced => {
+                    tracing::warn!(topic, partition, "fenced: another node owns the partition now");
+                    let _ = self.release(topic, partition);
+                }
+                // The producer may be stuck mid-transaction or failed: a new one with the same
+                // id finishes or aborts what it left, and the index is caught up after it.
+                Settled::Unknown(reason) => {
+                    tracing::warn!(topic, partition, %reason, "claiming the partition again");
+                    if let Err(e) = self.claim(topic, partition).await {
+                        tracing::warn!(topic, partition, error = %e, "cannot claim it again");
+                    }
+                }
+                Settled::Committed | Settled::Aborted(_) => {}
             }
             settled.insert(partition, outcome);
         }
@@ -677,6 +683,8 @@ impl KafkaLog {
                         }
                         break;
                     }
+                    // A broker restarting or a leader moving: poll on, within the deadline.
+                    Err(e) if transient(&e) => continue,
                     Err(e) => return Err(kafka_error("read", e)),
                 };
                 let location = format!("topic {topic} partition {partition}");
