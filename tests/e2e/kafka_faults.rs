@@ -175,20 +175,7 @@ async fn survive_a_broker_crash(brokers: &Brokers) -> Report {
         outcomes.iter().filter_map(|(n, o)| o.as_ref().ok().map(|p| (*n, *p))).collect();
 
     // Every acknowledged append is there, at its position, exactly once.
-    let mut seen: HashMap<Vec<u8>, Vec<Position>> = HashMap::new();
-    for partition in 0..2 {
-        let mut from = 0;
-        loop {
-            let batch = log.read_batch("faults", partition, from, 1000).await.expect("read");
-            if batch.next_offset == from {
-                break;
-            }
-            from = batch.next_offset;
-            for record in batch.records {
-                seen.entry(record.value).or_default().push(record.position);
-            }
-        }
-    }
+    let seen = copies_of(&log).await;
     for (n, position) in &acknowledged {
         let copies = &seen[&request(*n).value];
         assert_eq!(copies, &vec![*position], "event {n}: acknowledged at {position:?}");
@@ -199,20 +186,7 @@ async fn survive_a_broker_crash(brokers: &Brokers) -> Report {
     for result in log.append("faults", retries).await.expect("retry") {
         assert!(matches!(result, Ok(Appended::New(_) | Appended::Existing(_))), "{result:?}");
     }
-    let mut copies: HashMap<Vec<u8>, Vec<Position>> = HashMap::new();
-    for partition in 0..2 {
-        let mut from = 0;
-        loop {
-            let batch = log.read_batch("faults", partition, from, 1000).await.expect("read");
-            if batch.next_offset == from {
-                break;
-            }
-            from = batch.next_offset;
-            for record in batch.records {
-                copies.entry(record.value).or_default().push(record.position);
-            }
-        }
-    }
+    let copies = copies_of(&log).await;
     let twice: Vec<(String, &Vec<Position>)> = copies
         .iter()
         .filter(|(_, at)| at.len() > 1)
@@ -234,4 +208,23 @@ async fn survive_a_broker_crash(brokers: &Brokers) -> Report {
         .as_bytes(),
     );
     Report { failed: failed.len(), during_outage }
+}
+
+/// Where each record value sits in the test topic, every copy of it.
+async fn copies_of(log: &KafkaLog) -> HashMap<Vec<u8>, Vec<Position>> {
+    let mut copies: HashMap<Vec<u8>, Vec<Position>> = HashMap::new();
+    for partition in 0..2 {
+        let mut from = 0;
+        loop {
+            let batch = log.read_batch("faults", partition, from, 1000).await.expect("read");
+            if batch.next_offset == from {
+                break;
+            }
+            from = batch.next_offset;
+            for record in batch.records {
+                copies.entry(record.value).or_default().push(record.position);
+            }
+        }
+    }
+    copies
 }
