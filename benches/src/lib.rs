@@ -249,6 +249,8 @@ impl DemoServer {
             listen,
             kafka: None,
             kafka_replicas: 1,
+            cluster_address: None,
+            platform_key: None,
             demo: true,
             otp_gateway: None,
             topic_prefix: "locker".to_owned(),

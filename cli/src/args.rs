@@ -335,6 +335,16 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "LOCKER_KAFKA_REPLICAS", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=7))]
     pub(crate) kafka_replicas: u16,
+    /// Join a cluster of nodes on the same Kafka topics, reachable by the others at this URL
+    /// (http://host:port): each node appends only to the partitions the group gives it, and
+    /// sends a write for another node's partition on to that node. Needs --kafka and
+    /// --platform-key.
+    #[arg(long, env = "LOCKER_CLUSTER_ADDRESS", requires = "kafka", requires = "platform_key")]
+    pub(crate) cluster_address: Option<String>,
+    /// The platform's signing key (a key file, as `locker keys generate --out` writes it); by default one is
+    /// created in the data folder. Every node of a cluster uses the same.
+    #[arg(long, env = "LOCKER_PLATFORM_KEY")]
+    pub(crate) platform_key: Option<PathBuf>,
     /// Seed a demo directory and a demo citizen (idempotent).
     #[arg(long)]
     pub(crate) demo: bool,

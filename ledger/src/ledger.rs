@@ -94,6 +94,7 @@ async fn replay<L: Log>(
     config: &LedgerConfig,
     registry: &mut KeyRegistry,
     marks: Option<&[crate::snapshot::Mark]>,
+    next: &mut Cursors,
 ) -> Result<u64, LedgerError> {
     let mut replayed = 0u64;
     for topic in [&config.citizen_topic, &config.directory_topic] {
@@ -104,8 +105,12 @@ async fn replay<L: Log>(
                 })
                 .map_or(0, |m| m.next)
         };
+        for partition in 0..log.partitions(topic)? {
+            next.insert((topic.clone(), partition), from(partition));
+        }
         crate::log::scan_topic_from(log, topic, from, |record| {
             replayed += 1;
+            next.insert((topic.clone(), record.position.partition), record.position.offset + 1);
             let envelope = decode_logged(topic, record)?;
             if KeyRegistry::affects_registry(&envelope.event.payload) {
                 // The trust anchor must be the one this log was written under.
@@ -152,7 +157,16 @@ pub struct Ledger<L: Log> {
     /// Events `authenticate` verified and `append` has not taken yet: their signatures are
     /// not verified twice.
     verified: std::sync::Mutex<VerifiedEvents>,
+    /// Where `follow_registry` reads each partition next.
+    registry_next: tokio::sync::Mutex<Cursors>,
+    /// Registry events this ledger appended and applied itself, which `follow_registry` will
+    /// meet in the log and must not apply twice (kept only while following).
+    own_registry_events: std::sync::Mutex<std::collections::HashSet<schemas::EventId>>,
+    following: std::sync::atomic::AtomicBool,
 }
+
+/// The next offset to read of each (topic, partition).
+type Cursors = std::collections::HashMap<(String, u32), u64>;
 
 /// Event hashes whose signatures passed, with the key and the exact message (a batch-signed
 /// event's message is its batch root, reached through a path outside the event hash) they
@@ -224,9 +238,11 @@ impl<L: Log> Ledger<L> {
                 Ok(resumed) => Some(resumed),
                 Err(refused) => {
                     let (mut registry, start) = (KeyRegistry::new(&config.platform_keys)?, None);
-                    let replayed = replay(log.as_ref(), &config, &mut registry, start).await?;
+                    let mut next = Cursors::new();
+                    let replayed =
+                        replay(log.as_ref(), &config, &mut registry, start, &mut next).await?;
                     let start = Start::Refused { reason: refused, replayed };
-                    return Ok((Self::with(log, config, registry), start));
+                    return Ok((Self::with(log, config, registry, next), start));
                 }
             },
             None => None,
@@ -235,28 +251,36 @@ impl<L: Log> Ledger<L> {
             Some((registry, marks)) => (registry, Some(marks)),
             None => (KeyRegistry::new(&config.platform_keys)?, None),
         };
+        let mut next = Cursors::new();
         let Some(marks) = marks else {
-            let replayed = replay(log.as_ref(), &config, &mut registry, None).await?;
-            return Ok((Self::with(log, config, registry), Start::Replayed { replayed }));
+            let replayed = replay(log.as_ref(), &config, &mut registry, None, &mut next).await?;
+            return Ok((Self::with(log, config, registry, next), Start::Replayed { replayed }));
         };
-        match replay(log.as_ref(), &config, &mut registry, Some(&marks)).await {
-            Ok(replayed) => Ok((Self::with(log, config, registry), Start::Snapshot { replayed })),
+        match replay(log.as_ref(), &config, &mut registry, Some(&marks), &mut next).await {
+            Ok(replayed) => {
+                Ok((Self::with(log, config, registry, next), Start::Snapshot { replayed }))
+            }
             Err(e) => {
                 // The tail does not fit the snapshot (a registration of someone it knows):
                 // trust the log alone.
                 let mut registry = KeyRegistry::new(&config.platform_keys)?;
-                let replayed = replay(log.as_ref(), &config, &mut registry, None).await?;
+                let mut next = Cursors::new();
+                let replayed =
+                    replay(log.as_ref(), &config, &mut registry, None, &mut next).await?;
                 let start = Start::Refused { reason: format!("its tail: {e}"), replayed };
-                Ok((Self::with(log, config, registry), start))
+                Ok((Self::with(log, config, registry, next), start))
             }
         }
     }
 
-    fn with(log: Arc<L>, config: LedgerConfig, registry: KeyRegistry) -> Self {
+    fn with(log: Arc<L>, config: LedgerConfig, registry: KeyRegistry, next: Cursors) -> Self {
         Ledger {
             log,
             config,
             registry: RwLock::new(registry),
+            registry_next: tokio::sync::Mutex::new(next),
+            own_registry_events: std::sync::Mutex::default(),
+            following: std::sync::atomic::AtomicBool::new(false),
             registry_uncertain: std::sync::atomic::AtomicBool::new(false),
             verified: std::sync::Mutex::new(VerifiedEvents::default()),
         }
@@ -292,6 +316,60 @@ impl<L: Log> Ledger<L> {
 
     pub fn log(&self) -> &Arc<L> {
         &self.log
+    }
+
+    /// Declares that other processes append to this log too: from now on the registry events
+    /// this ledger applies itself are remembered, for `follow_registry` to pass over. Call it
+    /// right after opening, before any append.
+    pub fn follow_others(&self) {
+        self.following.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Applies the registry events other processes appended since this ledger last looked
+    /// (a cluster's nodes each append to their own partitions, and every node must know every
+    /// key, suspension and revocation). Returns how many it applied. Reads off the registry's
+    /// lock; applies under it, skipping the events this ledger applied when it appended them.
+    pub async fn follow_registry(&self) -> Result<usize, LedgerError> {
+        debug_assert!(self.following.load(std::sync::atomic::Ordering::SeqCst));
+        let mut next = self.registry_next.lock().await;
+        let mut found = Vec::new();
+        for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
+            for partition in 0..self.log.partitions(topic)? {
+                let cursor = next.entry((topic.clone(), partition)).or_insert(0);
+                loop {
+                    let batch = self
+                        .log
+                        .read_batch(topic, partition, *cursor, crate::limits::READ_RECORDS_MAX)
+                        .await?;
+                    let done = batch.next_offset <= *cursor;
+                    *cursor = batch.next_offset.max(*cursor);
+                    for record in &batch.records {
+                        let envelope = decode_logged(topic, record)?;
+                        if KeyRegistry::affects_registry(&envelope.event.payload) {
+                            found.push(envelope.event);
+                        }
+                    }
+                    if done || batch.records.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let mut registry = self.registry.write().await;
+        let mut own =
+            self.own_registry_events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut applied = 0;
+        for event in found {
+            if own.remove(&event.id) {
+                continue;
+            }
+            registry.apply(&event)?;
+            applied += 1;
+        }
+        Ok(applied)
     }
 
     pub fn config(&self) -> &LedgerConfig {
@@ -428,6 +506,12 @@ impl<L: Log> Ledger<L> {
                     appended?;
                     if let Some(Ok(Appended::New(_))) = &verdicts[index] {
                         registry.apply(&event)?;
+                        if self.following.load(std::sync::atomic::Ordering::SeqCst) {
+                            self.own_registry_events
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .insert(event.id);
+                        }
                     }
                 } else {
                     run.push(candidate);

@@ -89,6 +89,9 @@ pub struct Services {
     pub share_views: Arc<store::quota::Quota<schemas::Id16>>,
     /// Snapshots of this node's views and key registry; none: this deployment takes none.
     pub snapshots: Option<Arc<dyn app::snapshot::Snapshotter>>,
+    /// Which partitions this node appends to (all of them, alone).
+    pub cluster: Arc<dyn app::cluster::Owners>,
+    pub forwarder: http::forward::Forwarder,
 }
 
 /// What a deployment (or a test) provides; the rest of the services start from the limits.
@@ -164,6 +167,8 @@ impl Services {
             )),
             share_views: Arc::new(store::quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
             snapshots: None,
+            cluster: Arc::new(app::cluster::Alone),
+            forwarder: http::forward::Forwarder::default(),
         }
     }
 }

@@ -191,3 +191,20 @@ const _: () = assert!(SNAPSHOTS_KEPT >= 2);
 pub const SNAPSHOT_SEAL_CHUNK_BYTES: usize = 1 << 20;
 
 const _: () = assert!(SNAPSHOT_SEAL_CHUNK_BYTES >= 64 << 10);
+
+/// A cluster node's view of the group's members is kept this long (a forward asks it), and
+/// its claims are brought in line with its assignment at least this often.
+pub const CLUSTER_MEMBERS_TTL_MS: u64 = 1_000;
+pub const CLUSTER_RECONCILE_MS: u64 = 1_000;
+/// A request a cluster node may have to forward to a partition's owner is held in memory up
+/// to this size (the largest push); a larger body (a bulk batch) is not forwarded.
+pub const FORWARD_BODY_BYTES_MAX: usize = PUSH_BODY_BYTES_MAX;
+/// A forwarded request gets this long for the owner's whole answer head.
+pub const FORWARD_TIMEOUT_MS: u64 = 30_000;
+const _: () = assert!(FORWARD_BODY_BYTES_MAX >= REQUEST_BODY_BYTES_MAX);
+const _: () = assert!(CLUSTER_MEMBERS_TTL_MS <= CLUSTER_RECONCILE_MS);
+/// A cluster node takes in the key events other nodes appended this often: a key revoked
+/// through one node is refused by the others within about this long.
+pub const CLUSTER_REGISTRY_FOLLOW_MS: u64 = 250;
+/// Keys a cluster node creates in the shared vault at once (a bulk load's new citizens).
+pub const VAULT_SHARED_REQUESTS_IN_FLIGHT: usize = 32;

@@ -47,6 +47,11 @@ pub struct ServeConfig {
     pub kafka: Option<String>,
     /// Copies Kafka keeps of each topic the service creates (3 in production).
     pub kafka_replicas: u16,
+    /// Join the cluster of nodes on these topics, reachable by the others at this URL
+    /// (`http://host:port`); needs `kafka` and a shared `platform_key`.
+    pub cluster_address: Option<String>,
+    /// The platform's signing key file; `None`: `platform.key` in `data`, created on first start.
+    pub platform_key: Option<PathBuf>,
     pub demo: bool,
     /// Where one-time passwords are POSTed; without it they go to the server log.
     pub otp_gateway: Option<String>,
@@ -121,8 +126,14 @@ fn kyc_provider(
     Ok((Some(Arc::new(provider)), started))
 }
 
-/// The platform's signing key, created on first start (mode 0600) and kept in the data folder.
-fn platform_key(data: &Path) -> Result<SigningKey, ServeError> {
+/// The platform's signing key: the file given (every node of a cluster signs with the same),
+/// or one created on first start (mode 0600) and kept in the data folder.
+fn platform_key(config: &ServeConfig) -> Result<SigningKey, ServeError> {
+    if let Some(path) = &config.platform_key {
+        return ledger::keyfile::read(path)
+            .step(format!("read the platform key {}", path.display()));
+    }
+    let data = &config.data;
     let path = data.join("platform.key");
     if path.exists() {
         return ledger::keyfile::read(&path).step("read the platform key");
@@ -151,27 +162,94 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data).step(format!("create {}", config.data.display()))?;
     match &config.kafka {
         Some(brokers) => {
+            let topics =
+                crate::app::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
             let mut settings =
                 KafkaSettings::single_broker(brokers, config.data.join("kafka-index"));
             settings.replication_factor = i32::from(config.kafka_replicas);
             // An append is acknowledged once a majority of the copies holds it.
             settings.min_insync_replicas = i32::from(config.kafka_replicas / 2 + 1);
-            let log = KafkaLog::open(settings).await.step("connect to Kafka")?;
-            run(Arc::new(log), &config, shutdown).await
+            if config.cluster_address.is_some() {
+                settings.owned_topics = vec![topics.events.clone(), topics.directory.clone()];
+            }
+            let log = Arc::new(KafkaLog::open(settings).await.step("connect to Kafka")?);
+            let joining = match &config.cluster_address {
+                Some(address) => {
+                    Some(Joining::new(&log, brokers, &topics, address, &config.topic_prefix)?)
+                }
+                None => None,
+            };
+            run(log, &config, joining, shutdown).await
         }
         None => {
+            if config.cluster_address.is_some() {
+                return Err(Reason("a cluster runs on Kafka: add --kafka".to_owned()))
+                    .step("join the cluster");
+            }
             let log = EmbeddedLog::open(config.data.join("log")).step("open the embedded log")?;
-            run(Arc::new(log), &config, shutdown).await
+            run(Arc::new(log), &config, None, shutdown).await
         }
     }
 }
 
+/// How a node joins its cluster, once its topics exist.
+struct Joining {
+    claims: Arc<dyn crate::app::cluster::Claims>,
+    brokers: String,
+    group: String,
+    topics: Vec<String>,
+    address: String,
+}
+
+impl Joining {
+    fn new(
+        log: &Arc<KafkaLog>,
+        brokers: &str,
+        topics: &crate::app::topics::Topics,
+        address: &str,
+        prefix: &str,
+    ) -> Result<Self, ServeError> {
+        client::http::JsonClient::parse_url(address).step("use --cluster-address")?;
+        Ok(Joining {
+            claims: Arc::clone(log) as Arc<dyn crate::app::cluster::Claims>,
+            brokers: brokers.to_owned(),
+            group: format!("{prefix}.owners"),
+            topics: vec![topics.events.clone(), topics.directory.clone()],
+            address: address.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    fn join(self) -> Result<Joined, ServeError> {
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        let (membership, changes) = ledger::log::group::Membership::join(
+            &self.brokers,
+            &self.group,
+            &topics,
+            &self.address,
+        )
+        .step("join the cluster")?;
+        say(format_args!("locker: joined the cluster {} as {}", self.group, self.address));
+        Ok((crate::app::cluster::Cluster::new(self.address, self.claims, membership), changes))
+    }
+}
+
+/// A node in its cluster, and the group's changes of what it owns.
+type Joined = (
+    Arc<crate::app::cluster::Cluster>,
+    tokio::sync::mpsc::UnboundedReceiver<ledger::log::group::Change>,
+);
+
 async fn run<L: Log>(
     log: Arc<L>,
     config: &ServeConfig,
+    joining: Option<Joining>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let platform = platform_key(&config.data)?;
+    if joining.is_some() && config.demo {
+        return Err(Reason("--demo runs on one node (it seeds before owning anything)".to_owned()))
+            .step("join the cluster");
+    }
+    let platform = platform_key(config)?;
     let topics =
         crate::app::topics::Topics::new(&config.topic_prefix).step("use --topic-prefix")?;
     let mut ledger_config =
@@ -179,15 +257,33 @@ async fn run<L: Log>(
     ledger_config.directory_topic = topics.directory.clone();
     ledger_config.citizen_topic = topics.events.clone();
     let stores = open_stores(&log, config, &ledger_config, platform).await?;
+    let cluster = match joining {
+        Some(joining) => {
+            stores.ledger.follow_others();
+            Some(joining.join()?)
+        }
+        None => None,
+    };
+    let owners: Arc<dyn crate::app::cluster::Owners> = match &cluster {
+        Some((node, _)) => Arc::clone(node) as _,
+        None => Arc::new(crate::app::cluster::Alone),
+    };
     if config.demo {
         seed_demo(config, &stores).await?;
     }
     let (kyc, _demo_authority) = kyc_provider(config)?;
     let projector = open_views(&log, config, &stores, &ledger_config).await?;
     let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
-    let proofs = open_proofs(&log, config, &ledger_config, &topics, &stores.platform).await?;
-    let state = build_state(config, &ledger_config, stores, kyc, &projector, &partitions, &proofs)?;
-    let jobs = spawn_jobs(&log, config, &topics, &state, &projector, partitions, &proofs).await?;
+    let proofs =
+        open_proofs(&log, config, &ledger_config, &topics, &stores.platform, &owners).await?;
+    let ledger = Arc::clone(&stores.ledger);
+    let built = (stores, kyc, &projector, &partitions, &proofs);
+    let state = build_state(config, &ledger_config, built, owners)?;
+    let mut jobs =
+        spawn_jobs(&log, config, &topics, &state, &projector, partitions, &proofs).await?;
+    if let Some(joined) = cluster {
+        spawn_cluster_jobs(&mut jobs, joined, ledger);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .step(format!("listen on {}", config.listen))?;
@@ -280,7 +376,7 @@ async fn open_stores<L: Log>(
     let snapshots = Arc::new(open_snapshots(config, &files, &platform)?);
     let latest = crate::app::snapshot::latest(&snapshots).await;
     let ledger = Arc::new(open_ledger(log, ledger_config, &snapshots, latest.as_ref()).await?);
-    let vault = Arc::new(Vault::open(config.data.join("vault")).step("open the key vault")?);
+    let vault = Arc::new(open_vault(config, &platform)?);
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
     let accounts = Arc::new(
@@ -288,6 +384,27 @@ async fn open_stores<L: Log>(
             .step("open the accounts")?,
     );
     Ok(Stores { platform, ledger, vault, accounts, files, snapshots, latest })
+}
+
+/// The key vault: this node's, and in a cluster also the bucket's, where every node finds the
+/// keys any node created.
+fn open_vault(config: &ServeConfig, platform: &SigningKey) -> Result<Vault, ServeError> {
+    use crate::store::blobs::BlobSettings;
+    let vault = Vault::open(config.data.join("vault")).step("open the key vault")?;
+    if config.cluster_address.is_none() {
+        return Ok(vault);
+    }
+    let Some(settings @ BlobSettings::S3(_)) = &config.blob_store else {
+        return Err(Reason(
+            "a cluster keeps its files and keys in a bucket every node reaches: add --blob-store s3://..."
+                .to_owned(),
+        ))
+        .step("join the cluster");
+    };
+    let shared = crate::store::shared_keys::SharedKeys::open(settings, platform)
+        .map_err(Reason)
+        .step("open the shared key vault")?;
+    Ok(vault.with_shared(shared))
 }
 
 /// The document bytes' store: a folder (the data folder's `files` unless another is set), or a
@@ -407,6 +524,7 @@ async fn open_proofs<L: Log>(
     ledger_config: &LedgerConfig,
     topics: &crate::app::topics::Topics,
     platform: &SigningKey,
+    owners: &Arc<dyn crate::app::cluster::Owners>,
 ) -> Result<Arc<crate::app::proofs::Transparency<L>>, ServeError> {
     Ok(Arc::new(
         crate::app::proofs::Transparency::open(
@@ -423,19 +541,25 @@ async fn open_proofs<L: Log>(
         )
         .await
         .map_err(Reason)
-        .step("open the Merkle trees and checkpoints")?,
+        .step("open the Merkle trees and checkpoints")?
+        .with_owners(Arc::clone(owners)),
     ))
 }
 
 /// The services the routes share, over the stores.
+type Built<'a, L> = (
+    Stores<L>,
+    Provider,
+    &'a Projector<L>,
+    &'a Arc<RwLock<Vec<projections::PartitionStatus>>>,
+    &'a Arc<crate::app::proofs::Transparency<L>>,
+);
+
 fn build_state<L: Log>(
     config: &ServeConfig,
     ledger_config: &LedgerConfig,
-    stores: Stores<L>,
-    kyc: Provider,
-    projector: &Projector<L>,
-    partitions: &Arc<RwLock<Vec<projections::PartitionStatus>>>,
-    proofs: &Arc<crate::app::proofs::Transparency<L>>,
+    (stores, kyc, projector, partitions, proofs): Built<'_, L>,
+    owners: Arc<dyn crate::app::cluster::Owners>,
 ) -> Result<AppState, ServeError> {
     let otp: Arc<dyn crate::store::otp::OtpSender> = match &config.otp_gateway {
         Some(url) => Arc::new(
@@ -467,14 +591,15 @@ fn build_state<L: Log>(
         otp,
         kyc,
         platform: stores.platform,
-        writes: Arc::new(crate::app::guard::WriteGuard::new(
-            ledger_config.clone(),
-            Arc::new(projector.clone()),
-        )),
+        writes: Arc::new(
+            crate::app::guard::WriteGuard::new(ledger_config.clone(), Arc::new(projector.clone()))
+                .with_owners(Arc::clone(&owners)),
+        ),
         files: stores.files,
         proofs: Arc::clone(proofs) as _,
     });
     services.snapshots = Some(Arc::new(snapshotter));
+    services.cluster = owners;
     Ok(AppState::new(services))
 }
 
@@ -516,7 +641,8 @@ async fn spawn_jobs<L: Log>(
     }
     jobs.spawn("consent expiry", crate::jobs::expiry::run(state.clone()));
     if let Some(snapshots) = &state.snapshots {
-        jobs.spawn("snapshots", crate::jobs::snapshot::run(Arc::clone(snapshots)));
+        let writes = Arc::clone(&state.writes);
+        jobs.spawn("snapshots", crate::jobs::snapshot::run(Arc::clone(snapshots), writes));
     }
     jobs.spawn(
         "file sweep",
@@ -525,6 +651,11 @@ async fn spawn_jobs<L: Log>(
     let checkpointer =
         Arc::clone(proofs).run(Arc::clone(&state.platform), Arc::clone(&state.clock));
     jobs.spawn("checkpointer", checkpointer);
+    if state.cluster.address().is_some() {
+        // The inbox's records are not routed to their partitions' owners yet.
+        tracing::warn!("the issuers' inbox is not served in a cluster");
+        return Ok(jobs);
+    }
     let (inbox_topic, dead_letters) = (topics.inbox.clone(), topics.dead_letter.clone());
     crate::jobs::inbox::open(log.as_ref(), &inbox_topic, &dead_letters, &config.data.join("inbox"))
         .await
@@ -541,6 +672,26 @@ async fn spawn_jobs<L: Log>(
         ),
     );
     Ok(jobs)
+}
+
+/// A cluster node's own jobs: follow the group's changes, keep the claims in line with them,
+/// and take in the key registry's events the other nodes append.
+fn spawn_cluster_jobs<L: Log>(
+    jobs: &mut crate::jobs::Jobs,
+    (node, changes): Joined,
+    ledger: Arc<Ledger<L>>,
+) {
+    jobs.spawn("cluster changes", Arc::clone(&node).follow(changes));
+    jobs.spawn("cluster claims", node.reconcile());
+    jobs.spawn("registry follower", async move {
+        loop {
+            if let Err(e) = ledger.follow_registry().await {
+                tracing::warn!(error = %e, "cannot follow the key registry");
+            }
+            let pause = Duration::from_millis(crate::limits::CLUSTER_REGISTRY_FOLLOW_MS);
+            tokio::time::sleep(pause).await;
+        }
+    });
 }
 
 /// What the person who started the service needs: where it listens, and for the demo, how

@@ -171,6 +171,10 @@ pub struct HealthDto {
     /// Events the views passed over instead of halting (contradictions an older log may
     /// hold, reported in the server's log as they are met).
     pub anomalies: i64,
+    /// In a cluster, the partitions this node owns (`topic/partition`), which it alone appends
+    /// to; absent on a node alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned: Option<Vec<String>>,
 }
 
 /// Where a partition stopped. Its reason names lockers, documents or consents, so it goes

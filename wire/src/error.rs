@@ -169,6 +169,8 @@ pub enum ErrorCode {
     NoPersonalFields,
     /// `not_found`, HTTP 404.
     NotFound,
+    /// `not_owner`, HTTP 503.
+    NotOwner,
     /// `not_permitted`, HTTP 403.
     NotPermitted,
     /// `not_yet_checkpointed`, HTTP 503.
@@ -325,6 +327,7 @@ impl ErrorCode {
         ErrorCode::NoMatchingDocuments,
         ErrorCode::NoPersonalFields,
         ErrorCode::NotFound,
+        ErrorCode::NotOwner,
         ErrorCode::NotPermitted,
         ErrorCode::NotYetCheckpointed,
         ErrorCode::OtpDeliveryFailed,
@@ -461,6 +464,7 @@ const TABLE: &[(&str, u16)] = &[
     ("no_matching_documents", 409),
     ("no_personal_fields", 404),
     ("not_found", 404),
+    ("not_owner", 503),
     ("not_permitted", 403),
     ("not_yet_checkpointed", 503),
     ("otp_delivery_failed", 502),

@@ -163,15 +163,16 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
+        // The poller stops first: one thread polls the consumer at a time.
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.join();
+        }
         // Leave at once, so the others take the partitions over without waiting for the
         // session to time out.
         self.consumer.unsubscribe();
         for _ in 0..10 {
             let _ = self.consumer.poll(Duration::from_millis(50));
-        }
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(poller) = self.poller.take() {
-            let _ = poller.join();
         }
     }
 }

@@ -312,6 +312,22 @@ impl KafkaLog {
         Ok(())
     }
 
+    /// Whether this process holds `partition` of `topic` now (cheap: the write path asks it).
+    pub fn holds(&self, topic: &str, partition: u32) -> bool {
+        self.claims.read().is_ok_and(|claims| claims.contains_key(&(topic.to_owned(), partition)))
+    }
+
+    /// Gives the partition up only if `producer` still holds it: a claim made again since
+    /// (after an unknown outcome) must not be dropped with the fenced one.
+    fn release_fenced(&self, topic: &str, partition: u32, producer: &Arc<FutureProducer>) {
+        if let Ok(mut claims) = self.claims.write() {
+            let key = (topic.to_owned(), partition);
+            if claims.get(&key).is_some_and(|held| Arc::ptr_eq(held, producer)) {
+                claims.remove(&key);
+            }
+        }
+    }
+
     /// The partitions this process holds, in order.
     pub fn claimed(&self) -> Result<Vec<(String, u32)>, LogError> {
         let mut claimed: Vec<(String, u32)> =
@@ -351,7 +367,7 @@ impl KafkaLog {
         let producer = self.claim_of(topic, partition)?.ok_or_else(not_owner)?;
         if let Err(e) = producer.begin_transaction() {
             if is_fenced(&e) {
-                self.release(topic, partition)?;
+                self.release_fenced(topic, partition, &producer);
                 return Err(LogError::Fenced { topic: topic.to_owned(), partition });
             }
             return Err(kafka_error("begin transaction", e));
@@ -371,13 +387,14 @@ impl KafkaLog {
         let mut settled = HashMap::with_capacity(open.len());
         for (partition, producer) in open {
             let commit = !failed.contains(&partition);
-            let outcome = blocking(move || Ok(end_transaction(&producer, commit)))
+            let ending = Arc::clone(&producer);
+            let outcome = blocking(move || Ok(end_transaction(&ending, commit)))
                 .await
                 .unwrap_or_else(|e| Settled::Unknown(e.to_string()));
             match &outcome {
                 Settled::Fenced => {
                     tracing::warn!(topic, partition, "fenced: another node owns the partition now");
-                    let _ = self.release(topic, partition);
+                    self.release_fenced(topic, partition, &producer);
                 }
                 // The producer may be stuck mid-transaction or failed: a new one with the same
                 // id finishes or aborts what it left, and the index is caught up after it.

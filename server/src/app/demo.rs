@@ -33,8 +33,8 @@ pub enum DemoError {
     Ledger(#[from] ledger::LedgerError),
     #[error("demo event: {0}")]
     Schema(#[from] schemas::SchemaError),
-    #[error("key vault: {0}")]
-    Vault(#[from] rocksdb::Error),
+    #[error("{0}")]
+    Vault(#[from] crate::store::vault::VaultError),
     #[error("demo keys: {0}")]
     Keys(#[from] ledger::keyfile::KeyFileError),
     #[error("demo keys: {0}")]

@@ -11,6 +11,8 @@ use wire::ErrorCode;
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// The partition another node owns (`not_owner`): the edge forwards the request there.
+    pub elsewhere: Option<(String, u32)>,
 }
 
 impl AppError {
@@ -19,7 +21,15 @@ impl AppError {
     /// schema but a check the schema cannot state failed (a checksum, a clock window, a hash or
     /// commitment, an id derived from other fields): schemathesis holds the service to that.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AppError { code, message: message.into() }
+        AppError { code, message: message.into(), elsewhere: None }
+    }
+    /// This node may not append to the partition: another node owns it (or it is moving).
+    pub fn not_owner(topic: &str, partition: u32) -> Self {
+        AppError {
+            code: ErrorCode::NotOwner,
+            message: format!("another node owns {topic}/{partition}"),
+            elsewhere: Some((topic.to_owned(), partition)),
+        }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
@@ -67,6 +77,10 @@ pub(crate) fn ledger_error(e: ledger::LedgerError) -> AppError {
             AppError::new(ErrorCode::EventTooLarge, e.to_string())
         }
         Schema(_) | InvalidKey { .. } | SealBroken => invalid_event(e.to_string()),
+        Log(ledger::LogError::NotOwner { topic, partition })
+        | Log(ledger::LogError::Fenced { topic, partition }) => {
+            AppError::not_owner(&topic, partition)
+        }
         Log(_) | ForeignLog { .. } | BatchTooLarge { .. } => {
             AppError::new(ErrorCode::Unavailable, e.to_string())
         }

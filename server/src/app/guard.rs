@@ -69,6 +69,7 @@ pub struct WriteGuard {
     config: LedgerConfig,
     applied: std::sync::Arc<dyn Applied>,
     partitions: Vec<tokio::sync::Mutex<()>>,
+    owners: std::sync::Arc<dyn crate::app::cluster::Owners>,
 }
 
 impl std::fmt::Debug for WriteGuard {
@@ -91,7 +92,31 @@ impl WriteGuard {
     pub fn new(config: LedgerConfig, applied: std::sync::Arc<dyn Applied>) -> Self {
         let partitions =
             (0..config.citizen_partitions).map(|_| tokio::sync::Mutex::new(())).collect();
-        WriteGuard { config, applied, partitions }
+        WriteGuard {
+            config,
+            applied,
+            partitions,
+            owners: std::sync::Arc::new(crate::app::cluster::Alone),
+        }
+    }
+
+    /// A guard that lets writes through only on the partitions this node owns.
+    pub fn with_owners(mut self, owners: std::sync::Arc<dyn crate::app::cluster::Owners>) -> Self {
+        self.owners = owners;
+        self
+    }
+
+    /// Whether this node runs the jobs one node of a cluster runs for all (the file sweep,
+    /// snapshots): the owner of the directory's partition, or a node alone.
+    pub fn leads(&self) -> bool {
+        self.owners.owns(&self.config.directory_topic, 0)
+    }
+
+    /// Whether this node appends to the key's citizen partition (a job skips what it does not).
+    pub fn owns(&self, key: &PartitionKey) -> bool {
+        let partition =
+            ledger::partition::partition_for(&key.to_key_bytes(), self.config.citizen_partitions);
+        self.owners.owns(&self.config.citizen_topic, partition)
     }
 
     /// Ticks whenever the views apply a batch: event streams wait on it.
@@ -120,8 +145,16 @@ impl WriteGuard {
             .partitions
             .get(partition as usize)
             .ok_or_else(|| behind("no such partition".to_owned()))?;
-        let held = lock.lock().await;
         let topic = &self.config.citizen_topic;
+        // Refused before waiting: the owner answers it (the edge forwards it there).
+        if !self.owners.owns(topic, partition) {
+            return Err(AppError::not_owner(topic, partition));
+        }
+        let held = lock.lock().await;
+        // The partition may have moved while this write waited for its turn.
+        if !self.owners.owns(topic, partition) {
+            return Err(AppError::not_owner(topic, partition));
+        }
         let end =
             self.applied.end_offset(topic, partition).await.map_err(|e| behind(e.to_string()))?;
         if let Some(last) = end.checked_sub(1) {

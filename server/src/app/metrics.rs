@@ -17,11 +17,18 @@ pub enum Job {
     InboxExpired,
     /// Consents the expiry sweep expired (`expiry.rs`).
     ConsentsExpired,
+    /// Requests sent on to the node that owns their partition (`http::forward`).
+    Forwarded,
 }
 
 impl Job {
-    const ALL: [Job; 4] =
-        [Job::FilesRemoved, Job::InboxRefused, Job::InboxExpired, Job::ConsentsExpired];
+    const ALL: [Job; 5] = [
+        Job::FilesRemoved,
+        Job::InboxRefused,
+        Job::InboxExpired,
+        Job::ConsentsExpired,
+        Job::Forwarded,
+    ];
 
     fn name_and_help(self) -> (&'static str, &'static str) {
         match self {
@@ -38,6 +45,10 @@ impl Job {
             Job::ConsentsExpired => {
                 ("locker_consents_expired_total", "Consents the expiry sweep expired.")
             }
+            Job::Forwarded => (
+                "locker_requests_forwarded_total",
+                "Requests sent on to the node that owns their partition.",
+            ),
         }
     }
 }
@@ -62,7 +73,12 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, partitions: &[PartitionStatus]) -> String {
+    /// `owned`: in a cluster, the partitions this node owns (a gauge of 1 or 0 per partition).
+    pub fn render(
+        &self,
+        partitions: &[PartitionStatus],
+        owned: Option<&[(String, u32)]>,
+    ) -> String {
         let mut out = String::new();
         let _ =
             writeln!(out, "# HELP locker_http_requests_total HTTP requests by route and status.");
@@ -104,6 +120,15 @@ impl Metrics {
             partitions,
             |p| u64::from(p.halt.is_some()),
         );
+        if let Some(owned) = owned {
+            partition_gauge(
+                &mut out,
+                "locker_partition_owned",
+                "1 if this node owns the partition (it alone appends to it).",
+                partitions,
+                |p| u64::from(owned.iter().any(|(t, n)| *t == p.topic && *n == p.partition)),
+            );
+        }
         out
     }
 }

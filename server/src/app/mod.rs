@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod bulk;
+pub mod cluster;
 pub mod demo;
 pub(crate) mod dto;
 pub(crate) mod error;

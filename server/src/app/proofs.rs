@@ -64,6 +64,9 @@ pub struct Transparency<L: Log> {
     asked: tokio::sync::Notify,
     /// Tells waiting bundles a round of checkpoints is done.
     signed: tokio::sync::Notify,
+    /// Which partitions this node signs checkpoints of (in a cluster, the ones it owns; the
+    /// others' come from the checkpoint topic, signed by their owners).
+    owners: Arc<dyn crate::app::cluster::Owners>,
 }
 
 impl<L: Log> Transparency<L> {
@@ -101,7 +104,49 @@ impl<L: Log> Transparency<L> {
             latest: RwLock::new(latest),
             asked: tokio::sync::Notify::new(),
             signed: tokio::sync::Notify::new(),
+            owners: Arc::new(crate::app::cluster::Alone),
         })
+    }
+
+    /// Signs checkpoints only of the partitions `owners` says this node owns.
+    pub fn with_owners(mut self, owners: Arc<dyn crate::app::cluster::Owners>) -> Self {
+        self.owners = owners;
+        self
+    }
+
+    /// In a cluster: brings the trees of the partitions other nodes own up to the log (proofs
+    /// are answered on every node) and takes in the checkpoints their owners signed.
+    async fn follow_others(&self, cursor: &mut u64) -> Result<(), ledger::LedgerError> {
+        for (topic, partition) in &self.partitions {
+            if !self.owners.owns(topic, *partition) {
+                let mut tree = self.trees.tree(topic, *partition)?;
+                ledger::merkle::catch_up(self.log.as_ref(), topic, *partition, &mut tree).await?;
+            }
+        }
+        Ok(self.take_in_others(cursor).await?)
+    }
+
+    /// Takes in the checkpoints other nodes signed since `cursor` (a newer one of a partition,
+    /// by size, replaces the older).
+    async fn take_in_others(&self, cursor: &mut u64) -> Result<(), ledger::LogError> {
+        loop {
+            let batch = self
+                .log
+                .read_batch(&self.checkpoint_topic, 0, *cursor, ledger::limits::READ_RECORDS_MAX)
+                .await?;
+            *cursor = batch.next_offset.max(*cursor);
+            if batch.records.is_empty() {
+                return Ok(());
+            }
+            let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+            for record in batch.records {
+                let Ok(signed) = SignedCheckpoint::from_note(&record.value) else { continue };
+                let key = (signed.checkpoint.topic.clone(), signed.checkpoint.partition);
+                if latest.get(&key).is_none_or(|old| old.checkpoint.size < signed.checkpoint.size) {
+                    latest.insert(key, signed);
+                }
+            }
+        }
     }
 
     /// How long a bundle waits for a checkpoint (`limits::BUNDLE_WAIT_MS` unless set here).
@@ -115,7 +160,19 @@ impl<L: Log> Transparency<L> {
     /// stops it, loudly: history changed under the ledger.
     pub async fn run(self: Arc<Self>, key: Arc<SigningKey>, clock: Arc<dyn ledger::clock::Clock>) {
         let mut asked = false;
+        let mut others_from = 0;
         loop {
+            if self.owners.address().is_some()
+                && let Err(e) = self.follow_others(&mut others_from).await
+            {
+                tracing::warn!(error = %e, "cannot follow the other nodes' partitions");
+            }
+            let mine: Vec<Partition> = self
+                .partitions
+                .iter()
+                .filter(|(topic, partition)| self.owners.owns(topic, *partition))
+                .cloned()
+                .collect();
             let policy = if asked {
                 CheckpointPolicy {
                     every_ms: self.policy.every_ms.min(crate::limits::CHECKPOINT_ASKED_MS_MIN),
@@ -128,7 +185,7 @@ impl<L: Log> Transparency<L> {
             let result = ledger::merkle::checkpoint_partitions(
                 self.log.as_ref(),
                 &self.trees,
-                &self.partitions,
+                &mine,
                 &self.checkpoint_topic,
                 &key,
                 &mut last,

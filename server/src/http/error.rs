@@ -20,6 +20,9 @@ fn status(error: &AppError) -> StatusCode {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = status(&self);
+        if self.code == wire::ErrorCode::NotOwner {
+            return not_owner(self.elsewhere);
+        }
         if status.is_server_error() {
             tracing::error!(code = self.code.code(), message = %self.message, "request failed");
         }
@@ -31,4 +34,22 @@ impl IntoResponse for AppError {
         };
         (status, axum::Json(Body { code: self.code.code(), message })).into_response()
     }
+}
+
+/// Where a refused write belongs: read by the forwarding layer, never sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Elsewhere(pub String, pub u32);
+
+/// `not_owner` tells the client only to retry: which node owns what is the cluster's business.
+fn not_owner(elsewhere: Option<(String, u32)>) -> Response {
+    let body = Body {
+        code: wire::ErrorCode::NotOwner.code(),
+        message: "this locker's partition is moving between nodes; retry in a few seconds",
+    };
+    let mut response =
+        (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "2")], axum::Json(body)).into_response();
+    if let Some((topic, partition)) = elsewhere {
+        response.extensions_mut().insert(Elsewhere(topic, partition));
+    }
+    response
 }

@@ -10,6 +10,7 @@ pub(crate) mod citizen;
 pub(crate) mod consent;
 pub(crate) mod documents;
 pub(crate) mod error;
+pub mod forward;
 pub(crate) mod list;
 pub(crate) mod platform;
 pub mod push;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(platform::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), forward::to_owner))
         .layer(axum::middleware::from_fn(limit_headers))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(crate::limits::REQUEST_BODY_BYTES_MAX))

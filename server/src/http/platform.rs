@@ -35,13 +35,16 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
-    (status, Json(HealthDto { status: code.to_owned(), projection_lag, halted, anomalies }))
+    let owned = state.cluster.owned().map(|owned| {
+        owned.iter().map(|(topic, partition)| format!("{topic}/{partition}")).collect()
+    });
+    (status, Json(HealthDto { status: code.to_owned(), projection_lag, halted, anomalies, owned }))
         .into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&partitions(&state));
+    let body = state.metrics.render(&partitions(&state), state.cluster.owned().as_deref());
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

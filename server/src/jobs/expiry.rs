@@ -28,6 +28,10 @@ pub async fn sweep(state: &AppState) -> Result<usize, AppError> {
     let now = state.clock.now();
     let mut expired = 0;
     for (locker, consent_id) in state.views.due_consent_expiries(now, CONSENT_SWEEP_BATCH)? {
+        // In a cluster each node expires the consents of the partitions it owns.
+        if !state.writes.owns(&PartitionKey::Locker(locker)) {
+            continue;
+        }
         let _turn = state.writes.turn(&PartitionKey::Locker(locker)).await?;
         let Some(consent) = state.views.stored_consent(&locker, &consent_id)? else { continue };
         // Decided (or expired) since the index was read: nothing to do.

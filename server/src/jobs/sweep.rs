@@ -74,7 +74,9 @@ pub async fn sweep(state: &AppState, cursor: &Path) -> Result<Swept, AppError> {
 /// Sweeps every `FILE_SWEEP_MS` until the task is dropped.
 pub async fn run(state: AppState, cursor: std::path::PathBuf) {
     loop {
-        loop {
+        // One node of a cluster sweeps the shared store; its views may trail another's
+        // new uploads by moments, which `FILE_SWEEP_AFTER_MS` covers.
+        while state.writes.leads() {
             match sweep(&state, &cursor).await {
                 Ok(swept) => {
                     if swept.removed > 0 {

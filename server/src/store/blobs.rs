@@ -366,6 +366,20 @@ impl Blobs {
         self.write(name, bytes).await
     }
 
+    /// Stores a small named object only if none of that name exists (S3's `If-None-Match: *`,
+    /// a folder's exclusive create): whether this call created it. Two nodes creating one
+    /// object at once: one wins, and the other reads the winner's.
+    pub async fn create_object(&self, name: &str, bytes: Bytes) -> Result<bool, BlobError> {
+        object_path(name)?;
+        let options =
+            object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&Path::from(name), bytes.into(), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
     /// Stores a file as a named object, streamed from disk in parts (a snapshot's archive).
     pub async fn put_object_file(
         &self,

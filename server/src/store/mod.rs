@@ -5,5 +5,6 @@ pub mod files;
 pub mod otp;
 pub mod quota;
 pub mod replay;
+pub mod shared_keys;
 pub mod snapshots;
 pub mod vault;

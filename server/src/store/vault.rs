@@ -10,9 +10,23 @@ use schemas::SealSubject;
 
 use crate::limits::VAULT_RECENT_KEYS_MAX;
 
+/// A key and its name in the vault.
+type Named = (Vec<u8>, [u8; 32]);
+
+/// Why the vault could not give or keep a key.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("the key vault: {0}")]
+    Store(#[from] rocksdb::Error),
+    #[error("the shared key vault: {0}")]
+    Shared(String),
+}
+
 #[derive(Debug)]
 pub struct Vault {
     db: rocksdb::DB,
+    /// In a cluster, where every node's keys are (this node's store keeps a copy).
+    shared: Option<crate::store::shared_keys::SharedKeys>,
     /// Held while keys are created: two writers creating one subject's key at once would
     /// each seal under their own, and the later write would make the earlier data unreadable.
     creating: std::sync::Mutex<()>,
@@ -64,7 +78,34 @@ impl Vault {
     }
 
     fn over(db: rocksdb::DB) -> Self {
-        Vault { db, creating: std::sync::Mutex::default(), recent: std::sync::Mutex::default() }
+        Vault {
+            db,
+            shared: None,
+            creating: std::sync::Mutex::default(),
+            recent: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Keys created by any node of the cluster, kept where every node reaches them.
+    pub fn with_shared(mut self, shared: crate::store::shared_keys::SharedKeys) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Another node's key of `name`, copied into this node's store.
+    fn copy_shared(&self, name: &[u8]) -> Result<Option<[u8; 32]>, VaultError> {
+        let Some(shared) = &self.shared else { return Ok(None) };
+        let Some(key) = shared.get(name).map_err(VaultError::Shared)? else { return Ok(None) };
+        self.db.put(name, key)?;
+        Ok(Some(key))
+    }
+
+    /// Stores new keys where every node reaches them first; returns the keys to use (another
+    /// node's, where it created one of them first).
+    fn share(&self, created: Vec<Named>) -> Result<Vec<Named>, VaultError> {
+        let Some(shared) = &self.shared else { return Ok(created) };
+        let stored = shared.create(&created).map_err(VaultError::Shared)?;
+        Ok(created.into_iter().zip(stored).map(|((name, _), key)| (name, key)).collect())
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
@@ -72,11 +113,15 @@ impl Vault {
     }
 
     /// The stored key of `name`, remembered as recent.
-    fn stored(&self, name: &[u8]) -> Result<Option<[u8; 32]>, rocksdb::Error> {
+    fn stored(&self, name: &[u8]) -> Result<Option<[u8; 32]>, VaultError> {
         if let Some(key) = self.recent().get(name) {
             return Ok(Some(key));
         }
         let key = self.db.get(name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+        let key = match key {
+            Some(key) => Some(key),
+            None => self.copy_shared(name)?,
+        };
         if let Some(key) = key {
             self.recent().insert(name.to_vec(), key);
         }
@@ -85,31 +130,32 @@ impl Vault {
 
     /// The keys of many subjects, creating the missing ones in one synced write (a bulk load
     /// of new citizens must not cost one fsync each).
-    pub fn keys_for(&self, subjects: &[SealSubject]) -> Result<Vec<[u8; 32]>, rocksdb::Error> {
+    pub fn keys_for(&self, subjects: &[SealSubject]) -> Result<Vec<[u8; 32]>, VaultError> {
         let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut keys = Vec::with_capacity(subjects.len());
+        let mut keys: Vec<Result<[u8; 32], Vec<u8>>> = Vec::with_capacity(subjects.len());
         let mut batch = rocksdb::WriteBatch::default();
         let mut created: std::collections::HashMap<Vec<u8>, [u8; 32]> =
             std::collections::HashMap::new();
         for subject in subjects {
             let name = key_of(subject);
-            if let Some(key) = created.get(&name) {
-                keys.push(*key);
+            if created.contains_key(&name) {
+                keys.push(Err(name));
                 continue;
             }
             if let Some(key) = self.stored(&name)? {
-                keys.push(key);
+                keys.push(Ok(key));
                 continue;
             }
             let mut key = [0u8; 32];
             OsRng.fill_bytes(&mut key);
-            created.insert(name, key);
-            keys.push(key);
+            created.insert(name.clone(), key);
+            keys.push(Err(name));
         }
         if !created.is_empty() {
             // In key order, for the memtable (see `projections`' `Tx::commit`).
             let mut sorted: Vec<_> = created.into_iter().collect();
             sorted.sort_unstable();
+            let sorted = self.share(sorted)?;
             for (name, key) in &sorted {
                 batch.put(name, key);
             }
@@ -118,11 +164,21 @@ impl Vault {
             self.db.write_opt(batch, &sync)?;
             // Only once synced: a key remembered before could seal data a crash then orphans.
             let mut recent = self.recent();
-            for (name, key) in sorted {
-                recent.insert(name, key);
+            for (name, key) in &sorted {
+                recent.insert(name.clone(), *key);
             }
+            created = sorted.into_iter().collect();
         }
-        Ok(keys)
+        // A key created in this call is taken from `created`: another node's may have won.
+        keys.into_iter()
+            .map(|key| match key {
+                Ok(key) => Ok(key),
+                Err(name) => created
+                    .get(&name)
+                    .copied()
+                    .ok_or_else(|| VaultError::Shared("a created key went missing".to_owned())),
+            })
+            .collect()
     }
 
     /// The names of every stored key (`L` + locker, `A` + Aadhaar reference, `S` + locker for
@@ -140,7 +196,7 @@ impl Vault {
 
     /// The subject's key, created (from the OS's randomness) on first use. Written with fsync:
     /// data sealed under a key that a crash forgot would be lost.
-    pub fn key_for(&self, subject: &SealSubject) -> Result<[u8; 32], rocksdb::Error> {
+    pub fn key_for(&self, subject: &SealSubject) -> Result<[u8; 32], VaultError> {
         let name = key_of(subject);
         if let Some(key) = self.stored(&name)? {
             return Ok(key);
@@ -152,6 +208,9 @@ impl Vault {
         }
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
+        let Some((name, key)) = self.share(vec![(name, key)])?.pop() else {
+            return Err(VaultError::Shared("a created key went missing".to_owned()));
+        };
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
         self.db.put_opt(&name, key, &sync)?;
@@ -166,18 +225,27 @@ impl Vault {
         &self,
         locker: &schemas::LockerId,
         key: &ed25519_dalek::SigningKey,
-    ) -> Result<(), rocksdb::Error> {
+    ) -> Result<(), VaultError> {
+        let name = [&b"S"[..], &locker.0[..]].concat();
+        let Some((name, stored)) = self.share(vec![(name, key.to_bytes())])?.pop() else {
+            return Err(VaultError::Shared("a created key went missing".to_owned()));
+        };
+        if stored != key.to_bytes() {
+            return Err(VaultError::Shared(format!("locker {locker} has another signing key")));
+        }
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
-        self.db.put_opt([&b"S"[..], &locker.0[..]].concat(), key.to_bytes(), &sync)
+        Ok(self.db.put_opt(name, stored, &sync)?)
     }
 
     /// A citizen's custodial signing key.
     pub fn signing_key(&self, locker: &schemas::LockerId) -> Option<ed25519_dalek::SigningKey> {
-        let bytes = self.db.get([&b"S"[..], &locker.0[..]].concat()).ok()??;
-        <[u8; 32]>::try_from(bytes.as_slice())
-            .ok()
-            .map(|b| ed25519_dalek::SigningKey::from_bytes(&b))
+        let name = [&b"S"[..], &locker.0[..]].concat();
+        let bytes = match self.db.get(&name).ok()? {
+            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).ok()?,
+            None => self.copy_shared(&name).ok()??,
+        };
+        Some(ed25519_dalek::SigningKey::from_bytes(&bytes))
     }
 }
 

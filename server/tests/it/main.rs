@@ -23,6 +23,8 @@ mod push;
 mod requester;
 /// `router(state)` through `tower::ServiceExt::oneshot`.
 mod routes;
+/// The key vault two nodes share through a real S3 bucket: one key per subject, wrapped.
+mod shared_vault;
 /// Sign-up with a one-time password delivered to a real local SMS gateway.
 mod signup;
 /// Snapshots of the views and registry: restored whole, refused when they do not check out.
