@@ -208,3 +208,8 @@ const _: () = assert!(CLUSTER_MEMBERS_TTL_MS <= CLUSTER_RECONCILE_MS);
 pub const CLUSTER_REGISTRY_FOLLOW_MS: u64 = 250;
 /// Keys a cluster node creates in the shared vault at once (a bulk load's new citizens).
 pub const VAULT_SHARED_REQUESTS_IN_FLIGHT: usize = 32;
+/// An account, session or sign-up challenge record in the shared store is at most this big.
+pub const RECORD_BYTES_MAX: usize = 16 * 1024;
+/// A sign-up on a cluster node draws locker ids until one falls in a partition the node owns
+/// (with N nodes about N draws; 64 misses only when the node owns almost nothing).
+pub const SIGNUP_LOCKER_TRIES: usize = 64;

@@ -379,10 +379,16 @@ async fn open_stores<L: Log>(
     let vault = Arc::new(open_vault(config, &platform)?);
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
-    let accounts = Arc::new(
-        crate::store::accounts::Accounts::open(config.data.join("accounts"), seed)
-            .step("open the accounts")?,
-    );
+    let mut accounts = crate::store::accounts::Accounts::open(config.data.join("accounts"), seed)
+        .step("open the accounts")?;
+    if let (Some(_), Some(settings)) = (&config.cluster_address, &config.blob_store) {
+        // Sessions valid on every node, and usernames unique across the cluster.
+        let shared = crate::store::records::SharedRecords::open(settings)
+            .map_err(Reason)
+            .step("open the shared accounts")?;
+        accounts = accounts.with_shared(shared);
+    }
+    let accounts = Arc::new(accounts);
     Ok(Stores { platform, ledger, vault, accounts, files, snapshots, latest })
 }
 

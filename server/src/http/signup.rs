@@ -103,9 +103,60 @@ pub(crate) async fn sign_up(
             "this number already has a locker; log in",
         ));
     }
-    state.accounts.use_otp(&reference).map_err(otp_error)?;
+    let locker = owned_locker_id(&state)?;
+    // The username is taken for this locker before anything is written (across a cluster, the
+    // shared store creates it once), and given back if the sign-up fails.
+    let password_hash = hash_new_password(&state, &body.password).await?;
+    if !state.accounts.create_user(username.as_str(), locker, password_hash).map_err(internal)? {
+        return Err(AppError::new(ErrorCode::UsernameTaken, format!("{username} is taken")));
+    }
+    let registered = register(&state, &reference, &username, locker, mobile, now).await;
+    if let Err(e) = registered {
+        if let Err(undo) = state.accounts.remove_user(username.as_str()) {
+            tracing::error!(error = ?undo, "a failed sign-up's username stays taken");
+        }
+        return Err(e);
+    }
+    let (token, expires) = state.accounts.open_session(locker, now).map_err(internal)?;
+    let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
 
-    let locker = LockerId::from_random_bytes(state.accounts.random().map_err(internal)?);
+/// A new locker id in a partition this node appends to (alone: any; in a cluster: one of
+/// the node's own, so a sign-up never has to be forwarded).
+fn owned_locker_id(state: &AppState) -> Result<LockerId, AppError> {
+    for _ in 0..crate::limits::SIGNUP_LOCKER_TRIES {
+        let locker = LockerId::from_random_bytes(state.accounts.random().map_err(internal)?);
+        if state.writes.owns(&schemas::PartitionKey::Locker(locker)) {
+            return Ok(locker);
+        }
+    }
+    // Owning nothing now (starting, or between rebalances): the client retries.
+    Err(AppError::new(ErrorCode::NotOwner, "this node owns no partition yet"))
+}
+
+/// argon2 on the blocking pool, never on the async workers, one core left free.
+async fn hash_new_password(state: &AppState, password: &str) -> Result<String, AppError> {
+    let _turn =
+        state.accounts.hashing_turn().await.ok_or_else(crate::http::session::hashing_busy)?;
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || accounts.hash_new(&password))
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
+/// The locker's registration in the log and the mobile number's binding.
+async fn register(
+    state: &AppState,
+    reference: &schemas::Digest32,
+    username: &Username,
+    locker: LockerId,
+    mobile: MobileNumber,
+    now: schemas::TimestampMs,
+) -> Result<(), AppError> {
+    state.accounts.use_otp(reference).map_err(otp_error)?;
     let citizen_key = SigningKey::from_bytes(&state.accounts.random().map_err(internal)?);
     state.vault.store_signing_key(&locker, &citizen_key).map_err(internal)?;
     let subject = SealSubject::Locker(locker);
@@ -122,7 +173,7 @@ pub(crate) async fn sign_up(
         payload: Payload::CitizenRegistered(CitizenRegistered {
             locker,
             username: username.clone(),
-            mobile_ref: reference,
+            mobile_ref: *reference,
             key: public_key_entry(&citizen_key.verifying_key()),
             personal,
         }),
@@ -136,18 +187,5 @@ pub(crate) async fn sign_up(
             return Err(internal("a fresh registration was already in the log"));
         }
     }
-    state.accounts.bind_mobile(&reference, locker).map_err(internal)?;
-    // argon2 on the blocking pool, never on the async workers, one core left free.
-    let _turn =
-        state.accounts.hashing_turn().await.ok_or_else(crate::http::session::hashing_busy)?;
-    let accounts = std::sync::Arc::clone(&state.accounts);
-    let name = username.to_string();
-    let password = body.password;
-    tokio::task::spawn_blocking(move || accounts.ensure_user(&name, locker, &password))
-        .await
-        .map_err(internal)?
-        .map_err(internal)?;
-    let (token, expires) = state.accounts.open_session(locker, now).map_err(internal)?;
-    let answer = SignedUp { locker: locker.to_string(), token, expires_at_ms: expires.0 };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    state.accounts.bind_mobile(reference, locker).map_err(internal)
 }

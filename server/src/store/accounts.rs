@@ -67,6 +67,8 @@ struct Failures {
 
 pub struct Accounts {
     db: rocksdb::DB,
+    /// In a cluster, where the records are (every node reaches them): `db` is then unused.
+    shared: Option<crate::store::records::SharedRecords>,
     rng: Mutex<ChaCha20Rng>,
     /// Keyed by BLAKE3(username, source): a stranger who guesses wrong locks only their own
     /// address out, never the account's owner.
@@ -148,6 +150,7 @@ impl Accounts {
             .unwrap_or_default();
         Ok(Accounts {
             db: rocksdb::DB::open_default(path)?,
+            shared: None,
             rng: Mutex::new(rng),
             failures: Mutex::new(HashMap::new()),
             decoy_hash,
@@ -157,8 +160,18 @@ impl Accounts {
         })
     }
 
+    /// Accounts, sessions and challenges every node of a cluster reads and writes.
+    pub fn with_shared(mut self, shared: crate::store::records::SharedRecords) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     fn get<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, LoginError> {
-        match self.db.get(key).map_err(store)? {
+        let found = match &self.shared {
+            Some(shared) => shared.get(key).map_err(LoginError::Store)?,
+            None => self.db.get(key).map_err(store)?,
+        };
+        match found {
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(store),
             None => Ok(None),
         }
@@ -168,7 +181,50 @@ impl Accounts {
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
         let bytes = serde_json::to_vec(value).map_err(store)?;
-        self.db.put_opt(key, bytes, &sync).map_err(store)
+        match &self.shared {
+            Some(shared) => shared.put(key, bytes).map_err(LoginError::Store),
+            None => self.db.put_opt(key, bytes, &sync).map_err(store),
+        }
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), LoginError> {
+        match &self.shared {
+            Some(shared) => shared.delete(key).map_err(LoginError::Store),
+            None => self.db.delete(key).map_err(store),
+        }
+    }
+
+    /// Registers a new user unless the username is taken (anywhere in a cluster: the shared
+    /// store creates a record once): whether it was free. `password_hash` from `hash_new`.
+    pub fn create_user(
+        &self,
+        username: &str,
+        locker: LockerId,
+        password_hash: String,
+    ) -> Result<bool, LoginError> {
+        let user = User { locker, password_hash, failed_attempts: 0, locked_until_ms: 0 };
+        let bytes = serde_json::to_vec(&user).map_err(store)?;
+        match &self.shared {
+            Some(shared) => shared.create(&user_key(username), bytes).map_err(LoginError::Store),
+            None => {
+                if self.get::<User>(&user_key(username))?.is_some() {
+                    return Ok(false);
+                }
+                self.put(&user_key(username), &user)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Takes back a user `create_user` made for a sign-up that then failed.
+    pub fn remove_user(&self, username: &str) -> Result<(), LoginError> {
+        self.delete(&user_key(username))
+    }
+
+    /// The argon2id hash of a new password. Slow: call it off the async workers.
+    pub fn hash_new(&self, password: &str) -> Result<String, LoginError> {
+        check_password(password).map_err(LoginError::Store)?;
+        self.hash_password(password)
     }
 
     fn hash_password(&self, password: &str) -> Result<String, LoginError> {
@@ -330,7 +386,7 @@ impl Accounts {
     }
 
     pub fn logout(&self, token: &str) -> Result<(), LoginError> {
-        self.db.delete(session_key(token)).map_err(store)
+        self.delete(&session_key(token))
     }
 
     /// Ends every session of the locker (each is refused from now on, wherever it is).

@@ -1,9 +1,11 @@
 pub mod accounts;
 pub mod blobs;
+pub mod bridge;
 pub mod cache;
 pub mod files;
 pub mod otp;
 pub mod quota;
+pub mod records;
 pub mod replay;
 pub mod shared_keys;
 pub mod snapshots;

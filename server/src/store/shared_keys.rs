@@ -4,12 +4,7 @@
 //! its name as associated data, under a key derived from the platform key every node holds),
 //! so the bucket alone opens nothing, and a key moved to another name is refused. The node's
 //! own vault keeps a copy of each key it used.
-//!
-//! The vault is called from synchronous code (the projector, the bulk path's blocking pool),
-//! so requests go through one thread with its own runtime and the caller waits for them.
-
-use std::sync::Mutex;
-use std::sync::mpsc::{Sender, channel, sync_channel};
+//! Requests go through a `Bridge`: the vault is called from synchronous code.
 
 use bytes::Bytes;
 use chacha20poly1305::XChaCha20Poly1305;
@@ -19,16 +14,15 @@ use rand_core::{OsRng, RngCore};
 
 use crate::limits::VAULT_SHARED_REQUESTS_IN_FLIGHT;
 use crate::store::blobs::{BlobSettings, Blobs};
+use crate::store::bridge::Bridge;
 
 const NONCE_BYTES: usize = 24;
 const WRAPPED_BYTES: usize = NONCE_BYTES + 32 + 16;
 
-type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) + Send>;
-
 pub struct SharedKeys {
     blobs: Blobs,
     wrap: XChaCha20Poly1305,
-    jobs: Mutex<Sender<Job>>,
+    bridge: Bridge,
 }
 
 impl std::fmt::Debug for SharedKeys {
@@ -55,41 +49,11 @@ impl SharedKeys {
         // Its own client: the object store's connections belong to the runtime that made them.
         let blobs = Blobs::open(settings).map_err(|e| e.to_string())?;
         let wrapping = blake3::derive_key("locker vault key wrapping v1", &platform.to_bytes());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("the shared vault's runtime: {e}"))?;
-        let (jobs, received) = channel::<Job>();
-        std::thread::Builder::new()
-            .name("vault-store".to_owned())
-            .spawn(move || {
-                for job in received {
-                    job(&runtime);
-                }
-            })
-            .map_err(|e| format!("the shared vault's thread: {e}"))?;
         Ok(SharedKeys {
             blobs,
             wrap: XChaCha20Poly1305::new((&wrapping).into()),
-            jobs: Mutex::new(jobs),
+            bridge: Bridge::start("vault-store")?,
         })
-    }
-
-    /// Runs `work` on the vault's thread and waits for it.
-    fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&tokio::runtime::Runtime) -> T + Send + 'static,
-    ) -> Result<T, String> {
-        let (done, result) = sync_channel(1);
-        let job: Job = Box::new(move |runtime| {
-            let _ = done.send(work(runtime));
-        });
-        self.jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .send(job)
-            .map_err(|_| "the shared vault's thread stopped".to_owned())?;
-        result.recv().map_err(|_| "the shared vault's thread stopped".to_owned())
     }
 
     fn seal(&self, name: &[u8], key: &[u8; 32]) -> Result<Bytes, String> {
@@ -121,7 +85,8 @@ impl SharedKeys {
         let blobs = self.blobs.clone();
         let object = object_name(name);
         let found = self
-            .run(move |runtime| runtime.block_on(blobs.get_object_bounded(&object, 1024)))?
+            .bridge
+            .run(async move { blobs.get_object_bounded(&object, 1024).await })?
             .map_err(|e| e.to_string())?;
         found.map(|bytes| self.open_sealed(name, &bytes)).transpose()
     }
@@ -134,10 +99,10 @@ impl SharedKeys {
             requests.push((object_name(name), self.seal(name, key)?));
         }
         let blobs = self.blobs.clone();
-        let created: Vec<Result<bool, String>> = self.run(move |runtime| {
-            runtime.block_on(
+        let created: Vec<Result<bool, String>> =
+            self.bridge.run(
                 futures_util::stream::iter(requests)
-                    .map(|(object, bytes)| {
+                    .map(move |(object, bytes)| {
                         let blobs = blobs.clone();
                         async move {
                             blobs.create_object(&object, bytes).await.map_err(|e| e.to_string())
@@ -145,8 +110,7 @@ impl SharedKeys {
                     })
                     .buffered(VAULT_SHARED_REQUESTS_IN_FLIGHT)
                     .collect(),
-            )
-        })?;
+            )?;
         let mut stored = Vec::with_capacity(keys.len());
         for ((name, key), created) in keys.iter().zip(created) {
             if created? {
