@@ -461,11 +461,13 @@ async fn refill<L: Log>(log: &L, cursors: &mut [Cursor]) -> Result<Option<Failur
                 Ok(Replayed { position: record.position, envelope, message, leaf })
             })
             .collect();
+        let dense = log.dense_offsets();
         for (record, prepared) in records.iter().zip(prepared) {
-            if record.position.offset != cursor.next_offset {
+            let offset = record.position.offset;
+            if offset < cursor.next_offset || (dense && offset != cursor.next_offset) {
                 return Ok(Some(cursor.failure(cursor.next_offset, "a record is missing here")));
             }
-            cursor.next_offset += 1;
+            cursor.next_offset = offset + 1;
             match prepared {
                 Ok(replayed) => cursor.buffer.push_back(replayed),
                 Err(reason) => return Ok(Some(cursor.failure(record.position.offset, reason))),

@@ -336,6 +336,9 @@ impl<L: Log> Ledger<L> {
         for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
             for partition in 0..self.log.partitions(topic)? {
                 let cursor = next.entry((topic.clone(), partition)).or_insert(0);
+                if self.log.end_offset(topic, partition).await? <= *cursor {
+                    continue;
+                }
                 loop {
                     let batch = self
                         .log

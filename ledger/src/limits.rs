@@ -28,6 +28,11 @@ pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// paused mid-append holds back readers of its partition (read_committed) at most this long,
 /// unless a new owner's claim aborts it first.
 pub const KAFKA_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
+/// How long a broker holds a waiting follower's fetch where owners write in transactions (a
+/// commit marker does not end the long poll, so this bounds how late a commit is seen).
+pub const KAFKA_OWNED_WAIT_POLL_MS: u64 = 100;
+/// How long a broker holds a reader's fetch that finds nothing (a tail of markers).
+pub const KAFKA_READ_WAIT_MS: u64 = 5;
 /// How long a cluster node may go silent before the group gives its partitions to others:
 /// the larger part of a failover's time. Kafka's brokers refuse less than 6 s by default.
 pub const GROUP_SESSION_TIMEOUT_MS: u64 = 6_000;

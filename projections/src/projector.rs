@@ -278,10 +278,24 @@ impl<L: Log> Projector<L> {
             let mut stop = stop.clone();
             tasks.spawn(async move {
                 loop {
-                    projector.catch_up_partition(&topic, partition).await?;
+                    // A broker dying or a leader moving fails a read for a while: the views
+                    // wait and go on, never stop for it.
+                    if let Err(e) = projector.catch_up_partition(&topic, partition).await {
+                        if !passing(&e) {
+                            return Err(e);
+                        }
+                        tracing::warn!(%topic, partition, error = %e, "the log is unavailable; the views retry");
+                        tokio::time::sleep(Duration::from_millis(crate::limits::LOG_RETRY_MS)).await;
+                        continue;
+                    }
                     let next = projector.views.position(&topic, partition)?;
                     tokio::select! {
-                        waited = projector.log.wait_for(&topic, partition, next, Duration::from_secs(1)) => { waited?; }
+                        waited = projector.log.wait_for(&topic, partition, next, Duration::from_secs(1)) => {
+                            if let Err(e) = waited {
+                                tracing::warn!(%topic, partition, error = %e, "cannot wait for the log; the views retry");
+                                tokio::time::sleep(Duration::from_millis(crate::limits::LOG_RETRY_MS)).await;
+                            }
+                        }
                         changed = stop.changed() => {
                             // A dropped sender means nobody can stop us any more: stop now.
                             if changed.is_err() {
@@ -317,6 +331,11 @@ impl<L: Log> Projector<L> {
         }
         Ok(out)
     }
+}
+
+/// A failure of the log that passes (a broker restarting, a leader moving): retried.
+fn passing(e: &ProjectionError) -> bool {
+    matches!(e, ProjectionError::Log(_) | ProjectionError::Ledger(ledger::LedgerError::Log(_)))
 }
 
 fn halted(halt: Halt) -> ProjectionError {

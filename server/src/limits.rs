@@ -205,7 +205,7 @@ const _: () = assert!(FORWARD_BODY_BYTES_MAX >= REQUEST_BODY_BYTES_MAX);
 const _: () = assert!(CLUSTER_MEMBERS_TTL_MS <= CLUSTER_RECONCILE_MS);
 /// A cluster node takes in the key events other nodes appended this often: a key revoked
 /// through one node is refused by the others within about this long.
-pub const CLUSTER_REGISTRY_FOLLOW_MS: u64 = 250;
+pub const CLUSTER_REGISTRY_FOLLOW_MS: u64 = 500;
 /// Keys a cluster node creates in the shared vault at once (a bulk load's new citizens).
 pub const VAULT_SHARED_REQUESTS_IN_FLIGHT: usize = 32;
 /// An account, session or sign-up challenge record in the shared store is at most this big.

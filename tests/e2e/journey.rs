@@ -468,7 +468,7 @@ async fn the_whole_journey_on_kafka() {
 }
 
 /// `locker keys generate`: the key file, and the public key and key id it prints.
-async fn generate_key(path: &Path) -> (String, String) {
+pub(crate) async fn generate_key(path: &Path) -> (String, String) {
     let (ok, out, err) =
         locker(owned(&["keys", "generate", "--out", path.to_str().expect("path")])).await;
     assert!(ok, "{err}");

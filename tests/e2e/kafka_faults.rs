@@ -15,10 +15,10 @@ use ledger::{AppendRequest, Appended, KafkaLog, KafkaSettings, Log, Position};
 use schemas::{Digest32, EventId};
 
 /// A private cluster (own ports and data folder), so killing a broker disturbs no other test.
-struct Brokers {
-    dir: tempfile::TempDir,
-    port: u16,
-    count: u32,
+pub(crate) struct Brokers {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) port: u16,
+    pub(crate) count: u32,
 }
 
 fn script() -> PathBuf {
@@ -39,7 +39,7 @@ impl Brokers {
         command
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let output = self.command().args(args).output().expect("run scripts/kafka");
         assert!(
             output.status.success(),
@@ -100,6 +100,7 @@ async fn three_brokers_lose_no_acknowledged_append_when_one_dies() {
     if crate::kafka_bootstrap().is_none() {
         return;
     }
+    let _heavy = crate::HEAVY.lock().await;
     let brokers = Brokers { dir: tempfile::tempdir().expect("tempdir"), port: 19400, count: 3 };
     let report = survive_a_broker_crash(&brokers).await;
     assert!(report.during_outage >= 200, "appends stopped while one broker of three was down");

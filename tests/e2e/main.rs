@@ -6,6 +6,8 @@ mod audit;
 mod browser;
 /// `locker issue bulk`: an exam board's results with bad rows, re-runs, fixes.
 mod bulk;
+/// Three nodes on three brokers: any node answers, a node's death and a pause lose nothing.
+mod cluster;
 /// SIGKILL a writer mid-stream; every acknowledged event must survive, nothing partial shows.
 mod crash;
 /// The product end to end on a real port: citizen, issuer, requester.
@@ -20,3 +22,7 @@ mod shutdown;
 mod snapshot;
 
 pub use ledger::log::kafka::test_bootstrap as kafka_bootstrap;
+
+/// Held by the tests that run a Kafka cluster of their own: two at once would starve the
+/// machine's cores and memory.
+pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -44,8 +44,9 @@ use schemas::{Digest32, EventId};
 use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, ReadBatch};
 use crate::LogError;
 use crate::limits::{
-    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_REQUEST_TIMEOUT_MS, KAFKA_TRANSACTION_TIMEOUT_MS,
-    KAFKA_WAITERS_IDLE_MAX, READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
+    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_OWNED_WAIT_POLL_MS, KAFKA_READ_WAIT_MS,
+    KAFKA_REQUEST_TIMEOUT_MS, KAFKA_TRANSACTION_TIMEOUT_MS, KAFKA_WAITERS_IDLE_MAX,
+    READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
 };
 use crate::partition::partition_for;
 
@@ -100,7 +101,7 @@ pub struct KafkaLog {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     /// Reads and watermarks; used from blocking threads only.
-    reader: Arc<Mutex<BaseConsumer>>,
+    reader: Arc<Mutex<BaseConsumer<Quiet>>>,
     topics: RwLock<HashMap<String, u32>>,
     /// Topics of outside input, kept for a while: never indexed, read from what is left.
     transient: RwLock<HashSet<String>>,
@@ -110,7 +111,7 @@ pub struct KafkaLog {
     /// Set when a delivery failed: the index may lack a record that landed anyway.
     stale: AtomicBool,
     /// Idle consumers of `wait_for`, reused (reassigned) by the next wait.
-    waiters: Arc<Mutex<Vec<BaseConsumer>>>,
+    waiters: Arc<Mutex<Vec<BaseConsumer<Quiet>>>>,
     /// The partitions this process owns, each with its transactional producer.
     claims: RwLock<HashMap<(String, u32), Arc<FutureProducer>>>,
 }
@@ -242,10 +243,10 @@ impl KafkaLog {
             .map_err(|e| kafka_error("cannot create the producer", e))?;
         let admin: AdminClient<DefaultClientContext> =
             common.create().map_err(|e| kafka_error("cannot create the admin client", e))?;
-        let reader: BaseConsumer = reader_config(&common)
+        let reader: BaseConsumer<Quiet> = reader_config(&common)
             // Reads stop at the end of what is committed, which may be a transaction marker.
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(Quiet)
             .map_err(|e| kafka_error("cannot create the reader", e))?;
         // Fail now, with a clear message, if the cluster cannot be reached.
         let reader = Arc::new(Mutex::new(reader));
@@ -336,6 +337,19 @@ impl KafkaLog {
         Ok(claimed)
     }
 
+    /// What the id index holds for `ids`, as it is.
+    fn indexed(&self, ids: &[EventId]) -> Result<Vec<Option<IdEntry>>, LogError> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(id_key).collect();
+        self.index
+            .multi_get(keys)
+            .into_iter()
+            .map(|found| match found? {
+                Some(value) => decode_entry(&value).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     fn owned_topic(&self, topic: &str) -> bool {
         self.settings.owned_topics.iter().any(|owned| owned == topic)
     }
@@ -367,6 +381,7 @@ impl KafkaLog {
         let producer = self.claim_of(topic, partition)?.ok_or_else(not_owner)?;
         if let Err(e) = producer.begin_transaction() {
             if is_fenced(&e) {
+                tracing::warn!(topic, partition, "fenced: another node owns the partition now");
                 self.release_fenced(topic, partition, &producer);
                 return Err(LogError::Fenced { topic: topic.to_owned(), partition });
             }
@@ -692,13 +707,25 @@ impl KafkaLog {
                 };
                 let message = match message {
                     Ok(message) => message,
-                    // Everything below the last stable offset, which is at least `end`, was
-                    // passed: what was not handed out holds no record.
+                    // The reader is shared: an end of another partition's earlier read.
+                    Err(KafkaError::PartitionEOF(other)) if other != as_partition(partition) => {
+                        continue;
+                    }
+                    Err(KafkaError::PartitionEOF(_)) if !markers => break,
+                    // Where the consumer stands is past every record and marker it fetched
+                    // (an end left over from an earlier read of this partition leaves it
+                    // where this read began: poll on for what this one fetches).
                     Err(KafkaError::PartitionEOF(_)) => {
-                        if markers {
-                            next = next.max(end);
+                        match fetch_position(&reader, &topic, partition) {
+                            Some(at) => next = next.max(at.min(end)),
+                            // No position to go by: everything below the last stable offset
+                            // (at least `end`) was passed.
+                            None => next = next.max(end),
                         }
-                        break;
+                        if next >= end || !out.is_empty() {
+                            break;
+                        }
+                        continue;
                     }
                     // A broker restarting or a leader moving: poll on, within the deadline.
                     Err(e) if transient(&e) => continue,
@@ -843,14 +870,17 @@ fn reader_config(common: &ClientConfig) -> ClientConfig {
         // the last stable offset.
         .set("isolation.level", "read_committed")
         .set("check.crcs", "true")
-        .set("fetch.wait.max.ms", "100");
+        // A read asks for what is below the end it has seen, so the broker answers at once,
+        // except over a tail of transaction markers only: there it holds the fetch this long
+        // before the reader learns it reached the end (every write waits for that).
+        .set("fetch.wait.max.ms", KAFKA_READ_WAIT_MS.to_string());
     config
 }
 
 /// Points a consumer at one partition from `offset` (explicit assignment: no group, no
 /// committed offsets). Returns the offset as Kafka's signed type.
 fn assign_at(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<Quiet>,
     topic: &str,
     partition: u32,
     offset: u64,
@@ -863,6 +893,34 @@ fn assign_at(
         .map_err(|e| kafka_error("assign", e))?;
     consumer.assign(&assignment).map_err(|e| kafka_error("assign", e))?;
     Ok(start)
+}
+
+/// A reader's context: reaching a partition's end is how reads end, not an error to log
+/// (librdkafka reports the end of a partition no longer assigned as a client error).
+pub(crate) struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            tracing::error!(%error, reason, "librdkafka");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+/// The offset the consumer fetches `partition` of `topic` from next, if it has one.
+fn fetch_position(consumer: &BaseConsumer<Quiet>, topic: &str, partition: u32) -> Option<u64> {
+    let positions = consumer.position().ok()?;
+    let element = positions.find_partition(topic, as_partition(partition))?;
+    match element.offset() {
+        Offset::Offset(at) => u64::try_from(at).ok(),
+        _ => None,
+    }
 }
 
 /// Runs blocking librdkafka calls off the async runtime.
@@ -908,7 +966,7 @@ impl Log for KafkaLog {
         let indexed = !self.is_transient(topic)?;
         let known = if indexed {
             let ids: Vec<EventId> = requests.iter().map(|r| r.id).collect();
-            self.lookup(&ids).await?
+            self.indexed(&ids)?
         } else {
             vec![None; requests.len()]
         };
@@ -991,16 +1049,20 @@ impl Log for KafkaLog {
         Ok(results.into_iter().map(|r| r.unwrap_or(Err(LogError::Closed))).collect())
     }
 
+    /// After a claim or a failed append the index may lack what another process (or a late
+    /// delivery) wrote: it is caught up first, as an append would, so a retry through the
+    /// new owner is seen as one.
     async fn lookup(&self, ids: &[EventId]) -> Result<Vec<Option<IdEntry>>, LogError> {
-        let keys: Vec<Vec<u8>> = ids.iter().map(id_key).collect();
-        self.index
-            .multi_get(keys)
-            .into_iter()
-            .map(|found| match found? {
-                Some(value) => decode_entry(&value).map(Some),
-                None => Ok(None),
-            })
-            .collect()
+        if self.stale.load(Ordering::SeqCst) {
+            let _serialised = self.append_lock.lock().await;
+            if self.stale.swap(false, Ordering::SeqCst)
+                && let Err(e) = self.catch_up().await
+            {
+                self.stale.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        self.indexed(ids)
     }
 
     async fn read(
@@ -1032,6 +1094,10 @@ impl Log for KafkaLog {
         Ok(self.watermarks(topic, partition).await?.1)
     }
 
+    fn dense_offsets(&self) -> bool {
+        false
+    }
+
     async fn wait_for(
         &self,
         topic: &str,
@@ -1052,8 +1118,13 @@ impl Log for KafkaLog {
                 let mut common = ClientConfig::new();
                 common.set("bootstrap.servers", &self.settings.bootstrap_servers);
                 let mut config = reader_config(&common);
-                config.set("fetch.wait.max.ms", "500");
-                config.create().map_err(|e| kafka_error("waiting consumer", e))?
+                // A transaction's records become readable when its commit marker is written,
+                // which does not end the broker's long poll: where owners write in
+                // transactions, waiters ask again sooner (idle waiters serve any topic).
+                let owners = !self.settings.owned_topics.is_empty();
+                let wait_ms = if owners { KAFKA_OWNED_WAIT_POLL_MS } else { 500 };
+                config.set("fetch.wait.max.ms", wait_ms.to_string());
+                config.create_with_context(Quiet).map_err(|e| kafka_error("waiting consumer", e))?
             }
         };
         let topic = topic.to_owned();
@@ -1075,7 +1146,7 @@ impl Log for KafkaLog {
 
 /// Waits on `consumer`, assigned at `offset`, until a record at or past it arrives.
 fn wait_with(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<Quiet>,
     topic: &str,
     partition: u32,
     offset: u64,

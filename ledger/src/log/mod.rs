@@ -130,6 +130,13 @@ pub trait Log: Send + Sync + 'static {
         max_records: usize,
     ) -> impl Future<Output = Result<Vec<LogRecord>, LogError>> + Send;
 
+    /// Whether every offset below the end holds a record. Kafka's do not where transactions
+    /// wrote (their markers take offsets); there a record cannot go missing from within a
+    /// partition kept forever, and the checkpoints' record counts and roots prove the sequence.
+    fn dense_offsets(&self) -> bool {
+        true
+    }
+
     /// `read`, with where the next read continues (see `ReadBatch`). A log with dense offsets
     /// continues after the last record.
     fn read_batch(

@@ -128,6 +128,10 @@ impl Cluster {
         Ok(members)
     }
 
+    fn still_assigned(&self, topic: &str, partition: u32) -> bool {
+        self.assigned().contains(&(topic.to_owned(), partition))
+    }
+
     fn forget_members(&self) {
         *self.members.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
@@ -196,11 +200,16 @@ impl Cluster {
         for (topic, partition) in missing {
             let given = mine
                 .is_some_and(|m| m.partitions.iter().any(|(t, p)| t == topic && p == partition));
-            if !given {
+            // Revoked while the claims before it were made: a claim now would fence the new
+            // owner (which would claim again, but its writes would wait for it).
+            if !given || !self.still_assigned(topic, *partition) {
                 continue;
             }
             let started = Instant::now();
             match self.claims.claim(topic, *partition).await {
+                Ok(()) if !self.still_assigned(topic, *partition) => {
+                    self.claims.release(topic, *partition);
+                }
                 Ok(()) => tracing::info!(
                     topic,
                     partition,
