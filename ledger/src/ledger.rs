@@ -332,47 +332,62 @@ impl<L: Log> Ledger<L> {
     pub async fn follow_registry(&self) -> Result<usize, LedgerError> {
         debug_assert!(self.following.load(std::sync::atomic::Ordering::SeqCst));
         let mut next = self.registry_next.lock().await;
-        let mut found = Vec::new();
+        let mut applied = 0;
         for topic in [&self.config.citizen_topic, &self.config.directory_topic] {
             for partition in 0..self.log.partitions(topic)? {
                 let cursor = next.entry((topic.clone(), partition)).or_insert(0);
                 if self.log.end_offset(topic, partition).await? <= *cursor {
                     continue;
                 }
-                loop {
-                    let batch = self
-                        .log
-                        .read_batch(topic, partition, *cursor, crate::limits::READ_RECORDS_MAX)
-                        .await?;
-                    let done = batch.next_offset <= *cursor;
-                    *cursor = batch.next_offset.max(*cursor);
-                    for record in &batch.records {
-                        let envelope = decode_logged(topic, record)?;
-                        if KeyRegistry::affects_registry(&envelope.event.payload) {
-                            found.push(envelope.event);
+                let (found, reached) = self.registry_events(topic, partition, *cursor).await?;
+                // A cursor moves only past what was applied: a failure (a directory event
+                // naming a citizen this pass has not read yet) is met again next time.
+                let mut registry = self.registry.write().await;
+                let mut own = self
+                    .own_registry_events
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (offset, event) in found {
+                    if !own.remove(&event.id) {
+                        if let Err(e) = registry.apply(&event) {
+                            *cursor = offset;
+                            return Err(e);
                         }
+                        applied += 1;
                     }
-                    if done || batch.records.is_empty() {
-                        break;
-                    }
+                    *cursor = offset + 1;
                 }
+                *cursor = reached.max(*cursor);
             }
-        }
-        if found.is_empty() {
-            return Ok(0);
-        }
-        let mut registry = self.registry.write().await;
-        let mut own =
-            self.own_registry_events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut applied = 0;
-        for event in found {
-            if own.remove(&event.id) {
-                continue;
-            }
-            registry.apply(&event)?;
-            applied += 1;
         }
         Ok(applied)
+    }
+
+    /// The registry events of a partition from `from` to its end, with their offsets, and
+    /// where the reading stopped.
+    async fn registry_events(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+    ) -> Result<(Vec<(u64, schemas::Event)>, u64), LedgerError> {
+        let mut found = Vec::new();
+        let mut at = from;
+        loop {
+            let batch =
+                self.log.read_batch(topic, partition, at, crate::limits::READ_RECORDS_MAX).await?;
+            let done = batch.next_offset <= at || batch.records.is_empty();
+            at = batch.next_offset.max(at);
+            for record in &batch.records {
+                let envelope = decode_logged(topic, record)?;
+                if KeyRegistry::affects_registry(&envelope.event.payload) {
+                    found.push((record.position.offset, envelope.event));
+                }
+            }
+            if done {
+                return Ok((found, at));
+            }
+        }
     }
 
     pub fn config(&self) -> &LedgerConfig {

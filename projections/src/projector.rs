@@ -335,7 +335,13 @@ impl<L: Log> Projector<L> {
 
 /// A failure of the log that passes (a broker restarting, a leader moving): retried.
 fn passing(e: &ProjectionError) -> bool {
-    matches!(e, ProjectionError::Log(_) | ProjectionError::Ledger(ledger::LedgerError::Log(_)))
+    matches!(
+        e,
+        ProjectionError::Log(ledger::LogError::Unavailable { .. })
+            | ProjectionError::Ledger(ledger::LedgerError::Log(
+                ledger::LogError::Unavailable { .. }
+            ))
+    )
 }
 
 fn halted(halt: Halt) -> ProjectionError {

@@ -213,3 +213,5 @@ pub const RECORD_BYTES_MAX: usize = 16 * 1024;
 /// A sign-up on a cluster node draws locker ids until one falls in a partition the node owns
 /// (with N nodes about N draws; 64 misses only when the node owns almost nothing).
 pub const SIGNUP_LOCKER_TRIES: usize = 64;
+/// Request bodies a cluster node holds at once in case it must forward them.
+pub const FORWARD_BODIES_HELD_MAX: usize = 64;

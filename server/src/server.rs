@@ -383,7 +383,7 @@ async fn open_stores<L: Log>(
         .step("open the accounts")?;
     if let (Some(_), Some(settings)) = (&config.cluster_address, &config.blob_store) {
         // Sessions valid on every node, and usernames unique across the cluster.
-        let shared = crate::store::records::SharedRecords::open(settings)
+        let shared = crate::store::records::SharedRecords::open(settings, &platform)
             .map_err(Reason)
             .step("open the shared accounts")?;
         accounts = accounts.with_shared(shared);

@@ -712,20 +712,16 @@ impl KafkaLog {
                         continue;
                     }
                     Err(KafkaError::PartitionEOF(_)) if !markers => break,
-                    // Where the consumer stands is past every record and marker it fetched
-                    // (an end left over from an earlier read of this partition leaves it
-                    // where this read began: poll on for what this one fetches).
+                    // Where the consumer stands is past every record and marker it fetched.
+                    // Without a position (nothing fetched since the assignment: a new leader
+                    // whose stable offset still lags `end` reports its end early) the read
+                    // stops where it is; the caller reads again.
                     Err(KafkaError::PartitionEOF(_)) => {
                         match fetch_position(&reader, &topic, partition) {
                             Some(at) => next = next.max(at.min(end)),
-                            // No position to go by: everything below the last stable offset
-                            // (at least `end`) was passed.
-                            None => next = next.max(end),
+                            None => tracing::debug!(%topic, partition, next, end, "end of partition without a position"),
                         }
-                        if next >= end || !out.is_empty() {
-                            break;
-                        }
-                        continue;
+                        break;
                     }
                     // A broker restarting or a leader moving: poll on, within the deadline.
                     Err(e) if transient(&e) => continue,

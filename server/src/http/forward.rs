@@ -33,11 +33,17 @@ pub const FORWARDED_BY: &str = "x-locker-forwarded-by";
 #[derive(Debug, Clone)]
 pub struct Forwarder {
     client: Client<HttpConnector, Full<Bytes>>,
+    holding: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for Forwarder {
     fn default() -> Self {
-        Forwarder { client: Client::builder(TokioExecutor::new()).build_http() }
+        Forwarder {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            holding: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::FORWARD_BODIES_HELD_MAX,
+            )),
+        }
     }
 }
 
@@ -58,14 +64,24 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// The largest body a route takes (a push carries the document, an upload is one), so holding
+/// a request to forward it never takes more than the route itself would read.
+fn body_limit(path: &str) -> usize {
+    if path == "/v1/issuer/documents" || path == "/v1/citizen/uploads" {
+        FORWARD_BODY_BYTES_MAX
+    } else {
+        crate::limits::REQUEST_BODY_BYTES_MAX
+    }
+}
+
 /// Whether the whole body can be held to send it again.
-fn forwardable(method: &Method, headers: &HeaderMap) -> bool {
+fn forwardable(method: &Method, path: &str, headers: &HeaderMap) -> bool {
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     match length {
-        Some(bytes) => bytes <= FORWARD_BODY_BYTES_MAX,
+        Some(bytes) => bytes <= body_limit(path),
         None => {
             matches!(*method, Method::GET | Method::HEAD | Method::DELETE)
                 && !headers.contains_key(header::TRANSFER_ENCODING)
@@ -81,16 +97,20 @@ pub(crate) async fn to_owner(
     let Some(address) = state.cluster.address().map(str::to_owned) else {
         return next.run(request).await;
     };
+    let path = request.uri().path().to_owned();
     if request.headers().contains_key(FORWARDED_BY)
-        || !forwardable(request.method(), request.headers())
+        || !forwardable(request.method(), &path, request.headers())
     {
         return next.run(request).await;
     }
+    // Bodies held at once are bounded: past the bound a request goes on unheld (a `not_owner`
+    // for it reaches its client, which retries).
+    let Ok(_held) = state.forwarder.holding.clone().try_acquire_owned() else {
+        return next.run(request).await;
+    };
     let (parts, body) = request.into_parts();
     let bytes =
-        match crate::http::body::read_bounded(body, FORWARD_BODY_BYTES_MAX, "the request body")
-            .await
-        {
+        match crate::http::body::read_bounded(body, body_limit(&path), "the request body").await {
             Ok(bytes) => bytes,
             Err(e) => return e.into_response(),
         };

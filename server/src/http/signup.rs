@@ -110,9 +110,26 @@ pub(crate) async fn sign_up(
     if !state.accounts.create_user(username.as_str(), locker, password_hash).map_err(internal)? {
         return Err(AppError::new(ErrorCode::UsernameTaken, format!("{username} is taken")));
     }
-    let registered = register(&state, &reference, &username, locker, mobile, now).await;
+    // The number likewise: two sign-ups with one code on two nodes get one locker.
+    if !state.accounts.claim_mobile(&reference, locker).map_err(internal)? {
+        let _ = state.accounts.remove_user(username.as_str());
+        return Err(AppError::new(
+            ErrorCode::MobileRegistered,
+            "this number already has a locker; log in",
+        ));
+    }
+    let id = EventId(state.accounts.random().map_err(internal)?);
+    let registered = register(&state, id, &reference, &username, locker, mobile, now).await;
     if let Err(e) = registered {
-        if let Err(undo) = state.accounts.remove_user(username.as_str()) {
+        // Given back only if the registration is surely not in the log (an append whose
+        // outcome is unknown may have landed).
+        if state.writes.is_logged(&id).await.unwrap_or(true) {
+            tracing::warn!("a sign-up failed after its registration may have been logged");
+        } else if let Err(undo) = state
+            .accounts
+            .remove_user(username.as_str())
+            .and_then(|()| state.accounts.release_mobile(&reference))
+        {
             tracing::error!(error = ?undo, "a failed sign-up's username stays taken");
         }
         return Err(e);
@@ -150,6 +167,7 @@ async fn hash_new_password(state: &AppState, password: &str) -> Result<String, A
 /// The locker's registration in the log and the mobile number's binding.
 async fn register(
     state: &AppState,
+    id: EventId,
     reference: &schemas::Digest32,
     username: &Username,
     locker: LockerId,
@@ -166,7 +184,7 @@ async fn register(
         seal_personal(&seal_key, subject, state.nonces.next(), salt, &PersonalData::Mobile(mobile))
             .map_err(crate::app::error::ledger_error)?;
     let event = Event {
-        id: EventId(state.accounts.random().map_err(internal)?),
+        id,
         occurred_at_ms: now,
         actor: Actor::Platform,
         key_id: key_id_of(&state.platform.verifying_key()),
@@ -187,5 +205,5 @@ async fn register(
             return Err(internal("a fresh registration was already in the log"));
         }
     }
-    state.accounts.bind_mobile(reference, locker).map_err(internal)
+    Ok(())
 }

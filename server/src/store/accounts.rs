@@ -187,6 +187,11 @@ impl Accounts {
         }
     }
 
+    /// Whether the records are in the cluster's bucket (each read a round trip).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     fn delete(&self, key: &[u8]) -> Result<(), LoginError> {
         match &self.shared {
             Some(shared) => shared.delete(key).map_err(LoginError::Store),
@@ -203,17 +208,43 @@ impl Accounts {
         password_hash: String,
     ) -> Result<bool, LoginError> {
         let user = User { locker, password_hash, failed_attempts: 0, locked_until_ms: 0 };
-        let bytes = serde_json::to_vec(&user).map_err(store)?;
+        self.create(&user_key(username), &user)
+    }
+
+    /// Stores `value` under `key` unless something is there: whether it was free.
+    fn create<T: Serialize + for<'de> Deserialize<'de>>(
+        &self,
+        key: &[u8],
+        value: &T,
+    ) -> Result<bool, LoginError> {
         match &self.shared {
-            Some(shared) => shared.create(&user_key(username), bytes).map_err(LoginError::Store),
+            Some(shared) => {
+                let bytes = serde_json::to_vec(value).map_err(store)?;
+                shared.create(key, bytes).map_err(LoginError::Store)
+            }
             None => {
-                if self.get::<User>(&user_key(username))?.is_some() {
+                if self.get::<T>(key)?.is_some() {
                     return Ok(false);
                 }
-                self.put(&user_key(username), &user)?;
+                self.put(key, value)?;
                 Ok(true)
             }
         }
+    }
+
+    /// Binds a mobile number to a new locker unless it has one (across a cluster, created
+    /// once): whether it was free.
+    pub fn claim_mobile(
+        &self,
+        mobile_ref: &schemas::Digest32,
+        locker: LockerId,
+    ) -> Result<bool, LoginError> {
+        self.create(&mobile_key(mobile_ref), &locker)
+    }
+
+    /// Takes back a mobile number `claim_mobile` bound for a sign-up that then failed.
+    pub fn release_mobile(&self, mobile_ref: &schemas::Digest32) -> Result<(), LoginError> {
+        self.delete(&mobile_key(mobile_ref))
     }
 
     /// Takes back a user `create_user` made for a sign-up that then failed.
@@ -538,14 +569,6 @@ impl Accounts {
         mobile_ref: &schemas::Digest32,
     ) -> Result<Option<LockerId>, LoginError> {
         self.get(&mobile_key(mobile_ref))
-    }
-
-    pub fn bind_mobile(
-        &self,
-        mobile_ref: &schemas::Digest32,
-        locker: LockerId,
-    ) -> Result<(), LoginError> {
-        self.put(&mobile_key(mobile_ref), &locker)
     }
 
     /// Random bytes from the store's injected RNG (locker ids, keys, salts at sign-up).

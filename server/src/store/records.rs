@@ -1,16 +1,26 @@
 //! Small records in the bucket every node of a cluster reaches (accounts, sessions, sign-up
-//! challenges): one object per record, named by the BLAKE3 of its key (`records/<hex>`), so
-//! no username or number shows in an object's name.
+//! challenges): one object per record, named by a keyed BLAKE3 of its key (`records/<hex>`:
+//! no username or number shows, and none can be found from a dictionary), its value sealed
+//! with XChaCha20-Poly1305 with its name as associated data (both keys derived from the
+//! platform key). A reader of the bucket learns nothing; a writer can destroy records but not
+//! forge one (a session made up in the bucket does not open), nor move one to another name.
 
 use bytes::Bytes;
+use chacha20poly1305::XChaCha20Poly1305;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use rand_core::{OsRng, RngCore};
 
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::blobs::{BlobSettings, Blobs};
 use crate::store::bridge::Bridge;
 
+const NONCE_BYTES: usize = 24;
+
 pub struct SharedRecords {
     blobs: Blobs,
     bridge: Bridge,
+    names: [u8; 32],
+    seal: XChaCha20Poly1305,
 }
 
 impl std::fmt::Debug for SharedRecords {
@@ -19,41 +29,74 @@ impl std::fmt::Debug for SharedRecords {
     }
 }
 
-fn object_name(key: &[u8]) -> String {
-    format!("records/{}", blake3::hash(key).to_hex())
-}
-
 impl SharedRecords {
-    pub fn open(settings: &BlobSettings) -> Result<Self, String> {
+    pub fn open(
+        settings: &BlobSettings,
+        platform: &ed25519_dalek::SigningKey,
+    ) -> Result<Self, String> {
         // Its own client, used only on the bridge's runtime.
         let blobs = Blobs::open(settings).map_err(|e| e.to_string())?;
-        Ok(SharedRecords { blobs, bridge: Bridge::start("records-store")? })
+        let secret = platform.to_bytes();
+        let sealing = blake3::derive_key("locker shared records v1", &secret);
+        Ok(SharedRecords {
+            blobs,
+            bridge: Bridge::start("records-store")?,
+            names: blake3::derive_key("locker shared record names v1", &secret),
+            seal: XChaCha20Poly1305::new((&sealing).into()),
+        })
+    }
+
+    fn object_name(&self, key: &[u8]) -> String {
+        format!("records/{}", blake3::keyed_hash(&self.names, key).to_hex())
+    }
+
+    fn sealed(&self, name: &str, value: &[u8]) -> Result<Bytes, String> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .seal
+            .encrypt((&nonce).into(), Payload { msg: value, aad: name.as_bytes() })
+            .map_err(|_| "cannot seal a record".to_owned())?;
+        Ok(Bytes::from([&nonce[..], &sealed].concat()))
+    }
+
+    fn opened(&self, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let refused = || format!("{name} is not a record sealed for this platform");
+        let (nonce, sealed) = bytes.split_at_checked(NONCE_BYTES).ok_or_else(refused)?;
+        let nonce: &[u8; NONCE_BYTES] = nonce.try_into().map_err(|_| refused())?;
+        self.seal
+            .decrypt(nonce.into(), Payload { msg: sealed, aad: name.as_bytes() })
+            .map_err(|_| refused())
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let (blobs, name) = (self.blobs.clone(), object_name(key));
+        let name = self.object_name(key);
+        let (blobs, object) = (self.blobs.clone(), name.clone());
         let found = self
             .bridge
-            .run(async move { blobs.get_object_bounded(&name, RECORD_BYTES_MAX as u64).await })?;
-        Ok(found.map_err(|e| e.to_string())?.map(|bytes| bytes.to_vec()))
+            .run(async move { blobs.get_object_bounded(&object, RECORD_BYTES_MAX as u64).await })?;
+        found.map_err(|e| e.to_string())?.map(|bytes| self.opened(&name, &bytes)).transpose()
     }
 
     pub fn put(&self, key: &[u8], value: Vec<u8>) -> Result<(), String> {
-        let (blobs, name) = (self.blobs.clone(), object_name(key));
-        let put = self.bridge.run(async move { blobs.put_object(&name, Bytes::from(value)).await });
+        let name = self.object_name(key);
+        let bytes = self.sealed(&name, &value)?;
+        let blobs = self.blobs.clone();
+        let put = self.bridge.run(async move { blobs.put_object(&name, bytes).await });
         put?.map_err(|e| e.to_string())
     }
 
     /// Stores the record only if none has this key: whether this call created it.
     pub fn create(&self, key: &[u8], value: Vec<u8>) -> Result<bool, String> {
-        let (blobs, name) = (self.blobs.clone(), object_name(key));
-        let created =
-            self.bridge.run(async move { blobs.create_object(&name, Bytes::from(value)).await });
+        let name = self.object_name(key);
+        let bytes = self.sealed(&name, &value)?;
+        let blobs = self.blobs.clone();
+        let created = self.bridge.run(async move { blobs.create_object(&name, bytes).await });
         created?.map_err(|e| e.to_string())
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<(), String> {
-        let (blobs, name) = (self.blobs.clone(), object_name(key));
+        let (blobs, name) = (self.blobs.clone(), self.object_name(key));
         let deleted = self.bridge.run(async move { blobs.delete_object(&name).await });
         deleted?.map_err(|e| e.to_string())
     }
