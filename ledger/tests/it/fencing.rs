@@ -71,8 +71,16 @@ async fn a_claim_fences_the_previous_owner_and_nothing_is_written_twice() {
     let on = b.append(&topic, vec![request(3, &first)]).await.expect("call");
     assert!(matches!(on[0], Ok(Appended::New(_))), "{on:?}");
 
-    // Each event once, in order; the markers between them hold no record.
-    let end = b.end_offset(&topic, 0).await.expect("end");
+    // Each event once, in order; the markers between them hold no record. A commit's marker
+    // is written just after the commit returns: until then the stable end is before it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let end = loop {
+        let end = b.end_offset(&topic, 0).await.expect("end");
+        if end > 3 || std::time::Instant::now() > deadline {
+            break end;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let batch = b.read_batch(&topic, 0, 0, 100).await.expect("read");
     let ids: Vec<u8> = batch.records.iter().map(|r| r.value[0]).collect();
     assert_eq!(ids, vec![1, 2, 3], "the fenced append left nothing to read");
