@@ -59,7 +59,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 /// The n-th Aadhaar number with a valid Verhoeff check digit (not starting 0 or 1).
 fn aadhaar(n: u64) -> Aadhaar {
-    let body = 2_000_000_000 + n * 7;
+    let body = 20_000_000_000 + n * 7;
     (0..10)
         .find_map(|check| Aadhaar::parse(&format!("{body:011}{check}")).ok())
         .expect("one check digit fits")
