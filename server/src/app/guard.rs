@@ -112,6 +112,17 @@ impl WriteGuard {
         self.owners.owns(&self.config.directory_topic, 0)
     }
 
+    /// `not_owner` (forwarded by the edge) unless this node appends to the key's citizen
+    /// partition: for writes with a side effect before their turn.
+    pub fn owner_here(&self, key: &PartitionKey) -> Result<(), AppError> {
+        let partition =
+            ledger::partition::partition_for(&key.to_key_bytes(), self.config.citizen_partitions);
+        if self.owners.owns(&self.config.citizen_topic, partition) {
+            return Ok(());
+        }
+        Err(AppError::not_owner(&self.config.citizen_topic, partition))
+    }
+
     /// Whether this node appends to the key's citizen partition (a job skips what it does not).
     pub fn owns(&self, key: &PartitionKey) -> bool {
         let partition =

@@ -42,6 +42,9 @@ pub(crate) async fn request_otp(
     let aadhaar = Aadhaar::parse(&body.aadhaar)
         .map_err(|e| AppError::new(ErrorCode::InvalidAadhaar, e.to_string()))?;
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
+    // The code's transaction is kept where the link will be written: the locker's owner
+    // (in a cluster the request is forwarded there, before anything is asked of UIDAI).
+    state.writes.owner_here(&schemas::PartitionKey::Locker(citizen.locker))?;
     let reference = ledger::crypto::aadhaar_ref(&state.platform_secret, &aadhaar);
     if let Some(profile) = state.views.profile(&citizen.locker)?
         && profile.aadhaar_hash.is_some_and(|linked| linked != reference.keyed_hash)
@@ -73,6 +76,8 @@ pub(crate) async fn link(
     crate::http::body::JsonBody(body): crate::http::body::JsonBody<AadhaarBody>,
 ) -> Result<Response, AppError> {
     let provider = state.kyc.clone().ok_or_else(unavailable)?;
+    // Before the code is used up: the owner holds the transaction and writes the link.
+    state.writes.owner_here(&schemas::PartitionKey::Locker(citizen.locker))?;
     let now = state.clock.now().0;
     let aadhaar =
         state.aadhaar_challenges.find(&body.txn, &citizen.locker, now).ok_or_else(|| {
