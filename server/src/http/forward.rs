@@ -104,9 +104,18 @@ pub(crate) async fn to_owner(
         return next.run(request).await;
     }
     // Bodies held at once are bounded: past the bound a request goes on unheld (a `not_owner`
-    // for it reaches its client, which retries).
-    let Ok(_held) = state.forwarder.holding.clone().try_acquire_owned() else {
-        return next.run(request).await;
+    // for it reaches its client, which retries). A request without a body holds nothing.
+    let bodiless = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|length| length.as_bytes() == b"0");
+    let _held = if bodiless {
+        None
+    } else {
+        match state.forwarder.holding.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return next.run(request).await,
+        }
     };
     let (parts, body) = request.into_parts();
     let bytes =
