@@ -7,6 +7,7 @@ pub mod otp;
 pub mod quota;
 pub mod records;
 pub mod replay;
+pub mod sealer;
 pub mod shared_keys;
 pub mod snapshots;
 pub mod vault;

@@ -5,22 +5,16 @@
 //! platform key). A reader of the bucket learns nothing; a writer can destroy records but not
 //! forge one (a session made up in the bucket does not open), nor move one to another name.
 
-use bytes::Bytes;
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use rand_core::{OsRng, RngCore};
-
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::blobs::{BlobSettings, Blobs};
 use crate::store::bridge::Bridge;
-
-const NONCE_BYTES: usize = 24;
+use crate::store::sealer::Sealer;
 
 pub struct SharedRecords {
     blobs: Blobs,
     bridge: Bridge,
     names: [u8; 32],
-    seal: XChaCha20Poly1305,
+    seal: Sealer,
 }
 
 impl std::fmt::Debug for SharedRecords {
@@ -36,13 +30,11 @@ impl SharedRecords {
     ) -> Result<Self, String> {
         // Its own client, used only on the bridge's runtime.
         let blobs = Blobs::open(settings).map_err(|e| e.to_string())?;
-        let secret = platform.to_bytes();
-        let sealing = blake3::derive_key("locker shared records v1", &secret);
         Ok(SharedRecords {
             blobs,
             bridge: Bridge::start("records-store")?,
-            names: blake3::derive_key("locker shared record names v1", &secret),
-            seal: XChaCha20Poly1305::new((&sealing).into()),
+            names: blake3::derive_key("locker shared record names v1", &platform.to_bytes()),
+            seal: Sealer::derived("locker shared records v1", platform),
         })
     }
 
@@ -50,23 +42,10 @@ impl SharedRecords {
         format!("records/{}", blake3::keyed_hash(&self.names, key).to_hex())
     }
 
-    fn sealed(&self, name: &str, value: &[u8]) -> Result<Bytes, String> {
-        let mut nonce = [0u8; NONCE_BYTES];
-        OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .seal
-            .encrypt((&nonce).into(), Payload { msg: value, aad: name.as_bytes() })
-            .map_err(|_| "cannot seal a record".to_owned())?;
-        Ok(Bytes::from([&nonce[..], &sealed].concat()))
-    }
-
     fn opened(&self, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let refused = || format!("{name} is not a record sealed for this platform");
-        let (nonce, sealed) = bytes.split_at_checked(NONCE_BYTES).ok_or_else(refused)?;
-        let nonce: &[u8; NONCE_BYTES] = nonce.try_into().map_err(|_| refused())?;
         self.seal
-            .decrypt(nonce.into(), Payload { msg: sealed, aad: name.as_bytes() })
-            .map_err(|_| refused())
+            .open(name.as_bytes(), bytes)
+            .ok_or_else(|| format!("{name} is not a record sealed for this platform"))
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
@@ -80,7 +59,7 @@ impl SharedRecords {
 
     pub fn put(&self, key: &[u8], value: Vec<u8>) -> Result<(), String> {
         let name = self.object_name(key);
-        let bytes = self.sealed(&name, &value)?;
+        let bytes = self.seal.seal(name.as_bytes(), &value)?;
         let blobs = self.blobs.clone();
         let put = self.bridge.run(async move { blobs.put_object(&name, bytes).await });
         put?.map_err(|e| e.to_string())
@@ -89,7 +68,7 @@ impl SharedRecords {
     /// Stores the record only if none has this key: whether this call created it.
     pub fn create(&self, key: &[u8], value: Vec<u8>) -> Result<bool, String> {
         let name = self.object_name(key);
-        let bytes = self.sealed(&name, &value)?;
+        let bytes = self.seal.seal(name.as_bytes(), &value)?;
         let blobs = self.blobs.clone();
         let created = self.bridge.run(async move { blobs.create_object(&name, bytes).await });
         created?.map_err(|e| e.to_string())

@@ -6,22 +6,16 @@
 //! own vault keeps a copy of each key it used.
 //! Requests go through a `Bridge`: the vault is called from synchronous code.
 
-use bytes::Bytes;
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use futures_util::StreamExt;
-use rand_core::{OsRng, RngCore};
 
 use crate::limits::VAULT_SHARED_REQUESTS_IN_FLIGHT;
 use crate::store::blobs::{BlobSettings, Blobs};
 use crate::store::bridge::Bridge;
-
-const NONCE_BYTES: usize = 24;
-const WRAPPED_BYTES: usize = NONCE_BYTES + 32 + 16;
+use crate::store::sealer::Sealer;
 
 pub struct SharedKeys {
     blobs: Blobs,
-    wrap: XChaCha20Poly1305,
+    wrap: Sealer,
     bridge: Bridge,
 }
 
@@ -32,12 +26,7 @@ impl std::fmt::Debug for SharedKeys {
 }
 
 fn object_name(name: &[u8]) -> String {
-    let mut out = String::with_capacity(6 + name.len() * 2);
-    out.push_str("vault/");
-    for byte in name {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    format!("vault/{}", schemas::to_hex(name))
 }
 
 impl SharedKeys {
@@ -48,35 +37,16 @@ impl SharedKeys {
     ) -> Result<Self, String> {
         // Its own client: the object store's connections belong to the runtime that made them.
         let blobs = Blobs::open(settings).map_err(|e| e.to_string())?;
-        let wrapping = blake3::derive_key("locker vault key wrapping v1", &platform.to_bytes());
         Ok(SharedKeys {
             blobs,
-            wrap: XChaCha20Poly1305::new((&wrapping).into()),
+            wrap: Sealer::derived("locker vault key wrapping v1", platform),
             bridge: Bridge::start("vault-store")?,
         })
     }
 
-    fn seal(&self, name: &[u8], key: &[u8; 32]) -> Result<Bytes, String> {
-        let mut nonce = [0u8; NONCE_BYTES];
-        OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .wrap
-            .encrypt((&nonce).into(), Payload { msg: key, aad: name })
-            .map_err(|_| "cannot wrap a key".to_owned())?;
-        Ok(Bytes::from([&nonce[..], &sealed].concat()))
-    }
-
     fn open_sealed(&self, name: &[u8], bytes: &[u8]) -> Result<[u8; 32], String> {
         let refused = || format!("{} is not a key wrapped for this platform", object_name(name));
-        if bytes.len() != WRAPPED_BYTES {
-            return Err(refused());
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
-        let nonce: &[u8; NONCE_BYTES] = nonce.try_into().map_err(|_| refused())?;
-        let key = self
-            .wrap
-            .decrypt(nonce.into(), Payload { msg: sealed, aad: name })
-            .map_err(|_| refused())?;
+        let key = self.wrap.open(name, bytes).ok_or_else(refused)?;
         <[u8; 32]>::try_from(key.as_slice()).map_err(|_| refused())
     }
 
@@ -96,7 +66,7 @@ impl SharedKeys {
     pub fn create(&self, keys: &[(Vec<u8>, [u8; 32])]) -> Result<Vec<[u8; 32]>, String> {
         let mut requests = Vec::with_capacity(keys.len());
         for (name, key) in keys {
-            requests.push((object_name(name), self.seal(name, key)?));
+            requests.push((object_name(name), self.wrap.seal(name, key)?));
         }
         let blobs = self.blobs.clone();
         let created: Vec<Result<bool, String>> =

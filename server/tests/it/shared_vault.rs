@@ -78,3 +78,50 @@ async fn the_bucket_creates_a_name_only_once() {
     assert!(!blobs.create_object("vault/once", second).await.expect("refused"), "created twice");
     assert_eq!(blobs.get_object("vault/once").await.expect("read"), Some(first));
 }
+
+/// Accounts two nodes share through the bucket: a username is taken once across them, a
+/// session opened on one is live on the other and ends on both, another platform's node
+/// reads none of it, and the bucket holds no username, locker id or password hash in clear.
+#[test]
+fn accounts_in_the_bucket_are_one_cluster_wide_and_unreadable_there() {
+    use server::store::accounts::Accounts;
+    use server::store::records::SharedRecords;
+    let prefix = fresh_prefix("records");
+    let Some(s3) = test_bucket(&prefix) else { return };
+    let settings = BlobSettings::S3(s3);
+    let platform = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let node = |seed: u8, platform: &ed25519_dalek::SigningKey| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = SharedRecords::open(&settings, platform).expect("records");
+        let accounts =
+            Accounts::open(dir.path(), [seed; 32]).expect("accounts").with_shared(shared);
+        (dir, accounts)
+    };
+    let ((_a_dir, a), (_b_dir, b)) = (node(1, &platform), node(2, &platform));
+    let locker = LockerId([5; 16]);
+    let hash = a.hash_new("correct horse battery").expect("hash");
+    assert!(a.create_user("ravi", locker, hash.clone()).expect("create"));
+    assert!(!b.create_user("ravi", LockerId([6; 16]), hash.clone()).expect("taken"), "taken once");
+    assert_eq!(b.locker_of("ravi").expect("read"), Some(locker));
+
+    let now = schemas::TimestampMs(1_800_000_000_000);
+    let (token, _) = a.open_session(locker, now).expect("session");
+    assert_eq!(b.session(&token, now).expect("read"), Some(locker), "live on the other node");
+    let (_c_dir, stranger) = node(3, &ed25519_dalek::SigningKey::from_bytes(&[8; 32]));
+    let seen = stranger.session(&token, now);
+    assert!(!matches!(seen, Ok(Some(_))), "another platform's node opens nothing: {seen:?}");
+    b.logout(&token).expect("logout");
+    assert_eq!(a.session(&token, now).expect("read"), None, "ended on both");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let blobs = server::store::blobs::Blobs::open(&settings).expect("bucket");
+    let objects = runtime.block_on(blobs.list_objects("records")).expect("list");
+    assert!(!objects.is_empty());
+    let locker_hex = schemas::to_hex(&locker.0);
+    for (name, _) in objects {
+        let bytes = runtime.block_on(blobs.get_object(&name)).expect("get").expect("there");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!name.contains("ravi") && !text.contains("ravi"), "{name}");
+        assert!(!text.contains(&locker_hex) && !text.contains("argon2"), "{name} in clear");
+    }
+}
