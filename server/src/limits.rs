@@ -108,6 +108,9 @@ pub const FILE_SWEEP_AFTER_MS: i64 = 60_000;
 /// the back-pressure on senders).
 pub use wire::limits::BULK_BATCH_ROWS_MAX;
 pub const BULK_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// The largest answer a node reads from another for the rows of a batch it sent on (a
+/// verdict per row: its number, status, code, message and position).
+pub const BULK_ANSWER_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const BULK_BATCHES_IN_FLIGHT: usize = 4;
 /// Partitions of the issuers' inbox (and its dead-letter topic); each is consumed on its own.
 pub const INBOX_PARTITIONS: u32 = 4;

@@ -96,6 +96,7 @@ impl Cluster {
             .arg(&self.platform_key)
             .args(["--blob-store", &self.bucket, "--otp-gateway", &self.gateway])
             .env("RUST_LOG", "info")
+            .env("LOCKER_FAULT_HOLD_COMMIT", hold_file(data))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(&log).expect("node log")));
         let mut child = command.spawn().expect("start locker serve");
@@ -145,6 +146,12 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// While this file exists, the node whose data folder is `data` holds each append to an owned
+/// partition between its records' delivery and its commit (`KafkaSettings::hold_before_commit`).
+fn hold_file(data: &Path) -> PathBuf {
+    data.with_extension("hold")
 }
 
 fn partition_of(locker: &LockerId) -> String {
@@ -375,6 +382,8 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
         .expect("a login on another node");
     journey_through_nodes(&cluster, &urls, &board_key, &bank_key, &ravi, lockers[0], dir.path())
         .await;
+    one_uri_one_locker(&cluster, &urls, &board_key, &lockers).await;
+    bulk_through_one_node(&urls, &board_key, &lockers, dir.path()).await;
 
     // Steady pushes; then the owner of citizen 1's partition dies.
     let load = start_load(urls.clone(), board_key.clone(), lockers.clone(), 1000);
@@ -411,14 +420,25 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
     load.usable.lock().expect("lock")[victim] = true;
     let back = cluster.settled(&[], true).await;
 
-    // A paused owner: the group moves its partitions; resumed, its claims are fenced.
+    // A paused owner, caught mid-append: its transaction is open when it stops, the group moves
+    // its partitions, the new owner's claim fences it, and resumed, its commit is refused.
     let paused = owner_of(&back, &partition_of(&lockers[2]));
     load.usable.lock().expect("lock")[paused] = false;
+    let hold = hold_file(&cluster.nodes[paused].data);
+    std::fs::write(&hold, b"").expect("hold the node's commits");
+    let held_at = clock_now();
+    let held = {
+        let (url, key, to) = (urls[paused].clone(), board_key.clone(), lockers[2]);
+        tokio::spawn(async move { push(&url, &key, to, 2, held_at).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!held.is_finished(), "the push was not held in its transaction");
     cluster.nodes[paused].signal("-STOP");
+    std::fs::remove_file(&hold).expect("release the hold");
     let without = cluster.settled(&[paused], false).await;
     assert!(without[paused].is_empty());
-    // Writes wait in its socket; resumed, it takes them before the group tells it the news.
-    let waiting: Vec<_> = (2..6)
+    // Writes wait in its socket meanwhile.
+    let waiting: Vec<_> = (3..6)
         .map(|n| {
             let (url, key, to) = (urls[paused].clone(), board_key.clone(), lockers[2]);
             tokio::spawn(async move { push(&url, &key, to, n, clock_now()).await })
@@ -426,14 +446,30 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.nodes[paused].signal("-CONT");
+    let (mut status, mut answer) = held.await.expect("join").expect("an answer");
+    let mut retries = 0;
+    while status == 503 && retries < 40 {
+        // Refused `not_owner` (the node knew no other owner yet): the same event again.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        (status, answer) =
+            push(&urls[paused], &board_key, lockers[2], 2, held_at).await.expect("an answer");
+        retries += 1;
+    }
+    // 201, not 200 "already present": nothing of the fenced transaction was ever read.
+    assert_eq!(status, 201, "the held push, after the fence: {answer}");
+    let fenced = cluster.nodes[paused].log_text();
+    assert!(
+        fenced.contains("fenced: another node owns the partition now"),
+        "the resumed node's commit was not refused by Kafka's fence"
+    );
     for push in waiting {
         let (status, answer) = push.await.expect("join").expect("an answer from the resumed node");
         assert!((200..300).contains(&status), "{status} {answer}");
     }
     load.usable.lock().expect("lock")[paused] = true;
-    let fenced = cluster.nodes[paused].log_text().contains("fenced");
     eprintln!(
-        "cluster: node {paused} paused and resumed; its write landed (fenced on resume: {fenced})"
+        "cluster: node {paused} paused mid-append and resumed: its commit was fenced, the push \
+         landed once through the new owner ({retries} retries)"
     );
     cluster.settled(&[], true).await;
 
@@ -450,6 +486,80 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
     assert!(acked.len() > 20, "the load hardly ran: {}", acked.len());
     check_exactly_once(&cluster, &acked, &citizens, &urls).await;
     audit_every_node(&mut cluster, &platform_public).await;
+}
+
+/// One URI pushed at the same moment to two lockers that two nodes own lands in one locker:
+/// neither node's views or index know of the other's append (the claim in the bucket does).
+async fn one_uri_one_locker(
+    cluster: &Cluster,
+    urls: &[String],
+    board_key: &Path,
+    lockers: &[LockerId],
+) {
+    let owned = cluster.settled(&[], true).await;
+    let owners: Vec<usize> = lockers.iter().map(|l| owner_of(&owned, &partition_of(l))).collect();
+    let (a, b) = (0..lockers.len())
+        .flat_map(|a| (a + 1..lockers.len()).map(move |b| (a, b)))
+        .find(|&(a, b)| owners[a] != owners[b])
+        .expect("two lockers that two nodes own");
+    for n in 100..106 {
+        let now = clock_now();
+        let (first, second) = tokio::join!(
+            push(&urls[owners[a]], board_key, lockers[a], n, now),
+            push(&urls[owners[b]], board_key, lockers[b], n, now),
+        );
+        let statuses = [first.expect("an answer").0, second.expect("an answer").0];
+        let landed = statuses.iter().filter(|s| (200..300).contains(*s)).count();
+        assert_eq!(landed, 1, "{} pushed to two lockers on two nodes: {statuses:?}", uri(n));
+        assert!(statuses.contains(&409), "the other push is refused uri_exists: {statuses:?}");
+    }
+    eprintln!(
+        "cluster: 6 URIs pushed at once to two lockers owned by nodes {} and {}: each landed once",
+        owners[a], owners[b]
+    );
+}
+
+/// A results file for lockers every node owns, sent through one node: the rows of the other
+/// nodes' partitions go on to their owners, and every row is accepted.
+async fn bulk_through_one_node(
+    urls: &[String],
+    board_key: &Path,
+    lockers: &[LockerId],
+    dir: &Path,
+) {
+    let file = dir.join("results.csv");
+    let mut csv = String::from("roll_no,name,locker,Physics\n");
+    for n in 0..20 {
+        let locker = lockers[n % lockers.len()];
+        csv.push_str(&format!("2025{n:06},Student {n},{locker},{}\n", 60 + n));
+    }
+    std::fs::write(&file, csv).expect("results file");
+    let report = dir.join("bulk-report.csv");
+    let (ok, out, err) = locker(owned(&[
+        "issue",
+        "bulk",
+        file.to_str().expect("path"),
+        "--server",
+        &urls[0],
+        "--key",
+        board_key.to_str().expect("path"),
+        "--issuer",
+        BOARD,
+        "--doc-type",
+        "HSCER",
+        "--name",
+        "Class XII Marksheet 2025",
+        "--issued-on",
+        "2025-05-13",
+        "--report",
+        report.to_str().expect("path"),
+    ]))
+    .await;
+    assert!(ok, "bulk through node 0: {out} {err}");
+    let rejected = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(rejected.lines().count() <= 1, "rows refused: {rejected}");
+    assert!(out.contains("20 accepted") || err.contains("20 accepted"), "{out} {err}");
+    eprintln!("cluster: 20 rows for lockers on every node, sent through node 0, all accepted");
 }
 
 /// Issuer, citizen and requester, each step through another node.

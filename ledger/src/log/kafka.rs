@@ -74,6 +74,11 @@ pub struct KafkaSettings {
     /// Topics whose partitions only their owner appends to (see `KafkaLog::claim`); empty on
     /// a single node, where any partition is appended without a claim.
     pub owned_topics: Vec<String>,
+    /// Fault injection for tests, `None` in service: while this file exists, an append to an
+    /// owned partition waits between its records' delivery and its commit, so a test can pause
+    /// the process mid-transaction (SIGSTOP), let another node claim the partition, and show
+    /// that the commit is then refused (fenced) and nothing of it is ever read.
+    pub hold_before_commit: Option<PathBuf>,
 }
 
 impl KafkaSettings {
@@ -91,6 +96,7 @@ impl KafkaSettings {
             // ciphertext) barely compress, so none spares the two cores the broker shares.
             compression: "none",
             owned_topics: Vec::new(),
+            hold_before_commit: None,
         }
     }
 }
@@ -424,6 +430,17 @@ impl KafkaLog {
             settled.insert(partition, outcome);
         }
         settled
+    }
+
+    /// See `KafkaSettings::hold_before_commit`.
+    async fn hold_before_commit(&self, open: &HashMap<u32, Arc<FutureProducer>>) {
+        let Some(file) = &self.settings.hold_before_commit else { return };
+        if open.is_empty() {
+            return;
+        }
+        while file.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn is_transient(&self, topic: &str) -> Result<bool, LogError> {
@@ -1014,6 +1031,7 @@ impl Log for KafkaLog {
         let delivered = await_deliveries(topic, deliveries).await;
         let failed: HashSet<u32> =
             delivered.iter().filter(|(_, _, o)| o.is_err()).map(|(_, p, _)| *p).collect();
+        self.hold_before_commit(&open).await;
         let settled = self.settle(topic, open, &failed).await;
         let mut batch = WriteBatch::default();
         for (index, partition, outcome) in delivered {

@@ -7,6 +7,7 @@
 use crate::app::error::invalid_event;
 use crate::app::error::ledger_error;
 use crate::app::issuance::{PushBody, committed_personal};
+use crate::store::accounts::Claim;
 use crate::{AppError, AppState};
 use ledger::{Appended, LedgerError};
 use rayon::prelude::*;
@@ -87,9 +88,15 @@ pub(crate) async fn process(
     let mut results: Verdicts = (0..rows).map(|_| None).collect();
     let candidates = parse_rows(lines, &mut results).await?;
     let candidates = authentic_rows(state, candidates, &mut results).await?;
+    let candidates = owned_rows(state, candidates, &mut results);
     let fresh = fresh_rows(state, candidates, &mut results).await?;
-    let (appended_rows, records) = sealed_rows(state, fresh, &mut results).await?;
-    append_rows(state, appended_rows, records, &mut results).await?;
+    let (fresh, claimed) = claimed_rows(state, fresh, &mut results).await?;
+    let written = write_rows(state, fresh, &mut results).await;
+    crate::app::issuance::give_back_uris(state, &claimed, |index| {
+        results[index].as_ref().is_none_or(|r| r.status == "rejected")
+    })
+    .await;
+    written?;
     Ok(results
         .into_iter()
         .enumerate()
@@ -138,6 +145,29 @@ async fn authentic_rows(
         }
     }
     Ok(authentic)
+}
+
+/// The rows of partitions this node appends to (all, alone). In a cluster the others are
+/// refused `not_owner` before anything is looked up or created for them, with the partition
+/// that refused them, so the batch's door can send them on to its owner.
+fn owned_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Vec<(usize, Parsed)> {
+    let mut owned = Vec::with_capacity(candidates.len());
+    for (index, row) in candidates {
+        match state.writes.owner_here(&row.envelope.event.payload.partition_key()) {
+            Ok(()) => owned.push((index, row)),
+            Err(e) => {
+                let partition = e.elsewhere.as_ref().map(|(_, partition)| *partition);
+                let mut verdict = rejected(index + 1, e);
+                verdict.partition = partition;
+                results[index] = Some(verdict);
+            }
+        }
+    }
+    owned
 }
 
 /// The rows not logged yet, not repeated in the batch, within the clock window, and for a
@@ -197,6 +227,54 @@ async fn fresh_rows(
         fresh.push((index, row));
     }
     Ok(fresh)
+}
+
+/// In a cluster, the rows whose URI this batch may issue (`Accounts::claim_uris`), each
+/// claimed for its locker before anything is appended, and the claims this call made (row
+/// and event id), to give back for rows that then fail.
+async fn claimed_rows(
+    state: &AppState,
+    fresh: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<(Vec<(usize, Parsed)>, Vec<(usize, EventId)>), AppError> {
+    if !state.accounts.is_shared() {
+        return Ok((fresh, Vec::new()));
+    }
+    let mine = fresh;
+    let claims: Vec<(EventId, Vec<u8>)> = mine
+        .iter()
+        .map(|(_, row)| {
+            let payload = &row.envelope.event.payload;
+            (row.envelope.event.id, payload.partition_key().to_key_bytes())
+        })
+        .collect();
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let found = tokio::task::spawn_blocking(move || accounts.claim_uris(&claims))
+        .await
+        .map_err(crate::app::write::internal)?
+        .map_err(crate::app::write::internal)?;
+    let mut kept = Vec::with_capacity(mine.len());
+    let mut created = Vec::new();
+    for ((index, row), claim) in mine.into_iter().zip(found) {
+        match claim {
+            Claim::Other => results[index] = Some(rejected(index + 1, uri_exists())),
+            Claim::Created => {
+                created.push((index, row.envelope.event.id));
+                kept.push((index, row));
+            }
+            Claim::Held => kept.push((index, row)),
+        }
+    }
+    Ok((kept, created))
+}
+
+async fn write_rows(
+    state: &AppState,
+    fresh: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<(), AppError> {
+    let (appended_rows, records) = sealed_rows(state, fresh, results).await?;
+    append_rows(state, appended_rows, records, results).await
 }
 
 /// The records to append, and the rows they are.

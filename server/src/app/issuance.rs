@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::app::error::invalid_event;
 use crate::app::error::ledger_error;
 use crate::limits::PUSH_CLOCK_SKEW_MS;
+use crate::store::accounts::Claim;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
 
@@ -132,4 +133,55 @@ pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], AppError> {
     bytes
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| AppError::new(ErrorCode::InvalidSalt, "salt must be 64 hex digits"))
+}
+
+/// Claims an issuance's URI for its recipient across a cluster before it is appended
+/// (`Accounts::claim_uris`): the claim this call made (to give back if the push then fails),
+/// or a refusal if another recipient holds the URI. Other events claim nothing.
+pub(crate) async fn claim_uri(
+    state: &AppState,
+    envelope: &Envelope,
+) -> Result<Option<(usize, schemas::EventId)>, AppError> {
+    let payload = &envelope.event.payload;
+    if !state.accounts.is_shared() || !matches!(payload, schemas::Payload::DocumentIssued(_)) {
+        return Ok(None);
+    }
+    let (id, recipient) = (envelope.event.id, payload.partition_key().to_key_bytes());
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let found = tokio::task::spawn_blocking(move || accounts.claim_uris(&[(id, recipient)]))
+        .await
+        .map_err(crate::app::write::internal)?
+        .map_err(crate::app::write::internal)?;
+    match found.as_slice() {
+        [Claim::Created] => Ok(Some((0, id))),
+        [Claim::Held] => Ok(None),
+        _ => Err(AppError::new(
+            ErrorCode::UriExists,
+            "this URI is already issued (a URI belongs to exactly one locker)",
+        )),
+    }
+}
+
+/// Gives back the URIs claimed (`claim_uri`, by row and event id) for issuances that then
+/// failed, if they are surely not logged: one whose append's outcome is unknown may have
+/// landed, so its claim stays.
+pub(crate) async fn give_back_uris(
+    state: &AppState,
+    claimed: &[(usize, schemas::EventId)],
+    failed: impl Fn(usize) -> bool,
+) {
+    for &(index, id) in claimed {
+        if !failed(index) {
+            continue;
+        }
+        if state.writes.is_logged(&id).await.unwrap_or(true) {
+            tracing::warn!("a failed issuance may have been logged: its URI stays claimed");
+            continue;
+        }
+        let accounts = std::sync::Arc::clone(&state.accounts);
+        let released = tokio::task::spawn_blocking(move || accounts.release_uri(&id)).await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::error!("a failed issuance's URI stays claimed");
+        }
+    }
 }

@@ -316,16 +316,35 @@ pub(crate) async fn record_link(
     profile: &KycProfile,
 ) -> Result<bool, AppError> {
     let _serialised = state.signup_lock.lock().await;
-    let holder = state.accounts.aadhaar_locker(&reference.keyed_hash).map_err(internal)?;
+    // The number is bound to this locker before anything is logged (across a cluster, created
+    // once), so two lockers on two nodes linking it at one moment cannot both pass.
+    let holder = state.accounts.claim_aadhaar(&reference.keyed_hash, locker).map_err(internal)?;
+    let bound_here = holder.is_none();
     let other = holder.filter(|h| *h != locker);
     let mut keys = vec![PartitionKey::Locker(locker)];
     keys.extend(other.map(PartitionKey::Locker));
-    let _turns = state.writes.turns(&keys).await?;
-    if let Some(profile) = state.views.profile(&locker)?
-        && profile.aadhaar_hash.is_some_and(|linked| linked != reference.keyed_hash)
-    {
-        return Err(already_linked());
+    let checked = async {
+        let turns = state.writes.turns(&keys).await?;
+        if let Some(profile) = state.views.profile(&locker)?
+            && profile.aadhaar_hash.is_some_and(|linked| linked != reference.keyed_hash)
+        {
+            return Err(already_linked());
+        }
+        Ok::<_, AppError>(turns)
     }
+    .await;
+    // Refused before any append: the binding goes back. (After one, it stays: a link whose
+    // outcome is unknown may have landed, and a stale binding costs a later link only the
+    // other locker's turn.)
+    let _turns = match checked {
+        Ok(turns) => turns,
+        Err(e) => {
+            if bound_here && let Err(undo) = state.accounts.release_aadhaar(&reference.keyed_hash) {
+                tracing::error!(error = ?undo, "a refused link's Aadhaar binding stays");
+            }
+            return Err(e);
+        }
+    };
     if let Some(other) = other
         && state
             .views
@@ -349,7 +368,10 @@ pub(crate) async fn record_link(
         personal: commitment,
     });
     crate::app::write::as_platform_sealed(state, verified, sealed).await?;
-    state.accounts.bind_aadhaar(&reference.keyed_hash, locker).map_err(internal)?;
+    if !bound_here {
+        // Taken over from `other` (reclaimed), or linked again.
+        state.accounts.bind_aadhaar(&reference.keyed_hash, locker).map_err(internal)?;
+    }
     Ok(other.is_some())
 }
 

@@ -9,7 +9,8 @@
 //! told apart from a conflicting document (same URI, other content) without a clock-window
 //! refusal; sealing keys fetched or created in one synced write; events sealed; one
 //! `Ledger::append` that verifies signatures in parallel batches and writes with one group
-//! commit. Back-pressure: at most `limits::BULK_BATCHES_IN_FLIGHT` batches are processed at
+//! commit. In a cluster, the rows of partitions another node owns are sent on to it, and its
+//! verdicts come back in their place (`forward::route_rows`). Back-pressure: at most `limits::BULK_BATCHES_IN_FLIGHT` batches are processed at
 //! once; the rest wait, and so do their senders.
 //!
 //! Bulk rows register documents by hash (no bytes): the issuer keeps the documents, as exam
@@ -30,6 +31,7 @@ use wire::dto::BatchResult;
 #[utoipa::path(post, path = "/v1/issuer/batches", tag = "issuer", request_body(content = crate::openapi::event::BatchRows, content_type = "application/x-ndjson", description = "Up to 2,000 rows, one per line (NDJSON): each a `BatchRow`, a single push's body with a `document_issued` event and no `content`"), description = "Bulk issuance: every row gets its own verdict, in order. Rows are authenticated by their signatures, like single pushes.", responses((status = 200, body = BatchResult), (status = 413, description = "`payload_too_large`, `batch_too_large`", body = crate::openapi::ErrorDto), (status = 503, description = "`unavailable`: nothing of the batch was written; retry it", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, AppError> {
     // The whole body first (bounded in size and time), then a permit: a slow sender holds
@@ -51,7 +53,10 @@ pub(crate) async fn ingest(
             format!("a batch has at most {BULK_BATCH_ROWS_MAX} rows; this one has {}", lines.len()),
         ));
     }
-    let lines: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
-    let results = process(&state, lines).await?;
+    let owned: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let mut results = process(&state, owned).await?;
+    // In a cluster, rows of partitions other nodes own go on to them (the permit is held:
+    // their work is this batch's).
+    crate::http::forward::route_rows(&state, &headers, &lines, &mut results).await;
     Ok(Json(BatchResult::of(results)).into_response())
 }

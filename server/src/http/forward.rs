@@ -180,3 +180,84 @@ async fn send(
     }
     Ok(Response::from_parts(parts, Body::new(body)))
 }
+
+/// Sends the rows of a bulk batch that were refused because another node owns their partition
+/// (`not_owner`, with the partition) on to their owners, one sub-batch per owner at once, and
+/// puts the owners' verdicts in their place (renumbered as this batch's rows). Each row is
+/// authenticated by its own signature, so the owner checks it again from scratch. Rows whose
+/// owner is unknown or does not answer keep their refusal: the client retries those rows.
+pub(crate) async fn route_rows(
+    state: &AppState,
+    headers: &HeaderMap,
+    lines: &[&[u8]],
+    results: &mut [wire::dto::RowResult],
+) {
+    let Some(address) = state.cluster.address().map(str::to_owned) else { return };
+    if headers.contains_key(FORWARDED_BY) {
+        return;
+    }
+    let topic = state.writes.config().citizen_topic.clone();
+    let not_owner = wire::ErrorCode::NotOwner.code();
+    let mut by_partition: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (index, verdict) in results.iter().enumerate() {
+        if verdict.code.as_deref() == Some(not_owner)
+            && let Some(partition) = verdict.partition
+        {
+            by_partition.entry(partition).or_default().push(index);
+        }
+    }
+    let mut by_owner: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (partition, rows) in by_partition {
+        if let Some(owner) = state.cluster.owner_of(&topic, partition).await {
+            by_owner.entry(owner).or_default().extend(rows);
+        }
+    }
+    let sends = by_owner.into_iter().map(|(owner, mut rows)| {
+        rows.sort_unstable();
+        let body: Vec<u8> = rows.iter().flat_map(|&i| [lines[i], b"\n"].concat()).collect();
+        let address = address.clone();
+        async move {
+            let answer = send_batch(&state.forwarder, &owner, &address, body).await;
+            (owner, rows, answer)
+        }
+    });
+    for (owner, rows, answer) in futures_util::future::join_all(sends).await {
+        match answer {
+            Ok(batch) if batch.results.len() == rows.len() => {
+                state.metrics.add(crate::app::metrics::Job::Forwarded, 1);
+                for (index, mut verdict) in rows.into_iter().zip(batch.results) {
+                    verdict.row = index + 1;
+                    results[index] = verdict;
+                }
+            }
+            Ok(batch) => tracing::warn!(
+                %owner,
+                sent = rows.len(),
+                answered = batch.results.len(),
+                "an owner answered a sub-batch with another number of rows"
+            ),
+            Err(reason) => tracing::warn!(%owner, %reason, "cannot send rows on to their owner"),
+        }
+    }
+}
+
+async fn send_batch(
+    forwarder: &Forwarder,
+    owner: &str,
+    address: &str,
+    body: Vec<u8>,
+) -> Result<wire::dto::BatchResult, String> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    let uri = axum::http::Uri::from_static("/v1/issuer/batches");
+    let answer =
+        send(forwarder, owner, address, Method::POST, &uri, &headers, Bytes::from(body)).await?;
+    let status = answer.status();
+    let bytes = axum::body::to_bytes(answer.into_body(), crate::limits::BULK_ANSWER_BYTES_MAX)
+        .await
+        .map_err(|e| format!("its answer: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("it answered {status}: {}", String::from_utf8_lossy(&bytes)));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("its answer: {e}"))
+}

@@ -174,7 +174,8 @@ pub(crate) async fn push_document(
         None => None,
     };
     let turn = state.writes.turn(&envelope.event.payload.partition_key()).await?;
-    if !state.writes.is_logged(&envelope.event.id).await? {
+    let logged = state.writes.is_logged(&envelope.event.id).await?;
+    if !logged {
         check_document_state(&state, &envelope.event.payload)?;
     }
     if let Some((salt, data)) = personal {
@@ -196,6 +197,10 @@ pub(crate) async fn push_document(
         store_content(&state, &bytes).await?;
     }
     let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
+    let claimed = match logged {
+        true => None,
+        false => crate::app::issuance::claim_uri(&state, &envelope).await?,
+    };
     let answer = crate::app::write::submit(&state, &envelope, true, |e| match e {
         // The id is the URI's: another event with it issued the URI already.
         LedgerError::IdConflict { .. } if is_issuance => AppError::new(
@@ -204,7 +209,9 @@ pub(crate) async fn push_document(
         ),
         other => ledger_error(other),
     })
-    .await?;
+    .await;
+    crate::app::issuance::give_back_uris(&state, claimed.as_slice(), |_| answer.is_err()).await;
+    let answer = answer?;
     drop(turn);
     Ok(crate::http::answer::accepted(answer))
 }

@@ -579,6 +579,67 @@ impl Accounts {
     }
 }
 
+/// What claiming a name that must be unique across a cluster found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This call created it: give it back (`release_*`) if what it was for surely failed.
+    Created,
+    /// It was this holder's already (a retry, or alone, where the log decides).
+    Held,
+    /// Another holder has it.
+    Other,
+}
+
+fn uri_key(id: &schemas::EventId) -> Vec<u8> {
+    [b"uri/".as_slice(), id.as_bytes()].concat()
+}
+
+impl Accounts {
+    /// Claims document URIs, by their issuances' event ids (derived from the URI), each for
+    /// its recipient (a partition key's bytes), created once across a cluster before anything
+    /// is appended: two nodes issuing one URI to lockers in partitions they each own race on
+    /// this, not on their own views and indexes. Alone, the log's id index decides: `Held`.
+    pub fn claim_uris(
+        &self,
+        claims: &[(schemas::EventId, Vec<u8>)],
+    ) -> Result<Vec<Claim>, LoginError> {
+        let Some(shared) = &self.shared else {
+            return Ok(vec![Claim::Held; claims.len()]);
+        };
+        let holder = |recipient: &[u8]| schemas::to_hex(recipient);
+        let mut records = Vec::with_capacity(claims.len());
+        for (id, recipient) in claims {
+            records.push((uri_key(id), serde_json::to_vec(&holder(recipient)).map_err(store)?));
+        }
+        let created = shared
+            .create_many(records, crate::limits::VAULT_SHARED_REQUESTS_IN_FLIGHT)
+            .map_err(LoginError::Store)?;
+        let mut found = Vec::with_capacity(claims.len());
+        for ((id, recipient), created) in claims.iter().zip(created) {
+            if created.map_err(LoginError::Store)? {
+                found.push(Claim::Created);
+                continue;
+            }
+            let current: Option<String> = self.get(&uri_key(id))?;
+            found.push(match current {
+                Some(current) if current == holder(recipient) => Claim::Held,
+                Some(_) => Claim::Other,
+                // Given back meanwhile: whoever asks again may take it.
+                None => Claim::Other,
+            });
+        }
+        Ok(found)
+    }
+
+    /// Gives back a URI `claim_uris` created for an issuance that is surely not logged.
+    pub fn release_uri(&self, id: &schemas::EventId) -> Result<(), LoginError> {
+        match &self.shared {
+            Some(_) => self.delete(&uri_key(id)),
+            None => Ok(()),
+        }
+    }
+}
+
 fn aadhaar_key(hash: &schemas::Digest32) -> Vec<u8> {
     [b"aadhaar/".as_slice(), hash.as_bytes()].concat()
 }
@@ -595,5 +656,30 @@ impl Accounts {
         locker: LockerId,
     ) -> Result<(), LoginError> {
         self.put(&aadhaar_key(hash), &locker)
+    }
+
+    /// Binds an Aadhaar to `locker` unless it is bound (across a cluster, created once): the
+    /// locker it was bound to, or `None` if this call bound it. Two links of one number on two
+    /// nodes race on this, not on their views.
+    pub fn claim_aadhaar(
+        &self,
+        hash: &schemas::Digest32,
+        locker: LockerId,
+    ) -> Result<Option<LockerId>, LoginError> {
+        // Twice: a failed link may give the binding back between the create and the read.
+        for _ in 0..2 {
+            if self.create(&aadhaar_key(hash), &locker)? {
+                return Ok(None);
+            }
+            if let Some(holder) = self.aadhaar_locker(hash)? {
+                return Ok(Some(holder));
+            }
+        }
+        Err(LoginError::Store("an Aadhaar's binding keeps changing".to_owned()))
+    }
+
+    /// Gives back a binding `claim_aadhaar` made for a link that then failed.
+    pub fn release_aadhaar(&self, hash: &schemas::Digest32) -> Result<(), LoginError> {
+        self.delete(&aadhaar_key(hash))
     }
 }

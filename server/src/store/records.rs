@@ -5,6 +5,8 @@
 //! platform key). A reader of the bucket learns nothing; a writer can destroy records but not
 //! forge one (a session made up in the bucket does not open), nor move one to another name.
 
+use futures_util::StreamExt;
+
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::blobs::{BlobSettings, Blobs};
 use crate::store::bridge::Bridge;
@@ -72,6 +74,31 @@ impl SharedRecords {
         let blobs = self.blobs.clone();
         let created = self.bridge.run(async move { blobs.create_object(&name, bytes).await });
         created?.map_err(|e| e.to_string())
+    }
+
+    /// Stores each record whose key has none, `in_flight` at a time: per record, whether this
+    /// call created it.
+    pub fn create_many(
+        &self,
+        records: Vec<(Vec<u8>, Vec<u8>)>,
+        in_flight: usize,
+    ) -> Result<Vec<Result<bool, String>>, String> {
+        let mut requests = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let name = self.object_name(&key);
+            let bytes = self.seal.seal(name.as_bytes(), &value)?;
+            requests.push((name, bytes));
+        }
+        let blobs = self.blobs.clone();
+        self.bridge.run(
+            futures_util::stream::iter(requests)
+                .map(move |(name, bytes)| {
+                    let blobs = blobs.clone();
+                    async move { blobs.create_object(&name, bytes).await.map_err(|e| e.to_string()) }
+                })
+                .buffered(in_flight)
+                .collect(),
+        )
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<(), String> {

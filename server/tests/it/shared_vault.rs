@@ -125,3 +125,41 @@ fn accounts_in_the_bucket_are_one_cluster_wide_and_unreadable_there() {
         assert!(!text.contains(&locker_hex) && !text.contains("argon2"), "{name} in clear");
     }
 }
+
+/// A document URI and an Aadhaar are each claimed once across two nodes: the second node
+/// finds the first's claim (not a copy of its own), a retry for the same holder passes, and
+/// a claim given back may be taken again.
+#[test]
+fn uris_and_aadhaar_numbers_are_claimed_once_across_nodes() {
+    use server::store::accounts::{Accounts, Claim};
+    use server::store::records::SharedRecords;
+    let prefix = fresh_prefix("claims");
+    let Some(s3) = test_bucket(&prefix) else { return };
+    let settings = BlobSettings::S3(s3);
+    let platform = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let node = |seed: u8| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = SharedRecords::open(&settings, &platform).expect("records");
+        let accounts =
+            Accounts::open(dir.path(), [seed; 32]).expect("accounts").with_shared(shared);
+        (dir, accounts)
+    };
+    let ((_a_dir, a), (_b_dir, b)) = (node(1), node(2));
+    let uri = schemas::EventId([1; 16]);
+    let other = schemas::EventId([2; 16]);
+    let (ravi, asha) = (b"locker-ravi".to_vec(), b"locker-asha".to_vec());
+    let first = a.claim_uris(&[(uri, ravi.clone()), (other, asha.clone())]).expect("claim");
+    assert_eq!(first, [Claim::Created, Claim::Created]);
+    let second = b.claim_uris(&[(uri, asha.clone()), (other, asha.clone())]).expect("claim");
+    assert_eq!(second, [Claim::Other, Claim::Held], "taken for ravi; asha's retry passes");
+    a.release_uri(&uri).expect("give back");
+    assert_eq!(b.claim_uris(&[(uri, asha)]).expect("claim"), [Claim::Created]);
+
+    let aadhaar = Digest32([9; 32]);
+    let (first, second) = (LockerId([1; 16]), LockerId([2; 16]));
+    assert_eq!(a.claim_aadhaar(&aadhaar, first).expect("bind"), None, "bound by this call");
+    assert_eq!(b.claim_aadhaar(&aadhaar, second).expect("bind"), Some(first), "bound once");
+    a.release_aadhaar(&aadhaar).expect("give back");
+    assert_eq!(b.claim_aadhaar(&aadhaar, second).expect("bind"), None);
+    assert_eq!(a.aadhaar_locker(&aadhaar).expect("read"), Some(second));
+}
