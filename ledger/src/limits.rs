@@ -33,6 +33,9 @@ pub const KAFKA_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 pub const KAFKA_OWNED_WAIT_POLL_MS: u64 = 100;
 /// How long a broker holds a reader's fetch that finds nothing (a tail of markers).
 pub const KAFKA_READ_WAIT_MS: u64 = 5;
+/// How often a waiter on an owned partition looks whether this process committed to it
+/// meanwhile: its own commits are seen within this, not after the broker's long poll.
+pub const KAFKA_COMMIT_WAKE_MS: u64 = 10;
 /// How long a cluster node may go silent before the group gives its partitions to others:
 /// the larger part of a failover's time. Kafka's brokers refuse less than 6 s by default.
 pub const GROUP_SESSION_TIMEOUT_MS: u64 = 6_000;
@@ -65,6 +68,7 @@ pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
 const _: () = assert!(GROUP_HEARTBEAT_MS * 3 <= GROUP_SESSION_TIMEOUT_MS);
+const _: () = assert!(KAFKA_COMMIT_WAKE_MS < KAFKA_OWNED_WAIT_POLL_MS);
 // An owner's records wait for delivery at most the transaction's timeout (librdkafka requires
 // message.timeout.ms <= transaction.timeout.ms), so it is the shorter of the two.
 const _: () = assert!(KAFKA_DELIVERY_TIMEOUT_MS >= KAFKA_TRANSACTION_TIMEOUT_MS);

@@ -73,7 +73,9 @@ async fn register(
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let issuer =
-        IssuerId::parse(&format!("in.gov.bench{}", seed[0])).map_err(anyhow::Error::msg)?;
+        // A fresh issuer each run (one byte of the seed met an earlier run's within a few).
+        IssuerId::parse(&format!("in.gov.bench{}", schemas::to_hex(&seed[..6])))
+            .map_err(anyhow::Error::msg)?;
     let payload = Payload::IssuerRegistered(IssuerRegistered {
         issuer: issuer.clone(),
         name: Label::parse("Load Board").map_err(anyhow::Error::msg)?,

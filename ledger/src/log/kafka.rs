@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ use schemas::{Digest32, EventId};
 use super::{AppendRequest, Appended, IdEntry, Log, LogRecord, Position, ReadBatch};
 use crate::LogError;
 use crate::limits::{
-    KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_OWNED_WAIT_POLL_MS, KAFKA_READ_WAIT_MS,
+    KAFKA_COMMIT_WAKE_MS, KAFKA_DELIVERY_TIMEOUT_MS, KAFKA_OWNED_WAIT_POLL_MS, KAFKA_READ_WAIT_MS,
     KAFKA_REQUEST_TIMEOUT_MS, KAFKA_TRANSACTION_TIMEOUT_MS, KAFKA_WAITERS_IDLE_MAX,
     READ_RECORDS_MAX, TOPIC_PARTITIONS_MAX,
 };
@@ -101,6 +101,15 @@ impl KafkaSettings {
     }
 }
 
+/// What an append holds while it runs (`KafkaLog::serialise`).
+enum Serialised<'a> {
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'a, ()>),
+    Shared(
+        #[allow(dead_code)] tokio::sync::RwLockReadGuard<'a, ()>,
+        #[allow(dead_code)] Vec<tokio::sync::OwnedMutexGuard<()>>,
+    ),
+}
+
 /// A `Log` on an Apache Kafka cluster.
 pub struct KafkaLog {
     settings: KafkaSettings,
@@ -112,8 +121,16 @@ pub struct KafkaLog {
     /// Topics of outside input, kept for a while: never indexed, read from what is left.
     transient: RwLock<HashSet<String>>,
     index: Arc<DB>,
-    /// Serialises appends in this process: check, produce, index.
-    append_lock: tokio::sync::Mutex<()>,
+    /// Appends to owned partitions take it shared, with their partitions' own locks; the
+    /// index's catch-up and appends to topics without owners take it alone (their id check
+    /// and index write span partitions).
+    append_lock: tokio::sync::RwLock<()>,
+    /// One per owned partition: its transactions run one at a time (its producer's), and its
+    /// ids are checked and indexed under it. Partitions append concurrently.
+    partition_locks: Mutex<HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>>,
+    /// Per owned partition, how many transactions this process committed to it: a waiter
+    /// sees its own process's commits at once (a commit marker does not end a long poll).
+    commits: Mutex<HashMap<(String, u32), Arc<AtomicU64>>>,
     /// Set when a delivery failed: the index may lack a record that landed anyway.
     stale: AtomicBool,
     /// Idle consumers of `wait_for`, reused (reassigned) by the next wait.
@@ -275,7 +292,9 @@ impl KafkaLog {
             topics: RwLock::new(HashMap::new()),
             transient: RwLock::new(HashSet::new()),
             index: Arc::new(index),
-            append_lock: tokio::sync::Mutex::new(()),
+            append_lock: tokio::sync::RwLock::new(()),
+            partition_locks: Mutex::new(HashMap::new()),
+            commits: Mutex::new(HashMap::new()),
             stale: AtomicBool::new(true),
             waiters: Arc::new(Mutex::new(Vec::new())),
             claims: RwLock::new(HashMap::new()),
@@ -427,9 +446,76 @@ impl KafkaLog {
                 }
                 Settled::Committed | Settled::Aborted(_) => {}
             }
+            if matches!(outcome, Settled::Committed)
+                && let Ok(Some(commits)) = self.commits_to(topic, partition)
+            {
+                commits.fetch_add(1, Ordering::SeqCst);
+            }
             settled.insert(partition, outcome);
         }
         settled
+    }
+
+    /// Takes what an append to `topic` must hold, after catching the index up if it is stale:
+    /// the partitions' locks (in order) for an owned topic, every append's otherwise.
+    async fn serialise(
+        &self,
+        topic: &str,
+        partitions: u32,
+        requests: &[AppendRequest],
+    ) -> Result<Serialised<'_>, LogError> {
+        if !self.owned_topic(topic) {
+            let alone = self.append_lock.write().await;
+            self.catch_up_if_stale().await?;
+            return Ok(Serialised::Alone(alone));
+        }
+        let wanted: std::collections::BTreeSet<u32> =
+            requests.iter().map(|r| partition_for(&r.key, partitions)).collect();
+        loop {
+            if self.stale.load(Ordering::SeqCst) {
+                let _alone = self.append_lock.write().await;
+                self.catch_up_if_stale().await?;
+            }
+            let shared = self.append_lock.read().await;
+            // Marked stale since (another append failed, a claim): catch up first.
+            if self.stale.load(Ordering::SeqCst) {
+                continue;
+            }
+            let mut held = Vec::with_capacity(wanted.len());
+            for &partition in &wanted {
+                held.push(self.partition_lock(topic, partition)?.lock_owned().await);
+            }
+            return Ok(Serialised::Shared(shared, held));
+        }
+    }
+
+    fn partition_lock(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Arc<tokio::sync::Mutex<()>>, LogError> {
+        let mut locks = self.partition_locks.lock().map_err(|_| LogError::Closed)?;
+        Ok(Arc::clone(locks.entry((topic.to_owned(), partition)).or_default()))
+    }
+
+    /// This process's count of commits to an owned partition (`None` for other topics).
+    fn commits_to(&self, topic: &str, partition: u32) -> Result<Option<Arc<AtomicU64>>, LogError> {
+        if !self.owned_topic(topic) {
+            return Ok(None);
+        }
+        let mut commits = self.commits.lock().map_err(|_| LogError::Closed)?;
+        Ok(Some(Arc::clone(commits.entry((topic.to_owned(), partition)).or_default())))
+    }
+
+    /// Catches the index up if something marked it stale; marked again if that fails.
+    async fn catch_up_if_stale(&self) -> Result<(), LogError> {
+        if self.stale.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.catch_up().await
+        {
+            self.stale.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// See `KafkaSettings::hold_before_commit`.
@@ -968,13 +1054,7 @@ impl Log for KafkaLog {
     ) -> Result<Vec<Result<Appended, LogError>>, LogError> {
         let partitions = self.partitions_of(topic)?;
         super::check_requests(&requests)?;
-        let _serialised = self.append_lock.lock().await;
-        if self.stale.swap(false, Ordering::SeqCst)
-            && let Err(e) = self.catch_up().await
-        {
-            self.stale.store(true, Ordering::SeqCst);
-            return Err(e);
-        }
+        let _serialised = self.serialise(topic, partitions, &requests).await?;
         // Outside input is not indexed: its records are gone after the retention anyway.
         let indexed = !self.is_transient(topic)?;
         let known = if indexed {
@@ -1068,13 +1148,8 @@ impl Log for KafkaLog {
     /// new owner is seen as one.
     async fn lookup(&self, ids: &[EventId]) -> Result<Vec<Option<IdEntry>>, LogError> {
         if self.stale.load(Ordering::SeqCst) {
-            let _serialised = self.append_lock.lock().await;
-            if self.stale.swap(false, Ordering::SeqCst)
-                && let Err(e) = self.catch_up().await
-            {
-                self.stale.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
+            let _alone = self.append_lock.write().await;
+            self.catch_up_if_stale().await?;
         }
         self.indexed(ids)
     }
@@ -1141,9 +1216,10 @@ impl Log for KafkaLog {
                 config.create_with_context(Quiet).map_err(|e| kafka_error("waiting consumer", e))?
             }
         };
+        let commits = self.commits_to(topic, partition)?;
         let topic = topic.to_owned();
         let (consumer, woken) = blocking(move || {
-            let woken = wait_with(&consumer, &topic, partition, offset, timeout);
+            let woken = wait_with(&consumer, &topic, partition, offset, timeout, commits);
             Ok((consumer, woken))
         })
         .await?;
@@ -1165,7 +1241,9 @@ fn wait_with(
     partition: u32,
     offset: u64,
     timeout: Duration,
+    commits: Option<Arc<AtomicU64>>,
 ) -> Result<bool, LogError> {
+    let seen = commits.as_ref().map(|c| c.load(Ordering::SeqCst));
     let start = assign_at(consumer, topic, partition, offset)?;
     let deadline = Instant::now() + timeout;
     loop {
@@ -1173,7 +1251,15 @@ fn wait_with(
         if left.is_zero() {
             return Ok(false);
         }
-        match consumer.poll(left) {
+        // This process committed to the partition since the wait began: readable now.
+        if commits.as_ref().map(|c| c.load(Ordering::SeqCst)) != seen {
+            return Ok(true);
+        }
+        let slice = match commits {
+            Some(_) => left.min(Duration::from_millis(KAFKA_COMMIT_WAKE_MS)),
+            None => left,
+        };
+        match consumer.poll(slice) {
             // Only this assignment's records count: a reused consumer may still hand out one
             // fetched for its previous wait.
             Some(Ok(message))
