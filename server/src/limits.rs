@@ -218,3 +218,6 @@ pub const RECORD_BYTES_MAX: usize = 16 * 1024;
 pub const SIGNUP_LOCKER_TRIES: usize = 64;
 /// Request bodies a cluster node holds at once in case it must forward them.
 pub const FORWARD_BODIES_HELD_MAX: usize = 64;
+/// How far a forwarded request's time may be from the owner's clock: a node's MAC over a
+/// client's address is good this long (the nodes' clocks must agree within it).
+pub const FORWARD_MAC_WINDOW_MS: i64 = 60_000;

@@ -383,6 +383,7 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
     journey_through_nodes(&cluster, &urls, &board_key, &bank_key, &ravi, lockers[0], dir.path())
         .await;
     one_uri_one_locker(&cluster, &urls, &board_key, &lockers).await;
+    guesses_counted_once(&urls).await;
     bulk_through_one_node(&urls, &board_key, &lockers, dir.path()).await;
 
     // Steady pushes; then the owner of citizen 1's partition dies.
@@ -486,6 +487,62 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
     assert!(acked.len() > 20, "the load hardly ran: {}", acked.len());
     check_exactly_once(&cluster, &acked, &citizens, &urls).await;
     audit_every_node(&mut cluster, &platform_public).await;
+}
+
+/// Wrong passwords sent to the nodes in turn are counted on one node (the username's): the
+/// fifth locks the username out across the cluster, even for the right password. A caller
+/// posing as a node (to be believed about its address) is refused.
+async fn guesses_counted_once(urls: &[String]) {
+    for n in 0..5 {
+        let public = Public::new(&urls[n % urls.len()]).expect("url");
+        let wrong = public.log_in("citizen3", "not the password at all").await;
+        assert!(wrong.is_err(), "a wrong password let in");
+    }
+    let public = Public::new(&urls[2]).expect("url");
+    let refused = public.log_in("citizen3", "correct horse battery").await;
+    let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        refused.contains("locked_out") || refused.contains("too_many_attempts"),
+        "five wrong passwords over three nodes did not lock the username out: {refused:?}"
+    );
+    let body = br#"{"username":"citizen2","password":"not the password at all"}"#;
+    let (status, answer) = raw_post(
+        &urls[0],
+        "/v1/citizen/login",
+        &[
+            ("x-locker-forwarded-by", "http://127.0.0.1:9"),
+            ("x-locker-forwarded-for", "203.0.113.7"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(status, 403, "a request posing as forwarded by a node: {answer}");
+    assert!(answer.contains("not_permitted"), "{answer}");
+    eprintln!(
+        "cluster: 5 wrong passwords over 3 nodes locked the username out; a forged forward refused"
+    );
+}
+
+/// A POST over plain HTTP/1.1 with extra headers: the status and the body.
+async fn raw_post(base: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
 }
 
 /// One URI pushed at the same moment to two lockers that two nodes own lands in one locker:
@@ -617,7 +674,18 @@ async fn journey_through_nodes(
         .log_in("citizen0", "correct horse battery")
         .await
         .expect("login on node 1");
-    let granted = on_node_1.decide(consent, Decision::Grant).await.expect("granted on node 1");
+    // A partition moving between nodes answers `not_owner` (503, Retry-After) for moments.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let granted = loop {
+        match on_node_1.decide(consent, Decision::Grant).await {
+            Ok(granted) => break granted,
+            Err(e) if format!("{e:?}").contains("NotOwner") && Instant::now() < deadline => {
+                eprintln!("cluster: the grant met a partition on the move; retried");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("granted on node 1: {e:?}"),
+        }
+    };
     assert_eq!(granted.documents, [uri(1)]);
     // Node 2's views learn of the grant within moments; until then it lists nothing to fetch.
     let out_dir = dir.join("fetched");

@@ -101,6 +101,9 @@ impl KafkaSettings {
     }
 }
 
+/// One owned partition's append lock.
+type PartitionLock = Arc<tokio::sync::Mutex<()>>;
+
 /// What an append holds while it runs (`KafkaLog::serialise`).
 enum Serialised<'a> {
     Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'a, ()>),
@@ -127,7 +130,7 @@ pub struct KafkaLog {
     append_lock: tokio::sync::RwLock<()>,
     /// One per owned partition: its transactions run one at a time (its producer's), and its
     /// ids are checked and indexed under it. Partitions append concurrently.
-    partition_locks: Mutex<HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>>,
+    partition_locks: Mutex<HashMap<(String, u32), PartitionLock>>,
     /// Per owned partition, how many transactions this process committed to it: a waiter
     /// sees its own process's commits at once (a commit marker does not end a long poll).
     commits: Mutex<HashMap<(String, u32), Arc<AtomicU64>>>,
@@ -493,7 +496,7 @@ impl KafkaLog {
         &self,
         topic: &str,
         partition: u32,
-    ) -> Result<Arc<tokio::sync::Mutex<()>>, LogError> {
+    ) -> Result<PartitionLock, LogError> {
         let mut locks = self.partition_locks.lock().map_err(|_| LogError::Closed)?;
         Ok(Arc::clone(locks.entry((topic.to_owned(), partition)).or_default()))
     }

@@ -115,8 +115,14 @@ impl WriteGuard {
     /// `not_owner` (forwarded by the edge) unless this node appends to the key's citizen
     /// partition: for writes with a side effect before their turn.
     pub fn owner_here(&self, key: &PartitionKey) -> Result<(), AppError> {
-        let partition =
-            ledger::partition::partition_for(&key.to_key_bytes(), self.config.citizen_partitions);
+        self.owner_here_for(&key.to_key_bytes())
+    }
+
+    /// `not_owner` (forwarded by the edge) unless this node owns the citizen partition that
+    /// `bytes` fall in: steps that count guesses (a login, by username; a sign-up code, by
+    /// number) run on one node, so N nodes do not allow N times the guesses.
+    pub fn owner_here_for(&self, bytes: &[u8]) -> Result<(), AppError> {
+        let partition = ledger::partition::partition_for(bytes, self.config.citizen_partitions);
         if self.owners.owns(&self.config.citizen_topic, partition) {
             return Ok(());
         }

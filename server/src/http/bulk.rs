@@ -32,6 +32,7 @@ use wire::dto::BatchResult;
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     body: axum::body::Body,
 ) -> Result<Response, AppError> {
     // The whole body first (bounded in size and time), then a permit: a slow sender holds
@@ -57,6 +58,6 @@ pub(crate) async fn ingest(
     let mut results = process(&state, owned).await?;
     // In a cluster, rows of partitions other nodes own go on to them (the permit is held:
     // their work is this batch's).
-    crate::http::forward::route_rows(&state, &headers, &lines, &mut results).await;
+    crate::http::forward::route_rows(&state, &headers, &extensions, &lines, &mut results).await;
     Ok(Json(BatchResult::of(results)).into_response())
 }

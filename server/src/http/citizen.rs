@@ -32,6 +32,8 @@ pub(crate) async fn login(
     extensions: axum::http::Extensions,
     crate::http::body::JsonBody(body): crate::http::body::JsonBody<LoginBody>,
 ) -> Result<Response, AppError> {
+    // A username's guesses are counted on one node of a cluster.
+    state.writes.owner_here_for(&guesses_key(&body.username))?;
     let now = state.clock.now();
     let source = source_of(&extensions);
     let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;
@@ -54,6 +56,11 @@ pub(crate) async fn login(
         .map(|l| l.to_string())
         .unwrap_or_default();
     session_answer(&token, expires, locker, body.session, now, &headers)
+}
+
+/// Where a username's password guesses are counted (`WriteGuard::owner_here_for`).
+fn guesses_key(username: &str) -> Vec<u8> {
+    format!("guesses:{username}").into_bytes()
 }
 
 fn session_answer(
@@ -136,6 +143,7 @@ pub(crate) async fn change_password(
         .profile(&citizen.locker)?
         .ok_or_else(|| AppError::not_found("the locker is not in the views yet"))?
         .username;
+    state.writes.owner_here_for(&guesses_key(&username))?;
     let now = state.clock.now();
     let source = source_of(&extensions);
     let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;

@@ -28,6 +28,66 @@ use crate::limits::{FORWARD_BODY_BYTES_MAX, FORWARD_TIMEOUT_MS};
 
 /// Marks a request a node forwarded (its value: the forwarding node's address).
 pub const FORWARDED_BY: &str = "x-locker-forwarded-by";
+/// The network address the forwarding node had the request from: the owner counts guesses
+/// and tells viewers apart by it, believed only under a valid `FORWARD_MAC`.
+pub const FORWARDED_FOR: &str = "x-locker-forwarded-for";
+/// When the node forwarded it (ms since the epoch): a MAC is good for a short window only.
+pub const FORWARDED_AT: &str = "x-locker-forwarded-at";
+/// BLAKE3 keyed with a key derived from the platform key (which only the nodes hold) over
+/// the method, path, `FORWARDED_BY`, `FORWARDED_FOR` and `FORWARDED_AT`: a request that says
+/// it was forwarded without it is refused, so no caller can claim another's address.
+pub const FORWARD_MAC: &str = "x-locker-forward-mac";
+
+/// What a node vouches for when it forwards a request.
+struct Vouched<'a> {
+    method: &'a Method,
+    path: &'a str,
+    by: &'a str,
+    client: &'a str,
+    at_ms: i64,
+}
+
+impl Vouched<'_> {
+    fn mac(&self, platform_secret: &[u8; 32]) -> blake3::Hash {
+        let key = blake3::derive_key("locker node forwarding v1", platform_secret);
+        let Vouched { method, path, by, client, at_ms } = self;
+        let text = format!("{method}\n{path}\n{by}\n{client}\n{at_ms}");
+        blake3::keyed_hash(&key, text.as_bytes())
+    }
+}
+
+/// For a request that says a node forwarded it: the client's address it vouches for, or a
+/// refusal if the MAC does not hold (a caller posing as a node) or is out of its window.
+fn vouched_client(
+    state: &AppState,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+) -> Result<std::net::IpAddr, crate::AppError> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let forged = || {
+        crate::AppError::new(
+            wire::ErrorCode::NotPermitted,
+            "a forwarded request must come from a node of this cluster",
+        )
+    };
+    let at_ms: i64 = text(FORWARDED_AT).parse().map_err(|_| forged())?;
+    let vouched = Vouched {
+        method,
+        path: path_and_query,
+        by: text(FORWARDED_BY),
+        client: text(FORWARDED_FOR),
+        at_ms,
+    };
+    // blake3::Hash compares in constant time.
+    let equal = blake3::Hash::from_hex(text(FORWARD_MAC))
+        .is_ok_and(|given| given == vouched.mac(&state.platform_secret));
+    let now = state.clock.now().0;
+    if !equal || (now - at_ms).abs() > crate::limits::FORWARD_MAC_WINDOW_MS {
+        return Err(forged());
+    }
+    vouched.client.parse().map_err(|_| forged())
+}
 
 /// The client nodes forward with (one pool of connections to the others).
 #[derive(Debug, Clone)]
@@ -74,19 +134,13 @@ fn body_limit(path: &str) -> usize {
     }
 }
 
-/// Whether the whole body can be held to send it again.
-fn forwardable(method: &Method, path: &str, headers: &HeaderMap) -> bool {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    match length {
-        Some(bytes) => bytes <= body_limit(path),
-        None => {
-            matches!(*method, Method::GET | Method::HEAD | Method::DELETE)
-                && !headers.contains_key(header::TRANSFER_ENCODING)
-        }
-    }
+/// Whether the whole body can be held to send it again: its length is known and within the
+/// route's bound. Known means stated, or none at all: an HTTP/1.1 request with neither
+/// Content-Length nor Transfer-Encoding has an empty body (RFC 9112, section 6.3), as a
+/// grant or a logout does; a chunked body's length is not known.
+fn forwardable(path: &str, body: &Body) -> bool {
+    use axum::body::HttpBody;
+    body.size_hint().exact().is_some_and(|bytes| bytes <= body_limit(path) as u64)
 }
 
 pub(crate) async fn to_owner(
@@ -98,17 +152,18 @@ pub(crate) async fn to_owner(
         return next.run(request).await;
     };
     let path = request.uri().path().to_owned();
-    if request.headers().contains_key(FORWARDED_BY)
-        || !forwardable(request.method(), &path, request.headers())
-    {
+    if request.headers().contains_key(FORWARDED_BY) {
+        return from_a_node(&state, request, next).await;
+    }
+    if !forwardable(&path, request.body()) {
         return next.run(request).await;
     }
     // Bodies held at once are bounded: past the bound a request goes on unheld (a `not_owner`
     // for it reaches its client, which retries). A request without a body holds nothing.
-    let bodiless = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_none_or(|length| length.as_bytes() == b"0");
+    let bodiless = {
+        use axum::body::HttpBody;
+        request.body().size_hint().exact() == Some(0)
+    };
     let _held = if bodiless {
         None
     } else {
@@ -124,18 +179,24 @@ pub(crate) async fn to_owner(
             Err(e) => return e.into_response(),
         };
     let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
+    let client = client_of(&parts.extensions);
     let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
     let Some(Elsewhere(topic, partition)) = response.extensions().get::<Elsewhere>().cloned()
     else {
         return response;
     };
     let Some(owner) = state.cluster.owner_of(&topic, partition).await else {
+        tracing::warn!(%topic, partition, "no other node owns the partition by the group: refused");
         return response;
     };
-    let sent = send(&state.forwarder, &owner, &address, method, &uri, &headers, bytes).await;
+    let from = Forwarding { by: &address, client: &client, at_ms: state.clock.now().0 };
+    let sent = send(&state, &owner, &from, method, &uri, &headers, bytes).await;
     match sent {
         Ok(answer) => {
             state.metrics.add(crate::app::metrics::Job::Forwarded, 1);
+            if answer.status().is_server_error() {
+                tracing::warn!(%topic, partition, %owner, status = %answer.status(), "the owner refused a forwarded request");
+            }
             answer
         }
         Err(reason) => {
@@ -145,10 +206,36 @@ pub(crate) async fn to_owner(
     }
 }
 
+/// A request that says a node forwarded it: believed (the client's address taken from it)
+/// only under a valid MAC, and never forwarded again.
+async fn from_a_node(state: &AppState, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    match vouched_client(state, request.method(), &path, request.headers()) {
+        Ok(client) => {
+            let address = std::net::SocketAddr::new(client, 0);
+            request.extensions_mut().insert(axum::extract::ConnectInfo(address));
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The address a request came from ("" in-process, where there is none).
+fn client_of(extensions: &axum::http::Extensions) -> String {
+    String::from_utf8(crate::http::session::source_of(extensions)).unwrap_or_default()
+}
+
+/// Who forwards a request: this node, for a client at `client`, now.
+struct Forwarding<'a> {
+    by: &'a str,
+    client: &'a str,
+    at_ms: i64,
+}
+
 async fn send(
-    forwarder: &Forwarder,
+    state: &AppState,
     owner: &str,
-    address: &str,
+    from: &Forwarding<'_>,
     method: Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
@@ -157,18 +244,26 @@ async fn send(
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let target: axum::http::Uri =
         format!("{}{path}", owner.trim_end_matches('/')).parse().map_err(|e| format!("{e}"))?;
-    let mut builder = axum::http::Request::builder().method(method).uri(target);
+    let vouched =
+        Vouched { method: &method, path, by: from.by, client: from.client, at_ms: from.at_ms };
+    let mac = vouched.mac(&state.platform_secret).to_hex();
+    let mut builder = axum::http::Request::builder().method(method.clone()).uri(target);
     for (name, value) in headers {
-        if !hop_by_hop(name) && name.as_str() != FORWARDED_BY {
+        if !hop_by_hop(name) && !name.as_str().starts_with("x-locker-forward") {
             builder = builder.header(name, value);
         }
     }
-    let by = HeaderValue::from_str(address).map_err(|e| e.to_string())?;
-    let request =
-        builder.header(FORWARDED_BY, by).body(Full::new(bytes)).map_err(|e| e.to_string())?;
+    let value = |text: &str| HeaderValue::from_str(text).map_err(|e| e.to_string());
+    let request = builder
+        .header(FORWARDED_BY, value(from.by)?)
+        .header(FORWARDED_FOR, value(from.client)?)
+        .header(FORWARDED_AT, value(&from.at_ms.to_string())?)
+        .header(FORWARD_MAC, value(&mac)?)
+        .body(Full::new(bytes))
+        .map_err(|e| e.to_string())?;
     let answer = tokio::time::timeout(
         Duration::from_millis(FORWARD_TIMEOUT_MS),
-        forwarder.client.request(request),
+        state.forwarder.client.request(request),
     )
     .await
     .map_err(|_| format!("no answer within {FORWARD_TIMEOUT_MS} ms"))?
@@ -189,6 +284,7 @@ async fn send(
 pub(crate) async fn route_rows(
     state: &AppState,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     lines: &[&[u8]],
     results: &mut [wire::dto::RowResult],
 ) {
@@ -215,9 +311,11 @@ pub(crate) async fn route_rows(
     let sends = by_owner.into_iter().map(|(owner, mut rows)| {
         rows.sort_unstable();
         let body: Vec<u8> = rows.iter().flat_map(|&i| [lines[i], b"\n"].concat()).collect();
-        let address = address.clone();
+        let from = (address.clone(), client_of(extensions), state.clock.now().0);
         async move {
-            let answer = send_batch(&state.forwarder, &owner, &address, body).await;
+            let (by, client, at_ms) = &from;
+            let from = Forwarding { by, client, at_ms: *at_ms };
+            let answer = send_batch(state, &owner, &from, body).await;
             (owner, rows, answer)
         }
     });
@@ -242,16 +340,15 @@ pub(crate) async fn route_rows(
 }
 
 async fn send_batch(
-    forwarder: &Forwarder,
+    state: &AppState,
     owner: &str,
-    address: &str,
+    from: &Forwarding<'_>,
     body: Vec<u8>,
 ) -> Result<wire::dto::BatchResult, String> {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     let uri = axum::http::Uri::from_static("/v1/issuer/batches");
-    let answer =
-        send(forwarder, owner, address, Method::POST, &uri, &headers, Bytes::from(body)).await?;
+    let answer = send(state, owner, from, Method::POST, &uri, &headers, Bytes::from(body)).await?;
     let status = answer.status();
     let bytes = axum::body::to_bytes(answer.into_body(), crate::limits::BULK_ANSWER_BYTES_MAX)
         .await

@@ -48,6 +48,11 @@ fn otp_error(e: OtpError) -> AppError {
     }
 }
 
+/// Where a number's sign-up codes are counted (`WriteGuard::owner_here_for`).
+fn code_key(reference: &schemas::Digest32) -> Vec<u8> {
+    [b"codes:".as_slice(), reference.as_bytes()].concat()
+}
+
 #[utoipa::path(post, path = "/v1/citizen/signup/otp", tag = "citizen", request_body = OtpBody, responses((status = 202, body = OtpSent), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 429, description = "`otp_rate_limited`", body = crate::openapi::ErrorDto), (status = 502, description = "`otp_delivery_failed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn request_otp(
     State(state): State<AppState>,
@@ -55,6 +60,8 @@ pub(crate) async fn request_otp(
     crate::http::body::JsonBody(body): crate::http::body::JsonBody<OtpBody>,
 ) -> Result<Response, AppError> {
     let mobile = mobile_of(&body.mobile)?;
+    // A number's codes are sent and checked on one node of a cluster.
+    state.writes.owner_here_for(&code_key(&mobile_ref(&state.platform_secret, &mobile)))?;
     let source = crate::http::session::source_of(&extensions);
     state.otp_limits.take(&source, state.clock.now()).map_err(|seconds| {
         AppError::new(
@@ -84,6 +91,7 @@ pub(crate) async fn sign_up(
         .map_err(|e| AppError::new(ErrorCode::InvalidUsername, e.to_string()))?;
     check_password(&body.password).map_err(|e| AppError::new(ErrorCode::WeakPassword, e))?;
     let reference = mobile_ref(&state.platform_secret, &mobile);
+    state.writes.owner_here_for(&code_key(&reference))?;
     let now = state.clock.now();
     // The code first: whether a number has a locker, or a username is taken, is told only to
     // whoever proved they hold that number. A right code stays usable until the sign-up
