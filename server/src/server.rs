@@ -171,9 +171,12 @@ pub async fn serve(
             settings.min_insync_replicas = i32::from(config.kafka_replicas / 2 + 1);
             if config.cluster_address.is_some() {
                 settings.owned_topics = vec![topics.events.clone(), topics.directory.clone()];
-                // The end-to-end test's way to pause a node mid-append (never set in service).
-                settings.hold_before_commit =
-                    std::env::var_os("LOCKER_FAULT_HOLD_COMMIT").map(PathBuf::from);
+                // The end-to-end test's way to pause a node mid-append: debug builds only.
+                #[cfg(debug_assertions)]
+                {
+                    settings.hold_before_commit =
+                        std::env::var_os("LOCKER_FAULT_HOLD_COMMIT").map(PathBuf::from);
+                }
             }
             let log = Arc::new(KafkaLog::open(settings).await.step("connect to Kafka")?);
             let joining = match &config.cluster_address {

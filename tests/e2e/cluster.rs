@@ -373,8 +373,15 @@ async fn three_nodes_serve_any_request_and_lose_nothing_when_one_dies() {
     for i in 0..4 {
         citizens.push(sign_up(&cluster, &mut sms, i).await);
     }
-    let lockers: Vec<LockerId> =
-        citizens.iter().map(|c| LockerId::parse(c.locker()).expect("locker")).collect();
+    let locker_of = |c: &Citizen| LockerId::parse(c.locker()).expect("locker");
+    let mut lockers: Vec<LockerId> = citizens.iter().map(locker_of).collect();
+    // A sign-up lands in a partition of its number's owner: more, until two nodes hold some.
+    while lockers_on_nodes(&cluster, &lockers).await < 2 {
+        assert!(citizens.len() < 16, "every sign-up landed on one node");
+        let citizen = sign_up(&cluster, &mut sms, citizens.len()).await;
+        lockers.push(locker_of(&citizen));
+        citizens.push(citizen);
+    }
     let ravi = Public::new(&urls[2])
         .expect("url")
         .log_in("citizen0", "correct horse battery")
@@ -543,6 +550,14 @@ async fn raw_post(base: &str, path: &str, headers: &[(&str, &str)], body: &[u8])
     let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, text)
+}
+
+/// How many nodes own the partitions of these lockers.
+async fn lockers_on_nodes(cluster: &Cluster, lockers: &[LockerId]) -> usize {
+    let owned = cluster.settled(&[], true).await;
+    let owners: BTreeSet<usize> =
+        lockers.iter().map(|l| owner_of(&owned, &partition_of(l))).collect();
+    owners.len()
 }
 
 /// One URI pushed at the same moment to two lockers that two nodes own lands in one locker:

@@ -488,22 +488,24 @@ impl KafkaLog {
             for &partition in &wanted {
                 held.push(self.partition_lock(topic, partition)?.lock_owned().await);
             }
+            // An append this one waited behind may have failed with an unknown outcome (its
+            // record may have landed): the index must include it before ids are checked.
+            if self.stale.load(Ordering::SeqCst) {
+                continue;
+            }
             return Ok(Serialised::Shared(shared, held));
         }
     }
 
-    fn partition_lock(
-        &self,
-        topic: &str,
-        partition: u32,
-    ) -> Result<PartitionLock, LogError> {
+    fn partition_lock(&self, topic: &str, partition: u32) -> Result<PartitionLock, LogError> {
         let mut locks = self.partition_locks.lock().map_err(|_| LogError::Closed)?;
         Ok(Arc::clone(locks.entry((topic.to_owned(), partition)).or_default()))
     }
 
     /// This process's count of commits to an owned partition (`None` for other topics).
     fn commits_to(&self, topic: &str, partition: u32) -> Result<Option<Arc<AtomicU64>>, LogError> {
-        if !self.owned_topic(topic) {
+        // Only a partition this process holds can see commits of its own.
+        if !self.owned_topic(topic) || !self.holds(topic, partition) {
             return Ok(None);
         }
         let mut commits = self.commits.lock().map_err(|_| LogError::Closed)?;

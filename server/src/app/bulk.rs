@@ -6,6 +6,7 @@
 
 use crate::app::error::invalid_event;
 use crate::app::error::ledger_error;
+use crate::app::issuance::UriClaim;
 use crate::app::issuance::{PushBody, committed_personal};
 use crate::store::accounts::Claim;
 use crate::{AppError, AppState};
@@ -92,7 +93,7 @@ pub(crate) async fn process(
     let fresh = fresh_rows(state, candidates, &mut results).await?;
     let (fresh, claimed) = claimed_rows(state, fresh, &mut results).await?;
     let written = write_rows(state, fresh, &mut results).await;
-    crate::app::issuance::give_back_uris(state, &claimed, |index| {
+    crate::app::issuance::settle_uri_claims(state, &claimed, |index| {
         results[index].as_ref().is_none_or(|r| r.status == "rejected")
     })
     .await;
@@ -230,42 +231,35 @@ async fn fresh_rows(
 }
 
 /// In a cluster, the rows whose URI this batch may issue (`Accounts::claim_uris`), each
-/// claimed for its locker before anything is appended, and the claims this call made (row
-/// and event id), to give back for rows that then fail.
+/// claimed for its locker before anything is appended, and the claims (to settle once the
+/// rows have their verdicts: `issuance::settle_uri_claims`).
 async fn claimed_rows(
     state: &AppState,
     fresh: Vec<(usize, Parsed)>,
     results: &mut Verdicts,
-) -> Result<(Vec<(usize, Parsed)>, Vec<(usize, EventId)>), AppError> {
+) -> Result<(Vec<(usize, Parsed)>, Vec<UriClaim>), AppError> {
     if !state.accounts.is_shared() {
         return Ok((fresh, Vec::new()));
     }
-    let mine = fresh;
-    let claims: Vec<(EventId, Vec<u8>)> = mine
+    let claims: Vec<(EventId, Vec<u8>)> = fresh
         .iter()
         .map(|(_, row)| {
             let payload = &row.envelope.event.payload;
             (row.envelope.event.id, payload.partition_key().to_key_bytes())
         })
         .collect();
-    let accounts = std::sync::Arc::clone(&state.accounts);
-    let found = tokio::task::spawn_blocking(move || accounts.claim_uris(&claims))
-        .await
-        .map_err(crate::app::write::internal)?
-        .map_err(crate::app::write::internal)?;
-    let mut kept = Vec::with_capacity(mine.len());
-    let mut created = Vec::new();
-    for ((index, row), claim) in mine.into_iter().zip(found) {
-        match claim {
-            Claim::Other => results[index] = Some(rejected(index + 1, uri_exists())),
-            Claim::Created => {
-                created.push((index, row.envelope.event.id));
-                kept.push((index, row));
-            }
-            Claim::Held => kept.push((index, row)),
+    let found = crate::app::issuance::claim_uris(state, claims.clone()).await?;
+    let mut kept = Vec::with_capacity(fresh.len());
+    let mut made = Vec::new();
+    for (((index, row), claim), (id, recipient)) in fresh.into_iter().zip(found).zip(claims) {
+        if claim == Claim::Other {
+            results[index] = Some(rejected(index + 1, uri_exists()));
+            continue;
         }
+        made.push(UriClaim { index, id, recipient, created: claim == Claim::Created });
+        kept.push((index, row));
     }
-    Ok((kept, created))
+    Ok((kept, made))
 }
 
 async fn write_rows(

@@ -141,20 +141,16 @@ pub(crate) fn salt_of(text: &str) -> Result<[u8; 32], AppError> {
 pub(crate) async fn claim_uri(
     state: &AppState,
     envelope: &Envelope,
-) -> Result<Option<(usize, schemas::EventId)>, AppError> {
+) -> Result<Vec<UriClaim>, AppError> {
     let payload = &envelope.event.payload;
     if !state.accounts.is_shared() || !matches!(payload, schemas::Payload::DocumentIssued(_)) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let (id, recipient) = (envelope.event.id, payload.partition_key().to_key_bytes());
-    let accounts = std::sync::Arc::clone(&state.accounts);
-    let found = tokio::task::spawn_blocking(move || accounts.claim_uris(&[(id, recipient)]))
-        .await
-        .map_err(crate::app::write::internal)?
-        .map_err(crate::app::write::internal)?;
+    let found = claim_uris(state, vec![(id, recipient.clone())]).await?;
     match found.as_slice() {
-        [Claim::Created] => Ok(Some((0, id))),
-        [Claim::Held] => Ok(None),
+        [Claim::Created] => Ok(vec![UriClaim { index: 0, id, recipient, created: true }]),
+        [Claim::Held] => Ok(vec![UriClaim { index: 0, id, recipient, created: false }]),
         _ => Err(AppError::new(
             ErrorCode::UriExists,
             "this URI is already issued (a URI belongs to exactly one locker)",
@@ -162,26 +158,59 @@ pub(crate) async fn claim_uri(
     }
 }
 
-/// Gives back the URIs claimed (`claim_uri`, by row and event id) for issuances that then
-/// failed, if they are surely not logged: one whose append's outcome is unknown may have
-/// landed, so its claim stays.
-pub(crate) async fn give_back_uris(
+/// A URI claimed for an issuance (by its row in a batch, 0 for a push).
+#[derive(Debug, Clone)]
+pub(crate) struct UriClaim {
+    pub index: usize,
+    pub id: schemas::EventId,
+    pub recipient: Vec<u8>,
+    /// This request made it (rather than finding it its recipient's already).
+    pub created: bool,
+}
+
+/// `Accounts::claim_uris` off the async workers.
+pub(crate) async fn claim_uris(
     state: &AppState,
-    claimed: &[(usize, schemas::EventId)],
+    claims: Vec<(schemas::EventId, Vec<u8>)>,
+) -> Result<Vec<Claim>, AppError> {
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    tokio::task::spawn_blocking(move || accounts.claim_uris(&claims))
+        .await
+        .map_err(crate::app::write::internal)?
+        .map_err(crate::app::write::internal)
+}
+
+/// Ends what `claim_uri` (or a batch's claims) started, once the issuances are done. A
+/// claim this request made is given back if its issuance failed and is surely not logged
+/// (one whose outcome is unknown may have landed, so its claim stays). A claim it found
+/// made (by a request for the same recipient still in flight, which may yet fail and give
+/// it back) is made again if gone, once its own issuance is logged.
+pub(crate) async fn settle_uri_claims(
+    state: &AppState,
+    claims: &[UriClaim],
     failed: impl Fn(usize) -> bool,
 ) {
-    for &(index, id) in claimed {
-        if !failed(index) {
-            continue;
+    let mut again = Vec::new();
+    for claim in claims {
+        match (claim.created, failed(claim.index)) {
+            (true, true) => give_back_uri(state, claim.id).await,
+            (false, false) => again.push((claim.id, claim.recipient.clone())),
+            _ => {}
         }
-        if state.writes.is_logged(&id).await.unwrap_or(true) {
-            tracing::warn!("a failed issuance may have been logged: its URI stays claimed");
-            continue;
-        }
-        let accounts = std::sync::Arc::clone(&state.accounts);
-        let released = tokio::task::spawn_blocking(move || accounts.release_uri(&id)).await;
-        if !matches!(released, Ok(Ok(()))) {
-            tracing::error!("a failed issuance's URI stays claimed");
-        }
+    }
+    if !again.is_empty() && claim_uris(state, again).await.is_err() {
+        tracing::error!("issued URIs whose claims could not be made again");
+    }
+}
+
+async fn give_back_uri(state: &AppState, id: schemas::EventId) {
+    if state.writes.is_logged(&id).await.unwrap_or(true) {
+        tracing::warn!("a failed issuance may have been logged: its URI stays claimed");
+        return;
+    }
+    let accounts = std::sync::Arc::clone(&state.accounts);
+    let released = tokio::task::spawn_blocking(move || accounts.release_uri(&id)).await;
+    if !matches!(released, Ok(Ok(()))) {
+        tracing::error!("a failed issuance's URI stays claimed");
     }
 }

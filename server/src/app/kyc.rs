@@ -339,7 +339,9 @@ pub(crate) async fn record_link(
     let _turns = match checked {
         Ok(turns) => turns,
         Err(e) => {
-            if bound_here && let Err(undo) = state.accounts.release_aadhaar(&reference.keyed_hash) {
+            if bound_here
+                && let Err(undo) = state.accounts.release_aadhaar(&reference.keyed_hash, locker)
+            {
                 tracing::error!(error = ?undo, "a refused link's Aadhaar binding stays");
             }
             return Err(e);

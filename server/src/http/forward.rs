@@ -34,24 +34,27 @@ pub const FORWARDED_FOR: &str = "x-locker-forwarded-for";
 /// When the node forwarded it (ms since the epoch): a MAC is good for a short window only.
 pub const FORWARDED_AT: &str = "x-locker-forwarded-at";
 /// BLAKE3 keyed with a key derived from the platform key (which only the nodes hold) over
-/// the method, path, `FORWARDED_BY`, `FORWARDED_FOR` and `FORWARDED_AT`: a request that says
-/// it was forwarded without it is refused, so no caller can claim another's address.
+/// the method, path, the node it is for, `FORWARDED_BY`, `FORWARDED_FOR`, `FORWARDED_AT` and
+/// the body's hash: a request that says it was forwarded without it is refused, so no caller
+/// can claim another's address, nor reuse a node's MAC on another body or node.
 pub const FORWARD_MAC: &str = "x-locker-forward-mac";
 
 /// What a node vouches for when it forwards a request.
 struct Vouched<'a> {
     method: &'a Method,
     path: &'a str,
+    to: &'a str,
     by: &'a str,
     client: &'a str,
     at_ms: i64,
+    body: blake3::Hash,
 }
 
 impl Vouched<'_> {
     fn mac(&self, platform_secret: &[u8; 32]) -> blake3::Hash {
         let key = blake3::derive_key("locker node forwarding v1", platform_secret);
-        let Vouched { method, path, by, client, at_ms } = self;
-        let text = format!("{method}\n{path}\n{by}\n{client}\n{at_ms}");
+        let Vouched { method, path, to, by, client, at_ms, body } = self;
+        let text = format!("{method}\n{path}\n{to}\n{by}\n{client}\n{at_ms}\n{body}");
         blake3::keyed_hash(&key, text.as_bytes())
     }
 }
@@ -63,6 +66,7 @@ fn vouched_client(
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<std::net::IpAddr, crate::AppError> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let forged = || {
@@ -75,9 +79,11 @@ fn vouched_client(
     let vouched = Vouched {
         method,
         path: path_and_query,
+        to: state.cluster.address().unwrap_or_default(),
         by: text(FORWARDED_BY),
         client: text(FORWARDED_FOR),
         at_ms,
+        body: blake3::hash(body),
     };
     // blake3::Hash compares in constant time.
     let equal = blake3::Hash::from_hex(text(FORWARD_MAC))
@@ -208,13 +214,23 @@ pub(crate) async fn to_owner(
 
 /// A request that says a node forwarded it: believed (the client's address taken from it)
 /// only under a valid MAC, and never forwarded again.
-async fn from_a_node(state: &AppState, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    match vouched_client(state, request.method(), &path, request.headers()) {
+async fn from_a_node(state: &AppState, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    // Held whole to check its hash: at most what the route itself reads (a batch's rows).
+    let limit = match parts.uri.path() {
+        "/v1/issuer/batches" => crate::limits::BULK_BODY_BYTES_MAX,
+        other => body_limit(other),
+    };
+    let bytes = match crate::http::body::read_bounded(body, limit, "a forwarded body").await {
+        Ok(bytes) => bytes,
+        Err(e) => return e.into_response(),
+    };
+    match vouched_client(state, &parts.method, &path, &parts.headers, &bytes) {
         Ok(client) => {
             let address = std::net::SocketAddr::new(client, 0);
-            request.extensions_mut().insert(axum::extract::ConnectInfo(address));
-            next.run(request).await
+            parts.extensions.insert(axum::extract::ConnectInfo(address));
+            next.run(Request::from_parts(parts, Body::from(bytes))).await
         }
         Err(e) => e.into_response(),
     }
@@ -244,8 +260,15 @@ async fn send(
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let target: axum::http::Uri =
         format!("{}{path}", owner.trim_end_matches('/')).parse().map_err(|e| format!("{e}"))?;
-    let vouched =
-        Vouched { method: &method, path, by: from.by, client: from.client, at_ms: from.at_ms };
+    let vouched = Vouched {
+        method: &method,
+        path,
+        to: owner,
+        by: from.by,
+        client: from.client,
+        at_ms: from.at_ms,
+        body: blake3::hash(&bytes),
+    };
     let mac = vouched.mac(&state.platform_secret).to_hex();
     let mut builder = axum::http::Request::builder().method(method.clone()).uri(target);
     for (name, value) in headers {

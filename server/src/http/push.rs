@@ -198,7 +198,7 @@ pub(crate) async fn push_document(
     }
     let is_issuance = matches!(envelope.event.payload, Payload::DocumentIssued(_));
     let claimed = match logged {
-        true => None,
+        true => Vec::new(),
         false => crate::app::issuance::claim_uri(&state, &envelope).await?,
     };
     let answer = crate::app::write::submit(&state, &envelope, true, |e| match e {
@@ -210,7 +210,7 @@ pub(crate) async fn push_document(
         other => ledger_error(other),
     })
     .await;
-    crate::app::issuance::give_back_uris(&state, claimed.as_slice(), |_| answer.is_err()).await;
+    crate::app::issuance::settle_uri_claims(&state, &claimed, |_| answer.is_err()).await;
     let answer = answer?;
     drop(turn);
     Ok(crate::http::answer::accepted(answer))

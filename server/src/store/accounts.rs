@@ -614,6 +614,15 @@ impl Accounts {
         let created = shared
             .create_many(records, crate::limits::VAULT_SHARED_REQUESTS_IN_FLIGHT)
             .map_err(LoginError::Store)?;
+        if let Some(failed) = created.iter().find_map(|c| c.as_ref().err()).cloned() {
+            // None of the call's claims are used: give back the ones it made.
+            for ((id, _), created) in claims.iter().zip(&created) {
+                if matches!(created, Ok(true)) {
+                    let _ = self.delete(&uri_key(id));
+                }
+            }
+            return Err(LoginError::Store(failed));
+        }
         let mut found = Vec::with_capacity(claims.len());
         for ((id, recipient), created) in claims.iter().zip(created) {
             if created.map_err(LoginError::Store)? {
@@ -678,8 +687,16 @@ impl Accounts {
         Err(LoginError::Store("an Aadhaar's binding keeps changing".to_owned()))
     }
 
-    /// Gives back a binding `claim_aadhaar` made for a link that then failed.
-    pub fn release_aadhaar(&self, hash: &schemas::Digest32) -> Result<(), LoginError> {
-        self.delete(&aadhaar_key(hash))
+    /// Gives back a binding `claim_aadhaar` made for `locker`'s link that then failed, unless
+    /// it names another locker by now (a link that took it over meanwhile keeps it).
+    pub fn release_aadhaar(
+        &self,
+        hash: &schemas::Digest32,
+        locker: LockerId,
+    ) -> Result<(), LoginError> {
+        match self.aadhaar_locker(hash)? {
+            Some(bound) if bound == locker => self.delete(&aadhaar_key(hash)),
+            _ => Ok(()),
+        }
     }
 }

@@ -159,7 +159,9 @@ fn uris_and_aadhaar_numbers_are_claimed_once_across_nodes() {
     let (first, second) = (LockerId([1; 16]), LockerId([2; 16]));
     assert_eq!(a.claim_aadhaar(&aadhaar, first).expect("bind"), None, "bound by this call");
     assert_eq!(b.claim_aadhaar(&aadhaar, second).expect("bind"), Some(first), "bound once");
-    a.release_aadhaar(&aadhaar).expect("give back");
+    a.release_aadhaar(&aadhaar, second).expect("not first's to give back");
+    assert_eq!(a.aadhaar_locker(&aadhaar).expect("read"), Some(first), "kept");
+    a.release_aadhaar(&aadhaar, first).expect("give back");
     assert_eq!(b.claim_aadhaar(&aadhaar, second).expect("bind"), None);
     assert_eq!(a.aadhaar_locker(&aadhaar).expect("read"), Some(second));
 }
