@@ -568,9 +568,10 @@ async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
 }
 
 /// `send_batch`, waiting `wait` before the first retry and twice as long before each next.
+/// Rows refused `not_owner` (their partition was moving between a cluster's nodes; nothing
+/// was written for them) are sent again on their own, within the same attempts.
 async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration) -> Vec<Outcome> {
     let count = lines.len();
-    let body = lines.join("\n").into_bytes();
     let url =
         match JsonClient::parse_url(&format!("{}/v1/issuer/batches", server.trim_end_matches('/')))
         {
@@ -579,44 +580,37 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
         };
     let client = JsonClient::new(Duration::from_millis(crate::limits::BATCH_TIMEOUT_MS));
     let headers = [("content-type", "application/x-ndjson".to_owned())];
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+    let mut pending: Vec<usize> = (0..count).collect();
     let mut last = String::new();
     for attempt in 1..=BULK_SEND_ATTEMPTS {
-        match client.send("POST", &url, &headers, body.clone()).await {
+        let body = pending.iter().map(|&i| lines[i].as_str()).collect::<Vec<_>>().join("\n");
+        match client.send("POST", &url, &headers, body.into_bytes()).await {
             Ok((200, answer)) => {
-                let Ok(answer) = serde_json::from_str::<wire::dto::BatchResult>(&answer) else {
-                    return vec![
-                        rejected(
-                            "bad_answer",
-                            "the service's answer is not a batch result"
-                        );
-                        count
-                    ];
+                let Some(results) = batch_results(&answer, pending.len()) else {
+                    let bad = rejected("bad_answer", "the service's answer is not a batch result");
+                    return fill(outcomes, &pending, bad);
                 };
-                let results = answer.results;
-                if results.len() != count {
-                    return vec![
-                        rejected(
-                            "bad_answer",
-                            "the service answered another number of rows"
-                        );
-                        count
-                    ];
+                let final_try = attempt == BULK_SEND_ATTEMPTS;
+                let mut moving = Vec::new();
+                for (&index, outcome) in pending.iter().zip(results) {
+                    match outcome {
+                        Outcome::Rejected { code, .. } if code == "not_owner" && !final_try => {
+                            last = "rows refused not_owner: their partition was moving".to_owned();
+                            moving.push(index);
+                        }
+                        outcome => outcomes[index] = Some(outcome),
+                    }
                 }
-                return results
-                    .into_iter()
-                    .map(|r| match r.status.as_str() {
-                        "accepted" => Outcome::Accepted,
-                        "already_present" => Outcome::AlreadyPresent,
-                        _ => rejected(
-                            r.code.as_deref().unwrap_or("rejected"),
-                            r.message.unwrap_or_default(),
-                        ),
-                    })
-                    .collect();
+                pending = moving;
+                if pending.is_empty() {
+                    return fill(outcomes, &[], rejected("unavailable", ""));
+                }
             }
             Ok((status, answer)) if status >= 500 => last = format!("HTTP {status}: {answer}"),
             Ok((status, answer)) => {
-                return vec![rejected("batch_refused", format!("HTTP {status}: {answer}")); count];
+                let refused = rejected("batch_refused", format!("HTTP {status}: {answer}"));
+                return fill(outcomes, &pending, refused);
             }
             Err(e) => last = e.to_string(),
         }
@@ -625,13 +619,34 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
             wait *= 2;
         }
     }
-    vec![
-        rejected(
-            "unavailable",
-            format!("gave up after {BULK_SEND_ATTEMPTS} attempts; the last: {last}")
-        );
-        count
-    ]
+    let gave_up = rejected(
+        "unavailable",
+        format!("gave up after {BULK_SEND_ATTEMPTS} attempts; the last: {last}"),
+    );
+    fill(outcomes, &pending, gave_up)
+}
+
+/// The rows' outcomes from a batch's answer, if it is one for `rows` rows.
+fn batch_results(answer: &str, rows: usize) -> Option<Vec<Outcome>> {
+    let answer = serde_json::from_str::<wire::dto::BatchResult>(answer).ok()?;
+    if answer.results.len() != rows {
+        return None;
+    }
+    let outcome = |r: wire::dto::RowResult| match r.status.as_str() {
+        "accepted" => Outcome::Accepted,
+        "already_present" => Outcome::AlreadyPresent,
+        _ => rejected(r.code.as_deref().unwrap_or("rejected"), r.message.unwrap_or_default()),
+    };
+    Some(answer.results.into_iter().map(outcome).collect())
+}
+
+/// Every row's outcome: the ones known, and `rest` for the rows in `pending`.
+fn fill(outcomes: Vec<Option<Outcome>>, pending: &[usize], rest: Outcome) -> Vec<Outcome> {
+    let mut outcomes = outcomes;
+    for &index in pending {
+        outcomes[index] = Some(rest.clone());
+    }
+    outcomes.into_iter().map(|o| o.unwrap_or_else(|| rest.clone())).collect()
 }
 
 /// Reads, signs and sends the whole file; `progress` hears of rows done and the rows in the
@@ -853,6 +868,46 @@ mod tests {
         let outcomes = send_batch(&server, vec!["{}".to_owned(), "{}".to_owned()]).await;
         assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
         assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry");
+    }
+
+    /// A server (a cluster node during a move) that accepts row 1 and refuses row 2
+    /// `not_owner`, then accepts what is sent again; keeps the bodies it was sent.
+    fn moving_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for (call, socket) in listener.incoming().enumerate() {
+                let Ok(mut socket) = socket else { return };
+                let mut request = vec![0u8; 1 << 16];
+                let read = socket.read(&mut request).unwrap_or(0);
+                let text = String::from_utf8_lossy(&request[..read]).into_owned();
+                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                seen.lock().expect("lock").push(body);
+                let answer = if call == 0 {
+                    r#"{"rows":2,"accepted":1,"already_present":0,"rejected":1,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"rejected","code":"not_owner","message":"another node owns locker.events/3"}]}"#
+                } else {
+                    r#"{"rows":1,"accepted":1,"already_present":0,"rejected":0,"results":[{"row":1,"status":"accepted"}]}"#
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = socket.write_all(answer.as_bytes());
+            }
+        });
+        (format!("http://{address}"), bodies)
+    }
+
+    #[tokio::test]
+    async fn rows_refused_while_their_partition_moves_are_sent_again_alone() {
+        let (server, bodies) = moving_server();
+        let lines = vec!["{\"row\":1}".to_owned(), "{\"row\":2}".to_owned()];
+        let outcomes = send_batch_waiting(&server, lines, Duration::from_millis(1)).await;
+        assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::Accepted]);
+        let bodies = bodies.lock().expect("lock").clone();
+        assert_eq!(bodies, ["{\"row\":1}\n{\"row\":2}", "{\"row\":2}"], "only row 2 again");
     }
 
     #[tokio::test]
