@@ -134,6 +134,10 @@ pub struct KafkaLog {
     /// Per owned partition, how many transactions this process committed to it: a waiter
     /// sees its own process's commits at once (a commit marker does not end a long poll).
     commits: Mutex<HashMap<(String, u32), Arc<AtomicU64>>>,
+    /// Owned partitions whose producer is stuck (a commit or abort still in progress after a
+    /// broker died, a claim again that failed): claimed again before the next append to
+    /// them, and the index caught up after, since what it left may have landed.
+    broken: Mutex<HashSet<(String, u32)>>,
     /// Set when a delivery failed: the index may lack a record that landed anyway.
     stale: AtomicBool,
     /// Idle consumers of `wait_for`, reused (reassigned) by the next wait.
@@ -298,6 +302,7 @@ impl KafkaLog {
             append_lock: tokio::sync::RwLock::new(()),
             partition_locks: Mutex::new(HashMap::new()),
             commits: Mutex::new(HashMap::new()),
+            broken: Mutex::new(HashSet::new()),
             stale: AtomicBool::new(true),
             waiters: Arc::new(Mutex::new(Vec::new())),
             claims: RwLock::new(HashMap::new()),
@@ -413,6 +418,7 @@ impl KafkaLog {
                 self.release_fenced(topic, partition, &producer);
                 return Err(LogError::Fenced { topic: topic.to_owned(), partition });
             }
+            self.mark_broken(topic, partition);
             return Err(kafka_error("begin transaction", e));
         }
         open.insert(partition, Arc::clone(&producer));
@@ -445,6 +451,7 @@ impl KafkaLog {
                     tracing::warn!(topic, partition, %reason, "claiming the partition again");
                     if let Err(e) = self.claim(topic, partition).await {
                         tracing::warn!(topic, partition, error = %e, "cannot claim it again");
+                        self.mark_broken(topic, partition);
                     }
                 }
                 Settled::Committed | Settled::Aborted(_) => {}
@@ -474,6 +481,7 @@ impl KafkaLog {
         }
         let wanted: std::collections::BTreeSet<u32> =
             requests.iter().map(|r| partition_for(&r.key, partitions)).collect();
+        self.repair(topic, &wanted).await?;
         loop {
             if self.stale.load(Ordering::SeqCst) {
                 let _alone = self.append_lock.write().await;
@@ -495,6 +503,40 @@ impl KafkaLog {
             }
             return Ok(Serialised::Shared(shared, held));
         }
+    }
+
+    fn mark_broken(&self, topic: &str, partition: u32) {
+        if let Ok(mut broken) = self.broken.lock() {
+            broken.insert((topic.to_owned(), partition));
+        }
+    }
+
+    /// Claims again the partitions of `wanted` whose producer is stuck, with every append
+    /// held off (the claim fences the stuck producer and ends what it left; the index is
+    /// caught up after, by `serialise`). Fails if a claim still cannot be made.
+    async fn repair(
+        &self,
+        topic: &str,
+        wanted: &std::collections::BTreeSet<u32>,
+    ) -> Result<(), LogError> {
+        let stuck: Vec<u32> = {
+            let broken = self.broken.lock().map_err(|_| LogError::Closed)?;
+            wanted.iter().copied().filter(|p| broken.contains(&(topic.to_owned(), *p))).collect()
+        };
+        if stuck.is_empty() {
+            return Ok(());
+        }
+        let _alone = self.append_lock.write().await;
+        for partition in stuck {
+            // One given up meanwhile is no longer this process's to repair.
+            if self.holds(topic, partition) {
+                tracing::warn!(topic, partition, "claiming a stuck partition again");
+                self.claim(topic, partition).await?;
+            }
+            let key = (topic.to_owned(), partition);
+            self.broken.lock().map_err(|_| LogError::Closed)?.remove(&key);
+        }
+        Ok(())
     }
 
     fn partition_lock(&self, topic: &str, partition: u32) -> Result<PartitionLock, LogError> {
