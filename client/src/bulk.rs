@@ -830,28 +830,20 @@ mod tests {
     use std::io::{Read, Write};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A server that refuses the first batch with a 503 (as a service whose log is briefly
-    /// unavailable does) and accepts the second; counts the calls.
-    /// A server that answers 503 to its first `failures` calls, then a batch's answer.
-    fn flaky_server(failures: usize) -> (String, Arc<AtomicUsize>) {
+    /// A server on a real port that answers its `call`th request (from 0, with the request's
+    /// body) as `answer` says: a status line and a JSON body.
+    fn scripted_server(
+        answer: impl Fn(usize, &str) -> (&'static str, &'static str) + Send + 'static,
+    ) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&calls);
         std::thread::spawn(move || {
-            for socket in listener.incoming() {
+            for (call, socket) in listener.incoming().enumerate() {
                 let Ok(mut socket) = socket else { return };
-                let call = seen.fetch_add(1, Ordering::SeqCst);
                 let mut request = vec![0u8; 1 << 16];
-                let _ = socket.read(&mut request);
-                let (status, body) = if call < failures {
-                    ("503 Service Unavailable", r#"{"code":"unavailable","message":"try again"}"#)
-                } else {
-                    (
-                        "200 OK",
-                        r#"{"rows":2,"accepted":1,"already_present":1,"rejected":0,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"already_present"}]}"#,
-                    )
-                };
+                let read = socket.read(&mut request).unwrap_or(0);
+                let text = String::from_utf8_lossy(&request[..read]).into_owned();
+                let (status, body) = answer(call, text.split("\r\n\r\n").nth(1).unwrap_or(""));
                 let answer = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -859,7 +851,26 @@ mod tests {
                 let _ = socket.write_all(answer.as_bytes());
             }
         });
-        (format!("http://{address}"), calls)
+        format!("http://{address}")
+    }
+
+    /// A server that answers 503 to its first `failures` calls (as a service whose log is
+    /// briefly unavailable does), then a batch's answer; counts the calls.
+    fn flaky_server(failures: usize) -> (String, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let server = scripted_server(move |call, _| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            if call < failures {
+                ("503 Service Unavailable", r#"{"code":"unavailable","message":"try again"}"#)
+            } else {
+                (
+                    "200 OK",
+                    r#"{"rows":2,"accepted":1,"already_present":1,"rejected":0,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"already_present"}]}"#,
+                )
+            }
+        });
+        (server, calls)
     }
 
     #[tokio::test]
@@ -873,31 +884,18 @@ mod tests {
     /// A server (a cluster node during a move) that accepts row 1 and refuses row 2
     /// `not_owner`, then accepts what is sent again; keeps the bodies it was sent.
     fn moving_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let address = listener.local_addr().expect("address");
         let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = Arc::clone(&bodies);
-        std::thread::spawn(move || {
-            for (call, socket) in listener.incoming().enumerate() {
-                let Ok(mut socket) = socket else { return };
-                let mut request = vec![0u8; 1 << 16];
-                let read = socket.read(&mut request).unwrap_or(0);
-                let text = String::from_utf8_lossy(&request[..read]).into_owned();
-                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-                seen.lock().expect("lock").push(body);
-                let answer = if call == 0 {
-                    r#"{"rows":2,"accepted":1,"already_present":0,"rejected":1,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"rejected","code":"not_owner","message":"another node owns locker.events/3"}]}"#
-                } else {
-                    r#"{"rows":1,"accepted":1,"already_present":0,"rejected":0,"results":[{"row":1,"status":"accepted"}]}"#
-                };
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-                let _ = socket.write_all(answer.as_bytes());
-            }
+        let server = scripted_server(move |call, body| {
+            seen.lock().expect("lock").push(body.to_owned());
+            let answer = if call == 0 {
+                r#"{"rows":2,"accepted":1,"already_present":0,"rejected":1,"results":[{"row":1,"status":"accepted"},{"row":2,"status":"rejected","code":"not_owner","message":"another node owns locker.events/3"}]}"#
+            } else {
+                r#"{"rows":1,"accepted":1,"already_present":0,"rejected":0,"results":[{"row":1,"status":"accepted"}]}"#
+            };
+            ("200 OK", answer)
         });
-        (format!("http://{address}"), bodies)
+        (server, bodies)
     }
 
     #[tokio::test]

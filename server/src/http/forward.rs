@@ -61,8 +61,11 @@ impl Vouched<'_> {
 
 /// For a request that says a node forwarded it: the client's address it vouches for, or a
 /// refusal if the MAC does not hold (a caller posing as a node) or is out of its window.
+/// `here` is this node's address, `now_ms` its clock.
 fn vouched_client(
-    state: &AppState,
+    platform_secret: &[u8; 32],
+    here: &str,
+    now_ms: i64,
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -79,7 +82,7 @@ fn vouched_client(
     let vouched = Vouched {
         method,
         path: path_and_query,
-        to: state.cluster.address().unwrap_or_default(),
+        to: here,
         by: text(FORWARDED_BY),
         client: text(FORWARDED_FOR),
         at_ms,
@@ -87,9 +90,8 @@ fn vouched_client(
     };
     // blake3::Hash compares in constant time.
     let equal = blake3::Hash::from_hex(text(FORWARD_MAC))
-        .is_ok_and(|given| given == vouched.mac(&state.platform_secret));
-    let now = state.clock.now().0;
-    if !equal || (now - at_ms).abs() > crate::limits::FORWARD_MAC_WINDOW_MS {
+        .is_ok_and(|given| given == vouched.mac(platform_secret));
+    if !equal || (now_ms - at_ms).abs() > crate::limits::FORWARD_MAC_WINDOW_MS {
         return Err(forged());
     }
     vouched.client.parse().map_err(|_| forged())
@@ -226,7 +228,9 @@ async fn from_a_node(state: &AppState, request: Request, next: Next) -> Response
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };
-    match vouched_client(state, &parts.method, &path, &parts.headers, &bytes) {
+    let here = state.cluster.address().unwrap_or_default();
+    let (secret, now_ms) = (&state.platform_secret, state.clock.now().0);
+    match vouched_client(secret, here, now_ms, &parts.method, &path, &parts.headers, &bytes) {
         Ok(client) => {
             let address = std::net::SocketAddr::new(client, 0);
             parts.extensions.insert(axum::extract::ConnectInfo(address));
@@ -380,4 +384,70 @@ async fn send_batch(
         return Err(format!("it answered {status}: {}", String::from_utf8_lossy(&bytes)));
     }
     serde_json::from_slice(&bytes).map_err(|e| format!("its answer: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 32] = [7; 32];
+    const NODE: &str = "http://10.0.0.2:8080";
+    const AT_MS: i64 = 1_800_000_000_000;
+
+    /// The headers a node at 10.0.0.1 sends with a login it forwards to `NODE` for a client
+    /// at 203.0.113.7.
+    fn forwarded(body: &[u8]) -> HeaderMap {
+        let vouched = Vouched {
+            method: &Method::POST,
+            path: "/v1/citizen/login",
+            to: NODE,
+            by: "http://10.0.0.1:8080",
+            client: "203.0.113.7",
+            at_ms: AT_MS,
+            body: blake3::hash(body),
+        };
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: String| {
+            headers.insert(name, HeaderValue::from_str(&value).expect("header"));
+        };
+        put(FORWARDED_BY, vouched.by.to_owned());
+        put(FORWARDED_FOR, vouched.client.to_owned());
+        put(FORWARDED_AT, AT_MS.to_string());
+        put(FORWARD_MAC, vouched.mac(&SECRET).to_hex().to_string());
+        headers
+    }
+
+    fn check(secret: &[u8; 32], here: &str, now_ms: i64, headers: &HeaderMap, body: &[u8]) -> bool {
+        vouched_client(secret, here, now_ms, &Method::POST, "/v1/citizen/login", headers, body)
+            .is_ok()
+    }
+
+    #[test]
+    fn a_nodes_word_for_a_clients_address_holds_only_as_the_node_gave_it() {
+        let body = br#"{"username":"ravi","password":"x"}"#;
+        let headers = forwarded(body);
+        let client = vouched_client(
+            &SECRET,
+            NODE,
+            AT_MS,
+            &Method::POST,
+            "/v1/citizen/login",
+            &headers,
+            body,
+        );
+        assert_eq!(client.ok(), Some("203.0.113.7".parse().expect("ip")));
+        assert!(!check(&SECRET, NODE, AT_MS, &headers, b"{}"), "another body");
+        assert!(!check(&SECRET, "http://10.0.0.3:8080", AT_MS, &headers, body), "another node");
+        assert!(!check(&[8; 32], NODE, AT_MS, &headers, body), "another platform");
+        let window = crate::limits::FORWARD_MAC_WINDOW_MS;
+        assert!(check(&SECRET, NODE, AT_MS + window, &headers, body), "late, within its window");
+        assert!(!check(&SECRET, NODE, AT_MS + window + 1, &headers, body), "too late");
+        assert!(!check(&SECRET, NODE, AT_MS - window - 1, &headers, body), "from the future");
+        let mut spoofed = headers.clone();
+        spoofed.insert(FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
+        assert!(!check(&SECRET, NODE, AT_MS, &spoofed, body), "another client address");
+        let mut bare = headers;
+        bare.remove(FORWARD_MAC);
+        assert!(!check(&SECRET, NODE, AT_MS, &bare, body), "no MAC");
+    }
 }

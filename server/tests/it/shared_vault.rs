@@ -11,6 +11,20 @@ use server::store::vault::Vault;
 
 use crate::blobs::{fresh_prefix, test_bucket};
 
+/// One node's accounts over the shared bucket (`seed`: its own randomness).
+fn shared_accounts(
+    settings: &BlobSettings,
+    platform: &ed25519_dalek::SigningKey,
+    seed: u8,
+) -> (tempfile::TempDir, server::store::accounts::Accounts) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = server::store::records::SharedRecords::open(settings, platform).expect("records");
+    let accounts = server::store::accounts::Accounts::open(dir.path(), [seed; 32])
+        .expect("accounts")
+        .with_shared(shared);
+    (dir, accounts)
+}
+
 fn node(
     settings: &BlobSettings,
     platform: &ed25519_dalek::SigningKey,
@@ -84,19 +98,12 @@ async fn the_bucket_creates_a_name_only_once() {
 /// reads none of it, and the bucket holds no username, locker id or password hash in clear.
 #[test]
 fn accounts_in_the_bucket_are_one_cluster_wide_and_unreadable_there() {
-    use server::store::accounts::Accounts;
-    use server::store::records::SharedRecords;
     let prefix = fresh_prefix("records");
     let Some(s3) = test_bucket(&prefix) else { return };
     let settings = BlobSettings::S3(s3);
     let platform = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let node = |seed: u8, platform: &ed25519_dalek::SigningKey| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let shared = SharedRecords::open(&settings, platform).expect("records");
-        let accounts =
-            Accounts::open(dir.path(), [seed; 32]).expect("accounts").with_shared(shared);
-        (dir, accounts)
-    };
+    let node =
+        |seed: u8, platform: &ed25519_dalek::SigningKey| shared_accounts(&settings, platform, seed);
     let ((_a_dir, a), (_b_dir, b)) = (node(1, &platform), node(2, &platform));
     let locker = LockerId([5; 16]);
     let hash = a.hash_new("correct horse battery").expect("hash");
@@ -131,19 +138,12 @@ fn accounts_in_the_bucket_are_one_cluster_wide_and_unreadable_there() {
 /// a claim given back may be taken again.
 #[test]
 fn uris_and_aadhaar_numbers_are_claimed_once_across_nodes() {
-    use server::store::accounts::{Accounts, Claim};
-    use server::store::records::SharedRecords;
+    use server::store::accounts::Claim;
     let prefix = fresh_prefix("claims");
     let Some(s3) = test_bucket(&prefix) else { return };
     let settings = BlobSettings::S3(s3);
     let platform = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let node = |seed: u8| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let shared = SharedRecords::open(&settings, &platform).expect("records");
-        let accounts =
-            Accounts::open(dir.path(), [seed; 32]).expect("accounts").with_shared(shared);
-        (dir, accounts)
-    };
+    let node = |seed: u8| shared_accounts(&settings, &platform, seed);
     let ((_a_dir, a), (_b_dir, b)) = (node(1), node(2));
     let uri = schemas::EventId([1; 16]);
     let other = schemas::EventId([2; 16]);
