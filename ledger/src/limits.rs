@@ -60,6 +60,11 @@ pub const CHECKPOINT_LOOK_MS: u64 = 1_000;
 /// same (audit-ratio).
 pub const AUDIT_VERIFY_BATCH_SIGNATURES: usize = 4096;
 pub const AUDIT_READ_BATCH_RECORDS: usize = 2048;
+/// The embedded log's segment files (each preallocated to this size). A frame never spans two.
+pub const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
+/// The largest frame body a segment holds: a record, its key, and the frame's 68 bytes of
+/// fixed fields (`segment::FIXED_BYTES`).
+pub const SEGMENT_FRAME_BYTES_MAX: usize = RECORD_SIZE_BYTES_MAX + PARTITION_KEY_BYTES_MAX + 68;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;
@@ -76,3 +81,4 @@ const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= VERIFIED_EVENTS_MAX);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES_MIN <= VERIFY_CHUNK_SIGNATURES);
 const _: () = assert!(VERIFY_CHUNK_SIGNATURES <= PIPELINE_CHUNK_RECORDS);
 const _: () = assert!(PIPELINE_CHUNK_RECORDS <= APPEND_BATCH_RECORDS_MAX);
+const _: () = assert!((SEGMENT_FRAME_BYTES_MAX + 8) as u64 <= SEGMENT_BYTES);

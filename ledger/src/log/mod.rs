@@ -14,6 +14,8 @@ pub mod embedded;
 pub mod group;
 #[cfg(feature = "store")]
 pub mod kafka;
+#[cfg(feature = "store")]
+pub mod segment;
 
 use std::future::Future;
 use std::time::Duration;

@@ -62,19 +62,6 @@ async fn history() -> (crate::Setup, String) {
     (s, topic)
 }
 
-fn record_key(topic_id: u32, partition: u32, offset: u64) -> Vec<u8> {
-    [topic_id.to_be_bytes(), partition.to_be_bytes()]
-        .concat()
-        .into_iter()
-        .chain(offset.to_be_bytes())
-        .collect()
-}
-
-fn raw_db(path: &Path) -> rocksdb::DB {
-    let options = rocksdb::Options::default();
-    rocksdb::DB::open_cf(&options, path, ["records", "ids", "meta"]).expect("open the raw store")
-}
-
 /// The busiest citizen partition.
 async fn busiest(log: &EmbeddedLog, topic: &str) -> u32 {
     let mut best = (0, 0);
@@ -92,11 +79,9 @@ async fn audit_of(dir: &Path, world: &ledger::world::World) -> ledger::audit::Au
     audit(&log, &world.config(), &options(), |_, _| {}).await.expect("audit runs")
 }
 
-/// Changes the stored records of one partition directly in RocksDB.
-fn tamper(dir: &Path, change: impl FnOnce(&rocksdb::DB, &rocksdb::ColumnFamily)) {
-    let db = raw_db(&dir.join("log"));
-    let records = db.cf_handle("records").expect("records");
-    change(&db, records);
+/// Changes the stored records directly on disk (the citizen topic is topic id 1).
+fn tamper(dir: &Path, change: impl FnOnce(&crate::raw::Raw)) {
+    change(&crate::raw::Raw::open(&dir.join("log")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,12 +110,11 @@ async fn a_forged_signature_is_named_at_its_position() {
     let signature = schemas::decode_record(&stored[0].value).expect("decodes").signature.0;
     let (dir, world) = (s.dir, s.world);
     drop(s.ledger);
-    tamper(dir.path(), |db, records| {
-        let key = record_key(1, partition, 5);
-        let mut value = db.get_cf(records, &key).expect("get").expect("record");
+    tamper(dir.path(), |raw| {
+        let mut value = raw.stored(1, partition, 5);
         let at = value.windows(64).position(|w| w == signature).expect("signature bytes");
         value[at + 10] ^= 0x01;
-        db.put_cf(records, &key, &value).expect("put");
+        raw.put_stored(1, partition, 5, &value);
     });
     let failure = audit_of(dir.path(), &world).await.failure.expect("found");
     assert_eq!(
@@ -147,13 +131,12 @@ async fn sealed_data_changed_outside_the_signature_breaks_the_checkpoint() {
     let partition = busiest(s.ledger.log(), &topic).await;
     let (dir, world) = (s.dir, s.world);
     drop(s.ledger);
-    tamper(dir.path(), |db, records| {
-        let key = record_key(1, partition, 7);
-        let mut value = db.get_cf(records, &key).expect("get").expect("record");
+    tamper(dir.path(), |raw| {
+        let mut value = raw.stored(1, partition, 7);
         // The last byte is the end of the sealed ciphertext: not signed, but in the tree.
         let last = value.len() - 1;
         value[last] ^= 0x01;
-        db.put_cf(records, &key, &value).expect("put");
+        raw.put_stored(1, partition, 7, &value);
     });
     let failure = audit_of(dir.path(), &world).await.failure.expect("found");
     assert_eq!(
@@ -170,9 +153,7 @@ async fn a_deleted_record_is_named_at_its_position() {
     let partition = busiest(s.ledger.log(), &topic).await;
     let (dir, world) = (s.dir, s.world);
     drop(s.ledger);
-    tamper(dir.path(), |db, records| {
-        db.delete_cf(records, record_key(1, partition, 4)).expect("delete");
-    });
+    tamper(dir.path(), |raw| raw.delete(1, partition, 4));
     let failure = audit_of(dir.path(), &world).await.failure.expect("found");
     assert_eq!(
         (failure.topic.as_str(), failure.partition, failure.offset),
@@ -187,13 +168,7 @@ async fn two_swapped_records_are_caught() {
     let partition = busiest(s.ledger.log(), &topic).await;
     let (dir, world) = (s.dir, s.world);
     drop(s.ledger);
-    tamper(dir.path(), |db, records| {
-        let (a, b) = (record_key(1, partition, 3), record_key(1, partition, 8));
-        let va = db.get_cf(records, &a).expect("get").expect("a");
-        let vb = db.get_cf(records, &b).expect("get").expect("b");
-        db.put_cf(records, &a, &vb).expect("put");
-        db.put_cf(records, &b, &va).expect("put");
-    });
+    tamper(dir.path(), |raw| raw.swap(1, partition, 3, 8));
     let failure = audit_of(dir.path(), &world).await.failure.expect("found");
     assert_eq!(
         (failure.topic.as_str(), failure.partition),
@@ -232,12 +207,11 @@ async fn an_audit_resumes_from_the_roots_of_the_last_one() {
     let partition = busiest(s.ledger.log(), &topic).await;
     let (dir, world) = (s.dir, s.world);
     drop(s.ledger);
-    tamper(dir.path(), |db, records| {
-        let key = record_key(1, partition, 2);
-        let mut value = db.get_cf(records, &key).expect("get").expect("record");
+    tamper(dir.path(), |raw| {
+        let mut value = raw.stored(1, partition, 2);
         let last = value.len() - 1;
         value[last] ^= 0x01;
-        db.put_cf(records, &key, &value).expect("put");
+        raw.put_stored(1, partition, 2, &value);
     });
     let log = EmbeddedLog::open(dir.path().join("log")).expect("reopen");
     let blind = AuditOptions { checkpoint_topic: None, ..resume };

@@ -18,8 +18,12 @@ mod kafka;
 mod log;
 /// Each partition's Merkle tree fed from the log, persisted, and proving.
 mod merkle;
+/// The embedded log changed behind its back, as with the disk in hand.
+mod raw;
 /// Key lifecycle: rotation, revocation, suspension, and the registry after a restart.
 mod registry;
+/// The embedded log's segments: torn tails, lost index entries, logs from before segments.
+mod segments;
 /// Records changed behind the log's back: holes and undecodable records are named.
 mod tamper;
 

@@ -2,23 +2,9 @@
 //! undecodable records and names their position; altered-but-decodable records and a cut tail
 //! are the auditor's job (signature replay and signed checkpoints, issue 6).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use ledger::{EmbeddedLog, Ledger, LedgerError, Log, LogError};
-
-/// The `records` key layout documented in `log/embedded.rs`.
-fn record_key(topic_id: u32, partition: u32, offset: u64) -> Vec<u8> {
-    let mut key = topic_id.to_be_bytes().to_vec();
-    key.extend_from_slice(&partition.to_be_bytes());
-    key.extend_from_slice(&offset.to_be_bytes());
-    key
-}
-
-fn raw_db(path: &Path) -> rocksdb::DB {
-    let options = rocksdb::Options::default();
-    rocksdb::DB::open_cf(&options, path, ["records", "ids", "meta"]).expect("open the raw store")
-}
 
 #[tokio::test]
 async fn a_record_deleted_from_the_store_is_reported_at_its_offset() {
@@ -33,12 +19,8 @@ async fn a_record_deleted_from_the_store_is_reported_at_its_offset() {
     let topic = s.ledger.config().citizen_topic.clone();
     drop(s.ledger);
     let path = s.dir.path().join("log");
-    {
-        // The citizen topic was created second: topic id 1.
-        let db = raw_db(&path);
-        let records = db.cf_handle("records").expect("records");
-        db.delete_cf(&records, record_key(1, partition, 2)).expect("delete");
-    }
+    // The citizen topic was created second: topic id 1.
+    crate::raw::Raw::open(&path).delete(1, partition, 2);
     let log = EmbeddedLog::open(&path).expect("reopen");
     let err = log.read(&topic, partition, 0, 100).await.expect_err("hole");
     assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
@@ -57,13 +39,11 @@ async fn an_undecodable_record_stops_the_ledger_and_names_its_position() {
     drop(s.ledger);
     let path = s.dir.path().join("log");
     {
-        let db = raw_db(&path);
-        let records = db.cf_handle("records").expect("records");
-        let key = record_key(1, position.partition, position.offset);
-        let mut stored = db.get_cf(&records, &key).expect("get").expect("present");
+        let raw = crate::raw::Raw::open(&path);
+        let mut stored = raw.stored(1, position.partition, position.offset);
         // After the 4-byte key length and the 36-byte key comes the envelope version.
         stored[4 + 36] = 9;
-        db.put_cf(&records, &key, stored).expect("put");
+        raw.put_stored(1, position.partition, position.offset, &stored);
     }
     let log = Arc::new(EmbeddedLog::open(&path).expect("reopen"));
     let err = Ledger::open(log, s.world.config()).await.expect_err("must not start");
