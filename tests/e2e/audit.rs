@@ -9,6 +9,43 @@ use crate::journey::{gateway, locker, owned, serve};
 
 /// The views' RocksDB opened raw, with the counters' merge operator as the views define it
 /// (without it, recovering the write-ahead log loses data).
+/// Flips a bit of a citizen record's signature on disk, as someone with the disk would: the
+/// layout of `log/embedded.rs` and `log/segment.rs` (index entry: segment position and frame
+/// length; the frame's CRC-32 made good again, since a checksum is no seal).
+fn forge_signature_byte(log: &std::path::Path, partition: u32, offset: u64, signature: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let db = rocksdb::DB::open_cf(
+        &rocksdb::Options::default(),
+        log,
+        ["records", "index", "ids", "meta"],
+    )
+    .expect("raw store");
+    let index = db.cf_handle("index").expect("index");
+    // Topic id (the citizen topic is 1), partition, offset.
+    let key: Vec<u8> = [1u32.to_be_bytes(), partition.to_be_bytes()]
+        .concat()
+        .into_iter()
+        .chain(offset.to_be_bytes())
+        .collect();
+    let entry = db.get_cf(index, &key).expect("get").expect("index entry");
+    let position = u64::from_le_bytes(entry[..8].try_into().expect("position"));
+    let len = u32::from_le_bytes(entry[8..12].try_into().expect("length")) as usize;
+    let segment_bytes = ledger::limits::SEGMENT_BYTES;
+    let base = position - position % segment_bytes;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(log.join("segments").join(format!("{base:020}.seg")))
+        .expect("segment");
+    let mut frame = vec![0u8; len];
+    file.read_exact_at(&mut frame, position - base).expect("read");
+    let at = frame.windows(64).position(|w| w == signature).expect("signature bytes");
+    frame[at + 3] ^= 0x40;
+    let crc = crc32fast::hash(&frame[8..]);
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    file.write_all_at(&frame, position - base).expect("write");
+}
+
 fn raw_views(path: &std::path::Path) -> rocksdb::DB {
     fn add(
         _: &[u8],
@@ -86,25 +123,7 @@ async fn the_audit_names_a_forged_record_in_a_served_log() {
         }
         found.expect("a partition with two records")
     };
-    {
-        let db = rocksdb::DB::open_cf(
-            &rocksdb::Options::default(),
-            data.join("log"),
-            ["records", "ids", "meta"],
-        )
-        .expect("raw store");
-        let records = db.cf_handle("records").expect("records");
-        // Key layout of `log/embedded.rs`: topic id (the citizen topic is 1), partition, offset.
-        let key: Vec<u8> = [1u32.to_be_bytes(), partition.to_be_bytes()]
-            .concat()
-            .into_iter()
-            .chain(offset.to_be_bytes())
-            .collect();
-        let mut value = db.get_cf(records, &key).expect("get").expect("record");
-        let at = value.windows(64).position(|w| w == signature).expect("signature bytes");
-        value[at + 3] ^= 0x40;
-        db.put_cf(records, &key, &value).expect("put");
-    }
+    forge_signature_byte(&data.join("log"), partition, offset, &signature);
     let (ok, out, _) = locker(verify).await;
     assert!(!ok, "a forged record must fail the audit: {out}");
     assert!(out.contains(&format!("FAILED at locker.events/{partition} offset {offset}")), "{out}");
