@@ -29,6 +29,7 @@ use schemas::*;
 use crate::ClientError;
 use crate::http::JsonClient;
 use crate::limits::{BULK_RETRY_WAIT_FIRST_MS, BULK_SEND_ATTEMPTS};
+pub use wire::rows::Format;
 
 /// What `locker issue bulk` was asked to do.
 pub struct BulkRequest {
@@ -423,6 +424,20 @@ impl RowSigner<'_> {
             .to_string()
     }
 
+    fn row(
+        format: Format,
+        envelope: &Envelope,
+        salt: &[u8; 32],
+        data: &PersonalData,
+    ) -> Result<Vec<u8>, String> {
+        match format {
+            Format::Ndjson => Ok(Self::line(envelope, salt, data).into_bytes()),
+            Format::Binary => {
+                wire::rows::encode_row(envelope, Some((salt, data))).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// The signed push body of one document, as one NDJSON line.
     pub fn sign(
         &self,
@@ -437,6 +452,21 @@ impl RowSigner<'_> {
         Ok(Self::line(&envelope, &salt, &data))
     }
 
+    /// `sign`, as a row of `format` (`wire::rows`).
+    pub fn sign_as(
+        &self,
+        format: Format,
+        doc_id: &DocId,
+        holder: &Label,
+        fields: &[DocumentField],
+        recipient: Recipient,
+        now: TimestampMs,
+    ) -> Result<Vec<u8>, String> {
+        let (event, salt, data) = self.event(doc_id, holder, fields, recipient, now)?;
+        let envelope = sign_event(event, self.key, None).map_err(|e| e.to_string())?;
+        Self::row(format, &envelope, &salt, &data)
+    }
+
     /// Many documents signed with one signature over their Merkle root (batch-signed
     /// issuance): each line carries its place in the batch, and each stays verifiable alone.
     pub fn sign_batch(
@@ -444,6 +474,19 @@ impl RowSigner<'_> {
         rows: Vec<(DocId, Label, Vec<DocumentField>, Recipient)>,
         now: TimestampMs,
     ) -> Result<Vec<String>, String> {
+        self.sign_batch_as(Format::Ndjson, rows, now)?
+            .into_iter()
+            .map(|line| String::from_utf8(line).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    /// `sign_batch`, as rows of `format`.
+    pub fn sign_batch_as(
+        &self,
+        format: Format,
+        rows: Vec<(DocId, Label, Vec<DocumentField>, Recipient)>,
+        now: TimestampMs,
+    ) -> Result<Vec<Vec<u8>>, String> {
         let mut events = Vec::with_capacity(rows.len());
         let mut personal = Vec::with_capacity(rows.len());
         for (doc_id, holder, fields, recipient) in rows {
@@ -452,11 +495,11 @@ impl RowSigner<'_> {
             personal.push((salt, data));
         }
         let envelopes = ledger::crypto::sign_batch(events, self.key).map_err(|e| e.to_string())?;
-        Ok(envelopes
+        envelopes
             .iter()
             .zip(&personal)
-            .map(|(envelope, (salt, data))| Self::line(envelope, salt, data))
-            .collect())
+            .map(|(envelope, (salt, data))| Self::row(format, envelope, salt, data))
+            .collect()
     }
 }
 
@@ -465,7 +508,7 @@ fn sign_chunk_as_one(
     request: &BulkRequest,
     rows: Vec<(u64, String, RowBody, Recipient)>,
     now: TimestampMs,
-) -> Vec<(u64, String, Result<String, String>)> {
+) -> Vec<(u64, String, Result<Vec<u8>, String>)> {
     let signer = RowSigner {
         key: &request.key,
         issuer: &request.issuer,
@@ -480,7 +523,7 @@ fn sign_chunk_as_one(
         places.push((line, doc_id));
         documents.push((body.doc_id, body.holder, body.fields, recipient));
     }
-    match signer.sign_batch(documents, now) {
+    match signer.sign_batch_as(SENT_AS, documents, now) {
         Ok(lines) => places.into_iter().zip(lines).map(|((l, d), row)| (l, d, Ok(row))).collect(),
         Err(e) => places.into_iter().map(|(l, d)| (l, d, Err(e.clone()))).collect(),
     }
@@ -491,7 +534,7 @@ fn sign_row(
     body: &RowBody,
     recipient: Recipient,
     now: TimestampMs,
-) -> Result<String, String> {
+) -> Result<Vec<u8>, String> {
     RowSigner {
         key: &request.key,
         issuer: &request.issuer,
@@ -500,7 +543,7 @@ fn sign_row(
         issued_on: request.issued_on,
         valid_to: request.valid_to,
     }
-    .sign(&body.doc_id, &body.holder, &body.fields, recipient, now)
+    .sign_as(SENT_AS, &body.doc_id, &body.holder, &body.fields, recipient, now)
 }
 
 /// The document a bulk row stands for: its canonical JSON.
@@ -563,15 +606,20 @@ async fn aadhaar_references(
 }
 
 /// Sends one batch, again after a failure in transit or a 503; returns each row's outcome.
-async fn send_batch(server: &str, lines: Vec<String>) -> Vec<Outcome> {
-    send_batch_waiting(server, lines, Duration::from_millis(BULK_RETRY_WAIT_FIRST_MS)).await
+async fn send_batch(server: &str, (format, rows): (Format, Vec<Vec<u8>>)) -> Vec<Outcome> {
+    let wait = Duration::from_millis(BULK_RETRY_WAIT_FIRST_MS);
+    send_batch_waiting(server, (format, rows), wait).await
 }
 
 /// `send_batch`, waiting `wait` before the first retry and twice as long before each next.
 /// Rows refused `not_owner` (their partition was moving between a cluster's nodes; nothing
 /// was written for them) are sent again on their own, within the same attempts.
-async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration) -> Vec<Outcome> {
-    let count = lines.len();
+async fn send_batch_waiting(
+    server: &str,
+    (format, rows): (Format, Vec<Vec<u8>>),
+    mut wait: Duration,
+) -> Vec<Outcome> {
+    let count = rows.len();
     let url =
         match JsonClient::parse_url(&format!("{}/v1/issuer/batches", server.trim_end_matches('/')))
         {
@@ -579,13 +627,13 @@ async fn send_batch_waiting(server: &str, lines: Vec<String>, mut wait: Duration
             Err(e) => return vec![rejected("bad_server", e.to_string()); count],
         };
     let client = JsonClient::new(Duration::from_millis(crate::limits::BATCH_TIMEOUT_MS));
-    let headers = [("content-type", "application/x-ndjson".to_owned())];
+    let headers = [("content-type", format.media_type().to_owned())];
     let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
     let mut pending: Vec<usize> = (0..count).collect();
     let mut last = String::new();
     for attempt in 1..=BULK_SEND_ATTEMPTS {
-        let body = pending.iter().map(|&i| lines[i].as_str()).collect::<Vec<_>>().join("\n");
-        match client.send("POST", &url, &headers, body.into_bytes()).await {
+        let body = format.join(pending.iter().map(|&i| rows[i].as_slice()));
+        match client.send("POST", &url, &headers, body).await {
             Ok((200, answer)) => {
                 let Some(results) = batch_results(&answer, pending.len()) else {
                     let bad = rejected("bad_answer", "the service's answer is not a batch result");
@@ -677,8 +725,8 @@ pub async fn run(
         let permit = Arc::clone(&slots).acquire_owned().await.map_err(ClientError::task)?;
         let server = request.server.clone();
         sending.spawn(async move {
-            let lines: Vec<String> = batch.iter().map(|(_, _, row)| row.clone()).collect();
-            let outcomes = send_batch(&server, lines).await;
+            let rows: Vec<Vec<u8>> = batch.iter().map(|(_, _, row)| row.clone()).collect();
+            let outcomes = send_batch(&server, (SENT_AS, rows)).await;
             drop(permit);
             (batch, outcomes)
         });
@@ -698,6 +746,10 @@ pub async fn run(
     Ok(tally.summary)
 }
 
+/// How the tool sends its rows: binary (`wire::rows`), which the service parses without text;
+/// NDJSON stays for people writing batches by hand.
+const SENT_AS: Format = Format::Binary;
+
 /// A row on its way: its line, its doc id, and what goes with it.
 type Row<T> = (u64, String, T);
 
@@ -714,7 +766,7 @@ impl Tally {
         self.done += 1;
     }
 
-    fn sent(&mut self, batch: Vec<Row<String>>, outcomes: Vec<Outcome>) {
+    fn sent(&mut self, batch: Vec<Row<Vec<u8>>>, outcomes: Vec<Outcome>) {
         for ((line, doc_id, _), outcome) in batch.into_iter().zip(outcomes) {
             self.add(line, &doc_id, outcome);
         }
@@ -796,10 +848,10 @@ async fn signed_rows(
     request: &Arc<BulkRequest>,
     signing: Vec<(u64, String, RowBody, Recipient)>,
     tally: &mut Tally,
-) -> Result<Vec<Row<String>>, ClientError> {
+) -> Result<Vec<Row<Vec<u8>>>, ClientError> {
     let now = request.clock.now();
     let signer = Arc::clone(request);
-    let signed: Vec<(u64, String, Result<String, String>)> =
+    let signed: Vec<(u64, String, Result<Vec<u8>, String>)> =
         tokio::task::spawn_blocking(move || {
             if signer.batch_sign && !signing.is_empty() {
                 return sign_chunk_as_one(&signer, signing, now);
@@ -829,6 +881,10 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn ndjson(lines: &[&str]) -> (Format, Vec<Vec<u8>>) {
+        (Format::Ndjson, lines.iter().map(|l| l.as_bytes().to_vec()).collect())
+    }
 
     /// A server on a real port that answers its `call`th request (from 0, with the request's
     /// body) as `answer` says: a status line and a JSON body.
@@ -876,7 +932,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_the_service_could_not_write_is_sent_again() {
         let (server, calls) = flaky_server(1);
-        let outcomes = send_batch(&server, vec!["{}".to_owned(), "{}".to_owned()]).await;
+        let outcomes = send_batch(&server, ndjson(&["{}", "{}"])).await;
         assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
         assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry");
     }
@@ -901,7 +957,7 @@ mod tests {
     #[tokio::test]
     async fn rows_refused_while_their_partition_moves_are_sent_again_alone() {
         let (server, bodies) = moving_server();
-        let lines = vec!["{\"row\":1}".to_owned(), "{\"row\":2}".to_owned()];
+        let lines = ndjson(&["{\"row\":1}", "{\"row\":2}"]);
         let outcomes = send_batch_waiting(&server, lines, Duration::from_millis(1)).await;
         assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::Accepted]);
         let bodies = bodies.lock().expect("lock").clone();
@@ -912,8 +968,8 @@ mod tests {
     async fn a_batch_is_given_up_after_the_last_attempt_and_every_row_says_why() {
         let attempts = BULK_SEND_ATTEMPTS as usize;
         let (server, calls) = flaky_server(attempts);
-        let lines = vec!["{}".to_owned(), "{}".to_owned()];
-        let outcomes = send_batch_waiting(&server, lines, Duration::from_millis(1)).await;
+        let outcomes =
+            send_batch_waiting(&server, ndjson(&["{}", "{}"]), Duration::from_millis(1)).await;
         assert_eq!(calls.load(Ordering::SeqCst), attempts, "no attempt past the limit");
         assert_eq!(outcomes.len(), 2);
         for outcome in outcomes {
@@ -925,8 +981,7 @@ mod tests {
             assert!(message.contains("HTTP 503") && message.contains("try again"), "{message}");
         }
         // The next server call is the success the client no longer waited for.
-        let late =
-            send_batch_waiting(&server, vec!["{}".to_owned(), "{}".to_owned()], Duration::ZERO);
+        let late = send_batch_waiting(&server, ndjson(&["{}", "{}"]), Duration::ZERO);
         assert_eq!(late.await, vec![Outcome::Accepted, Outcome::AlreadyPresent]);
     }
 

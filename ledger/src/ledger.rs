@@ -478,14 +478,8 @@ impl<L: Log> Ledger<L> {
     /// (a storage failure or an oversized call); otherwise each record has its own verdict,
     /// in order.
     pub async fn append(&self, records: Vec<Vec<u8>>) -> Result<Vec<Verdict>, LedgerError> {
-        if records.len() > APPEND_BATCH_RECORDS_MAX {
-            return Err(LedgerError::BatchTooLarge {
-                records: records.len(),
-                limit: APPEND_BATCH_RECORDS_MAX,
-            });
-        }
-        let mut verdicts: Vec<Option<Verdict>> = (0..records.len()).map(|_| None).collect();
-        let mut candidates = Vec::with_capacity(records.len());
+        check_batch(records.len())?;
+        let count = records.len();
         let decoded = on_pool(move || {
             records
                 .into_par_iter()
@@ -494,6 +488,37 @@ impl<L: Log> Ledger<L> {
                 .collect::<Vec<_>>()
         })
         .await?;
+        self.append_candidates(count, decoded).await
+    }
+
+    /// `append`, for envelopes the caller holds typed (the service builds and seals them):
+    /// each is encoded once, here, and those bytes give the event hash, the signed message and
+    /// the log's record; nothing is decoded again. Checked as `append` checks records (field
+    /// rules, size, registry, signature), with the same verdicts.
+    pub async fn append_envelopes(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> Result<Vec<Verdict>, LedgerError> {
+        check_batch(envelopes.len())?;
+        let count = envelopes.len();
+        let encoded = on_pool(move || {
+            envelopes
+                .into_par_iter()
+                .enumerate()
+                .map(|(index, envelope)| (index, encode_candidate(index, envelope)))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        self.append_candidates(count, encoded).await
+    }
+
+    async fn append_candidates(
+        &self,
+        count: usize,
+        decoded: Vec<(usize, Result<Candidate, LedgerError>)>,
+    ) -> Result<Vec<Verdict>, LedgerError> {
+        let mut verdicts: Vec<Option<Verdict>> = (0..count).map(|_| None).collect();
+        let mut candidates = Vec::with_capacity(count);
         for (index, result) in decoded {
             match result {
                 Ok(candidate) => candidates.push(candidate),
@@ -688,6 +713,20 @@ impl<L: Log> Ledger<L> {
         }
         Ok(())
     }
+}
+
+fn check_batch(records: usize) -> Result<(), LedgerError> {
+    if records > APPEND_BATCH_RECORDS_MAX {
+        return Err(LedgerError::BatchTooLarge { records, limit: APPEND_BATCH_RECORDS_MAX });
+    }
+    Ok(())
+}
+
+fn encode_candidate(index: usize, envelope: Envelope) -> Result<Candidate, LedgerError> {
+    let (raw, signing_bytes) = schemas::encode_signed_record(&envelope)?;
+    let digest = event_hash(&signing_bytes, &envelope.signature);
+    let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
+    Ok(Candidate { index, key: None, preverified: false, envelope, signing_bytes, digest, raw })
 }
 
 fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {

@@ -86,35 +86,62 @@ pub fn signing_bytes(event: &Event) -> Result<Vec<u8>, SchemaError> {
 
 /// Encodes a record for the log. Fails if the envelope is invalid or larger than the limit.
 pub fn encode_record(envelope: &Envelope) -> Result<Vec<u8>, SchemaError> {
+    encode_signed_record(envelope).map(|(record, _)| record)
+}
+
+/// Encodes a record for the log and also returns what its actor signed
+/// (`signing_bytes(&envelope.event)`), from the same encoding: the record is the version, then
+/// the event's bytes, then the rest (a tuple encodes as its fields in order). For a writer that
+/// holds the envelope typed: nothing needs decoding again. Fails as `encode_record` does.
+pub fn encode_signed_record(envelope: &Envelope) -> Result<(Vec<u8>, Vec<u8>), SchemaError> {
     validate_envelope(envelope)?;
-    let bytes = match &envelope.batch {
-        None => {
-            let mut bytes = ENVELOPE_VERSION.to_le_bytes().to_vec();
-            bytes.extend_from_slice(&encode(&(
-                &envelope.event,
-                &envelope.signature,
-                &envelope.sealed,
-            ))?);
-            bytes
-        }
+    encode_parts(envelope)
+}
+
+/// An envelope its service has not sealed yet (a bulk row: the issuer sends the personal
+/// fields in clear, the service seals them), in the record's form: `sealed` must be absent,
+/// and a personal commitment needs no sealed payload yet; every other rule holds.
+pub fn encode_unsealed_record(envelope: &Envelope) -> Result<Vec<u8>, SchemaError> {
+    validate_unsealed(envelope)?;
+    encode_parts(envelope).map(|(record, _)| record)
+}
+
+/// Decodes what `encode_unsealed_record` made, in canonical form only.
+pub fn decode_unsealed_record(bytes: &[u8]) -> Result<Envelope, SchemaError> {
+    let (envelope, _) = decode_parts(bytes)?;
+    validate_unsealed(&envelope)?;
+    Ok(envelope)
+}
+
+fn validate_unsealed(envelope: &Envelope) -> Result<(), SchemaError> {
+    if envelope.sealed.is_some() {
+        return Err(SchemaError::InvalidEvent(
+            "an unsealed envelope carries no sealed payload: the service seals it".to_owned(),
+        ));
+    }
+    validate_common(envelope)
+}
+
+fn encode_parts(envelope: &Envelope) -> Result<(Vec<u8>, Vec<u8>), SchemaError> {
+    let event = encode(&envelope.event)?;
+    let (version, rest) = match &envelope.batch {
+        None => (ENVELOPE_VERSION, encode(&(&envelope.signature, &envelope.sealed))?),
         Some(batch) => {
-            let mut bytes = ENVELOPE_VERSION_BATCH.to_le_bytes().to_vec();
-            bytes.extend_from_slice(&encode(&(
-                &envelope.event,
-                &envelope.signature,
-                &envelope.sealed,
-                batch,
-            ))?);
-            bytes
+            (ENVELOPE_VERSION_BATCH, encode(&(&envelope.signature, &envelope.sealed, batch))?)
         }
     };
-    if bytes.len() > RECORD_SIZE_BYTES_MAX {
-        return Err(SchemaError::RecordTooLarge {
-            size_bytes: bytes.len(),
-            limit_bytes: RECORD_SIZE_BYTES_MAX,
-        });
+    let size_bytes = 2 + event.len() + rest.len();
+    if size_bytes > RECORD_SIZE_BYTES_MAX {
+        return Err(SchemaError::RecordTooLarge { size_bytes, limit_bytes: RECORD_SIZE_BYTES_MAX });
     }
-    Ok(bytes)
+    let mut record = Vec::with_capacity(size_bytes);
+    record.extend_from_slice(&version.to_le_bytes());
+    record.extend_from_slice(&event);
+    record.extend_from_slice(&rest);
+    let mut signed = Vec::with_capacity(EVENT_SIGNING_DOMAIN.len() + event.len());
+    signed.extend_from_slice(EVENT_SIGNING_DOMAIN);
+    signed.extend_from_slice(&event);
+    Ok((record, signed))
 }
 
 /// Decodes a record from the log. Never panics, whatever the bytes.
@@ -125,6 +152,13 @@ pub fn decode_record(bytes: &[u8]) -> Result<Envelope, SchemaError> {
 /// Decodes a record and also returns what its actor signed (`signing_bytes(&envelope.event)`),
 /// taken from the record itself instead of encoding the event once more.
 pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaError> {
+    let (envelope, signed) = decode_parts(bytes)?;
+    validate_envelope(&envelope)?;
+    Ok((envelope, signed))
+}
+
+/// An envelope in canonical form and what its actor signed, before the envelope's rules.
+fn decode_parts(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaError> {
     if bytes.len() > RECORD_SIZE_BYTES_MAX {
         return Err(SchemaError::RecordTooLarge {
             size_bytes: bytes.len(),
@@ -164,7 +198,6 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
         return Err(SchemaError::Malformed("not in canonical form".to_owned()));
     }
     let envelope = Envelope { event, signature, sealed, batch };
-    validate_envelope(&envelope)?;
     let mut signed = Vec::with_capacity(EVENT_SIGNING_DOMAIN.len() + event_bytes.len());
     signed.extend_from_slice(EVENT_SIGNING_DOMAIN);
     signed.extend_from_slice(event_bytes);
@@ -172,8 +205,13 @@ pub fn decode_signed_record(bytes: &[u8]) -> Result<(Envelope, Vec<u8>), SchemaE
 }
 
 fn validate_envelope(envelope: &Envelope) -> Result<(), SchemaError> {
-    let payload = &envelope.event.payload;
-    payload.validate()?;
+    validate_common(envelope)?;
+    validate_sealed(envelope)
+}
+
+/// The rules of an envelope but for its sealed payload.
+fn validate_common(envelope: &Envelope) -> Result<(), SchemaError> {
+    envelope.event.payload.validate()?;
     if let Some(batch) = &envelope.batch {
         use crate::limits::{BATCH_EVENTS_MAX, BATCH_PATH_HASHES_MAX};
         if batch.size == 0 || batch.size > BATCH_EVENTS_MAX || batch.index >= batch.size {
@@ -189,6 +227,13 @@ fn validate_envelope(envelope: &Envelope) -> Result<(), SchemaError> {
             )));
         }
     }
+    Ok(())
+}
+
+/// The sealed payload's rules: there when the event commits to personal data, and for the
+/// event's subject.
+fn validate_sealed(envelope: &Envelope) -> Result<(), SchemaError> {
+    let payload = &envelope.event.payload;
     match (payload.personal_commitment(), &envelope.sealed) {
         (Some(_), None) => {
             return Err(SchemaError::InvalidEvent(format!(

@@ -10,5 +10,6 @@ mod error;
 pub mod limits;
 pub mod media;
 pub mod rfc9421;
+pub mod rows;
 
 pub use error::ErrorCode;

@@ -15,7 +15,11 @@
 //! issuance): then signatures stop being the limit, and the rate is also reported against
 //! raw BLAKE3 hashing and raw RocksDB batched puts of rows of the same size, same run.
 //!
-//! Usage: bulk-load [ROWS] [READS_PER_S] [single|batch]   (defaults 100,000, 1,000, single)
+//! Rows go as `locker issue bulk` sends them, binary (`wire::rows`); `ndjson` as fourth
+//! argument sends the same rows as NDJSON lines, to compare.
+//!
+//! Usage: bulk-load [ROWS] [READS_PER_S] [single|batch] [binary|ndjson]
+//!   (defaults 100,000, 1,000, single, binary)
 //!   KAFKA_BOOTSTRAP=host:port bulk-load ...   puts the events on Kafka instead.
 //!
 //! Needs `target/release/locker` (`cargo build --release -p cli --bin locker`).
@@ -86,6 +90,11 @@ async fn main() -> anyhow::Result<()> {
     let rows: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let reads_per_s: u32 = std::env::args().nth(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000);
     let batch_signed = std::env::args().nth(3).is_some_and(|mode| mode == "batch");
+    let format = if std::env::args().nth(4).is_some_and(|f| f == "ndjson") {
+        client::bulk::Format::Ndjson
+    } else {
+        client::bulk::Format::Binary
+    };
     let kafka = std::env::var("KAFKA_BOOTSTRAP").ok().filter(|s| !s.is_empty());
 
     // The physical limit, measured first, on the same machine, in this run.
@@ -192,19 +201,19 @@ async fn main() -> anyhow::Result<()> {
                 (doc_id, holder, fields, Recipient::Aadhaar(reference))
             })
             .collect();
-        let lines: Vec<String> = if batch_signed {
-            signer.sign_batch(documents, now).map_err(anyhow::Error::msg)?
+        let rows: Vec<Vec<u8>> = if batch_signed {
+            signer.sign_batch_as(format, documents, now).map_err(anyhow::Error::msg)?
         } else {
             documents
                 .into_par_iter()
                 .map(|(doc_id, holder, fields, recipient)| {
                     signer
-                        .sign(&doc_id, &holder, &fields, recipient, now)
+                        .sign_as(format, &doc_id, &holder, &fields, recipient, now)
                         .unwrap_or_else(|e| unreachable!("signs: {e}"))
                 })
                 .collect()
         };
-        batches.push(lines.join("\n").into_bytes());
+        batches.push(format.join(rows.iter().map(Vec::as_slice)));
     }
     let row_bytes: usize = batches.iter().map(Vec::len).sum();
     eprintln!(
@@ -224,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
     let batches = Arc::new(batches);
     let start = Instant::now();
     let cpu_before = cpu_seconds(pid);
-    let (accepted, present, _) = send_all(&client, &url, &batches).await?;
+    let (accepted, present, _) = send_all(&client, &url, (format, &batches)).await?;
     let ingest = start.elapsed().as_secs_f64();
     // Until every document is in the views (My Issuer, the lockers).
     loop {
@@ -246,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(accepted == rows as u64, "{accepted} accepted, {present} present, of {rows}");
     // Results day again: the same file sent a second time adds nothing.
     let start = Instant::now();
-    let (again, present, rejected) = send_all(&client, &url, &batches).await?;
+    let (again, present, rejected) = send_all(&client, &url, (format, &batches)).await?;
     let rerun = start.elapsed().as_secs_f64();
     anyhow::ensure!(
         again == 0 && present == rows as u64 && rejected == 0,
@@ -258,9 +267,10 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     let rate = rows as f64 / ingest;
     println!(
-        "bulk-load: {rows} marksheets on {}, {}",
+        "bulk-load: {rows} marksheets on {}, {}, rows as {}",
         kafka.as_deref().map_or_else(|| "the embedded log".to_owned(), |b| format!("Kafka at {b}")),
-        if batch_signed { "each batch of 2,000 signed once" } else { "each signed alone" }
+        if batch_signed { "each batch of 2,000 signed once" } else { "each signed alone" },
+        format.media_type()
     );
     if batch_signed {
         let (hashes, puts) = raw_hash_and_put_rates(row_bytes / rows.max(1))?;
@@ -372,7 +382,7 @@ fn raw_hash_and_put_rates(row_bytes: usize) -> anyhow::Result<(f64, f64)> {
 async fn send_all(
     client: &JsonClient,
     url: &str,
-    batches: &Arc<Vec<Vec<u8>>>,
+    (format, batches): (client::bulk::Format, &Arc<Vec<Vec<u8>>>),
 ) -> anyhow::Result<(u64, u64, u64)> {
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut sending = tokio::task::JoinSet::new();
@@ -380,7 +390,7 @@ async fn send_all(
         let permit = Arc::clone(&slots).acquire_owned().await?;
         let (client, url, batches) = (client.clone(), url.to_owned(), Arc::clone(batches));
         sending.spawn(async move {
-            let headers = [("content-type", "application/x-ndjson".to_owned())];
+            let headers = [("content-type", format.media_type().to_owned())];
             let body = batches[index].clone();
             let answer: Result<wire::dto::BatchResult, _> =
                 client.typed("POST", &format!("{url}/v1/issuer/batches"), &headers, body).await;

@@ -229,3 +229,38 @@ async fn batches_over_the_limit_are_refused_whole() {
     let err = s.ledger.append(records).await.expect_err("too many");
     assert!(matches!(err, LedgerError::BatchTooLarge { .. }), "{err}");
 }
+
+/// Envelopes handed over typed (`append_envelopes`) are checked as their records are: the
+/// same verdicts (a forged signature, a field rule broken, a retry), and the log holds exactly
+/// the record `encode_record` makes of each.
+#[tokio::test]
+async fn typed_envelopes_get_the_verdicts_of_their_records() {
+    let mut s = setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    accepted(s.ledger.append_one(registration).await);
+    let good = s.world.marksheet_envelope(&citizen, "T-1");
+    let mut forged = s.world.marksheet_envelope(&citizen, "T-2");
+    forged.signature.0[5] ^= 1;
+    let mut unsealed = s.world.marksheet_envelope(&citizen, "T-3");
+    unsealed.sealed = None;
+    let before = total_records(&s.ledger).await;
+    let verdicts = s
+        .ledger
+        .append_envelopes(vec![good.clone(), forged, unsealed, good.clone()])
+        .await
+        .expect("append");
+    let mut verdicts = verdicts.into_iter();
+    let position = accepted(verdicts.next().expect("good"));
+    let err = verdicts.next().expect("forged").expect_err("forged");
+    assert!(matches!(err, LedgerError::BadSignature { .. }), "{err}");
+    let err = verdicts.next().expect("unsealed").expect_err("unsealed");
+    assert!(matches!(err, LedgerError::Schema(SchemaError::InvalidEvent(_))), "{err}");
+    assert_eq!(verdicts.next().expect("again").expect("again"), Appended::Existing(position));
+    assert_eq!(total_records(&s.ledger).await, before + 1);
+    let topic = s.ledger.config().citizen_topic.clone();
+    let stored = s.ledger.log().read(&topic, position.partition, position.offset, 1).await;
+    assert_eq!(stored.expect("read")[0].value, encode_record(&good).expect("encode"));
+    // The record of the same event, appended as bytes later, is the same event.
+    let again = s.ledger.append_one(encode_record(&good).expect("encode")).await;
+    assert_eq!(again.expect("retry"), Appended::Existing(position));
+}

@@ -28,16 +28,38 @@ struct Parsed {
     personal: Option<([u8; 32], PersonalData)>,
 }
 
-/// Everything about one row that can be checked alone (on any core).
-fn parse_row(line: &[u8]) -> Result<Parsed, AppError> {
-    let body: PushBody = crate::app::json::json(line)?;
-    if body.content.is_some() {
-        return Err(AppError::new(
-            ErrorCode::ContentNotSupported,
-            "bulk rows register documents by hash; push documents with their bytes one by one",
-        ));
+/// How a batch's rows are written: NDJSON for people, binary (`wire::rows`) for machines.
+pub(crate) use wire::rows::Format as RowFormat;
+
+/// A row's envelope and its personal fields as sent.
+fn read_row(line: &[u8], format: RowFormat) -> Result<(Envelope, SentPersonal), AppError> {
+    match format {
+        RowFormat::Ndjson => {
+            let body: PushBody = crate::app::json::json(line)?;
+            if body.content.is_some() {
+                return Err(AppError::new(
+                    ErrorCode::ContentNotSupported,
+                    "bulk rows register documents by hash; push documents with their bytes one by one",
+                ));
+            }
+            Ok((body.envelope, SentPersonal::Json(body.personal)))
+        }
+        RowFormat::Binary => {
+            let (envelope, personal) = wire::rows::decode_row(line)
+                .map_err(|e| invalid_event(format!("a binary row: {e}")))?;
+            Ok((envelope, SentPersonal::Binary(personal)))
+        }
     }
-    let envelope = body.envelope;
+}
+
+enum SentPersonal {
+    Json(Option<crate::app::issuance::PersonalBody>),
+    Binary(Option<([u8; 32], schemas::PersonalData)>),
+}
+
+/// Everything about one row that can be checked alone (on any core).
+fn parse_row(line: &[u8], format: RowFormat) -> Result<Parsed, AppError> {
+    let (envelope, sent) = read_row(line, format)?;
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
         return Err(AppError::new(ErrorCode::NotPermitted, "only issuers push documents"));
@@ -62,7 +84,10 @@ fn parse_row(line: &[u8]) -> Result<Parsed, AppError> {
             ),
         ));
     }
-    let personal = committed_personal(issued.personal, body.personal)?;
+    let personal = match sent {
+        SentPersonal::Json(sent) => committed_personal(issued.personal, sent)?,
+        SentPersonal::Binary(sent) => crate::app::issuance::committed(issued.personal, sent, Ok)?,
+    };
     Ok(Parsed { envelope, personal })
 }
 
@@ -84,10 +109,11 @@ fn same_issuance(logged: &Envelope, sent: &Envelope) -> bool {
 pub(crate) async fn process(
     state: &AppState,
     lines: Vec<Vec<u8>>,
+    format: RowFormat,
 ) -> Result<Vec<RowResult>, AppError> {
     let rows = lines.len();
     let mut results: Verdicts = (0..rows).map(|_| None).collect();
-    let candidates = parse_rows(lines, &mut results).await?;
+    let candidates = parse_rows(lines, format, &mut results).await?;
     let candidates = authentic_rows(state, candidates, &mut results).await?;
     let candidates = owned_rows(state, candidates, &mut results);
     let fresh = fresh_rows(state, candidates, &mut results).await?;
@@ -115,10 +141,11 @@ type Verdicts = Vec<Option<RowResult>>;
 /// Rows parsed on all cores; the ones that do not parse get their verdict.
 async fn parse_rows(
     lines: Vec<Vec<u8>>,
+    format: RowFormat,
     results: &mut Verdicts,
 ) -> Result<Vec<(usize, Parsed)>, AppError> {
     let parsed: Vec<Result<Parsed, AppError>> =
-        on_pool(move || lines.par_iter().map(|line| parse_row(line)).collect()).await?;
+        on_pool(move || lines.par_iter().map(|line| parse_row(line, format)).collect()).await?;
     let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(parsed.len());
     for (index, row) in parsed.into_iter().enumerate() {
         match row {
@@ -267,16 +294,16 @@ async fn write_rows(
     fresh: Vec<(usize, Parsed)>,
     results: &mut Verdicts,
 ) -> Result<(), AppError> {
-    let (appended_rows, records) = sealed_rows(state, fresh, results).await?;
-    append_rows(state, appended_rows, records, results).await
+    let (appended_rows, envelopes) = sealed_rows(state, fresh, results).await?;
+    append_rows(state, appended_rows, envelopes, results).await
 }
 
-/// The records to append, and the rows they are.
+/// The envelopes to append, sealed, and the rows they are.
 async fn sealed_rows(
     state: &AppState,
     fresh: Vec<(usize, Parsed)>,
     results: &mut Verdicts,
-) -> Result<(Vec<usize>, Vec<Vec<u8>>), AppError> {
+) -> Result<(Vec<usize>, Vec<Envelope>), AppError> {
     // Seal the personal fields: keys fetched or created at once, then sealed on all cores.
     let subjects: Vec<SealSubject> = fresh
         .iter()
@@ -299,50 +326,46 @@ async fn sealed_rows(
         };
         work.push((index, row, sealing));
     }
-    let sealed: Vec<(usize, Result<Vec<u8>, AppError>, EventId)> = on_pool(move || {
+    // Sealed on all cores; encoded once, by the ledger (`append_envelopes`).
+    let sealed: Vec<(usize, Result<Envelope, AppError>)> = on_pool(move || {
         work.into_par_iter()
             .map(|(index, row, sealing)| {
-                let id = row.envelope.event.id;
                 let mut envelope = row.envelope;
-                let record = (|| {
-                    if let (Some((salt, data)), Some((key, subject, nonce))) =
-                        (row.personal, sealing)
-                    {
-                        let (_, sealed) =
-                            ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
-                                .map_err(ledger_error)?;
-                        envelope.sealed = Some(sealed);
+                let sealed = match (row.personal, sealing) {
+                    (Some((salt, data)), Some((key, subject, nonce))) => {
+                        ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
+                            .map(|(_, sealed)| envelope.sealed = Some(sealed))
+                            .map_err(ledger_error)
                     }
-                    schemas::encode_record(&envelope)
-                        .map_err(|e| ledger_error(LedgerError::Schema(e)))
-                })();
-                (index, record, id)
+                    _ => Ok(()),
+                };
+                (index, sealed.map(|()| envelope))
             })
             .collect()
     })
     .await?;
     let mut appended_rows = Vec::with_capacity(sealed.len());
-    let mut records = Vec::with_capacity(sealed.len());
-    for (index, record, _) in sealed {
-        match record {
-            Ok(record) => {
+    let mut envelopes = Vec::with_capacity(sealed.len());
+    for (index, envelope) in sealed {
+        match envelope {
+            Ok(envelope) => {
                 appended_rows.push(index);
-                records.push(record);
+                envelopes.push(envelope);
             }
             Err(e) => results[index] = Some(rejected(index + 1, e)),
         }
     }
-    Ok((appended_rows, records))
+    Ok((appended_rows, envelopes))
 }
 
 async fn append_rows(
     state: &AppState,
     appended_rows: Vec<usize>,
-    records: Vec<Vec<u8>>,
+    envelopes: Vec<Envelope>,
     results: &mut Verdicts,
 ) -> Result<(), AppError> {
     // One append: parallel signature batches, one group commit.
-    let verdicts = state.appender.append_records(records).await.map_err(ledger_error)?;
+    let verdicts = state.appender.append_envelopes(envelopes).await.map_err(ledger_error)?;
     for (index, verdict) in appended_rows.into_iter().zip(verdicts) {
         results[index] = Some(match verdict {
             Ok(Appended::New(position)) => {

@@ -99,6 +99,15 @@ pub(crate) fn committed_personal(
     commitment: Option<schemas::Commitment>,
     sent: Option<PersonalBody>,
 ) -> Result<Option<([u8; 32], PersonalData)>, AppError> {
+    committed(commitment, sent.map(|p| (p.salt, p.data)), |salt: String| salt_of(&salt))
+}
+
+/// `committed_personal` for fields sent with their salt in any form (`salt` reads it).
+pub(crate) fn committed<S>(
+    commitment: Option<schemas::Commitment>,
+    sent: Option<(S, PersonalData)>,
+    salt: impl FnOnce(S) -> Result<[u8; 32], AppError>,
+) -> Result<Option<([u8; 32], PersonalData)>, AppError> {
     match (commitment, sent) {
         (None, None) => Ok(None),
         (None, Some(_)) => {
@@ -107,20 +116,20 @@ pub(crate) fn committed_personal(
         (Some(_), None) => {
             Err(invalid_event("the event commits to personal fields; send them under `personal`"))
         }
-        (Some(commitment), Some(personal)) => {
-            if !matches!(personal.data, PersonalData::Document(_)) {
+        (Some(commitment), Some((sent_salt, data))) => {
+            if !matches!(data, PersonalData::Document(_)) {
                 return Err(invalid_event("a document's personal fields are `document` fields"));
             }
-            let salt = salt_of(&personal.salt)?;
-            let bytes = schemas::encode_personal(&personal.data)
-                .map_err(|e| invalid_event(e.to_string()))?;
+            let salt = salt(sent_salt)?;
+            let bytes =
+                schemas::encode_personal(&data).map_err(|e| invalid_event(e.to_string()))?;
             if ledger::crypto::commitment(&salt, &bytes) != commitment {
                 return Err(AppError::new(
                     ErrorCode::CommitmentMismatch,
                     "the personal fields and salt do not match the signed commitment",
                 ));
             }
-            Ok(Some((salt, personal.data)))
+            Ok(Some((salt, data)))
         }
     }
 }

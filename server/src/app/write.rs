@@ -168,6 +168,11 @@ pub trait Appender: Send + Sync {
         &self,
         records: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
+    /// `append_records` for envelopes held typed: encoded once by the ledger, never decoded.
+    fn append_envelopes(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
     /// Checks client-signed events as an append would (registry and signature) and appends
     /// nothing: the service authenticates a client's events before any work for them.
     fn authenticate(
@@ -203,6 +208,12 @@ impl<L: Log> Appender for Ledger<L> {
         records: Vec<Vec<u8>>,
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(self.append(records))
+    }
+    fn append_envelopes(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
+        Box::pin(Ledger::append_envelopes(self, envelopes))
     }
     fn authenticate(
         &self,

@@ -312,7 +312,7 @@ pub(crate) async fn route_rows(
     state: &AppState,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
-    lines: &[&[u8]],
+    (format, lines): (crate::app::bulk::RowFormat, &[&[u8]]),
     results: &mut [wire::dto::RowResult],
 ) {
     let Some(address) = state.cluster.address().map(str::to_owned) else { return };
@@ -337,12 +337,12 @@ pub(crate) async fn route_rows(
     }
     let sends = by_owner.into_iter().map(|(owner, mut rows)| {
         rows.sort_unstable();
-        let body: Vec<u8> = rows.iter().flat_map(|&i| [lines[i], b"\n"].concat()).collect();
+        let body = format.join(rows.iter().map(|&i| lines[i]));
         let from = (address.clone(), client_of(extensions), state.clock.now().0);
         async move {
             let (by, client, at_ms) = &from;
             let from = Forwarding { by, client, at_ms: *at_ms };
-            let answer = send_batch(state, &owner, &from, body).await;
+            let answer = send_batch(state, &owner, &from, (format, body)).await;
             (owner, rows, answer)
         }
     });
@@ -370,10 +370,10 @@ async fn send_batch(
     state: &AppState,
     owner: &str,
     from: &Forwarding<'_>,
-    body: Vec<u8>,
+    (format, body): (crate::app::bulk::RowFormat, Vec<u8>),
 ) -> Result<wire::dto::BatchResult, String> {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
     let uri = axum::http::Uri::from_static("/v1/issuer/batches");
     let answer = send(state, owner, from, Method::POST, &uri, &headers, Bytes::from(body)).await?;
     let status = answer.status();

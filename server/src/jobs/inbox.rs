@@ -185,7 +185,9 @@ async fn step<L: Log>(
         );
     }
     let lines: Vec<Vec<u8>> = records.iter().map(|r| r.value.clone()).collect();
-    let results = crate::app::bulk::process(state, lines).await.map_err(|e| e.message)?;
+    let results = crate::app::bulk::process(state, lines, crate::app::bulk::RowFormat::Ndjson)
+        .await
+        .map_err(|e| e.message)?;
     let mut letters = Vec::new();
     for (record, result) in records.iter().zip(&results) {
         if result.status != "rejected" {

@@ -227,3 +227,66 @@ async fn an_inbox_batch_processed_again_writes_nothing_twice() {
     let (_, metrics) = crate::routes::get(&f.state, "/metrics").await;
     assert!(metrics.contains("\nlocker_inbox_refused_total 2\n"), "counted once: {metrics}");
 }
+
+/// A push body (JSON) as a binary row (`wire::rows`), as `locker issue bulk` sends it.
+fn binary_row(json_body: &str) -> Vec<u8> {
+    let value = json(json_body);
+    let envelope: schemas::Envelope =
+        serde_json::from_value(value["envelope"].clone()).expect("the envelope");
+    let mut salt = [0u8; 32];
+    hex::decode_to_slice(value["personal"]["salt"].as_str().expect("salt"), &mut salt)
+        .expect("hex salt");
+    let data: schemas::PersonalData =
+        serde_json::from_value(value["personal"]["data"].clone()).expect("personal data");
+    wire::rows::encode_row(&envelope, Some((&salt, &data))).expect("a row")
+}
+
+async fn binary_batch(
+    f: &crate::routes::Fixture,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/issuer/batches")
+        .header("content-type", wire::rows::MEDIA_TYPE)
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    crate::routes::run(f, request).await
+}
+
+/// Rows in binary (`application/vnd.locker.rows`) get the verdicts the same rows get as NDJSON;
+/// a row that does not decode is refused alone, and a body whose frames do not add up is
+/// refused whole, with nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_rows_get_the_verdicts_of_ndjson_rows() {
+    let f = fixture().await;
+    let board = register_issuer(&f, "in.gov.testboard").await;
+    let before = citizen_records(&f).await;
+    let good = binary_row(&body(&f, &board, &Push { doc_id: "2024-1", ..Push::default() }));
+    let other = Push { doc_id: "2024-5", sent_name: "Somebody Else", ..Push::default() };
+    let mismatch = binary_row(&body(&f, &board, &other));
+    let rows = [good.clone(), b"\x05\x00\x00\x00garbage".to_vec(), mismatch, good];
+    let whole = wire::rows::join(rows.iter().map(Vec::as_slice));
+
+    let mut cut = whole.clone();
+    cut.truncate(whole.len() - 3);
+    let (status, answer) = binary_batch(&f, cut).await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert_eq!(answer["code"], "invalid_event", "{answer}");
+    assert!(answer["message"].as_str().unwrap_or_default().contains("row 4"), "{answer}");
+    assert_eq!(citizen_records(&f).await, before, "nothing of a refused body is written");
+
+    let (status, answer) = binary_batch(&f, whole).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let expected: Vec<(String, String)> = [
+        ("accepted", ""),
+        ("rejected", "invalid_event"),
+        ("rejected", "commitment_mismatch"),
+        ("rejected", "duplicate_row"),
+    ]
+    .iter()
+    .map(|(s, c)| ((*s).to_owned(), (*c).to_owned()))
+    .collect();
+    assert_eq!(codes(&answer), expected, "{answer}");
+    assert_eq!(citizen_records(&f).await, before + 1);
+}
