@@ -107,6 +107,10 @@ pub const FILE_SWEEP_AFTER_MS: i64 = 60_000;
 /// batch (rows of a few KB each), and batches processed at once (the others wait: that is
 /// the back-pressure on senders).
 pub use wire::limits::BULK_BATCH_ROWS_MAX;
+/// A re-run's logged rows are read back a span of a partition at a time: a span ends where
+/// the next offset is this far past its first (2,000 rows spread over 8 partitions, with other
+/// lockers' records between, fit in a few spans; a span reads at most this many records).
+pub const RERUN_SPAN_RECORDS_MAX: u64 = 4_096;
 pub const BULK_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// The largest answer a node reads from another for the rows of a batch it sent on (a
 /// verdict per row: its number, status, code, message and position).
