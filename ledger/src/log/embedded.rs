@@ -153,6 +153,11 @@ fn decode_index_entry(value: &[u8], location: impl Fn() -> String) -> Result<(u6
     let mut position = [0u8; 8];
     position.copy_from_slice(&fixed[..8]);
     let len = u32::from_le_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]);
+    let smallest = segment::HEADER_BYTES + segment::FIXED_BYTES;
+    let largest = segment::HEADER_BYTES + crate::limits::SEGMENT_FRAME_BYTES_MAX;
+    if !(smallest..=largest).contains(&(len as usize)) {
+        return Err(corrupt(location(), format!("index entry of a {len}-byte frame")));
+    }
     Ok((u64::from_le_bytes(position), len))
 }
 
@@ -405,7 +410,10 @@ fn move_records_into_segments(inner: &Inner, writer: &mut segment::Writer) -> Re
     }
     // Each record's id and digest, by position: the frames carry them.
     let mut identities: HashMap<(u32, Position), (EventId, Digest32)> = HashMap::new();
-    for item in db.iterator_cf(cf(db, CF_IDS)?, IteratorMode::Start) {
+    // The ids' memtable hashes its keys: only a total-order read sees every one of them.
+    let mut total = rocksdb::ReadOptions::default();
+    total.set_total_order_seek(true);
+    for item in db.iterator_cf_opt(cf(db, CF_IDS)?, total, IteratorMode::Start) {
         let (key, value) = item?;
         let (topic_id, position, digest) = decode_id_entry(&value)?;
         let id: [u8; 16] = key.as_ref().try_into().map_err(|_| corrupt("ids", "id size"))?;
@@ -488,7 +496,16 @@ fn commit_group(inner: &Inner, writer: &mut segment::Writer, group: Vec<Job>) {
             writer.commit(frames)?;
             // Without a sync: the frames are durable, and a lost index is written again from
             // them when the log opens.
-            inner.db.write(batch)?;
+            if let Err(e) = inner.db.write(batch) {
+                // The frames are durable but not indexed: the next group must not take their
+                // offsets again, and their callers cannot be told they were not written.
+                // Nothing more is written until a restart's recovery indexes them; a retry is
+                // then answered by the id index.
+                writer.poison();
+                return Err(LogError::Storage(format!(
+                    "the log's index could not be written ({e}); the records may be logged: restart to recover"
+                )));
+            }
             Ok((results, ends))
         });
     match written {
@@ -605,6 +622,11 @@ fn read_frames(
         {
             run_end += u64::from(frames[j].1);
             j += 1;
+        }
+        if j == i {
+            let offset = from_offset + i as u64;
+            let location = format!("topic {topic} partition {partition} offset {offset}");
+            return Err(corrupt(location, "its index entry points across a segment's end"));
         }
         let run =
             usize::try_from(run_end - first).map_err(|_| corrupt(topic, "a read too large"))?;

@@ -285,10 +285,26 @@ impl Segments {
     }
 
     /// Makes `end` the end of the log: zeroes what its segment holds after it and removes
-    /// the segments after it. Returns how many bytes held something (the torn tail).
+    /// the (empty) segments after it. Returns how many bytes held something (the torn tail).
+    /// Refuses, cutting nothing, when a later segment holds data.
     pub fn cut(&self, end: u64) -> Result<u64, LogError> {
         let segment = end / self.segment_bytes;
         let within = end % self.segment_bytes;
+        let later: Vec<u64> = {
+            let files = self.files.read().map_err(|_| LogError::Closed)?;
+            files.range(segment + 1..).map(|(k, _)| *k).collect()
+        };
+        // A segment is synced before the next one holds anything: data after a bad frame in
+        // an earlier segment is damage (or tampering), not a torn write, and is not cut.
+        for k in &later {
+            let file = self.file(*k)?.ok_or(LogError::Closed)?;
+            if nonzero_bytes(&file, 0, self.segment_bytes)? > 0 {
+                return Err(corrupt_at(
+                    end,
+                    "a frame here does not check out, yet a later segment holds data: damaged, not torn; nothing was cut",
+                ));
+            }
+        }
         let mut cut_bytes = 0;
         if let Some(file) = self.file(segment)? {
             cut_bytes += nonzero_bytes(&file, within, self.segment_bytes)?;
@@ -298,13 +314,8 @@ impl Segments {
                 file.sync_all().map_err(|e| io("sync a cut segment", e))?;
             }
         }
-        let later: Vec<u64> = {
-            let files = self.files.read().map_err(|_| LogError::Closed)?;
-            files.range(segment + 1..).map(|(k, _)| *k).collect()
-        };
+        // Empty segments after the end (a crash between creating one and writing to it).
         for k in later {
-            let file = self.file(k)?.ok_or(LogError::Closed)?;
-            cut_bytes += nonzero_bytes(&file, 0, self.segment_bytes)?;
             self.files.write().map_err(|_| LogError::Closed)?.remove(&k);
             let path = self.dir.join(format!("{:020}.seg", k * self.segment_bytes));
             std::fs::remove_file(path).map_err(|e| io("remove a segment after the end", e))?;
@@ -433,6 +444,11 @@ impl Writer {
     }
 
     /// Writes the group and syncs it: durable when this returns `Ok`.
+    /// Stops all later writes (what was written is not indexed; a restart recovers it).
+    pub fn poison(&mut self) {
+        self.failed = true;
+    }
+
     pub fn commit(&mut self, group: Group) -> Result<(), LogError> {
         if self.failed {
             return Err(LogError::Storage(

@@ -184,3 +184,53 @@ async fn a_log_from_before_segments_moves_into_them() {
     expected.push(60);
     assert_eq!(values(&log).await, expected);
 }
+
+/// A segment is synced before the next one holds anything, so a bad frame in an earlier
+/// segment while a later one holds data is damage, not a crash's torn write: the log refuses
+/// to open and cuts nothing (here the index was lost too, so recovery reads from the start).
+#[tokio::test]
+async fn a_bad_frame_before_a_later_segment_with_data_is_damage_and_nothing_is_cut() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("log");
+    {
+        let log = open(&path).expect("open");
+        log.create_topic(TOPIC, 2).await.expect("topic");
+        let requests: Vec<AppendRequest> = (0..1_000u32)
+            .map(|n| {
+                let value = n.to_le_bytes().repeat(25);
+                let mut id = [0u8; 16];
+                id[..4].copy_from_slice(&n.to_le_bytes());
+                AppendRequest {
+                    id: EventId(id),
+                    digest: Digest32(*blake3::hash(&value).as_bytes()),
+                    key: format!("k{}", n % 2).into_bytes(),
+                    value,
+                }
+            })
+            .collect();
+        let appended = log.append(TOPIC, requests).await.expect("append");
+        assert!(appended.iter().all(|a| matches!(a, Ok(Appended::New(_)))));
+    }
+    let second = path.join("segments").join(format!("{SEGMENT_BYTES:020}.seg"));
+    assert!(second.exists(), "the records fill more than one segment");
+    {
+        // The index lost (as after a power cut), and the first frame damaged.
+        let db = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            &path,
+            ["records", "index", "ids", "meta"],
+        )
+        .expect("raw");
+        let index = db.cf_handle("index").expect("index");
+        db.delete_range_cf(&index, [0u8; 16], [0xffu8; 16]).expect("forget the index");
+        let meta = db.cf_handle("meta").expect("meta");
+        db.put_cf(&meta, b"segments/indexed", 0u64.to_le_bytes()).expect("mark");
+    }
+    segment_zero(&path).write_all_at(&[0xee], 20).expect("damage");
+    let err = open(&path).expect_err("damage is not cut away");
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was cut"), "{err}");
+    let mut head = [0u8; 8];
+    std::fs::File::open(&second).expect("still there").read_exact_at(&mut head, 0).expect("read");
+    assert_ne!(head, [0u8; 8], "the later segment keeps its data");
+}
