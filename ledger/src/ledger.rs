@@ -478,17 +478,8 @@ impl<L: Log> Ledger<L> {
     /// (a storage failure or an oversized call); otherwise each record has its own verdict,
     /// in order.
     pub async fn append(&self, records: Vec<Vec<u8>>) -> Result<Vec<Verdict>, LedgerError> {
-        check_batch(records.len())?;
-        let count = records.len();
-        let decoded = on_pool(move || {
-            records
-                .into_par_iter()
-                .enumerate()
-                .map(|(index, raw)| (index, decode_candidate(index, raw)))
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        self.append_candidates(count, decoded).await
+        let decoded = candidates_on_pool(records, decode_candidate).await?;
+        self.append_candidates(decoded).await
     }
 
     /// `append`, for envelopes the caller holds typed (the service builds and seals them):
@@ -499,24 +490,15 @@ impl<L: Log> Ledger<L> {
         &self,
         envelopes: Vec<Envelope>,
     ) -> Result<Vec<Verdict>, LedgerError> {
-        check_batch(envelopes.len())?;
-        let count = envelopes.len();
-        let encoded = on_pool(move || {
-            envelopes
-                .into_par_iter()
-                .enumerate()
-                .map(|(index, envelope)| (index, encode_candidate(index, envelope)))
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        self.append_candidates(count, encoded).await
+        let encoded = candidates_on_pool(envelopes, encode_candidate).await?;
+        self.append_candidates(encoded).await
     }
 
     async fn append_candidates(
         &self,
-        count: usize,
         decoded: Vec<(usize, Result<Candidate, LedgerError>)>,
     ) -> Result<Vec<Verdict>, LedgerError> {
+        let count = decoded.len();
         let mut verdicts: Vec<Option<Verdict>> = (0..count).map(|_| None).collect();
         let mut candidates = Vec::with_capacity(count);
         for (index, result) in decoded {
@@ -715,11 +697,24 @@ impl<L: Log> Ledger<L> {
     }
 }
 
-fn check_batch(records: usize) -> Result<(), LedgerError> {
+/// Each input made a candidate on all cores (decoded or encoded), by its index in the call;
+/// refuses a call of more than `APPEND_BATCH_RECORDS_MAX`.
+async fn candidates_on_pool<T: Send + 'static>(
+    inputs: Vec<T>,
+    make: fn(usize, T) -> Result<Candidate, LedgerError>,
+) -> Result<Vec<(usize, Result<Candidate, LedgerError>)>, LedgerError> {
+    let records = inputs.len();
     if records > APPEND_BATCH_RECORDS_MAX {
         return Err(LedgerError::BatchTooLarge { records, limit: APPEND_BATCH_RECORDS_MAX });
     }
-    Ok(())
+    on_pool(move || {
+        inputs
+            .into_par_iter()
+            .enumerate()
+            .map(|(index, input)| (index, make(index, input)))
+            .collect()
+    })
+    .await
 }
 
 fn encode_candidate(index: usize, envelope: Envelope) -> Result<Candidate, LedgerError> {

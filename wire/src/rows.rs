@@ -201,6 +201,22 @@ mod tests {
         }
     }
 
+    /// A row carries its envelope unsealed: the service seals. A sealed one is refused, and
+    /// so is a sealed record put in a row by hand.
+    #[test]
+    fn a_sealed_envelope_is_not_a_row() {
+        let sealed = (0..PAYLOAD_KINDS)
+            .map(|kind| sample_envelope(kind, &SampleParams::default()))
+            .find(|e| e.sealed.is_some())
+            .expect("a kind with a sealed payload");
+        assert!(encode_row(&sealed, None).is_err());
+        let record = schemas::encode_record(&sealed).expect("a record");
+        let len = u32::try_from(record.len()).expect("short").to_le_bytes();
+        let row = [&len[..], &record].concat();
+        let err = decode_row(&row).expect_err("refused");
+        assert!(err.0.contains("unsealed"), "{err}");
+    }
+
     #[test]
     fn frames_that_do_not_add_up_are_refused_with_the_row() {
         let body = join([&b"abc"[..], &b""[..], &b"de"[..]]);

@@ -14,7 +14,8 @@ pub struct Raw {
     segments: PathBuf,
 }
 
-fn index_key(topic_id: u32, partition: u32, offset: u64) -> Vec<u8> {
+/// The key of the index (and of the `records` layout before segments).
+pub fn index_key(topic_id: u32, partition: u32, offset: u64) -> Vec<u8> {
     [topic_id.to_be_bytes(), partition.to_be_bytes()]
         .concat()
         .into_iter()
@@ -79,6 +80,14 @@ impl Raw {
         frame.truncate(HEAD_BYTES);
         frame.extend_from_slice(stored);
         self.put_frame(topic_id, partition, offset, frame);
+    }
+
+    /// Points the record's index entry at `position` with frame length `len`.
+    pub fn put_entry(&self, topic_id: u32, partition: u32, offset: u64, position: u64, len: u32) {
+        let index = self.db.cf_handle("index").expect("index");
+        let mut entry = position.to_le_bytes().to_vec();
+        entry.extend_from_slice(&len.to_le_bytes());
+        self.db.put_cf(&index, index_key(topic_id, partition, offset), entry).expect("put");
     }
 
     /// Removes the record from the index: its offset is a hole.

@@ -129,14 +129,6 @@ async fn a_frame_that_fails_its_checksum_is_named_at_its_offset() {
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
 }
 
-fn key16(topic: u32, partition: u32, offset: u64) -> Vec<u8> {
-    [topic.to_be_bytes(), partition.to_be_bytes()]
-        .concat()
-        .into_iter()
-        .chain(offset.to_be_bytes())
-        .collect()
-}
-
 /// A log written before segments (records in RocksDB's `records`) is moved into them when
 /// opened: every record reads back, ids still answer retries, and appends go on after them.
 #[tokio::test]
@@ -164,7 +156,8 @@ async fn a_log_from_before_segments_moves_into_them() {
             let mut stored = u32::try_from(r.key.len()).expect("short").to_le_bytes().to_vec();
             stored.extend_from_slice(&r.key);
             stored.extend_from_slice(&r.value);
-            db.put_cf(&records, key16(0, partition, offset), stored).expect("record");
+            db.put_cf(&records, crate::raw::index_key(0, partition, offset), stored)
+                .expect("record");
             let mut entry = 0u32.to_le_bytes().to_vec();
             entry.extend_from_slice(&partition.to_le_bytes());
             entry.extend_from_slice(&offset.to_le_bytes());

@@ -52,3 +52,29 @@ async fn an_undecodable_record_stops_the_ledger_and_names_its_position() {
     assert!(err.to_string().contains(&expected), "{err}");
     assert!(err.to_string().contains("unsupported envelope version 9"), "{err}");
 }
+
+/// An index entry changed to a frame length no frame has, or to a frame that would cross its
+/// segment's end, is named as corrupt at its offset (never read, never a read that spins).
+#[tokio::test]
+async fn an_index_entry_that_cannot_be_a_frame_is_named_at_its_offset() {
+    let mut s = crate::setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    let records = vec![registration, s.world.issue_marksheet(&citizen, "X-1")];
+    let verdicts = s.ledger.append(records).await.expect("append");
+    let partition = crate::accepted(verdicts.into_iter().next().expect("one")).partition;
+    let topic = s.ledger.config().citizen_topic.clone();
+    drop(s.ledger);
+    let path = s.dir.path().join("log");
+    let cases = [
+        (0, 3, "index entry of a 3-byte frame"),
+        (ledger::limits::SEGMENT_BYTES - 100, 300, "across a segment's end"),
+    ];
+    for (position, len, expected) in cases {
+        crate::raw::Raw::open(&path).put_entry(1, partition, 1, position, len);
+        let log = EmbeddedLog::open(&path).expect("reopen");
+        let err = log.read(&topic, partition, 0, 10).await.expect_err("refused");
+        assert!(matches!(err, LogError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("offset 1"), "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}

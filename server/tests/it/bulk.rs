@@ -9,6 +9,11 @@ async fn batch(f: &crate::routes::Fixture, rows: &[String]) -> (StatusCode, serd
     (status, json(&String::from_utf8_lossy(&answer)))
 }
 
+/// Expected (status, code) pairs, as `codes` reads them.
+fn verdicts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(s, c)| ((*s).to_owned(), (*c).to_owned())).collect()
+}
+
 fn codes(answer: &serde_json::Value) -> Vec<(String, String)> {
     answer["results"]
         .as_array()
@@ -47,7 +52,7 @@ async fn each_row_gets_its_own_verdict_and_bad_rows_write_nothing() {
     ];
     let (status, answer) = batch(&f, &rows).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let expected: Vec<(String, String)> = [
+    let expected = verdicts(&[
         ("accepted", ""),
         ("accepted", ""),
         ("rejected", "content_not_supported"),
@@ -55,10 +60,7 @@ async fn each_row_gets_its_own_verdict_and_bad_rows_write_nothing() {
         ("rejected", "stale_event"),
         ("rejected", "commitment_mismatch"),
         ("rejected", "duplicate_row"),
-    ]
-    .iter()
-    .map(|(s, c)| ((*s).to_owned(), (*c).to_owned()))
-    .collect();
+    ]);
     assert_eq!(codes(&answer), expected, "{answer}");
     assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(2), Some(5)));
     assert_eq!(answer["results"][0]["row"], 1);
@@ -278,15 +280,12 @@ async fn binary_rows_get_the_verdicts_of_ndjson_rows() {
 
     let (status, answer) = binary_batch(&f, whole).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let expected: Vec<(String, String)> = [
+    let expected = verdicts(&[
         ("accepted", ""),
         ("rejected", "invalid_event"),
         ("rejected", "commitment_mismatch"),
         ("rejected", "duplicate_row"),
-    ]
-    .iter()
-    .map(|(s, c)| ((*s).to_owned(), (*c).to_owned()))
-    .collect();
+    ]);
     assert_eq!(codes(&answer), expected, "{answer}");
     assert_eq!(citizen_records(&f).await, before + 1);
 }
