@@ -171,6 +171,19 @@ pub(crate) enum RequesterCommand {
         /// Days the citizen has to answer.
         #[arg(long, default_value_t = 7)]
         days: u32,
+        /// Ask with the terms of an Account Aggregator consent: at most this many fetches
+        /// in any --per.
+        #[arg(long)]
+        fetches: Option<u32>,
+        /// hour, day, month (30 days) or year (365 days).
+        #[arg(long, default_value = "day", requires = "fetches")]
+        per: String,
+        /// Days you keep what you fetch.
+        #[arg(long, default_value_t = 30, requires = "fetches")]
+        data_life_days: u32,
+        /// Days access may last from now.
+        #[arg(long, default_value_t = 90, requires = "fetches")]
+        access_days: u32,
     },
     /// Your consents and their states.
     Consents,

@@ -48,14 +48,17 @@ pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
         server::app::audit::ViewsCheck::NotCompared(why) => {
             println!("locker audit: views not compared ({why})");
         }
-        server::app::audit::ViewsCheck::Compared { live, rebuilt, records } if live == rebuilt => {
+        server::app::audit::ViewsCheck::Compared { live, rebuilt, records, .. }
+            if live == rebuilt =>
+        {
             println!(
                 "locker audit: views match a rebuild from the log ({records} records, digest {live})"
             );
         }
-        server::app::audit::ViewsCheck::Compared { live, rebuilt, .. } => {
+        server::app::audit::ViewsCheck::Compared { live, rebuilt, differing, .. } => {
             println!(
-                "locker audit: FAILED: the live views (digest {live}) differ from a rebuild from the same log positions (digest {rebuilt})"
+                "locker audit: FAILED: the live views (digest {live}) differ from a rebuild from the same log positions (digest {rebuilt}) in {}",
+                differing.join(", ")
             );
             return Err(Exit(1).into());
         }

@@ -27,6 +27,8 @@ pub enum Decision {
     Grant,
     Deny,
     Revoke,
+    Pause,
+    Resume,
 }
 
 impl Decision {
@@ -35,6 +37,8 @@ impl Decision {
             Decision::Grant => "grant",
             Decision::Deny => "deny",
             Decision::Revoke => "revoke",
+            Decision::Pause => "pause",
+            Decision::Resume => "resume",
         }
     }
 }
@@ -265,6 +269,28 @@ impl Citizen {
     ) -> Result<Decided, ClientError> {
         let path = format!("/v1/citizen/consents/{}/{}", component(consent_id), decision.word());
         self.call("POST", &path, Vec::new()).await
+    }
+
+    /// The locker's consents, with their terms and states, as the service answers them.
+    pub async fn consents(&self) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", "/v1/citizen/consents", Vec::new()).await
+    }
+
+    /// The consent artefact, signed by the platform (`{consent_artefact, signature, signer}`).
+    pub async fn artefact(&self, consent_id: &str) -> Result<serde_json::Value, ClientError> {
+        let path = format!("/v1/citizen/consents/{}/artefact", component(consent_id));
+        self.call("GET", &path, Vec::new()).await
+    }
+
+    /// Everything in the locker, as the zip the service streams.
+    pub async fn export(&self) -> Result<Vec<u8>, ClientError> {
+        self.raw("/v1/citizen/export").await
+    }
+
+    /// Closes the locker for good (the password again is the confirmation).
+    pub async fn close(&self, password: &str) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::json!({ "password": password }).to_string().into_bytes();
+        self.call("POST", "/v1/citizen/close", body).await
     }
 
     /// Asks the Aadhaar authority to text a code to the mobile it holds for `aadhaar`.

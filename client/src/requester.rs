@@ -127,6 +127,36 @@ impl RequesterClient {
         Ok((self.call("POST", "/v1/requester/consents", body).await?, consent_id))
     }
 
+    /// Asks with the terms of an Account Aggregator consent: how often it may fetch, how
+    /// long it keeps what it fetched, and the window access may fall in.
+    pub async fn request_with_terms(
+        &self,
+        locker: LockerId,
+        items: Vec<ConsentItem>,
+        purpose: Purpose,
+        terms: Terms,
+    ) -> Result<(Answer, Id16), ClientError> {
+        let mut consent = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut consent);
+        let consent_id = Id16(consent);
+        let now = self.clock.now().0;
+        let day = schemas::limits::DAY_MS;
+        let payload = Payload::ConsentRequestedWithTerms(ConsentRequestedWithTerms {
+            consent_id,
+            requester: self.id.clone(),
+            locker,
+            items,
+            purpose,
+            frequency: terms.frequency,
+            data_life_days: terms.data_life_days,
+            access_from_ms: TimestampMs(now),
+            access_until_ms: TimestampMs(now + i64::from(terms.access_days) * day),
+            expires_at_ms: TimestampMs(now + i64::from(terms.expires_in_days) * day),
+        });
+        let body = self.envelope(payload)?;
+        Ok((self.call("POST", "/v1/requester/consents", body).await?, consent_id))
+    }
+
     pub async fn consents(&self) -> Result<Answer, ClientError> {
         self.call("GET", "/v1/requester/consents?limit=200", vec![]).await
     }
@@ -211,4 +241,15 @@ impl RequesterClient {
         }
         Ok(status)
     }
+}
+
+/// The terms a requester asks for (`RequesterClient::request_with_terms`).
+#[derive(Clone, Copy, Debug)]
+pub struct Terms {
+    pub frequency: FetchFrequency,
+    pub data_life_days: u32,
+    /// Access may last this many days from now.
+    pub access_days: u32,
+    /// The request lapses unanswered after this many days.
+    pub expires_in_days: u32,
 }

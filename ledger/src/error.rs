@@ -21,6 +21,8 @@ pub enum LedgerError {
     KeyRevoked { actor: String, key_id: KeyId },
     #[error("{actor} is suspended")]
     ActorSuspended { actor: String },
+    #[error("locker {locker} is closed: nothing more is appended to it")]
+    LockerClosed { locker: String },
     #[error("a {actor_kind:?} may not emit {event_kind}: {reason}")]
     NotPermitted { actor_kind: ActorKind, event_kind: &'static str, reason: String },
     #[error("invalid public key: {reason}")]

@@ -132,6 +132,7 @@ impl KeyRegistry {
                 | Payload::OrganisationSuspended(_)
                 | Payload::OrganisationReinstated(_)
                 | Payload::CitizenRegistered(_)
+                | Payload::LockerClosed(_)
         )
     }
 
@@ -142,7 +143,25 @@ impl KeyRegistry {
         let (key, state) = self.active(&principal, &event.key_id)?;
         self.check_permission(&event.actor, &event.payload, state)?;
         self.check_registry_change(&event.payload)?;
+        self.check_open(event)?;
         Ok(key)
+    }
+
+    /// Nothing more is appended to a closed locker, whoever signs it (its citizen's keys are
+    /// refused already: a closed locker's citizen is suspended).
+    fn check_open(&self, event: &Event) -> Result<(), LedgerError> {
+        let schemas::PartitionKey::Locker(locker) = event.payload.partition_key() else {
+            return Ok(());
+        };
+        if self.is_closed(&locker) {
+            return Err(LedgerError::LockerClosed { locker: locker.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Whether the citizen closed the locker (`LockerClosed`).
+    pub fn is_closed(&self, locker: &schemas::LockerId) -> bool {
+        self.principals.get(&Principal::Citizen(*locker)).is_some_and(|state| state.suspended)
     }
 
     /// The key `key_id` of `principal`, if it may sign now: the principal is known and not
@@ -166,6 +185,9 @@ impl KeyRegistry {
             .get(principal)
             .ok_or_else(|| LedgerError::UnknownActor { actor: principal.to_string() })?;
         if state.suspended {
+            if let Principal::Citizen(locker) = principal {
+                return Err(LedgerError::LockerClosed { locker: locker.to_string() });
+            }
             return Err(LedgerError::ActorSuspended { actor: principal.to_string() });
         }
         let unknown = || LedgerError::UnknownKey { actor: principal.to_string(), key_id: *key_id };
@@ -218,16 +240,24 @@ impl KeyRegistry {
                 | Payload::AadhaarUnlinked(_)
                 | Payload::AadhaarVerified(_)
                 | Payload::SharedDocumentViewed(_)
-                | Payload::ConsentExpired(_),
+                | Payload::ConsentExpired(_)
+                | Payload::ConsentFetchRefused(_)
+                | Payload::AadhaarForgotten(_),
             ) => Ok(()),
             (Actor::Issuer(issuer), Payload::DocumentIssued(e)) => issuer_owns(issuer, &e.uri),
             (Actor::Issuer(issuer), Payload::DocumentUpdated(e)) => issuer_owns(issuer, &e.uri),
             (Actor::Issuer(issuer), Payload::DocumentRevoked(e)) => issuer_owns(issuer, &e.uri),
             (Actor::Requester(id), Payload::ConsentRequested(e)) if &e.requester == id => Ok(()),
             (Actor::Requester(id), Payload::DocumentAccessed(e)) if &e.requester == id => Ok(()),
-            (Actor::Requester(id), Payload::ConsentRequested(_) | Payload::DocumentAccessed(_)) => {
-                refuse(format!("requester {id} may act only under its own id"))
+            (Actor::Requester(id), Payload::ConsentRequestedWithTerms(e)) if &e.requester == id => {
+                Ok(())
             }
+            (
+                Actor::Requester(id),
+                Payload::ConsentRequested(_)
+                | Payload::DocumentAccessed(_)
+                | Payload::ConsentRequestedWithTerms(_),
+            ) => refuse(format!("requester {id} may act only under its own id")),
             (Actor::Citizen(locker), _) => match citizen_locker(payload) {
                 Some(target) if target == *locker => {
                     if let Payload::DocumentESigned(e) = payload {
@@ -375,6 +405,10 @@ impl KeyRegistry {
             Payload::OrganisationReinstated(e) => {
                 self.state_mut(&organisation_principal(&e.organisation))?.suspended = false;
             }
+            // A closed locker's citizen is suspended for good: nothing reinstates a citizen.
+            Payload::LockerClosed(e) => {
+                self.state_mut(&Principal::Citizen(e.locker))?.suspended = true;
+            }
             _ => {}
         }
         Ok(())
@@ -462,6 +496,9 @@ fn citizen_locker(payload: &Payload) -> Option<schemas::LockerId> {
         Payload::ConsentGranted(e) => Some(e.locker),
         Payload::ConsentDenied(e) => Some(e.locker),
         Payload::ConsentRevoked(e) => Some(e.locker),
+        Payload::ConsentPaused(e) => Some(e.locker),
+        Payload::ConsentResumed(e) => Some(e.locker),
+        Payload::LockerClosed(e) => Some(e.locker),
         _ => None,
     }
 }

@@ -5,127 +5,13 @@
 //! Events whose preconditions do not hold (a grant for an unknown consent, deleting an upload
 //! that is not there) return a reason; the projector stops the partition there.
 
-use std::collections::HashMap;
-
 use ledger::Position;
-use rocksdb::WriteBatch;
 use schemas::{DocRef, Envelope, Payload, PersonalData, Principal, Recipient};
-use serde::{Deserialize, Serialize};
 
 use crate::ProjectionError;
 use crate::keys::SealKeys;
-use crate::store::{Views, decode, encode};
+pub(crate) use crate::tx::{Refusal, Tx, refuse, reindex_expiry};
 use crate::views::*;
-
-pub(crate) struct Tx<'a> {
-    views: &'a Views,
-    batch: WriteBatch,
-    overlay: HashMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
-    /// Counter deltas, summed per key and merged once at commit: a batch of a board's
-    /// results adds to the same few counters thousands of times.
-    counters: HashMap<Vec<u8>, i64>,
-}
-
-impl<'a> Tx<'a> {
-    pub(crate) fn new(views: &'a Views) -> Self {
-        Tx {
-            views,
-            batch: WriteBatch::default(),
-            overlay: HashMap::new(),
-            counters: HashMap::new(),
-        }
-    }
-
-    fn get<T: for<'de> Deserialize<'de>>(
-        &self,
-        cf: &'static str,
-        key: &[u8],
-    ) -> Result<Option<T>, ProjectionError> {
-        let bytes = match self.overlay.get(&(cf, key.to_vec())) {
-            Some(value) => value.clone(),
-            None => self.views.get(cf, key)?,
-        };
-        bytes.map(|bytes| decode(&bytes, cf)).transpose()
-    }
-
-    fn put<T: Serialize>(
-        &mut self,
-        cf: &'static str,
-        key: Vec<u8>,
-        value: &T,
-    ) -> Result<(), ProjectionError> {
-        self.overlay.insert((cf, key), Some(encode(value)));
-        Ok(())
-    }
-
-    fn delete(&mut self, cf: &'static str, key: Vec<u8>) -> Result<(), ProjectionError> {
-        self.overlay.insert((cf, key), None);
-        Ok(())
-    }
-
-    fn add(&mut self, key: &[u8], delta: i64) -> Result<(), ProjectionError> {
-        let total = self.counters.entry(key.to_vec()).or_insert(0);
-        *total = total.wrapping_add(delta);
-        Ok(())
-    }
-
-    pub(crate) fn set_position(
-        &mut self,
-        topic: &str,
-        partition: u32,
-        next: u64,
-    ) -> Result<(), ProjectionError> {
-        self.batch.put_cf(
-            &self.views.cf(CF_POSITIONS)?,
-            position_key(topic, partition),
-            next.to_le_bytes(),
-        );
-        Ok(())
-    }
-
-    /// Writes the staged changes as one batch, in key order: the memtable's skiplist inserts
-    /// a run of sorted keys from where the previous one landed instead of searching from its
-    /// top each time, and a batch of random keys (a board's results, keyed by citizen) spent
-    /// most of the projector's write in that search. Only the last change of a key is kept.
-    pub(crate) fn commit(mut self) -> Result<(), ProjectionError> {
-        let mut staged: Vec<_> = self.overlay.into_iter().collect();
-        staged.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for ((cf, key), value) in staged {
-            let family = self.views.cf(cf)?;
-            match value {
-                Some(bytes) => self.batch.put_cf(family, &key, &bytes),
-                None => self.batch.delete_cf(family, &key),
-            }
-        }
-        let counters = self.views.cf(CF_COUNTERS)?;
-        let mut counted: Vec<_> = self.counters.into_iter().collect();
-        counted.sort_unstable();
-        // Every touched counter is merged, even by zero: a counter exists once anything
-        // added to it, however the history was cut into batches.
-        for (key, delta) in counted {
-            self.batch.merge_cf(counters, &key, delta.to_le_bytes());
-        }
-        self.views.write(self.batch)
-    }
-}
-
-/// Why an event could not be applied.
-pub(crate) enum Refusal {
-    /// The event contradicts the views (the documented halt policy).
-    Event(String),
-    /// The store failed: not the event's fault.
-    Store(ProjectionError),
-}
-
-impl From<ProjectionError> for Refusal {
-    fn from(e: ProjectionError) -> Self {
-        Refusal::Store(e)
-    }
-}
-
-fn refuse<T>(reason: String) -> Result<T, Refusal> {
-    Err(Refusal::Event(reason))
-}
 
 /// An event the views pass over without halting, kept with its position and counted
 /// (`counter::ANOMALIES`): for contradictions an older log may hold that the write path now
@@ -185,7 +71,13 @@ pub(crate) fn apply(
         | Payload::ConsentDenied(_)
         | Payload::ConsentRevoked(_)
         | Payload::ConsentExpired(_)
-        | Payload::DocumentAccessed(_) => consent,
+        | Payload::DocumentAccessed(_)
+        | Payload::ConsentRequestedWithTerms(_)
+        | Payload::ConsentPaused(_)
+        | Payload::ConsentResumed(_)
+        | Payload::ConsentFetchRefused(_) => consent,
+        Payload::LockerClosed(_) => crate::closing::closed,
+        Payload::AadhaarForgotten(_) => crate::closing::aadhaar_forgotten,
     };
     family(tx, keys, envelope, position)
 }
@@ -265,6 +157,7 @@ fn profile(
             let view = ProfileView {
                 locker: e.locker,
                 username: e.username.to_string(),
+                mobile_ref: e.mobile_ref,
                 mobile_masked,
                 aadhaar_last4: None,
                 aadhaar_hash: None,
@@ -508,7 +401,33 @@ fn consent(
 ) -> Result<(), Refusal> {
     let at = envelope.event.occurred_at_ms;
     match &envelope.event.payload {
-        Payload::ConsentRequested(e) => consent_requested(tx, at, position, e)?,
+        Payload::ConsentRequested(e) => consent_requested(tx, at, position, &requested(e))?,
+        Payload::ConsentRequestedWithTerms(e) => {
+            consent_requested(tx, at, position, &requested_with_terms(e))?;
+        }
+        Payload::ConsentPaused(e) => {
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Active],
+                what: "pause",
+                kind: RequesterEventKind::Paused,
+                documents: vec![],
+            };
+            decide(tx, decision, position, at, |view| view.state = ConsentState::Paused)?;
+        }
+        Payload::ConsentResumed(e) => {
+            let decision = Decision {
+                locker: &e.locker,
+                consent: &e.consent_id,
+                from: &[ConsentState::Paused],
+                what: "resumption",
+                kind: RequesterEventKind::Resumed,
+                documents: vec![],
+            };
+            decide(tx, decision, position, at, |view| view.state = ConsentState::Active)?;
+        }
+        Payload::ConsentFetchRefused(e) => fetch_refused(tx, at, position, e)?,
         Payload::ConsentGranted(e) => {
             let decision = Decision {
                 locker: &e.locker,
@@ -539,7 +458,7 @@ fn consent(
             let decision = Decision {
                 locker: &e.locker,
                 consent: &e.consent_id,
-                from: &[ConsentState::Active],
+                from: &[ConsentState::Active, ConsentState::Paused],
                 what: "revocation",
                 kind: RequesterEventKind::Revoked,
                 documents: vec![],
@@ -550,7 +469,7 @@ fn consent(
             let decision = Decision {
                 locker: &e.locker,
                 consent: &e.consent_id,
-                from: &[ConsentState::Pending, ConsentState::Active],
+                from: &[ConsentState::Pending, ConsentState::Active, ConsentState::Paused],
                 what: "expiry",
                 kind: RequesterEventKind::Expired,
                 documents: vec![],
@@ -595,49 +514,29 @@ fn decide(
     change(&mut view);
     tx.put(CF_CONSENTS, locker_item_key(locker, consent), &view)?;
     reindex_expiry(tx, Some(&before), &view)?;
-    requester_event(tx, &view.requester, position, kind, *consent, *locker, at, documents)?;
-    Ok(())
-}
-
-/// Keeps the index of live consents by the time they lapse (a pending request by its answer
-/// deadline, an active consent by its access end), for the platform's expiry sweep.
-fn reindex_expiry(
-    tx: &mut Tx<'_>,
-    before: Option<&ConsentView>,
-    after: &ConsentView,
-) -> Result<(), ProjectionError> {
-    let key = |view: &ConsentView| {
-        live_until(view).map(|at| consent_expiry_key(at, &view.locker, &view.consent_id))
+    let event = RequesterEventView {
+        kind,
+        consent_id: *consent,
+        locker: *locker,
+        at_ms: at,
+        documents,
+        refusal: None,
     };
-    let (old, new) = (before.and_then(key), key(after));
-    if old != new {
-        if let Some(old) = old {
-            tx.delete(CF_CONSENT_EXPIRY, old)?;
-        }
-        if let Some(new) = new {
-            tx.put(CF_CONSENT_EXPIRY, new, &())?;
-        }
-    }
+    requester_event(tx, &view.requester, position, &event)?;
     Ok(())
 }
 
 /// Records a consent event in the requester's stream, at the event's own log position.
-#[allow(clippy::too_many_arguments)]
 fn requester_event(
     tx: &mut Tx<'_>,
     requester: &str,
     position: Position,
-    kind: RequesterEventKind,
-    consent_id: schemas::Id16,
-    locker: schemas::LockerId,
-    at_ms: schemas::TimestampMs,
-    documents: Vec<DocRef>,
+    event: &RequesterEventView,
 ) -> Result<(), ProjectionError> {
-    let view = RequesterEventView { kind, consent_id, locker, at_ms, documents };
     tx.put(
         CF_REQUESTER_EVENTS,
         requester_event_key(requester, position.partition, position.offset),
-        &view,
+        event,
     )
 }
 
@@ -726,12 +625,53 @@ fn aadhaar_verified(
     Ok(())
 }
 
-/// `ConsentRequested`.
+/// What both kinds of consent request say.
+struct Request<'a> {
+    consent_id: schemas::Id16,
+    requester: &'a schemas::RequesterId,
+    locker: schemas::LockerId,
+    items: &'a [schemas::ConsentItem],
+    purpose: &'a schemas::Purpose,
+    expires_at_ms: schemas::TimestampMs,
+    terms: Option<ConsentTerms>,
+}
+
+fn requested(e: &schemas::ConsentRequested) -> Request<'_> {
+    Request {
+        consent_id: e.consent_id,
+        requester: &e.requester,
+        locker: e.locker,
+        items: &e.items,
+        purpose: &e.purpose,
+        expires_at_ms: e.expires_at_ms,
+        terms: None,
+    }
+}
+
+fn requested_with_terms(e: &schemas::ConsentRequestedWithTerms) -> Request<'_> {
+    let terms = ConsentTerms {
+        frequency: e.frequency,
+        data_life_days: e.data_life_days,
+        access_from_ms: e.access_from_ms,
+        access_until_ms: e.access_until_ms,
+    };
+    Request {
+        consent_id: e.consent_id,
+        requester: &e.requester,
+        locker: e.locker,
+        items: &e.items,
+        purpose: &e.purpose,
+        expires_at_ms: e.expires_at_ms,
+        terms: Some(terms),
+    }
+}
+
+/// `ConsentRequested` and `ConsentRequestedWithTerms`.
 fn consent_requested(
     tx: &mut Tx<'_>,
     at: schemas::TimestampMs,
     position: Position,
-    e: &schemas::ConsentRequested,
+    e: &Request<'_>,
 ) -> Result<(), Refusal> {
     let key = locker_item_key(&e.locker, &e.consent_id);
     if tx.get::<ConsentView>(CF_CONSENTS, &key)?.is_some() {
@@ -742,7 +682,7 @@ fn consent_requested(
         consent_id: e.consent_id,
         requester: requester.clone(),
         locker: e.locker,
-        items: e.items.clone(),
+        items: e.items.to_vec(),
         purpose: e.purpose.clone(),
         requested_at_ms: at,
         request_expires_at_ms: e.expires_at_ms,
@@ -750,22 +690,47 @@ fn consent_requested(
         granted: Vec::new(),
         access_expires_at_ms: None,
         accesses: 0,
+        terms: e.terms.clone(),
+        recent_fetches_ms: Vec::new(),
+        refusals: 0,
     };
     tx.put(CF_CONSENTS, key, &view)?;
     reindex_expiry(tx, None, &view)?;
     tx.put(CF_REQUESTER_CONSENTS, requester_consent_key(&requester, &e.consent_id), &e.locker)?;
     let items = i64::try_from(e.items.len()).unwrap_or(i64::MAX);
     tx.add(&counter::requested(&e.locker, &requester), items)?;
-    requester_event(
-        tx,
-        &requester,
-        position,
-        RequesterEventKind::Requested,
-        e.consent_id,
-        e.locker,
-        at,
-        vec![],
-    )?;
+    let event = RequesterEventView {
+        kind: RequesterEventKind::Requested,
+        consent_id: e.consent_id,
+        locker: e.locker,
+        at_ms: at,
+        documents: vec![],
+        refusal: None,
+    };
+    requester_event(tx, &requester, position, &event)?;
+    Ok(())
+}
+
+/// `ConsentFetchRefused`: counted on the consent, and told to the requester.
+fn fetch_refused(
+    tx: &mut Tx<'_>,
+    at: schemas::TimestampMs,
+    position: Position,
+    e: &schemas::ConsentFetchRefused,
+) -> Result<(), Refusal> {
+    let states = [ConsentState::Active, ConsentState::Paused];
+    let mut view = consent_in(tx, &e.locker, &e.consent_id, &states, "refused fetch")?;
+    view.refusals += 1;
+    tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
+    let event = RequesterEventView {
+        kind: RequesterEventKind::Refused,
+        consent_id: e.consent_id,
+        locker: e.locker,
+        at_ms: at,
+        documents: vec![e.document.clone()],
+        refusal: Some(e.reason),
+    };
+    requester_event(tx, e.requester.as_str(), position, &event)?;
     Ok(())
 }
 
@@ -781,19 +746,24 @@ fn document_accessed(
         return refuse(format!("access by {} under a consent of {}", e.requester, view.requester));
     }
     view.accesses += 1;
+    if let Some(terms) = &view.terms {
+        // Only the latest `reads` fetches decide whether the next one is within frequency.
+        let kept = usize::try_from(terms.frequency.reads).unwrap_or(usize::MAX);
+        view.recent_fetches_ms.push(at);
+        let excess = view.recent_fetches_ms.len().saturating_sub(kept);
+        view.recent_fetches_ms.drain(..excess);
+    }
     tx.put(CF_CONSENTS, locker_item_key(&e.locker, &e.consent_id), &view)?;
     tx.add(&counter::accessed(&e.locker, e.requester.as_str()), 1)?;
-    let documents = vec![e.document.clone()];
-    requester_event(
-        tx,
-        e.requester.as_str(),
-        position,
-        RequesterEventKind::Accessed,
-        e.consent_id,
-        e.locker,
-        at,
-        documents,
-    )?;
+    let event = RequesterEventView {
+        kind: RequesterEventKind::Accessed,
+        consent_id: e.consent_id,
+        locker: e.locker,
+        at_ms: at,
+        documents: vec![e.document.clone()],
+        refusal: None,
+    };
+    requester_event(tx, e.requester.as_str(), position, &event)?;
     let activity = ActivityView {
         at_ms: at,
         accessor: Accessor::Requester {

@@ -6,6 +6,11 @@ use schemas::SealSubject;
 pub trait SealKeys: Send + Sync {
     /// The subject's key, or `None` if it was erased (or never known here).
     fn key(&self, subject: &SealSubject) -> Option<[u8; 32]>;
+
+    /// Destroys the subject's key, as the event `by` (a `LockerClosed`) says, once: applying
+    /// the same event again (a rebuild) must leave a key created since untouched. Keys the
+    /// views do not own (a test's `World`) ignore it.
+    fn forget(&self, _subject: &SealSubject, _by: &schemas::EventId) {}
 }
 
 /// No keys at all: every personal field shows as absent.

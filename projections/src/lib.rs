@@ -11,12 +11,14 @@
 //! never stored, so replay gives the same views whatever the clock says.
 
 mod apply;
+mod closing;
 mod error;
 pub mod keys;
 pub mod limits;
 mod projector;
 mod query;
 mod store;
+mod tx;
 pub mod views;
 
 pub use error::ProjectionError;

@@ -130,7 +130,9 @@ fn date_of(now: TimestampMs) -> Option<CivilDate> {
 pub fn effective_state(consent: &ConsentView, now: TimestampMs) -> ConsentState {
     match consent.state {
         ConsentState::Pending if consent.request_expires_at_ms <= now => ConsentState::Expired,
-        ConsentState::Active if consent.access_expires_at_ms.is_some_and(|end| end <= now) => {
+        ConsentState::Active | ConsentState::Paused
+            if consent.access_expires_at_ms.is_some_and(|end| end <= now) =>
+        {
             ConsentState::Expired
         }
         state => state,

@@ -13,7 +13,7 @@ use crate::ProjectionError;
 use crate::views::{CF_COUNTERS, CF_META, CF_POSITIONS, VIEW_CFS, position_key};
 
 /// Bump when a view's layout or meaning changes: the views are then rebuilt from the log.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 const VERSION_KEY: &[u8] = b"schema_version";
 const HALT_PREFIX: &str = "halt/";
 
@@ -256,12 +256,57 @@ impl Views {
         Ok(out)
     }
 
+    /// Writes the memtables out and rewrites the files that held a closed locker's rows, so
+    /// the rows `LockerClosed` deleted (names, file names, e-KYC data opened for the citizen)
+    /// leave the disk instead of waiting for a compaction that may never come.
+    pub fn compact_locker(
+        &self,
+        locker: &schemas::LockerId,
+        aadhaar: Option<&schemas::Digest32>,
+    ) -> Result<(), ProjectionError> {
+        use crate::views::*;
+        let mut ranges: Vec<(&str, Vec<u8>)> = [CF_PROFILES, CF_UPLOADS, CF_CONSENTS, CF_SHARES]
+            .into_iter()
+            .chain([CF_ACTIVITY])
+            .map(|cf| (cf, locker.0.to_vec()))
+            .collect();
+        ranges.push((CF_DOCS, Owner::Locker(*locker).key()));
+        if let Some(hash) = aadhaar {
+            ranges.push((CF_DOCS, Owner::Aadhaar(*hash).key()));
+            ranges.push((CF_AADHAAR, hash.0.to_vec()));
+        }
+        // Every family, not only these: the write-ahead log file that holds the deleted rows
+        // is removed only once no family needs it.
+        for cf in std::iter::once(CF_META).chain(VIEW_CFS) {
+            self.db.flush_cf(self.cf(cf)?)?;
+        }
+        for (cf, prefix) in &ranges {
+            let end = prefix_end(prefix);
+            self.db.compact_range_cf(self.cf(cf)?, Some(prefix.as_slice()), end.as_deref());
+        }
+        Ok(())
+    }
+
     /// An order-independent digest of every view (positions, which are bookkeeping named by
     /// topic, are left out): two stores with the same digest hold the same views, however and
     /// from whichever backend they were built.
     pub fn digest(&self) -> Result<schemas::Digest32, ProjectionError> {
         let mut acc = [0u8; 32];
+        for (_, digest) in self.family_digests()? {
+            for (a, b) in acc.iter_mut().zip(digest.0) {
+                *a ^= b;
+            }
+        }
+        Ok(schemas::Digest32(acc))
+    }
+
+    /// `digest` family by family (their XOR is `digest`): which views two stores disagree on.
+    pub fn family_digests(
+        &self,
+    ) -> Result<Vec<(&'static str, schemas::Digest32)>, ProjectionError> {
+        let mut out = Vec::new();
         for name in VIEW_CFS.into_iter().filter(|name| *name != CF_POSITIONS) {
+            let mut acc = [0u8; 32];
             let handle = self.cf(name)?;
             for item in self.db.iterator_cf(handle, IteratorMode::Start) {
                 let (key, value) = item?;
@@ -274,9 +319,22 @@ impl Views {
                     *a ^= b;
                 }
             }
+            out.push((name, schemas::Digest32(acc)));
         }
-        Ok(schemas::Digest32(acc))
+        Ok(out)
     }
+}
+
+/// The first key after every key starting with `prefix` (none when there is no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 fn store_error(what: &str) -> ProjectionError {

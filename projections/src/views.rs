@@ -155,6 +155,8 @@ pub struct UploadView {
 pub struct ProfileView {
     pub locker: LockerId,
     pub username: String,
+    /// The platform-keyed hash of the mobile number (what closing the locker unbinds).
+    pub mobile_ref: Digest32,
     pub mobile_masked: Option<String>,
     pub aadhaar_last4: Option<String>,
     pub aadhaar_hash: Option<Digest32>,
@@ -197,6 +199,18 @@ pub enum ConsentState {
     Denied,
     Revoked,
     Expired,
+    /// Granted, and paused by the citizen: fetches are refused until it is resumed.
+    Paused,
+}
+
+/// A consent's terms as the Account Aggregator framework's artefact states them
+/// (`ConsentRequestedWithTerms`); none for a request made without them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentTerms {
+    pub frequency: schemas::FetchFrequency,
+    pub data_life_days: u32,
+    pub access_from_ms: TimestampMs,
+    pub access_until_ms: TimestampMs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +226,12 @@ pub struct ConsentView {
     pub granted: Vec<DocRef>,
     pub access_expires_at_ms: Option<TimestampMs>,
     pub accesses: u64,
+    pub terms: Option<ConsentTerms>,
+    /// The latest fetches, at most the frequency's `reads` of them: a fetch is refused while
+    /// that many fall within the frequency's window.
+    pub recent_fetches_ms: Vec<TimestampMs>,
+    /// Fetches the platform refused (`ConsentFetchRefused`).
+    pub refusals: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +266,10 @@ pub enum RequesterEventKind {
     Revoked,
     Expired,
     Accessed,
+    Paused,
+    Resumed,
+    /// A fetch refused: `RequesterEventView::refusal` says why.
+    Refused,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,8 +278,9 @@ pub struct RequesterEventView {
     pub consent_id: Id16,
     pub locker: LockerId,
     pub at_ms: TimestampMs,
-    /// Granted documents (for `Granted`), the document read (for `Accessed`).
+    /// Granted documents (for `Granted`), the document read (for `Accessed`, `Refused`).
     pub documents: Vec<DocRef>,
+    pub refusal: Option<schemas::FetchRefusal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,7 +353,7 @@ pub fn activity_key(locker: &LockerId, partition: u32, offset: u64) -> Vec<u8> {
 pub fn live_until(view: &ConsentView) -> Option<TimestampMs> {
     match view.state {
         ConsentState::Pending => Some(view.request_expires_at_ms),
-        ConsentState::Active => view.access_expires_at_ms,
+        ConsentState::Active | ConsentState::Paused => view.access_expires_at_ms,
         _ => None,
     }
 }

@@ -591,6 +591,139 @@ pub struct DocumentAccessed {
     pub content_hash: Digest32,
 }
 
+/// How often a requester may fetch under a consent, as the Account Aggregator framework's
+/// consent artefact states it (`Frequency`): at most `reads` fetches in any `per`, counted
+/// over a sliding window ending at the fetch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchFrequency {
+    pub reads: u32,
+    pub per: FrequencyPeriod,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrequencyPeriod {
+    Hour,
+    Day,
+    Month,
+    Year,
+}
+
+impl FrequencyPeriod {
+    /// The window's length: a month is 30 days and a year 365, as a sliding window needs one
+    /// fixed length.
+    pub fn window_ms(self) -> i64 {
+        match self {
+            FrequencyPeriod::Hour => limits::DAY_MS / 24,
+            FrequencyPeriod::Day => limits::DAY_MS,
+            FrequencyPeriod::Month => 30 * limits::DAY_MS,
+            FrequencyPeriod::Year => 365 * limits::DAY_MS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FrequencyPeriod::Hour => "hour",
+            FrequencyPeriod::Day => "day",
+            FrequencyPeriod::Month => "month",
+            FrequencyPeriod::Year => "year",
+        }
+    }
+}
+
+/// A consent request with the terms of the Account Aggregator framework's artefact: purpose,
+/// how often the requester may fetch, how long it may keep what it fetched, and the window in
+/// which access may be granted. Appended beside `ConsentRequested` (whose encoding stays).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequestedWithTerms {
+    pub consent_id: Id16,
+    pub requester: RequesterId,
+    pub locker: LockerId,
+    pub items: Vec<ConsentItem>,
+    pub purpose: Purpose,
+    pub frequency: FetchFrequency,
+    /// Days the requester may keep what it fetched (the artefact's `DataLife`).
+    pub data_life_days: u32,
+    /// Access may start no earlier than this...
+    pub access_from_ms: TimestampMs,
+    /// ...and ends by this at the latest, whatever the grant says.
+    pub access_until_ms: TimestampMs,
+    /// The request lapses if the citizen has not answered by then.
+    pub expires_at_ms: TimestampMs,
+}
+
+/// The citizen paused an active consent: fetches are refused until it is resumed.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentPaused {
+    pub consent_id: Id16,
+    pub requester: RequesterId,
+    pub locker: LockerId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentResumed {
+    pub consent_id: Id16,
+    pub requester: RequesterId,
+    pub locker: LockerId,
+}
+
+/// Why the platform refused a fetch under a consent that is otherwise in force.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchRefusal {
+    FrequencyExceeded,
+    Paused,
+}
+
+impl FetchRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            FetchRefusal::FrequencyExceeded => "frequency_exceeded",
+            FetchRefusal::Paused => "consent_paused",
+        }
+    }
+}
+
+/// A fetch the platform refused, on the record for the citizen and the requester alike.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentFetchRefused {
+    pub consent_id: Id16,
+    pub requester: RequesterId,
+    pub locker: LockerId,
+    pub document: DocRef,
+    pub reason: FetchRefusal,
+}
+
+/// The citizen closed the locker. Their sealing keys (and the linked Aadhaar's, `aadhaar`)
+/// are destroyed, so every sealed field of theirs is unreadable for good; every signature
+/// still verifies. The citizen's keys sign nothing after this, and nothing more is appended
+/// to the locker.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockerClosed {
+    pub locker: LockerId,
+    /// The keyed hash of the Aadhaar linked when it closed.
+    pub aadhaar: Option<Digest32>,
+}
+
+/// The documents issued to an Aadhaar so far leave the views: the locker that held the
+/// Aadhaar closed (`LockerClosed` names it). Appended by the platform in the Aadhaar's own
+/// partition, so that partition's order alone decides which documents were issued before
+/// (forgotten) and which after (they wait for a locker as for anyone).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AadhaarForgotten {
+    /// The keyed hash of the Aadhaar.
+    pub aadhaar: Digest32,
+    /// The locker whose closing this follows.
+    pub locker: LockerId,
+}
+
 /// Every kind of event. Append new variants at the end only (see the module note).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -622,6 +755,13 @@ pub enum Payload {
     // Appended after version 1's 24 kinds (bincode writes variant indexes): issue 15.
     AadhaarUnlinked(AadhaarUnlinked),
     AadhaarVerified(AadhaarVerified),
+    // Appended for issue 20: the citizen's rights.
+    ConsentRequestedWithTerms(ConsentRequestedWithTerms),
+    ConsentPaused(ConsentPaused),
+    ConsentResumed(ConsentResumed),
+    ConsentFetchRefused(ConsentFetchRefused),
+    LockerClosed(LockerClosed),
+    AadhaarForgotten(AadhaarForgotten),
 }
 
 impl Payload {
@@ -654,6 +794,12 @@ impl Payload {
             Payload::DocumentAccessed(_) => "document_accessed",
             Payload::AadhaarUnlinked(_) => "aadhaar_unlinked",
             Payload::AadhaarVerified(_) => "aadhaar_verified",
+            Payload::ConsentRequestedWithTerms(_) => "consent_requested_with_terms",
+            Payload::ConsentPaused(_) => "consent_paused",
+            Payload::ConsentResumed(_) => "consent_resumed",
+            Payload::ConsentFetchRefused(_) => "consent_fetch_refused",
+            Payload::LockerClosed(_) => "locker_closed",
+            Payload::AadhaarForgotten(_) => "aadhaar_forgotten",
         }
     }
 
@@ -691,6 +837,12 @@ impl Payload {
             Payload::DocumentAccessed(e) => PartitionKey::Locker(e.locker),
             Payload::AadhaarUnlinked(e) => PartitionKey::Locker(e.locker),
             Payload::AadhaarVerified(e) => PartitionKey::Locker(e.locker),
+            Payload::ConsentRequestedWithTerms(e) => PartitionKey::Locker(e.locker),
+            Payload::ConsentPaused(e) => PartitionKey::Locker(e.locker),
+            Payload::ConsentResumed(e) => PartitionKey::Locker(e.locker),
+            Payload::ConsentFetchRefused(e) => PartitionKey::Locker(e.locker),
+            Payload::LockerClosed(e) => PartitionKey::Locker(e.locker),
+            Payload::AadhaarForgotten(e) => PartitionKey::Aadhaar(e.aadhaar),
         }
     }
 
@@ -780,6 +932,7 @@ impl Payload {
                     e.items.len()
                 ));
             }
+            Payload::ConsentRequestedWithTerms(e) => check_terms(e)?,
             Payload::ConsentGranted(e)
                 if e.documents.is_empty() || e.documents.len() > limits::CONSENT_ITEMS_MAX =>
             {
@@ -793,4 +946,38 @@ impl Payload {
         }
         Ok(())
     }
+}
+
+/// The rules of a consent's terms (items, frequency, data life, window).
+fn check_terms(e: &ConsentRequestedWithTerms) -> Result<(), SchemaError> {
+    let bad = |reason: String| Err(SchemaError::InvalidEvent(reason));
+    if e.items.is_empty() || e.items.len() > limits::CONSENT_ITEMS_MAX {
+        return bad(format!(
+            "a consent request asks for 1 to {} items, not {}",
+            limits::CONSENT_ITEMS_MAX,
+            e.items.len()
+        ));
+    }
+    if !(1..=limits::CONSENT_FETCHES_PER_PERIOD_MAX).contains(&e.frequency.reads) {
+        return bad(format!(
+            "a frequency allows 1 to {} fetches a period, not {}",
+            limits::CONSENT_FETCHES_PER_PERIOD_MAX,
+            e.frequency.reads
+        ));
+    }
+    if e.data_life_days > limits::CONSENT_DATA_LIFE_DAYS_MAX {
+        return bad(format!(
+            "data life is at most {} days, not {}",
+            limits::CONSENT_DATA_LIFE_DAYS_MAX,
+            e.data_life_days
+        ));
+    }
+    let window_ms = e.access_until_ms.0.saturating_sub(e.access_from_ms.0);
+    if window_ms <= 0 || window_ms > limits::CONSENT_WINDOW_MS_MAX {
+        return bad(format!(
+            "the access window must end after it starts and last at most {} days",
+            limits::CONSENT_WINDOW_MS_MAX / limits::DAY_MS
+        ));
+    }
+    Ok(())
 }

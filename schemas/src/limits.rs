@@ -41,3 +41,9 @@ pub const BATCH_PATH_HASHES_MAX: usize = 16;
 
 /// A day in milliseconds (consent windows, expiries, the page cache's date).
 pub const DAY_MS: i64 = 86_400_000;
+
+/// A consent's terms: fetches per period, how long fetched data may be kept, how long the
+/// access window may be (five years, as long as an Account Aggregator consent usually runs).
+pub const CONSENT_FETCHES_PER_PERIOD_MAX: u32 = 1_000;
+pub const CONSENT_DATA_LIFE_DAYS_MAX: u32 = 3_650;
+pub const CONSENT_WINDOW_MS_MAX: i64 = 5 * 366 * DAY_MS;

@@ -36,8 +36,8 @@ impl Default for SampleParams {
     }
 }
 
-/// How many payload kinds the catalogue has (24 in version 1, then two of issue 15).
-pub const PAYLOAD_KINDS: usize = 26;
+/// How many payload kinds the catalogue has (24 in version 1, two of issue 15, six of 20).
+pub const PAYLOAD_KINDS: usize = 32;
 
 fn ok<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
     // Sample parameters are chosen valid by construction; an invalid one is a bug in the caller.
@@ -295,6 +295,7 @@ pub fn sample_envelope(kind: usize, p: &SampleParams) -> Envelope {
                 personal: digest(24),
             }),
         ),
+        26..=31 => rights_sample(kind, p, locker, other, requester, issuer, uri, later),
         _ => panic!("the catalogue has {PAYLOAD_KINDS} payload kinds, not {}", kind + 1),
     };
     let sealed = payload.seal_subject().map(|subject| Sealed {
@@ -316,4 +317,73 @@ pub fn sample_envelope(kind: usize, p: &SampleParams) -> Envelope {
 pub fn all_kinds() -> Vec<Envelope> {
     let params = SampleParams::default();
     (0..PAYLOAD_KINDS).map(|kind| sample_envelope(kind, &params)).collect()
+}
+
+/// The kinds of issue 20 (the citizen's rights), apart to keep `sample_envelope` short.
+#[allow(clippy::too_many_arguments)]
+fn rights_sample(
+    kind: usize,
+    p: &SampleParams,
+    locker: LockerId,
+    other: Id16,
+    requester: RequesterId,
+    issuer: IssuerId,
+    uri: DocUri,
+    later: TimestampMs,
+) -> (Actor, Payload) {
+    match kind {
+        26 => (
+            Actor::Requester(requester.clone()),
+            Payload::ConsentRequestedWithTerms(ConsentRequestedWithTerms {
+                consent_id: other,
+                requester: requester.clone(),
+                locker,
+                items: vec![ConsentItem::DocType {
+                    issuer,
+                    doc_type: ok(DocTypeCode::parse("HSCER")),
+                }],
+                purpose: Purpose {
+                    code: PurposeCode::LoanApplication,
+                    text: ok(Reason::parse("Education loan: proof of marks")),
+                },
+                frequency: FetchFrequency { reads: 3, per: FrequencyPeriod::Day },
+                data_life_days: 30,
+                access_from_ms: TimestampMs(p.occurred_at_ms),
+                access_until_ms: later,
+                expires_at_ms: later,
+            }),
+        ),
+        27 => (
+            Actor::Citizen(locker),
+            Payload::ConsentPaused(ConsentPaused { consent_id: other, requester, locker }),
+        ),
+        28 => (
+            Actor::Citizen(locker),
+            Payload::ConsentResumed(ConsentResumed { consent_id: other, requester, locker }),
+        ),
+        29 => (
+            Actor::Platform,
+            Payload::ConsentFetchRefused(ConsentFetchRefused {
+                consent_id: other,
+                requester,
+                locker,
+                document: DocRef::Issued(uri),
+                reason: FetchRefusal::FrequencyExceeded,
+            }),
+        ),
+        30 => (
+            Actor::Citizen(locker),
+            Payload::LockerClosed(LockerClosed {
+                locker,
+                aadhaar: Some(Digest32([p.byte ^ 25; 32])),
+            }),
+        ),
+        _ => (
+            Actor::Platform,
+            Payload::AadhaarForgotten(AadhaarForgotten {
+                aadhaar: Digest32([p.byte ^ 25; 32]),
+                locker,
+            }),
+        ),
+    }
 }

@@ -12,6 +12,11 @@ pub const HEADER_BYTES_MAX: usize = 16 * 1024;
 /// Items one list response returns at most (the projections cap it too).
 pub const LIST_ITEMS_MAX: usize = 200;
 pub const LIST_ITEMS_DEFAULT: usize = 50;
+/// An export's zip goes out in chunks of this size, with this many entries (documents) and
+/// chunks waiting between its reader, its zip writer and the client: a locker of any size
+/// costs a few documents' memory.
+pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
+pub const EXPORT_ENTRIES_IN_FLIGHT: usize = 4;
 /// How far a pushed event's time may be from the server's clock: outside it the push is
 /// refused as stale (a replay defence beside the event-id idempotency).
 pub const PUSH_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;

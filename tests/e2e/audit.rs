@@ -46,7 +46,7 @@ fn forge_signature_byte(log: &std::path::Path, partition: u32, offset: u64, sign
     file.write_all_at(&frame, position - base).expect("write");
 }
 
-fn raw_views(path: &std::path::Path) -> rocksdb::DB {
+pub(crate) fn raw_views(path: &std::path::Path) -> rocksdb::DB {
     fn add(
         _: &[u8],
         existing: Option<&[u8]>,

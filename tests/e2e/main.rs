@@ -16,6 +16,8 @@ mod journey;
 mod kafka_faults;
 /// SIGKILL a projector mid-way: it resumes exactly once.
 mod projector_crash;
+/// The citizen's rights: consent on terms, the signed artefact, the export, closing.
+mod rights;
 /// SIGTERM during uploads: every acknowledged upload survives, the server exits 0.
 mod shutdown;
 /// Snapshots: a node without views starts from the latest; a corrupt one is refused.

@@ -265,6 +265,26 @@ pub struct RequesterConsentDto {
     pub access_expires_at_ms: Option<i64>,
     pub granted: Vec<GrantedDto>,
     pub accesses: u64,
+    /// The consent's terms, for a request made with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<TermsDto>,
+    /// Fetches refused (`frequency_exceeded`, `consent_paused`).
+    #[serde(default)]
+    pub refusals: u64,
+}
+
+/// A consent's terms as the Account Aggregator framework's artefact states them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TermsDto {
+    /// At most this many fetches...
+    pub fetches: u32,
+    /// ...in any `hour`, `day`, `month` (30 days) or `year` (365 days).
+    pub per: String,
+    /// Days the requester may keep what it fetched.
+    pub data_life_days: u32,
+    pub access_from_ms: i64,
+    pub access_until_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

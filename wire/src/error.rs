@@ -39,6 +39,8 @@ pub enum ErrorCode {
     ConsentExpired,
     /// `consent_expired`, HTTP 409.
     ConsentExpiredAsConflict,
+    /// `consent_paused`, HTTP 403.
+    ConsentPaused,
     /// `consent_revoked`, HTTP 403.
     ConsentRevoked,
     /// `consent_state`, HTTP 403.
@@ -71,6 +73,8 @@ pub enum ErrorCode {
     EventTooLarge,
     /// `fields_erased`, HTTP 410.
     FieldsErased,
+    /// `frequency_exceeded`, HTTP 429.
+    FrequencyExceeded,
     /// `hash_mismatch`, HTTP 422.
     HashMismatch,
     /// `headers_too_large`, HTTP 431.
@@ -157,6 +161,8 @@ pub enum ErrorCode {
     KycUnavailableAsServiceUnavailable,
     /// `locked_out`, HTTP 423.
     LockedOut,
+    /// `locker_closed`, HTTP 410.
+    LockerClosed,
     /// `missing_file_name`, HTTP 400.
     MissingFileName,
     /// `missing_signature`, HTTP 401.
@@ -262,6 +268,7 @@ impl ErrorCode {
         ErrorCode::ConsentExists,
         ErrorCode::ConsentExpired,
         ErrorCode::ConsentExpiredAsConflict,
+        ErrorCode::ConsentPaused,
         ErrorCode::ConsentRevoked,
         ErrorCode::ConsentState,
         ErrorCode::ConsentStateAsConflict,
@@ -278,6 +285,7 @@ impl ErrorCode {
         ErrorCode::EsignUnsupported,
         ErrorCode::EventTooLarge,
         ErrorCode::FieldsErased,
+        ErrorCode::FrequencyExceeded,
         ErrorCode::HashMismatch,
         ErrorCode::HeadersTooLarge,
         ErrorCode::IdConflict,
@@ -321,6 +329,7 @@ impl ErrorCode {
         ErrorCode::KycUnavailable,
         ErrorCode::KycUnavailableAsServiceUnavailable,
         ErrorCode::LockedOut,
+        ErrorCode::LockerClosed,
         ErrorCode::MissingFileName,
         ErrorCode::MissingSignature,
         ErrorCode::MobileRegistered,
@@ -399,6 +408,7 @@ const TABLE: &[(&str, u16)] = &[
     ("consent_exists", 409),
     ("consent_expired", 403),
     ("consent_expired", 409),
+    ("consent_paused", 403),
     ("consent_revoked", 403),
     ("consent_state", 403),
     ("consent_state", 409),
@@ -415,6 +425,7 @@ const TABLE: &[(&str, u16)] = &[
     ("esign_unsupported", 409),
     ("event_too_large", 413),
     ("fields_erased", 410),
+    ("frequency_exceeded", 429),
     ("hash_mismatch", 422),
     ("headers_too_large", 431),
     ("id_conflict", 409),
@@ -458,6 +469,7 @@ const TABLE: &[(&str, u16)] = &[
     ("kyc_unavailable", 502),
     ("kyc_unavailable", 503),
     ("locked_out", 423),
+    ("locker_closed", 410),
     ("missing_file_name", 400),
     ("missing_signature", 401),
     ("mobile_registered", 409),

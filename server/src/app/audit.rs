@@ -38,6 +38,8 @@ pub enum ViewsCheck {
         rebuilt: schemas::Digest32,
         /// Records the rebuild applied.
         records: u64,
+        /// The view families whose digests differ (none when they match).
+        differing: Vec<String>,
     },
 }
 
@@ -152,13 +154,13 @@ pub fn report_json(verdict: &Verdict) -> String {
             records_applied: 0,
             note: Some(note.clone()),
         },
-        ViewsCheck::Compared { live, rebuilt, records } => ViewsDto {
+        ViewsCheck::Compared { live, rebuilt, records, differing } => ViewsDto {
             compared: true,
             matches: live == rebuilt,
             live_digest: Some(live.to_hex()),
             rebuilt_digest: Some(rebuilt.to_hex()),
             records_applied: *records,
-            note: None,
+            note: (!differing.is_empty()).then(|| format!("differing: {}", differing.join(", "))),
         },
     };
     let dto = ReportDto {
@@ -249,9 +251,24 @@ async fn compare_views<L: Log>(
             .map_err(|e| format!("scratch views: {e}"))?;
         let projector = projections::Projector::new(log, Arc::new(views), keys, config);
         let records = projector.catch_up_to(&ends).await.map_err(|e| format!("rebuild: {e}"))?;
-        let rebuilt = projector.views().digest().map_err(|e| e.to_string())?;
-        let live = live.digest().map_err(|e| e.to_string())?;
-        Ok(ViewsCheck::Compared { live, rebuilt, records })
+        let rebuilt = projector.views().family_digests().map_err(|e| e.to_string())?;
+        let live = live.family_digests().map_err(|e| e.to_string())?;
+        let differing = live
+            .iter()
+            .zip(&rebuilt)
+            .filter(|(a, b)| a != b)
+            .map(|((name, _), _)| (*name).to_owned())
+            .collect();
+        let xor = |digests: &[(&str, schemas::Digest32)]| {
+            let mut acc = [0u8; 32];
+            for (_, digest) in digests {
+                for (a, b) in acc.iter_mut().zip(digest.0) {
+                    *a ^= b;
+                }
+            }
+            schemas::Digest32(acc)
+        };
+        Ok(ViewsCheck::Compared { live: xor(&live), rebuilt: xor(&rebuilt), records, differing })
     }
     .await;
     let _ = std::fs::remove_dir_all(&scratch);

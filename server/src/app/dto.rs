@@ -36,6 +36,17 @@ pub(crate) fn kyc_from_profile(kyc: &schemas::KycProfile, at: schemas::Timestamp
     }
 }
 
+/// A consent's terms as answers show them.
+pub(crate) fn terms_dto(terms: &projections::views::ConsentTerms) -> wire::dto::TermsDto {
+    wire::dto::TermsDto {
+        fetches: terms.frequency.reads,
+        per: terms.frequency.per.name().to_owned(),
+        data_life_days: terms.data_life_days,
+        access_from_ms: terms.access_from_ms.0,
+        access_until_ms: terms.access_until_ms.0,
+    }
+}
+
 /// A certificate's status as the API names it.
 pub(crate) fn status_name(status: projections::CertificateStatus) -> &'static str {
     match status {
@@ -53,6 +64,7 @@ pub(crate) fn state_name(state: ConsentState) -> &'static str {
         ConsentState::Denied => "denied",
         ConsentState::Revoked => "revoked",
         ConsentState::Expired => "expired",
+        ConsentState::Paused => "paused",
     }
 }
 

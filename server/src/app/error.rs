@@ -70,6 +70,7 @@ pub(crate) fn ledger_error(e: ledger::LedgerError) -> AppError {
             AppError::new(ErrorCode::KeyRevoked, e.to_string())
         }
         ActorSuspended { .. } => AppError::new(ErrorCode::Suspended, e.to_string()),
+        LockerClosed { .. } => AppError::new(ErrorCode::LockerClosed, e.to_string()),
         NotPermitted { .. } => AppError::new(ErrorCode::NotPermitted, e.to_string()),
         IdConflict { .. } => AppError::new(ErrorCode::IdConflict, e.to_string()),
         AlreadyRegistered { .. } => AppError::new(ErrorCode::AlreadyRegistered, e.to_string()),

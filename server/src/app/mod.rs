@@ -1,9 +1,12 @@
+pub(crate) mod artefact;
 pub mod audit;
 pub mod bulk;
+pub(crate) mod closing;
 pub mod cluster;
 pub mod demo;
 pub(crate) mod dto;
 pub(crate) mod error;
+pub(crate) mod export;
 pub mod guard;
 pub(crate) mod issuance;
 pub(crate) mod json;

@@ -81,9 +81,20 @@ pub(crate) async fn as_citizen(
     payload: Payload,
     sealed: Option<Sealed>,
 ) -> Result<ledger::Position, AppError> {
+    as_citizen_with_id(state, locker, new_id(state)?, payload, sealed).await
+}
+
+/// The same, with an id the caller chose (and so knows before the event is logged).
+pub(crate) async fn as_citizen_with_id(
+    state: &AppState,
+    locker: &LockerId,
+    id: EventId,
+    payload: Payload,
+    sealed: Option<Sealed>,
+) -> Result<ledger::Position, AppError> {
     let key = citizen_key(state, locker)?;
     let event = Event {
-        id: new_id(state)?,
+        id,
         occurred_at_ms: state.clock.now(),
         actor: Actor::Citizen(*locker),
         key_id: key_id_of(&key.verifying_key()),

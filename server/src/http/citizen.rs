@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use projections::views::{Accessor, ConsentState};
+use schemas::PartitionKey;
 use schemas::{DocRef, LockerId};
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +158,67 @@ pub(crate) async fn change_password(
     .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
     let (token, expires) = changed.map_err(login_error)?;
     session_answer(&token, expires, citizen.locker.to_string(), body.session, now, &headers)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CloseBody {
+    /// The citizen's password, entered again.
+    password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ClosedDto {
+    locker: String,
+    closed_at_ms: i64,
+    /// Consents that were live and ended (each requester's event stream says so).
+    consents_ended: usize,
+}
+
+/// Closes the caller's locker for good, after checking the password again (counted like a
+/// login): live consents end, the locker's sealing keys are destroyed, the views, the
+/// account and the sessions drop it. Every signature in the log still verifies.
+#[utoipa::path(post, path = "/v1/citizen/close", tag = "citizen", security(("session" = [])), request_body = CloseBody, responses((status = 200, body = ClosedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "`invalid_token`, `invalid_credentials`", body = crate::openapi::ErrorDto), (status = 410, description = "`locker_closed`", body = crate::openapi::ErrorDto), (status = 423, description = "`locked_out`", body = crate::openapi::ErrorDto), (status = 429, description = "`too_many_attempts`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn close_locker(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+    citizen: Citizen,
+    crate::http::body::JsonBody(body): crate::http::body::JsonBody<CloseBody>,
+) -> Result<Response, AppError> {
+    let username = state
+        .views
+        .profile(&citizen.locker)?
+        .ok_or_else(|| AppError::new(ErrorCode::LockerClosed, "the locker is closed"))?
+        .username;
+    // On the locker's owner, which appends the closing: its guesses are counted there (a
+    // session is needed to make any, so they add little to a login's budget).
+    state.writes.owner_here(&PartitionKey::Locker(citizen.locker))?;
+    let now = state.clock.now();
+    let source = source_of(&extensions);
+    let checked = {
+        let _turn = state.accounts.hashing_turn().await.ok_or_else(hashing_busy)?;
+        let accounts = std::sync::Arc::clone(&state.accounts);
+        let name = username.clone();
+        tokio::task::spawn_blocking(move || {
+            accounts.check_credentials(&name, &body.password, &source, now)
+        })
+        .await
+        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(login_error)?
+    };
+    if checked != citizen.locker {
+        return Err(login_error(LoginError::InvalidCredentials));
+    }
+    let closed = crate::app::closing::close(&state, citizen.locker, &username).await?;
+    let dto = ClosedDto {
+        locker: citizen.locker.to_string(),
+        closed_at_ms: closed.at.0,
+        consents_ended: closed.consents_ended,
+    };
+    let cookie =
+        crate::http::session::session_cookie("", 0, crate::http::session::over_tls(&headers));
+    Ok(([(axum::http::header::SET_COOKIE, cookie)], Json(dto)).into_response())
 }
 
 /// Ends every session of the caller's locker, this one included (a lost phone, a shared
@@ -420,14 +482,22 @@ pub(crate) struct ConsentDto {
     requester: String,
     state: &'static str,
     purpose: String,
+    /// The purpose's code (`know_your_customer`, `loan_application`, ...).
+    #[schema(value_type = String, example = "loan_application")]
+    purpose_code: schemas::PurposeCode,
     requested_at_ms: i64,
     request_expires_at_ms: i64,
     access_expires_at_ms: Option<i64>,
     items: Vec<String>,
     accesses: u64,
+    /// What the requester asked to be allowed (how often, how long it keeps the data, the
+    /// access window), shown before the citizen grants.
+    terms: Option<wire::dto::TermsDto>,
+    /// Fetches refused for frequency or while paused.
+    refusals: u64,
 }
 
-#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, denied, revoked or expired", pattern = "^(?:pending|active|denied|revoked|expired)$")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/consents", tag = "citizen", security(("session" = [])), params(("state" = Option<String>, Query, description = "pending, active, paused, denied, revoked or expired", pattern = "^(?:pending|active|paused|denied|revoked|expired)$")), responses((status = 200, body = Vec<ConsentDto>), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consents(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -443,13 +513,14 @@ pub(crate) async fn consents(
                 ConsentState::Denied,
                 ConsentState::Revoked,
                 ConsentState::Expired,
+                ConsentState::Paused,
             ]
             .into_iter()
             .find(|s| state_name(*s) == name)
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::InvalidState,
-                    "state is one of pending, active, denied, revoked, expired",
+                    "state is one of pending, active, paused, denied, revoked, expired",
                 )
             })?,
         ),
@@ -463,6 +534,7 @@ pub(crate) async fn consents(
                 requester: c.requester,
                 state: state_name(c.state),
                 purpose: c.purpose.text.to_string(),
+                purpose_code: c.purpose.code,
                 requested_at_ms: c.requested_at_ms.0,
                 request_expires_at_ms: c.request_expires_at_ms.0,
                 access_expires_at_ms: c.access_expires_at_ms.map(|t| t.0),
@@ -477,6 +549,8 @@ pub(crate) async fn consents(
                     })
                     .collect(),
                 accesses: c.accesses,
+                terms: c.terms.as_ref().map(crate::app::dto::terms_dto),
+                refusals: c.refusals,
             })
             .collect(),
     ))

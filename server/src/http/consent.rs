@@ -1,4 +1,5 @@
-//! The citizen's decisions on consent requests: grant (choosing documents), deny, revoke.
+//! The citizen's decisions on consent requests: grant (choosing documents), deny, revoke,
+//! pause and resume.
 //! Each is an event signed with the citizen's custodial key, checked under the partition's
 //! write turn against caught-up views, so no decision can contradict the consent's state.
 
@@ -55,8 +56,8 @@ fn consent_of(state: &AppState, citizen: &Citizen, id: &Id16) -> Result<ConsentV
         })
 }
 
-fn require(consent: &ConsentView, wanted: ConsentState, action: &str) -> Result<(), AppError> {
-    if consent.state == wanted {
+fn require(consent: &ConsentView, wanted: &[ConsentState], action: &str) -> Result<(), AppError> {
+    if wanted.contains(&consent.state) {
         return Ok(());
     }
     let code = if consent.state == ConsentState::Expired {
@@ -86,7 +87,7 @@ pub(crate) async fn grant(
     // No body means the defaults: every matching document, for the default number of days.
     let body: GrantBody = if body.is_empty() { GrantBody::default() } else { json(&body)? };
     let days = body.access_days.unwrap_or(CONSENT_ACCESS_DAYS_DEFAULT);
-    if !(1..=CONSENT_ACCESS_DAYS_MAX).contains(&days) {
+    if body.access_days.is_some() && !(1..=CONSENT_ACCESS_DAYS_MAX).contains(&days) {
         return Err(AppError::new(
             ErrorCode::InvalidAccessDays,
             format!("1 to {CONSENT_ACCESS_DAYS_MAX} days"),
@@ -94,7 +95,7 @@ pub(crate) async fn grant(
     }
     let _turn = state.writes.turn(&PartitionKey::Locker(citizen.locker)).await?;
     let consent = consent_of(&state, &citizen, &id)?;
-    require(&consent, ConsentState::Pending, "grant")?;
+    require(&consent, &[ConsentState::Pending], "grant")?;
     let owned = |uri: &DocUri| -> Result<bool, AppError> {
         Ok(state.views.document(&Owner::Locker(citizen.locker), &uri.to_string())?.is_some()
             || state
@@ -141,13 +142,13 @@ pub(crate) async fn grant(
         ));
     }
     let requester = RequesterId::parse(&consent.requester).map_err(internal)?;
-    let access_ms = i64::from(days) * schemas::limits::DAY_MS;
+    let access_expires_at_ms = access_end(&consent, body.access_days, state.clock.now())?;
     let payload = Payload::ConsentGranted(ConsentGranted {
         consent_id: id,
         requester,
         locker: citizen.locker,
         documents: documents.iter().cloned().map(DocRef::Issued).collect(),
-        access_expires_at_ms: TimestampMs(state.clock.now().0 + access_ms),
+        access_expires_at_ms,
     });
     decide(&state, &citizen, payload).await?;
     let answer = Decided {
@@ -158,12 +159,33 @@ pub(crate) async fn grant(
     Ok(Json(answer).into_response())
 }
 
-/// Deny and revoke: the consent must be in `from`; the event is made by `event`.
+/// When a grant's access ends: after the days the citizen chose (90 by default), and never
+/// after the window the requester's terms asked for (its end, when the citizen chose none).
+fn access_end(
+    consent: &ConsentView,
+    days: Option<u32>,
+    now: TimestampMs,
+) -> Result<TimestampMs, AppError> {
+    let chosen = |days: u32| TimestampMs(now.0 + i64::from(days) * schemas::limits::DAY_MS);
+    let Some(terms) = &consent.terms else {
+        return Ok(chosen(days.unwrap_or(CONSENT_ACCESS_DAYS_DEFAULT)));
+    };
+    if terms.access_until_ms <= now {
+        return Err(AppError::new(
+            ErrorCode::ConsentStateAsConflict,
+            "the access window this consent asked for has ended",
+        ));
+    }
+    Ok(days.map_or(terms.access_until_ms, |days| chosen(days).min(terms.access_until_ms)))
+}
+
+/// Deny, revoke, pause and resume: the consent must be in one of `from`; the event is made
+/// by `event`.
 async fn close(
     state: &AppState,
     citizen: &Citizen,
     id: &str,
-    from: ConsentState,
+    from: &[ConsentState],
     action: &str,
     state_after: &'static str,
     event: fn(Id16, RequesterId, LockerId) -> Payload,
@@ -188,7 +210,7 @@ pub(crate) async fn deny(
         &state,
         &citizen,
         &id,
-        ConsentState::Pending,
+        &[ConsentState::Pending],
         "deny",
         "denied",
         |consent_id, requester, locker| {
@@ -208,11 +230,51 @@ pub(crate) async fn revoke(
         &state,
         &citizen,
         &id,
-        ConsentState::Active,
+        &[ConsentState::Active, ConsentState::Paused],
         "revoke",
         "revoked",
         |consent_id, requester, locker| {
             Payload::ConsentRevoked(ConsentRevoked { consent_id, requester, locker })
+        },
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/pause", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), description = "Pauses an active consent: the requester's fetches are refused (`consent_paused`) until it is resumed; access still ends when it would have.", responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    close(
+        &state,
+        &citizen,
+        &id,
+        &[ConsentState::Active],
+        "pause",
+        "paused",
+        |consent_id, requester, locker| {
+            Payload::ConsentPaused(ConsentPaused { consent_id, requester, locker })
+        },
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/citizen/consents/{id}/resume", tag = "citizen", security(("session" = [])), params(("id" = String, Path, description = "The consent id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), description = "Resumes a paused consent.", responses((status = 200, body = Decided), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`consent_state`, `consent_expired`", body = crate::openapi::ErrorDto)))]
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    close(
+        &state,
+        &citizen,
+        &id,
+        &[ConsentState::Paused],
+        "resume",
+        "active",
+        |consent_id, requester, locker| {
+            Payload::ConsentResumed(ConsentResumed { consent_id, requester, locker })
         },
     )
     .await

@@ -15,6 +15,7 @@ pub(crate) mod list;
 pub(crate) mod platform;
 pub mod push;
 pub(crate) mod requester;
+pub(crate) mod rights;
 pub(crate) mod serve;
 pub(crate) mod session;
 pub(crate) mod shares;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
     .routes(routes!(citizen::logout))
     .routes(routes!(citizen::logout_everywhere))
     .routes(routes!(citizen::change_password))
+    .routes(routes!(citizen::close_locker))
     .routes(routes!(citizen::session))
     .routes(routes!(citizen::profile))
     .routes(routes!(citizen::certificates))
@@ -77,6 +79,10 @@ pub fn router(state: AppState) -> Router {
     .routes(routes!(consent::grant))
     .routes(routes!(consent::deny))
     .routes(routes!(consent::revoke))
+    .routes(routes!(consent::pause))
+    .routes(routes!(consent::resume))
+    .routes(routes!(rights::artefact))
+    .routes(routes!(rights::export))
     .routes(routes!(citizen::activity))
     .routes(routes!(documents::esign))
     .routes(routes!(documents::shares, documents::create_share))

@@ -85,7 +85,7 @@ fn signed_event(
     state: &AppState,
     requester: &RequesterId,
     body: &[u8],
-    kind: &str,
+    kinds: &[&str],
 ) -> Result<Envelope, AppError> {
     let SignedBody { envelope } = json(body)?;
     if envelope.event.actor != Actor::Requester(requester.clone()) {
@@ -94,10 +94,14 @@ fn signed_event(
             "the event must be signed by the requester that signs the request",
         ));
     }
-    if envelope.event.payload.kind_name() != kind {
+    if !kinds.contains(&envelope.event.payload.kind_name()) {
         return Err(AppError::new(
             ErrorCode::InvalidEvent,
-            format!("expected a {kind} event, not {}", envelope.event.payload.kind_name()),
+            format!(
+                "expected a {} event, not {}",
+                kinds.join(" or "),
+                envelope.event.payload.kind_name()
+            ),
         ));
     }
     if envelope.sealed.is_some() {
@@ -118,9 +122,16 @@ pub(crate) async fn request_consent(
     request: Request,
 ) -> Result<Response, AppError> {
     let (requester, body) = authenticate(&state, request).await?;
-    let envelope = signed_event(&state, &requester, &body, "consent_requested")?;
-    let Payload::ConsentRequested(asked) = &envelope.event.payload else {
-        return Err(internal("kind checked above"));
+    let kinds = ["consent_requested", "consent_requested_with_terms"];
+    let envelope = signed_event(&state, &requester, &body, &kinds)?;
+    let asked = match &envelope.event.payload {
+        Payload::ConsentRequested(e) => {
+            Asked { locker: e.locker, consent_id: e.consent_id, expires_at_ms: e.expires_at_ms }
+        }
+        Payload::ConsentRequestedWithTerms(e) => {
+            Asked { locker: e.locker, consent_id: e.consent_id, expires_at_ms: e.expires_at_ms }
+        }
+        _ => return Err(internal("kind checked above")),
     };
     let now = state.clock.now();
     let latest = now.0 + i64::from(CONSENT_REQUEST_DAYS_MAX) * schemas::limits::DAY_MS;
@@ -145,6 +156,13 @@ pub(crate) async fn request_consent(
     }
     let answer = append(&state, &envelope).await?;
     Ok(crate::http::answer::accepted(answer))
+}
+
+/// What both kinds of consent request say that the service checks.
+struct Asked {
+    locker: LockerId,
+    consent_id: Id16,
+    expires_at_ms: TimestampMs,
 }
 
 /// `GET /v1/requester/consents`: the requester's consents across lockers, paginated.
@@ -186,6 +204,8 @@ pub(crate) async fn consents(
             access_expires_at_ms: consent.access_expires_at_ms.map(|t| t.0),
             granted,
             accesses: consent.accesses,
+            terms: consent.terms.as_ref().map(crate::app::dto::terms_dto),
+            refusals: consent.refusals,
         });
     }
     Ok(Json(ListDto { items, next_cursor: page.next }))
@@ -208,13 +228,13 @@ fn refused(code: ErrorCode, message: impl Into<String>) -> AppError {
 
 /// `POST /v1/requester/documents`: `{envelope}` of a signed `document_accessed` event; the
 /// answer is the document, if the consent allows it now.
-#[utoipa::path(post, path = "/v1/requester/documents", tag = "requester", security(("http_signature" = [])), request_body(content = AccessBody, description = "A `document_accessed` event signed by the requester"), responses((status = 422, description = "`invalid_event`, `stale_event`", body = crate::openapi::ErrorDto), (status = 200, body = FetchedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 403, description = "`consent_expired`, `consent_revoked`, `consent_state`, `document_not_granted`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`stale_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(post, path = "/v1/requester/documents", tag = "requester", security(("http_signature" = [])), request_body(content = AccessBody, description = "A `document_accessed` event signed by the requester"), responses((status = 422, description = "`invalid_event`, `stale_event`", body = crate::openapi::ErrorDto), (status = 200, body = FetchedDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 403, description = "`consent_expired`, `consent_revoked`, `consent_paused`, `consent_state`, `document_not_granted`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_consent`", body = crate::openapi::ErrorDto), (status = 409, description = "`stale_document`", body = crate::openapi::ErrorDto), (status = 429, description = "`frequency_exceeded`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn fetch(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, AppError> {
     let (requester, body) = authenticate(&state, request).await?;
-    let envelope = signed_event(&state, &requester, &body, "document_accessed")?;
+    let envelope = signed_event(&state, &requester, &body, &["document_accessed"])?;
     let Payload::DocumentAccessed(access) = &envelope.event.payload else {
         return Err(internal("kind checked above"));
     };
@@ -231,8 +251,13 @@ pub(crate) async fn fetch(
     if consent.requester != requester.as_str() {
         return Err(unknown());
     }
+    // A retry of a logged fetch is not a new fetch: only a new one counts and is refused.
+    let new = !state.writes.is_logged(&envelope.event.id).await?;
     match consent.state {
         ConsentState::Active => {}
+        ConsentState::Paused if new => {
+            return Err(refuse_fetch(&state, access, FetchRefusal::Paused).await);
+        }
         ConsentState::Expired => {
             return Err(refused(ErrorCode::ConsentExpired, "the consent has expired"));
         }
@@ -245,6 +270,9 @@ pub(crate) async fn fetch(
                 format!("the consent is {}, not active", state_name(other)),
             ));
         }
+    }
+    if new && let Some(terms) = &consent.terms {
+        within_terms(&state, access, terms, &consent.recent_fetches_ms).await?;
     }
     if !consent.granted.contains(&access.document) {
         return Err(refused(
@@ -270,6 +298,54 @@ pub(crate) async fn fetch(
     };
     let accepted = append(&state, &envelope).await?;
     Ok(Json(FetchedDto { accepted, document: resolved.into(), content }).into_response())
+}
+
+/// Refuses a fetch the terms do not allow now: before the access window opens, or past the
+/// frequency (the refusal is logged and told to the requester's stream).
+async fn within_terms(
+    state: &AppState,
+    access: &DocumentAccessed,
+    terms: &projections::views::ConsentTerms,
+    recent: &[TimestampMs],
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    if now < terms.access_from_ms {
+        return Err(refused(
+            ErrorCode::ConsentState,
+            format!("access under this consent starts at {} ms", terms.access_from_ms.0),
+        ));
+    }
+    let window_start = now.0.saturating_sub(terms.frequency.per.window_ms());
+    let in_window = recent.iter().filter(|at| at.0 > window_start).count();
+    if in_window >= usize::try_from(terms.frequency.reads).unwrap_or(usize::MAX) {
+        return Err(refuse_fetch(state, access, FetchRefusal::FrequencyExceeded).await);
+    }
+    Ok(())
+}
+
+/// Logs the refusal as the platform (the citizen and the requester both see it), and the
+/// error that answers the fetch.
+async fn refuse_fetch(state: &AppState, access: &DocumentAccessed, why: FetchRefusal) -> AppError {
+    let payload = Payload::ConsentFetchRefused(ConsentFetchRefused {
+        consent_id: access.consent_id,
+        requester: access.requester.clone(),
+        locker: access.locker,
+        document: access.document.clone(),
+        reason: why,
+    });
+    if let Err(e) = crate::app::write::as_platform(state, payload).await {
+        return e;
+    }
+    match why {
+        FetchRefusal::Paused => refused(
+            ErrorCode::ConsentPaused,
+            "the citizen paused this consent; fetch after they resume it",
+        ),
+        FetchRefusal::FrequencyExceeded => AppError::new(
+            ErrorCode::FrequencyExceeded,
+            "this consent allows no more fetches in the current period",
+        ),
+    }
 }
 
 /// The stream position: for each citizen partition, the next offset to deliver.
@@ -300,6 +376,10 @@ struct StreamEventDto {
     locker: String,
     at_ms: i64,
     documents: Vec<GrantedDto>,
+    /// Why a fetch was refused (`fetch_refused` only): `frequency_exceeded` or
+    /// `consent_paused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 fn kind_name(kind: RequesterEventKind) -> &'static str {
@@ -310,6 +390,9 @@ fn kind_name(kind: RequesterEventKind) -> &'static str {
         RequesterEventKind::Revoked => "consent_revoked",
         RequesterEventKind::Expired => "consent_expired",
         RequesterEventKind::Accessed => "document_accessed",
+        RequesterEventKind::Paused => "consent_paused",
+        RequesterEventKind::Resumed => "consent_resumed",
+        RequesterEventKind::Refused => "fetch_refused",
     }
 }
 
@@ -364,6 +447,7 @@ impl Stream {
                     locker: view.locker.to_string(),
                     at_ms: view.at_ms.0,
                     documents,
+                    reason: view.refusal.map(FetchRefusal::code),
                 };
                 let event = SseEvent::default()
                     .id(encode_cursor(&self.next))
@@ -404,7 +488,7 @@ fn signing_key_id(headers: &axum::http::HeaderMap) -> Option<KeyId> {
 }
 
 /// `GET /v1/requester/events`: Server-Sent Events of the requester's consents.
-#[utoipa::path(get, path = "/v1/requester/events", tag = "requester", security(("http_signature" = [])), params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), description = "Server-Sent Events of the requester's consents: consent_requested, consent_granted, consent_denied, consent_revoked, consent_expired, document_accessed.", responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = StreamEventDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 503, description = "`too_many_streams`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/requester/events", tag = "requester", security(("http_signature" = [])), params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")), description = "Server-Sent Events of the requester's consents: consent_requested, consent_granted, consent_denied, consent_revoked, consent_expired, consent_paused, consent_resumed, document_accessed, fetch_refused (with its reason).", responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = StreamEventDto), (status = 400, description = "Malformed request", body = crate::openapi::ErrorDto), (status = 401, description = "Missing, malformed, stale or forged HTTP message signature (`missing_signature`, `bad_signature`, `stale_signature`, `unknown_key`, `key_revoked`)", body = crate::openapi::ErrorDto), (status = 503, description = "`too_many_streams`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     request: Request,

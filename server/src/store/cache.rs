@@ -63,6 +63,18 @@ impl PageCache {
         inner.pages.get(key).filter(|(at, _)| at == stamp).map(|(_, page)| page.clone())
     }
 
+    /// Drops every page of the locker (it closed: its pages hold holder names).
+    pub fn forget(&self, locker: &LockerId) {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<PageKey> =
+            inner.pages.keys().filter(|k| k.locker == *locker).cloned().collect();
+        for key in gone {
+            if let Some((_, old)) = inner.pages.remove(&key) {
+                inner.bytes -= old.body.len() + PAGE_OVERHEAD_BYTES;
+            }
+        }
+    }
+
     pub fn put(&self, key: PageKey, stamp: Vec<u64>, page: Page) {
         let size = page.body.len() + PAGE_OVERHEAD_BYTES;
         if size > PAGE_CACHE_BYTES_MAX / 16 {

@@ -61,6 +61,18 @@ impl SharedKeys {
         found.map(|bytes| self.open_sealed(name, &bytes)).transpose()
     }
 
+    /// Deletes the keys stored under `names` (crypto-shredding a closed locker).
+    pub fn delete(&self, names: &[Vec<u8>]) -> Result<(), String> {
+        for name in names {
+            let blobs = self.blobs.clone();
+            let object = object_name(name);
+            self.bridge
+                .run(async move { blobs.delete_object(&object).await })?
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Stores each key unless its name has one already; returns the stored keys (each the one
     /// given, or the one another node created first), in order.
     pub fn create(&self, keys: &[(Vec<u8>, [u8; 32])]) -> Result<Vec<[u8; 32]>, String> {

@@ -48,12 +48,28 @@ impl Recent {
         self.young.get(name).or_else(|| self.old.get(name)).copied()
     }
 
+    fn remove(&mut self, name: &[u8]) {
+        self.young.remove(name);
+        self.old.remove(name);
+    }
+
     fn insert(&mut self, name: Vec<u8>, key: [u8; 32]) {
         if self.young.len() >= VAULT_RECENT_KEYS_MAX / 2 {
             self.old = std::mem::take(&mut self.young);
         }
         self.young.insert(name, key);
     }
+}
+
+/// The name of a citizen's custodial signing key.
+fn signing_name(locker: &schemas::LockerId) -> Vec<u8> {
+    [&b"S"[..], &locker.0[..]].concat()
+}
+
+/// Marks that the event `by` erased the key `name`: a second erasure by the same event (a
+/// rebuild of the views replaying it) is then no erasure at all.
+fn erased_name(by: &schemas::EventId, name: &[u8]) -> Vec<u8> {
+    [&b"X"[..], &by.0[..], name].concat()
 }
 
 fn key_of(subject: &SealSubject) -> Vec<u8> {
@@ -226,7 +242,7 @@ impl Vault {
         locker: &schemas::LockerId,
         key: &ed25519_dalek::SigningKey,
     ) -> Result<(), VaultError> {
-        let name = [&b"S"[..], &locker.0[..]].concat();
+        let name = signing_name(locker);
         let Some((name, stored)) = self.share(vec![(name, key.to_bytes())])?.pop() else {
             return Err(VaultError::Shared("a created key went missing".to_owned()));
         };
@@ -240,7 +256,7 @@ impl Vault {
 
     /// A citizen's custodial signing key.
     pub fn signing_key(&self, locker: &schemas::LockerId) -> Option<ed25519_dalek::SigningKey> {
-        let name = [&b"S"[..], &locker.0[..]].concat();
+        let name = signing_name(locker);
         let bytes = match self.db.get(&name).ok()? {
             Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).ok()?,
             None => self.copy_shared(&name).ok()??,
@@ -249,9 +265,75 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// Destroys a closed locker's keys (its sealing key, its signing key, the linked
+    /// Aadhaar's sealing key) here, in the cluster's store, and in the cache, as the event
+    /// `by` says; then compacts them out of the store's files, so no copy is left on disk.
+    pub fn erase_locker(
+        &self,
+        locker: &schemas::LockerId,
+        aadhaar: Option<&schemas::Digest32>,
+        by: &schemas::EventId,
+    ) -> Result<(), VaultError> {
+        let mut names = vec![key_of(&SealSubject::Locker(*locker)), signing_name(locker)];
+        names.extend(aadhaar.map(|hash| key_of(&SealSubject::Aadhaar(*hash))));
+        if let Some(shared) = &self.shared {
+            shared.delete(&names).map_err(VaultError::Shared)?;
+        }
+        for name in &names {
+            // Always: a read may have copied the shared key back since the views erased it.
+            self.erase(name, by, false)?;
+        }
+        self.compact(&names)
+    }
+
+    /// Deletes `name` (with `once`, unless `by` erased it already), and remembers that `by`
+    /// did; whether it deleted.
+    fn erase(&self, name: &[u8], by: &schemas::EventId, once: bool) -> Result<bool, VaultError> {
+        let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let marker = erased_name(by, name);
+        if once && self.db.get(&marker)?.is_some() {
+            return Ok(false);
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete(name);
+        batch.put(&marker, []);
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        self.db.write_opt(batch, &sync)?;
+        self.recent().remove(name);
+        Ok(true)
+    }
+
+    /// Rewrites the store's files that held `names`: a deleted key stays readable in a table
+    /// or the write-ahead log until then, and crypto-shredding means no copy anywhere.
+    fn compact(&self, names: &[Vec<u8>]) -> Result<(), VaultError> {
+        self.db.flush()?;
+        for name in names {
+            let end = [name.as_slice(), &[0xff]].concat();
+            self.db.compact_range(Some(name.as_slice()), Some(end.as_slice()));
+        }
+        Ok(())
+    }
+}
+
 impl projections::SealKeys for Vault {
     fn key(&self, subject: &SealSubject) -> Option<[u8; 32]> {
         self.stored(&key_of(subject)).ok()?
+    }
+
+    /// This node's copy of the key goes as the views apply `LockerClosed` (every node
+    /// follows every partition; the node that closed the locker erased the shared copy).
+    fn forget(&self, subject: &SealSubject, by: &schemas::EventId) {
+        let name = key_of(subject);
+        // A replay (a rebuild, an auditor's read-only vault) finds the marker and writes nothing.
+        let erased = match self.erase(&name, by, true) {
+            Ok(true) => self.compact(&[name]),
+            other => other.map(drop),
+        };
+        if let Err(e) = erased {
+            tracing::error!(error = %e, "a closed locker's key could not be erased here");
+        }
     }
 }
 

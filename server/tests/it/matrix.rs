@@ -72,7 +72,12 @@ const MATRIX: &[(&str, &str, Door)] = &[
     ("post", "/v1/citizen/consents/{id}/grant", Door::Citizen),
     ("post", "/v1/citizen/consents/{id}/deny", Door::Citizen),
     ("post", "/v1/citizen/consents/{id}/revoke", Door::Citizen),
+    ("post", "/v1/citizen/consents/{id}/pause", Door::Citizen),
+    ("post", "/v1/citizen/consents/{id}/resume", Door::Citizen),
+    ("get", "/v1/citizen/consents/{id}/artefact", Door::Citizen),
     ("get", "/v1/citizen/activity", Door::Citizen),
+    ("get", "/v1/citizen/export", Door::Citizen),
+    ("post", "/v1/citizen/close", Door::Citizen),
     ("post", "/v1/citizen/esign", Door::Citizen),
     ("get", "/v1/citizen/shares", Door::Citizen),
     ("post", "/v1/citizen/shares", Door::Citizen),
@@ -104,10 +109,17 @@ const OWNERS_OWN: &[&str] = &[
     "/v1/citizen/consents/{id}/grant",
     "/v1/citizen/consents/{id}/deny",
     "/v1/citizen/consents/{id}/revoke",
+    "/v1/citizen/consents/{id}/pause",
+    "/v1/citizen/consents/{id}/resume",
+    "/v1/citizen/close",
 ];
 
-const SESSION_ENDERS: &[&str] =
-    &["/v1/citizen/logout", "/v1/citizen/logout-everywhere", "/v1/citizen/password"];
+const SESSION_ENDERS: &[&str] = &[
+    "/v1/citizen/logout",
+    "/v1/citizen/logout-everywhere",
+    "/v1/citizen/password",
+    "/v1/citizen/close",
+];
 
 /// The callers. The owner is the demo citizen; everyone else tries the owner's things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -460,6 +472,7 @@ fn body_for(f: &Fixture, w: &World, caller: Caller, method: &str, template: &str
         "/v1/citizen/password" => {
             serde_json::json!({ "current_password": "x", "new_password": "a long new passphrase" })
         }
+        "/v1/citizen/close" => serde_json::json!({ "password": "not the password" }),
         "/v1/citizen/aadhaar/otp" => serde_json::json!({ "aadhaar": "9999 9999 0019" }),
         "/v1/citizen/aadhaar" => serde_json::json!({ "txn": "00", "otp": "000000" }),
         "/v1/citizen/esign" => serde_json::json!({ "uri": w.uri }),
