@@ -552,7 +552,54 @@ async function profilePage() {
   ])];
   if (profile.kyc) content.push(kycSection(profile.kyc));
   if (!profile.aadhaar_linked) content.push(aadhaarForm());
+  content.push(yourData(profile.locker));
   page(t("profile_title"), ...content);
+}
+
+// Your data: take everything along, or close the locker (a warning, the password, then a
+// confirmation; nothing happens before the last step).
+function yourData(locker) {
+  const start = h("button", { type: "button", class: "secondary danger", id: "close-start" }, t("close_start"));
+  const section = h("section", { class: "card", id: "your-data" },
+    h("h2", {}, t("your_data_title")),
+    h("p", {}, t("export_intro")),
+    h("div", { class: "actions" }, downloadLink("/v1/citizen/export", t("export_button"), "locker-export.zip")),
+    h("h3", { class: "danger-title" }, t("close_title")),
+    h("p", { class: "warning", id: "close-warning" }, t("close_warning")),
+    start);
+  start.addEventListener("click", () => start.replaceWith(closeForm(locker)));
+  return section;
+}
+
+function closeForm(locker) {
+  const form = h("form", { id: "close-form", novalidate: true, "aria-describedby": "close-warning" },
+    field("close-password", t("close_password"), "password", { autocomplete: "current-password", name: "password" }),
+    h("button", { type: "submit", class: "primary" }, t("close_continue")));
+  onSubmit(form, { password: ["credentials", "locked_out", "too_many"] }, async (data) => {
+    const password = String(data.get("password"));
+    const confirm = h("div", { id: "close-confirm", role: "alertdialog", "aria-labelledby": "close-confirm-title", "aria-describedby": "close-confirm-text" },
+      h("h3", { id: "close-confirm-title" }, t("close_confirm_title")),
+      h("p", { id: "close-confirm-text" }, t("close_confirm", { locker })),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "primary danger", id: "close-now", onclick: async (event) => {
+          event.target.disabled = true;
+          try {
+            const closed = await (await api("POST", "/v1/citizen/close", { json: { password } })).json();
+            state.locker = null; state.csrf = null;
+            frame();
+            page(t("closed_title"), h("p", { id: "closed" }, t("closed_text", { count: closed.consents_ended })));
+          } catch (error) {
+            if (!(error instanceof ApiError)) throw error;
+            const again = closeForm(locker);
+            confirm.replaceWith(again);
+            showError(again, error, { password: ["credentials", "locked_out", "too_many"] });
+          }
+        } }, t("close_now")),
+        h("button", { type: "button", class: "secondary", id: "close-keep", onclick: () => profilePage() }, t("close_keep"))));
+    form.replaceWith(confirm);
+    confirm.querySelector("#close-keep").focus();
+  });
+  return form;
 }
 
 // The resident's data as the Aadhaar authority holds it (its e-KYC answer).
@@ -707,10 +754,13 @@ async function consentCard(consent, certificates) {
     h("h2", {}, who),
     h("p", { class: "meta" }, t("purpose", { purpose: consent.purpose })),
     h("p", { class: "meta", title: consent.items.join(", ") }, t("asked_for", { items: asked.join(", ") })),
+    termsList(consent.terms),
+    consent.state === "paused" && h("span", { class: "badge expired" }, t("consent_paused")),
     h("p", { class: "meta" }, consent.state === "pending"
       ? t("answer_by", { date: when(consent.request_expires_at_ms) })
       : consent.access_expires_at_ms ? t("access_until", { date: when(consent.access_expires_at_ms) }) : t(`consent_${consent.state}`)),
-    consent.state !== "pending" && h("p", { class: "meta" }, t("accesses", { count: consent.accesses })));
+    consent.state !== "pending" && h("p", { class: "meta" }, t("accesses", { count: consent.accesses })),
+    consent.refusals > 0 && h("p", { class: "meta" }, t("refusals", { count: consent.refusals })));
   if (consent.state === "pending") {
     const offered = certificates.filter((d) => consent.items.some((item) => matches(item, d.uri)));
     const form = h("form", { id: `grant-${consent.id}`, novalidate: true },
@@ -736,14 +786,30 @@ async function consentCard(consent, certificates) {
       consentsPage();
     });
     card.append(form);
-  } else if (consent.state === "active") {
-    card.append(h("div", { class: "actions" }, actionButton(t("revoke"), async () => {
-      await api("POST", `/v1/citizen/consents/${enc(consent.id)}/revoke`);
-      say(t("consent_revoked_ok"));
+  } else if (consent.state === "active" || consent.state === "paused") {
+    const decide = (action, said) => actionButton(t(action), async () => {
+      await api("POST", `/v1/citizen/consents/${enc(consent.id)}/${action}`);
+      say(t(said, { who }));
       consentsPage();
-    })));
+    });
+    card.append(h("div", { class: "actions" },
+      consent.state === "active" ? decide("pause", "paused_ok") : decide("resume", "resumed_ok"),
+      decide("revoke", "consent_revoked_ok")));
+  }
+  if (consent.state !== "pending") {
+    card.append(h("div", { class: "actions" }, downloadLink(
+      `/v1/citizen/consents/${enc(consent.id)}/artefact`, t("artefact"), `consent-${consent.id}.artefact.json`)));
   }
   return card;
+}
+
+// What the requester asked to be allowed, as the Account Aggregator framework's terms say it.
+function termsList(terms) {
+  if (!terms) return null;
+  return h("ul", { class: "terms" },
+    h("li", {}, t("terms_fetches", { count: terms.fetches, per: t(`per_${terms.per}`) })),
+    h("li", {}, t("terms_data_life", { days: terms.data_life_days })),
+    h("li", {}, t("terms_window", { from: when(terms.access_from_ms), to: when(terms.access_until_ms) })));
 }
 
 // While the consents are shown, a request that arrives appears without a reload.
@@ -771,14 +837,14 @@ async function consentsPage() {
   watchConsents(new Set(consents.filter((c) => c.state === "pending").map((c) => c.id)));
   pendingCount = consents.filter((c) => c.state === "pending").length;
   showPending();
-  const groups = [["pending", "consents_pending"], ["active", "consents_active"]];
+  const groups = [[["pending"], "consents_pending"], [["active", "paused"], "consents_active"]];
   const sections = [];
   for (const [wanted, key] of groups) {
-    const cards = await Promise.all(consents.filter((c) => c.state === wanted).map((c) => consentCard(c, certificates.items)));
+    const cards = await Promise.all(consents.filter((c) => wanted.includes(c.state)).map((c) => consentCard(c, certificates.items)));
     sections.push(h("h2", { class: "section" }, t(key)),
       cards.length ? h("ul", { class: "docs" }, cards) : h("p", { class: "meta" }, t("none")));
   }
-  const past = await Promise.all(consents.filter((c) => !["pending", "active"].includes(c.state)).map((c) => consentCard(c, [])));
+  const past = await Promise.all(consents.filter((c) => !["pending", "active", "paused"].includes(c.state)).map((c) => consentCard(c, [])));
   if (past.length) sections.push(h("h2", { class: "section" }, t("consents_past")), h("ul", { class: "docs" }, past));
   page(t("nav_consents"), ...sections);
 }
@@ -844,11 +910,37 @@ function frame() {
   logout.hidden = !state.locker;
   const nav = document.getElementById("nav");
   nav.hidden = !state.locker;
+  nav.classList.remove("open");
   nav.replaceChildren(...SECTIONS.map(([href, key]) =>
     h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : false }, t(key),
       href === "#/consents" && h("span", { id: "pending-count", class: "count" }))));
+  tabBar();
   showPending();
   watchPending();
+}
+
+// On a phone the sections are a bar at the bottom of the screen, where a thumb reaches: the
+// four used most, and "More" for the rest (the full list opens above it).
+const TABS = [["#/certificates", "tab_certificates"], ["#/consents", "nav_consents"], ["#/shares", "tab_shares"]];
+function tabBar() {
+  const tabs = document.getElementById("tabs");
+  tabs.hidden = !state.locker;
+  const nav = document.getElementById("nav");
+  const more = h("button", { type: "button", id: "more", "aria-controls": "nav", "aria-expanded": "false" }, t("more"));
+  more.addEventListener("click", () => {
+    const open = !nav.classList.contains("open");
+    nav.classList.toggle("open", open);
+    more.setAttribute("aria-expanded", String(open));
+    if (open) nav.querySelector("a")?.focus();
+  });
+  // A section chosen from the list closes it (the current one too: no page change then).
+  nav.onclick = (event) => {
+    if (!event.target.closest("a")) return;
+    nav.classList.remove("open");
+    more.setAttribute("aria-expanded", "false");
+  };
+  tabs.replaceChildren(...TABS.map(([href, key]) =>
+    h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : false }, t(key))), more);
 }
 
 // Requests waiting for an answer, beside Consents on every page, checked now and then.

@@ -169,14 +169,12 @@ async fn fill(c: &Client, css: &str, text: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css)
-        .click()
-        .await
-        .expect(css);
+    let element = c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.expect(css);
+    // In the middle of the screen, as a person scrolls to it: on a phone the bottom bar covers
+    // the screen's last row.
+    let arg = serde_json::to_value(&element).expect("an element as JSON");
+    c.execute("arguments[0].scrollIntoView({ block: 'center' })", vec![arg]).await.expect("scroll");
+    element.click().await.expect(css);
 }
 
 /// What `fetch` from inside the page answers: (status, code).
@@ -407,6 +405,12 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
                 .contains("Asks for: Class XII Marksheet (Central Board of Secondary Education)"),
         "{card}"
     );
+    // Its terms, as an Account Aggregator consent states them, before she answers.
+    assert!(
+        card.contains("May read up to 3 times a day")
+            && card.contains("May keep what it reads for 30 days"),
+        "{card}"
+    );
     screenshots(&c, "consents").await;
     fill(&c, "input[id^='days-']", "0").await;
     click(&c, "form[id^='grant-'] button[type=submit]").await;
@@ -415,6 +419,25 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     click(&c, "form[id^='grant-'] button[type=submit]").await;
     wait_text(&c, "#status", "may now read").await;
     wait_text(&c, "li.card", "Access until").await;
+    // She pauses it, and resumes it; the signed consent is hers to download.
+    click(&c, "li.card .actions button.secondary").await;
+    wait_text(&c, "#status", "cannot read your documents until you resume").await;
+    wait_text(&c, "li.card", "Paused").await;
+    screenshots(&c, "consent-paused").await;
+    click(&c, "li.card .actions button.secondary").await;
+    wait_text(&c, "#status", "may read again").await;
+    let href = c
+        .find(Locator::Css("li.card a[href$='/artefact']"))
+        .await
+        .expect("the artefact link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    let artefact: serde_json::Value =
+        serde_json::from_slice(&page_bytes(&c, &href).await).expect("a JSON artefact");
+    assert_eq!(artefact["consent_artefact"]["ConsentDetail"]["Frequency"]["value"], 3);
+    assert_eq!(artefact["signature"].as_str().map(|s| s.split('.').count()), Some(3), "a JWS");
 
     // A second request arrives while she looks at her consents: it appears by itself.
     let bank_key = dir.path().join("data/demo-keys/in.co.sbi.key");
@@ -646,10 +669,48 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     wait_text(&other, "#kyc", "Ravi Kumar").await;
     wait_text(&other, "#kyc", "Lucknow").await;
     screenshots(&other, "profile-kyc").await;
+    your_data(&other).await;
 
     other.close().await.expect("close the second browser");
     c.close().await.expect("close the browser");
     drop(server);
+}
+
+/// On a phone the sections are a bar at the bottom; "More" opens the rest. Then "your data":
+/// the export downloads, and closing takes a warning, the password (a wrong one is said
+/// beside the field) and a confirmation, after which the session is gone.
+async fn your_data(c: &Client) {
+    c.set_window_size(360, 780).await.expect("a phone");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let nav = c.find(Locator::Css("#nav")).await.expect("nav");
+    assert!(!nav.is_displayed().await.expect("shown"), "the full list waits behind More");
+    assert!(c.find(Locator::Css("#tabs a")).await.expect("tabs").is_displayed().await.expect("x"));
+    click(c, "#more").await;
+    assert!(nav.is_displayed().await.expect("shown"), "More opens the sections");
+    screenshots(c, "menu-open").await;
+    c.set_window_size(360, 780).await.expect("a phone");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    click(c, "#nav a[href='#/profile']").await;
+    wait_text(c, "#your-data", "Download everything").await;
+    assert!(!nav.is_displayed().await.expect("shown"), "the list closes on the way");
+    let zip = page_bytes(c, "/v1/citizen/export").await;
+    assert_eq!(&zip[..2], b"PK", "a zip");
+    click(c, "#close-start").await;
+    fill(c, "#f-close-password", "not-my-password").await;
+    click(c, "#close-form button[type=submit]").await;
+    click(c, "#close-now").await;
+    wait_text(c, "#close-form .error", "wrong username or password").await;
+    fill(c, "#f-close-password", "ravi-web-password-1").await;
+    click(c, "#close-form button[type=submit]").await;
+    wait_text(c, "#close-confirm", "cannot be undone").await;
+    screenshots(c, "close-confirm").await;
+    click(c, "#close-now").await;
+    wait_text(c, "h1", "Your locker is closed").await;
+    let (status, _) = page_fetch(c, "GET", "/v1/citizen/session", None).await;
+    assert_eq!(status, 401, "the session ended with the locker");
+    // In Hindi, the page that follows says where to go.
+    click(c, "#lang").await;
+    wait_text(c, "h1", "लॉग इन").await;
 }
 
 /// A 1x1 PNG.

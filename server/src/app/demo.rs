@@ -410,7 +410,8 @@ fn documents(
     Ok(())
 }
 
-/// The bank's pending request for the Class XII marksheet.
+/// The bank's pending request for the Class XII marksheet, on an Account Aggregator
+/// consent's terms: three reads a day, kept 30 days, within five years of results day.
 fn consent_request(
     b: &mut Builder<'_>,
     directory: &Directory,
@@ -419,7 +420,7 @@ fn consent_request(
     let (cbse, (bank, bank_key)) = (&directory.cbse, &directory.bank);
     let mut consent = [0u8; 16];
     b.rng.fill_bytes(&mut consent);
-    let request = Payload::ConsentRequested(ConsentRequested {
+    let request = Payload::ConsentRequestedWithTerms(ConsentRequestedWithTerms {
         consent_id: Id16(consent),
         requester: bank.clone(),
         locker,
@@ -431,6 +432,10 @@ fn consent_request(
             code: PurposeCode::AccountOpening,
             text: valid(Reason::parse("Opening a savings account")),
         },
+        frequency: FetchFrequency { reads: 3, per: FrequencyPeriod::Day },
+        data_life_days: 30,
+        access_from_ms: TimestampMs(DEMO_TIME_MS),
+        access_until_ms: TimestampMs(DEMO_TIME_MS + 5 * 365 * schemas::limits::DAY_MS),
         expires_at_ms: TimestampMs(DEMO_REQUEST_EXPIRES_MS),
     });
     b.push(Actor::Requester(bank.clone()), bank_key, request, None)?;
