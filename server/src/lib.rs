@@ -83,6 +83,8 @@ pub struct Services {
     pub proofs: Arc<dyn app::proofs::Proofs>,
     /// One permit per bulk batch being processed (`limits::BULK_BATCHES_IN_FLIGHT`).
     pub bulk: Arc<tokio::sync::Semaphore>,
+    /// One permit per export being streamed (`limits::EXPORTS_IN_FLIGHT`).
+    pub exports: Arc<tokio::sync::Semaphore>,
     /// Aadhaar references each issuer may ask for (`limits::AADHAAR_REFERENCES_PER_HOUR`).
     pub aadhaar_quota: Arc<store::quota::Quota>,
     /// Views each share link may record per hour (`limits::SHARE_VIEWS_PER_HOUR`).
@@ -162,6 +164,7 @@ impl Services {
             pages: Default::default(),
             proofs,
             bulk: Arc::new(tokio::sync::Semaphore::new(limits::BULK_BATCHES_IN_FLIGHT)),
+            exports: Arc::new(tokio::sync::Semaphore::new(limits::EXPORTS_IN_FLIGHT)),
             aadhaar_quota: Arc::new(store::quota::Quota::per_hour(
                 limits::AADHAAR_REFERENCES_PER_HOUR,
             )),

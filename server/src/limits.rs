@@ -17,6 +17,11 @@ pub const LIST_ITEMS_DEFAULT: usize = 50;
 /// costs a few documents' memory.
 pub const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 pub const EXPORT_ENTRIES_IN_FLIGHT: usize = 4;
+/// Exports streamed at once (each reads a whole locker and holds a blocking thread while its
+/// client reads): past it, `busy`. An export that sends nothing for `EXPORT_IDLE_MS` (a
+/// client that stopped reading) is ended.
+pub const EXPORTS_IN_FLIGHT: usize = 2;
+pub const EXPORT_IDLE_MS: u64 = 60_000;
 /// How far a pushed event's time may be from the server's clock: outside it the push is
 /// refused as stale (a replay defence beside the event-id idempotency).
 pub const PUSH_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;

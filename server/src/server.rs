@@ -651,6 +651,19 @@ async fn spawn_jobs<L: Log>(
             }
         });
     }
+    {
+        // A closing a crash interrupted is finished (or, never logged, forgotten) once.
+        let state = state.clone();
+        jobs.spawn("unfinished closings", async move {
+            match crate::app::closing::finish_pending(&state).await {
+                Ok(0) => {}
+                Ok(finished) => tracing::info!(finished, "unfinished closings finished"),
+                Err(e) => {
+                    tracing::error!(code = e.code.code(), "unfinished closings: {}", e.message)
+                }
+            }
+        });
+    }
     jobs.spawn("consent expiry", crate::jobs::expiry::run(state.clone()));
     if let Some(snapshots) = &state.snapshots {
         let writes = Arc::clone(&state.writes);

@@ -320,8 +320,11 @@ async fn sealed_rows(
     let mut keys = keys.into_iter();
     let mut work = Vec::with_capacity(fresh.len());
     for (index, row) in fresh {
+        // No key: the subject's locker is closed (its row alone is refused).
         let sealing = match (&row.personal, row.envelope.event.payload.seal_subject()) {
-            (Some(_), Some(subject)) => keys.next().map(|key| (key, subject, state.nonces.next())),
+            (Some(_), Some(subject)) => {
+                Some(keys.next().flatten().map(|key| (key, subject, state.nonces.next())).ok_or(()))
+            }
             _ => None,
         };
         work.push((index, row, sealing));
@@ -332,11 +335,15 @@ async fn sealed_rows(
             .map(|(index, row, sealing)| {
                 let mut envelope = row.envelope;
                 let sealed = match (row.personal, sealing) {
-                    (Some((salt, data)), Some((key, subject, nonce))) => {
+                    (Some((salt, data)), Some(Ok((key, subject, nonce)))) => {
                         ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
                             .map(|(_, sealed)| envelope.sealed = Some(sealed))
                             .map_err(ledger_error)
                     }
+                    (_, Some(Err(()))) => Err(AppError::new(
+                        wire::ErrorCode::LockerClosed,
+                        "the locker is closed: nothing more is issued to it",
+                    )),
                     _ => Ok(()),
                 };
                 (index, sealed.map(|()| envelope))

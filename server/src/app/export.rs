@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 
 use crate::app::lookup::{Resolved, doc_text, resolve};
-use crate::limits::{EXPORT_CHUNK_BYTES, EXPORT_ENTRIES_IN_FLIGHT, LIST_ITEMS_MAX};
+use crate::limits::{EXPORT_CHUNK_BYTES, EXPORT_ENTRIES_IN_FLIGHT, EXPORT_IDLE_MS, LIST_ITEMS_MAX};
 use crate::{AppError, AppState};
 
 /// One file of the zip.
@@ -30,6 +30,7 @@ struct Entry {
 pub(crate) fn zip_stream(
     state: AppState,
     locker: LockerId,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     let (entries, entries_rx) = tokio::sync::mpsc::channel::<Entry>(EXPORT_ENTRIES_IN_FLIGHT);
     let (out, out_rx) = tokio::sync::mpsc::channel(EXPORT_ENTRIES_IN_FLIGHT);
@@ -40,6 +41,8 @@ pub(crate) fn zip_stream(
         }
     });
     tokio::spawn(async move {
+        // Held until everything is gathered (or the client left and the writer stopped).
+        let _permit = permit;
         if let Err(e) = gather(&state, locker, &entries).await {
             tracing::warn!(code = e.code.code(), "an export stopped");
             let _ = failed.send(Err(std::io::Error::other(e.message))).await;
@@ -58,21 +61,46 @@ struct Chunks {
 }
 
 impl Chunks {
+    /// Sends what is buffered, waiting at most `EXPORT_IDLE_MS` for the client to take it.
     fn send(&mut self) -> std::io::Result<()> {
         let chunk = Bytes::from(std::mem::take(&mut self.buffer));
-        self.out
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(EXPORT_IDLE_MS);
+        let mut item = Ok(chunk);
+        loop {
+            match self.out.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(back)) => item = back,
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "the client left",
+                    ));
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client stopped reading",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(EXPORT_POLL_MS));
+        }
     }
 }
 
+/// How often a full channel is looked at again (a reader slower than this is a slow network).
+const EXPORT_POLL_MS: u64 = 5;
+
 impl Write for Chunks {
+    /// At most `EXPORT_CHUNK_BYTES` are buffered, however large the write (a 10 MB document).
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
+        let room = EXPORT_CHUNK_BYTES.saturating_sub(self.buffer.len()).max(1);
+        let taken = bytes.len().min(room);
+        self.buffer.extend_from_slice(&bytes[..taken]);
         if self.buffer.len() >= EXPORT_CHUNK_BYTES {
             self.send()?;
         }
-        Ok(bytes.len())
+        Ok(taken)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

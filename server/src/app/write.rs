@@ -20,6 +20,16 @@ pub(crate) fn internal(e: impl std::fmt::Debug) -> AppError {
     AppError::new(ErrorCode::Internal, format!("{e:?}"))
 }
 
+/// A closed locker's key refused as `locker_closed`; any other vault failure is internal.
+pub(crate) fn vault_error(e: crate::store::vault::VaultError) -> AppError {
+    match e {
+        crate::store::vault::VaultError::Erased => {
+            AppError::new(ErrorCode::LockerClosed, e.to_string())
+        }
+        other => internal(other),
+    }
+}
+
 async fn append(
     state: &AppState,
     event: Event,
@@ -162,7 +172,7 @@ pub(crate) fn seal_for(
     data: &PersonalData,
 ) -> Result<(schemas::Commitment, Sealed), AppError> {
     let subject = schemas::SealSubject::Locker(*locker);
-    let key = state.vault.key_for(&subject).map_err(internal)?;
+    let key = state.vault.key_for(&subject).map_err(vault_error)?;
     let salt = state.accounts.random().map_err(internal)?;
     ledger::crypto::seal_personal(&key, subject, state.nonces.next(), salt, data)
         .map_err(ledger_error)

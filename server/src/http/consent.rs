@@ -160,7 +160,8 @@ pub(crate) async fn grant(
 }
 
 /// When a grant's access ends: after the days the citizen chose (90 by default), and never
-/// after the window the requester's terms asked for (its end, when the citizen chose none).
+/// after the window the requester's terms asked for (its end, at most a year away, when the
+/// citizen chose none).
 fn access_end(
     consent: &ConsentView,
     days: Option<u32>,
@@ -176,7 +177,9 @@ fn access_end(
             "the access window this consent asked for has ended",
         ));
     }
-    Ok(days.map_or(terms.access_until_ms, |days| chosen(days).min(terms.access_until_ms)))
+    // Never past the longest access a citizen may give, whatever the window asked.
+    let days = days.unwrap_or(CONSENT_ACCESS_DAYS_MAX);
+    Ok(chosen(days).min(terms.access_until_ms))
 }
 
 /// Deny, revoke, pause and resume: the consent must be in one of `from`; the event is made

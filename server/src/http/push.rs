@@ -184,10 +184,7 @@ pub(crate) async fn push_document(
             .payload
             .seal_subject()
             .ok_or_else(|| invalid_event("no subject to seal for"))?;
-        let key = state
-            .vault
-            .key_for(&subject)
-            .map_err(|e| AppError::new(ErrorCode::Internal, format!("vault: {e}")))?;
+        let key = state.vault.key_for(&subject).map_err(crate::app::write::vault_error)?;
         let nonce = state.nonces.next();
         let (_, sealed) = ledger::crypto::seal_personal(&key, subject, nonce, salt, &data)
             .map_err(ledger_error)?;

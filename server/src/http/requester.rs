@@ -254,10 +254,7 @@ pub(crate) async fn fetch(
     // A retry of a logged fetch is not a new fetch: only a new one counts and is refused.
     let new = !state.writes.is_logged(&envelope.event.id).await?;
     match consent.state {
-        ConsentState::Active => {}
-        ConsentState::Paused if new => {
-            return Err(refuse_fetch(&state, access, FetchRefusal::Paused).await);
-        }
+        ConsentState::Active | ConsentState::Paused => {}
         ConsentState::Expired => {
             return Err(refused(ErrorCode::ConsentExpired, "the consent has expired"));
         }
@@ -270,9 +267,6 @@ pub(crate) async fn fetch(
                 format!("the consent is {}, not active", state_name(other)),
             ));
         }
-    }
-    if new && let Some(terms) = &consent.terms {
-        within_terms(&state, access, terms, &consent.recent_fetches_ms).await?;
     }
     if !consent.granted.contains(&access.document) {
         return Err(refused(
@@ -287,6 +281,8 @@ pub(crate) async fn fetch(
             format!("the document's content is now {}; sign an access to that", resolved.hash),
         ));
     }
+    // Last: only a fetch that would otherwise be served is refused on the record.
+    check_terms(&state, access, &consent, new).await?;
     let stored =
         state.files.contains(&resolved.hash).await.map_err(crate::app::lookup::file_error)?;
     let content = if stored {
@@ -298,6 +294,26 @@ pub(crate) async fn fetch(
     };
     let accepted = append(&state, &envelope).await?;
     Ok(Json(FetchedDto { accepted, document: resolved.into(), content }).into_response())
+}
+
+/// A paused consent refuses every fetch (a retry of one logged before the pause too); a new
+/// fetch is held to the terms.
+async fn check_terms(
+    state: &AppState,
+    access: &DocumentAccessed,
+    consent: &projections::views::ConsentView,
+    new: bool,
+) -> Result<(), AppError> {
+    if consent.state == ConsentState::Paused {
+        if !new {
+            return Err(refused(ErrorCode::ConsentPaused, "the citizen paused this consent"));
+        }
+        return Err(refuse_fetch(state, access, FetchRefusal::Paused, 3_600_000).await);
+    }
+    match &consent.terms {
+        Some(terms) if new => within_terms(state, access, terms, &consent.recent_fetches_ms).await,
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a fetch the terms do not allow now: before the access window opens, or past the
@@ -318,14 +334,25 @@ async fn within_terms(
     let window_start = now.0.saturating_sub(terms.frequency.per.window_ms());
     let in_window = recent.iter().filter(|at| at.0 > window_start).count();
     if in_window >= usize::try_from(terms.frequency.reads).unwrap_or(usize::MAX) {
-        return Err(refuse_fetch(state, access, FetchRefusal::FrequencyExceeded).await);
+        let window_ms = terms.frequency.per.window_ms();
+        return Err(refuse_fetch(state, access, FetchRefusal::FrequencyExceeded, window_ms).await);
     }
     Ok(())
 }
 
-/// Logs the refusal as the platform (the citizen and the requester both see it), and the
-/// error that answers the fetch.
-async fn refuse_fetch(state: &AppState, access: &DocumentAccessed, why: FetchRefusal) -> AppError {
+/// Logs the refusal as the platform (the citizen and the requester both see it), once per
+/// consent, reason and `bucket_ms` of time (a requester that keeps asking does not fill the
+/// citizen's partition: its id is derived from those), and the error that answers the fetch.
+async fn refuse_fetch(
+    state: &AppState,
+    access: &DocumentAccessed,
+    why: FetchRefusal,
+    bucket_ms: i64,
+) -> AppError {
+    let bucket = state.clock.now().0.div_euclid(bucket_ms.max(1));
+    let context = [&access.consent_id.0[..], why.code().as_bytes(), &bucket.to_le_bytes()].concat();
+    let derived = blake3::derive_key("locker fetch refused v1", &context);
+    let id = EventId(derived[..16].try_into().unwrap_or([0; 16]));
     let payload = Payload::ConsentFetchRefused(ConsentFetchRefused {
         consent_id: access.consent_id,
         requester: access.requester.clone(),
@@ -333,7 +360,12 @@ async fn refuse_fetch(state: &AppState, access: &DocumentAccessed, why: FetchRef
         document: access.document.clone(),
         reason: why,
     });
-    if let Err(e) = crate::app::write::as_platform(state, payload).await {
+    let logged = match state.writes.is_logged(&id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => crate::app::write::as_platform_with_id(state, id, payload).await.map(drop),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = logged {
         return e;
     }
     match why {

@@ -13,7 +13,7 @@ use crate::{AppError, AppState};
 use wire::ErrorCode;
 
 /// `GET /v1/citizen/export`: a zip of everything in the locker, streamed.
-#[utoipa::path(get, path = "/v1/citizen/export", tag = "citizen", security(("session" = [])), description = "Everything in the locker as one zip, streamed: every document and upload with its proof bundle, the profile, consents (with their terms), share links and activity as JSON, and `manifest.json` naming every file with its BLAKE3.", responses((status = 200, description = "The zip", content_type = "application/zip"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/export", tag = "citizen", security(("session" = [])), description = "Everything in the locker as one zip, streamed: every document and upload with its proof bundle, the profile, consents (with their terms), share links and activity as JSON, and `manifest.json` naming every file with its BLAKE3.", responses((status = 200, description = "The zip", content_type = "application/zip"), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 410, description = "`locker_closed`", body = crate::openapi::ErrorDto), (status = 503, description = "`busy`: as many exports as the service makes at once are under way", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn export(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -21,10 +21,16 @@ pub(crate) async fn export(
     if state.views.profile(&citizen.locker)?.is_none() {
         return Err(AppError::new(ErrorCode::LockerClosed, "the locker is closed"));
     }
+    let permit = std::sync::Arc::clone(&state.exports).try_acquire_owned().map_err(|_| {
+        AppError::new(
+            ErrorCode::Busy,
+            "as many exports as the service makes at once are under way; retry in a minute",
+        )
+    })?;
     let day = chrono::DateTime::from_timestamp_millis(state.clock.now().0)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_default();
-    let stream = crate::app::export::zip_stream(state, citizen.locker);
+    let stream = crate::app::export::zip_stream(state, citizen.locker, permit);
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),

@@ -20,6 +20,9 @@ pub enum VaultError {
     Store(#[from] rocksdb::Error),
     #[error("the shared key vault: {0}")]
     Shared(String),
+    /// The subject's locker is closed: its keys were destroyed and no new one is made.
+    #[error("the locker is closed: its keys were destroyed")]
+    Erased,
 }
 
 #[derive(Debug)]
@@ -41,6 +44,9 @@ pub struct Vault {
 struct Recent {
     young: HashMap<Vec<u8>, [u8; 32]>,
     old: HashMap<Vec<u8>, [u8; 32]>,
+    /// Keys erased so far: a key read from the store before an erasure is not remembered
+    /// after it.
+    erasures: u64,
 }
 
 impl Recent {
@@ -70,6 +76,17 @@ fn signing_name(locker: &schemas::LockerId) -> Vec<u8> {
 /// rebuild of the views replaying it) is then no erasure at all.
 fn erased_name(by: &schemas::EventId, name: &[u8]) -> Vec<u8> {
     [&b"X"[..], &by.0[..], name].concat()
+}
+
+/// A closed locker's key names (`L`, `S`) stay erased for good: nothing creates or copies them
+/// again. (An Aadhaar's key may be made anew: documents issued to it later wait for a locker.)
+fn tombstone_name(name: &[u8]) -> Option<Vec<u8>> {
+    matches!(name.first(), Some(b'L' | b'S')).then(|| [&b"T"[..], name].concat())
+}
+
+/// A closing under way (`app::closing::Plan`, as its bytes), by its event id.
+fn closing_name(id: &schemas::EventId) -> Vec<u8> {
+    [&b"P"[..], &id.0[..]].concat()
 }
 
 fn key_of(subject: &SealSubject) -> Vec<u8> {
@@ -111,6 +128,9 @@ impl Vault {
     /// Another node's key of `name`, copied into this node's store.
     fn copy_shared(&self, name: &[u8]) -> Result<Option<[u8; 32]>, VaultError> {
         let Some(shared) = &self.shared else { return Ok(None) };
+        if self.is_tombstoned(name)? {
+            return Ok(None);
+        }
         let Some(key) = shared.get(name).map_err(VaultError::Shared)? else { return Ok(None) };
         self.db.put(name, key)?;
         Ok(Some(key))
@@ -130,25 +150,40 @@ impl Vault {
 
     /// The stored key of `name`, remembered as recent.
     fn stored(&self, name: &[u8]) -> Result<Option<[u8; 32]>, VaultError> {
-        if let Some(key) = self.recent().get(name) {
-            return Ok(Some(key));
-        }
+        let seen = {
+            let recent = self.recent();
+            if let Some(key) = recent.get(name) {
+                return Ok(Some(key));
+            }
+            recent.erasures
+        };
         let key = self.db.get(name)?.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
         let key = match key {
             Some(key) => Some(key),
             None => self.copy_shared(name)?,
         };
         if let Some(key) = key {
-            self.recent().insert(name.to_vec(), key);
+            let mut recent = self.recent();
+            // An erasure meanwhile may have been of this key: it is not remembered then.
+            if recent.erasures == seen {
+                recent.insert(name.to_vec(), key);
+            }
         }
         Ok(key)
     }
 
+    fn is_tombstoned(&self, name: &[u8]) -> Result<bool, VaultError> {
+        Ok(match tombstone_name(name) {
+            Some(tombstone) => self.db.get(tombstone)?.is_some(),
+            None => false,
+        })
+    }
+
     /// The keys of many subjects, creating the missing ones in one synced write (a bulk load
-    /// of new citizens must not cost one fsync each).
-    pub fn keys_for(&self, subjects: &[SealSubject]) -> Result<Vec<[u8; 32]>, VaultError> {
+    /// of new citizens must not cost one fsync each); none for a closed locker's.
+    pub fn keys_for(&self, subjects: &[SealSubject]) -> Result<Vec<Option<[u8; 32]>>, VaultError> {
         let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut keys: Vec<Result<[u8; 32], Vec<u8>>> = Vec::with_capacity(subjects.len());
+        let mut keys: Vec<Result<Option<[u8; 32]>, Vec<u8>>> = Vec::with_capacity(subjects.len());
         let mut batch = rocksdb::WriteBatch::default();
         let mut created: std::collections::HashMap<Vec<u8>, [u8; 32]> =
             std::collections::HashMap::new();
@@ -159,7 +194,11 @@ impl Vault {
                 continue;
             }
             if let Some(key) = self.stored(&name)? {
-                keys.push(Ok(key));
+                keys.push(Ok(Some(key)));
+                continue;
+            }
+            if self.is_tombstoned(&name)? {
+                keys.push(Ok(None));
                 continue;
             }
             let mut key = [0u8; 32];
@@ -192,13 +231,16 @@ impl Vault {
                 Err(name) => created
                     .get(&name)
                     .copied()
+                    .map(Some)
                     .ok_or_else(|| VaultError::Shared("a created key went missing".to_owned())),
             })
             .collect()
     }
 
     /// The names of every stored key (`L` + locker, `A` + Aadhaar reference, `S` + locker for
-    /// signing keys), in order: what an operator or a test checks was (not) created.
+    /// signing keys; `X` + event id + name marks an erasure, `T` + name a closed locker's key
+    /// that stays erased, `P` + event id a closing under way), in order: what an operator or
+    /// a test checks was (not) created.
     pub fn names(&self) -> Result<Vec<Vec<u8>>, rocksdb::Error> {
         self.db.iterator(rocksdb::IteratorMode::Start).map(|item| Ok(item?.0.to_vec())).collect()
     }
@@ -222,6 +264,9 @@ impl Vault {
         if let Some(key) = self.stored(&name)? {
             return Ok(key);
         }
+        if self.is_tombstoned(&name)? {
+            return Err(VaultError::Erased);
+        }
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let Some((name, key)) = self.share(vec![(name, key)])?.pop() else {
@@ -243,6 +288,9 @@ impl Vault {
         key: &ed25519_dalek::SigningKey,
     ) -> Result<(), VaultError> {
         let name = signing_name(locker);
+        if self.is_tombstoned(&name)? {
+            return Err(VaultError::Erased);
+        }
         let Some((name, stored)) = self.share(vec![(name, key.to_bytes())])?.pop() else {
             return Err(VaultError::Shared("a created key went missing".to_owned()));
         };
@@ -272,19 +320,31 @@ impl Vault {
     pub fn erase_locker(
         &self,
         locker: &schemas::LockerId,
-        aadhaar: Option<&schemas::Digest32>,
         by: &schemas::EventId,
     ) -> Result<(), VaultError> {
-        let mut names = vec![key_of(&SealSubject::Locker(*locker)), signing_name(locker)];
-        names.extend(aadhaar.map(|hash| key_of(&SealSubject::Aadhaar(*hash))));
+        let names = vec![key_of(&SealSubject::Locker(*locker)), signing_name(locker)];
+        self.erase_everywhere(&names, by)
+    }
+
+    /// Destroys one subject's sealing key (a closed locker's Aadhaar) everywhere, as `by`
+    /// says.
+    pub fn erase_subject(
+        &self,
+        subject: &SealSubject,
+        by: &schemas::EventId,
+    ) -> Result<(), VaultError> {
+        self.erase_everywhere(&[key_of(subject)], by)
+    }
+
+    fn erase_everywhere(&self, names: &[Vec<u8>], by: &schemas::EventId) -> Result<(), VaultError> {
         if let Some(shared) = &self.shared {
-            shared.delete(&names).map_err(VaultError::Shared)?;
+            shared.delete(names).map_err(VaultError::Shared)?;
         }
-        for name in &names {
+        for name in names {
             // Always: a read may have copied the shared key back since the views erased it.
             self.erase(name, by, false)?;
         }
-        self.compact(&names)
+        self.compact(names)
     }
 
     /// Deletes `name` (with `once`, unless `by` erased it already), and remembers that `by`
@@ -298,11 +358,42 @@ impl Vault {
         let mut batch = rocksdb::WriteBatch::default();
         batch.delete(name);
         batch.put(&marker, []);
+        if let Some(tombstone) = tombstone_name(name) {
+            batch.put(tombstone, by.0);
+        }
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
         self.db.write_opt(batch, &sync)?;
-        self.recent().remove(name);
+        let mut recent = self.recent();
+        recent.remove(name);
+        recent.erasures += 1;
         Ok(true)
+    }
+
+    /// Keeps a closing's plan (synced) until `end_closing`.
+    pub fn begin_closing(&self, id: &schemas::EventId, plan: &[u8]) -> Result<(), VaultError> {
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        Ok(self.db.put_opt(closing_name(id), plan, &sync)?)
+    }
+
+    /// The plans of closings not yet ended.
+    pub fn pending_closings(&self) -> Result<Vec<Vec<u8>>, VaultError> {
+        let mut plans = Vec::new();
+        for item in self.db.prefix_iterator(b"P") {
+            let (name, plan) = item?;
+            if !name.starts_with(b"P") {
+                break;
+            }
+            plans.push(plan.to_vec());
+        }
+        Ok(plans)
+    }
+
+    pub fn end_closing(&self, id: &schemas::EventId) -> Result<(), VaultError> {
+        let mut sync = rocksdb::WriteOptions::default();
+        sync.set_sync(true);
+        Ok(self.db.delete_opt(closing_name(id), &sync)?)
     }
 
     /// Rewrites the store's files that held `names`: a deleted key stays readable in a table
@@ -325,14 +416,21 @@ impl projections::SealKeys for Vault {
     /// This node's copy of the key goes as the views apply `LockerClosed` (every node
     /// follows every partition; the node that closed the locker erased the shared copy).
     fn forget(&self, subject: &SealSubject, by: &schemas::EventId) {
-        let name = key_of(subject);
-        // A replay (a rebuild, an auditor's read-only vault) finds the marker and writes nothing.
-        let erased = match self.erase(&name, by, true) {
-            Ok(true) => self.compact(&[name]),
-            other => other.map(drop),
-        };
-        if let Err(e) = erased {
-            tracing::error!(error = %e, "a closed locker's key could not be erased here");
+        let mut names = vec![key_of(subject)];
+        // A closed locker's signing key goes with its sealing key.
+        if let SealSubject::Locker(locker) = subject {
+            names.push(signing_name(locker));
+        }
+        for name in names {
+            // A replay (a rebuild, an auditor's read-only vault) finds the marker and writes
+            // nothing.
+            let erased = match self.erase(&name, by, true) {
+                Ok(true) => self.compact(&[name]),
+                other => other.map(drop),
+            };
+            if let Err(e) = erased {
+                tracing::error!(error = %e, "a closed locker's key could not be erased here");
+            }
         }
     }
 }
@@ -366,8 +464,11 @@ mod tests {
             .collect();
         let created = {
             let vault = Vault::open(dir.path()).expect("open");
-            let created = vault.keys_for(&subjects).expect("keys");
-            assert_eq!(vault.keys_for(&subjects).expect("again"), created, "created once");
+            let created: Vec<[u8; 32]> =
+                vault.keys_for(&subjects).expect("keys").into_iter().flatten().collect();
+            let again: Vec<[u8; 32]> =
+                vault.keys_for(&subjects).expect("again").into_iter().flatten().collect();
+            assert_eq!(again, created, "created once");
             for (subject, key) in subjects.iter().zip(&created) {
                 assert_eq!(vault.key(subject), Some(*key), "from the cache");
             }

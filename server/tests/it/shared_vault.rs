@@ -65,7 +65,8 @@ fn nodes_share_each_subjects_key_and_agree_when_they_race() {
             std::thread::spawn(move || vault.keys_for(&racing).expect("keys"))
         })
         .collect();
-    let results: Vec<Vec<[u8; 32]>> = runs.into_iter().map(|r| r.join().expect("join")).collect();
+    let results: Vec<Vec<Option<[u8; 32]>>> =
+        runs.into_iter().map(|r| r.join().expect("join")).collect();
     assert_eq!(results[0], results[1], "both nodes seal each subject under one key");
 
     // A citizen's custodial signing key stored by one node signs on the other.
