@@ -197,3 +197,58 @@ async fn a_registry_snapshot_starts_the_ledger_with_only_the_tail_replayed() {
         accepted(ledger.append_one(world.issue_marksheet(&late, &uri)).await);
     }
 }
+
+/// A closed locker takes nothing more: not its citizen's events (its keys sign nothing), not an
+/// issuer's document, not a platform event; after a restart too. The Aadhaar's documents are
+/// forgotten by the platform alone.
+#[tokio::test]
+async fn a_closed_locker_takes_nothing_more_from_anyone() {
+    let mut s = setup().await;
+    let (citizen, registration) = s.world.register_citizen();
+    accepted(s.ledger.append_one(registration).await);
+    accepted(s.ledger.append_one(s.world.issue_marksheet(&citizen, "C-1")).await);
+    let (consent, request) = s.world.request_consent(&citizen);
+    accepted(s.ledger.append_one(request).await);
+    let close = Payload::LockerClosed(LockerClosed { locker: citizen.locker, aadhaar: None });
+    let closing = s.world.record(Actor::Citizen(citizen.locker), &citizen.key, close.clone(), None);
+    // Closing and a later issuance in one call: the registry changes mid-batch.
+    let issuance = s.world.issue_marksheet(&citizen, "C-2");
+    let verdicts = s.ledger.append(vec![closing, issuance]).await.expect("append");
+    accepted(verdicts[0].clone_ok());
+    assert!(matches!(verdicts[1], Err(LedgerError::LockerClosed { .. })), "{:?}", verdicts[1]);
+    let again = s.world.record(Actor::Citizen(citizen.locker), &citizen.key, close, None);
+    let err = s.ledger.append_one(again).await.expect_err("closed twice");
+    assert!(matches!(err, LedgerError::LockerClosed { .. }), "{err}");
+    let platform = s.world.platform.clone();
+    let expiry = Payload::ConsentExpired(ConsentExpired {
+        consent_id: consent,
+        requester: s.world.requester.id.clone(),
+        locker: citizen.locker,
+    });
+    let err = s
+        .ledger
+        .append_one(s.world.record(Actor::Platform, &platform, expiry, None))
+        .await
+        .expect_err("a platform event for a closed locker");
+    assert!(matches!(err, LedgerError::LockerClosed { .. }), "{err}");
+    let forgotten = Payload::AadhaarForgotten(AadhaarForgotten {
+        aadhaar: Digest32([9; 32]),
+        locker: citizen.locker,
+    });
+    let requester = s.world.requester.clone();
+    let by_requester = s.world.record(
+        Actor::Requester(requester.id.clone()),
+        &requester.key,
+        forgotten.clone(),
+        None,
+    );
+    let err = s.ledger.append_one(by_requester).await.expect_err("only the platform forgets");
+    assert!(matches!(err, LedgerError::NotPermitted { .. }), "{err}");
+    accepted(
+        s.ledger.append_one(s.world.record(Actor::Platform, &platform, forgotten, None)).await,
+    );
+    drop(s.ledger);
+    let ledger = open(&s.dir, &s.world).await;
+    let err = ledger.append_one(s.world.issue_marksheet(&citizen, "C-3")).await.expect_err("after");
+    assert!(matches!(err, LedgerError::LockerClosed { .. }), "{err}");
+}

@@ -566,3 +566,82 @@ async fn raced_aadhaar_links_are_reported_not_halted_on() {
     assert_eq!(uris(&asha.locker), ["in.gov.cbse-HSCER-2023-0000001"]);
     assert!(uris(&ravi.locker).is_empty(), "the later link does not get the documents");
 }
+
+/// `LockerClosed` drops the locker from every view, `AadhaarForgotten` the documents issued
+/// to its Aadhaar, and a rebuild agrees; a consent on terms pauses, resumes and counts its
+/// refused fetches on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_locker_leaves_every_view_and_a_rebuild_agrees() {
+    let mut world = World::new(23);
+    let (ravi, registration) = world.register_citizen();
+    let mut records = vec![world.register_issuer(), world.register_requester(), registration];
+    let aadhaar = parse(Aadhaar::parse("4991 1866 5246"));
+    let aadhaar_ref = ledger::crypto::aadhaar_ref(&world.platform_secret, &aadhaar);
+    let mut early = world.marksheet_envelope(&ravi, "2023-0000001");
+    if let Payload::DocumentIssued(issued) = &mut early.event.payload {
+        issued.recipient = Recipient::Aadhaar(aadhaar_ref.clone());
+        issued.personal = None;
+    }
+    let issuer = world.issuer.clone();
+    records.push(parse(encode_record(
+        &ledger::crypto::sign_event(early.event, &issuer.key, None).expect("sign"),
+    )));
+    records.push(world.issue_marksheet(&ravi, "2024-0000001"));
+    let platform = world.platform.clone();
+    let hash = aadhaar_ref.keyed_hash;
+    let link = Payload::AadhaarLinked(AadhaarLinked { locker: ravi.locker, aadhaar: aadhaar_ref });
+    records.push(world.record(Actor::Platform, &platform, link, None));
+    let (consent, request) = world.request_consent(&ravi);
+    records.push(request);
+    records.push(world.grant_consent(&ravi, consent, "in.gov.cbse-HSCER-2024-0000001"));
+    let requester = world.requester.id.clone();
+    let (locker, key) = (ravi.locker, ravi.key.clone());
+    let paused = Payload::ConsentPaused(ConsentPaused {
+        consent_id: consent,
+        requester: requester.clone(),
+        locker,
+    });
+    records.push(world.record(Actor::Citizen(locker), &key, paused, None));
+    let refused = Payload::ConsentFetchRefused(ConsentFetchRefused {
+        consent_id: consent,
+        requester: requester.clone(),
+        locker,
+        document: DocRef::Issued(parse(DocUri::parse("in.gov.cbse-HSCER-2024-0000001"))),
+        reason: FetchRefusal::Paused,
+    });
+    records.push(world.record(Actor::Platform, &platform, refused, None));
+    let resumed =
+        Payload::ConsentResumed(ConsentResumed { consent_id: consent, requester, locker });
+    records.push(world.record(Actor::Citizen(locker), &key, resumed, None));
+    let close = Payload::LockerClosed(LockerClosed { locker, aadhaar: Some(hash) });
+    records.push(world.record(Actor::Citizen(locker), &key, close, None));
+    let forgotten = Payload::AadhaarForgotten(AadhaarForgotten { aadhaar: hash, locker });
+    records.push(world.record(Actor::Platform, &platform, forgotten, None));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &world, records).await;
+    let live = projector(&log, &dir.path().join("views"), &world, world_keys(23));
+    live.catch_up().await.expect("catch up");
+    let views = live.views();
+    let now = TimestampMs(world.now_ms);
+    assert!(views.profile(&locker).expect("profile").is_none());
+    assert!(views.certificates(&locker, now, None, 50).expect("docs").items.is_empty());
+    assert!(views.consents(&locker, now, None).expect("consents").is_empty());
+    let theirs = views.requester_consents(world.requester.id.as_str(), now, None, 50);
+    assert!(theirs.expect("requester's").items.is_empty());
+    assert_eq!(views.aadhaar_holder(&hash).expect("holder"), None);
+    assert_eq!(views.storage(&locker).expect("storage").used_bytes, 0);
+    // The requester's own stream keeps what happened, pause, refusal and resumption included.
+    let stream = views.requester_events(world.requester.id.as_str(), 0, None, 100).expect("events");
+    let kinds: Vec<_> = stream.iter().map(|(_, e)| e.kind).collect();
+    use projections::views::RequesterEventKind as Kind;
+    assert!(
+        kinds.contains(&Kind::Paused)
+            && kinds.contains(&Kind::Refused)
+            && kinds.contains(&Kind::Resumed),
+        "{kinds:?}"
+    );
+    let rebuilt = projector(&log, &dir.path().join("rebuilt"), &world, Arc::new(NoKeys));
+    rebuilt.catch_up().await.expect("rebuild");
+    assert_eq!(rebuilt.views().digest().expect("digest"), views.digest().expect("digest"));
+}
