@@ -111,6 +111,15 @@ pub(crate) fn serve_on_folder(data: &Path, gateway: &str) -> Server {
     serve_with(data, gateway, None, None)
 }
 
+/// `locker serve --demo` with the document bytes in the data folder, on Kafka if given.
+pub(crate) fn serve_on_folder_with(
+    data: &Path,
+    gateway: &str,
+    kafka: Option<(&str, &str)>,
+) -> Server {
+    serve_with(data, gateway, kafka, None)
+}
+
 fn serve_with(
     data: &Path,
     gateway: &str,

@@ -14,7 +14,7 @@ use client::citizen::{Citizen, Decision, Public};
 use tokio::sync::mpsc;
 use wire::dto::SignupBody;
 
-use crate::journey::{gateway, locker, owned, serve_on_folder};
+use crate::journey::{Server, gateway, locker, owned, serve_on_folder_with};
 
 const NAME: &str = "Ravi Kumar";
 const MOBILE: &str = "9123400011";
@@ -366,12 +366,85 @@ fn leftovers(data: &Path, log: &Path) -> Vec<String> {
     found
 }
 
+/// Every record of every topic of the deployment (`prefix`), from the start, searched.
+fn topic_leftovers(brokers: &str, prefix: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{prefix}-leftovers"))
+        .set("enable.auto.commit", "false")
+        // Aborted transactions' records too: whatever the broker holds.
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("a consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(None, timeout).expect("metadata");
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for topic in metadata.topics().iter().filter(|t| t.name().starts_with(prefix)) {
+        for partition in topic.partitions() {
+            assignment
+                .add_partition_offset(topic.name(), partition.id(), rdkafka::Offset::Beginning)
+                .expect("assign");
+        }
+    }
+    assert!(assignment.count() > 0, "no topic named {prefix}*");
+    consumer.assign(&assignment).expect("assign");
+    let secrets = secrets();
+    let mut found = Vec::new();
+    let (mut records, mut idle) = (0, 0);
+    // Until nothing more arrives for three seconds.
+    while idle < 30 {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                idle = 0;
+                records += 1;
+                for bytes in
+                    [message.payload().unwrap_or_default(), message.key().unwrap_or_default()]
+                {
+                    for secret in &secrets {
+                        if bytes.windows(secret.len()).any(|w| w == secret.as_slice()) {
+                            found.push(format!(
+                                "{} in {}/{}@{}",
+                                String::from_utf8_lossy(secret),
+                                message.topic(),
+                                message.partition(),
+                                message.offset()
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => panic!("reading the topics: {e}"),
+            None => idle += 1,
+        }
+    }
+    assert!(records > 20, "only {records} records read from the topics");
+    found
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_takes_everything_along_then_closes_and_is_forgotten() {
+    rights(None).await;
+}
+
+/// The same on Kafka: the search then reads every record of every topic, too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_is_forgotten_on_kafka_too() {
+    let Some(brokers) = crate::kafka_bootstrap() else { return };
+    let prefix = format!("rights{}", std::process::id());
+    rights(Some((&brokers, &prefix))).await;
+}
+
+fn start(data: &Path, gateway: &str, kafka: Option<(&str, &str)>) -> Server {
+    serve_on_folder_with(data, gateway, kafka)
+}
+
+async fn rights(kafka: Option<(&str, &str)>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let (gateway_url, mut sms) = gateway().await;
-    let server = serve_on_folder(&data, &gateway_url);
+    let server = start(&data, &gateway_url, kafka);
     let url = format!("http://{}", server.address);
     let public = Public::new(&url).expect("url");
     let keys = data.join("demo-keys");
@@ -417,16 +490,22 @@ async fn a_citizen_takes_everything_along_then_closes_and_is_forgotten() {
     // The auditor replays everything; then nothing readable is left anywhere.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     drop(server);
-    let (ok, out, err) =
-        locker(owned(&["audit", "verify", "--data", data.to_str().expect("path")])).await;
+    let mut audit = owned(&["audit", "verify", "--data", data.to_str().expect("path")]);
+    if let Some((brokers, prefix)) = kafka {
+        audit.extend(owned(&["--kafka", brokers, "--topic-prefix", prefix]));
+    }
+    let (ok, out, err) = locker(audit).await;
     assert!(ok && out.contains("views match a rebuild from the log"), "{out} {err}");
     keys_destroyed(&data.join("vault"), &locker_id);
-    let found = leftovers(&data, &data.with_extension("server.log"));
+    let mut found = leftovers(&data, &data.with_extension("server.log"));
+    if let Some((brokers, prefix)) = kafka {
+        found.extend(topic_leftovers(brokers, prefix));
+    }
     assert!(found.is_empty(), "left after closing:\n{}", found.join("\n"));
 
     // A document issued to the Aadhaar later waits as for anyone: the number, and the mobile,
     // are free for a new locker, which sees only what came after.
-    let server = serve_on_folder(&data, &gateway_url);
+    let server = start(&data, &gateway_url, kafka);
     let url = format!("http://{}", server.address);
     let public = Public::new(&url).expect("url");
     let (ok, out) =

@@ -186,11 +186,12 @@ pub(crate) async fn close_locker(
     citizen: Citizen,
     crate::http::body::JsonBody(body): crate::http::body::JsonBody<CloseBody>,
 ) -> Result<Response, AppError> {
-    let username = state
-        .views
-        .profile(&citizen.locker)?
-        .ok_or_else(|| AppError::new(ErrorCode::LockerClosed, "the locker is closed"))?
-        .username;
+    let Some(profile) = state.views.profile(&citizen.locker)? else {
+        // Closed already: a closing cut short (an error, a crash) is finished now.
+        crate::app::closing::finish_pending(&state).await?;
+        return Err(AppError::new(ErrorCode::LockerClosed, "the locker is closed"));
+    };
+    let username = profile.username;
     // On the locker's owner, which appends the closing: its guesses are counted there (a
     // session is needed to make any, so they add little to a login's budget).
     state.writes.owner_here(&PartitionKey::Locker(citizen.locker))?;

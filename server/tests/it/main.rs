@@ -9,6 +9,8 @@ mod blobs;
 mod bulk;
 /// The citizen's own locker behind a login session.
 mod citizen;
+/// A closing cut short is finished on the next try.
+mod closing;
 /// Granting, denying and revoking consents.
 mod consent;
 /// Uploads, downloads, deletion, e-signatures and share links.
