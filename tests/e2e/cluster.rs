@@ -44,9 +44,15 @@ struct Cluster {
     nodes: Vec<Node>,
 }
 
+/// A port free now, below the kernel's ephemeral range (32768 and up): a port `bind(0)` or
+/// an outgoing connection got could be taken by anyone again before the node binds it, and
+/// the other tests running beside this one make many (a node then died at start on CI).
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
+    let offset = u16::try_from(std::process::id() % 4000).unwrap_or(0);
+    (0..8000u16)
+        .map(|i| 22000 + (offset + i * 7) % 8000)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 impl Node {
@@ -102,8 +108,13 @@ impl Cluster {
         let mut child = command.spawn().expect("start locker serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         loop {
-            let line = lines.next().expect("the node printed its address").expect("read");
-            if line.contains("listening on http://") {
+            let Some(line) = lines.next() else {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!("node {port} exited before listening; its log:\n{}", tail.join("\n"));
+            };
+            if line.expect("read").contains("listening on http://") {
                 break;
             }
         }
