@@ -21,6 +21,9 @@ pub const EXPORT_ENTRIES_IN_FLIGHT: usize = 4;
 /// client reads): past it, `busy`. An export that sends nothing for `EXPORT_IDLE_MS` (a
 /// client that stopped reading) is ended.
 pub const EXPORTS_IN_FLIGHT: usize = 2;
+/// Fetches refused during a pause are logged (and told to the requester's stream) at most
+/// once per consent in this long; refusals for frequency, once per the frequency's window.
+pub const PAUSED_REFUSALS_LOGGED_EVERY_MS: i64 = 60 * 60 * 1000;
 pub const EXPORT_IDLE_MS: u64 = 60_000;
 /// How far a pushed event's time may be from the server's clock: outside it the push is
 /// refused as stale (a replay defence beside the event-id idempotency).

@@ -308,7 +308,8 @@ async fn check_terms(
         if !new {
             return Err(refused(ErrorCode::ConsentPaused, "the citizen paused this consent"));
         }
-        return Err(refuse_fetch(state, access, FetchRefusal::Paused, 3_600_000).await);
+        let bucket_ms = crate::limits::PAUSED_REFUSALS_LOGGED_EVERY_MS;
+        return Err(refuse_fetch(state, access, FetchRefusal::Paused, bucket_ms).await);
     }
     match &consent.terms {
         Some(terms) if new => within_terms(state, access, terms, &consent.recent_fetches_ms).await,
