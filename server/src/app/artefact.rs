@@ -70,18 +70,48 @@ pub(crate) fn signed(state: &AppState, artefact: Value) -> Result<Value, AppErro
     let key = state.platform.verifying_key();
     let kid = ledger::crypto::key_id_of(&key).to_hex();
     let header = json!({ "alg": "EdDSA", "kid": kid, "typ": "JOSE" });
-    let encode = |value: &Value| -> Result<String, AppError> {
-        let bytes = serde_json::to_vec(value).map_err(crate::app::write::internal)?;
-        Ok(URL_SAFE_NO_PAD.encode(bytes))
-    };
-    let input = format!("{}.{}", encode(&header)?, encode(&artefact)?);
-    let signature = URL_SAFE_NO_PAD.encode(state.platform.sign(input.as_bytes()).to_bytes());
+    let encode = |value: &Value| serde_json::to_vec(value).map_err(crate::app::write::internal);
+    let jws = compact_jws(&state.platform, &encode(&header)?, &encode(&artefact)?);
     Ok(json!({
         "consent_artefact": artefact,
-        "signature": format!("{input}.{signature}"),
+        "signature": jws,
         "signer": {
             "kid": kid,
             "jwk": { "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(key.as_bytes()) },
         },
     }))
+}
+
+/// The JWS compact serialisation (RFC 7515 7.1) of `payload` under the protected `header`,
+/// signed with Ed25519 (RFC 8037 3.1).
+fn compact_jws(key: &ed25519_dalek::SigningKey, header: &[u8], payload: &[u8]) -> String {
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()).to_bytes());
+    format!("{input}.{signature}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8037 appendix A.4: the published Ed25519 JWS of "Example of Ed25519 signing" with
+    /// the key of appendix A.1, byte for byte (Ed25519 signatures are deterministic).
+    #[test]
+    fn the_rfc_8037_example_signs_to_the_published_jws() {
+        let secret = URL_SAFE_NO_PAD
+            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+            .expect("base64url");
+        let key = ed25519_dalek::SigningKey::from_bytes(&secret.try_into().expect("32 bytes"));
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "appendix A.1's public key"
+        );
+        let jws = compact_jws(&key, br#"{"alg":"EdDSA"}"#, b"Example of Ed25519 signing");
+        assert_eq!(
+            jws,
+            "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+             hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+        );
+    }
 }
