@@ -26,6 +26,9 @@ pub(crate) enum Command {
     },
     /// Sign a document as an issuer and push it to a locker.
     Issue(Box<IssueCli>),
+    /// Issuers: declare a doc type's fields and how citizens pull it; serve pulls from a
+    /// results file (the reference pull endpoint).
+    Issuer(Box<IssuerArgs>),
     /// Operators: register issuers and requesters, rotate and revoke keys, suspend.
     Admin(Box<AdminArgs>),
     /// Act as a requester (a bank, a telco): ask for documents, read them, follow consents.
@@ -461,4 +464,79 @@ pub(crate) struct AuditVerifyArgs {
     /// Do not compare DATA/views with a rebuild from the log.
     #[arg(long)]
     pub(crate) no_views: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct IssuerArgs {
+    #[command(subcommand)]
+    pub(crate) command: IssuerCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum IssuerCommand {
+    /// Declare one of the issuer's doc types from a JSON file: {"fields": [{"key", "label",
+    /// "kind", "required"}...], "pull": {"endpoint", "identifiers": [...]}} where kind is
+    /// {"text": {"max_chars": N}}, {"integer": {"min": A, "max": B}}, {"choice": {"values":
+    /// [...]}} or "date". Pushes, bulk rows and pull answers that break the fields are refused.
+    Declare(DeclareArgs),
+    /// Serve pulls of one doc type from a results file (CSV with a header row, as `locker issue
+    /// bulk` reads it; a `status` column saying `withheld` answers try_later).
+    Serve(Box<IssuerServeArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DeclareArgs {
+    #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub(crate) server: String,
+    /// The issuer's key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    #[arg(long)]
+    pub(crate) issuer: String,
+    #[arg(long)]
+    pub(crate) doc_type: String,
+    /// The declaration (JSON, as above).
+    pub(crate) spec: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct IssuerServeArgs {
+    /// The results file (CSV).
+    #[arg(long)]
+    pub(crate) records: PathBuf,
+    /// The issuer's key file: answers are signed with it.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    #[arg(long)]
+    pub(crate) issuer: String,
+    #[arg(long)]
+    pub(crate) doc_type: String,
+    /// The documents' title, such as "Class XII Marksheet 2024".
+    #[arg(long)]
+    pub(crate) name: String,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    pub(crate) issued_on: String,
+    /// The column holding each document's id (a roll number).
+    #[arg(long, default_value = "roll_no")]
+    pub(crate) id_column: String,
+    /// The column holding the holder's name.
+    #[arg(long, default_value = "name")]
+    pub(crate) holder_column: String,
+    /// A column a citizen's identifier of the same key is matched against; repeatable, as the
+    /// doc type's pull declares them.
+    #[arg(long = "identifier", required = true)]
+    pub(crate) identifiers: Vec<String>,
+    /// exact, or tolerant (case, spacing, dots and initials aside; the family name in full).
+    #[arg(long, default_value = "tolerant")]
+    pub(crate) name_rule: String,
+    /// The platform's public key (hex, `GET /v1/ledger/checkpoints` shows it as ledger_key):
+    /// only requests it signed are served.
+    #[arg(long)]
+    pub(crate) platform_key: String,
+    #[arg(long, default_value = "127.0.0.1:8095")]
+    pub(crate) listen: SocketAddr,
+    /// Exit when standard input closes (for a parent that starts it).
+    #[arg(long)]
+    pub(crate) exit_with_stdin: bool,
 }

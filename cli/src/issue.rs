@@ -126,3 +126,71 @@ async fn one(args: IssueArgs) -> anyhow::Result<()> {
     println!("{answer}");
     Ok(())
 }
+
+/// `locker issuer declare` and `locker issuer serve`.
+pub(crate) async fn issuer(args: IssuerArgs) -> anyhow::Result<()> {
+    match args.command {
+        IssuerCommand::Declare(args) => declare(args).await,
+        IssuerCommand::Serve(args) => serve_pulls(*args).await,
+    }
+}
+
+/// The declaration file: the event's fields but the issuer and doc type (given as flags).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    #[serde(default)]
+    fields: Vec<schemas::FieldSpec>,
+    pull: Option<schemas::PullSpec>,
+}
+
+async fn declare(args: DeclareArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.spec)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.spec.display()))?;
+    let spec: Spec =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.spec.display()))?;
+    let declared = schemas::DocTypeDeclared {
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        fields: spec.fields,
+        pull: spec.pull,
+    };
+    declared.validate().map_err(|e| anyhow::anyhow!("{}: {e}", args.spec.display()))?;
+    let key = ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?;
+    let (status, answer) = client::issue::declare(&args.server, &key, declared, crate::now())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "the service refused the declaration (HTTP {status}): {answer}"
+    );
+    println!("{answer}");
+    Ok(())
+}
+
+async fn serve_pulls(args: IssuerServeArgs) -> anyhow::Result<()> {
+    let platform_key = schemas::PublicKeyBytes::from_hex(&args.platform_key)
+        .ok()
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.0).ok())
+        .ok_or_else(|| anyhow::anyhow!("--platform-key: an Ed25519 public key in hex"))?;
+    let config = server::pullbox::BoxConfig {
+        records: args.records,
+        issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
+        key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
+        platform_key,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
+        name: parsed("name", schemas::Label::parse(&args.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        id_column: args.id_column,
+        holder_column: args.holder_column,
+        identifiers: args.identifiers,
+        name_rule: args
+            .name_rule
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--name-rule: {e}"))?,
+        clock: std::sync::Arc::new(ledger::clock::SystemClock),
+    };
+    server::pullbox::run(config, args.listen, args.exit_with_stdin)
+        .await
+        .map_err(anyhow::Error::msg)
+}

@@ -51,6 +51,7 @@ async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Keys { command: KeysCommand::Generate { out } } => generate_key(&out),
         Command::Issue(cli) => issue::run(*cli).await,
+        Command::Issuer(args) => issue::issuer(*args).await,
         Command::Admin(args) => admin::run(*args).await,
         Command::Requester(args) => requester::run(*args).await,
         Command::Audit { command: AuditCommand::Verify(args) } => audit::verify(args).await,

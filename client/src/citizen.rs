@@ -90,6 +90,19 @@ impl Public {
         self.http.typed("GET", &self.url(path), &[], Vec::new()).await
     }
 
+    /// GETs a path of the service as bytes (a proof bundle a reference opens); any status but
+    /// 200 is a refusal, with its code.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path);
+        let uri = JsonClient::parse_url(&url)?;
+        let (status, bytes) = self.http.send_bytes("GET", &uri, &[], Vec::new()).await?;
+        if status != 200 {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(ClientError::refused(format!("GET {url}"), status, &text));
+        }
+        Ok(bytes)
+    }
+
     /// Asks for a sign-up code, texted to `mobile`.
     pub async fn signup_otp(&self, mobile: &str) -> Result<OtpSent, ClientError> {
         let body = encoded(&OtpBody { mobile: mobile.to_owned() })?;
@@ -291,6 +304,36 @@ impl Citizen {
     pub async fn close(&self, password: &str) -> Result<serde_json::Value, ClientError> {
         let body = serde_json::json!({ "password": password }).to_string().into_bytes();
         self.call("POST", "/v1/citizen/close", body).await
+    }
+
+    /// The doc types issuers offer to pull, with the identifiers each asks for.
+    pub async fn pullable(&self) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", "/v1/citizen/pull/doc-types", Vec::new()).await
+    }
+
+    /// Pulls a document from its issuer with the identifiers its doc type asks for
+    /// (`{status, uri, name}`; a refusal is the issuer's code: `no_record`, `name_mismatch`,
+    /// `try_later`, `issuer_unavailable`, `invalid_answer`).
+    pub async fn pull(
+        &self,
+        issuer: &str,
+        doc_type: &str,
+        identifiers: &[(&str, &str)],
+    ) -> Result<serde_json::Value, ClientError> {
+        let identifiers: serde_json::Map<String, serde_json::Value> =
+            identifiers.iter().map(|(k, v)| ((*k).to_owned(), (*v).into())).collect();
+        let body = serde_json::json!({ "issuer": issuer, "doc_type": doc_type, "identifiers": identifiers });
+        self.call("POST", "/v1/citizen/pulls", body.to_string().into_bytes()).await
+    }
+
+    /// This locker's activity: who read what, and every pull.
+    pub async fn activity(&self) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", "/v1/citizen/activity", Vec::new()).await
+    }
+
+    /// GET a path of this locker's as bytes (a QR code, a slip).
+    pub async fn bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        self.raw(path).await
     }
 
     /// Asks the Aadhaar authority to text a code to the mobile it holds for `aadhaar`.

@@ -103,6 +103,18 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), ClientError> 
         To::Locker(locker) => Recipient::Locker(*locker),
         To::Aadhaar(aadhaar) => Recipient::Aadhaar(aadhaar_reference(&request, aadhaar).await?),
     };
+    let body = push_body(request, recipient)?;
+    JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS))
+        .post(&url, body.to_string())
+        .await
+}
+
+/// The body of `POST /v1/issuer/documents` (and of an answer to a pull): the signed
+/// `DocumentIssued` for `recipient`, its personal fields with their salt, and the bytes.
+pub fn push_body(
+    request: IssueRequest,
+    recipient: Recipient,
+) -> Result<serde_json::Value, ClientError> {
     let uri = DocUri::new(request.issuer.clone(), request.doc_type, request.doc_id);
     let secret = request.key.to_bytes();
     let id = ledger::crypto::issue_event_id(&uri);
@@ -142,9 +154,31 @@ pub async fn issue(request: IssueRequest) -> Result<(u16, String), ClientError> 
         use base64::Engine;
         body["content"] = base64::engine::general_purpose::STANDARD.encode(&request.content).into();
     }
-    JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS))
-        .post(&url, body.to_string())
-        .await
+    Ok(body)
+}
+
+/// Signs an issuer's declaration of one of its doc types (fields, pull) and sends it to
+/// `POST /v1/issuer/doc-types`; returns the service's status and answer.
+pub async fn declare(
+    server: &str,
+    key: &SigningKey,
+    declared: DocTypeDeclared,
+    now: TimestampMs,
+) -> Result<(u16, String), ClientError> {
+    let url =
+        JsonClient::parse_url(&format!("{}/v1/issuer/doc-types", server.trim_end_matches('/')))?;
+    let mut id = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+    let event = Event {
+        id: EventId(id),
+        occurred_at_ms: now,
+        actor: Actor::Issuer(declared.issuer.clone()),
+        key_id: key_id_of(&key.verifying_key()),
+        payload: Payload::DocTypeDeclared(declared),
+    };
+    let envelope = sign_event(event, key, None)?;
+    let body = serde_json::json!({ "envelope": envelope }).to_string();
+    JsonClient::new(Duration::from_millis(crate::limits::REQUEST_TIMEOUT_MS)).post(&url, body).await
 }
 
 #[cfg(test)]

@@ -247,6 +247,15 @@ impl KeyRegistry {
             (Actor::Issuer(issuer), Payload::DocumentIssued(e)) => issuer_owns(issuer, &e.uri),
             (Actor::Issuer(issuer), Payload::DocumentUpdated(e)) => issuer_owns(issuer, &e.uri),
             (Actor::Issuer(issuer), Payload::DocumentRevoked(e)) => issuer_owns(issuer, &e.uri),
+            (Actor::Issuer(issuer), Payload::DocTypeDeclared(e)) => {
+                if &e.issuer != issuer {
+                    return refuse(format!("issuer {issuer} may declare only its own doc types"));
+                }
+                if !state.doc_types.contains(&e.doc_type) {
+                    return refuse(format!("{issuer} has not registered doc type {}", e.doc_type));
+                }
+                Ok(())
+            }
             (Actor::Requester(id), Payload::ConsentRequested(e)) if &e.requester == id => Ok(()),
             (Actor::Requester(id), Payload::DocumentAccessed(e)) if &e.requester == id => Ok(()),
             (Actor::Requester(id), Payload::ConsentRequestedWithTerms(e)) if &e.requester == id => {
@@ -499,6 +508,7 @@ fn citizen_locker(payload: &Payload) -> Option<schemas::LockerId> {
         Payload::ConsentPaused(e) => Some(e.locker),
         Payload::ConsentResumed(e) => Some(e.locker),
         Payload::LockerClosed(e) => Some(e.locker),
+        Payload::DocumentPulled(e) => Some(e.locker),
         _ => None,
     }
 }

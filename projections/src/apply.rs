@@ -78,8 +78,56 @@ pub(crate) fn apply(
         | Payload::ConsentFetchRefused(_) => consent,
         Payload::LockerClosed(_) => crate::closing::closed,
         Payload::AadhaarForgotten(_) => crate::closing::aadhaar_forgotten,
+        Payload::DocTypeDeclared(_) => declared,
+        Payload::DocumentPulled(_) => pulled,
     };
     family(tx, keys, envelope, position)
+}
+
+/// `DocTypeDeclared`: the issuer's declaration of one doc type replaces any earlier one.
+fn declared(
+    tx: &mut Tx<'_>,
+    _keys: &dyn SealKeys,
+    envelope: &Envelope,
+    _position: Position,
+) -> Result<(), Refusal> {
+    let Payload::DocTypeDeclared(e) = &envelope.event.payload else {
+        return wrong_family(&envelope.event.payload, "declared");
+    };
+    let key = e.issuer.as_str().as_bytes().to_vec();
+    let Some(mut view) = tx.get::<IssuerView>(CF_ISSUERS, &key)? else {
+        return refuse(format!("a declaration of unknown issuer {}", e.issuer));
+    };
+    view.declared.retain(|d| d.doc_type != e.doc_type);
+    view.declared.push(e.clone());
+    tx.put(CF_ISSUERS, key, &view)?;
+    Ok(())
+}
+
+/// `DocumentPulled`: in the citizen's activity, with what became of it.
+fn pulled(
+    tx: &mut Tx<'_>,
+    _keys: &dyn SealKeys,
+    envelope: &Envelope,
+    position: Position,
+) -> Result<(), Refusal> {
+    let Payload::DocumentPulled(e) = &envelope.event.payload else {
+        return wrong_family(&envelope.event.payload, "pulled");
+    };
+    let activity = ActivityView {
+        at_ms: envelope.event.occurred_at_ms,
+        accessor: Accessor::Pull {
+            issuer: e.issuer.to_string(),
+            doc_type: e.doc_type.to_string(),
+            outcome: e.outcome.clone(),
+        },
+        document: match &e.outcome {
+            schemas::PullOutcome::Issued(uri) => Some(DocRef::Issued(uri.clone())),
+            schemas::PullOutcome::Refused(_) => None,
+        },
+    };
+    tx.put(CF_ACTIVITY, activity_key(&e.locker, position.partition, position.offset), &activity)?;
+    Ok(())
 }
 
 /// Events of the directory: organisations, their keys, suspensions.
@@ -102,6 +150,7 @@ fn directory(
                     .collect(),
                 endpoint: e.endpoint.as_ref().map(ToString::to_string),
                 suspended: false,
+                declared: Vec::new(),
             };
             tx.put(CF_ISSUERS, e.issuer.as_str().as_bytes().to_vec(), &view)?;
             tx.add(counter::ISSUERS, 1)?;

@@ -544,6 +544,11 @@ impl Views {
         self.page(CF_ACTIVITY, &locker.0, cursor, limit)
     }
 
+    /// One issuer's directory entry (its declared doc types with it).
+    pub fn issuer(&self, issuer: &str) -> Result<Option<IssuerView>, ProjectionError> {
+        self.get(CF_ISSUERS, issuer.as_bytes())?.map(|bytes| decode(&bytes, CF_ISSUERS)).transpose()
+    }
+
     pub fn issuers(
         &self,
         cursor: Option<&str>,

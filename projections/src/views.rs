@@ -246,8 +246,19 @@ pub struct ShareView {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Accessor {
-    Requester { requester: String, consent_id: Id16 },
-    ShareLink { share_id: Id16 },
+    Requester {
+        requester: String,
+        consent_id: Id16,
+    },
+    ShareLink {
+        share_id: Id16,
+    },
+    /// The citizen pulled (or tried to pull) a document from its issuer.
+    Pull {
+        issuer: String,
+        doc_type: String,
+        outcome: schemas::PullOutcome,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +301,8 @@ pub struct IssuerView {
     pub doc_types: Vec<(String, String)>,
     pub endpoint: Option<String>,
     pub suspended: bool,
+    /// The doc types the issuer declared (fields, pull), the latest of each.
+    pub declared: Vec<schemas::DocTypeDeclared>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::SchemaError;
 use crate::bytes::{Digest32, EventId, Id16, KeyId, PublicKeyBytes, SignatureBytes};
+pub use crate::doctype::{
+    DocTypeDeclared, DocumentPulled, FieldKind, FieldProblem, FieldSpec, PullOutcome, PullRefusal,
+    PullSpec, check_declared, check_document_fields,
+};
 use crate::ids::{
     CivilDate, DocTypeCode, DocUri, Endpoint, IssuerId, Label, Last4, LockerId, Reason,
     RequesterId, TimestampMs, Username,
@@ -762,6 +766,9 @@ pub enum Payload {
     ConsentFetchRefused(ConsentFetchRefused),
     LockerClosed(LockerClosed),
     AadhaarForgotten(AadhaarForgotten),
+    // Appended for issue 21: pulling documents and declared fields.
+    DocTypeDeclared(DocTypeDeclared),
+    DocumentPulled(DocumentPulled),
 }
 
 impl Payload {
@@ -800,6 +807,8 @@ impl Payload {
             Payload::ConsentFetchRefused(_) => "consent_fetch_refused",
             Payload::LockerClosed(_) => "locker_closed",
             Payload::AadhaarForgotten(_) => "aadhaar_forgotten",
+            Payload::DocTypeDeclared(_) => "doc_type_declared",
+            Payload::DocumentPulled(_) => "document_pulled",
         }
     }
 
@@ -843,6 +852,8 @@ impl Payload {
             Payload::ConsentFetchRefused(e) => PartitionKey::Locker(e.locker),
             Payload::LockerClosed(e) => PartitionKey::Locker(e.locker),
             Payload::AadhaarForgotten(e) => PartitionKey::Aadhaar(e.aadhaar),
+            Payload::DocTypeDeclared(_) => PartitionKey::Directory,
+            Payload::DocumentPulled(e) => PartitionKey::Locker(e.locker),
         }
     }
 
@@ -933,6 +944,15 @@ impl Payload {
                 ));
             }
             Payload::ConsentRequestedWithTerms(e) => check_terms(e)?,
+            Payload::DocTypeDeclared(e) => e.validate()?,
+            Payload::DocumentPulled(DocumentPulled {
+                outcome: PullOutcome::Issued(uri),
+                issuer,
+                doc_type,
+                ..
+            }) if uri.issuer() != issuer || uri.doc_type() != doc_type => {
+                return bad(format!("a pull of {issuer} {doc_type} cannot issue {uri}"));
+            }
             Payload::ConsentGranted(e)
                 if e.documents.is_empty() || e.documents.len() > limits::CONSENT_ITEMS_MAX =>
             {

@@ -10,6 +10,7 @@
 
 mod bytes;
 mod codec;
+mod doctype;
 mod error;
 mod event;
 mod ids;

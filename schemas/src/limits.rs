@@ -20,6 +20,10 @@ pub const DOCUMENT_FIELDS_MAX: usize = 256;
 /// Elements of an e-KYC address (UIDAI's Poa has twelve).
 pub const KYC_ADDRESS_FIELDS_MAX: usize = 12;
 pub const ISSUER_DOC_TYPES_MAX: usize = 256;
+/// What a citizen gives to pull a document (roll number, year, date of birth...).
+pub const PULL_IDENTIFIERS_MAX: usize = 8;
+/// The values a declared choice field allows.
+pub const FIELD_CHOICES_MAX: usize = 64;
 pub const PRINCIPAL_KEYS_MAX: usize = 16;
 pub const CONSENT_ITEMS_MAX: usize = 64;
 /// A sealed personal payload; bounded well below the record size.

@@ -36,8 +36,9 @@ impl Default for SampleParams {
     }
 }
 
-/// How many payload kinds the catalogue has (24 in version 1, two of issue 15, six of 20).
-pub const PAYLOAD_KINDS: usize = 32;
+/// How many payload kinds the catalogue has (24 in version 1, two of issue 15, six of 20, two
+/// of 21).
+pub const PAYLOAD_KINDS: usize = 34;
 
 fn ok<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
     // Sample parameters are chosen valid by construction; an invalid one is a bug in the caller.
@@ -296,6 +297,16 @@ pub fn sample_envelope(kind: usize, p: &SampleParams) -> Envelope {
             }),
         ),
         26..=31 => rights_sample(kind, p, locker, other, requester, issuer, uri, later),
+        32 => (Actor::Issuer(issuer.clone()), Payload::DocTypeDeclared(declared_sample(issuer, p))),
+        33 => (
+            Actor::Citizen(locker),
+            Payload::DocumentPulled(DocumentPulled {
+                locker,
+                issuer,
+                doc_type: ok(DocTypeCode::parse("HSCER")),
+                outcome: PullOutcome::Issued(uri),
+            }),
+        ),
         _ => panic!("the catalogue has {PAYLOAD_KINDS} payload kinds, not {}", kind + 1),
     };
     let sealed = payload.seal_subject().map(|subject| Sealed {
@@ -385,5 +396,36 @@ fn rights_sample(
                 locker,
             }),
         ),
+    }
+}
+
+/// A marksheet's declaration: two marks, a result, and a pull by roll number and year.
+fn declared_sample(issuer: IssuerId, p: &SampleParams) -> DocTypeDeclared {
+    let spec = |key: &str, kind: FieldKind, required: bool| FieldSpec {
+        key: ok(FieldKey::parse(key)),
+        label: ok(Label::parse(key)),
+        kind,
+        required,
+    };
+    let marks = || FieldKind::Integer { min: 0, max: 100 };
+    let result = FieldKind::Choice {
+        values: vec![ok(FieldValue::parse("PASS")), ok(FieldValue::parse("FAIL"))],
+    };
+    DocTypeDeclared {
+        issuer,
+        doc_type: ok(DocTypeCode::parse("HSCER")),
+        fields: vec![
+            spec("Mathematics", marks(), true),
+            spec("Physics", marks(), false),
+            spec("Result", result, true),
+        ],
+        pull: Some(PullSpec {
+            endpoint: ok(Endpoint::parse("https://results.cbse.gov.in/locker/pull")),
+            identifiers: vec![
+                spec("roll_no", FieldKind::Text { max_chars: 1 + u32::from(p.byte) }, true),
+                spec("year", FieldKind::Integer { min: 2000, max: 2030 }, true),
+                spec("date_of_birth", FieldKind::Date, false),
+            ],
+        }),
     }
 }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod limits;
 pub mod openapi;
+pub mod pullbox;
 pub mod server;
 pub mod store;
 
@@ -89,6 +90,8 @@ pub struct Services {
     pub aadhaar_quota: Arc<store::quota::Quota>,
     /// Views each share link may record per hour (`limits::SHARE_VIEWS_PER_HOUR`).
     pub share_views: Arc<store::quota::Quota<schemas::Id16>>,
+    /// Pulls each locker may make per hour (`limits::PULLS_PER_HOUR`).
+    pub pull_quota: Arc<store::quota::Quota<schemas::LockerId>>,
     /// Snapshots of this node's views and key registry; none: this deployment takes none.
     pub snapshots: Option<Arc<dyn app::snapshot::Snapshotter>>,
     /// Which partitions this node appends to (all of them, alone).
@@ -169,6 +172,7 @@ impl Services {
                 limits::AADHAAR_REFERENCES_PER_HOUR,
             )),
             share_views: Arc::new(store::quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
+            pull_quota: Arc::new(store::quota::Quota::per_hour(limits::PULLS_PER_HOUR)),
             snapshots: None,
             cluster: Arc::new(app::cluster::Alone),
             forwarder: http::forward::Forwarder::default(),

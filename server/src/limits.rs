@@ -238,3 +238,20 @@ pub const FORWARD_BODIES_HELD_MAX: usize = 64;
 /// How far a forwarded request's time may be from the owner's clock: a node's MAC over a
 /// client's address is good this long (the nodes' clocks must agree within it).
 pub const FORWARD_MAC_WINDOW_MS: i64 = 60_000;
+
+/// Pulls (issue 21): each attempt at an issuer's endpoint gets this long for its whole answer;
+/// a pull tries this many times when the endpoint does not answer (or answers 5xx other than
+/// `try_later`), waiting `PULL_RETRY_BACKOFF_MS` times the attempt's number between tries.
+pub const PULL_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
+pub const PULL_ATTEMPTS: u32 = 3;
+pub const PULL_RETRY_BACKOFF_MS: u64 = 250;
+/// Pulls a locker may make an hour: each asks an outside service, and the difference between
+/// `no_record` and `name_mismatch` tells whether a roll number exists.
+pub const PULLS_PER_HOUR: u64 = 20;
+/// The largest answer an issuer's pull endpoint may give (a push's).
+pub const PULL_ANSWER_BYTES_MAX: usize = PUSH_BODY_BYTES_MAX;
+const _: () = assert!(
+    PULL_ATTEMPTS as u64 * (PULL_ATTEMPT_TIMEOUT_MS + PULL_ATTEMPTS as u64 * PULL_RETRY_BACKOFF_MS)
+        < FORWARD_TIMEOUT_MS,
+    "a pull forwarded to the locker's owner ends before the forward gives up"
+);

@@ -277,6 +277,7 @@ async fn run<L: Log>(
     if config.demo {
         seed_demo(config, &stores).await?;
     }
+    let _demo_box = if config.demo { demo_pull(config, &stores).await } else { None };
     let (kyc, _demo_authority) = kyc_provider(config)?;
     let projector = open_views(&log, config, &stores, &ledger_config).await?;
     let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
@@ -433,6 +434,30 @@ fn open_files(
     };
     say(format_args!("locker: document bytes in the {}", files.blobs().describe()));
     Ok(files)
+}
+
+/// The demo exam board's pull endpoint (`locker issuer serve`, its own process) and its
+/// declaration; without it (the binary is not `locker`, as in some tests) pulls are not offered.
+async fn demo_pull<L: Log>(
+    config: &ServeConfig,
+    stores: &Stores<L>,
+) -> Option<crate::pullbox::Started> {
+    let platform_key = stores.platform.verifying_key();
+    let started = match crate::pullbox::start_demo_box(&config.data, &platform_key) {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::warn!(error = %e, "no demo pull endpoint: the exam board offers no pulls");
+            return None;
+        }
+    };
+    let keys = config.data.join("demo-keys");
+    let now = ledger::clock::Clock::now(&ledger::clock::SystemClock);
+    if let Err(e) = crate::app::demo::declare_pull(&stores.ledger, &keys, &started.url, now).await {
+        tracing::warn!(error = %e, "the demo exam board's pull could not be declared");
+        return None;
+    }
+    say(format_args!("locker: demo exam board answers pulls at {}", started.url));
+    Some(started)
 }
 
 /// The demo's directory, citizen, account and documents (idempotent).

@@ -463,6 +463,68 @@ async function verifyPage() {
   } catch (error) { say(error.message); }
 }
 
+// The pages a QR code opens, for anyone: no login, and nothing to choose.
+
+// A document's QR code carries its proof reference: the bundle it names is checked here, in
+// the browser, as a bundle file is on the Verify form; the paper is what the reader compares.
+async function verifyRefPage(ref) {
+  const result = h("div", { id: "verify-result", "aria-live": "polite" }, h("p", { class: "meta" }, t("verifying")));
+  page(t("verify_title"), result, verifyElsewhere());
+  try {
+    // A reference is dot-separated words: nothing that moves the fetch to another path.
+    if (!/^[\w-]+(\.[\w-]+)*$/.test(ref)) throw new ApiError(404, "unknown_proof", t("unknown_proof"));
+    const bundle = await (await api("GET", `/v1/proofs/${ref}`)).arrayBuffer();
+    const answer = await verifyBundle(await publishedLedgerKey(), bundle, null);
+    const shown = verdict(answer);
+    if (answer.ok) {
+      shown.append(h("p", { class: "meta" }, t("proves_issuance")), await currentStatus(bundle),
+        h("p", { id: "compare-paper" }, t("compare_paper")));
+    }
+    result.replaceChildren(shown);
+  } catch (error) {
+    result.replaceChildren(h("p", { class: "error", id: "verdict", role: "alert" }, verifyFailure(error)));
+  }
+}
+
+// A share link's QR code: the shared document's bytes are checked against its bundle too.
+async function verifySharedPage(path) {
+  const title = h("h2", { class: "section" });
+  const checked = h("div", { id: "verification", "aria-live": "polite" }, h("p", { class: "meta" }, t("verifying")));
+  page(t("verify_title"), title, checked, verifyElsewhere());
+  try {
+    // A locker and a share id, as a share link's address has them, and nothing else.
+    if (!/^[\w-]+\/[\w-]+$/.test(path)) throw new ApiError(404, "bad_link", t("bad_link"));
+    const doc = await getJson(`/v1/shared/${path}`);
+    title.replaceChildren(doc.name, doc.revoked_by_issuer && [" ", h("span", { class: "badge revoked" }, t("status_revoked"))]);
+    await verification(doc.bundle_url, bytesOf(doc.content_url), checked);
+  } catch (error) {
+    checked.replaceChildren(h("p", { class: "error", id: "verdict", role: "alert" }, verifyFailure(error)));
+  }
+}
+
+function verifyFailure(error) {
+  if (error.code === "unknown_proof" || (error.status === 404 && error.code !== "bad_link" && error.code !== "unknown_share" && error.code !== "share_expired")) {
+    return t("unknown_proof");
+  }
+  if (error.code === "not_yet_checkpointed") return t("not_yet_checkpointed");
+  return error.message;
+}
+
+function verifyElsewhere() {
+  return h("p", {}, h("a", { href: "#/verify" }, t("verify_other")),
+    !state.locker && [" · ", h("a", { href: "#/login" }, t("have_account"))]);
+}
+
+// A document's bytes for the verifier; null when there are none to have (then the record
+// alone is checked, and the verdict says so).
+async function bytesOf(path) {
+  try {
+    return await (await api("GET", path)).arrayBuffer();
+  } catch {
+    return null;
+  }
+}
+
 function detailTable(rows) {
   return h("table", {}, h("tbody", {}, rows.filter(([, v]) => v !== null && v !== undefined)
     .map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)))));
@@ -505,11 +567,32 @@ async function documentPage(uri) {
       h("a", { href: "#/certificates" }, t("back"))),
     results,
     checked,
+    paperSection(base, doc.uri),
     doc.status === "revoked" ? null : esignSection({ uri }, doc.esigned_at_ms),
     shareForm({ uri }),
     shown);
   verification(`${base}/bundle`, preview(`${base}/content`, shown), checked);
   fieldsTable(`${base}/fields`, results);
+}
+
+// A printed or shown copy is checked with a phone: the QR code opens the public Verify page
+// with the document's proof reference. The code is the owner's (it needs the session), so it
+// comes as a blob, as the preview does; the slip is a plain download (the cookie goes along).
+function paperSection(base, uri) {
+  const code = h("p", { class: "meta" }, t("loading"));
+  (async () => {
+    try {
+      const blob = await (await api("GET", `${base}/qr.svg`)).blob();
+      code.replaceWith(h("img", { id: "doc-qr", class: "qr", src: URL.createObjectURL(blob), alt: t("qr_alt") }));
+    } catch (error) {
+      code.textContent = error.message;
+    }
+  })();
+  return h("section", { class: "card", id: "paper", "aria-labelledby": "paper-title" },
+    h("h2", { id: "paper-title" }, t("paper_title")),
+    h("div", { class: "paper" }, code,
+      h("div", {}, h("p", {}, t("paper_help")),
+        h("div", { class: "actions" }, downloadLink(`${base}/slip.pdf`, t("slip"), `${uri}.slip.pdf`)))));
 }
 
 // The document's structured results (a marksheet's subjects and marks), opened for its owner.
@@ -714,6 +797,11 @@ async function sharedPage(path) {
       downloadLink(doc.content_url, t("download"), doc.uri ?? doc.upload_id),
       downloadLink(doc.bundle_url, t("bundle"), `${doc.uri ?? doc.upload_id}.bundle.json`)),
     checked,
+    h("section", { class: "card", "aria-labelledby": "share-qr-title" },
+      h("h2", { id: "share-qr-title" }, t("phone_title")),
+      h("div", { class: "paper" },
+        h("img", { id: "share-qr", class: "qr", src: `/v1/shared/${path}/qr.svg`, alt: t("qr_alt") }),
+        h("p", {}, t("share_qr_help")))),
     shown);
   verification(doc.bundle_url, preview(doc.content_url, shown), checked);
 }

@@ -205,6 +205,56 @@ async fn page_bytes(c: &Client, path: &str) -> Vec<u8> {
     serde_json::from_value(answer).expect("bytes")
 }
 
+/// The document's QR code, as a phone's camera sees it (a screenshot, decoded by rqrr), opens
+/// the Verify page in a stranger's browser: "Authentic", without logging in.
+async fn paper_checked_by_a_stranger(c: &Client, driver: &Driver, dir: &Path) {
+    let qr = c.wait().at_most(WAIT).for_element(Locator::Css("#doc-qr")).await.expect("#doc-qr");
+    let arg = serde_json::to_value(&qr).expect("an element as JSON");
+    c.execute("arguments[0].scrollIntoView({ block: 'center' })", vec![arg]).await.expect("scroll");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while c
+        .execute("return document.getElementById('doc-qr').naturalWidth", vec![])
+        .await
+        .expect("the code's size")
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the QR code shows");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = crate::qr::png_text(&qr.screenshot().await.expect("a screenshot of the code"));
+    assert!(seen.contains("#/verify/ref/"), "{seen}");
+    let stranger = browser(driver, &dir.join("profile-stranger")).await;
+    stranger.goto(&seen).await.expect("follow the code");
+    let verdict = wait_text(&stranger, "#verdict", "Authentic").await;
+    assert!(verdict.contains("in.gov.cbse"), "{verdict}");
+    screenshots(&stranger, "verify-by-qr").await;
+    stranger.close().await.expect("close the stranger's browser");
+}
+
+/// The pull page: the demo exam board's Class X marksheet by roll number and year; a
+/// classmate's roll number is refused in plain words, hers is in the locker already.
+async fn pulls_in_the_page(c: &Client) {
+    c.goto(&format!(
+        "{}#/pull",
+        c.current_url().await.expect("url").as_str().split('#').next().unwrap_or_default()
+    ))
+    .await
+    .expect("the pull page");
+    let select =
+        c.wait().at_most(WAIT).for_element(Locator::Css("#pull-doc-type")).await.expect("select");
+    select.select_by_value("in.gov.cbse|SSCER").await.expect("choose the Class X marksheet");
+    fill(c, "#pull-form input[name='roll_no']", "2022-2345678").await;
+    fill(c, "#pull-form input[name='year']", "2022").await;
+    click(c, "#pull-submit").await;
+    wait_text(c, "#pull-result", "does not match").await;
+    screenshots(c, "pull-refused").await;
+    fill(c, "#pull-form input[name='roll_no']", "2022-1234567").await;
+    click(c, "#pull-submit").await;
+    wait_text(c, "#pull-result", "already").await;
+}
+
 /// Chooses `file` in the verify form and checks it; returns what the page says.
 async fn verify_in_page(c: &Client, bundle: &Path, document: Option<&Path>, shows: &str) -> String {
     c.refresh().await.expect("a fresh form");
@@ -359,6 +409,9 @@ async fn a_citizen_uses_the_web_locker_in_a_real_browser() {
     let signature = wait_text(&c, "#esignature", "").await;
     assert_eq!(signature.len(), 128, "an Ed25519 signature in hex: {signature}");
     wait_text(&c, "#status", "e-signed with your key").await;
+    paper_checked_by_a_stranger(&c, &driver, dir.path()).await;
+
+    pulls_in_the_page(&c).await;
 
     // Uploads: a wrong type is refused with the server's reason; a PNG goes in and shows.
     click(&c, "a[href='#/certificates']").await;

@@ -16,6 +16,10 @@ mod journey;
 mod kafka_faults;
 /// SIGKILL a projector mid-way: it resumes exactly once.
 mod projector_crash;
+/// Pulling documents from an issuer's endpoint; QR codes and slips for paper copies.
+mod pull;
+/// QR codes read back by an independent decoder.
+mod qr;
 /// The citizen's rights: consent on terms, the signed artefact, the export, closing.
 mod rights;
 /// SIGTERM during uploads: every acknowledged upload survives, the server exits 0.

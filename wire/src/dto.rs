@@ -516,6 +516,7 @@ macro_rules! debug_showing {
 
 debug_showing! {
     SessionDto { expires_at_ms, locker }
+    PullRequestDto { request_id, locker, doc_type }
     SignedUp { locker, expires_at_ms }
     OtpBody {  }
     SignupBody { username }
@@ -629,4 +630,24 @@ mod tests {
         }
         assert!(shown.contains("locker-id") && shown.contains("ravi"), "{shown}");
     }
+}
+
+// Pulling documents from issuers (issue 21).
+/// What the platform sends an issuer's pull endpoint (`PullSpec::endpoint`), signed with
+/// RFC 9421 by the platform's key (`keyid` `platform:<key id>`, covering `@method`,
+/// `@authority`, `@path` and `content-digest`). The issuer answers 200 with the push body of a
+/// signed `document_issued` for `locker` (`envelope`, `personal`, `content`), or an `ErrorDto`
+/// whose code is `no_record` (404), `name_mismatch` (422) or `try_later` (503).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestDto {
+    /// Unique per attempt: the issuer may refuse one it has seen.
+    pub request_id: String,
+    /// The locker the document is for (its recipient).
+    pub locker: String,
+    pub doc_type: String,
+    /// What the citizen gave, by the keys the doc type declared.
+    pub identifiers: std::collections::BTreeMap<String, String>,
+    /// The citizen's verified name (from Aadhaar e-KYC when linked, else the profile's).
+    pub name: String,
 }

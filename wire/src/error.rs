@@ -87,6 +87,8 @@ pub enum ErrorCode {
     InvalidAadhaar,
     /// `invalid_access_days`, HTTP 400.
     InvalidAccessDays,
+    /// `invalid_answer`, HTTP 502.
+    InvalidAnswer,
     /// `invalid_body`, HTTP 400.
     InvalidBody,
     /// `invalid_body`, HTTP 413.
@@ -113,6 +115,8 @@ pub enum ErrorCode {
     InvalidExpiry,
     /// `invalid_expiry`, HTTP 422.
     InvalidExpiryAsUnprocessableEntity,
+    /// `invalid_field`, HTTP 422.
+    InvalidField,
     /// `invalid_file_name`, HTTP 400.
     InvalidFileName,
     /// `invalid_filesize`, HTTP 413.
@@ -121,6 +125,8 @@ pub enum ErrorCode {
     InvalidFilesizeAsUnprocessableEntity,
     /// `invalid_filetype`, HTTP 415.
     InvalidFiletype,
+    /// `invalid_identifier`, HTTP 422.
+    InvalidIdentifier,
     /// `invalid_json`, HTTP 400.
     InvalidJson,
     /// `invalid_last_event_id`, HTTP 400.
@@ -149,6 +155,8 @@ pub enum ErrorCode {
     InvalidUri,
     /// `invalid_username`, HTTP 400.
     InvalidUsername,
+    /// `issuer_unavailable`, HTTP 502.
+    IssuerUnavailable,
     /// `key_revoked`, HTTP 401.
     KeyRevoked,
     /// `kyc_not_verified`, HTTP 502.
@@ -169,16 +177,24 @@ pub enum ErrorCode {
     MissingSignature,
     /// `mobile_registered`, HTTP 409.
     MobileRegistered,
+    /// `name_mismatch`, HTTP 422.
+    NameMismatch,
+    /// `name_required`, HTTP 422.
+    NameRequired,
     /// `no_matching_documents`, HTTP 409.
     NoMatchingDocuments,
     /// `no_personal_fields`, HTTP 404.
     NoPersonalFields,
+    /// `no_record`, HTTP 404.
+    NoRecord,
     /// `not_found`, HTTP 404.
     NotFound,
     /// `not_owner`, HTTP 503.
     NotOwner,
     /// `not_permitted`, HTTP 403.
     NotPermitted,
+    /// `not_pullable`, HTTP 404.
+    NotPullable,
     /// `not_yet_checkpointed`, HTTP 503.
     NotYetCheckpointed,
     /// `otp_delivery_failed`, HTTP 502.
@@ -219,6 +235,8 @@ pub enum ErrorCode {
     TooManyStreamsAsTooManyRequests,
     /// `too_many_views`, HTTP 429.
     TooManyViews,
+    /// `try_later`, HTTP 503.
+    TryLater,
     /// `unavailable`, HTTP 503.
     Unavailable,
     /// `unknown_citizen`, HTTP 404.
@@ -233,6 +251,8 @@ pub enum ErrorCode {
     UnknownLocker,
     /// `unknown_partition`, HTTP 404.
     UnknownPartition,
+    /// `unknown_proof`, HTTP 404.
+    UnknownProof,
     /// `unknown_share`, HTTP 404.
     UnknownShare,
     /// `unsupported_media_type`, HTTP 415.
@@ -292,6 +312,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::InvalidAadhaar,
         ErrorCode::InvalidAccessDays,
+        ErrorCode::InvalidAnswer,
         ErrorCode::InvalidBody,
         ErrorCode::InvalidBodyAsPayloadTooLarge,
         ErrorCode::InvalidBundle,
@@ -305,10 +326,12 @@ impl ErrorCode {
         ErrorCode::InvalidEventId,
         ErrorCode::InvalidExpiry,
         ErrorCode::InvalidExpiryAsUnprocessableEntity,
+        ErrorCode::InvalidField,
         ErrorCode::InvalidFileName,
         ErrorCode::InvalidFilesize,
         ErrorCode::InvalidFilesizeAsUnprocessableEntity,
         ErrorCode::InvalidFiletype,
+        ErrorCode::InvalidIdentifier,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidLastEventId,
         ErrorCode::InvalidLimit,
@@ -323,6 +346,7 @@ impl ErrorCode {
         ErrorCode::InvalidUploadId,
         ErrorCode::InvalidUri,
         ErrorCode::InvalidUsername,
+        ErrorCode::IssuerUnavailable,
         ErrorCode::KeyRevoked,
         ErrorCode::KycNotVerified,
         ErrorCode::KycRefused,
@@ -333,11 +357,15 @@ impl ErrorCode {
         ErrorCode::MissingFileName,
         ErrorCode::MissingSignature,
         ErrorCode::MobileRegistered,
+        ErrorCode::NameMismatch,
+        ErrorCode::NameRequired,
         ErrorCode::NoMatchingDocuments,
         ErrorCode::NoPersonalFields,
+        ErrorCode::NoRecord,
         ErrorCode::NotFound,
         ErrorCode::NotOwner,
         ErrorCode::NotPermitted,
+        ErrorCode::NotPullable,
         ErrorCode::NotYetCheckpointed,
         ErrorCode::OtpDeliveryFailed,
         ErrorCode::OtpExpired,
@@ -358,6 +386,7 @@ impl ErrorCode {
         ErrorCode::TooManyStreams,
         ErrorCode::TooManyStreamsAsTooManyRequests,
         ErrorCode::TooManyViews,
+        ErrorCode::TryLater,
         ErrorCode::Unavailable,
         ErrorCode::UnknownCitizen,
         ErrorCode::UnknownConsent,
@@ -365,6 +394,7 @@ impl ErrorCode {
         ErrorCode::UnknownKey,
         ErrorCode::UnknownLocker,
         ErrorCode::UnknownPartition,
+        ErrorCode::UnknownProof,
         ErrorCode::UnknownShare,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::UploadInterrupted,
@@ -432,6 +462,7 @@ const TABLE: &[(&str, u16)] = &[
     ("internal", 500),
     ("invalid_aadhaar", 422),
     ("invalid_access_days", 400),
+    ("invalid_answer", 502),
     ("invalid_body", 400),
     ("invalid_body", 413),
     ("invalid_bundle", 422),
@@ -445,10 +476,12 @@ const TABLE: &[(&str, u16)] = &[
     ("invalid_event_id", 422),
     ("invalid_expiry", 400),
     ("invalid_expiry", 422),
+    ("invalid_field", 422),
     ("invalid_file_name", 400),
     ("invalid_filesize", 413),
     ("invalid_filesize", 422),
     ("invalid_filetype", 415),
+    ("invalid_identifier", 422),
     ("invalid_json", 400),
     ("invalid_last_event_id", 400),
     ("invalid_limit", 400),
@@ -463,6 +496,7 @@ const TABLE: &[(&str, u16)] = &[
     ("invalid_upload_id", 400),
     ("invalid_uri", 400),
     ("invalid_username", 400),
+    ("issuer_unavailable", 502),
     ("key_revoked", 401),
     ("kyc_not_verified", 502),
     ("kyc_refused", 502),
@@ -473,11 +507,15 @@ const TABLE: &[(&str, u16)] = &[
     ("missing_file_name", 400),
     ("missing_signature", 401),
     ("mobile_registered", 409),
+    ("name_mismatch", 422),
+    ("name_required", 422),
     ("no_matching_documents", 409),
     ("no_personal_fields", 404),
+    ("no_record", 404),
     ("not_found", 404),
     ("not_owner", 503),
     ("not_permitted", 403),
+    ("not_pullable", 404),
     ("not_yet_checkpointed", 503),
     ("otp_delivery_failed", 502),
     ("otp_expired", 401),
@@ -498,6 +536,7 @@ const TABLE: &[(&str, u16)] = &[
     ("too_many_streams", 503),
     ("too_many_streams", 429),
     ("too_many_views", 429),
+    ("try_later", 503),
     ("unavailable", 503),
     ("unknown_citizen", 404),
     ("unknown_consent", 404),
@@ -505,6 +544,7 @@ const TABLE: &[(&str, u16)] = &[
     ("unknown_key", 401),
     ("unknown_locker", 404),
     ("unknown_partition", 404),
+    ("unknown_proof", 404),
     ("unknown_share", 404),
     ("unsupported_media_type", 415),
     ("upload_interrupted", 400),

@@ -115,6 +115,7 @@ pub(crate) async fn process(
     let mut results: Verdicts = (0..rows).map(|_| None).collect();
     let candidates = parse_rows(lines, format, &mut results).await?;
     let candidates = authentic_rows(state, candidates, &mut results).await?;
+    let candidates = declared_rows(state, candidates, &mut results)?;
     let candidates = owned_rows(state, candidates, &mut results);
     let fresh = fresh_rows(state, candidates, &mut results).await?;
     let (fresh, claimed) = claimed_rows(state, fresh, &mut results).await?;
@@ -173,6 +174,40 @@ async fn authentic_rows(
         }
     }
     Ok(authentic)
+}
+
+/// The rows whose fields keep to their doc type's declaration (`DocTypeDeclared`); the others
+/// are refused `invalid_field`, naming the field. Declarations are read once per batch.
+fn declared_rows(
+    state: &AppState,
+    candidates: Vec<(usize, Parsed)>,
+    results: &mut Verdicts,
+) -> Result<Vec<(usize, Parsed)>, AppError> {
+    type Declared = Option<schemas::DocTypeDeclared>;
+    let mut declarations: HashMap<(schemas::IssuerId, schemas::DocTypeCode), Declared> =
+        HashMap::new();
+    let mut kept = Vec::with_capacity(candidates.len());
+    for (index, row) in candidates {
+        let payload = &row.envelope.event.payload;
+        let Some((issuer, doc_type)) = crate::app::issuance::doc_type_of(payload) else {
+            kept.push((index, row));
+            continue;
+        };
+        let key = (issuer.clone(), doc_type.clone());
+        let declared = match declarations.get(&key) {
+            Some(found) => found,
+            None => {
+                let found = crate::app::issuance::declaration(state, issuer, doc_type)?;
+                declarations.entry(key).or_insert(found)
+            }
+        };
+        let data = row.personal.as_ref().map(|(_, data)| data);
+        match crate::app::issuance::check_fields(declared.as_ref(), payload, data) {
+            Ok(()) => kept.push((index, row)),
+            Err(e) => results[index] = Some(rejected(index + 1, e)),
+        }
+    }
+    Ok(kept)
 }
 
 /// The rows of partitions this node appends to (all, alone). In a cluster the others are

@@ -69,34 +69,7 @@ pub fn demo_pdf(title: &str, lines: &[String]) -> Vec<u8> {
         let y = 720 - 22 * index;
         stream.push_str(&format!("BT /F1 12 Tf 72 {y} Td ({}) Tj ET\n", escape(line)));
     }
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
-        format!("<< /Length {} >>\nstream\n{stream}endstream", stream.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (index, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", index + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
+    crate::app::paper::pdf_page((612, 792), &["Helvetica"], &stream)
 }
 
 struct Builder<'a> {
@@ -273,6 +246,8 @@ pub async fn seed<L: Log>(
     let (locker, username, mobile) = citizen(&mut b, vault, platform)?;
     documents(&mut b, &directory, locker)?;
     consent_request(&mut b, &directory, locker)?;
+    // After everything else: the seed's earlier events keep the ids they had before it.
+    profile(&mut b, locker)?;
     let mut summary = DemoSummary {
         appended: 0,
         already_present: 0,
@@ -440,6 +415,73 @@ fn consent_request(
     });
     b.push(Actor::Requester(bank.clone()), bank_key, request, None)?;
 
+    Ok(())
+}
+
+/// The citizen's name on her profile (as the Aadhaar authority has it): an issuer matches its
+/// records against it when she pulls a document.
+fn profile(b: &mut Builder<'_>, locker: LockerId) -> Result<(), DemoError> {
+    let data = PersonalData::Profile(Profile {
+        full_name: Some(valid(Label::parse("Asha Kumari"))),
+        date_of_birth: Some(valid(CivilDate::from_ymd(2006, 8, 15))),
+        gender: Some(Gender::Female),
+        email: None,
+    });
+    let (personal, sealed) = b.seal(SealSubject::Locker(locker), &data)?;
+    let missing = || std::io::Error::other("the demo citizen's signing key is not in the vault");
+    let key = b.vault.signing_key(&locker).ok_or_else(missing)?;
+    let payload = Payload::ProfileUpdated(ProfileUpdated { locker, personal });
+    b.push(Actor::Citizen(locker), &key, payload, Some(sealed))
+}
+
+/// The demo exam board declares its Class X marksheet: three marks of 0 to 100, pulled by
+/// roll number and year from `endpoint` (the box the demo started). Appended at each start,
+/// since the box's port changes; the latest declaration is the one in force.
+pub async fn declare_pull<L: Log>(
+    ledger: &Ledger<L>,
+    keys_dir: &std::path::Path,
+    endpoint: &str,
+    now: TimestampMs,
+) -> Result<(), DemoError> {
+    let key = ledger::keyfile::read(&keys_dir.join("in.gov.cbse.key"))?;
+    let spec = |key: &str, label: &str, kind: FieldKind| FieldSpec {
+        key: valid(FieldKey::parse(key)),
+        label: valid(Label::parse(label)),
+        kind,
+        required: true,
+    };
+    let marks = || FieldKind::Integer { min: 0, max: 100 };
+    let declared = DocTypeDeclared {
+        issuer: valid(IssuerId::parse("in.gov.cbse")),
+        doc_type: valid(DocTypeCode::parse("SSCER")),
+        fields: vec![
+            spec("Mathematics", "Mathematics", marks()),
+            spec("Science", "Science", marks()),
+            spec("English", "English", marks()),
+        ],
+        pull: Some(PullSpec {
+            endpoint: valid(Endpoint::parse(endpoint)),
+            identifiers: vec![
+                spec("roll_no", "Roll number", FieldKind::Text { max_chars: 20 }),
+                spec(
+                    "year",
+                    "Year of the examination",
+                    FieldKind::Integer { min: 2000, max: 2030 },
+                ),
+            ],
+        }),
+    };
+    let id = blake3::hash(format!("demo pull {endpoint} {}", now.0).as_bytes());
+    let event = Event {
+        id: EventId(valid(<[u8; 16]>::try_from(&id.as_bytes()[..16]))),
+        occurred_at_ms: now,
+        actor: Actor::Issuer(declared.issuer.clone()),
+        key_id: key_id_of(&key.verifying_key()),
+        payload: Payload::DocTypeDeclared(declared),
+    };
+    for verdict in ledger.append(vec![encode_record(&sign_event(event, &key, None)?)?]).await? {
+        verdict?;
+    }
     Ok(())
 }
 

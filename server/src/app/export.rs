@@ -381,6 +381,10 @@ fn activity_json(state: &AppState, locker: &LockerId) -> Result<Value, AppError>
                 projections::views::Accessor::ShareLink { share_id } => {
                     json!({ "share_link": share_id.to_hex() })
                 }
+                projections::views::Accessor::Pull { issuer, doc_type, outcome } => json!({
+                    "pull": { "issuer": issuer, "doc_type": doc_type,
+                              "outcome": crate::http::citizen::pull_outcome_code(outcome) }
+                }),
             };
             out.push(json!({
                 "at_ms": a.at_ms.0,

@@ -238,4 +238,9 @@ impl WriteGuard {
     pub async fn settle(&self, position: Position) -> Result<(), AppError> {
         self.wait(&self.config.citizen_topic, position.partition, position.offset).await
     }
+
+    /// `settle` for an event of the directory topic (a doc type's declaration).
+    pub async fn settle_directory(&self, position: Position) -> Result<(), AppError> {
+        self.wait(&self.config.directory_topic, position.partition, position.offset).await
+    }
 }

@@ -223,3 +223,54 @@ async fn give_back_uri(state: &AppState, id: schemas::EventId) {
         tracing::error!("a failed issuance's URI stays claimed");
     }
 }
+
+/// The issuer's latest declaration of a doc type (`DocTypeDeclared`), if it made one.
+pub(crate) fn declaration(
+    state: &AppState,
+    issuer: &schemas::IssuerId,
+    doc_type: &schemas::DocTypeCode,
+) -> Result<Option<schemas::DocTypeDeclared>, AppError> {
+    let view = state.views.issuer(issuer.as_str())?;
+    Ok(view.and_then(|v| v.declared.into_iter().find(|d| &d.doc_type == doc_type)))
+}
+
+/// A document event's fields checked against its doc type's declaration: `invalid_field`,
+/// naming the field, when one breaks it. Revocations and undeclared types pass.
+pub(crate) fn check_fields(
+    declared: Option<&schemas::DocTypeDeclared>,
+    payload: &schemas::Payload,
+    personal: Option<&PersonalData>,
+) -> Result<(), AppError> {
+    let (Some(declared), true) = (
+        declared,
+        matches!(
+            payload,
+            schemas::Payload::DocumentIssued(_) | schemas::Payload::DocumentUpdated(_)
+        ),
+    ) else {
+        return Ok(());
+    };
+    let fields = match personal {
+        Some(PersonalData::Document(document)) => document.fields.as_slice(),
+        _ => &[],
+    };
+    schemas::check_document_fields(declared, fields).map_err(|problem| {
+        AppError::new(
+            ErrorCode::InvalidField,
+            format!("{problem}, as {} declared {}", declared.issuer, declared.doc_type),
+        )
+    })
+}
+
+/// The doc type of a document event (its URI's), and whose it is.
+pub(crate) fn doc_type_of(
+    payload: &schemas::Payload,
+) -> Option<(&schemas::IssuerId, &schemas::DocTypeCode)> {
+    let uri = match payload {
+        schemas::Payload::DocumentIssued(e) => &e.uri,
+        schemas::Payload::DocumentUpdated(e) => &e.uri,
+        schemas::Payload::DocumentRevoked(e) => &e.uri,
+        _ => return None,
+    };
+    Some((uri.issuer(), uri.doc_type()))
+}

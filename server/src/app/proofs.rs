@@ -40,6 +40,9 @@ pub trait Proofs: Send + Sync {
         views: &'a Views,
         point: LogPoint,
     ) -> BoxFuture<'a, Result<ProofBundle, AppError>>;
+    /// The record at `point` of the citizen topic, if one is there (a proof reference is
+    /// checked against it before any bundle is made).
+    fn record_at(&self, point: LogPoint) -> BoxFuture<'_, Result<Option<Vec<u8>>, AppError>>;
 }
 
 impl<L: Log> std::fmt::Debug for Transparency<L> {
@@ -261,6 +264,20 @@ fn decoded(proven: &Proven) -> Result<schemas::Envelope, AppError> {
 impl<L: Log> Proofs for Transparency<L> {
     fn ledger_key(&self) -> VerifyingKey {
         self.ledger_key
+    }
+
+    fn record_at(&self, point: LogPoint) -> BoxFuture<'_, Result<Option<Vec<u8>>, AppError>> {
+        Box::pin(async move {
+            if point.partition >= self.log.partitions(&self.citizen_topic).map_err(internal)? {
+                return Ok(None);
+            }
+            let found = self
+                .log
+                .read(&self.citizen_topic, point.partition, point.offset, 1)
+                .await
+                .map_err(internal)?;
+            Ok(found.into_iter().find(|r| r.position.offset == point.offset).map(|r| r.value))
+        })
     }
 
     fn checkpoints(&self) -> Vec<SignedCheckpoint> {

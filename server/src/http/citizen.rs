@@ -563,6 +563,18 @@ pub(crate) struct ActivityDto {
     by: String,
     consent_or_share: String,
     document: Option<String>,
+    /// For `by: "pull"`: which doc type the citizen pulled, and what became of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull: Option<PullActivityDto>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PullActivityDto {
+    issuer: String,
+    doc_type: String,
+    /// `issued`, or the refusal's code (`no_record`, `name_mismatch`, `try_later`,
+    /// `issuer_unavailable`, `invalid_answer`).
+    outcome: String,
 }
 
 #[utoipa::path(get, path = "/v1/citizen/activity", tag = "citizen", security(("session" = [])), params(ListQuery), responses((status = 422, description = "`invalid_cursor`: a cursor of another list", body = crate::openapi::ErrorDto), (status = 200, body = ListDto<ActivityDto>), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto)))]
@@ -577,20 +589,36 @@ pub(crate) async fn activity(
         .items
         .into_iter()
         .map(|a| {
-            let (by, via) = match a.accessor {
+            let (by, via, pull) = match a.accessor {
                 Accessor::Requester { requester, consent_id } => {
-                    (requester, format!("consent {consent_id}"))
+                    (requester, format!("consent {consent_id}"), None)
                 }
                 Accessor::ShareLink { share_id } => {
-                    ("share link".to_owned(), format!("share {share_id}"))
+                    ("share link".to_owned(), format!("share {share_id}"), None)
+                }
+                Accessor::Pull { issuer, doc_type, outcome } => {
+                    let outcome = pull_outcome_code(&outcome).to_owned();
+                    (
+                        "pull".to_owned(),
+                        String::new(),
+                        Some(PullActivityDto { issuer, doc_type, outcome }),
+                    )
                 }
             };
             let document = a.document.map(|d| match d {
                 DocRef::Issued(uri) => uri.to_string(),
                 DocRef::Uploaded(id) => format!("upload {id}"),
             });
-            ActivityDto { at_ms: a.at_ms.0, by, consent_or_share: via, document }
+            ActivityDto { at_ms: a.at_ms.0, by, consent_or_share: via, document, pull }
         })
         .collect();
     Ok(Json(ListDto { items, next_cursor: page.next }))
+}
+
+/// `issued`, or the refusal's code.
+pub(crate) fn pull_outcome_code(outcome: &schemas::PullOutcome) -> &'static str {
+    match outcome {
+        schemas::PullOutcome::Issued(_) => "issued",
+        schemas::PullOutcome::Refused(refusal) => refusal.code(),
+    }
 }

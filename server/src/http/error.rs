@@ -23,11 +23,19 @@ impl IntoResponse for AppError {
         if self.code == wire::ErrorCode::NotOwner {
             return not_owner(self.elsewhere);
         }
-        if status.is_server_error() {
+        // An outside service's answer (an issuer's, to a pull) is the client's to read: its
+        // messages are written for people and hold nothing internal.
+        let outside = matches!(
+            self.code,
+            wire::ErrorCode::TryLater
+                | wire::ErrorCode::IssuerUnavailable
+                | wire::ErrorCode::InvalidAnswer
+        );
+        if status.is_server_error() && !outside {
             tracing::error!(code = self.code.code(), message = %self.message, "request failed");
         }
         // A 5xx tells the client what kind of failure, never internal details.
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && !outside {
             "internal error; see the server log"
         } else {
             &self.message

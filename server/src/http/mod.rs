@@ -12,7 +12,9 @@ pub(crate) mod documents;
 pub(crate) mod error;
 pub mod forward;
 pub(crate) mod list;
+pub(crate) mod paper;
 pub(crate) mod platform;
+pub(crate) mod pull;
 pub mod push;
 pub(crate) mod requester;
 pub(crate) mod rights;
@@ -84,6 +86,9 @@ pub fn router(state: AppState) -> Router {
     .routes(routes!(rights::artefact))
     .routes(routes!(rights::export))
     .routes(routes!(citizen::activity))
+    .routes(routes!(pull::pullable))
+    .routes(routes!(pull::pull))
+    .routes(routes!(pull::declare))
     .routes(routes!(documents::esign))
     .routes(routes!(documents::shares, documents::create_share))
     .routes(routes!(documents::revoke_share))
@@ -92,6 +97,10 @@ pub fn router(state: AppState) -> Router {
     .routes(routes!(transparency::shared_bundle))
     .routes(routes!(transparency::certificate_bundle))
     .routes(routes!(transparency::upload_bundle))
+    .routes(routes!(paper::certificate_qr))
+    .routes(routes!(paper::certificate_slip))
+    .routes(routes!(paper::shared_qr))
+    .routes(routes!(paper::proof))
     .routes(routes!(transparency::checkpoints))
     .routes(routes!(transparency::consistency))
     .routes(routes!(transparency::document_status))

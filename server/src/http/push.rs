@@ -128,6 +128,16 @@ pub(crate) async fn push_document(
     let bytes =
         crate::http::body::read_bounded(body, crate::limits::PUSH_BODY_BYTES_MAX, "a push").await?;
     let body: PushBody = json(&bytes)?;
+    Ok(crate::http::answer::accepted(accept_push(&state, body).await?))
+}
+
+/// Checks, seals and logs an issuer's signed document event with its personal fields and
+/// bytes: a push, or an issuer's answer to a pull. Nothing is stored for a refused one.
+pub(crate) async fn accept_push(
+    state: &AppState,
+    body: PushBody,
+) -> Result<wire::dto::Accepted, AppError> {
+    let state = state.clone();
     let mut envelope = body.envelope;
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
@@ -163,6 +173,11 @@ pub(crate) async fn push_document(
     // Nothing is stored, created or looked up for a caller whose signature has not passed.
     authenticate(&state, &envelope).await?;
     let personal = committed_personal(event.payload.personal_commitment().copied(), body.personal)?;
+    if let Some((issuer, doc_type)) = crate::app::issuance::doc_type_of(&event.payload) {
+        let declared = crate::app::issuance::declaration(&state, issuer, doc_type)?;
+        let data = personal.as_ref().map(|(_, data)| data);
+        crate::app::issuance::check_fields(declared.as_ref(), &event.payload, data)?;
+    }
     let content = match &body.content {
         Some(content) => Some(checked_content(&envelope.event.payload, content)?),
         None => None,
@@ -210,7 +225,7 @@ pub(crate) async fn push_document(
     crate::app::issuance::settle_uri_claims(&state, &claimed, |_| answer.is_err()).await;
     let answer = answer?;
     drop(turn);
-    Ok(crate::http::answer::accepted(answer))
+    Ok(answer)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -29,7 +29,7 @@ use crate::{AppError, AppState};
 use wire::ErrorCode;
 use wire::dto::{CheckpointDto, CheckpointsDto, ConsistencyDto, DocumentStatusDto};
 
-fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
+pub(crate) fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
     let body = verifier::bundle_json(bundle, &state.proofs.ledger_key());
     // Only characters safe in a header value and a file name.
     let file: String = name

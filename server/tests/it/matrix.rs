@@ -94,6 +94,13 @@ const MATRIX: &[(&str, &str, Door)] = &[
     ("get", "/v1/requester/consents", Door::Requester),
     ("post", "/v1/requester/documents", Door::Requester),
     ("get", "/v1/requester/events", Door::Requester),
+    ("get", "/v1/citizen/certificates/{uri}/qr.svg", Door::Citizen),
+    ("get", "/v1/citizen/certificates/{uri}/slip.pdf", Door::Citizen),
+    ("get", "/v1/shared/{locker}/{share}/qr.svg", Door::Public),
+    ("get", "/v1/proofs/{reference}", Door::Public),
+    ("get", "/v1/citizen/pull/doc-types", Door::Citizen),
+    ("post", "/v1/citizen/pulls", Door::Citizen),
+    ("post", "/v1/issuer/doc-types", Door::Issuer),
     ("post", "/v1/admin/events", Door::Operator),
     ("post", "/v1/admin/snapshots", Door::Operator),
 ];
@@ -427,6 +434,15 @@ fn signed_body(f: &Fixture, w: &World, caller: Caller, template: &str) -> Option
             });
             envelope_body(&key, Actor::Requester(requester_id(caller)), [0x20 + c; 16], f, payload)
         }
+        "/v1/issuer/doc-types" => {
+            let payload = Payload::DocTypeDeclared(DocTypeDeclared {
+                issuer: issuer_id(caller),
+                doc_type: DocTypeCode::parse("HSCER").expect("code"),
+                fields: vec![],
+                pull: None,
+            });
+            envelope_body(&key, Actor::Issuer(issuer_id(caller)), [0x40 + c; 16], f, payload)
+        }
         "/v1/admin/events" => {
             let payload = Payload::RequesterRegistered(RequesterRegistered {
                 requester: RequesterId::parse(&format!("in.co.forged{c}")).expect("id"),
@@ -476,6 +492,9 @@ fn body_for(f: &Fixture, w: &World, caller: Caller, method: &str, template: &str
         "/v1/citizen/aadhaar/otp" => serde_json::json!({ "aadhaar": "9999 9999 0019" }),
         "/v1/citizen/aadhaar" => serde_json::json!({ "txn": "00", "otp": "000000" }),
         "/v1/citizen/esign" => serde_json::json!({ "uri": w.uri }),
+        "/v1/citizen/pulls" => serde_json::json!({
+            "issuer": "in.gov.matrixa", "doc_type": "HSCER", "identifiers": { "roll_no": "1" }
+        }),
         "/v1/citizen/shares" => serde_json::json!({ "uri": w.uri, "expires_in_minutes": 60 }),
         "/v1/citizen/consents/{id}/grant" => serde_json::json!({ "documents": [w.uri] }),
         "/v1/issuer/aadhaar-references" => serde_json::json!({ "aadhaar": "9999 9999 0019" }),
@@ -532,6 +551,7 @@ const DOOR_CODES: &[&str] = &[
 /// must be accepted.
 const SIGNED_DOORS: &[&str] = &[
     "/v1/issuer/documents",
+    "/v1/issuer/doc-types",
     "/v1/requester/consents",
     "/v1/requester/documents",
     "/v1/admin/events",
