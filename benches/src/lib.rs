@@ -236,6 +236,14 @@ impl DemoServer {
         data: &std::path::Path,
         blob_store: Option<server::store::blobs::BlobSettings>,
     ) -> anyhow::Result<Self> {
+        Self::start_edited(data, |config| config.blob_store = blob_store)
+    }
+
+    /// With the demo's configuration changed by `edit` first.
+    pub fn start_edited(
+        data: &std::path::Path,
+        edit: impl FnOnce(&mut server::server::ServeConfig),
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -244,7 +252,7 @@ impl DemoServer {
             .enable_all()
             .build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = server::server::ServeConfig {
+        let mut config = server::server::ServeConfig {
             data: data.to_path_buf(),
             listen,
             kafka: None,
@@ -255,8 +263,10 @@ impl DemoServer {
             otp_gateway: None,
             topic_prefix: "locker".to_owned(),
             kyc: None,
-            blob_store,
+            blob_store: None,
+            pulls_per_hour: server::limits::PULLS_PER_HOUR,
         };
+        edit(&mut config);
         let server = runtime.spawn(async move {
             server::server::serve(config, async move {
                 let _ = stopped.await;

@@ -386,6 +386,9 @@ pub(crate) struct ServeArgs {
     /// equivalents). Default: the folder `files` in the data folder.
     #[arg(long, env = "LOCKER_BLOB_STORE")]
     pub(crate) blob_store: Option<String>,
+    /// Pulls each locker may make an hour (each asks an issuer's service).
+    #[arg(long, env = "LOCKER_PULLS_PER_HOUR", default_value_t = server::limits::PULLS_PER_HOUR)]
+    pub(crate) pulls_per_hour: u64,
 }
 
 #[derive(clap::Args, Debug)]

@@ -18,6 +18,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         kyc_authority_key,
         kyc_aua,
         blob_store,
+        pulls_per_hour,
     } = args;
     let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
         (Some(provider), Some(authority_key), Some(aua)) => {
@@ -47,6 +48,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         topic_prefix,
         kyc,
         blob_store,
+        pulls_per_hour,
     };
     // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -63,6 +63,8 @@ pub struct ServeConfig {
     pub kyc: Option<KycSettings>,
     /// Where document bytes go; `None`: the folder `files` in `data`.
     pub blob_store: Option<crate::store::blobs::BlobSettings>,
+    /// Pulls each locker may make an hour (`limits::PULLS_PER_HOUR` by default).
+    pub pulls_per_hour: u64,
 }
 
 /// Where the Aadhaar authority is and how the service knows it.
@@ -637,6 +639,7 @@ fn build_state<L: Log>(
     });
     services.snapshots = Some(Arc::new(snapshotter));
     services.cluster = owners;
+    services.pull_quota = Arc::new(crate::store::quota::Quota::per_hour(config.pulls_per_hour));
     Ok(AppState::new(services))
 }
 

@@ -473,7 +473,11 @@ async function verifyRefPage(ref) {
   try {
     // A reference is dot-separated words: nothing that moves the fetch to another path.
     if (!/^[\w-]+(\.[\w-]+)*$/.test(ref)) throw new ApiError(404, "unknown_proof", t("unknown_proof"));
-    const bundle = await (await api("GET", `/v1/proofs/${ref}`)).arrayBuffer();
+    // Whatever a 404 says, to the reader the reference is unknown.
+    const response = await api("GET", `/v1/proofs/${ref}`).catch((error) => {
+      throw error.status === 404 ? new ApiError(404, "unknown_proof", t("unknown_proof")) : error;
+    });
+    const bundle = await response.arrayBuffer();
     const answer = await verifyBundle(await publishedLedgerKey(), bundle, null);
     const shown = verdict(answer);
     if (answer.ok) {
@@ -495,7 +499,8 @@ async function verifySharedPage(path) {
     // A locker and a share id, as a share link's address has them, and nothing else.
     if (!/^[\w-]+\/[\w-]+$/.test(path)) throw new ApiError(404, "bad_link", t("bad_link"));
     const doc = await getJson(`/v1/shared/${path}`);
-    title.replaceChildren(doc.name, doc.revoked_by_issuer && [" ", h("span", { class: "badge revoked" }, t("status_revoked"))]);
+    title.replaceChildren(doc.name);
+    if (doc.revoked_by_issuer) title.append(" ", h("span", { class: "badge revoked" }, t("status_revoked")));
     await verification(doc.bundle_url, bytesOf(doc.content_url), checked);
   } catch (error) {
     checked.replaceChildren(h("p", { class: "error", id: "verdict", role: "alert" }, verifyFailure(error)));
@@ -503,9 +508,7 @@ async function verifySharedPage(path) {
 }
 
 function verifyFailure(error) {
-  if (error.code === "unknown_proof" || (error.status === 404 && error.code !== "bad_link" && error.code !== "unknown_share" && error.code !== "share_expired")) {
-    return t("unknown_proof");
-  }
+  if (error.code === "unknown_proof") return t("unknown_proof");
   if (error.code === "not_yet_checkpointed") return t("not_yet_checkpointed");
   return error.message;
 }
@@ -623,6 +626,87 @@ async function issuersPage() {
     ? h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("issuer")), h("th", { scope: "col" }, t("documents")))),
       h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, i.name ? `${i.name} (${i.issuer})` : i.issuer), h("td", {}, String(i.documents))))))
     : h("p", {}, t("no_issuers")));
+}
+
+// ----- Pulling a document from its issuer -----
+
+// The refusals a pull can end in, each said in the page's words (any other: the server's).
+const PULL_REFUSALS = ["no_record", "name_mismatch", "try_later", "issuer_unavailable", "invalid_answer",
+  "name_required", "rate_limited", "not_pullable"];
+// What became of a pull, as the activity shows it.
+const PULL_OUTCOMES = ["issued", "no_record", "name_mismatch", "try_later", "issuer_unavailable", "invalid_answer"];
+
+async function pullPage() {
+  const offered = (await getJson("/v1/citizen/pull/doc-types")).items;
+  if (!offered.length) return page(t("pull_title"), h("p", { id: "pull-none" }, t("pull_none")));
+  const value = (o) => `${o.issuer}|${o.doc_type}`;
+  const select = h("select", { id: "pull-doc-type" }, h("option", { value: "" }, t("choose")),
+    offered.map((o) => h("option", { value: value(o) }, `${o.doc_type_name} — ${o.issuer_name}`)));
+  // One live region for the whole page, there from the start, so each answer is announced.
+  const result = h("div", { id: "pull-result", role: "status", "aria-live": "polite" });
+  const chosen = h("div", {});
+  select.addEventListener("change", () => {
+    showPull(result, null, "status");
+    const offer = offered.find((o) => value(o) === select.value);
+    chosen.replaceChildren(...(offer ? [pullForm(offer, result)] : []));
+  });
+  page(t("pull_title"), h("p", {}, t("pull_intro")),
+    h("div", { class: "card pull" }, h("label", { for: "pull-doc-type" }, t("document")), select, chosen, result));
+}
+
+// The identifiers the doc type asks for, each as the input its kind calls for.
+function pullForm(offer, result) {
+  const form = h("form", { id: "pull-form", novalidate: true }, offer.identifiers.flatMap(identifierInput),
+    h("button", { type: "submit", class: "primary", id: "pull-submit" }, t("pull_submit")));
+  onSubmit(form, {}, async (data) => {
+    // Every value as text; a field left empty is not sent (the server names a missing one).
+    const identifiers = {};
+    for (const { key } of offer.identifiers) {
+      const given = String(data.get(key) ?? "").trim();
+      if (given) identifiers[key] = given;
+    }
+    showPull(result, "wait", "status", t("pull_asking"));
+    try {
+      const pulled = await (await api("POST", "/v1/citizen/pulls", {
+        json: { issuer: offer.issuer, doc_type: offer.doc_type, identifiers },
+      })).json();
+      showPull(result, "good", "status",
+        t(pulled.status === "already_present" ? "pull_already" : "pull_issued", { name: pulled.name }), " ",
+        h("a", { href: `#/document/${enc(pulled.uri)}`, id: "pull-open" }, t("pull_open")));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      showPull(result, "bad", "alert", ...pullRefusal(error));
+    }
+  });
+  return form;
+}
+
+function identifierInput(spec) {
+  // Prefixed: an identifier's key cannot take the id of the form or its button.
+  const id = `pull-id-${spec.key}`;
+  const common = { id, name: spec.key, required: spec.required };
+  const kind = spec.kind;
+  let input;
+  if (kind === "date") input = h("input", { ...common, type: "date" });
+  else if (kind.integer) {
+    input = h("input", { ...common, type: "number", inputmode: "numeric", step: "1", min: kind.integer.min, max: kind.integer.max });
+  } else if (kind.choice) {
+    input = h("select", common, h("option", { value: "" }, t("choose")), kind.choice.values.map((v) => h("option", { value: v }, v)));
+  } else input = h("input", { ...common, type: "text", autocomplete: "off", maxlength: kind.text?.max_chars });
+  return [h("label", { for: id }, spec.label, !spec.required && ` ${t("optional")}`), input];
+}
+
+function pullRefusal(error) {
+  if (error.code === "name_required") return [t("pull_name_required"), " ", h("a", { href: "#/profile" }, t("nav_profile"))];
+  return [PULL_REFUSALS.includes(error.code) ? t(`pull_${error.code}`) : error.message];
+}
+
+// Says what a pull came to in the page's one result box (empty: nothing to say yet).
+function showPull(box, tone, role, ...content) {
+  box.setAttribute("role", role);
+  box.setAttribute("aria-live", role === "alert" ? "assertive" : "polite");
+  box.className = tone ? `notice ${tone}` : "";
+  box.replaceChildren(...content);
 }
 
 async function profilePage() {
@@ -940,12 +1024,23 @@ async function consentsPage() {
 async function activityPage() {
   const list = await getJson("/v1/citizen/activity?limit=200");
   const rows = await Promise.all(list.items.map(async (a) => h("tr", {},
-    h("td", {}, when(a.at_ms)), h("td", {}, a.by === "share link" ? t("share_link") : await requesterName(a.by)),
-    h("td", {}, a.document ?? ""), h("td", {}, a.consent_or_share))));
+    h("td", {}, when(a.at_ms)), h("td", {}, await accessor(a)),
+    h("td", {}, a.document ?? ""), h("td", {}, a.consent_or_share ?? ""))));
   page(t("nav_activity"), rows.length
     ? h("table", {}, h("thead", {}, h("tr", {}, ["when", "who", "document", "through"].map((k) => h("th", { scope: "col" }, t(k))))),
       h("tbody", {}, rows))
     : h("p", {}, t("no_activity")));
+}
+
+// Who an activity entry was: a requester, a share link, or the citizen herself pulling.
+async function accessor(a) {
+  if (a.by === "share link") return t("share_link");
+  if (a.by === "pull" && a.pull) {
+    const { issuer, doc_type, outcome } = a.pull;
+    const said = PULL_OUTCOMES.includes(outcome) ? t(`outcome_${outcome}`) : outcome;
+    return t("pulled_from", { issuer, doc_type, outcome: said });
+  }
+  return requesterName(a.by);
 }
 
 async function requestersPage() {
@@ -982,7 +1077,7 @@ async function directoryPage() {
 
 const SECTIONS = [
   ["#/certificates", "nav_certificates"], ["#/consents", "nav_consents"], ["#/shares", "nav_shares"],
-  ["#/activity", "nav_activity"], ["#/issuers", "nav_issuers"], ["#/requesters", "nav_requesters"],
+  ["#/activity", "nav_activity"], ["#/issuers", "nav_issuers"], ["#/pull", "nav_pull"], ["#/requesters", "nav_requesters"],
   ["#/directory", "nav_directory"], ["#/profile", "nav_profile"], ["#/verify", "nav_verify"],
 ];
 
@@ -1066,14 +1161,15 @@ async function route() {
       throw error;
     }
   }
-  // Public: anyone may check a bundle, logged in or not.
+  // Public: anyone may check a bundle, logged in or not, and open what a QR code points to.
   const open = ["#/login", "#/signup", "#/verify"];
-  if (!state.locker && !open.includes(hash)) {
+  const isOpen = open.includes(hash) || hash.startsWith("#/verify/");
+  if (!state.locker && !isOpen) {
     try {
       const session = await getJson("/v1/citizen/session");
       state.locker = session.locker; state.csrf = session.csrf_token;
     } catch {
-      if (!open.includes(hash)) { location.hash = "#/login"; return; }
+      location.hash = "#/login"; return;
     }
   }
   frame();
@@ -1081,11 +1177,14 @@ async function route() {
   try {
     if (name === "login") return loginPage();
     if (name === "signup") return signupPage();
+    if (name === "verify" && arg?.startsWith("ref/")) return await verifyRefPage(arg.slice("ref/".length));
+    if (name === "verify" && arg?.startsWith("shared/")) return await verifySharedPage(arg.slice("shared/".length));
     if (name === "verify") return await verifyPage();
     if (name === "certificates") return await certificatesPage(arg === "uploaded" ? "uploaded" : "issued");
     if (name === "document") return await documentPage(decodeURIComponent(arg ?? ""));
     if (name === "upload") return await uploadPage(decodeURIComponent(arg ?? ""));
     if (name === "issuers") return await issuersPage();
+    if (name === "pull") return await pullPage();
     if (name === "requesters") return await requestersPage();
     if (name === "consents") return await consentsPage();
     if (name === "shares") return await sharesPage();
