@@ -265,6 +265,7 @@ impl DemoServer {
             kyc: None,
             blob_store: None,
             pulls_per_hour: server::limits::PULLS_PER_HOUR,
+            allow_private_pull_endpoints: false,
         };
         edit(&mut config);
         let server = runtime.spawn(async move {

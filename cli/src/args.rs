@@ -389,6 +389,10 @@ pub(crate) struct ServeArgs {
     /// Pulls each locker may make an hour (each asks an issuer's service).
     #[arg(long, env = "LOCKER_PULLS_PER_HOUR", default_value_t = server::limits::PULLS_PER_HOUR)]
     pub(crate) pulls_per_hour: u64,
+    /// Call issuers' pull endpoints on loopback and private addresses too (issuers on the
+    /// operator's own network); by default only public addresses are called. --demo implies it.
+    #[arg(long, env = "LOCKER_ALLOW_PRIVATE_PULL_ENDPOINTS")]
+    pub(crate) allow_private_pull_endpoints: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -530,8 +534,9 @@ pub(crate) struct IssuerServeArgs {
     /// doc type's pull declares them.
     #[arg(long = "identifier", required = true)]
     pub(crate) identifiers: Vec<String>,
-    /// exact, or tolerant (case, spacing, dots and initials aside; the family name in full).
-    #[arg(long, default_value = "tolerant")]
+    /// exact, or tolerant (case, spacing, dots and initials aside; the family name in full:
+    /// "A. Kumari" then matches every Kumari whose name starts with A).
+    #[arg(long, default_value = "exact")]
     pub(crate) name_rule: String,
     /// The platform's public key (hex, `GET /v1/ledger/checkpoints` shows it as ledger_key):
     /// only requests it signed are served.

@@ -173,7 +173,7 @@ async fn serve_pulls(args: IssuerServeArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.0).ok())
         .ok_or_else(|| anyhow::anyhow!("--platform-key: an Ed25519 public key in hex"))?;
-    let config = server::pullbox::BoxConfig {
+    let config = server::http::pullbox::BoxConfig {
         records: args.records,
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
         key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
@@ -190,7 +190,7 @@ async fn serve_pulls(args: IssuerServeArgs) -> anyhow::Result<()> {
             .map_err(|e: String| anyhow::anyhow!("--name-rule: {e}"))?,
         clock: std::sync::Arc::new(ledger::clock::SystemClock),
     };
-    server::pullbox::run(config, args.listen, args.exit_with_stdin)
+    server::http::pullbox::run(config, args.listen, args.exit_with_stdin)
         .await
         .map_err(anyhow::Error::msg)
 }

@@ -19,6 +19,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         kyc_aua,
         blob_store,
         pulls_per_hour,
+        allow_private_pull_endpoints,
     } = args;
     let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
         (Some(provider), Some(authority_key), Some(aua)) => {
@@ -49,6 +50,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         kyc,
         blob_store,
         pulls_per_hour,
+        allow_private_pull_endpoints,
     };
     // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

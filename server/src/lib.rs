@@ -9,7 +9,6 @@ pub mod http;
 pub mod jobs;
 pub mod limits;
 pub mod openapi;
-pub mod pullbox;
 pub mod server;
 pub mod store;
 
@@ -92,6 +91,9 @@ pub struct Services {
     pub share_views: Arc<store::quota::Quota<schemas::Id16>>,
     /// Pulls each locker may make per hour (`limits::PULLS_PER_HOUR`).
     pub pull_quota: Arc<store::quota::Quota<schemas::LockerId>>,
+    /// Whether issuers' pull endpoints may be on loopback or private addresses (a demo, a
+    /// test, issuers on the operator's own network); otherwise only public ones are called.
+    pub pull_private_endpoints: bool,
     /// Snapshots of this node's views and key registry; none: this deployment takes none.
     pub snapshots: Option<Arc<dyn app::snapshot::Snapshotter>>,
     /// Which partitions this node appends to (all of them, alone).
@@ -173,6 +175,7 @@ impl Services {
             )),
             share_views: Arc::new(store::quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
             pull_quota: Arc::new(store::quota::Quota::per_hour(limits::PULLS_PER_HOUR)),
+            pull_private_endpoints: false,
             snapshots: None,
             cluster: Arc::new(app::cluster::Alone),
             forwarder: http::forward::Forwarder::default(),

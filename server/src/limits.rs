@@ -239,7 +239,8 @@ pub const FORWARD_BODIES_HELD_MAX: usize = 64;
 /// client's address is good this long (the nodes' clocks must agree within it).
 pub const FORWARD_MAC_WINDOW_MS: i64 = 60_000;
 
-/// Pulls (issue 21): each attempt at an issuer's endpoint gets this long for its whole answer;
+/// Pulls (issue 21): each attempt at an issuer's endpoint gets this long for its whole answer
+/// (head and body);
 /// a pull tries this many times when the endpoint does not answer (or answers 5xx other than
 /// `try_later`), waiting `PULL_RETRY_BACKOFF_MS` times the attempt's number between tries.
 pub const PULL_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
@@ -251,7 +252,8 @@ pub const PULLS_PER_HOUR: u64 = 20;
 /// The largest answer an issuer's pull endpoint may give (a push's).
 pub const PULL_ANSWER_BYTES_MAX: usize = PUSH_BODY_BYTES_MAX;
 const _: () = assert!(
-    PULL_ATTEMPTS as u64 * (PULL_ATTEMPT_TIMEOUT_MS + PULL_ATTEMPTS as u64 * PULL_RETRY_BACKOFF_MS)
+    PULL_ATTEMPTS as u64 * PULL_ATTEMPT_TIMEOUT_MS
+        + PULL_RETRY_BACKOFF_MS * (PULL_ATTEMPTS as u64 * (PULL_ATTEMPTS as u64 - 1) / 2)
         < FORWARD_TIMEOUT_MS,
     "a pull forwarded to the locker's owner ends before the forward gives up"
 );

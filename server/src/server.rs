@@ -65,6 +65,8 @@ pub struct ServeConfig {
     pub blob_store: Option<crate::store::blobs::BlobSettings>,
     /// Pulls each locker may make an hour (`limits::PULLS_PER_HOUR` by default).
     pub pulls_per_hour: u64,
+    /// Call issuers' pull endpoints on loopback and private addresses too (the demo does).
+    pub allow_private_pull_endpoints: bool,
 }
 
 /// Where the Aadhaar authority is and how the service knows it.
@@ -443,9 +445,9 @@ fn open_files(
 async fn demo_pull<L: Log>(
     config: &ServeConfig,
     stores: &Stores<L>,
-) -> Option<crate::pullbox::Started> {
+) -> Option<crate::http::pullbox::Started> {
     let platform_key = stores.platform.verifying_key();
-    let started = match crate::pullbox::start_demo_box(&config.data, &platform_key) {
+    let started = match crate::http::pullbox::start_demo_box(&config.data, &platform_key) {
         Ok(started) => started,
         Err(e) => {
             tracing::warn!(error = %e, "no demo pull endpoint: the exam board offers no pulls");
@@ -640,6 +642,7 @@ fn build_state<L: Log>(
     services.snapshots = Some(Arc::new(snapshotter));
     services.cluster = owners;
     services.pull_quota = Arc::new(crate::store::quota::Quota::per_hour(config.pulls_per_hour));
+    services.pull_private_endpoints = config.demo || config.allow_private_pull_endpoints;
     Ok(AppState::new(services))
 }
 

@@ -4,7 +4,8 @@
 //! citizen pulls her marksheet (her name matched tolerantly), and each refusal is seen:
 //! no record, a name that does not match, a result withheld, the board's endpoint down, and
 //! an endpoint answering with a document signed by a key the board never registered. Every
-//! pull is in her activity; no identifier she typed is in the server's log. A bulk file with
+//! pull is in her activity; no identifier she typed is in the server's log. An endpoint that
+//! answers without end is cut off at a push's size. A bulk file with
 //! marks of 101 is refused row by row, naming the field. The document's QR code, read back by
 //! an independent decoder, opens a proof bundle that `locker verify-bundle` accepts, and the
 //! slip is a PDF naming the document.
@@ -175,6 +176,11 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
     declare(&url, &keys, &spec, &forger.url).await;
     assert_eq!(refused(&asha, "2024-5000004", "2024").await, ("invalid_answer".to_owned(), 502));
 
+    // An endpoint that answers without end: read up to a push's size, then refused.
+    let flood = flooding_endpoint().await;
+    declare(&url, &keys, &spec, &flood).await;
+    assert_eq!(refused(&asha, "2024-5000001", "2024").await, ("invalid_answer".to_owned(), 502));
+
     // The board's endpoint down: the citizen hears so, nothing changes.
     let down = forger.url.clone();
     drop(forger);
@@ -210,6 +216,21 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
         assert!(!log.contains(typed), "the server's log holds an identifier typed: {typed}");
     }
     drop(good);
+}
+
+/// A hostile issuer endpoint (in this process): 200 and an endless body.
+async fn flooding_endpoint() -> String {
+    let endless = || async {
+        let chunk = axum::body::Bytes::from(vec![b'a'; 1 << 20]);
+        let stream =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        axum::response::Response::new(axum::body::Body::from_stream(stream))
+    };
+    let router = axum::Router::new().route("/pull", axum::routing::post(endless));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/pull")
 }
 
 async fn bulk_refuses_undeclared_marks(dir: &Path, url: &str, keys: &Path) {

@@ -648,6 +648,9 @@ pub struct PullRequestDto {
     pub doc_type: String,
     /// What the citizen gave, by the keys the doc type declared.
     pub identifiers: std::collections::BTreeMap<String, String>,
-    /// The citizen's verified name (from Aadhaar e-KYC when linked, else the profile's).
+    /// The citizen's name (from Aadhaar e-KYC when linked, else the profile's).
     pub name: String,
+    /// Where `name` comes from: `aadhaar_ekyc` (as UIDAI answered it) or `profile`; an issuer
+    /// may take only the first.
+    pub name_source: String,
 }

@@ -70,7 +70,7 @@ async fn start_board(
     key: SigningKey,
     platform: &SigningKey,
 ) -> anyhow::Result<String> {
-    let config = server::pullbox::BoxConfig {
+    let config = server::http::pullbox::BoxConfig {
         records: records.to_path_buf(),
         issuer: schemas::IssuerId::parse("in.gov.cbse")?,
         key,
@@ -81,10 +81,10 @@ async fn start_board(
         id_column: "roll_no".to_owned(),
         holder_column: "name".to_owned(),
         identifiers: vec!["roll_no".to_owned(), "year".to_owned()],
-        name_rule: server::pullbox::NameRule::Tolerant,
+        name_rule: server::http::pullbox::NameRule::Tolerant,
         clock: std::sync::Arc::new(ledger::clock::SystemClock),
     };
-    let router = server::pullbox::router(config).map_err(anyhow::Error::msg)?;
+    let router = server::http::pullbox::router(config).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum_serve(listener, router).await });
@@ -158,6 +158,7 @@ async fn ask_board(
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         name: "Asha Kumari".to_owned(),
+        name_source: "profile".to_owned(),
     };
     let body = serde_json::to_vec(&request)?;
     let keyid = format!("platform:{}", ledger::crypto::key_id_of(&platform.verifying_key()));
@@ -175,10 +176,11 @@ async fn ask_board(
 /// p50, p99 and the mean, in milliseconds.
 fn summary(samples: &mut [Duration]) -> (f64, f64, f64) {
     samples.sort_unstable();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    // The sample at or above `permille` of them (nearest rank).
+    let at = |permille: usize| {
+        let index = (samples.len() * permille).div_ceil(1000).saturating_sub(1);
         samples[index.min(samples.len() - 1)].as_secs_f64() * 1e3
     };
     let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64;
-    (at(0.50), at(0.99), mean * 1e3)
+    (at(500), at(990), mean * 1e3)
 }

@@ -85,3 +85,11 @@ impl From<Resolved> for DocumentDto {
         }
     }
 }
+
+/// `issued`, or the refusal's code.
+pub(crate) fn pull_outcome_code(outcome: &schemas::PullOutcome) -> &'static str {
+    match outcome {
+        schemas::PullOutcome::Issued(_) => "issued",
+        schemas::PullOutcome::Refused(refusal) => refusal.code(),
+    }
+}

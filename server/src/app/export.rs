@@ -383,7 +383,7 @@ fn activity_json(state: &AppState, locker: &LockerId) -> Result<Value, AppError>
                 }
                 projections::views::Accessor::Pull { issuer, doc_type, outcome } => json!({
                     "pull": { "issuer": issuer, "doc_type": doc_type,
-                              "outcome": crate::http::citizen::pull_outcome_code(outcome) }
+                              "outcome": crate::app::dto::pull_outcome_code(outcome) }
                 }),
             };
             out.push(json!({

@@ -16,6 +16,7 @@ pub(crate) mod metrics;
 pub(crate) mod paper;
 pub mod proofs;
 pub(crate) mod pull;
+pub(crate) mod push;
 pub mod snapshot;
 pub mod topics;
 pub(crate) mod write;

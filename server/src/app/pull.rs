@@ -16,7 +16,9 @@ use wire::ErrorCode;
 use wire::dto::{ErrorDto, PullRequestDto};
 
 use crate::app::issuance::PushBody;
-use crate::limits::{PULL_ATTEMPT_TIMEOUT_MS, PULL_ATTEMPTS, PULL_RETRY_BACKOFF_MS};
+use crate::limits::{
+    PULL_ANSWER_BYTES_MAX, PULL_ATTEMPT_TIMEOUT_MS, PULL_ATTEMPTS, PULL_RETRY_BACKOFF_MS,
+};
 use crate::{AppError, AppState};
 
 /// What a citizen asks for.
@@ -47,24 +49,18 @@ pub(crate) async fn pull(
     locker: LockerId,
     ask: PullAsk,
 ) -> Result<Pulled, AppError> {
-    let declared = crate::app::issuance::declaration(state, &ask.issuer, &ask.doc_type)?;
-    let Some(spec) = declared.and_then(|d| d.pull) else {
-        return Err(AppError::new(
-            ErrorCode::NotPullable,
-            format!("{} does not offer {} to pull", ask.issuer, ask.doc_type),
-        ));
-    };
+    let spec = pull_spec(state, &ask)?;
     let given = ask.identifiers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     schemas::check_declared(&spec.identifiers, given)
         .map_err(|problem| AppError::new(ErrorCode::InvalidIdentifier, problem.to_string()))?;
     state.writes.owner_here(&schemas::PartitionKey::Locker(locker))?;
-    let name = holder_name(state, &locker)?;
+    let (name, name_source) = holder_name(state, &locker)?;
     state.pull_quota.take(&locker, 1, state.clock.now()).map_err(|seconds| {
         AppError::new(
             ErrorCode::RateLimited,
             format!(
                 "at most {} pulls an hour; the next one in {seconds} s",
-                crate::limits::PULLS_PER_HOUR
+                state.pull_quota.capacity()
             ),
         )
     })?;
@@ -74,24 +70,45 @@ pub(crate) async fn pull(
         doc_type: ask.doc_type.to_string(),
         identifiers: ask.identifiers.clone(),
         name,
+        name_source: name_source.to_owned(),
     };
     let outcome = match ask_issuer(state, spec.endpoint.as_str(), &request).await {
-        Answer::Document(body) => take_answer(state, &locker, &ask, *body).await,
+        // A failure of the platform's own (the log, the views) is not the issuer's: it is
+        // answered as itself and not recorded as the pull's outcome.
+        Answer::Document(body) => take_answer(state, &locker, &ask, *body).await?,
         Answer::Refused(refusal) => Err(refusal),
     };
     record(state, locker, &ask, &outcome).await?;
     outcome.map_err(refused)
 }
 
-/// The name the issuer matches its record against: Aadhaar's (e-KYC) when linked, else the
-/// profile's.
-fn holder_name(state: &AppState, locker: &LockerId) -> Result<String, AppError> {
+/// The doc type's pull, if its issuer (not suspended) declared one.
+fn pull_spec(state: &AppState, ask: &PullAsk) -> Result<schemas::PullSpec, AppError> {
+    let issuer = state.views.issuer(ask.issuer.as_str())?.filter(|i| !i.suspended);
+    let declared = issuer.and_then(|i| i.declared.into_iter().find(|d| d.doc_type == ask.doc_type));
+    declared.and_then(|d| d.pull).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotPullable,
+            format!("{} does not offer {} to pull", ask.issuer, ask.doc_type),
+        )
+    })
+}
+
+/// The name the issuer matches its record against, and where it comes from: Aadhaar's
+/// (`aadhaar_ekyc`, as UIDAI answered it) when linked, else the profile's (`profile`: only
+/// the platform writes it today; no door lets a citizen set it, and one that did must not
+/// feed pulls, or anyone could claim a classmate's name).
+fn holder_name(state: &AppState, locker: &LockerId) -> Result<(String, &'static str), AppError> {
     let profile = state.views.profile(locker)?;
-    let name = profile.and_then(|p| p.kyc.map(|k| k.name).or(p.full_name));
+    let name = profile.and_then(|p| match (p.kyc, p.full_name) {
+        (Some(kyc), _) => Some((kyc.name, "aadhaar_ekyc")),
+        (None, Some(name)) => Some((name, "profile")),
+        (None, None) => None,
+    });
     name.ok_or_else(|| {
         AppError::new(
             ErrorCode::NameRequired,
-            "an issuer matches its record against your name: add it to your profile or link Aadhaar",
+            "an issuer matches its record against your name: link your Aadhaar first",
         )
     })
 }
@@ -99,21 +116,31 @@ fn holder_name(state: &AppState, locker: &LockerId) -> Result<String, AppError> 
 /// Sends the signed request, again on silence or a server error, until an answer.
 async fn ask_issuer(state: &AppState, endpoint: &str, request: &PullRequestDto) -> Answer {
     let Ok(url) = client::http::JsonClient::parse_url(endpoint) else {
-        tracing::warn!("an issuer's pull endpoint is not a usable http:// address");
+        tracing::warn!("an issuer's pull endpoint is not an http:// address this service calls");
         return Answer::Refused(PullRefusal::IssuerUnavailable);
     };
+    if !state.pull_private_endpoints && !publicly_reachable(&url).await {
+        tracing::warn!("an issuer's pull endpoint is on a private, loopback or unknown address");
+        return Answer::Refused(PullRefusal::IssuerUnavailable);
+    }
     let body = serde_json::to_vec(request).unwrap_or_default();
     let http = client::http::JsonClient::new(Duration::from_millis(PULL_ATTEMPT_TIMEOUT_MS));
     for attempt in 1..=PULL_ATTEMPTS {
         let headers = signed_headers(state, &url, &body);
-        match http.send("POST", &url, &headers, body.clone()).await {
-            Ok((status, text)) => match read_answer(status, &text) {
+        let sent = http_attempt(&http, &url, &headers, body.clone());
+        match tokio::time::timeout(Duration::from_millis(PULL_ATTEMPT_TIMEOUT_MS), sent).await {
+            Ok(Ok((status, text))) => match read_answer(status, &text) {
                 Some(answer) => return answer,
                 None => tracing::warn!(status, attempt, "an issuer's pull endpoint failed"),
             },
-            Err(e) => {
-                tracing::warn!(attempt, error = %e, "an issuer's pull endpoint did not answer")
+            Ok(Err(Failed::TooLarge)) => {
+                tracing::warn!("an issuer's pull answer is larger than a push may be");
+                return Answer::Refused(PullRefusal::InvalidAnswer);
             }
+            Ok(Err(Failed::Transport(e))) => {
+                tracing::warn!(attempt, error = %e, "an issuer's pull endpoint did not answer");
+            }
+            Err(_) => tracing::warn!(attempt, "an issuer's pull endpoint did not answer in time"),
         }
         if attempt < PULL_ATTEMPTS {
             let wait_ms = PULL_RETRY_BACKOFF_MS * u64::from(attempt);
@@ -123,13 +150,76 @@ async fn ask_issuer(state: &AppState, endpoint: &str, request: &PullRequestDto) 
     Answer::Refused(PullRefusal::IssuerUnavailable)
 }
 
+enum Failed {
+    TooLarge,
+    Transport(String),
+}
+
+/// One request, its answer read up to `PULL_ANSWER_BYTES_MAX` (an endpoint cannot fill the
+/// platform's memory).
+async fn http_attempt(
+    http: &client::http::JsonClient,
+    url: &hyper::Uri,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> Result<(u16, String), Failed> {
+    use http_body_util::BodyExt;
+    let response = http
+        .open("POST", url, headers, body)
+        .await
+        .map_err(|e| Failed::Transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let limited = http_body_util::Limited::new(response.into_body(), PULL_ANSWER_BYTES_MAX);
+    match limited.collect().await {
+        Ok(collected) => Ok((status, String::from_utf8_lossy(&collected.to_bytes()).into_owned())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Failed::TooLarge),
+        Err(e) => Err(Failed::Transport(e.to_string())),
+    }
+}
+
+/// Whether every address the endpoint's host names is a public one. The platform calls
+/// issuers on the internet; an endpoint on a loopback, private, link-local or shared address
+/// would let an issuer's key point the platform at its own network (unless the operator runs
+/// issuers there: `--allow-private-pull-endpoints`, and the demo).
+async fn publicly_reachable(url: &hyper::Uri) -> bool {
+    let (Some(host), port) = (url.host(), url.port_u16().unwrap_or(80)) else { return false };
+    let Ok(addresses) = tokio::net::lookup_host((host, port)).await else { return false };
+    let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+    !addresses.is_empty() && addresses.iter().all(|a| is_public(a.ip()))
+}
+
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [first, second, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || first == 0
+                || (first == 100 && (second & 0xc0) == 64))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            let mapped = v6.to_ipv4_mapped().map(std::net::IpAddr::V4);
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || mapped.is_some_and(|v4| !is_public(v4)))
+        }
+    }
+}
+
 /// The platform's RFC 9421 signature over the request, made afresh for each attempt.
 fn signed_headers(state: &AppState, url: &hyper::Uri, body: &[u8]) -> Vec<(&'static str, String)> {
     let key = state.platform.as_ref();
     let keyid = format!("platform:{}", ledger::crypto::key_id_of(&key.verifying_key()));
     let authority = url.authority().map(|a| a.as_str()).unwrap_or_default();
-    let path = url.path();
-    let target = wire::rfc9421::Target { method: "POST", authority, path, query: "" };
+    let (path, query) = (url.path(), url.query().unwrap_or_default());
+    let target = wire::rfc9421::Target { method: "POST", authority, path, query };
     let now_s = state.clock.now().0.div_euclid(1000);
     let signed = wire::rfc9421::sign_request(key, &keyid, now_s, target, body);
     let mut headers = signed.into_headers();
@@ -162,13 +252,14 @@ fn read_answer(status: u16, text: &str) -> Option<Answer> {
 }
 
 /// Logs the issuer's document as a push, once it is shown to be what was asked: issued by
-/// that issuer, of that type, to this locker.
+/// that issuer, of that type, to this locker, and signed by it. A refusal of the answer is
+/// the issuer's (`invalid_answer`); a failure of the platform's (a 5xx) is the error.
 async fn take_answer(
     state: &AppState,
     locker: &LockerId,
     ask: &PullAsk,
     body: PushBody,
-) -> Result<Pulled, PullRefusal> {
+) -> Result<Result<Pulled, PullRefusal>, AppError> {
     let event = &body.envelope.event;
     let issued = match (&event.actor, &event.payload) {
         (Actor::Issuer(by), Payload::DocumentIssued(issued))
@@ -181,23 +272,26 @@ async fn take_answer(
         }
         _ => {
             tracing::warn!("an issuer answered a pull with a document that was not asked for");
-            return Err(PullRefusal::InvalidAnswer);
+            return Ok(Err(PullRefusal::InvalidAnswer));
         }
     };
     let (uri, name) = (issued.uri.clone(), issued.name.to_string());
     let owner = projections::views::Owner::Locker(*locker);
     let held = |state: &AppState| state.views.document(&owner, &uri.to_string()).ok().flatten();
-    if held(state).is_some() {
-        return Ok(Pulled { uri, name, new: false });
-    }
-    match crate::http::push::accept_push(state, body).await {
-        Ok(accepted) => Ok(Pulled { uri, name, new: accepted.is_new() }),
+    let checked = match crate::app::issuance::authenticate(state, &body.envelope).await {
+        Ok(()) if held(state).is_some() => return Ok(Ok(Pulled { uri, name, new: false })),
+        Ok(()) => crate::app::push::accept_push(state, body).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(accepted) => Ok(Ok(Pulled { uri, name, new: accepted.is_new() })),
         Err(e) if e.code == ErrorCode::UriExists && held(state).is_some() => {
-            Ok(Pulled { uri, name, new: false })
+            Ok(Ok(Pulled { uri, name, new: false }))
         }
+        Err(e) if e.code.status() >= 500 => Err(e),
         Err(e) => {
             tracing::warn!(code = e.code.code(), "an issuer's pull answer was refused");
-            Err(PullRefusal::InvalidAnswer)
+            Ok(Err(PullRefusal::InvalidAnswer))
         }
     }
 }
@@ -246,4 +340,33 @@ fn refused(refusal: PullRefusal) -> AppError {
         ),
     };
     AppError::new(code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_called() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: std::net::IpAddr = private.parse().expect("an address");
+            assert!(!is_public(ip), "{private}");
+        }
+        for public in ["8.8.8.8", "164.100.1.1", "2001:4860:4860::8888"] {
+            let ip: std::net::IpAddr = public.parse().expect("an address");
+            assert!(is_public(ip), "{public}");
+        }
+    }
 }

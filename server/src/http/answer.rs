@@ -32,3 +32,29 @@ pub(crate) fn content(bytes: bytes::Bytes, resolved: &Resolved) -> Response {
     )
         .into_response()
 }
+
+/// A proof bundle as a download (`<name>.locker-bundle.json`).
+pub(crate) fn bundle_response(
+    state: &crate::AppState,
+    bundle: &ledger::merkle::ProofBundle,
+    name: &str,
+) -> Response {
+    let body = verifier::bundle_json(bundle, &state.proofs.ledger_key());
+    // Only characters safe in a header value and a file name.
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .take(100)
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}.locker-bundle.json\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

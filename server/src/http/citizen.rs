@@ -597,7 +597,7 @@ pub(crate) async fn activity(
                     ("share link".to_owned(), format!("share {share_id}"), None)
                 }
                 Accessor::Pull { issuer, doc_type, outcome } => {
-                    let outcome = pull_outcome_code(&outcome).to_owned();
+                    let outcome = crate::app::dto::pull_outcome_code(&outcome).to_owned();
                     (
                         "pull".to_owned(),
                         String::new(),
@@ -613,12 +613,4 @@ pub(crate) async fn activity(
         })
         .collect();
     Ok(Json(ListDto { items, next_cursor: page.next }))
-}
-
-/// `issued`, or the refusal's code.
-pub(crate) fn pull_outcome_code(outcome: &schemas::PullOutcome) -> &'static str {
-    match outcome {
-        schemas::PullOutcome::Issued(_) => "issued",
-        schemas::PullOutcome::Refused(refusal) => refusal.code(),
-    }
 }

@@ -15,6 +15,7 @@ pub(crate) mod list;
 pub(crate) mod paper;
 pub(crate) mod platform;
 pub(crate) mod pull;
+pub mod pullbox;
 pub mod push;
 pub(crate) mod requester;
 pub(crate) mod rights;

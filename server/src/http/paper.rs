@@ -84,11 +84,12 @@ pub(crate) async fn certificate_slip(
     };
     let file = format!("attachment; filename=\"{}.slip.pdf\"", safe_name(&slip.uri));
     let pdf = paper::slip_pdf(&slip)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, file)],
-        pdf,
-    )
-        .into_response())
+    let headers = [
+        (header::CONTENT_TYPE, "application/pdf".to_owned()),
+        (header::CONTENT_DISPOSITION, file),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, pdf).into_response())
 }
 
 fn safe_name(text: &str) -> String {
@@ -126,5 +127,5 @@ pub(crate) async fn proof(
         return Err(unknown());
     }
     let bundle = state.proofs.bundle(&state.views, point).await?;
-    Ok(crate::http::transparency::bundle_response(&state, &bundle, &reference))
+    Ok(crate::http::answer::bundle_response(&state, &bundle, &reference))
 }

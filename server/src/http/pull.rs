@@ -136,7 +136,11 @@ pub(crate) async fn pull(
         doc_type: schemas::DocTypeCode::parse(&body.doc_type).map_err(invalid)?,
         identifiers: body.identifiers,
     };
-    let pulled = crate::app::pull::pull(&state, citizen.locker, ask).await?;
+    // On its own task: a client that hangs up cannot cut a pull between the issuance and
+    // its record.
+    let task =
+        tokio::spawn(async move { crate::app::pull::pull(&state, citizen.locker, ask).await });
+    let pulled = task.await.map_err(crate::app::write::internal)??;
     let (status, word) = if pulled.new {
         (StatusCode::CREATED, "issued")
     } else {

@@ -15,9 +15,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-use ledger::merkle::ProofBundle;
+use axum::response::Response;
 use projections::views::LogPoint;
 use schemas::{Digest32, DocRef, Id16};
 use serde::Deserialize;
@@ -28,27 +26,6 @@ use crate::http::session::Citizen;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
 use wire::dto::{CheckpointDto, CheckpointsDto, ConsistencyDto, DocumentStatusDto};
-
-pub(crate) fn bundle_response(state: &AppState, bundle: &ProofBundle, name: &str) -> Response {
-    let body = verifier::bundle_json(bundle, &state.proofs.ledger_key());
-    // Only characters safe in a header value and a file name.
-    let file: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
-        .take(100)
-        .collect();
-    (
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}.locker-bundle.json\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
 
 async fn bundle_of(
     state: &AppState,
@@ -61,7 +38,7 @@ async fn bundle_of(
         DocRef::Issued(uri) => uri.to_string(),
         DocRef::Uploaded(id) => id.to_hex(),
     };
-    Ok(bundle_response(state, &bundle, &name))
+    Ok(crate::http::answer::bundle_response(state, &bundle, &name))
 }
 
 /// `GET /v1/citizen/certificates/{uri}/bundle`
@@ -99,7 +76,7 @@ pub(crate) async fn shared_bundle(
         crate::http::shares::open_share(&state, &locker, &share, &extensions, visit.as_deref())
             .await?;
     let bundle = state.proofs.bundle(&state.views, resolved.origin).await?;
-    Ok(bundle_response(&state, &bundle, &share))
+    Ok(crate::http::answer::bundle_response(&state, &bundle, &share))
 }
 
 /// `GET /v1/ledger/checkpoints`
