@@ -336,11 +336,12 @@ pub async fn run(
 }
 
 /// The demo exam board's Class X results of 2022: the demo citizen's (in her locker already),
-/// a classmate's (her name does not match it) and a result withheld (try later).
+/// a classmate's (her name does not match it), and her supplementary examination's, withheld
+/// (try later).
 pub const DEMO_RESULTS: &str = "roll_no,year,name,Mathematics,Science,English,status
 2022-1234567,2022,ASHA KUMARI,95,91,88,
 2022-2345678,2022,Ravi Kumar,78,82,80,
-2022-3456789,2022,Meena Devi,,,,withheld
+2022-3456789,2022,Asha Kumari,,,,withheld
 ";
 
 /// A box started beside the service; ended when dropped (and by itself when the service's
