@@ -21,6 +21,7 @@ const RESULTS: &str = "roll_no,year,name,Physics,Chemistry,Mathematics,status
 2024-5000001,2024,ASHA  KUMARI,88,91,97,
 2024-5000002,2024,Ravi Kumar,70,65,72,
 2024-5000003,2024,Asha Kumari,,,,withheld
+2024-5000005,2024,Asha Kumari,88,91,101,
 ";
 
 /// Its fields and pull, with the endpoint filled in.
@@ -145,6 +146,8 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
     assert_eq!(refused(&asha, "2024-5999999", "2024").await, ("no_record".to_owned(), 404));
     assert_eq!(refused(&asha, "2024-5000002", "2024").await, ("name_mismatch".to_owned(), 422));
     assert_eq!(refused(&asha, "2024-5000003", "2024").await, ("try_later".to_owned(), 503));
+    // The board's own answer breaks its declaration (marks of 101): not taken.
+    assert_eq!(refused(&asha, "2024-5000005", "2024").await, ("invalid_answer".to_owned(), 502));
     assert_eq!(
         refused(&asha, "2024-5000001", "1999").await,
         ("invalid_identifier".to_owned(), 422)
@@ -205,8 +208,10 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
         assert!(activity.contains(&format!("\"outcome\":\"{outcome}\"")), "{outcome}: {activity}");
     }
 
-    // Declared fields in bulk: marks of 101 are refused, naming the field; the rest land.
+    // Declared fields in bulk: marks of 101 are refused, naming the field; the rest land. A
+    // push with a subject the board never declared is refused too.
     bulk_refuses_undeclared_marks(dir.path(), &url, &keys).await;
+    push_refuses_an_undeclared_subject(dir.path(), &url, &keys, asha.locker()).await;
 
     // The paper copy: the QR code, read by a decoder of its own, opens a bundle that verifies.
     paper_copy(&asha, &public, uri, dir.path(), &platform_key).await;
@@ -276,6 +281,21 @@ async fn bulk_refuses_undeclared_marks(dir: &Path, url: &str, keys: &Path) {
             && report.contains("101"),
         "{report}"
     );
+}
+
+async fn push_refuses_an_undeclared_subject(dir: &Path, url: &str, keys: &Path, locker_id: &str) {
+    let pdf = dir.join("marksheet.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n% a marksheet\n").expect("write");
+    let key = keys.join("in.gov.cbse.key");
+    let mut args = owned(&["issue", "--server", url, "--key", key.to_str().expect("path")]);
+    args.extend(owned(&["--issuer", "in.gov.cbse", "--locker", locker_id, "--doc-type", "HSCER"]));
+    args.extend(owned(&["--doc-id", "2024-6000009", "--name", "Marksheet", "--issued-on"]));
+    args.extend(owned(&["2024-05-13", "--holder", "Asha Kumari", "--field", "Physics=80"]));
+    args.extend(owned(&["--field", "Chemistry=81", "--field", "Mathematics=82"]));
+    args.extend(owned(&["--field", "Sanskrit=90", "--content", pdf.to_str().expect("path")]));
+    let (ok, out, err) = locker(args).await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("invalid_field") && err.contains("Sanskrit"), "{out} {err}");
 }
 
 /// The demo citizen's locker id.
