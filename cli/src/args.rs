@@ -232,6 +232,26 @@ pub(crate) enum IssueCommand {
     Bulk(Box<BulkArgs>),
 }
 
+/// What a results file's documents are, and which columns say whose: `locker issue bulk`
+/// and `locker issuer serve` read the same files.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ResultsArgs {
+    #[arg(long)]
+    pub(crate) doc_type: String,
+    /// The documents' title, such as "Class XII Marksheet 2024".
+    #[arg(long)]
+    pub(crate) name: String,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    pub(crate) issued_on: String,
+    /// The column holding each document's id (a roll number).
+    #[arg(long, default_value = "roll_no")]
+    pub(crate) id_column: String,
+    /// The column holding the holder's name.
+    #[arg(long, default_value = "name")]
+    pub(crate) holder_column: String,
+}
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct BulkArgs {
     #[arg(long, env = "LOCKER_SERVER", default_value = "http://127.0.0.1:8080")]
@@ -243,22 +263,10 @@ pub(crate) struct BulkArgs {
     pub(crate) issuer: String,
     /// The results file: .csv (a header row names the columns) or .ndjson/.jsonl.
     pub(crate) file: PathBuf,
-    #[arg(long)]
-    pub(crate) doc_type: String,
-    /// The documents' title, such as "Class XII Marksheet 2024".
-    #[arg(long)]
-    pub(crate) name: String,
-    /// YYYY-MM-DD
-    #[arg(long)]
-    pub(crate) issued_on: String,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
     #[arg(long)]
     pub(crate) valid_to: Option<String>,
-    /// The column holding each document's id (a roll number).
-    #[arg(long, default_value = "roll_no")]
-    pub(crate) id_column: String,
-    /// The column holding the holder's name.
-    #[arg(long, default_value = "name")]
-    pub(crate) holder_column: String,
     /// The column holding the recipient's locker id.
     #[arg(long, default_value = "locker")]
     pub(crate) locker_column: String,
@@ -516,20 +524,8 @@ pub(crate) struct IssuerServeArgs {
     pub(crate) key: PathBuf,
     #[arg(long)]
     pub(crate) issuer: String,
-    #[arg(long)]
-    pub(crate) doc_type: String,
-    /// The documents' title, such as "Class XII Marksheet 2024".
-    #[arg(long)]
-    pub(crate) name: String,
-    /// YYYY-MM-DD
-    #[arg(long)]
-    pub(crate) issued_on: String,
-    /// The column holding each document's id (a roll number).
-    #[arg(long, default_value = "roll_no")]
-    pub(crate) id_column: String,
-    /// The column holding the holder's name.
-    #[arg(long, default_value = "name")]
-    pub(crate) holder_column: String,
+    #[command(flatten)]
+    pub(crate) results: ResultsArgs,
     /// A column a citizen's identifier of the same key is matched against; repeatable, as the
     /// doc type's pull declares them.
     #[arg(long = "identifier", required = true)]

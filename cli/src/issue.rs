@@ -20,16 +20,16 @@ async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
         key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
         file: args.file,
-        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
-        name: parsed("name", schemas::Label::parse(&args.name))?,
-        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.results.doc_type))?,
+        name: parsed("name", schemas::Label::parse(&args.results.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.results.issued_on))?,
         valid_to: args
             .valid_to
             .as_deref()
             .map(|t| parsed("valid-to", schemas::CivilDate::parse(t)))
             .transpose()?,
-        id_column: args.id_column,
-        holder_column: args.holder_column,
+        id_column: args.results.id_column,
+        holder_column: args.results.holder_column,
         locker_column: Some(args.locker_column),
         aadhaar_column: Some(args.aadhaar_column),
         issuer_column: Some(args.issuer_column),
@@ -178,11 +178,11 @@ async fn serve_pulls(args: IssuerServeArgs) -> anyhow::Result<()> {
         issuer: parsed("issuer", schemas::IssuerId::parse(&args.issuer))?,
         key: ledger::keyfile::read(&args.key).map_err(anyhow::Error::msg)?,
         platform_key,
-        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.doc_type))?,
-        name: parsed("name", schemas::Label::parse(&args.name))?,
-        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.issued_on))?,
-        id_column: args.id_column,
-        holder_column: args.holder_column,
+        doc_type: parsed("doc-type", schemas::DocTypeCode::parse(&args.results.doc_type))?,
+        name: parsed("name", schemas::Label::parse(&args.results.name))?,
+        issued_on: parsed("issued-on", schemas::CivilDate::parse(&args.results.issued_on))?,
+        id_column: args.results.id_column,
+        holder_column: args.results.holder_column,
         identifiers: args.identifiers,
         name_rule: args
             .name_rule
