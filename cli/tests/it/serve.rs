@@ -56,7 +56,7 @@ fn http(address: &str, request: &str) -> (u16, String) {
 fn the_demo_server_serves_and_restarts_idempotently() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut first, address, demo) = start(dir.path());
-    assert!(demo.contains("12 events added, 0 already present"), "{demo}");
+    assert!(demo.contains("13 events added, 0 already present"), "{demo}");
     let (status, body) = http_get(&address, "/v1/stats");
     assert_eq!(status, 200);
     assert!(body.contains("\"issued_documents\":4"), "{body}");
@@ -66,7 +66,7 @@ fn the_demo_server_serves_and_restarts_idempotently() {
     first.wait().expect("reap");
 
     let (mut second, address, demo) = start(dir.path());
-    assert!(demo.contains("0 events added, 12 already present"), "{demo}");
+    assert!(demo.contains("0 events added, 13 already present"), "{demo}");
     let (status, body) = http_get(&address, "/v1/stats");
     assert_eq!(status, 200);
     assert!(body.contains("\"issued_documents\":4"), "counted twice after a restart: {body}");

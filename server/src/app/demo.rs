@@ -435,14 +435,20 @@ fn profile(b: &mut Builder<'_>, locker: LockerId) -> Result<(), DemoError> {
 }
 
 /// The demo exam board declares its Class X marksheet pulled by roll number and year from
-/// `endpoint` (the box the demo started). Appended at each start,
-/// since the box's port changes; the latest declaration is the one in force.
+/// `endpoint` (the box the demo started), once per endpoint (its id is the endpoint's): a
+/// restart on the same port adds nothing, one on another port declares that one. Whether it
+/// declared.
 pub async fn declare_pull<L: Log>(
     ledger: &Ledger<L>,
     keys_dir: &std::path::Path,
     endpoint: &str,
     now: TimestampMs,
-) -> Result<(), DemoError> {
+) -> Result<bool, DemoError> {
+    let id = blake3::hash(format!("locker demo pull {endpoint}").as_bytes());
+    let id = EventId(valid(<[u8; 16]>::try_from(&id.as_bytes()[..16])));
+    if ledger.log().lookup(&[id]).await.map_err(ledger::LedgerError::from)?[0].is_some() {
+        return Ok(false);
+    }
     let key = ledger::keyfile::read(&keys_dir.join("in.gov.cbse.key"))?;
     let spec = |key: &str, label: &str, kind: FieldKind| FieldSpec {
         key: valid(FieldKey::parse(key)),
@@ -468,9 +474,8 @@ pub async fn declare_pull<L: Log>(
             ],
         }),
     };
-    let id = blake3::hash(format!("demo pull {endpoint} {}", now.0).as_bytes());
     let event = Event {
-        id: EventId(valid(<[u8; 16]>::try_from(&id.as_bytes()[..16]))),
+        id,
         occurred_at_ms: now,
         actor: Actor::Issuer(declared.issuer.clone()),
         key_id: key_id_of(&key.verifying_key()),
@@ -479,7 +484,7 @@ pub async fn declare_pull<L: Log>(
     for verdict in ledger.append(vec![encode_record(&sign_event(event, &key, None)?)?]).await? {
         verdict?;
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

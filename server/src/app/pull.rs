@@ -85,13 +85,37 @@ pub(crate) async fn pull(
 /// The doc type's pull, if its issuer (not suspended) declared one.
 fn pull_spec(state: &AppState, ask: &PullAsk) -> Result<schemas::PullSpec, AppError> {
     let issuer = state.views.issuer(ask.issuer.as_str())?.filter(|i| !i.suspended);
-    let declared = issuer.and_then(|i| i.declared.into_iter().find(|d| d.doc_type == ask.doc_type));
-    declared.and_then(|d| d.pull).ok_or_else(|| {
+    let spec = issuer.as_ref().and_then(|i| {
+        let declared = i.declared.iter().find(|d| d.doc_type == ask.doc_type)?;
+        let spec = declared.pull.clone()?;
+        endpoint_approved(
+            state.pull_private_endpoints,
+            i.endpoint.as_deref(),
+            spec.endpoint.as_str(),
+        )
+        .then_some(spec)
+    });
+    spec.ok_or_else(|| {
         AppError::new(
             ErrorCode::NotPullable,
             format!("{} does not offer {} to pull", ask.issuer, ask.doc_type),
         )
     })
+}
+
+/// The scheme, host and port of an address, lower-cased (`https://results.cbse.gov.in`).
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+}
+
+/// Whether the platform calls a declared pull endpoint: only at the origin the platform
+/// registered for the issuer (`IssuerRegistered::endpoint`, which only the platform signs),
+/// so an issuer's key alone cannot point citizens' names and identifiers elsewhere. Waived
+/// where issuers run on the operator's own network (`pull_private_endpoints`: the demo, tests).
+pub(crate) fn endpoint_approved(any: bool, registered: Option<&str>, declared: &str) -> bool {
+    any || matches!((registered.and_then(origin), origin(declared)), (Some(a), Some(b)) if a == b)
 }
 
 /// The name the issuer matches its record against, and where it comes from: Aadhaar's
@@ -345,6 +369,17 @@ fn refused(refusal: PullRefusal) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_registered_origin_is_called() {
+        let registered = Some("https://results.cbse.gov.in/locker");
+        assert!(endpoint_approved(false, registered, "https://RESULTS.cbse.gov.in/pull/v2"));
+        assert!(!endpoint_approved(false, registered, "https://evil.example/pull"));
+        assert!(!endpoint_approved(false, registered, "http://results.cbse.gov.in/pull"));
+        assert!(!endpoint_approved(false, registered, "https://results.cbse.gov.in:8443/pull"));
+        assert!(!endpoint_approved(false, None, "https://results.cbse.gov.in/pull"));
+        assert!(endpoint_approved(true, None, "http://127.0.0.1:8095/pull"));
+    }
 
     #[test]
     fn only_public_addresses_are_called() {

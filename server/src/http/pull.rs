@@ -44,11 +44,32 @@ pub(crate) async fn declare(
     crate::app::issuance::check_window(&state, event)?;
     // Nothing is looked up or stored for a caller whose signature has not passed.
     crate::app::issuance::authenticate(&state, &envelope).await?;
+    check_endpoint(&state, &envelope.event.payload)?;
     let answer = crate::app::write::submit(&state, &envelope, false, ledger_error).await?;
     // Settled: this node's next push of the type is checked against it.
     let position = ledger::Position { partition: answer.partition, offset: answer.offset };
     state.writes.settle_directory(position).await?;
     Ok(crate::http::answer::accepted(answer))
+}
+
+/// A declared pull endpoint is at the origin the platform registered for the issuer
+/// (`app::pull::endpoint_approved`), said to the issuer at once rather than to its citizens.
+fn check_endpoint(state: &AppState, payload: &Payload) -> Result<(), AppError> {
+    let Payload::DocTypeDeclared(declared) = payload else { return Ok(()) };
+    let Some(pull) = &declared.pull else { return Ok(()) };
+    let registered = state.views.issuer(declared.issuer.as_str())?.and_then(|i| i.endpoint);
+    if crate::app::pull::endpoint_approved(
+        state.pull_private_endpoints,
+        registered.as_deref(),
+        pull.endpoint.as_str(),
+    ) {
+        return Ok(());
+    }
+    Err(invalid_event(format!(
+        "the pull endpoint must be at the address the platform registered for {} ({})",
+        declared.issuer,
+        registered.as_deref().unwrap_or("none: ask the platform to register one")
+    )))
 }
 
 /// A doc type a citizen can pull, and what it asks for.
@@ -75,7 +96,7 @@ pub(crate) async fn pullable(
     loop {
         let page = state.views.issuers(cursor.as_deref(), crate::limits::LIST_ITEMS_MAX)?;
         for issuer in page.items.into_iter().filter(|i| !i.suspended) {
-            items.extend(pullable_of(&issuer));
+            items.extend(pullable_of(&issuer, state.pull_private_endpoints));
         }
         match page.next {
             Some(next) => cursor = Some(next),
@@ -84,7 +105,7 @@ pub(crate) async fn pullable(
     }
 }
 
-fn pullable_of(issuer: &projections::views::IssuerView) -> Vec<PullableDto> {
+fn pullable_of(issuer: &projections::views::IssuerView, any_endpoint: bool) -> Vec<PullableDto> {
     let type_name = |code: &str| {
         let found = issuer.doc_types.iter().find(|(c, _)| c == code);
         found.map_or_else(|| code.to_owned(), |(_, name)| name.clone())
@@ -94,6 +115,14 @@ fn pullable_of(issuer: &projections::views::IssuerView) -> Vec<PullableDto> {
         .iter()
         .filter_map(|d| {
             let pull = d.pull.as_ref()?;
+            let registered = issuer.endpoint.as_deref();
+            if !crate::app::pull::endpoint_approved(
+                any_endpoint,
+                registered,
+                pull.endpoint.as_str(),
+            ) {
+                return None;
+            }
             Some(PullableDto {
                 issuer: issuer.issuer.clone(),
                 issuer_name: issuer.name.clone(),
@@ -173,8 +202,10 @@ mod tests {
             suspended: false,
             declared: vec![declared("HSCER", true), declared("SSCER", false)],
         };
-        let offered = pullable_of(&issuer);
+        let offered = pullable_of(&issuer, true);
         assert_eq!(offered.len(), 1);
         assert_eq!(offered[0].doc_type_name, "Class XII Marksheet");
+        // Out of a demo, only at the origin the platform registered (none here).
+        assert!(pullable_of(&issuer, false).is_empty());
     }
 }

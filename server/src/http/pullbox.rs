@@ -361,12 +361,13 @@ impl Drop for Started {
 }
 
 /// Starts `locker issuer serve` for the demo exam board (`in.gov.cbse`, Class X, by roll
-/// number and year) from `data/pullbox/results.csv`, signing with the board's demo key.
+/// number and year) from `data/pullbox/results.csv`, signing with the board's demo key. It
+/// listens where it did last time (`data/pullbox/listen`), so a restart declares nothing new;
+/// on a free port when that one is taken.
 pub fn start_demo_box(
     data: &std::path::Path,
     platform_key: &VerifyingKey,
 ) -> Result<Started, String> {
-    use std::io::BufRead;
     let dir = data.join("pullbox");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let records = dir.join("results.csv");
@@ -374,43 +375,56 @@ pub fn start_demo_box(
         std::fs::write(&records, DEMO_RESULTS)
             .map_err(|e| format!("{}: {e}", records.display()))?;
     }
+    let remembered = dir.join("listen");
+    let last = std::fs::read_to_string(&remembered).ok().map(|a| a.trim().to_owned());
+    let started = match last.as_deref().map(|address| spawn_demo_box(data, address, platform_key)) {
+        Some(Ok(started)) => started,
+        _ => spawn_demo_box(data, "127.0.0.1:0", platform_key)?,
+    };
+    let address = started.url.trim_start_matches("http://").trim_end_matches("/pull");
+    std::fs::write(&remembered, address).map_err(|e| format!("{}: {e}", remembered.display()))?;
+    Ok(started)
+}
+
+fn spawn_demo_box(
+    data: &std::path::Path,
+    listen: &str,
+    platform_key: &VerifyingKey,
+) -> Result<Started, String> {
+    use std::io::BufRead;
     let exe = std::env::current_exe().map_err(|e| format!("the locker binary: {e}"))?;
     if exe.file_name().and_then(|n| n.to_str()) != Some("locker") {
         return Err(format!("{} is not the locker binary", exe.display()));
     }
     let mut child = std::process::Command::new(exe)
-        .args(["issuer", "serve", "--listen", "127.0.0.1:0", "--exit-with-stdin"])
-        .args([
-            "--issuer",
-            "in.gov.cbse",
-            "--doc-type",
-            "SSCER",
-            "--name",
-            "Class X Marksheet 2022",
-        ])
-        .args(["--issued-on", "2022-07-22", "--identifier", "roll_no", "--identifier", "year"])
-        .args(["--name-rule", "tolerant"])
+        .args(["issuer", "serve", "--listen", listen, "--exit-with-stdin"])
+        .args(["--issuer", "in.gov.cbse", "--doc-type", "SSCER"])
+        .args(["--name", "Class X Marksheet 2022", "--issued-on", "2022-07-22"])
+        .args(["--identifier", "roll_no", "--identifier", "year", "--name-rule", "tolerant"])
         .args(["--platform-key", &schemas::to_hex(platform_key.as_bytes())])
         .arg("--records")
-        .arg(&records)
+        .arg(data.join("pullbox").join("results.csv"))
         .arg("--key")
         .arg(data.join("demo-keys").join("in.gov.cbse.key"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start the exam board's pull endpoint: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .next()
-        .ok_or("the exam board's pull endpoint stopped")?
-        .map_err(|e| e.to_string())?;
-    let url = line
-        .split_once(" answers pulls at ")
-        .map(|(_, url)| url.to_owned())
-        .ok_or_else(|| format!("the exam board's pull endpoint said {line:?}"))?;
-    Ok(Started { child, url })
+    let line = std::io::BufReader::new(stdout).lines().next();
+    let url = match line {
+        Some(Ok(line)) => line.split_once(" answers pulls at ").map(|(_, url)| url.to_owned()),
+        _ => None,
+    };
+    match url {
+        Some(url) => Ok(Started { child, url }),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("the exam board's pull endpoint did not start on {listen}"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ mod documents;
 mod doors;
 /// Every route against every kind of caller, from the route list.
 mod matrix;
+/// Issuers' declarations: pull endpoints only where the platform registered the issuer.
+mod pull;
 /// Issuers pushing signed documents, and everything a push can get wrong.
 mod push;
 /// Requesters: signed requests (RFC 9421), consents, fetches and the event stream.
