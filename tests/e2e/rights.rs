@@ -318,11 +318,12 @@ fn secrets() -> Vec<Vec<u8>> {
 }
 
 /// Every file under `root` but the reference Aadhaar authority's (`DATA/uidai`: the demo's
-/// stand-in for UIDAI, whose resident records are the authority's, not the locker's).
+/// stand-in for UIDAI, whose resident records are the authority's, not the locker's) and the
+/// demo exam board's (`DATA/pullbox`: its results file is the board's records).
 fn files_under(root: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(root).expect("read dir").flatten() {
         let path = entry.path();
-        if path.ends_with("uidai") {
+        if path.ends_with("uidai") || path.ends_with("pullbox") {
             continue;
         }
         if path.is_dir() {
