@@ -50,7 +50,7 @@ async fn verify_url(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/qr.svg`
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/qr.svg", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "A QR code (SVG) that opens the Verify page with the document's proof reference: a phone's camera checks a printed or shown copy.", responses((status = 200, content_type = "image/svg+xml", body = String), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/qr.svg", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI", pattern = r"^[a-z](?:[a-z0-9]|\.[a-z]){2,31}-[A-Z0-9]{5}-[A-Za-z0-9._/-]{1,100}$")), description = "A QR code (SVG) that opens the Verify page with the document's proof reference: a phone's camera checks a printed or shown copy.", responses((status = 200, content_type = "image/svg+xml", body = String), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_qr(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -62,7 +62,7 @@ pub(crate) async fn certificate_qr(
 }
 
 /// `GET /v1/citizen/certificates/{uri}/slip.pdf`
-#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/slip.pdf", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI")), description = "A one-page verification slip (PDF): the document's title, issuer, URI, date, content hash and the ledger key's fingerprint beside a QR code that opens its verification.", responses((status = 200, content_type = "application/pdf", body = String), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/citizen/certificates/{uri}/slip.pdf", tag = "citizen", security(("session" = [])), params(("uri" = String, Path, description = "The document URI", pattern = r"^[a-z](?:[a-z0-9]|\.[a-z]){2,31}-[A-Z0-9]{5}-[A-Za-z0-9._/-]{1,100}$")), description = "A one-page verification slip (PDF): the document's title, issuer, URI, date, content hash and the ledger key's fingerprint beside a QR code that opens its verification.", responses((status = 200, content_type = "application/pdf", body = String), (status = 401, description = "Missing, unknown or expired session (`invalid_token`)", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_document`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn certificate_slip(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -100,7 +100,7 @@ fn safe_name(text: &str) -> String {
 }
 
 /// `GET /v1/shared/{locker}/{share}/qr.svg`
-#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/qr.svg", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)"), ("share" = String, Path, description = "The share id, 32 hex digits")), description = "A QR code (SVG) that opens the Verify page for this share link.", responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, description = "`invalid_share_id`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/shared/{locker}/{share}/qr.svg", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), description = "A QR code (SVG) that opens the Verify page for this share link.", responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, description = "`invalid_share_id`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_qr(
     Path((locker, share)): Path<(String, String)>,
     headers: HeaderMap,
@@ -115,7 +115,7 @@ pub(crate) async fn shared_qr(
 }
 
 /// `GET /v1/proofs/{reference}`
-#[utoipa::path(get, path = "/v1/proofs/{reference}", tag = "public", params(("reference" = String, Path, description = "A proof reference, `<partition>.<offset>.<32 hex digits>`, as a document's QR code carries it")), description = "The proof bundle of the document event a reference names: checked against the record's event hash before anything is proved.", responses((status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_proof`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/proofs/{reference}", tag = "public", params(("reference" = String, Path, description = "A proof reference, `<partition>.<offset>.<32 hex digits>`, as a document's QR code carries it", pattern = r"^[0-9]{1,10}\.[0-9]{1,20}\.[0-9a-fA-F]{32}$")), description = "The proof bundle of the document event a reference names: checked against the record's event hash before anything is proved.", responses((status = 200, body = verifier::BundleDto), (status = 404, description = "`unknown_proof`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn proof(
     State(state): State<AppState>,
     Path(reference): Path<String>,

@@ -23,7 +23,7 @@ use wire::dto::ListDto;
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeclareBody {
     /// The issuer's signed doc_type_declared event in its JSON form (`sealed` null).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::event::doc_type_declared_envelope)]
     envelope: Envelope,
 }
 
@@ -137,7 +137,9 @@ fn pullable_of(issuer: &projections::views::IssuerView, any_endpoint: bool) -> V
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PullBody {
+    #[schema(pattern = "^[a-z](?:[a-z0-9]|\\.[a-z])*$", min_length = 3, max_length = 64)]
     issuer: String,
+    #[schema(pattern = "^[A-Z0-9]{5}$")]
     doc_type: String,
     /// The identifiers the doc type asks for, by key; every value a string.
     identifiers: BTreeMap<String, String>,

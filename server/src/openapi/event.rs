@@ -318,6 +318,48 @@ fn document_accessed() -> Value {
     )
 }
 
+/// A declared field or identifier (`schemas::FieldSpec`).
+fn field_spec() -> Value {
+    let kind = one_of(vec![
+        variant(
+            "text",
+            object(
+                json!({"max_chars": int_range(1, l::FIELD_VALUE_CHARS_MAX as i128)}),
+                &["max_chars"],
+            ),
+        ),
+        variant("integer", object(json!({"min": i64_any(), "max": i64_any()}), &["min", "max"])),
+        variant(
+            "choice",
+            object(
+                json!({"values": {"type": "array", "items": field_value(), "minItems": 1, "maxItems": l::FIELD_CHOICES_MAX}}),
+                &["values"],
+            ),
+        ),
+        string_enum(&["date"]),
+    ]);
+    object(
+        json!({"key": bounded_text(l::FIELD_KEY_CHARS_MAX), "label": label(), "kind": kind, "required": {"type": "boolean"}}),
+        &["key", "label", "kind", "required"],
+    )
+}
+
+/// `DocTypeDeclared`: the rules across items (keys unique, min below max) are the service's.
+fn doc_type_declared() -> Value {
+    let endpoint = json!({"type": "string", "pattern": "^https?://[!-~]{1,500}$"});
+    let identifiers = json!({"type": "array", "items": field_spec(), "minItems": 1, "maxItems": l::PULL_IDENTIFIERS_MAX});
+    let pull = object(
+        json!({"endpoint": endpoint, "identifiers": identifiers}),
+        &["endpoint", "identifiers"],
+    );
+    let fields =
+        json!({"type": "array", "items": field_spec(), "maxItems": l::DOCUMENT_FIELDS_MAX});
+    object(
+        json!({"issuer": org_id(), "doc_type": doc_type(), "fields": fields, "pull": nullable(pull)}),
+        &["issuer", "doc_type", "fields"],
+    )
+}
+
 /// A signed event by `actor` carrying `payload`: nothing sealed (the service seals).
 fn envelope(actor: Value, payload: Value) -> Value {
     let batch = object(
@@ -383,6 +425,7 @@ pub(crate) fn components() -> Vec<(&'static str, Value)> {
         variant("document_revoked", document_revoked()),
     ]);
     let issuer = variant("issuer", org_id());
+    let issuer_actor = issuer.clone();
     let platform = string_enum(&["platform"]);
     let requester = variant("requester", org_id());
     let personal = nullable(json!({"$ref": "#/components/schemas/DocumentPersonal"}));
@@ -404,6 +447,10 @@ pub(crate) fn components() -> Vec<(&'static str, Value)> {
         ("DocumentEnvelope", envelope(issuer, document_payload)),
         ("BatchRow", row),
         ("DirectoryEnvelope", envelope(platform, directory_payload())),
+        (
+            "DocTypeDeclaredEnvelope",
+            envelope(issuer_actor.clone(), variant("doc_type_declared", doc_type_declared())),
+        ),
         (
             "ConsentRequestedEnvelope",
             envelope(requester.clone(), variant("consent_requested", consent_requested())),
@@ -461,6 +508,9 @@ impl utoipa::ToSchema for BatchRows {}
 
 pub(crate) fn directory_envelope() -> RefOr<Schema> {
     reference("DirectoryEnvelope")
+}
+pub(crate) fn doc_type_declared_envelope() -> RefOr<Schema> {
+    reference("DocTypeDeclaredEnvelope")
 }
 pub(crate) fn consent_requested_envelope() -> RefOr<Schema> {
     reference("ConsentRequestedEnvelope")
