@@ -5,7 +5,7 @@
 //! no record, a name that does not match, a result withheld, the board's endpoint down, and
 //! an endpoint answering with a document signed by a key the board never registered. Every
 //! pull is in her activity; no identifier she typed is in the server's log. An endpoint that
-//! answers without end is cut off at a push's size. A bulk file with
+//! answers without end is cut off at a push's size; one that never answers times out. A bulk file with
 //! marks of 101 is refused row by row, naming the field. The document's QR code, read back by
 //! an independent decoder, opens a proof bundle that `locker verify-bundle` accepts, and the
 //! slip is a PDF naming the document.
@@ -184,6 +184,14 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
     declare(&url, &keys, &spec, &flood).await;
     assert_eq!(refused(&asha, "2024-5000001", "2024").await, ("invalid_answer".to_owned(), 502));
 
+    // An endpoint that takes the request and never answers: each attempt times out.
+    let silent = silent_endpoint().await;
+    declare(&url, &keys, &spec, &silent).await;
+    assert_eq!(
+        refused(&asha, "2024-5000001", "2024").await,
+        ("issuer_unavailable".to_owned(), 502)
+    );
+
     // The board's endpoint down: the citizen hears so, nothing changes.
     let down = forger.url.clone();
     drop(forger);
@@ -221,6 +229,16 @@ async fn a_citizen_pulls_her_marksheet_and_a_phone_checks_the_paper() {
         assert!(!log.contains(typed), "the server's log holds an identifier typed: {typed}");
     }
     drop(good);
+}
+
+/// An issuer endpoint (in this process) that never answers.
+async fn silent_endpoint() -> String {
+    let never = || std::future::pending::<&'static str>();
+    let router = axum::Router::new().route("/pull", axum::routing::post(never));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/pull")
 }
 
 /// A hostile issuer endpoint (in this process): 200 and an endless body.
