@@ -266,6 +266,7 @@ impl DemoServer {
             blob_store: None,
             pulls_per_hour: server::limits::PULLS_PER_HOUR,
             allow_private_pull_endpoints: false,
+            public_url: None,
         };
         edit(&mut config);
         let server = runtime.spawn(async move {

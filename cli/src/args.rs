@@ -401,6 +401,10 @@ pub(crate) struct ServeArgs {
     /// operator's own network); by default only public addresses are called. --demo implies it.
     #[arg(long, env = "LOCKER_ALLOW_PRIVATE_PULL_ENDPOINTS")]
     pub(crate) allow_private_pull_endpoints: bool,
+    /// The address citizens reach the service at (https://locker.example), which the QR codes
+    /// on documents and slips open; by default the address each request came to (its Host).
+    #[arg(long, env = "LOCKER_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

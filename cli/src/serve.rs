@@ -20,6 +20,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         blob_store,
         pulls_per_hour,
         allow_private_pull_endpoints,
+        public_url,
     } = args;
     let kyc = match (kyc_provider, kyc_authority_key, kyc_aua) {
         (Some(provider), Some(authority_key), Some(aua)) => {
@@ -37,6 +38,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if let Some(url) = &public_url {
+        crate::parsed("public-url", schemas::Endpoint::parse(url))?;
+    }
     let config = server::server::ServeConfig {
         data,
         listen,
@@ -51,6 +55,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         blob_store,
         pulls_per_hour,
         allow_private_pull_endpoints,
+        public_url,
     };
     // Ctrl-C at a terminal, SIGTERM from a service manager (systemd, Kubernetes).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

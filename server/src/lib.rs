@@ -94,6 +94,9 @@ pub struct Services {
     /// Whether issuers' pull endpoints may be on loopback or private addresses (a demo, a
     /// test, issuers on the operator's own network); otherwise only public ones are called.
     pub pull_private_endpoints: bool,
+    /// The address citizens reach the service at (`--public-url`), which QR codes open;
+    /// none: the address each request came to.
+    pub public_url: Option<String>,
     /// Snapshots of this node's views and key registry; none: this deployment takes none.
     pub snapshots: Option<Arc<dyn app::snapshot::Snapshotter>>,
     /// Which partitions this node appends to (all of them, alone).
@@ -176,6 +179,7 @@ impl Services {
             share_views: Arc::new(store::quota::Quota::per_hour(limits::SHARE_VIEWS_PER_HOUR)),
             pull_quota: Arc::new(store::quota::Quota::per_hour(limits::PULLS_PER_HOUR)),
             pull_private_endpoints: false,
+            public_url: None,
             snapshots: None,
             cluster: Arc::new(app::cluster::Alone),
             forwarder: http::forward::Forwarder::default(),

@@ -67,6 +67,9 @@ pub struct ServeConfig {
     pub pulls_per_hour: u64,
     /// Call issuers' pull endpoints on loopback and private addresses too (the demo does).
     pub allow_private_pull_endpoints: bool,
+    /// The address citizens reach the service at (`https://locker.example`), which QR codes
+    /// open; none: the address each request came to (its `Host`).
+    pub public_url: Option<String>,
 }
 
 /// Where the Aadhaar authority is and how the service knows it.
@@ -643,6 +646,7 @@ fn build_state<L: Log>(
     services.cluster = owners;
     services.pull_quota = Arc::new(crate::store::quota::Quota::per_hour(config.pulls_per_hour));
     services.pull_private_endpoints = config.demo || config.allow_private_pull_endpoints;
+    services.public_url = config.public_url.clone();
     Ok(AppState::new(services))
 }
 

@@ -15,9 +15,13 @@ use crate::http::session::Citizen;
 use crate::{AppError, AppState};
 use wire::ErrorCode;
 
-/// The address the codes open: this service as the caller reached it (`Host`, and
-/// `X-Forwarded-Proto: https` behind a proxy that ends TLS).
-fn base_url(headers: &HeaderMap) -> Result<String, AppError> {
+/// The address the codes open: the operator's (`--public-url`) when configured, else this
+/// service as the caller reached it (`Host`, and `X-Forwarded-Proto: https` behind a proxy
+/// that ends TLS).
+fn base_url(configured: Option<&str>, headers: &HeaderMap) -> Result<String, AppError> {
+    if let Some(url) = configured {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
     if host.is_empty() || host.len() > 255 || !host.chars().all(plain) {
@@ -46,7 +50,8 @@ async fn verify_url(
             crate::app::write::internal("a document's event is missing from the log")
         })?;
     let reference = paper::proof_ref(resolved.origin, &record)?;
-    Ok((resolved, format!("{}/#/verify/ref/{reference}", base_url(headers)?)))
+    let base = base_url(state.public_url.as_deref(), headers)?;
+    Ok((resolved, format!("{base}/#/verify/ref/{reference}")))
 }
 
 /// `GET /v1/citizen/certificates/{uri}/qr.svg`
@@ -102,6 +107,7 @@ fn safe_name(text: &str) -> String {
 /// `GET /v1/shared/{locker}/{share}/qr.svg`
 #[utoipa::path(get, path = "/v1/shared/{locker}/{share}/qr.svg", tag = "public", params(("locker" = String, Path, description = "The locker id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), ("share" = String, Path, description = "The share id, 32 hex digits", pattern = r"^[0-9a-fA-F]{32}$")), description = "A QR code (SVG) that opens the Verify page for this share link.", responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, description = "`invalid_share_id`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_share`", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn shared_qr(
+    State(state): State<AppState>,
     Path((locker, share)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -110,7 +116,8 @@ pub(crate) async fn shared_qr(
     })?;
     let share = schemas::Id16::from_hex(&share)
         .map_err(|_| AppError::new(ErrorCode::InvalidShareId, "a share id is 32 hex digits"))?;
-    let url = format!("{}/#/verify/shared/{locker}/{}", base_url(&headers)?, share.to_hex());
+    let base = base_url(state.public_url.as_deref(), &headers)?;
+    let url = format!("{base}/#/verify/shared/{locker}/{}", share.to_hex());
     Ok(svg(paper::qr_svg(&url)?))
 }
 
@@ -128,4 +135,22 @@ pub(crate) async fn proof(
     }
     let bundle = state.proofs.bundle(&state.views, point).await?;
     Ok(crate::http::answer::bundle_response(&state, &bundle, &reference))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_open_the_configured_address_else_the_callers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "locker.example:8080".parse().expect("host"));
+        let configured = Some("https://locker.gov.in/");
+        assert_eq!(base_url(configured, &headers).expect("url"), "https://locker.gov.in");
+        assert_eq!(base_url(None, &headers).expect("url"), "http://locker.example:8080");
+        headers.insert("x-forwarded-proto", "https".parse().expect("proto"));
+        assert_eq!(base_url(None, &headers).expect("url"), "https://locker.example:8080");
+        headers.insert(header::HOST, "evil.example/@x".parse().expect("host"));
+        assert!(base_url(None, &headers).is_err(), "a Host that is not a host name");
+    }
 }
