@@ -216,6 +216,16 @@ pub fn raw_verify_rate(count: usize) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
+/// The load tools' own runtime for their clients (two threads named `client`), beside the
+/// server's in `DemoServer`.
+pub fn client_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("client")
+        .enable_all()
+        .build()
+}
+
 /// `locker serve --demo` in this process, on its own two-thread runtime and a free loopback
 /// port (the embedded log in `data`), for the HTTP load tools.
 #[derive(Debug)]

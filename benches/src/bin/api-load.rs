@@ -97,11 +97,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_path_buf();
     let server = locker_benches::DemoServer::start(&data)?;
-    let clients = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("client")
-        .enable_all()
-        .build()?;
+    let clients = locker_benches::client_runtime()?;
     clients.block_on(async {
         let base = server.base.clone();
         server.ready().await?;

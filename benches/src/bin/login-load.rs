@@ -54,11 +54,7 @@ fn main() -> anyhow::Result<()> {
     let guessers: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(64);
     let dir = tempfile::tempdir()?;
     let server = locker_benches::DemoServer::start(dir.path())?;
-    let clients = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("client")
-        .enable_all()
-        .build()?;
+    let clients = locker_benches::client_runtime()?;
     clients.block_on(async {
         server.ready().await?;
         let token = server.demo_session().await?.token().to_owned();

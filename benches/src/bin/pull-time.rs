@@ -23,11 +23,7 @@ fn main() -> anyhow::Result<()> {
         csv.push_str(&format!("2024-{i:07},2024,Asha Kumari,80,81,82\n"));
     }
     std::fs::write(&records, csv)?;
-    let clients = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("client")
-        .enable_all()
-        .build()?;
+    let clients = locker_benches::client_runtime()?;
     clients.block_on(async {
         server.ready().await?;
         let board_key = ledger::keyfile::read(&data.join("demo-keys/in.gov.cbse.key"))?;

@@ -18,11 +18,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let server = locker_benches::DemoServer::start(&data)?;
-    let clients = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("client")
-        .enable_all()
-        .build()?;
+    let clients = locker_benches::client_runtime()?;
     clients.block_on(async {
         server.ready().await?;
         let asha = server.demo_session().await?;

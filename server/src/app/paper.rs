@@ -21,7 +21,8 @@ const REF_HASH_BYTES: usize = 16;
 
 /// The reference of the record at `point` (its bytes as the log holds them).
 pub(crate) fn proof_ref(point: LogPoint, record: &[u8]) -> Result<String, AppError> {
-    let hash = event_hash(record)?;
+    let envelope = schemas::decode_record(record).map_err(internal)?;
+    let hash = event_hash(&envelope)?;
     let prefix = schemas::to_hex(&hash.0[..REF_HASH_BYTES]);
     Ok(format!("{}.{}.{prefix}", point.partition, point.offset))
 }
@@ -51,11 +52,10 @@ pub(crate) fn opens(record: &[u8], prefix: &[u8; REF_HASH_BYTES]) -> bool {
             | schemas::Payload::DocumentUpdated(_)
             | schemas::Payload::DocumentUploaded(_)
     );
-    document && event_hash(record).is_ok_and(|hash| hash.0[..REF_HASH_BYTES] == prefix[..])
+    document && event_hash(&envelope).is_ok_and(|hash| hash.0[..REF_HASH_BYTES] == prefix[..])
 }
 
-fn event_hash(record: &[u8]) -> Result<schemas::Digest32, AppError> {
-    let envelope = schemas::decode_record(record).map_err(internal)?;
+fn event_hash(envelope: &schemas::Envelope) -> Result<schemas::Digest32, AppError> {
     let signed = schemas::signing_bytes(&envelope.event).map_err(internal)?;
     Ok(ledger::crypto::event_hash(&signed, &envelope.signature))
 }

@@ -10,7 +10,16 @@ use tower::ServiceExt;
 use crate::routes::{Fixture, NOW_MS, citizen_records, fixture, json};
 
 pub(crate) async fn post(f: &Fixture, body: String) -> (StatusCode, serde_json::Value) {
-    let request = Request::post("/v1/issuer/documents")
+    post_to(f, "/v1/issuer/documents", body).await
+}
+
+/// A JSON body POSTed to `path` through the router: the status and the JSON answer.
+pub(crate) async fn post_to(
+    f: &Fixture,
+    path: &str,
+    body: String,
+) -> (StatusCode, serde_json::Value) {
+    let request = Request::post(path)
         .header("content-type", "application/json")
         .body(Body::from(body))
         .expect("request");
