@@ -275,7 +275,7 @@ fn profile(
 /// Events of documents issuers push, update and revoke.
 fn issued(
     tx: &mut Tx<'_>,
-    keys: &dyn SealKeys,
+    _keys: &dyn SealKeys,
     envelope: &Envelope,
     position: Position,
 ) -> Result<(), Refusal> {
@@ -288,10 +288,6 @@ fn issued(
             if tx.get::<DocView>(CF_DOCS, &key)?.is_some() {
                 return refuse(format!("document {} issued twice", e.uri));
             }
-            let holder_name = match personal(keys, envelope) {
-                Some(PersonalData::Document(d)) => Some(d.holder_name.to_string()),
-                _ => None,
-            };
             let issuer = e.uri.issuer().to_string();
             let view = DocView {
                 uri: e.uri.to_string(),
@@ -308,7 +304,8 @@ fn issued(
                 version: 1,
                 issued_at_ms: at,
                 esigned_at_ms: None,
-                holder_name,
+                // Copied sealed: opening it here cost more than anything else per document.
+                personal: SealedFields::of(envelope),
                 origin,
             };
             tx.put(CF_DOCS, key, &view)?;
@@ -332,8 +329,8 @@ fn issued(
             view.status = DocStatus::Updated;
             view.version += 1;
             view.origin = origin;
-            if let Some(PersonalData::Document(d)) = personal(keys, envelope) {
-                view.holder_name = Some(d.holder_name.to_string());
+            if let Some(fields) = SealedFields::of(envelope) {
+                view.personal = Some(fields);
             }
             tx.put(CF_DOCS, key, &view)?;
         }

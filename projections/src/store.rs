@@ -13,7 +13,7 @@ use crate::ProjectionError;
 use crate::views::{CF_COUNTERS, CF_META, CF_POSITIONS, VIEW_CFS, position_key};
 
 /// Bump when a view's layout or meaning changes: the views are then rebuilt from the log.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 const VERSION_KEY: &[u8] = b"schema_version";
 const HALT_PREFIX: &str = "halt/";
 

@@ -131,10 +131,45 @@ pub struct DocView {
     pub version: u32,
     pub issued_at_ms: TimestampMs,
     pub esigned_at_ms: Option<TimestampMs>,
-    /// The holder's name, if the sealing key is available.
-    pub holder_name: Option<String>,
+    /// The personal fields (the holder's name among them) as the event carried them: sealed
+    /// under the holder's key, beside the commitment the issuer signed. Kept sealed, so that
+    /// projecting a board's results decrypts nothing, and erasing the key makes them unreadable
+    /// here at once; a reader opens them (`DocView::holder_name`).
+    pub personal: Option<SealedFields>,
     /// The event behind the current version (issued or updated).
     pub origin: LogPoint,
+}
+
+/// Personal fields sealed under their subject's key, and the commitment the event signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedFields {
+    pub sealed: schemas::Sealed,
+    pub commitment: schemas::Commitment,
+}
+
+impl SealedFields {
+    /// The fields of `envelope`'s event, if it carries sealed ones.
+    pub(crate) fn of(envelope: &schemas::Envelope) -> Option<SealedFields> {
+        let commitment = *envelope.event.payload.personal_commitment()?;
+        Some(SealedFields { sealed: envelope.sealed.clone()?, commitment })
+    }
+
+    /// The fields opened with their subject's key: `None` when the key is gone (erased, or
+    /// never known here) or the seal does not match the commitment.
+    pub fn open(&self, keys: &dyn crate::keys::SealKeys) -> Option<schemas::PersonalData> {
+        let key = keys.key(&self.sealed.subject)?;
+        ledger::crypto::open_sealed(&key, &self.sealed, &self.commitment).ok()
+    }
+}
+
+impl DocView {
+    /// The holder's name, opened with the holder's key (`None` once the key is erased).
+    pub fn holder_name(&self, keys: &dyn crate::keys::SealKeys) -> Option<String> {
+        match self.personal.as_ref()?.open(keys)? {
+            schemas::PersonalData::Document(d) => Some(d.holder_name.to_string()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -242,7 +242,7 @@ async fn a_citizens_locker_through_every_view() {
     let early = &second.items[1];
     assert_eq!(early.doc.uri, "in.gov.cbse-HSCER-2023-0000001");
     assert_eq!(early.status, CertificateStatus::Expired);
-    assert_eq!(early.doc.holder_name.as_deref(), Some("Asha Kumari"));
+    assert_eq!(early.doc.holder_name(world_keys(21).as_ref()).as_deref(), Some("Asha Kumari"));
     assert_eq!(early.issuer_name.as_deref(), Some("Central Board of Secondary Education"));
     assert_eq!(early.doc_type_name.as_deref(), Some("Class XII Marksheet"));
     assert!(first.items.iter().all(|c| c.status == CertificateStatus::Active));
@@ -397,6 +397,34 @@ async fn without_the_keys_personal_fields_are_absent_and_nothing_else_changes() 
     let profile =
         projector.views().profile(&history.citizens[0].locker).expect("p").expect("registered");
     assert_eq!(profile.mobile_masked, None);
+    // Documents keep their fields sealed: the same document views as with the keys, and
+    // their holders' names unreadable without them.
+    let keyed = projector_with(&history, &dir.path().join("keyed"), world_keys(51)).await;
+    let docs = |views: &Views| {
+        let digests = views.family_digests().expect("digests");
+        digests.into_iter().find(|(name, _)| *name == projections::views::CF_DOCS)
+    };
+    assert!(docs(keyed.views()).is_some());
+    assert_eq!(docs(keyed.views()), docs(projector.views()));
+    let citizen = &history.citizens[0].locker;
+    let listed = |keys: &dyn SealKeys, views: &Views| -> Vec<Option<String>> {
+        let page = views.certificates(citizen, TimestampMs(0), None, 100).expect("page");
+        page.items.iter().map(|c| c.doc.holder_name(keys)).collect()
+    };
+    let named = listed(world_keys(51).as_ref(), projector.views());
+    assert!(named.iter().any(Option::is_some), "{named:?}");
+    assert!(listed(&NoKeys, projector.views()).iter().all(Option::is_none));
+}
+
+async fn projector_with(
+    history: &History,
+    dir: &std::path::Path,
+    keys: Arc<dyn SealKeys>,
+) -> Projector<EmbeddedLog> {
+    let log = logged(dir, &history.world, history.records.clone()).await;
+    let projector = projector(&log, &dir.join("views"), &history.world, keys);
+    projector.catch_up().await.expect("catch up");
+    projector
 }
 
 /// The same history on a real Kafka broker gives the same views as on the embedded log, and

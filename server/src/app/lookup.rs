@@ -67,12 +67,13 @@ pub(crate) fn resolve(
                 found = state.views.document(&Owner::Aadhaar(hash), &text)?.map(|d| (d, true));
             }
             let (view, via_aadhaar) = found.ok_or_else(|| unknown_document(&text))?;
+            let holder_name = view.holder_name(state.vault.as_ref());
             Ok(Resolved {
                 doc: doc.clone(),
                 name: view.name,
                 issuer: Some(view.issuer),
                 issued_on: Some(view.issued_on.to_string()),
-                holder_name: view.holder_name,
+                holder_name,
                 hash: view.content_hash,
                 media_type: view.media_type,
                 size_bytes: view.size_bytes,

@@ -375,6 +375,7 @@ fn render_certificates(
         .items
         .into_iter()
         .map(|c| CertificateDto {
+            holder_name: c.doc.holder_name(state.vault.as_ref()),
             status: status_name(c.status).to_owned(),
             uri: c.doc.uri,
             name: c.doc.name,
@@ -385,7 +386,6 @@ fn render_certificates(
             issued_on: c.doc.issued_on.to_string(),
             valid_from: c.doc.valid_from.map(|d| d.to_string()),
             valid_to: c.doc.valid_to.map(|d| d.to_string()),
-            holder_name: c.doc.holder_name,
             media_type: c.doc.media_type.mime().to_owned(),
             size_bytes: c.doc.size_bytes,
             content_hash: c.doc.content_hash.to_hex(),

@@ -157,7 +157,7 @@ async fn an_issuer_pushes_a_document_and_the_citizen_has_it_once() {
         .iter()
         .find(|c| c.doc.uri == "in.gov.testboard-HSCER-2024-55555")
         .expect("pushed doc");
-    assert_eq!(pushed.doc.holder_name.as_deref(), Some("Asha Kumari"));
+    assert_eq!(pushed.doc.holder_name(f.state.vault.as_ref()).as_deref(), Some("Asha Kumari"));
     // And the log does not hold the name in the clear.
     let topic = f.ledger.config().citizen_topic.clone();
     let partition = u32::try_from(answer["partition"].as_u64().expect("partition")).expect("u32");
