@@ -226,6 +226,7 @@ fn open_db(path: &Path) -> Result<DB, LogError> {
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     // One writer thread does every write; the hashed id memtable below requires this.
     options.set_allow_concurrent_memtable_write(false);
+    options.set_db_write_buffer_size(crate::limits::LOG_INDEX_MEMTABLES_BYTES_MAX);
     let mut ids_table = BlockBasedOptions::default();
     // Most id lookups are for new ids; a bloom filter answers those without a disk read.
     ids_table.set_bloom_filter(10.0, false);

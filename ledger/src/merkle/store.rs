@@ -46,6 +46,7 @@ impl TreeStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ProofError> {
         let mut options = Options::default();
         options.create_if_missing(true);
+        options.set_db_write_buffer_size(crate::limits::MERKLE_MEMTABLES_BYTES_MAX);
         Ok(TreeStore { db: DB::open(&options, path).map_err(store)? })
     }
 

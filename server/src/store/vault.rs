@@ -61,7 +61,10 @@ impl Recent {
 
     fn insert(&mut self, name: Vec<u8>, key: [u8; 32]) {
         if self.young.len() >= VAULT_RECENT_KEYS_MAX / 2 {
-            self.old = std::mem::take(&mut self.young);
+            // The next generation is sized up front: growing it rehashed the whole map time
+            // and again during a results day.
+            let next = HashMap::with_capacity(VAULT_RECENT_KEYS_MAX / 2);
+            self.old = std::mem::replace(&mut self.young, next);
         }
         self.young.insert(name, key);
     }
@@ -89,6 +92,12 @@ fn closing_name(id: &schemas::EventId) -> Vec<u8> {
     [&b"P"[..], &id.0[..]].concat()
 }
 
+fn seeded_from_os() -> rand_chacha::ChaCha20Rng {
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    rand_core::SeedableRng::from_seed(seed)
+}
+
 fn key_of(subject: &SealSubject) -> Vec<u8> {
     match subject {
         SealSubject::Locker(locker) => [&b"L"[..], &locker.0[..]].concat(),
@@ -100,6 +109,7 @@ impl Vault {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, rocksdb::Error> {
         let mut options = rocksdb::Options::default();
         options.create_if_missing(true);
+        options.set_db_write_buffer_size(crate::limits::VAULT_MEMTABLES_BYTES_MAX);
         // A bulk load asks for many subjects that have no key yet: bloom filters answer those
         // misses without walking the memtable or reading tables.
         options.set_memtable_whole_key_filtering(true);
@@ -187,6 +197,10 @@ impl Vault {
         let mut batch = rocksdb::WriteBatch::default();
         let mut created: std::collections::HashMap<Vec<u8>, [u8; 32]> =
             std::collections::HashMap::new();
+        // One draw from the OS per call, not per key (a results batch creates thousands, and a
+        // getrandom call each cost more than the key's ChaCha20 block): a ChaCha20 stream
+        // seeded from the OS is as unpredictable, and lives only for this call.
+        let mut keygen: Option<rand_chacha::ChaCha20Rng> = None;
         for subject in subjects {
             let name = key_of(subject);
             if created.contains_key(&name) {
@@ -202,7 +216,7 @@ impl Vault {
                 continue;
             }
             let mut key = [0u8; 32];
-            OsRng.fill_bytes(&mut key);
+            keygen.get_or_insert_with(seeded_from_os).fill_bytes(&mut key);
             created.insert(name.clone(), key);
             keys.push(Err(name));
         }
