@@ -65,13 +65,13 @@ pub const SEGMENT_BYTES: u64 = 32 * 1024 * 1024;
 /// The largest frame body a segment holds: a record, its key, and the frame's 68 bytes of
 /// fixed fields (`segment::FIXED_BYTES`).
 pub const SEGMENT_FRAME_BYTES_MAX: usize = RECORD_SIZE_BYTES_MAX + PARTITION_KEY_BYTES_MAX + 68;
-/// Partitions a topic may have.
 /// Memory the log's index and id memtables may hold together before RocksDB flushes them (its
 /// default, 64 MiB per family and two per family, let a results day hold 256 MiB here).
 pub const LOG_INDEX_MEMTABLES_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Memory the Merkle trees' memtable may hold before RocksDB flushes it: nodes are written once
 /// and read for proofs of recent records, so a small one costs nothing.
 pub const MERKLE_MEMTABLES_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 /// A partition key (a locker id is 36 bytes).

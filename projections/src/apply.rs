@@ -24,10 +24,7 @@ fn note(tx: &mut Tx<'_>, at: LogPoint, reason: &str) -> Result<(), Refusal> {
 }
 
 fn personal(keys: &dyn SealKeys, envelope: &Envelope) -> Option<PersonalData> {
-    let commitment = envelope.event.payload.personal_commitment()?;
-    let sealed = envelope.sealed.as_ref()?;
-    let key = keys.key(&sealed.subject)?;
-    ledger::crypto::open_sealed(&key, sealed, commitment).ok()
+    SealedFields::of(envelope)?.open(keys)
 }
 
 fn owner_of(recipient: &Recipient) -> Owner {
