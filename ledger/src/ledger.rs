@@ -19,6 +19,7 @@ use crate::crypto::{VerifyItem, event_hash, verify_all};
 use crate::limits::{APPEND_BATCH_RECORDS_MAX, PIPELINE_CHUNK_RECORDS, VERIFIED_EVENTS_MAX};
 use crate::log::{AppendRequest, Appended, Log, LogRecord};
 use crate::registry::KeyRegistry;
+use crate::tail::Tail;
 use crate::{LedgerError, LogError};
 
 /// Topic names and the trust anchor.
@@ -163,6 +164,8 @@ pub struct Ledger<L: Log> {
     /// meet in the log and must not apply twice (kept only while following).
     own_registry_events: std::sync::Mutex<std::collections::HashSet<schemas::EventId>>,
     following: std::sync::atomic::AtomicBool,
+    /// What this ledger appended lately, for the readers right behind it; set by `tail`.
+    tail: std::sync::OnceLock<Arc<Tail>>,
 }
 
 /// The next offset to read of each (topic, partition).
@@ -214,6 +217,8 @@ struct Candidate {
     signing_bytes: Vec<u8>,
     digest: schemas::Digest32,
     raw: Vec<u8>,
+    /// The record's Merkle leaf hash, when a tail is kept.
+    leaf: Option<schemas::Digest32>,
 }
 
 impl<L: Log> Ledger<L> {
@@ -283,7 +288,18 @@ impl<L: Log> Ledger<L> {
             following: std::sync::atomic::AtomicBool::new(false),
             registry_uncertain: std::sync::atomic::AtomicBool::new(false),
             verified: std::sync::Mutex::new(VerifiedEvents::default()),
+            tail: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Keeps what this ledger appends from now on in memory for the readers right behind it
+    /// (the projector, the Merkle follower), and hands them that tail; `None` when the log's
+    /// offsets are not dense (Kafka), where readers read the log.
+    pub fn tail(&self) -> Option<Arc<Tail>> {
+        if !self.log.dense_offsets() {
+            return None;
+        }
+        Some(Arc::clone(self.tail.get_or_init(|| Arc::new(Tail::default()))))
     }
 
     /// A snapshot of the key registry with the marks it reflects (`Ledger::open_from` reads
@@ -478,7 +494,7 @@ impl<L: Log> Ledger<L> {
     /// (a storage failure or an oversized call); otherwise each record has its own verdict,
     /// in order.
     pub async fn append(&self, records: Vec<Vec<u8>>) -> Result<Vec<Verdict>, LedgerError> {
-        let decoded = candidates_on_pool(records, decode_candidate).await?;
+        let decoded = candidates_on_pool(records, decode_candidate, self.keeps_tail()).await?;
         self.append_candidates(decoded).await
     }
 
@@ -490,8 +506,12 @@ impl<L: Log> Ledger<L> {
         &self,
         envelopes: Vec<Envelope>,
     ) -> Result<Vec<Verdict>, LedgerError> {
-        let encoded = candidates_on_pool(envelopes, encode_candidate).await?;
+        let encoded = candidates_on_pool(envelopes, encode_candidate, self.keeps_tail()).await?;
         self.append_candidates(encoded).await
+    }
+
+    fn keeps_tail(&self) -> bool {
+        self.tail.get().is_some()
     }
 
     async fn append_candidates(
@@ -653,6 +673,34 @@ impl<L: Log> Ledger<L> {
         Ok(())
     }
 
+    /// Hands the records the log just wrote (not those it held already) to the tail, by
+    /// partition. `kept` is each request's envelope and leaf, or shorter when the tail was
+    /// turned on during this call (then nothing is kept).
+    fn keep_tail(
+        &self,
+        topic: &str,
+        results: &[Result<Appended, LogError>],
+        kept: Vec<(Envelope, schemas::Digest32)>,
+    ) {
+        let Some(tail) = self.tail.get() else { return };
+        if kept.len() != results.len() {
+            return;
+        }
+        let mut by_partition: std::collections::BTreeMap<u32, Vec<_>> = Default::default();
+        for (result, (envelope, leaf)) in results.iter().zip(kept) {
+            if let Ok(Appended::New(position)) = result {
+                by_partition.entry(position.partition).or_default().push((
+                    position.offset,
+                    envelope,
+                    leaf,
+                ));
+            }
+        }
+        for (partition, appended) in by_partition {
+            tail.keep(topic, partition, appended);
+        }
+    }
+
     async fn append_verified(
         &self,
         chunk: Vec<Candidate>,
@@ -661,6 +709,8 @@ impl<L: Log> Ledger<L> {
     ) -> Result<(), LedgerError> {
         assert_eq!(chunk.len(), valid.len(), "one verdict per signature");
         let mut by_topic: Vec<(String, Vec<AppendRequest>, Vec<usize>)> = Vec::new();
+        // For the tail: each request's envelope and leaf, in the same order.
+        let mut kept: Vec<Vec<(Envelope, schemas::Digest32)>> = Vec::new();
         for (candidate, ok) in chunk.into_iter().zip(valid) {
             if !ok {
                 verdicts[candidate.index] =
@@ -674,18 +724,25 @@ impl<L: Log> Ledger<L> {
                 key: candidate.envelope.event.payload.partition_key().to_key_bytes(),
                 value: candidate.raw,
             };
-            match by_topic.iter_mut().find(|(t, _, _)| *t == topic) {
-                Some((_, requests, indexes)) => {
-                    requests.push(request);
-                    indexes.push(candidate.index);
+            let slot = match by_topic.iter().position(|(t, _, _)| *t == topic) {
+                Some(slot) => slot,
+                None => {
+                    by_topic.push((topic, Vec::new(), Vec::new()));
+                    kept.push(Vec::new());
+                    by_topic.len() - 1
                 }
-                None => by_topic.push((topic, vec![request], vec![candidate.index])),
+            };
+            by_topic[slot].1.push(request);
+            by_topic[slot].2.push(candidate.index);
+            if let Some(leaf) = candidate.leaf {
+                kept[slot].push((candidate.envelope, leaf));
             }
         }
-        for (topic, requests, indexes) in by_topic {
+        for ((topic, requests, indexes), kept) in by_topic.into_iter().zip(kept) {
             let count = requests.len();
             let results = self.log.append(&topic, requests).await?;
             assert_eq!(results.len(), count, "the log answers every request");
+            self.keep_tail(&topic, &results, kept);
             for (index, result) in indexes.into_iter().zip(results) {
                 verdicts[index] = Some(result.map_err(|e| match e {
                     LogError::IdConflict { event_id } => LedgerError::IdConflict { event_id },
@@ -697,11 +754,12 @@ impl<L: Log> Ledger<L> {
     }
 }
 
-/// Each input made a candidate on all cores (decoded or encoded), by its index in the call;
-/// refuses a call of more than `APPEND_BATCH_RECORDS_MAX`.
+/// Each input made a candidate on all cores (decoded or encoded), by its index in the call,
+/// with its leaf hash when `leaves`; refuses a call of more than `APPEND_BATCH_RECORDS_MAX`.
 async fn candidates_on_pool<T: Send + 'static>(
     inputs: Vec<T>,
     make: fn(usize, T) -> Result<Candidate, LedgerError>,
+    leaves: bool,
 ) -> Result<Vec<(usize, Result<Candidate, LedgerError>)>, LedgerError> {
     let records = inputs.len();
     if records > APPEND_BATCH_RECORDS_MAX {
@@ -711,7 +769,13 @@ async fn candidates_on_pool<T: Send + 'static>(
         inputs
             .into_par_iter()
             .enumerate()
-            .map(|(index, input)| (index, make(index, input)))
+            .map(|(index, input)| {
+                let mut made = make(index, input);
+                if leaves && let Ok(candidate) = &mut made {
+                    candidate.leaf = Some(crate::rfc9162::leaf_hash(&candidate.raw));
+                }
+                (index, made)
+            })
             .collect()
     })
     .await
@@ -721,7 +785,16 @@ fn encode_candidate(index: usize, envelope: Envelope) -> Result<Candidate, Ledge
     let (raw, signing_bytes) = schemas::encode_signed_record(&envelope)?;
     let digest = event_hash(&signing_bytes, &envelope.signature);
     let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
-    Ok(Candidate { index, key: None, preverified: false, envelope, signing_bytes, digest, raw })
+    Ok(Candidate {
+        index,
+        key: None,
+        preverified: false,
+        envelope,
+        signing_bytes,
+        digest,
+        raw,
+        leaf: None,
+    })
 }
 
 fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {
@@ -729,7 +802,16 @@ fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError
     let digest = event_hash(&signing_bytes, &envelope.signature);
     // From here on, what the signature covers (the batch root's message when batch-signed).
     let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
-    Ok(Candidate { index, key: None, preverified: false, envelope, signing_bytes, digest, raw })
+    Ok(Candidate {
+        index,
+        key: None,
+        preverified: false,
+        envelope,
+        signing_bytes,
+        digest,
+        raw,
+        leaf: None,
+    })
 }
 
 /// Decodes a record read back from the log. A record that the ledger wrote and that no longer

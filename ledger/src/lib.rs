@@ -24,6 +24,8 @@ pub mod rfc9162;
 #[cfg(feature = "store")]
 pub mod snapshot;
 #[cfg(feature = "store")]
+pub mod tail;
+#[cfg(feature = "store")]
 pub mod world;
 
 pub use error::{LedgerError, LogError};
@@ -37,3 +39,5 @@ pub use log::{
     AppendRequest, Appended, IdEntry, Log, LogRecord, Position, ReadBatch, scan_topic,
     scan_topic_from,
 };
+#[cfg(feature = "store")]
+pub use tail::Tail;

@@ -71,6 +71,12 @@ pub const LOG_INDEX_MEMTABLES_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Memory the Merkle trees' memtable may hold before RocksDB flushes it: nodes are written once
 /// and read for proofs of recent records, so a small one costs nothing.
 pub const MERKLE_MEMTABLES_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Events a partition's in-memory tail keeps for the projector (`tail::Tail`): two of its
+/// batches. Past it the oldest go, and a projector that far behind reads the log.
+pub const TAIL_EVENTS_PER_PARTITION_MAX: usize = 4096;
+/// Leaf hashes a partition's tail keeps for the Merkle follower, which looks once every
+/// `CHECKPOINT_LOOK_MS`: a second of a results day's appends to one partition, with room.
+pub const TAIL_LEAVES_PER_PARTITION_MAX: usize = 32_768;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;
@@ -78,6 +84,8 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
+const _: () = assert!(PIPELINE_CHUNK_RECORDS <= TAIL_EVENTS_PER_PARTITION_MAX);
+const _: () = assert!(TAIL_EVENTS_PER_PARTITION_MAX <= TAIL_LEAVES_PER_PARTITION_MAX);
 const _: () = assert!(GROUP_HEARTBEAT_MS * 3 <= GROUP_SESSION_TIMEOUT_MS);
 const _: () = assert!(KAFKA_COMMIT_WAKE_MS < KAFKA_OWNED_WAIT_POLL_MS);
 // An owner's records wait for delivery at most the transaction's timeout (librdkafka requires

@@ -23,7 +23,7 @@ pub mod views;
 
 pub use error::ProjectionError;
 pub use keys::{NoKeys, SealKeys};
-pub use projector::{PartitionStatus, Projector};
+pub use projector::{PartitionStatus, Projector, Sources};
 pub use query::{
     Certificate, CertificateStatus, DeletedContent, IssuerCount, Page, RequesterCount, Stats,
     Storage, certificate_status, cursor_key, effective_state,

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger::{LedgerConfig, Log, LogRecord};
+use ledger::{LedgerConfig, Log, Position, Tail};
+use schemas::Envelope;
 use tokio::sync::Semaphore;
 
 use crate::ProjectionError;
@@ -32,7 +33,31 @@ pub struct Projector<L: Log> {
     /// One applier per partition at a time, across all clones: two would read the same
     /// position and apply the same records twice.
     appliers: Arc<std::sync::Mutex<Appliers>>,
+    /// What the ledger of this process appended lately (`with_tail`): events taken from it
+    /// are neither read back nor decoded.
+    tail: Option<Arc<Tail>>,
+    /// Where applied records came from (shared by all clones).
+    sources: Arc<Sources>,
 }
+
+/// Records the projector applied, by where it found them: kept by the ledger's tail, or read
+/// back from the log. A live projector that mostly reads is falling behind its writer.
+#[derive(Debug, Default)]
+pub struct Sources {
+    kept: std::sync::atomic::AtomicU64,
+    read: std::sync::atomic::AtomicU64,
+}
+
+impl Sources {
+    /// (kept, read) records so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.kept.load(Relaxed), self.read.load(Relaxed))
+    }
+}
+
+/// A record to apply: where it sits, and its event (or why it does not decode).
+type Item = (Position, Result<Box<Envelope>, String>);
 
 impl<L: Log> Clone for Projector<L> {
     fn clone(&self) -> Self {
@@ -44,6 +69,8 @@ impl<L: Log> Clone for Projector<L> {
             batch_records: self.batch_records,
             applied: Arc::clone(&self.applied),
             appliers: Arc::clone(&self.appliers),
+            tail: self.tail.clone(),
+            sources: Arc::clone(&self.sources),
         }
     }
 }
@@ -79,6 +106,8 @@ impl<L: Log> Projector<L> {
             batch_records: APPLY_BATCH_RECORDS_MAX,
             applied: Arc::new(tokio::sync::watch::Sender::new(0)),
             appliers: Arc::default(),
+            tail: None,
+            sources: Arc::default(),
         }
     }
 
@@ -86,6 +115,18 @@ impl<L: Log> Projector<L> {
     pub fn with_batch_records(mut self, records: usize) -> Self {
         self.batch_records = records.clamp(1, APPLY_BATCH_RECORDS_MAX);
         self
+    }
+
+    /// Takes the events the ledger's tail holds (`ledger::Ledger::tail`) instead of reading
+    /// them back from the log: the same events, at the same positions, never decoded again.
+    pub fn with_tail(mut self, tail: Option<Arc<Tail>>) -> Self {
+        self.tail = tail;
+        self
+    }
+
+    /// Where the records applied so far came from (`Sources`).
+    pub fn sources(&self) -> Arc<Sources> {
+        Arc::clone(&self.sources)
     }
 
     pub fn views(&self) -> &Arc<Views> {
@@ -208,12 +249,11 @@ impl<L: Log> Projector<L> {
         if batch == 0 {
             return Ok(0);
         }
-        let read = self.log.read_batch(topic, partition, from, batch).await?;
-        let mut records = read.records;
-        // A log with gaps in its offsets (Kafka) may hand back records past the end.
-        records.retain(|r| end.is_none_or(|end| r.position.offset < end));
-        let next = end.map_or(read.next_offset, |end| read.next_offset.min(end));
-        if records.is_empty() {
+        let (items, next) = match self.kept(topic, partition, from, batch, end) {
+            Some(kept) => kept,
+            None => self.read(topic, partition, from, batch, end).await?,
+        };
+        if items.is_empty() {
             if next > from {
                 // Only transaction markers: step over them, so a caught-up partition stands
                 // at the log's end (what the write guard waits for).
@@ -227,13 +267,54 @@ impl<L: Log> Projector<L> {
         let (views, keys, name) =
             (Arc::clone(&self.views), Arc::clone(&self.keys), topic.to_owned());
         let applied = tokio::task::spawn_blocking(move || {
-            apply_records(&views, keys.as_ref(), &name, partition, &records, next)
+            let items: Vec<Item> = items.into_iter().map(|item| item.decoded(&name)).collect();
+            apply_records(&views, keys.as_ref(), &name, partition, &items, next)
         })
         .await
         .map_err(|e| ProjectionError::Store(format!("apply task: {e}")))?;
         // Wake waiters either way: a halt also changes what they wait for.
         self.applied.send_modify(|ticks| *ticks = ticks.wrapping_add(1));
         applied
+    }
+
+    /// The run of events from `from` the tail holds, with the position after it; `None` when
+    /// it holds none (or a bounded catch-up asks, which the tail is not for).
+    fn kept(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        batch: usize,
+        end: Option<u64>,
+    ) -> Option<(Vec<Pending>, u64)> {
+        let tail = self.tail.as_ref().filter(|_| end.is_none())?;
+        let kept = tail.take_events(topic, partition, from, batch);
+        let next = kept.last()?.0 + 1;
+        self.sources.kept.fetch_add(kept.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let items = kept
+            .into_iter()
+            .map(|(offset, envelope)| Pending::Kept(Position { partition, offset }, envelope))
+            .collect();
+        Some((items, next))
+    }
+
+    /// Reads up to `batch` records from `from` (and not past `end`), with the offset the next
+    /// read starts from.
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        batch: usize,
+        end: Option<u64>,
+    ) -> Result<(Vec<Pending>, u64), ProjectionError> {
+        let read = self.log.read_batch(topic, partition, from, batch).await?;
+        let mut records = read.records;
+        // A log with gaps in its offsets (Kafka) may hand back records past the end.
+        records.retain(|r| end.is_none_or(|end| r.position.offset < end));
+        let next = end.map_or(read.next_offset, |end| read.next_offset.min(end));
+        self.sources.read.fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok((records.into_iter().map(Pending::Read).collect(), next))
     }
 
     /// Waits until the views include the record at `offset` of the partition (true), or
@@ -353,6 +434,24 @@ fn halted(halt: Halt) -> ProjectionError {
     }
 }
 
+/// A record on its way to the views: read from the log (to decode), or kept by the tail.
+enum Pending {
+    Read(ledger::LogRecord),
+    Kept(Position, Box<Envelope>),
+}
+
+impl Pending {
+    fn decoded(self, topic: &str) -> Item {
+        match self {
+            Pending::Read(record) => {
+                let event = ledger::decode_logged(topic, &record);
+                (record.position, event.map(Box::new).map_err(|e| e.to_string()))
+            }
+            Pending::Kept(position, envelope) => (position, Ok(envelope)),
+        }
+    }
+}
+
 /// Applies records in one batch with the partition's next position. On an event that cannot
 /// be applied, commits the records before it, records the halt, and reports it.
 fn apply_records(
@@ -360,17 +459,17 @@ fn apply_records(
     keys: &dyn SealKeys,
     topic: &str,
     partition: u32,
-    records: &[LogRecord],
+    records: &[Item],
     next: u64,
 ) -> Result<u64, ProjectionError> {
     let mut tx = Tx::new(views);
-    for (index, record) in records.iter().enumerate() {
-        let refusal = match ledger::decode_logged(topic, record) {
-            Ok(envelope) => match apply(&mut tx, keys, &envelope, record.position) {
+    for (index, (position, event)) in records.iter().enumerate() {
+        let refusal = match event {
+            Ok(envelope) => match apply(&mut tx, keys, envelope, *position) {
                 Ok(()) => continue,
                 Err(refusal) => refusal,
             },
-            Err(e) => Refusal::Event(e.to_string()),
+            Err(e) => Refusal::Event(e.clone()),
         };
         let reason = match refusal {
             Refusal::Event(reason) => reason,
@@ -378,21 +477,20 @@ fn apply_records(
         };
         // Redo the good prefix cleanly (the refused event may have staged changes).
         let mut good = Tx::new(views);
-        for earlier in &records[..index] {
-            let envelope = ledger::decode_logged(topic, earlier)?;
-            if let Err(Refusal::Store(e)) = apply(&mut good, keys, &envelope, earlier.position) {
+        for (earlier, event) in &records[..index] {
+            let Ok(envelope) = event else { unreachable!("an undecodable record halts the batch") };
+            if let Err(Refusal::Store(e)) = apply(&mut good, keys, envelope, *earlier) {
                 return Err(e);
             }
         }
-        good.set_position(topic, partition, record.position.offset)?;
+        good.set_position(topic, partition, position.offset)?;
         good.commit()?;
-        let halt =
-            Halt { topic: topic.to_owned(), partition, offset: record.position.offset, reason };
+        let halt = Halt { topic: topic.to_owned(), partition, offset: position.offset, reason };
         tracing::error!(topic, partition, offset = halt.offset, reason = %halt.reason, "projection halted");
         views.record_halt(&halt)?;
         return Err(halted(halt));
     }
-    let last = records.last().map_or(0, |r| r.position.offset + 1);
+    let last = records.last().map_or(0, |(position, _)| position.offset + 1);
     debug_assert!(next >= last, "the next read starts past the last record");
     tx.set_position(topic, partition, next.max(last))?;
     tx.commit()?;

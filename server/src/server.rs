@@ -288,8 +288,9 @@ async fn run<L: Log>(
     let (kyc, _demo_authority) = kyc_provider(config)?;
     let projector = open_views(&log, config, &stores, &ledger_config).await?;
     let partitions = Arc::new(RwLock::new(projector.status().await.unwrap_or_default()));
+    let tail = stores.ledger.tail();
     let proofs =
-        open_proofs(&log, config, &ledger_config, &topics, &stores.platform, &owners).await?;
+        open_proofs(&log, config, &ledger_config, &topics, &stores.platform, &owners, tail).await?;
     let ledger = Arc::clone(&stores.ledger);
     let built = (stores, kyc, &projector, &partitions, &proofs);
     let state = build_state(config, &ledger_config, built, owners)?;
@@ -554,7 +555,8 @@ async fn open_views<L: Log>(
         Arc::new(views),
         Arc::clone(&stores.vault) as Arc<dyn projections::SealKeys>,
         ledger_config,
-    );
+    )
+    .with_tail(stores.ledger.tail());
     if let Err(e) = projector.catch_up().await {
         tracing::error!(error = %e, "projection stopped; /healthz reports it");
     }
@@ -569,6 +571,7 @@ async fn open_proofs<L: Log>(
     topics: &crate::app::topics::Topics,
     platform: &SigningKey,
     owners: &Arc<dyn crate::app::cluster::Owners>,
+    tail: Option<Arc<ledger::Tail>>,
 ) -> Result<Arc<crate::app::proofs::Transparency<L>>, ServeError> {
     Ok(Arc::new(
         crate::app::proofs::Transparency::open(
@@ -586,7 +589,8 @@ async fn open_proofs<L: Log>(
         .await
         .map_err(Reason)
         .step("open the Merkle trees and checkpoints")?
-        .with_owners(Arc::clone(owners)),
+        .with_owners(Arc::clone(owners))
+        .with_tail(tail),
     ))
 }
 
@@ -647,7 +651,9 @@ fn build_state<L: Log>(
     services.pull_quota = Arc::new(crate::store::quota::Quota::per_hour(config.pulls_per_hour));
     services.pull_private_endpoints = config.demo || config.allow_private_pull_endpoints;
     services.public_url = config.public_url.clone();
-    Ok(AppState::new(services))
+    let state = AppState::new(services);
+    state.metrics.watch_projection(projector.sources());
+    Ok(state)
 }
 
 /// The background jobs, on one `JoinSet` with one stop signal.

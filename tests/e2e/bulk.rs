@@ -300,7 +300,24 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     let (ok, out, _) = locker(bulk(&url, &data, &late, &report, "HSCER")).await;
     assert!(!ok);
     assert_eq!(report_rows(&report), vec![(2, "key_revoked".to_owned())], "{out}");
+
+    // The views took the rows from the ledger's tail in memory, not read back from the log
+    // (issue 19), and they are exactly what a rebuild from the log gives.
+    let metrics = JsonClient::new(Duration::from_secs(10))
+        .send("GET", &JsonClient::parse_url(&format!("{url}/metrics")).expect("url"), &[], vec![])
+        .await
+        .expect("metrics")
+        .1;
+    let kept = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("locker_projection_records_total{source=\"tail\"} "))
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("the tail's count: {metrics}"));
+    assert!(kept > 0, "{metrics}");
     drop(server);
+    let verify = owned(&["audit", "verify", "--data", data.to_str().expect("path")]);
+    let (ok, out, err) = locker(verify).await;
+    assert!(ok && out.contains("views match a rebuild from the log"), "{out} {err}");
 }
 
 /// A marksheet row for the demo citizen, as the exam board signs it for its inbox.

@@ -307,10 +307,12 @@ pub async fn last_checkpoints<L: Log>(
 
 #[cfg(feature = "store")]
 /// Brings every partition's tree up to the log and signs the checkpoints the policy calls
-/// for; returns how many it signed. `last` is updated.
+/// for; returns how many it signed. `last` is updated. Leaves come from `tail` where it
+/// holds them (`follow::catch_up`).
 #[allow(clippy::too_many_arguments)]
 pub async fn checkpoint_partitions<L: Log>(
     log: &L,
+    tail: Option<&crate::Tail>,
     store: &super::store::TreeStore,
     partitions: &[(String, u32)],
     checkpoint_topic: &str,
@@ -322,7 +324,7 @@ pub async fn checkpoint_partitions<L: Log>(
     let mut signed = 0;
     for (topic, partition) in partitions {
         let mut tree = store.tree(topic, *partition)?;
-        super::follow::catch_up(log, topic, *partition, &mut tree).await?;
+        super::follow::catch_up(log, tail, topic, *partition, &mut tree).await?;
         let previous = last.get(&(topic.clone(), *partition));
         let due = match previous {
             None => tree.size() > 0,

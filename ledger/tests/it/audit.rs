@@ -44,7 +44,7 @@ async fn history() -> (crate::Setup, String) {
     for topic in [&config.directory_topic, &config.citizen_topic] {
         for partition in 0..log.partitions(topic).expect("partitions") {
             let mut tree = store.tree(topic, partition).expect("tree");
-            catch_up(log, topic, partition, &mut tree).await.expect("catch up");
+            catch_up(log, None, topic, partition, &mut tree).await.expect("catch up");
             checkpoint(
                 log,
                 CHECKPOINTS,

@@ -76,6 +76,7 @@ async fn bundles() -> (Bundles, ProofBundle, ProofBundle) {
     let policy = CheckpointPolicy { every_records: 1, every_ms: 0 };
     checkpoint_partitions(
         log,
+        None,
         &store,
         &partitions,
         CHECKPOINTS,

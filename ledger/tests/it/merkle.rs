@@ -55,7 +55,7 @@ async fn each_partition_tree_follows_the_log_survives_restarts_and_proves() {
         let store = TreeStore::open(&path).expect("open");
         for partition in 0..partitions {
             let mut tree = store.tree(&topic, partition).expect("tree");
-            let added = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+            let added = catch_up(s.ledger.log().as_ref(), None, &topic, partition, &mut tree)
                 .await
                 .expect("catch up");
             let expected = reference(s.ledger.log().as_ref(), &topic, partition).await;
@@ -71,7 +71,7 @@ async fn each_partition_tree_follows_the_log_survives_restarts_and_proves() {
         let mut tree = store.tree(&topic, partition).expect("tree");
         let (old_size, old_root) = checkpoints[partition as usize];
         assert_eq!(tree.size(), old_size, "nothing is rehashed on open");
-        let added = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+        let added = catch_up(s.ledger.log().as_ref(), None, &topic, partition, &mut tree)
             .await
             .expect("catch up");
         let expected = reference(s.ledger.log().as_ref(), &topic, partition).await;
@@ -92,7 +92,7 @@ async fn each_partition_tree_follows_the_log_survives_restarts_and_proves() {
                 .expect("included");
         }
         // Caught up: nothing more to add.
-        let again = catch_up(s.ledger.log().as_ref(), &topic, partition, &mut tree)
+        let again = catch_up(s.ledger.log().as_ref(), None, &topic, partition, &mut tree)
             .await
             .expect("catch up");
         assert_eq!(again, 0);
@@ -119,7 +119,7 @@ async fn checkpoints_are_signed_only_for_consistent_growth() {
     }
     let partition = partition.expect("a partition with records");
     let mut tree = store.tree(&topic, partition).expect("tree");
-    catch_up(log, &topic, partition, &mut tree).await.expect("catch up");
+    catch_up(log, None, &topic, partition, &mut tree).await.expect("catch up");
     let at = TimestampMs(1_715_600_000_000);
     let first = checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), None, &key, at)
         .await
@@ -136,7 +136,7 @@ async fn checkpoints_are_signed_only_for_consistent_growth() {
     // Growth: a second checkpoint, consistent with the first.
     fill(&mut s, 2, 100).await;
     let log = s.ledger.log().as_ref();
-    catch_up(log, &topic, partition, &mut tree).await.expect("catch up");
+    catch_up(log, None, &topic, partition, &mut tree).await.expect("catch up");
     let second =
         checkpoint(log, "locker.checkpoints", &tree, (&topic, partition), Some(&first), &key, at)
             .await
@@ -174,4 +174,55 @@ async fn checkpoints_are_signed_only_for_consistent_growth() {
         "{refused:?}"
     );
     assert_eq!(log.end_offset("locker.checkpoints", 0).await.expect("end"), 2);
+}
+
+/// The tail hands over exactly what the log holds: each partition's tree fed from it (after a
+/// start from the log, and with a retry in between that writes nothing) has the root of the
+/// tree built from the records read back, and its events are the records decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_gives_the_logs_own_leaves_and_events() {
+    let mut s = setup().await;
+    fill(&mut s, 10, 100).await;
+    let tail = s.ledger.tail().expect("the embedded log's offsets are dense");
+    let topic = s.ledger.config().citizen_topic.clone();
+    let partitions = s.ledger.log().partitions(&topic).expect("partitions");
+    let store = TreeStore::open(s.dir.path().join("merkle")).expect("open");
+    // Before the tail: nothing held, the trees read the log.
+    for partition in 0..partitions {
+        let mut tree = store.tree(&topic, partition).expect("tree");
+        catch_up(s.ledger.log().as_ref(), Some(&tail), &topic, partition, &mut tree)
+            .await
+            .expect("catch up");
+    }
+    let before = crate::total_records(&s.ledger).await;
+    fill(&mut s, 5, 300).await;
+    let (citizen, registration) = s.world.register_citizen();
+    let marksheet = s.world.issue_marksheet(&citizen, "M-tail");
+    for _ in 0..2 {
+        // The second time a retry: the log holds it already and writes nothing.
+        let verdicts = s.ledger.append(vec![registration.clone(), marksheet.clone()]).await;
+        for verdict in verdicts.expect("append") {
+            verdict.expect("accepted");
+        }
+    }
+    let appended = usize::try_from(crate::total_records(&s.ledger).await - before).expect("fits");
+    assert_eq!(tail.held(), (appended, appended), "each new record once, the retry not at all");
+    let log = s.ledger.log().as_ref();
+    for partition in 0..partitions {
+        let from = store.tree(&topic, partition).expect("tree").next_offset();
+        let kept = tail.take_events(&topic, partition, from, usize::MAX);
+        let read = log.read(&topic, partition, from, usize::MAX).await.expect("read");
+        assert_eq!(kept.len(), read.len(), "partition {partition}: the whole new run");
+        for ((offset, envelope), record) in kept.iter().zip(&read) {
+            assert_eq!(*offset, record.position.offset);
+            let logged = ledger::decode_logged(&topic, record).expect("decode");
+            assert_eq!(**envelope, logged, "partition {partition} offset {offset}");
+        }
+        let mut tree = store.tree(&topic, partition).expect("tree");
+        catch_up(log, Some(&tail), &topic, partition, &mut tree).await.expect("catch up");
+        let reference = reference(log, &topic, partition).await;
+        assert_eq!(tree.size(), reference.len());
+        assert_eq!(tree.root(tree.size()), reference.root(reference.len()), "{partition}");
+    }
+    assert_eq!(tail.held(), (0, 0), "everything taken");
 }

@@ -673,3 +673,85 @@ async fn a_closed_locker_leaves_every_view_and_a_rebuild_agrees() {
     rebuilt.catch_up().await.expect("rebuild");
     assert_eq!(rebuilt.views().digest().expect("digest"), views.digest().expect("digest"));
 }
+
+/// Appends every record through a ledger that keeps its tail, returning both.
+async fn logged_with_tail(
+    dir: &std::path::Path,
+    world: &World,
+    records: Vec<Vec<u8>>,
+) -> (Arc<EmbeddedLog>, Arc<ledger::Tail>) {
+    let log = Arc::new(EmbeddedLog::open(dir.join("log")).expect("open log"));
+    let ledger = Ledger::open(Arc::clone(&log), world.config()).await.expect("ledger");
+    let tail = ledger.tail().expect("the embedded log is dense");
+    for chunk in records.chunks(512) {
+        for verdict in ledger.append(chunk.to_vec()).await.expect("append") {
+            assert!(matches!(verdict, Ok(Appended::New(_))), "{verdict:?}");
+        }
+    }
+    (log, tail)
+}
+
+/// The events the ledger kept in memory build exactly the views the log builds: applied in
+/// small batches, some from the tail and some read back (a hole taken out of the tail), they
+/// equal a rebuild from the log alone and the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_fed_by_the_ledgers_tail_equal_a_rebuild_from_the_log() {
+    let history = history::generate(17, 6, 400);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, tail) = logged_with_tail(dir.path(), &history.world, history.records.clone()).await;
+    let config = history.world.config();
+    let holes = (0..config.citizen_partitions)
+        .filter(|p| tail.take_events(&config.citizen_topic, *p, 0, 5).len() == 5)
+        .count();
+    assert!(holes > 0, "a partition with five records or more");
+    let fed = projector(&log, &dir.path().join("fed"), &history.world, world_keys(17))
+        .with_batch_records(7)
+        .with_tail(Some(Arc::clone(&tail)));
+    let applied = fed.catch_up().await.expect("catch up");
+    assert_eq!(applied, history.records.len() as u64);
+    let (kept, read) = fed.sources().counts();
+    assert_eq!(kept + read, applied);
+    assert!(read >= 5 * holes as u64 && kept > applied / 2, "kept {kept}, read {read}");
+    assert_eq!(tail.held().0, 0, "every kept event was taken");
+    let rebuilt = projector(&log, &dir.path().join("rebuilt"), &history.world, world_keys(17));
+    rebuilt.catch_up().await.expect("rebuild");
+    assert_eq!(rebuilt.sources().counts(), (0, applied));
+    assert_eq!(fed.views().digest().expect("digest"), rebuilt.views().digest().expect("digest"));
+    check_against_model(fed.views(), &history);
+}
+
+/// An event the views cannot apply halts its partition at the same offset whether it came
+/// from the tail or the log, with the events before it applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_from_the_tail_the_views_cannot_apply_halts_as_one_read_back() {
+    let mut world = World::new(32);
+    let (asha, registration) = world.register_citizen();
+    let orphan = Payload::ConsentGranted(ConsentGranted {
+        consent_id: Id16([9; 16]),
+        requester: world.requester.id.clone(),
+        locker: asha.locker,
+        documents: vec![DocRef::Uploaded(Id16([1; 16]))],
+        access_expires_at_ms: TimestampMs(1),
+    });
+    let records = vec![
+        world.register_issuer(),
+        world.register_requester(),
+        registration,
+        world.issue_marksheet(&asha, "before"),
+        world.record(Actor::Citizen(asha.locker), &asha.key, orphan, None),
+        world.issue_marksheet(&asha, "after"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, tail) = logged_with_tail(dir.path(), &world, records).await;
+    let fed = projector(&log, &dir.path().join("fed"), &world, world_keys(32))
+        .with_tail(Some(Arc::clone(&tail)));
+    let from_tail = fed.catch_up().await.expect_err("halts");
+    assert!(fed.sources().counts().0 > 0, "the halted batch came from the tail");
+    let read = projector(&log, &dir.path().join("read"), &world, world_keys(32));
+    let from_log = read.catch_up().await.expect_err("halts");
+    assert_eq!(from_tail.to_string(), from_log.to_string());
+    assert!(from_tail.to_string().contains("grant of unknown consent"), "{from_tail}");
+    assert_eq!(fed.views().digest().expect("digest"), read.views().digest().expect("digest"));
+    let docs = fed.views().certificates(&asha.locker, TimestampMs(0), None, 10).expect("docs");
+    assert_eq!(docs.items.len(), 1, "the event before the halt is applied, not the one after");
+}

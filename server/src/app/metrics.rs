@@ -58,6 +58,8 @@ pub struct Metrics {
     /// (route, status) -> requests
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     jobs: Mutex<BTreeMap<Job, u64>>,
+    /// Where the projector found the records it applied.
+    projected: std::sync::OnceLock<std::sync::Arc<projections::Sources>>,
 }
 
 impl Metrics {
@@ -65,6 +67,11 @@ impl Metrics {
         if let Ok(mut jobs) = self.jobs.lock() {
             *jobs.entry(job).or_default() += count;
         }
+    }
+
+    /// Reports the projector's sources from now on.
+    pub fn watch_projection(&self, sources: std::sync::Arc<projections::Sources>) {
+        let _ = self.projected.set(sources);
     }
 
     pub fn count(&self, route: &str, status: u16) {
@@ -98,6 +105,14 @@ impl Metrics {
                 let _ =
                     writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {count}");
             }
+        }
+        if let Some(sources) = self.projected.get() {
+            let (kept, read) = sources.counts();
+            let name = "locker_projection_records_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Records the views applied, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
+            );
         }
         partition_gauge(
             &mut out,

@@ -70,6 +70,8 @@ pub struct Transparency<L: Log> {
     /// Which partitions this node signs checkpoints of (in a cluster, the ones it owns; the
     /// others' come from the checkpoint topic, signed by their owners).
     owners: Arc<dyn crate::app::cluster::Owners>,
+    /// The leaves this process's ledger hashed as it appended (`ledger::Ledger::tail`).
+    tail: Option<Arc<ledger::Tail>>,
 }
 
 impl<L: Log> Transparency<L> {
@@ -108,6 +110,7 @@ impl<L: Log> Transparency<L> {
             asked: tokio::sync::Notify::new(),
             signed: tokio::sync::Notify::new(),
             owners: Arc::new(crate::app::cluster::Alone),
+            tail: None,
         })
     }
 
@@ -117,13 +120,21 @@ impl<L: Log> Transparency<L> {
         self
     }
 
+    /// Feeds the trees of this node's partitions from the ledger's tail where it holds the
+    /// leaves, instead of reading the records back.
+    pub fn with_tail(mut self, tail: Option<Arc<ledger::Tail>>) -> Self {
+        self.tail = tail;
+        self
+    }
+
     /// In a cluster: brings the trees of the partitions other nodes own up to the log (proofs
     /// are answered on every node) and takes in the checkpoints their owners signed.
     async fn follow_others(&self, cursor: &mut u64) -> Result<(), ledger::LedgerError> {
         for (topic, partition) in &self.partitions {
             if !self.owners.owns(topic, *partition) {
                 let mut tree = self.trees.tree(topic, *partition)?;
-                ledger::merkle::catch_up(self.log.as_ref(), topic, *partition, &mut tree).await?;
+                ledger::merkle::catch_up(self.log.as_ref(), None, topic, *partition, &mut tree)
+                    .await?;
             }
         }
         Ok(self.take_in_others(cursor).await?)
@@ -187,6 +198,7 @@ impl<L: Log> Transparency<L> {
             let mut last = self.latest.read().unwrap_or_else(|e| e.into_inner()).clone();
             let result = ledger::merkle::checkpoint_partitions(
                 self.log.as_ref(),
+                self.tail.as_deref(),
                 &self.trees,
                 &mine,
                 &self.checkpoint_topic,

@@ -1,0 +1,179 @@
+//! What this process appended moments ago, kept in memory for the readers right behind the
+//! writer: the projector takes the typed envelopes and the Merkle follower the leaf hashes,
+//! instead of reading the records back from the log and decoding or hashing them again
+//! (reading back and decoding was about a tenth of a bulk load's CPU).
+//!
+//! Only for logs whose offsets are dense (the embedded log, `Log::dense_offsets`): there a
+//! run of consecutive offsets starting at a reader's position is exactly what the log holds
+//! at those offsets, whoever else appends to it. On Kafka (transaction markers between
+//! records) no tail is kept and readers read the log.
+//!
+//! Entries are put in only once the log said they are durable, go when a reader takes them,
+//! and past a partition's cap the oldest go first: a reader that fell that far behind reads
+//! the log, as it always could.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use schemas::{Digest32, Envelope};
+
+use crate::limits::{TAIL_EVENTS_PER_PARTITION_MAX, TAIL_LEAVES_PER_PARTITION_MAX};
+
+type Partition = (String, u32);
+type Entries<T> = HashMap<Partition, BTreeMap<u64, T>>;
+
+/// Recently appended events and leaf hashes, by partition and offset.
+#[derive(Default)]
+pub struct Tail {
+    /// Boxed: an envelope is half a kilobyte, moved in and out of the map.
+    events: Mutex<Entries<Box<Envelope>>>,
+    leaves: Mutex<Entries<Digest32>>,
+}
+
+impl std::fmt::Debug for Tail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tail").finish_non_exhaustive()
+    }
+}
+
+impl Tail {
+    /// Keeps durable records of one partition: `(offset, envelope, leaf hash)`.
+    pub(crate) fn keep(
+        &self,
+        topic: &str,
+        partition: u32,
+        appended: Vec<(u64, Envelope, Digest32)>,
+    ) {
+        if appended.is_empty() {
+            return;
+        }
+        let key = (topic.to_owned(), partition);
+        let mut leaves = Vec::with_capacity(appended.len());
+        let mut events = Vec::with_capacity(appended.len());
+        for (offset, envelope, leaf) in appended {
+            leaves.push((offset, leaf));
+            events.push((offset, Box::new(envelope)));
+        }
+        insert(&self.leaves, key.clone(), leaves, TAIL_LEAVES_PER_PARTITION_MAX);
+        insert(&self.events, key, events, TAIL_EVENTS_PER_PARTITION_MAX);
+    }
+
+    /// The events at `from`, `from + 1`, ... while the tail holds each, at most `max`; taken
+    /// out, with everything before `from` (a reader never goes back). Empty when the tail
+    /// does not hold `from`: read the log.
+    pub fn take_events(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Vec<(u64, Box<Envelope>)> {
+        take_run(&self.events, topic, partition, from, max)
+    }
+
+    /// `take_events` for the Merkle leaves, `H(0x00 || record)`.
+    pub fn take_leaves(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Vec<(u64, Digest32)> {
+        take_run(&self.leaves, topic, partition, from, max)
+    }
+
+    /// Entries held now (events, leaves): for tests and metrics.
+    pub fn held(&self) -> (usize, usize) {
+        (count(&self.events), count(&self.leaves))
+    }
+}
+
+fn insert<T>(entries: &Mutex<Entries<T>>, key: Partition, new: Vec<(u64, T)>, cap: usize) {
+    let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let held = entries.entry(key).or_default();
+    held.extend(new);
+    while held.len() > cap {
+        held.pop_first();
+    }
+    assert!(held.len() <= cap, "a partition's tail stays within its cap");
+}
+
+fn take_run<T>(
+    entries: &Mutex<Entries<T>>,
+    topic: &str,
+    partition: u32,
+    from: u64,
+    max: usize,
+) -> Vec<(u64, T)> {
+    let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(held) = entries.get_mut(&(topic.to_owned(), partition)) else { return Vec::new() };
+    // What lies before `from` was read already (from here or from the log).
+    let mut rest = held.split_off(&from);
+    std::mem::swap(held, &mut rest);
+    let mut run = Vec::new();
+    while run.len() < max {
+        let next = from + run.len() as u64;
+        match held.first_key_value() {
+            Some((&offset, _)) if offset == next => {
+                run.extend(held.pop_first());
+            }
+            _ => break,
+        }
+    }
+    run
+}
+
+fn count<T>(entries: &Mutex<Entries<T>>) -> usize {
+    let entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    entries.values().map(BTreeMap::len).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(n: u8) -> Digest32 {
+        Digest32([n; 32])
+    }
+
+    fn keep_leaves(tail: &Tail, offsets: &[u64]) {
+        let mut leaves = tail.leaves.lock().expect("lock");
+        let held = leaves.entry(("t".to_owned(), 0)).or_default();
+        for &offset in offsets {
+            held.insert(offset, leaf(u8::try_from(offset % 251).expect("small")));
+        }
+    }
+
+    #[test]
+    fn takes_only_a_consecutive_run_from_the_position() {
+        let tail = Tail::default();
+        keep_leaves(&tail, &[5, 6, 7, 9, 10]);
+        assert!(tail.take_leaves("t", 0, 4, 10).is_empty(), "4 is not held: read the log");
+        let run: Vec<u64> = tail.take_leaves("t", 0, 5, 10).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(run, vec![5, 6, 7], "stops at the hole at 8");
+        assert!(tail.take_leaves("t", 0, 8, 10).is_empty());
+        let run: Vec<u64> = tail.take_leaves("t", 0, 9, 1).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(run, vec![9], "at most max");
+        assert_eq!(tail.held(), (0, 1));
+        assert!(tail.take_leaves("t", 1, 10, 10).is_empty(), "another partition holds nothing");
+    }
+
+    #[test]
+    fn drops_what_lies_before_the_position() {
+        let tail = Tail::default();
+        keep_leaves(&tail, &[1, 2, 3, 7, 8]);
+        assert_eq!(tail.take_leaves("t", 0, 7, 10).len(), 2);
+        assert_eq!(tail.held(), (0, 0), "1..3 were read from the log meanwhile");
+    }
+
+    #[test]
+    fn keeps_a_partition_within_its_cap_dropping_the_oldest() {
+        let tail = Tail::default();
+        let cap = TAIL_LEAVES_PER_PARTITION_MAX as u64;
+        let many: Vec<(u64, Digest32)> = (0..cap + 10).map(|o| (o, leaf(1))).collect();
+        insert(&tail.leaves, ("t".to_owned(), 0), many, TAIL_LEAVES_PER_PARTITION_MAX);
+        assert_eq!(tail.held().1, TAIL_LEAVES_PER_PARTITION_MAX);
+        assert!(tail.take_leaves("t", 0, 0, 10).is_empty(), "the oldest went");
+        assert_eq!(tail.take_leaves("t", 0, 10, 10).len(), 10);
+    }
+}
