@@ -740,9 +740,11 @@ impl<L: Log> Ledger<L> {
         }
         for ((topic, requests, indexes), kept) in by_topic.into_iter().zip(kept) {
             let count = requests.len();
+            let appending = self.tail.get().map(|tail| tail.appending());
             let results = self.log.append(&topic, requests).await?;
             assert_eq!(results.len(), count, "the log answers every request");
             self.keep_tail(&topic, &results, kept);
+            drop(appending);
             for (index, result) in indexes.into_iter().zip(results) {
                 verdicts[index] = Some(result.map_err(|e| match e {
                     LogError::IdConflict { event_id } => LedgerError::IdConflict { event_id },

@@ -10,10 +10,13 @@
 //!
 //! Entries are put in only once the log said they are durable, go when a reader takes them,
 //! and past a partition's cap the oldest go first: a reader that fell that far behind reads
-//! the log, as it always could.
+//! the log, as it always could. The log wakes its readers at its commit, a moment before the
+//! ledger has the verdicts and puts the records here: a reader that finds its position
+//! missing while an append is between the two waits for it (`wait_filled`), briefly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use schemas::{Digest32, Envelope};
 
@@ -28,6 +31,20 @@ pub struct Tail {
     /// Boxed: an envelope is half a kilobyte, moved in and out of the map.
     events: Mutex<Entries<Box<Envelope>>>,
     leaves: Mutex<Entries<Digest32>>,
+    /// Appends written to the log and not yet kept here (or given up).
+    appending: AtomicUsize,
+    /// Told each time an append is kept (or given up).
+    filled: tokio::sync::Notify,
+}
+
+/// An append on its way from the log to the tail; dropping it ends the wait for it.
+pub(crate) struct Appending<'a>(&'a Tail);
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.appending.fetch_sub(1, Ordering::SeqCst);
+        self.0.filled.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for Tail {
@@ -37,6 +54,25 @@ impl std::fmt::Debug for Tail {
 }
 
 impl Tail {
+    /// Marks an append whose records will be kept here once the log has them.
+    pub(crate) fn appending(&self) -> Appending<'_> {
+        self.appending.fetch_add(1, Ordering::SeqCst);
+        Appending(self)
+    }
+
+    /// Waits until the next append is kept here, or `deadline`; false at once when no append
+    /// is between the log and the tail (nothing to wait for). The log may have woken a reader
+    /// for records that are about to be kept here.
+    pub async fn wait_filled(&self, deadline: tokio::time::Instant) -> bool {
+        let filled = self.filled.notified();
+        tokio::pin!(filled);
+        filled.as_mut().enable();
+        if self.appending.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        tokio::time::timeout_at(deadline, filled).await.is_ok()
+    }
+
     /// Keeps durable records of one partition: `(offset, envelope, leaf hash)`.
     pub(crate) fn keep(
         &self,
@@ -164,6 +200,23 @@ mod tests {
         keep_leaves(&tail, &[1, 2, 3, 7, 8]);
         assert_eq!(tail.take_leaves("t", 0, 7, 10).len(), 2);
         assert_eq!(tail.held(), (0, 0), "1..3 were read from the log meanwhile");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_waits_only_while_an_append_is_between_the_log_and_the_tail() {
+        let tail = std::sync::Arc::new(Tail::default());
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        assert!(!tail.wait_filled(soon).await, "nothing appending: no wait");
+        let appending = tail.appending();
+        let later = tokio::time::Instant::now() + std::time::Duration::from_millis(20);
+        assert!(!tail.wait_filled(later).await, "still appending at the deadline");
+        let waiter = {
+            let tail = std::sync::Arc::clone(&tail);
+            tokio::spawn(async move { tail.wait_filled(soon).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(appending);
+        assert!(waiter.await.expect("joined"), "woken when the append was kept");
     }
 
     #[test]

@@ -16,5 +16,9 @@ pub const VIEWS_MEMTABLES_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// Aadhaar hash, and at most a document URI (171 characters), so half of this is ample.
 pub const CURSOR_CHARS_MAX: usize = 1024;
 const _: () = assert!(CURSOR_CHARS_MAX / 2 >= 8 + 32 + 8 + 64 + 1 + 5 + 1 + 100);
+/// How long the projector waits for the ledger to hand over records the log has just woken it
+/// for (`ledger::Tail`) before it reads them back instead: the moment between the log's
+/// commit and the ledger's verdicts, with room for a busy machine.
+pub const TAIL_WAIT_MS: u64 = 5;
 /// A follower that could not read the log (a broker restarting) tries again after this long.
 pub const LOG_RETRY_MS: u64 = 500;

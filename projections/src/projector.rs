@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::ProjectionError;
 use crate::apply::{Refusal, Tx, apply};
 use crate::keys::SealKeys;
-use crate::limits::{APPLY_BATCH_RECORDS_MAX, PARALLEL_PARTITIONS_MAX};
+use crate::limits::{APPLY_BATCH_RECORDS_MAX, PARALLEL_PARTITIONS_MAX, TAIL_WAIT_MS};
 use crate::store::{Halt, Views};
 
 /// One lock per (topic, partition) that has been applied here.
@@ -249,7 +249,7 @@ impl<L: Log> Projector<L> {
         if batch == 0 {
             return Ok(0);
         }
-        let (items, next) = match self.kept(topic, partition, from, batch, end) {
+        let (items, next) = match self.kept(topic, partition, from, batch, end).await {
             Some(kept) => kept,
             None => self.read(topic, partition, from, batch, end).await?,
         };
@@ -279,7 +279,7 @@ impl<L: Log> Projector<L> {
 
     /// The run of events from `from` the tail holds, with the position after it; `None` when
     /// it holds none (or a bounded catch-up asks, which the tail is not for).
-    fn kept(
+    async fn kept(
         &self,
         topic: &str,
         partition: u32,
@@ -288,7 +288,12 @@ impl<L: Log> Projector<L> {
         end: Option<u64>,
     ) -> Option<(Vec<Pending>, u64)> {
         let tail = self.tail.as_ref().filter(|_| end.is_none())?;
-        let kept = tail.take_events(topic, partition, from, batch);
+        let mut kept = tail.take_events(topic, partition, from, batch);
+        // The log woke us at its commit; the ledger keeps those records a moment later.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(TAIL_WAIT_MS);
+        while kept.is_empty() && tail.wait_filled(deadline).await {
+            kept = tail.take_events(topic, partition, from, batch);
+        }
         let next = kept.last()?.0 + 1;
         self.sources.kept.fetch_add(kept.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let items = kept

@@ -70,6 +70,9 @@ pub struct Halt {
 /// The view database.
 pub struct Views {
     db: DB,
+    /// Whether any partition ever halted here: the projector asks before every batch, and
+    /// scanning the store for halts that almost never exist cost 0.5% of a bulk load's CPU.
+    any_halt: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Views {
@@ -154,7 +157,9 @@ impl Views {
         }
         let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
         db.put_cf(&meta, VERSION_KEY, SCHEMA_VERSION.to_le_bytes())?;
-        Ok((Views { db }, opened))
+        let views = Views { db, any_halt: true.into() };
+        views.any_halt.store(!views.scan_halts()?.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        Ok((views, opened))
     }
 
     /// Opens views for reading only (an auditor comparing them with a rebuild): never wipes,
@@ -175,7 +180,9 @@ impl Views {
                 "the views are at schema version {found:?}, this code's is {SCHEMA_VERSION}: start the service once to rebuild them"
             )));
         }
-        Ok(Views { db })
+        let views = Views { db, any_halt: true.into() };
+        views.any_halt.store(!views.scan_halts()?.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        Ok(views)
     }
 
     pub(crate) fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, ProjectionError> {
@@ -214,11 +221,19 @@ impl Views {
 
     pub(crate) fn record_halt(&self, halt: &Halt) -> Result<(), ProjectionError> {
         let key = format!("{HALT_PREFIX}{}/{}", halt.topic, halt.partition);
+        self.any_halt.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(self.db.put_cf(self.cf(CF_META)?, key, encode(halt))?)
     }
 
     /// The partitions that stopped on an event they could not apply (for health).
     pub fn halts(&self) -> Result<Vec<Halt>, ProjectionError> {
+        if !self.any_halt.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
+        self.scan_halts()
+    }
+
+    fn scan_halts(&self) -> Result<Vec<Halt>, ProjectionError> {
         let meta = self.cf(CF_META)?;
         let mut halts = Vec::new();
         for item in self.db.prefix_iterator_cf(meta, HALT_PREFIX) {

@@ -264,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
     let after = issued_by_cbse(&public.get("/v1/stats").await?);
     anyhow::ensure!(after == before + rows as i64, "issued by the board: {after}");
     let rss = peak_rss_mib(pid);
+    let sources = projection_sources(&client, &url).await?;
     drop(server);
     let rate = rows as f64 / ingest;
     println!(
@@ -295,6 +296,7 @@ async fn main() -> anyhow::Result<()> {
         cores
     );
     println!("  server peak memory (VmHWM): {rss:.0} MiB");
+    println!("  records the views applied: {sources}");
     println!(
         "  My Certificates during the load: {} reads at {reads_per_s}/s (open loop), p99 {p99_ms:.1} ms, {failed} failed",
         latencies.len()
@@ -306,6 +308,26 @@ async fn main() -> anyhow::Result<()> {
 /// Reads My Certificates `per_s` times a second until `loading` ends, each on its schedule
 /// (at most `STORM_IN_FLIGHT_MAX` outstanding; past it a read counts as failed). Returns each
 /// answered read's latency from its scheduled start, in µs, and how many failed.
+/// Where the views found the records they applied (`/metrics`): this process's appends kept
+/// in memory, or read back from the log.
+async fn projection_sources(client: &JsonClient, url: &str) -> anyhow::Result<String> {
+    let metrics_url = JsonClient::parse_url(&format!("{url}/metrics"))?;
+    let (_, metrics) = client.send("GET", &metrics_url, &[], vec![]).await?;
+    let count = |source: &str| {
+        let prefix = format!("locker_projection_records_total{{source=\"{source}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    Ok(format!(
+        "{} from the tail in memory, {} read back from the log",
+        count("tail"),
+        count("log")
+    ))
+}
+
 async fn read_storm(
     asha: client::citizen::Citizen,
     per_s: u32,
