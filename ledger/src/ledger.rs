@@ -680,19 +680,20 @@ impl<L: Log> Ledger<L> {
         &self,
         topic: &str,
         results: &[Result<Appended, LogError>],
-        kept: Vec<(Envelope, schemas::Digest32)>,
+        kept: Vec<(Envelope, schemas::Digest32, usize)>,
     ) {
         let Some(tail) = self.tail.get() else { return };
         if kept.len() != results.len() {
             return;
         }
         let mut by_partition: std::collections::BTreeMap<u32, Vec<_>> = Default::default();
-        for (result, (envelope, leaf)) in results.iter().zip(kept) {
+        for (result, (envelope, leaf, bytes)) in results.iter().zip(kept) {
             if let Ok(Appended::New(position)) = result {
                 by_partition.entry(position.partition).or_default().push((
                     position.offset,
                     envelope,
                     leaf,
+                    bytes,
                 ));
             }
         }
@@ -710,7 +711,7 @@ impl<L: Log> Ledger<L> {
         assert_eq!(chunk.len(), valid.len(), "one verdict per signature");
         let mut by_topic: Vec<(String, Vec<AppendRequest>, Vec<usize>)> = Vec::new();
         // For the tail: each request's envelope and leaf, in the same order.
-        let mut kept: Vec<Vec<(Envelope, schemas::Digest32)>> = Vec::new();
+        let mut kept: Vec<Vec<(Envelope, schemas::Digest32, usize)>> = Vec::new();
         for (candidate, ok) in chunk.into_iter().zip(valid) {
             if !ok {
                 verdicts[candidate.index] =
@@ -718,6 +719,7 @@ impl<L: Log> Ledger<L> {
                 continue;
             }
             let topic = self.topic_of(&candidate.envelope).to_owned();
+            let bytes = candidate.raw.len();
             let request = AppendRequest {
                 id: candidate.envelope.event.id,
                 digest: candidate.digest,
@@ -735,7 +737,7 @@ impl<L: Log> Ledger<L> {
             by_topic[slot].1.push(request);
             by_topic[slot].2.push(candidate.index);
             if let Some(leaf) = candidate.leaf {
-                kept[slot].push((candidate.envelope, leaf));
+                kept[slot].push((candidate.envelope, leaf, bytes));
             }
         }
         for ((topic, requests, indexes), kept) in by_topic.into_iter().zip(kept) {

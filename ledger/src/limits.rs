@@ -77,6 +77,11 @@ pub const TAIL_EVENTS_PER_PARTITION_MAX: usize = 4096;
 /// Leaf hashes a partition's tail keeps for the Merkle follower, which looks once every
 /// `CHECKPOINT_LOOK_MS`: a second of a results day's appends to one partition, with room.
 pub const TAIL_LEAVES_PER_PARTITION_MAX: usize = 32_768;
+/// The largest record whose event the tail keeps (a results row's is under a kilobyte); a
+/// bigger one is read back by the projector. With the count above it bounds a partition's
+/// kept events to 8 MiB of records (their decoded form about twice that), also when no
+/// reader takes them (a halted projector).
+pub const TAIL_RECORD_BYTES_MAX: usize = 2048;
 /// Partitions a topic may have.
 pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub const TOPIC_NAME_BYTES_MAX: usize = 200;
@@ -86,6 +91,7 @@ pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
 const _: () = assert!(PIPELINE_CHUNK_RECORDS <= TAIL_EVENTS_PER_PARTITION_MAX);
 const _: () = assert!(TAIL_EVENTS_PER_PARTITION_MAX <= TAIL_LEAVES_PER_PARTITION_MAX);
+const _: () = assert!(TAIL_EVENTS_PER_PARTITION_MAX * TAIL_RECORD_BYTES_MAX <= 8 * 1024 * 1024);
 const _: () = assert!(GROUP_HEARTBEAT_MS * 3 <= GROUP_SESSION_TIMEOUT_MS);
 const _: () = assert!(KAFKA_COMMIT_WAKE_MS < KAFKA_OWNED_WAIT_POLL_MS);
 // An owner's records wait for delivery at most the transaction's timeout (librdkafka requires

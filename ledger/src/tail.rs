@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use schemas::{Digest32, Envelope};
 
-use crate::limits::{TAIL_EVENTS_PER_PARTITION_MAX, TAIL_LEAVES_PER_PARTITION_MAX};
+use crate::limits::{
+    TAIL_EVENTS_PER_PARTITION_MAX, TAIL_LEAVES_PER_PARTITION_MAX, TAIL_RECORD_BYTES_MAX,
+};
 
 type Partition = (String, u32);
 type Entries<T> = HashMap<Partition, BTreeMap<u64, T>>;
@@ -28,8 +30,9 @@ type Entries<T> = HashMap<Partition, BTreeMap<u64, T>>;
 /// Recently appended events and leaf hashes, by partition and offset.
 #[derive(Default)]
 pub struct Tail {
-    /// Boxed: an envelope is half a kilobyte, moved in and out of the map.
-    events: Mutex<Entries<Box<Envelope>>>,
+    /// Boxed (an envelope's fixed part is half a kilobyte, moved in and out of the map);
+    /// `None` for a record over `TAIL_RECORD_BYTES_MAX`, which its reader reads back.
+    events: Mutex<Entries<Option<Box<Envelope>>>>,
     leaves: Mutex<Entries<Digest32>>,
     /// Appends written to the log and not yet kept here (or given up).
     appending: AtomicUsize,
@@ -73,12 +76,12 @@ impl Tail {
         tokio::time::timeout_at(deadline, filled).await.is_ok()
     }
 
-    /// Keeps durable records of one partition: `(offset, envelope, leaf hash)`.
+    /// Keeps durable records of one partition: `(offset, envelope, leaf hash, record bytes)`.
     pub(crate) fn keep(
         &self,
         topic: &str,
         partition: u32,
-        appended: Vec<(u64, Envelope, Digest32)>,
+        appended: Vec<(u64, Envelope, Digest32, usize)>,
     ) {
         if appended.is_empty() {
             return;
@@ -86,16 +89,18 @@ impl Tail {
         let key = (topic.to_owned(), partition);
         let mut leaves = Vec::with_capacity(appended.len());
         let mut events = Vec::with_capacity(appended.len());
-        for (offset, envelope, leaf) in appended {
+        for (offset, envelope, leaf, bytes) in appended {
             leaves.push((offset, leaf));
-            events.push((offset, Box::new(envelope)));
+            // A big record is not kept whole: its reader reads it back.
+            events.push((offset, (bytes <= TAIL_RECORD_BYTES_MAX).then(|| Box::new(envelope))));
         }
         insert(&self.leaves, key.clone(), leaves, TAIL_LEAVES_PER_PARTITION_MAX);
         insert(&self.events, key, events, TAIL_EVENTS_PER_PARTITION_MAX);
     }
 
     /// The events at `from`, `from + 1`, ... while the tail holds each, at most `max`; taken
-    /// out, with everything before `from` (a reader never goes back). Empty when the tail
+    /// out, with everything before `from` (a reader never goes back). A record too big to
+    /// keep ends the run (`None` in the first place: read that one back). Empty when the tail
     /// does not hold `from`: read the log.
     pub fn take_events(
         &self,
@@ -103,8 +108,18 @@ impl Tail {
         partition: u32,
         from: u64,
         max: usize,
-    ) -> Vec<(u64, Box<Envelope>)> {
-        take_run(&self.events, topic, partition, from, max)
+    ) -> Vec<(u64, Option<Box<Envelope>>)> {
+        take_run(&self.events, topic, partition, from, max, Option::is_none)
+    }
+
+    /// Whether the tail may still be given the record at `from`: false when it keeps records
+    /// so much newer that `from` was dropped for the cap (its reader fell behind).
+    pub fn may_hold(&self, topic: &str, partition: u32, from: u64) -> bool {
+        let entries = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newest = entries
+            .get(&(topic.to_owned(), partition))
+            .and_then(|held| held.last_key_value().map(|(offset, _)| *offset));
+        newest.is_none_or(|newest| newest < from + TAIL_EVENTS_PER_PARTITION_MAX as u64)
     }
 
     /// `take_events` for the Merkle leaves, `H(0x00 || record)`.
@@ -115,7 +130,7 @@ impl Tail {
         from: u64,
         max: usize,
     ) -> Vec<(u64, Digest32)> {
-        take_run(&self.leaves, topic, partition, from, max)
+        take_run(&self.leaves, topic, partition, from, max, |_| false)
     }
 
     /// Entries held now (events, leaves): for tests and metrics.
@@ -134,12 +149,15 @@ fn insert<T>(entries: &Mutex<Entries<T>>, key: Partition, new: Vec<(u64, T)>, ca
     assert!(held.len() <= cap, "a partition's tail stays within its cap");
 }
 
+/// Takes the run from `from`; an entry `ends_run` picks is a run of its own (left for the next
+/// call when it is not the first).
 fn take_run<T>(
     entries: &Mutex<Entries<T>>,
     topic: &str,
     partition: u32,
     from: u64,
     max: usize,
+    ends_run: fn(&T) -> bool,
 ) -> Vec<(u64, T)> {
     let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(held) = entries.get_mut(&(topic.to_owned(), partition)) else { return Vec::new() };
@@ -150,8 +168,12 @@ fn take_run<T>(
     while run.len() < max {
         let next = from + run.len() as u64;
         match held.first_key_value() {
-            Some((&offset, _)) if offset == next => {
+            Some((&offset, entry)) if offset == next && (run.is_empty() || !ends_run(entry)) => {
+                let alone = ends_run(entry);
                 run.extend(held.pop_first());
+                if alone {
+                    break;
+                }
             }
             _ => break,
         }
@@ -217,6 +239,25 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         drop(appending);
         assert!(waiter.await.expect("joined"), "woken when the append was kept");
+    }
+
+    #[test]
+    fn a_record_too_big_to_keep_is_a_run_of_its_own_to_read_back() {
+        let mut world = crate::world::World::new(7);
+        let (citizen, _) = world.register_citizen();
+        let envelope = world.marksheet_envelope(&citizen, "M-1");
+        let (small, big) = (100, TAIL_RECORD_BYTES_MAX + 1);
+        let kept = [(0, small), (1, small), (2, big), (3, small)]
+            .map(|(offset, bytes)| (offset, envelope.clone(), leaf(1), bytes));
+        let tail = Tail::default();
+        tail.keep("t", 0, kept.to_vec());
+        let shape = |run: Vec<(u64, Option<Box<Envelope>>)>| -> Vec<(u64, bool)> {
+            run.into_iter().map(|(offset, event)| (offset, event.is_some())).collect()
+        };
+        assert_eq!(shape(tail.take_events("t", 0, 0, 10)), vec![(0, true), (1, true)]);
+        assert_eq!(shape(tail.take_events("t", 0, 2, 10)), vec![(2, false)], "read it back");
+        assert_eq!(shape(tail.take_events("t", 0, 3, 10)), vec![(3, true)]);
+        assert_eq!(tail.take_leaves("t", 0, 0, 10).len(), 4, "every leaf is kept");
     }
 
     #[test]

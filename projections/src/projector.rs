@@ -289,11 +289,20 @@ impl<L: Log> Projector<L> {
     ) -> Option<(Vec<Pending>, u64)> {
         let tail = self.tail.as_ref().filter(|_| end.is_none())?;
         let mut kept = tail.take_events(topic, partition, from, batch);
-        // The log woke us at its commit; the ledger keeps those records a moment later.
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(TAIL_WAIT_MS);
-        while kept.is_empty() && tail.wait_filled(deadline).await {
-            kept = tail.take_events(topic, partition, from, batch);
+        // The log woke us at its commit; the ledger keeps those records a moment later. Not
+        // worth waiting for when the log holds nothing there, or the tail dropped them.
+        if kept.is_empty()
+            && self.log.end_offset(topic, partition).await.is_ok_and(|end| end > from)
+            && tail.may_hold(topic, partition, from)
+        {
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(TAIL_WAIT_MS);
+            while kept.is_empty() && tail.wait_filled(deadline).await {
+                kept = tail.take_events(topic, partition, from, batch);
+            }
         }
+        // A record too big to keep is read back.
+        let kept: Vec<(u64, Box<Envelope>)> =
+            kept.into_iter().map_while(|(offset, event)| Some((offset, event?))).collect();
         let next = kept.last()?.0 + 1;
         self.sources.kept.fetch_add(kept.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let items = kept

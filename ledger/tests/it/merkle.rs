@@ -216,7 +216,8 @@ async fn the_tail_gives_the_logs_own_leaves_and_events() {
         for ((offset, envelope), record) in kept.iter().zip(&read) {
             assert_eq!(*offset, record.position.offset);
             let logged = ledger::decode_logged(&topic, record).expect("decode");
-            assert_eq!(**envelope, logged, "partition {partition} offset {offset}");
+            let envelope = envelope.as_deref().expect("a marksheet's record is kept whole");
+            assert_eq!(*envelope, logged, "partition {partition} offset {offset}");
         }
         let mut tree = store.tree(&topic, partition).expect("tree");
         catch_up(log, Some(&tail), &topic, partition, &mut tree).await.expect("catch up");
@@ -225,4 +226,53 @@ async fn the_tail_gives_the_logs_own_leaves_and_events() {
         assert_eq!(tree.root(tree.size()), reference.root(reference.len()), "{partition}");
     }
     assert_eq!(tail.held(), (0, 0), "everything taken");
+}
+
+/// One typed call (`append_envelopes`, the service's path) mixing new events, a retry (sealed
+/// again, as a retry through the service is), a bad signature and an id conflict: the tail
+/// keeps exactly the new ones, each at the offset the log gave it and equal to the record it
+/// wrote there; the retry does not replace the first copy's kept event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_keeps_only_what_a_mixed_typed_call_wrote() {
+    let mut s = setup().await;
+    let tail = s.ledger.tail().expect("dense");
+    let (citizen, registration) = s.world.register_citizen();
+    let registered = s.ledger.append(vec![registration]).await.expect("append");
+    assert!(registered.iter().all(Result::is_ok), "{registered:?}");
+    let retried = s.world.marksheet_envelope(&citizen, "X-0");
+    let mut first = s.ledger.append_envelopes(vec![retried.clone()]).await.expect("append");
+    let topic = s.ledger.config().citizen_topic.clone();
+    let ledger::Position { partition, offset: from } = crate::accepted(first.remove(0));
+    let mut resealed = retried.clone();
+    let subject = retried.sealed.as_ref().expect("sealed").subject.clone();
+    let data = schemas::PersonalData::Upload(schemas::UploadPersonal {
+        file_name: schemas::Label::parse("x").expect("label"),
+    });
+    resealed.sealed = Some(s.world.seal(subject, &data).1);
+    let mut forged = s.world.marksheet_envelope(&citizen, "X-1");
+    forged.signature.0[0] ^= 0x55;
+    let mut conflict = s.world.marksheet_envelope(&citizen, "X-2");
+    conflict.event.id = retried.event.id;
+    let conflict = ledger::crypto::sign_event(conflict.event, &s.world.issuer.key, conflict.sealed)
+        .expect("sign");
+    let new =
+        [s.world.marksheet_envelope(&citizen, "X-3"), s.world.marksheet_envelope(&citizen, "X-4")];
+    let call = vec![new[0].clone(), resealed, forged, conflict, new[1].clone()];
+    let mut verdicts = s.ledger.append_envelopes(call).await.expect("append");
+    assert!(matches!(verdicts[1], Ok(ledger::Appended::Existing(_))), "{verdicts:?}");
+    assert!(matches!(verdicts[2], Err(ledger::LedgerError::BadSignature { .. })), "{verdicts:?}");
+    assert!(matches!(verdicts[3], Err(ledger::LedgerError::IdConflict { .. })), "{verdicts:?}");
+    let kept = tail.take_events(&topic, partition, from, usize::MAX);
+    let offsets: Vec<u64> = kept.iter().map(|(offset, _)| *offset).collect();
+    let written = [crate::accepted(verdicts.remove(0)), crate::accepted(verdicts.remove(3))];
+    let expected: Vec<u64> = std::iter::once(from).chain(written.map(|p| p.offset)).collect();
+    assert_eq!(offsets, expected, "the first copy and the two new events");
+    let records = s.ledger.log().read(&topic, partition, from, 10).await.expect("read");
+    assert_eq!(records.len(), 3);
+    let sent = [retried, new[0].clone(), new[1].clone()];
+    for (((_, envelope), record), sent) in kept.iter().zip(&records).zip(&sent) {
+        let envelope = envelope.as_deref().expect("kept whole");
+        assert_eq!(envelope, &ledger::decode_logged(&topic, record).expect("decode"));
+        assert_eq!(envelope, sent);
+    }
 }
