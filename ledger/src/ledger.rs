@@ -221,6 +221,20 @@ struct Candidate {
     leaf: Option<schemas::Digest32>,
 }
 
+impl Candidate {
+    /// A candidate no registry has looked at yet.
+    fn fresh(
+        index: usize,
+        envelope: Envelope,
+        signing_bytes: Vec<u8>,
+        digest: schemas::Digest32,
+        raw: Vec<u8>,
+    ) -> Self {
+        let (key, preverified, leaf) = (None, false, None);
+        Candidate { index, key, preverified, envelope, signing_bytes, digest, raw, leaf }
+    }
+}
+
 impl<L: Log> Ledger<L> {
     /// Opens the ledger: creates its topics if needed and rebuilds the key registry by
     /// replaying the registrations and key events already in the log.
@@ -789,16 +803,7 @@ fn encode_candidate(index: usize, envelope: Envelope) -> Result<Candidate, Ledge
     let (raw, signing_bytes) = schemas::encode_signed_record(&envelope)?;
     let digest = event_hash(&signing_bytes, &envelope.signature);
     let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
-    Ok(Candidate {
-        index,
-        key: None,
-        preverified: false,
-        envelope,
-        signing_bytes,
-        digest,
-        raw,
-        leaf: None,
-    })
+    Ok(Candidate::fresh(index, envelope, signing_bytes, digest, raw))
 }
 
 fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError> {
@@ -806,16 +811,7 @@ fn decode_candidate(index: usize, raw: Vec<u8>) -> Result<Candidate, LedgerError
     let digest = event_hash(&signing_bytes, &envelope.signature);
     // From here on, what the signature covers (the batch root's message when batch-signed).
     let signing_bytes = crate::crypto::signed_message(&envelope, signing_bytes)?;
-    Ok(Candidate {
-        index,
-        key: None,
-        preverified: false,
-        envelope,
-        signing_bytes,
-        digest,
-        raw,
-        leaf: None,
-    })
+    Ok(Candidate::fresh(index, envelope, signing_bytes, digest, raw))
 }
 
 /// Decodes a record read back from the log. A record that the ledger wrote and that no longer

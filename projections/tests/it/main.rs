@@ -307,21 +307,24 @@ async fn a_citizens_locker_through_every_view() {
     );
 }
 
+/// A grant of a consent nobody requested: the ledger accepts it (the signature and the
+/// citizen's permission are fine), but the views cannot apply it.
+fn orphan_grant(requester: &RequesterId, locker: LockerId) -> Payload {
+    Payload::ConsentGranted(ConsentGranted {
+        consent_id: Id16([9; 16]),
+        requester: requester.clone(),
+        locker,
+        documents: vec![DocRef::Uploaded(Id16([1; 16]))],
+        access_expires_at_ms: TimestampMs(1),
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_views_cannot_apply_stops_its_partition_and_only_it() {
     let mut world = World::new(31);
     let (asha, registration) = world.register_citizen();
     let (ravi, ravi_registration) = world.register_citizen();
-    let requester = world.requester.clone();
-    // A grant for a consent nobody requested: the ledger accepts it (the signature and the
-    // citizen's permission are fine), but the views cannot apply it.
-    let orphan = Payload::ConsentGranted(ConsentGranted {
-        consent_id: Id16([9; 16]),
-        requester: requester.id.clone(),
-        locker: asha.locker,
-        documents: vec![DocRef::Uploaded(Id16([1; 16]))],
-        access_expires_at_ms: TimestampMs(1),
-    });
+    let orphan = orphan_grant(&world.requester.id, asha.locker);
     let records = vec![
         world.register_issuer(),
         world.register_requester(),
@@ -726,13 +729,7 @@ async fn views_fed_by_the_ledgers_tail_equal_a_rebuild_from_the_log() {
 async fn an_event_from_the_tail_the_views_cannot_apply_halts_as_one_read_back() {
     let mut world = World::new(32);
     let (asha, registration) = world.register_citizen();
-    let orphan = Payload::ConsentGranted(ConsentGranted {
-        consent_id: Id16([9; 16]),
-        requester: world.requester.id.clone(),
-        locker: asha.locker,
-        documents: vec![DocRef::Uploaded(Id16([1; 16]))],
-        access_expires_at_ms: TimestampMs(1),
-    });
+    let orphan = orphan_grant(&world.requester.id, asha.locker);
     let records = vec![
         world.register_issuer(),
         world.register_requester(),
