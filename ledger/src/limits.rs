@@ -71,6 +71,11 @@ pub const LOG_INDEX_MEMTABLES_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Memory the Merkle trees' memtable may hold before RocksDB flushes it: nodes are written once
 /// and read for proofs of recent records, so a small one costs nothing.
 pub const MERKLE_MEMTABLES_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// A Merkle tree's leaves are stored in chunks of 2^`MERKLE_CHUNK_HEIGHT` (one RocksDB value of
+/// 2 KiB), and only nodes at this height and above are stored one per key; the nodes below are
+/// hashed from their chunk when a proof asks. One key per leaf and node cost a memtable insert
+/// each, 2 per event; chunks cost about 3 per 64 events.
+pub const MERKLE_CHUNK_HEIGHT: u32 = 6;
 /// Events a partition's in-memory tail keeps for the projector (`tail::Tail`): two of its
 /// batches. Past it the oldest go, and a projector that far behind reads the log.
 pub const TAIL_EVENTS_PER_PARTITION_MAX: usize = 4096;
@@ -89,6 +94,8 @@ pub const TOPIC_NAME_BYTES_MAX: usize = 200;
 pub const PARTITION_KEY_BYTES_MAX: usize = 256;
 
 const _: () = assert!(APPEND_BATCH_RECORDS_MAX <= GROUP_COMMIT_RECORDS_MAX);
+// A chunk is one value well under a RocksDB block, and an inclusion proof hashes one at most.
+const _: () = assert!(MERKLE_CHUNK_HEIGHT >= 1 && MERKLE_CHUNK_HEIGHT <= 8);
 const _: () = assert!(PIPELINE_CHUNK_RECORDS <= TAIL_EVENTS_PER_PARTITION_MAX);
 const _: () = assert!(TAIL_EVENTS_PER_PARTITION_MAX <= TAIL_LEAVES_PER_PARTITION_MAX);
 const _: () = assert!(TAIL_EVENTS_PER_PARTITION_MAX * TAIL_RECORD_BYTES_MAX <= 8 * 1024 * 1024);

@@ -1,10 +1,15 @@
 //! Each partition's Merkle tree on disk (RocksDB), so a restart does not rehash history.
 //!
-//! Keys: `n/<topic>/<partition BE>/<height>/<index BE>` holds node `(height, index)`;
-//! `m/<topic>/<partition BE>` holds the tree's size and the next log offset to read. A batch
-//! of leaves, the nodes they complete and the new size and offset are one write batch: a crash
-//! keeps all of it or none. The tree is derived state (it can be rebuilt from the log), so the
-//! writes are not synced; a lost tail is recomputed from the offset that survived.
+//! Keys: `c/<topic>/<partition BE>/<chunk BE>` holds the leaf hashes of chunk `chunk` (leaves
+//! `chunk << H` onwards, H = `MERKLE_CHUNK_HEIGHT`, 32 bytes each; a prefix while the chunk is
+//! the open one); `n/<topic>/<partition BE>/<height>/<index BE>` holds node `(height, index)`
+//! for heights H and up; the nodes below H are hashed from their chunk when a proof asks (at
+//! most 2^H leaves). `m/<topic>/<partition BE>` holds the tree's size and the next log offset
+//! to read; `v` the store's format. A batch of leaves, the chunks and nodes they complete and
+//! the new size and offset are one write batch: a crash keeps all of it or none. The tree is
+//! derived state (it can be rebuilt from the log), so the writes are not synced; a lost tail
+//! is recomputed from the offset that survived, and a store of another format is emptied on
+//! open and rebuilt from the log by its follower.
 //!
 //! Leaf indexes are the tree's own sequence; `next_offset` maps it to the log, which may skip
 //! offsets (Kafka), so leaves never depend on offsets. To find a record's leaf (for an
@@ -17,7 +22,14 @@ use std::path::Path;
 use rocksdb::{DB, Options, WriteBatch};
 use schemas::Digest32;
 
-use crate::rfc9162::{Nodes, ProofError, completed};
+use crate::limits::MERKLE_CHUNK_HEIGHT;
+use crate::rfc9162::{Nodes, ProofError, completed, node_hash};
+
+/// Leaves per chunk.
+const CHUNK_LEAVES: u64 = 1 << MERKLE_CHUNK_HEIGHT;
+/// The store's format: chunks of 2^H leaves (format 1 stored every node under its own key).
+const FORMAT: [u8; 2] = [2, MERKLE_CHUNK_HEIGHT.to_le_bytes()[0]];
+const FORMAT_KEY: &[u8] = b"v";
 
 fn store(e: rocksdb::Error) -> ProofError {
     ProofError::Store(e.into_string())
@@ -32,7 +44,8 @@ pub struct TreeStore {
     db: DB,
 }
 
-/// One partition's tree: its size, where it stopped in the log, and its open subtrees.
+/// One partition's tree: its size, where it stopped in the log, its open subtrees, and the
+/// leaves of its open chunk.
 #[derive(Debug)]
 pub struct PartitionTree<'a> {
     db: &'a DB,
@@ -40,6 +53,7 @@ pub struct PartitionTree<'a> {
     size: u64,
     next_offset: u64,
     frontier: Vec<Option<Digest32>>,
+    open_chunk: Vec<u8>,
 }
 
 impl TreeStore {
@@ -47,7 +61,28 @@ impl TreeStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_db_write_buffer_size(crate::limits::MERKLE_MEMTABLES_BYTES_MAX);
-        Ok(TreeStore { db: DB::open(&options, path).map_err(store)? })
+        let db = DB::open(&options, path.as_ref()).map_err(store)?;
+        let format = db.get(FORMAT_KEY).map_err(store)?;
+        if format.as_deref() == Some(&FORMAT[..]) {
+            return Ok(TreeStore { db });
+        }
+        let mut iter = db.raw_iterator();
+        iter.seek_to_first();
+        let held = iter.valid();
+        drop(iter);
+        let db = if held {
+            // Derived state in another format: emptied here, refilled from the log.
+            tracing::warn!(
+                "the Merkle trees are in another format ({format:?}); they are rebuilt from the log"
+            );
+            drop(db);
+            DB::destroy(&options, path.as_ref()).map_err(store)?;
+            DB::open(&options, path.as_ref()).map_err(store)?
+        } else {
+            db
+        };
+        db.put(FORMAT_KEY, FORMAT).map_err(store)?;
+        Ok(TreeStore { db })
     }
 
     /// The partition's tree as last stored (empty at first).
@@ -71,8 +106,22 @@ impl TreeStore {
                 }
             }
         };
-        let mut tree =
-            PartitionTree { db: &self.db, prefix, size, next_offset, frontier: Vec::new() };
+        let mut tree = PartitionTree {
+            db: &self.db,
+            prefix,
+            size,
+            next_offset,
+            frontier: Vec::new(),
+            open_chunk: Vec::new(),
+        };
+        if size % CHUNK_LEAVES != 0 {
+            tree.open_chunk = tree.chunk(size / CHUNK_LEAVES)?;
+            if tree.open_chunk.len() as u64 != size % CHUNK_LEAVES * 32 {
+                return Err(ProofError::Store(format!(
+                    "the open chunk of {topic}/{partition} does not hold the tree's last leaves"
+                )));
+            }
+        }
         // The open subtrees of a tree of `size` leaves: one per set bit of the size.
         for height in 0..64u32 {
             if size >> height & 1 == 1 {
@@ -85,16 +134,33 @@ impl TreeStore {
     }
 }
 
+/// The root of the complete subtree over `leaves` (32 bytes each, a power of two of them).
+fn subtree_root(leaves: &[u8]) -> Digest32 {
+    let mut level: Vec<Digest32> = leaves
+        .chunks_exact(32)
+        .map(|leaf| Digest32(<[u8; 32]>::try_from(leaf).unwrap_or([0; 32])))
+        .collect();
+    while level.len() > 1 {
+        level = level.chunks_exact(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
+    }
+    level[0]
+}
+
 impl Nodes for PartitionTree<'_> {
     fn leaves(&self) -> u64 {
         self.size
     }
     fn node(&self, height: u32, index: u64) -> Result<Digest32, ProofError> {
-        let bytes = self
-            .db
-            .get(self.node_key(height, index))
-            .map_err(store)?
-            .ok_or_else(|| ProofError::Store(format!("node ({height}, {index}) is missing")))?;
+        let missing = || ProofError::Store(format!("node ({height}, {index}) is missing"));
+        if height < MERKLE_CHUNK_HEIGHT {
+            let first = index.checked_shl(height).ok_or_else(missing)?;
+            let chunk = self.chunk(first / CHUNK_LEAVES)?;
+            let start = usize::try_from(first % CHUNK_LEAVES * 32).map_err(|_| missing())?;
+            let leaves = chunk.get(start..start + (32 << height)).ok_or_else(missing)?;
+            return Ok(subtree_root(leaves));
+        }
+        let bytes =
+            self.db.get(self.node_key(height, index)).map_err(store)?.ok_or_else(missing)?;
         <[u8; 32]>::try_from(bytes.as_slice())
             .map(Digest32)
             .map_err(|_| ProofError::Store(format!("node ({height}, {index}) is corrupt")))
@@ -105,6 +171,19 @@ impl PartitionTree<'_> {
     fn node_key(&self, height: u32, index: u64) -> Vec<u8> {
         let height = u8::try_from(height).unwrap_or(u8::MAX);
         [b"n/", &self.prefix[..], &[height], b"/", &index.to_be_bytes()[..]].concat()
+    }
+
+    fn chunk_key(&self, chunk: u64) -> Vec<u8> {
+        [b"c/", &self.prefix[..], &chunk.to_be_bytes()[..]].concat()
+    }
+
+    /// The leaf hashes chunk `chunk` holds (none if it holds none).
+    fn chunk(&self, chunk: u64) -> Result<Vec<u8>, ProofError> {
+        let bytes = self.db.get(self.chunk_key(chunk)).map_err(store)?.unwrap_or_default();
+        if bytes.len() % 32 != 0 || bytes.len() as u64 > CHUNK_LEAVES * 32 {
+            return Err(ProofError::Store(format!("chunk {chunk} is corrupt")));
+        }
+        Ok(bytes)
     }
 
     pub fn size(&self) -> u64 {
@@ -130,6 +209,7 @@ impl PartitionTree<'_> {
         assert!(next_offset >= self.next_offset, "the tree never goes back in the log");
         let mut batch = WriteBatch::default();
         let mut frontier = self.frontier.clone();
+        let mut open_chunk = self.open_chunk.clone();
         let mut size = self.size;
         // The offset the previous leaf would continue with; a run starts wherever it does not.
         let mut expected = if size == 0 { None } else { Some(self.next_offset) };
@@ -143,14 +223,31 @@ impl PartitionTree<'_> {
             }
             expected = Some(offset + 1);
             for (height, index, hash) in completed(&mut frontier, size, *leaf) {
-                batch.put(self.node_key(height, index), hash.0);
+                if height >= MERKLE_CHUNK_HEIGHT {
+                    batch.put(self.node_key(height, index), hash.0);
+                }
             }
+            open_chunk.extend_from_slice(&leaf.0);
             size += 1;
+            if size % CHUNK_LEAVES == 0 {
+                batch.put(self.chunk_key(size / CHUNK_LEAVES - 1), &open_chunk);
+                open_chunk.clear();
+            }
         }
+        // The last leaf is in the open chunk unless it closed one.
+        if !leaves.is_empty() && !open_chunk.is_empty() {
+            batch.put(self.chunk_key(size / CHUNK_LEAVES), &open_chunk);
+        }
+        assert_eq!(
+            open_chunk.len() as u64,
+            size % CHUNK_LEAVES * 32,
+            "the open chunk holds the tail"
+        );
         let meta = [size.to_be_bytes(), next_offset.to_be_bytes()].concat();
         batch.put([b"m/", &self.prefix[..]].concat(), meta);
         self.db.write(batch).map_err(store)?;
-        (self.size, self.next_offset, self.frontier) = (size, next_offset, frontier);
+        (self.size, self.next_offset, self.frontier, self.open_chunk) =
+            (size, next_offset, frontier, open_chunk);
         Ok(())
     }
 
@@ -227,5 +324,75 @@ mod tests {
             memory.push(*leaf);
         }
         assert_eq!(tree.root(10).expect("root"), memory.root(10).expect("root"));
+    }
+
+    /// Appends of many sizes, across chunk boundaries, each followed by a reopen: every root
+    /// and proof of every size equals the tree's in memory, so the nodes hashed from a chunk
+    /// are the nodes the old store kept one per key.
+    #[test]
+    fn chunked_leaves_give_the_trees_own_roots_and_proofs_across_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut memory = MerkleTree::default();
+        let mut offset = 0u64;
+        let chunk = CHUNK_LEAVES as usize;
+        for count in [1, 2, chunk - 4, 1, chunk, chunk + 1, 3 * chunk - 2, 5, 0, 2 * chunk] {
+            let leaves: Vec<(u64, Digest32)> =
+                (offset..offset + count as u64).map(|o| (o, leaf_hash(&o.to_le_bytes()))).collect();
+            offset += count as u64;
+            let store = TreeStore::open(dir.path()).expect("open");
+            let mut tree = store.tree("t", 3).expect("tree");
+            assert_eq!(tree.size(), memory.len(), "the reopened tree has every leaf");
+            tree.append(&leaves, offset).expect("append");
+            for (_, leaf) in &leaves {
+                memory.push(*leaf);
+            }
+        }
+        let store = TreeStore::open(dir.path()).expect("reopen");
+        let tree = store.tree("t", 3).expect("tree");
+        let size = memory.len();
+        assert_eq!(tree.size(), size);
+        for n in 1..=size {
+            assert_eq!(tree.root(n), memory.root(n), "root of {n}");
+        }
+        for leaf in 0..size {
+            assert_eq!(
+                tree.inclusion_proof(leaf, size),
+                crate::merkle::inclusion_proof(&memory, leaf, size),
+                "inclusion of {leaf}"
+            );
+        }
+        for old in (1..size).step_by(7) {
+            assert_eq!(
+                tree.consistency_proof(old, size),
+                crate::merkle::consistency_proof(&memory, old, size),
+                "consistency from {old}"
+            );
+        }
+        assert!(tree.root(size + 1).is_err(), "no root past the tree");
+    }
+
+    /// A store in the old format (a key per node, no format mark) is emptied on open, so its
+    /// follower rebuilds it from the log instead of mixing two layouts.
+    #[test]
+    fn a_store_of_another_format_is_emptied_for_a_rebuild() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let db = DB::open_default(dir.path()).expect("open");
+            let meta = [5u64.to_be_bytes(), 5u64.to_be_bytes()].concat();
+            db.put([b"m/", &prefix("t", 0)[..]].concat(), meta).expect("put");
+        }
+        let store = TreeStore::open(dir.path()).expect("open");
+        let tree = store.tree("t", 0).expect("tree");
+        assert_eq!((tree.size(), tree.next_offset()), (0, 0), "rebuilt from the start");
+        drop(tree);
+        drop(store);
+        let store = TreeStore::open(dir.path()).expect("reopen");
+        let mut tree = store.tree("t", 0).expect("tree");
+        tree.append(&[(0, leaf_hash(b"x"))], 1).expect("append");
+        drop(tree);
+        drop(store);
+        let store = TreeStore::open(dir.path()).expect("reopen");
+        let tree = store.tree("t", 0).expect("tree");
+        assert_eq!(tree.size(), 1, "a store of this format is kept");
     }
 }
