@@ -29,7 +29,9 @@ fn config() -> Canonical {
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Views are plain data; encoding them cannot fail.
-    bincode::serde::encode_to_vec(value, config()).expect("views encode")
+    let mut bytes = Vec::with_capacity(schemas::limits::ENCODE_START_BYTES);
+    schemas::encode_onto(&mut bytes, value, config()).expect("views encode");
+    bytes
 }
 
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(

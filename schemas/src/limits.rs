@@ -3,6 +3,9 @@
 /// The largest encoded record (envelope) the log accepts. Events carry hashes, never document
 /// contents, so 64 KiB leaves room for a sealed personal payload with many structured fields.
 pub const RECORD_SIZE_BYTES_MAX: usize = 64 * 1024;
+/// The capacity an encoding starts with: a results row's record is about a kilobyte, most
+/// events a few hundred bytes (one growth at most instead of eight from empty).
+pub const ENCODE_START_BYTES: usize = 512;
 /// Free text the citizen or an organisation types: names, purposes, reasons.
 pub const LABEL_CHARS_MAX: usize = 200;
 pub const REASON_CHARS_MAX: usize = 500;
@@ -33,6 +36,7 @@ pub const SEALED_CIPHERTEXT_BYTES_MAX: usize = 48 * 1024;
 pub const DOCUMENT_SIZE_BYTES_MAX: u64 = 1 << 40;
 
 const _: () = assert!(SEALED_CIPHERTEXT_BYTES_MAX < RECORD_SIZE_BYTES_MAX);
+const _: () = assert!(ENCODE_START_BYTES < RECORD_SIZE_BYTES_MAX);
 const _: () = assert!(
     DOCUMENT_FIELDS_MAX * (FIELD_KEY_CHARS_MAX + FIELD_VALUE_CHARS_MAX) * 4
         > SEALED_CIPHERTEXT_BYTES_MAX,
