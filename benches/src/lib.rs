@@ -9,6 +9,11 @@ use ledger::{EmbeddedLog, Ledger};
 use rayon::prelude::*;
 use schemas::SignatureBytes;
 
+/// The allocator `locker` runs with (`cli`), so what is measured in process allocates as the
+/// service does.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub const SEED: u64 = 99;
 /// Records one RNG stream of the world signs; each stream's ids, salts and nonces are unique.
 const RECORDS_PER_STREAM: usize = 256;

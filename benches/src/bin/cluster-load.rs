@@ -8,6 +8,9 @@
 //! Usage: cluster-load [SECONDS] [CONCURRENCY]   (defaults 20 and 16)
 //! Environment: LOCKER_CLUSTER_DIR and LOCKER_CLUSTER_PORT as `scripts/cluster` reads them.
 
+// Linked for its allocator (the one `locker` runs with).
+extern crate locker_benches;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

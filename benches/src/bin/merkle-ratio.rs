@@ -4,6 +4,9 @@
 //!
 //! Usage: merkle-ratio [LEAVES]   (default 1,000,000)
 
+// Linked for its allocator (the one `locker` runs with).
+extern crate locker_benches;
+
 use std::time::Instant;
 
 use ledger::merkle::{TreeStore, leaf_hash, verify_consistency, verify_inclusion};
