@@ -114,7 +114,7 @@ impl TreeStore {
             frontier: Vec::new(),
             open_chunk: Vec::new(),
         };
-        if size % CHUNK_LEAVES != 0 {
+        if !size.is_multiple_of(CHUNK_LEAVES) {
             tree.open_chunk = tree.chunk(size / CHUNK_LEAVES)?;
             if tree.open_chunk.len() as u64 != size % CHUNK_LEAVES * 32 {
                 return Err(ProofError::Store(format!(
@@ -229,7 +229,7 @@ impl PartitionTree<'_> {
             }
             open_chunk.extend_from_slice(&leaf.0);
             size += 1;
-            if size % CHUNK_LEAVES == 0 {
+            if size.is_multiple_of(CHUNK_LEAVES) {
                 batch.put(self.chunk_key(size / CHUNK_LEAVES - 1), &open_chunk);
                 open_chunk.clear();
             }
@@ -334,11 +334,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut memory = MerkleTree::default();
         let mut offset = 0u64;
-        let chunk = CHUNK_LEAVES as usize;
+        let chunk = CHUNK_LEAVES;
         for count in [1, 2, chunk - 4, 1, chunk, chunk + 1, 3 * chunk - 2, 5, 0, 2 * chunk] {
             let leaves: Vec<(u64, Digest32)> =
-                (offset..offset + count as u64).map(|o| (o, leaf_hash(&o.to_le_bytes()))).collect();
-            offset += count as u64;
+                (offset..offset + count).map(|o| (o, leaf_hash(&o.to_le_bytes()))).collect();
+            offset += count;
             let store = TreeStore::open(dir.path()).expect("open");
             let mut tree = store.tree("t", 3).expect("tree");
             assert_eq!(tree.size(), memory.len(), "the reopened tree has every leaf");
