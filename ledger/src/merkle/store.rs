@@ -69,6 +69,8 @@ impl TreeStore {
         let mut iter = db.raw_iterator();
         iter.seek_to_first();
         let held = iter.valid();
+        // Not valid may also be a read error: never stamp a store that could not be read.
+        iter.status().map_err(store)?;
         drop(iter);
         let db = if held {
             // Derived state in another format: emptied here, refilled from the log.
@@ -115,17 +117,27 @@ impl TreeStore {
             open_chunk: Vec::new(),
         };
         if !size.is_multiple_of(CHUNK_LEAVES) {
+            // Read apart from the meta: an append in between (the follower, while this handle
+            // is for a proof) may have added leaves, never changed one. Only a shorter chunk
+            // is damage.
+            let need = usize::try_from(size % CHUNK_LEAVES * 32).unwrap_or(usize::MAX);
             tree.open_chunk = tree.chunk(size / CHUNK_LEAVES)?;
-            if tree.open_chunk.len() as u64 != size % CHUNK_LEAVES * 32 {
+            if tree.open_chunk.len() < need {
                 return Err(ProofError::Store(format!(
                     "the open chunk of {topic}/{partition} does not hold the tree's last leaves"
                 )));
             }
+            tree.open_chunk.truncate(need);
         }
-        // The open subtrees of a tree of `size` leaves: one per set bit of the size.
+        // The open subtrees of a tree of `size` leaves: one per set bit of the size; those
+        // below a chunk are hashed from the open chunk, already read.
         for height in 0..64u32 {
             if size >> height & 1 == 1 {
-                let node = tree.node(height, (size >> height) - 1)?;
+                let node = if height < MERKLE_CHUNK_HEIGHT {
+                    tree.open_subtree(height, size)
+                } else {
+                    tree.node(height, (size >> height) - 1)?
+                };
                 tree.frontier.resize(height as usize + 1, None);
                 tree.frontier[height as usize] = Some(node);
             }
@@ -171,6 +183,14 @@ impl PartitionTree<'_> {
     fn node_key(&self, height: u32, index: u64) -> Vec<u8> {
         let height = u8::try_from(height).unwrap_or(u8::MAX);
         [b"n/", &self.prefix[..], &[height], b"/", &index.to_be_bytes()[..]].concat()
+    }
+
+    /// The open subtree of `height` (below a chunk) of a tree of `size` leaves, hashed from
+    /// the open chunk: the 2^height leaves after the bigger open subtrees' ones.
+    fn open_subtree(&self, height: u32, size: u64) -> Digest32 {
+        let below = size % (1 << height);
+        let end = self.open_chunk.len() - usize::try_from(below * 32).unwrap_or(0);
+        subtree_root(&self.open_chunk[end - (32 << height)..end])
     }
 
     fn chunk_key(&self, chunk: u64) -> Vec<u8> {
@@ -369,6 +389,38 @@ mod tests {
             );
         }
         assert!(tree.root(size + 1).is_err(), "no root past the tree");
+    }
+
+    /// A proof's handle reads the meta and then the open chunk; the follower may append in
+    /// between, so the chunk may hold more leaves than the meta says. The handle is the tree
+    /// at the meta's size. A chunk shorter than that is damage.
+    #[test]
+    fn a_tree_loaded_while_its_follower_appends_is_the_tree_at_its_own_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = TreeStore::open(dir.path()).expect("open");
+        let leaves: Vec<(u64, Digest32)> =
+            (0..10u64).map(|o| (o, leaf_hash(&o.to_le_bytes()))).collect();
+        let mut memory = MerkleTree::default();
+        for (_, leaf) in &leaves {
+            memory.push(*leaf);
+        }
+        let mut writer = store.tree("t", 0).expect("tree");
+        writer.append(&leaves, 10).expect("append");
+        let key = writer.chunk_key(0);
+        let mut longer = store.db.get(&key).expect("get").expect("the open chunk");
+        longer.extend_from_slice(&leaf_hash(b"appended meanwhile").0);
+        store.db.put(&key, &longer).expect("put");
+        let reader = store.tree("t", 0).expect("a longer chunk is the follower's append");
+        assert_eq!(reader.size(), 10);
+        assert_eq!(reader.root(10), memory.root(10));
+        for leaf in 0..10 {
+            assert_eq!(
+                reader.inclusion_proof(leaf, 10),
+                crate::merkle::inclusion_proof(&memory, leaf, 10)
+            );
+        }
+        store.db.put(&key, &longer[..9 * 32]).expect("put");
+        assert!(store.tree("t", 0).is_err(), "a chunk short of the meta's size is damage");
     }
 
     /// A store in the old format (a key per node, no format mark) is emptied on open, so its

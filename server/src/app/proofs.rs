@@ -243,10 +243,15 @@ impl<L: Log> Transparency<L> {
             let signed = self.signed.notified();
             tokio::pin!(signed);
             signed.as_mut().enable();
+            // The checkpoint before the tree: a tree loaded first could be older than it.
+            let latest = self.latest_of(topic, partition);
             let tree = self.trees.tree(topic, partition).map_err(internal)?;
             let index = tree.leaf_index(offset).map_err(internal)?;
-            if let (Some(index), Some(checkpoint)) = (index, self.latest_of(topic, partition))
+            // A tree behind its checkpoint (rebuilt from the log after a format change) waits
+            // like a record not yet checkpointed.
+            if let (Some(index), Some(checkpoint)) = (index, latest)
                 && index < checkpoint.checkpoint.size
+                && tree.size() >= checkpoint.checkpoint.size
             {
                 return ledger::merkle::prove(
                     self.log.as_ref(),
@@ -329,6 +334,13 @@ impl<L: Log> Proofs for Transparency<L> {
             ));
         }
         let tree = self.trees.tree(topic, partition).map_err(internal)?;
+        if tree.size() < second {
+            // The tree is being rebuilt from the log (after a format change): not a fault.
+            return Err(AppError::new(
+                ErrorCode::NotYetCheckpointed,
+                "the ledger's tree of this partition is catching up with the log; retry in a few seconds",
+            ));
+        }
         tree.consistency_proof(first, second).map_err(internal)
     }
 

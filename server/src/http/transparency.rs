@@ -113,7 +113,7 @@ pub(crate) struct ConsistencyQuery {
 }
 
 /// `GET /v1/ledger/consistency`
-#[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 422, description = "`invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto)))]
+#[utoipa::path(get, path = "/v1/ledger/consistency", tag = "public", params(ConsistencyQuery), description = "A consistency proof between two sizes of a partition's tree (RFC 9162 2.1.4), up to its latest checkpoint.", responses((status = 422, description = "`invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 200, body = ConsistencyDto), (status = 400, description = "`invalid_query`, `invalid_sizes`, `beyond_checkpoint`", body = crate::openapi::ErrorDto), (status = 404, description = "`unknown_partition`", body = crate::openapi::ErrorDto), (status = 503, description = "`not_yet_checkpointed`: the partition's tree is catching up with the log", body = crate::openapi::ErrorDto)))]
 pub(crate) async fn consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
