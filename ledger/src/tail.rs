@@ -228,7 +228,10 @@ mod tests {
     async fn a_reader_waits_only_while_an_append_is_between_the_log_and_the_tail() {
         let tail = std::sync::Arc::new(Tail::default());
         let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        assert!(!tail.wait_filled(soon).await, "nothing appending: no wait");
+        // Bounded well under `soon`: a wait for the deadline would fail here, not pass slowly.
+        let at_once =
+            tokio::time::timeout(std::time::Duration::from_secs(1), tail.wait_filled(soon));
+        assert!(!at_once.await.expect("nothing appending: no wait"));
         let appending = tail.appending();
         let later = tokio::time::Instant::now() + std::time::Duration::from_millis(20);
         assert!(!tail.wait_filled(later).await, "still appending at the deadline");
