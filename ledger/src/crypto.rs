@@ -61,8 +61,19 @@ pub fn sign_event(
 /// batch-signed event `BATCH_SIGNING_DOMAIN || size || root`, the root its inclusion path
 /// leads to. A path that leads nowhere is a bad signature.
 pub fn signed_message(envelope: &Envelope, signing_bytes: Vec<u8>) -> Result<Vec<u8>, LedgerError> {
-    let Some(batch) = &envelope.batch else { return Ok(signing_bytes) };
-    let leaf = crate::rfc9162::leaf_hash(&signing_bytes);
+    if envelope.batch.is_none() {
+        return Ok(signing_bytes);
+    }
+    signed_message_of(envelope, &signing_bytes).map(std::borrow::Cow::into_owned)
+}
+
+/// `signed_message` for bytes held elsewhere: borrowed when the event is signed alone.
+pub fn signed_message_of<'a>(
+    envelope: &Envelope,
+    signing_bytes: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, LedgerError> {
+    let Some(batch) = &envelope.batch else { return Ok(std::borrow::Cow::Borrowed(signing_bytes)) };
+    let leaf = crate::rfc9162::leaf_hash(signing_bytes);
     let root = crate::rfc9162::root_from_inclusion(
         &leaf,
         u64::from(batch.index),
@@ -70,7 +81,7 @@ pub fn signed_message(envelope: &Envelope, signing_bytes: Vec<u8>) -> Result<Vec
         &batch.path,
     )
     .map_err(|_| LedgerError::BadSignature { event_id: envelope.event.id })?;
-    Ok(batch_message(batch.size, &root))
+    Ok(std::borrow::Cow::Owned(batch_message(batch.size, &root)))
 }
 
 fn batch_message(size: u32, root: &Digest32) -> Vec<u8> {

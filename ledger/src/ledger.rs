@@ -11,7 +11,8 @@ use std::sync::Arc;
 use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 use schemas::{
-    Actor, Envelope, Principal, PublicKeyEntry, SignatureBytes, TopicKind, decode_record,
+    Actor, Envelope, Principal, PublicKeyEntry, SignatureBytes, SignedEnvelope, TopicKind,
+    decode_record,
 };
 use tokio::sync::{RwLock, oneshot};
 
@@ -181,8 +182,9 @@ struct VerifiedEvents {
 }
 
 impl VerifiedEvents {
-    fn remember(&mut self, digest: schemas::Digest32, key: &VerifyingKey, message: &[u8]) {
-        let passed = (key.to_bytes(), blake3::hash(message));
+    /// Remembers a pass by the message's BLAKE3 hash (taken on the pool, not under the lock).
+    fn remember(&mut self, digest: schemas::Digest32, key: &VerifyingKey, message: blake3::Hash) {
+        let passed = (key.to_bytes(), message);
         if self.keys.insert(digest, passed).is_none() {
             self.order.push_back(digest);
         }
@@ -439,55 +441,29 @@ impl<L: Log> Ledger<L> {
     /// lookups that would reveal what exists). An event that passes is remembered (at most
     /// `VERIFIED_EVENTS_MAX`), so its append does not verify the signature again; the
     /// registry is still checked then, since a key may be revoked in between.
-    pub async fn authenticate(
-        &self,
-        envelopes: &[Envelope],
-    ) -> Result<Vec<Result<(), LedgerError>>, LedgerError> {
+    pub async fn authenticate(&self, envelopes: Vec<SignedEnvelope>) -> Authenticated {
         if envelopes.len() > APPEND_BATCH_RECORDS_MAX {
             return Err(LedgerError::BatchTooLarge {
                 records: envelopes.len(),
                 limit: APPEND_BATCH_RECORDS_MAX,
             });
         }
-        let mut verdicts: Vec<Result<(), LedgerError>> = Vec::with_capacity(envelopes.len());
-        let mut pending = Vec::new();
-        {
+        // Only the registry's answers are taken under its lock; the hashing is done on the pool.
+        let keys: Vec<Result<VerifyingKey, LedgerError>> = {
             let registry = self.registry.read().await;
-            for (index, envelope) in envelopes.iter().enumerate() {
-                let checked = registry.check(&envelope.event).and_then(|key| {
-                    let bytes = schemas::signing_bytes(&envelope.event)?;
-                    let digest = event_hash(&bytes, &envelope.signature);
-                    let message = crate::crypto::signed_message(envelope, bytes)?;
-                    Ok((key, digest, message))
-                });
-                match checked {
-                    Ok((key, digest, message)) => {
-                        pending.push((index, key, digest, message, envelope.signature));
-                        verdicts.push(Ok(()));
-                    }
-                    Err(e) => verdicts.push(Err(e)),
-                }
-            }
-        }
-        let (pending, valid) = on_pool(move || {
-            let items: Vec<VerifyItem<'_>> = pending
-                .iter()
-                .map(|(_, key, _, message, signature)| VerifyItem { message, signature, key })
-                .collect();
-            let valid = verify_all(&items);
-            (pending, valid)
-        })
-        .await?;
+            envelopes.iter().map(|signed| registry.check(&signed.envelope().event)).collect()
+        };
+        let checked = on_pool(move || check_signatures(envelopes, keys)).await?;
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        for ((index, key, digest, message, _), ok) in pending.into_iter().zip(valid) {
-            if ok {
-                verified.remember(digest, &key, &message);
-            } else {
-                let event_id = envelopes[index].event.id;
-                verdicts[index] = Err(LedgerError::BadSignature { event_id });
-            }
-        }
-        Ok(verdicts)
+        Ok(checked
+            .into_iter()
+            .map(|(signed, passed)| {
+                let verdict = passed.map(|(digest, key, message)| {
+                    verified.remember(digest, &key, message);
+                });
+                (signed, verdict)
+            })
+            .collect())
     }
 
     /// The topic an event belongs to.
@@ -837,6 +813,56 @@ fn spawn_on_pool<T: Send + 'static>(
         let _ = reply.send(work());
     });
     answer
+}
+
+/// An authentication's answer: each envelope given back with its verdict, in order. The outer
+/// error means nothing was checked (an oversized call, or the pool is gone).
+pub type Authenticated = Result<Vec<(SignedEnvelope, Result<(), LedgerError>)>, LedgerError>;
+
+/// What a signature that passed is remembered by: the event hash, the key, and the BLAKE3 hash
+/// of the message it verified.
+type Passed = (schemas::Digest32, VerifyingKey, blake3::Hash);
+
+/// Each envelope's signature checked under the key the registry named for it (on the pool):
+/// the event hash and the signed message come from the bytes the envelope holds.
+fn check_signatures(
+    envelopes: Vec<SignedEnvelope>,
+    keys: Vec<Result<VerifyingKey, LedgerError>>,
+) -> Vec<(SignedEnvelope, Result<Passed, LedgerError>)> {
+    type Prepared<'a> = Result<(Passed, std::borrow::Cow<'a, [u8]>), LedgerError>;
+    let prepared: Vec<Prepared<'_>> = envelopes
+        .par_iter()
+        .zip(keys)
+        .map(|(signed, key)| {
+            let key = key?;
+            let (envelope, bytes) = (signed.envelope(), signed.signing_bytes());
+            let message = crate::crypto::signed_message_of(envelope, bytes)?;
+            let digest = event_hash(bytes, &envelope.signature);
+            Ok(((digest, key, blake3::hash(&message)), message))
+        })
+        .collect();
+    let items: Vec<VerifyItem<'_>> = envelopes
+        .iter()
+        .zip(&prepared)
+        .filter_map(|(signed, prepared)| {
+            let ((_, key, _), message) = prepared.as_ref().ok()?;
+            Some(VerifyItem { message, signature: &signed.envelope().signature, key })
+        })
+        .collect();
+    let mut valid = verify_all(&items).into_iter();
+    let verdicts: Vec<Result<Passed, LedgerError>> = prepared
+        .into_iter()
+        .zip(&envelopes)
+        .map(|(prepared, signed)| {
+            let (passed, _) = prepared?;
+            if valid.next().unwrap_or(false) {
+                Ok(passed)
+            } else {
+                Err(LedgerError::BadSignature { event_id: signed.envelope().event.id })
+            }
+        })
+        .collect();
+    envelopes.into_iter().zip(verdicts).collect()
 }
 
 async fn on_pool<T: Send + 'static>(

@@ -30,7 +30,7 @@ pub mod world;
 
 pub use error::{LedgerError, LogError};
 #[cfg(feature = "store")]
-pub use ledger::{Ledger, LedgerConfig, Start, Verdict, decode_logged};
+pub use ledger::{Authenticated, Ledger, LedgerConfig, Start, Verdict, decode_logged};
 #[cfg(feature = "store")]
 pub use log::embedded::EmbeddedLog;
 #[cfg(feature = "store")]

@@ -126,11 +126,44 @@ pub fn encode_unsealed_record(envelope: &Envelope) -> Result<Vec<u8>, SchemaErro
     encode_parts(envelope).map(|(record, _)| record)
 }
 
-/// Decodes what `encode_unsealed_record` made, in canonical form only.
-pub fn decode_unsealed_record(bytes: &[u8]) -> Result<Envelope, SchemaError> {
-    let (envelope, _) = decode_parts(bytes)?;
+/// Decodes what `encode_unsealed_record` made, in canonical form only, with what its actor
+/// signed (taken from the record's bytes, so a checker need not encode the event again).
+pub fn decode_unsealed_record(bytes: &[u8]) -> Result<SignedEnvelope, SchemaError> {
+    let (envelope, signing_bytes) = decode_parts(bytes)?;
     validate_unsealed(&envelope)?;
-    Ok(envelope)
+    Ok(SignedEnvelope { envelope, signing_bytes })
+}
+
+/// An envelope and what its actor signed (`signing_bytes(&envelope.event)`). Only this module
+/// makes one, from the envelope itself or from its canonical record, and the envelope cannot
+/// be changed while it is held here, so the two always agree: a checker may verify the
+/// signature over these bytes instead of encoding the event again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedEnvelope {
+    envelope: Envelope,
+    signing_bytes: Vec<u8>,
+}
+
+impl SignedEnvelope {
+    /// Encodes the event's signing bytes.
+    pub fn new(envelope: Envelope) -> Result<Self, SchemaError> {
+        let signing_bytes = signing_bytes(&envelope.event)?;
+        Ok(Self { envelope, signing_bytes })
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// `signing_bytes(&self.envelope().event)`.
+    pub fn signing_bytes(&self) -> &[u8] {
+        &self.signing_bytes
+    }
+
+    /// The envelope, to be changed (sealed) or sent on.
+    pub fn into_envelope(self) -> Envelope {
+        self.envelope
+    }
 }
 
 fn validate_unsealed(envelope: &Envelope) -> Result<(), SchemaError> {

@@ -22,7 +22,7 @@ pub mod verhoeff;
 pub use bytes::{Digest32, EventId, Id16, KeyId, Nonce24, PublicKeyBytes, SignatureBytes, to_hex};
 pub use codec::{
     BATCH_SIGNING_DOMAIN, ENVELOPE_VERSION, ENVELOPE_VERSION_BATCH, ESIGN_DOMAIN,
-    EVENT_SIGNING_DOMAIN, decode_personal, decode_record, decode_signed_record,
+    EVENT_SIGNING_DOMAIN, SignedEnvelope, decode_personal, decode_record, decode_signed_record,
     decode_unsealed_record, encode_event, encode_onto, encode_personal, encode_record,
     encode_signed_record, encode_unsealed_record, envelope_from_json, envelope_to_json,
     signing_bytes,

@@ -8,7 +8,7 @@
 //! payload yet: the service seals) and `personal` is empty (none) or
 //! `salt [32] | schemas::encode_personal(data)`.
 
-use schemas::{Envelope, PersonalData, SchemaError};
+use schemas::{Envelope, PersonalData, SchemaError, SignedEnvelope};
 
 /// The content type of a binary batch.
 pub const MEDIA_TYPE: &str = "application/vnd.locker.rows";
@@ -137,8 +137,8 @@ pub fn split(body: &[u8]) -> Result<Vec<&[u8]>, RowError> {
 /// Personal fields as a row carries them: their salt and the fields.
 pub type SaltedPersonal = ([u8; 32], PersonalData);
 
-/// A row's envelope and personal fields.
-pub fn decode_row(row: &[u8]) -> Result<(Envelope, Option<SaltedPersonal>), RowError> {
+/// A row's envelope, with what its actor signed, and its personal fields.
+pub fn decode_row(row: &[u8]) -> Result<(SignedEnvelope, Option<SaltedPersonal>), RowError> {
     let Some((len, rest)) = row.split_first_chunk::<4>() else {
         return Err(RowError("a row shorter than its record's length".to_owned()));
     };
@@ -185,7 +185,10 @@ mod tests {
             let rows = split(&body).expect("split");
             prop_assert_eq!(rows.len(), 3);
             let (back, personal) = decode_row(rows[1]).expect("decode");
-            prop_assert_eq!(back, envelope);
+            // The signed bytes are the row's own, equal to the event's encoding.
+            let signed = schemas::signing_bytes(&envelope.event).expect("signing bytes");
+            prop_assert_eq!(back.signing_bytes(), &signed[..]);
+            prop_assert_eq!(back.into_envelope(), envelope);
             prop_assert_eq!(personal, sent);
         }
 

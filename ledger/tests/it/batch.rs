@@ -1,9 +1,9 @@
 use ledger::audit::{AuditOptions, audit};
 use ledger::crypto::sign_batch;
 use ledger::{LedgerError, Log};
-use schemas::{Envelope, Payload, encode_record};
+use schemas::{Envelope, Payload, SignedEnvelope, encode_record};
 
-use crate::setup;
+use crate::{accepted, setup, total_records};
 
 /// `count` marksheets for fresh citizens (registered first), signed by the board as one batch.
 async fn signed_batch(s: &mut crate::Setup, count: usize) -> Vec<Envelope> {
@@ -75,4 +75,51 @@ async fn an_altered_or_foreign_event_in_a_batch_is_refused_alone() {
             assert!(verdict.is_ok(), "{index}: {verdict:?}");
         }
     }
+}
+
+/// Authentication checks as an append would and appends nothing; each envelope comes back
+/// with its verdict, in order: batch-signed events by their path to the signed root, an event
+/// signed alone by its own bytes. A pass is remembered for the append that follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_gives_each_envelope_back_with_an_appends_verdict() {
+    let mut s = setup().await;
+    let mut sent = signed_batch(&mut s, 8).await;
+    if let Payload::DocumentIssued(issued) = &mut sent[3].event.payload {
+        issued.name = schemas::Label::parse("Forged Marksheet").expect("label");
+    }
+    if let Some(proof) = &mut sent[5].batch {
+        proof.index = 4;
+    }
+    let (citizen, record) = s.world.register_citizen();
+    s.ledger.append_one(record).await.expect("registered");
+    let alone = s.world.marksheet_envelope(&citizen, "A-1");
+    let mut forged = s.world.marksheet_envelope(&citizen, "A-2");
+    forged.signature.0[7] ^= 1;
+    // A stranger's key claiming to be the issuer: the registry refuses it before any hashing.
+    let real = s.world.issuer.key.clone();
+    s.world.issuer.key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let stranger = s.world.marksheet_envelope(&citizen, "A-3");
+    s.world.issuer.key = real;
+    sent.insert(2, stranger);
+    sent.extend([forged, alone.clone()]);
+    let signed: Vec<SignedEnvelope> =
+        sent.iter().map(|e| SignedEnvelope::new(e.clone()).expect("signing bytes")).collect();
+    let before = total_records(&s.ledger).await;
+    let answers = s.ledger.authenticate(signed).await.expect("authenticated");
+    assert_eq!(total_records(&s.ledger).await, before, "authentication appends nothing");
+    assert_eq!(answers.len(), sent.len());
+    for (index, ((back, verdict), envelope)) in answers.into_iter().zip(&sent).enumerate() {
+        assert_eq!(back.envelope(), envelope, "{index}: given back as sent");
+        if index == 2 {
+            assert!(matches!(verdict, Err(LedgerError::UnknownKey { .. })), "{verdict:?}");
+        } else if [4, 6, 9].contains(&index) {
+            assert!(
+                matches!(verdict, Err(LedgerError::BadSignature { .. })),
+                "{index}: {verdict:?}"
+            );
+        } else {
+            assert!(verdict.is_ok(), "{index}: {verdict:?}");
+        }
+    }
+    accepted(s.ledger.append_envelopes(vec![alone]).await.expect("append").remove(0));
 }

@@ -12,7 +12,9 @@ use crate::store::accounts::Claim;
 use crate::{AppError, AppState};
 use ledger::{Appended, LedgerError};
 use rayon::prelude::*;
-use schemas::{Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject};
+use schemas::{
+    Actor, Envelope, EventId, Payload, PersonalData, Recipient, SealSubject, SignedEnvelope,
+};
 use std::collections::HashMap;
 use wire::ErrorCode;
 use wire::dto::RowResult;
@@ -28,11 +30,17 @@ struct Parsed {
     personal: Option<([u8; 32], PersonalData)>,
 }
 
+/// A row read but not yet authenticated: its envelope with what its actor signed.
+struct Read {
+    signed: SignedEnvelope,
+    personal: Option<([u8; 32], PersonalData)>,
+}
+
 /// How a batch's rows are written: NDJSON for people, binary (`wire::rows`) for machines.
 pub(crate) use wire::rows::Format as RowFormat;
 
-/// A row's envelope and its personal fields as sent.
-fn read_row(line: &[u8], format: RowFormat) -> Result<(Envelope, SentPersonal), AppError> {
+/// A row's envelope, with what its actor signed, and its personal fields as sent.
+fn read_row(line: &[u8], format: RowFormat) -> Result<(SignedEnvelope, SentPersonal), AppError> {
     match format {
         RowFormat::Ndjson => {
             let body: PushBody = crate::app::json::json(line)?;
@@ -42,7 +50,9 @@ fn read_row(line: &[u8], format: RowFormat) -> Result<(Envelope, SentPersonal), 
                     "bulk rows register documents by hash; push documents with their bytes one by one",
                 ));
             }
-            Ok((body.envelope, SentPersonal::Json(body.personal)))
+            let signed = SignedEnvelope::new(body.envelope)
+                .map_err(|e| invalid_event(format!("a row's event: {e}")))?;
+            Ok((signed, SentPersonal::Json(body.personal)))
         }
         RowFormat::Binary => {
             let (envelope, personal) = wire::rows::decode_row(line)
@@ -58,8 +68,9 @@ enum SentPersonal {
 }
 
 /// Everything about one row that can be checked alone (on any core).
-fn parse_row(line: &[u8], format: RowFormat) -> Result<Parsed, AppError> {
-    let (envelope, sent) = read_row(line, format)?;
+fn parse_row(line: &[u8], format: RowFormat) -> Result<Read, AppError> {
+    let (signed, sent) = read_row(line, format)?;
+    let envelope = signed.envelope();
     let event = &envelope.event;
     if !matches!(event.actor, Actor::Issuer(_)) {
         return Err(AppError::new(ErrorCode::NotPermitted, "only issuers push documents"));
@@ -88,7 +99,7 @@ fn parse_row(line: &[u8], format: RowFormat) -> Result<Parsed, AppError> {
         SentPersonal::Json(sent) => committed_personal(issued.personal, sent)?,
         SentPersonal::Binary(sent) => crate::app::issuance::committed(issued.personal, sent, Ok)?,
     };
-    Ok(Parsed { envelope, personal })
+    Ok(Read { signed, personal })
 }
 
 fn uri_exists() -> AppError {
@@ -113,8 +124,8 @@ pub(crate) async fn process(
 ) -> Result<Vec<RowResult>, AppError> {
     let rows = lines.len();
     let mut results: Verdicts = (0..rows).map(|_| None).collect();
-    let candidates = parse_rows(lines, format, &mut results).await?;
-    let candidates = authentic_rows(state, candidates, &mut results).await?;
+    let read = parse_rows(lines, format, &mut results).await?;
+    let candidates = authentic_rows(state, read, &mut results).await?;
     let candidates = declared_rows(state, candidates, &mut results)?;
     let candidates = owned_rows(state, candidates, &mut results);
     let fresh = fresh_rows(state, candidates, &mut results).await?;
@@ -144,10 +155,10 @@ async fn parse_rows(
     lines: Vec<Vec<u8>>,
     format: RowFormat,
     results: &mut Verdicts,
-) -> Result<Vec<(usize, Parsed)>, AppError> {
-    let parsed: Vec<Result<Parsed, AppError>> =
+) -> Result<Vec<(usize, Read)>, AppError> {
+    let parsed: Vec<Result<Read, AppError>> =
         on_pool(move || lines.par_iter().map(|line| parse_row(line, format)).collect()).await?;
-    let mut candidates: Vec<(usize, Parsed)> = Vec::with_capacity(parsed.len());
+    let mut candidates: Vec<(usize, Read)> = Vec::with_capacity(parsed.len());
     for (index, row) in parsed.into_iter().enumerate() {
         match row {
             Ok(row) => candidates.push((index, row)),
@@ -159,17 +170,24 @@ async fn parse_rows(
 
 async fn authentic_rows(
     state: &AppState,
-    candidates: Vec<(usize, Parsed)>,
+    read: Vec<(usize, Read)>,
     results: &mut Verdicts,
 ) -> Result<Vec<(usize, Parsed)>, AppError> {
     // Authenticated first: a row whose key or signature does not pass learns nothing of what
     // is logged or known, and gets no sealing key created.
-    let envelopes: Vec<Envelope> = candidates.iter().map(|(_, p)| p.envelope.clone()).collect();
+    let mut rows = Vec::with_capacity(read.len());
+    let mut envelopes = Vec::with_capacity(read.len());
+    for (index, row) in read {
+        rows.push((index, row.personal));
+        envelopes.push(row.signed);
+    }
     let verdicts = state.appender.authenticate(envelopes).await.map_err(ledger_error)?;
-    let mut authentic = Vec::with_capacity(candidates.len());
-    for ((index, row), verdict) in candidates.into_iter().zip(verdicts) {
+    let mut authentic = Vec::with_capacity(rows.len());
+    for ((index, personal), (signed, verdict)) in rows.into_iter().zip(verdicts) {
         match verdict {
-            Ok(()) => authentic.push((index, row)),
+            Ok(()) => {
+                authentic.push((index, Parsed { envelope: signed.into_envelope(), personal }))
+            }
             Err(e) => results[index] = Some(rejected(index + 1, ledger_error(e))),
         }
     }

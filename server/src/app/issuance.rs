@@ -66,10 +66,11 @@ pub(crate) fn check_window_at(
 /// the registry now refuses, its key rotated out since, is let through: the append answers
 /// it with its first position.
 pub(crate) async fn authenticate(state: &AppState, envelope: &Envelope) -> Result<(), AppError> {
-    let mut verdicts =
-        state.appender.authenticate(vec![envelope.clone()]).await.map_err(ledger_error)?;
+    let signed =
+        schemas::SignedEnvelope::new(envelope.clone()).map_err(|e| ledger_error(e.into()))?;
+    let mut verdicts = state.appender.authenticate(vec![signed]).await.map_err(ledger_error)?;
     let closed = LedgerError::Log(ledger::LogError::Closed);
-    let verdict = verdicts.pop().unwrap_or(Err(closed));
+    let verdict = verdicts.pop().map_or(Err(closed), |(_, verdict)| verdict);
     match verdict {
         Ok(()) => Ok(()),
         Err(e @ LedgerError::BadSignature { .. }) => Err(ledger_error(e)),

@@ -11,7 +11,7 @@ use schemas::{Actor, Event, EventId, LockerId, Payload, PersonalData, Sealed, en
 use crate::app::error::ledger_error;
 use crate::{AppError, AppState};
 use ledger::{Ledger, LedgerError, Log, Verdict};
-use schemas::Envelope;
+use schemas::{Envelope, SignedEnvelope};
 use std::pin::Pin;
 use wire::ErrorCode;
 use wire::dto::Accepted;
@@ -196,10 +196,8 @@ pub trait Appender: Send + Sync {
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>>;
     /// Checks client-signed events as an append would (registry and signature) and appends
     /// nothing: the service authenticates a client's events before any work for them.
-    fn authenticate(
-        &self,
-        envelopes: Vec<Envelope>,
-    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>>;
+    /// Each envelope comes back with its verdict.
+    fn authenticate(&self, envelopes: Vec<SignedEnvelope>) -> BoxFuture<'_, ledger::Authenticated>;
     /// The events already logged under these ids, if any.
     fn logged_events(
         &self,
@@ -288,11 +286,8 @@ impl<L: Log> Appender for Ledger<L> {
     ) -> BoxFuture<'_, Result<Vec<Verdict>, LedgerError>> {
         Box::pin(Ledger::append_envelopes(self, envelopes))
     }
-    fn authenticate(
-        &self,
-        envelopes: Vec<Envelope>,
-    ) -> BoxFuture<'_, Result<Vec<Result<(), LedgerError>>, LedgerError>> {
-        Box::pin(async move { Ledger::authenticate(self, &envelopes).await })
+    fn authenticate(&self, envelopes: Vec<SignedEnvelope>) -> BoxFuture<'_, ledger::Authenticated> {
+        Box::pin(Ledger::authenticate(self, envelopes))
     }
     fn logged_events(
         &self,
