@@ -68,6 +68,12 @@ pub const SEGMENT_FRAME_BYTES_MAX: usize = RECORD_SIZE_BYTES_MAX + PARTITION_KEY
 /// Memory the log's index and id memtables may hold together before RocksDB flushes them (its
 /// default, 64 MiB per family and two per family, let a results day hold 256 MiB here).
 pub const LOG_INDEX_MEMTABLES_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// The block cache all of the log index's families share. RocksDB gives each family its own
+/// 32 MiB cache by default; the index's reads are id lookups (answered by bloom filters for
+/// new ids) and a reader's offset seeks, so a small shared one serves them.
+pub const LOG_INDEX_BLOCK_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// The Merkle trees' block cache: proofs read a few nodes and one chunk, mostly recent ones.
+pub const MERKLE_BLOCK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Memory the Merkle trees' memtable may hold before RocksDB flushes it: nodes are written once
 /// and read for proofs of recent records, so a small one costs nothing.
 pub const MERKLE_MEMTABLES_BYTES_MAX: usize = 32 * 1024 * 1024;

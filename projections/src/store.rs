@@ -92,7 +92,7 @@ pub enum Opened {
     Wiped { found_version: u32 },
 }
 
-fn cf_options(name: &str) -> Options {
+fn cf_options(name: &str, cache: &rocksdb::Cache) -> Options {
     let mut options = Options::default();
     // Most point reads while projecting miss (a document or profile not there yet): bloom
     // filters in the memtable and the tables answer them without walking either.
@@ -100,6 +100,7 @@ fn cf_options(name: &str) -> Options {
     options.set_memtable_prefix_bloom_ratio(0.05);
     let mut table = rocksdb::BlockBasedOptions::default();
     table.set_bloom_filter(10.0, false);
+    table.set_block_cache(cache);
     options.set_block_based_table_factory(&table);
     if name == CF_COUNTERS {
         options.set_merge_operator_associative("add_i64", add_merge);
@@ -115,9 +116,11 @@ impl Views {
         // Sixteen column families with RocksDB's 64 MB memtables each could hold a gigabyte
         // in memory during a bulk load; one budget for all of them bounds it.
         options.set_db_write_buffer_size(crate::limits::VIEWS_MEMTABLES_BYTES_MAX);
+        // One block cache for every family, for the same reason.
+        let cache = rocksdb::Cache::new_lru_cache(crate::limits::VIEWS_BLOCK_CACHE_BYTES);
         let families = std::iter::once(CF_META)
             .chain(VIEW_CFS)
-            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name, &cache)));
         let mut db = DB::open_cf_descriptors(&options, path, families)?;
         let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
         let stored = db.get_cf(&meta, VERSION_KEY)?;
@@ -142,7 +145,7 @@ impl Views {
             );
             for name in VIEW_CFS {
                 db.drop_cf(name)?;
-                db.create_cf(name, &cf_options(name))?;
+                db.create_cf(name, &cf_options(name, &cache))?;
             }
             let halts: Vec<Vec<u8>> = {
                 let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
@@ -168,9 +171,10 @@ impl Views {
     /// never writes, works beside a running service, and refuses views of another schema
     /// version.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
+        let cache = rocksdb::Cache::new_lru_cache(crate::limits::VIEWS_BLOCK_CACHE_BYTES);
         let families = std::iter::once(CF_META)
             .chain(VIEW_CFS)
-            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name)));
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name, &cache)));
         let db = DB::open_cf_descriptors_read_only(&Options::default(), path, families, false)?;
         let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
         let found = db

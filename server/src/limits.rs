@@ -166,6 +166,9 @@ const _: () =
 /// each new document moments after the bulk path sealed it, and a vault read per document was
 /// a tenth of the projector's work. Two generations of half this size each.
 pub const VAULT_RECENT_KEYS_MAX: usize = 1 << 16;
+/// The vault's block cache: the keys read back are recent ones, mostly in the memtable or in
+/// `VAULT_RECENT_KEYS_MAX`.
+pub const VAULT_BLOCK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Memory the vault's memtable may hold before RocksDB flushes it: keys are 65 bytes with
 /// their names, and a results day creates one per student.
 pub const VAULT_MEMTABLES_BYTES_MAX: usize = 32 * 1024 * 1024;

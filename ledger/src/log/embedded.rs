@@ -227,7 +227,10 @@ fn open_db(path: &Path) -> Result<DB, LogError> {
     // One writer thread does every write; the hashed id memtable below requires this.
     options.set_allow_concurrent_memtable_write(false);
     options.set_db_write_buffer_size(crate::limits::LOG_INDEX_MEMTABLES_BYTES_MAX);
+    // One cache for every family: by default each would get its own 32 MiB.
+    let cache = rocksdb::Cache::new_lru_cache(crate::limits::LOG_INDEX_BLOCK_CACHE_BYTES);
     let mut ids_table = BlockBasedOptions::default();
+    ids_table.set_block_cache(&cache);
     // Most id lookups are for new ids; a bloom filter answers those without a disk read.
     ids_table.set_bloom_filter(10.0, false);
     let mut ids_options = Options::default();
@@ -245,15 +248,24 @@ fn open_db(path: &Path) -> Result<DB, LogError> {
     ids_options.set_memtable_prefix_bloom_ratio(0.1);
     // Records (before segments) are signatures, hashes and ciphertext: compression costs CPU
     // and saves little.
-    let mut records_options = Options::default();
+    let mut records_options = with_cache(&cache);
     records_options.set_compression_type(rocksdb::DBCompressionType::None);
     let families = vec![
         ColumnFamilyDescriptor::new(CF_RECORDS, records_options),
-        ColumnFamilyDescriptor::new(CF_INDEX, Options::default()),
+        ColumnFamilyDescriptor::new(CF_INDEX, with_cache(&cache)),
         ColumnFamilyDescriptor::new(CF_IDS, ids_options),
-        ColumnFamilyDescriptor::new(CF_META, Options::default()),
+        ColumnFamilyDescriptor::new(CF_META, with_cache(&cache)),
     ];
     Ok(DB::open_cf_descriptors(&options, path, families)?)
+}
+
+/// A family's default options, but reading through `cache`.
+fn with_cache(cache: &rocksdb::Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    let mut options = Options::default();
+    options.set_block_based_table_factory(&table);
+    options
 }
 
 impl Drop for EmbeddedLog {

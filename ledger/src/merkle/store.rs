@@ -61,6 +61,11 @@ impl TreeStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_db_write_buffer_size(crate::limits::MERKLE_MEMTABLES_BYTES_MAX);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(
+            crate::limits::MERKLE_BLOCK_CACHE_BYTES,
+        ));
+        options.set_block_based_table_factory(&table);
         let db = DB::open(&options, path.as_ref()).map_err(store)?;
         let format = db.get(FORMAT_KEY).map_err(store)?;
         if format.as_deref() == Some(&FORMAT[..]) {

@@ -116,6 +116,9 @@ impl Vault {
         options.set_memtable_prefix_bloom_ratio(0.05);
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(
+            crate::limits::VAULT_BLOCK_CACHE_BYTES,
+        ));
         options.set_block_based_table_factory(&table);
         Ok(Vault::over(rocksdb::DB::open(&options, path)?))
     }
