@@ -3,7 +3,32 @@
 
 use crate::args::{ServeArgs, UidaiArgs};
 
+/// The rayon pool does a bulk load's heavy work (signatures, decoding, sealing) in long
+/// batches. Its threads run at a lower priority than the async runtime's, which serve each
+/// request: on two cores a citizen's read is then not queued behind a results day, and with
+/// nothing else to run the pool still has every core (a nice value only orders who runs
+/// first; no CPU is left idle).
+fn lower_the_pools_priority() -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|index| format!("pool-{index}"))
+        .start_handler(|index| {
+            let lower = thread_priority::ThreadPriority::Crossplatform(
+                thread_priority::ThreadPriorityValue::try_from(POOL_PRIORITY).unwrap_or_default(),
+            );
+            if let Err(e) = thread_priority::set_current_thread_priority(lower) {
+                tracing::warn!(index, error = %e, "a pool thread runs at normal priority");
+            }
+        })
+        .build_global()?;
+    Ok(())
+}
+
+/// The pool's priority on thread-priority's scale of 0 to 99, which on Linux maps to nice 19
+/// down to -20: 22 is nice 10 (a tenth of a normal thread's share when both want the CPU).
+const POOL_PRIORITY: u8 = 22;
+
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    lower_the_pools_priority()?;
     let ServeArgs {
         data,
         listen,

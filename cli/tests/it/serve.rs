@@ -311,3 +311,41 @@ fn the_authority_stops_when_stdin_closes_despite_a_stalled_client() {
     assert!(status.success(), "exits 0, not {status}");
     drop(stalled);
 }
+
+/// Each thread's nice value (field 19 of `/proc/PID/task/TID/stat`) by the thread's name.
+fn thread_nice_values(pid: u32) -> Vec<(String, i32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    let mut values = Vec::new();
+    for task in tasks {
+        let path = task.expect("a thread").path();
+        let Ok(name) = std::fs::read_to_string(path.join("comm")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
+        // The fields after the name's closing parenthesis start at field 3.
+        let nice = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(16))
+            .and_then(|nice| nice.parse().ok())
+            .expect("a nice value");
+        values.push((name.trim().to_owned(), nice));
+    }
+    values
+}
+
+/// The rayon pool (a bulk load's signatures, decoding and sealing) runs at a lower priority
+/// than the threads that serve requests, so on a small machine a citizen's read is not queued
+/// behind a results day.
+#[test]
+fn the_pool_runs_below_the_threads_that_serve_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _, _) = start(dir.path());
+    let threads = thread_nice_values(child.id());
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let pool: Vec<i32> =
+        threads.iter().filter(|(name, _)| name.starts_with("pool-")).map(|(_, n)| *n).collect();
+    let serving: Vec<i32> =
+        threads.iter().filter(|(name, _)| name == "tokio-rt-worker").map(|(_, n)| *n).collect();
+    assert!(!pool.is_empty() && !serving.is_empty(), "{threads:?}");
+    assert!(pool.iter().all(|nice| *nice == 10), "{threads:?}");
+    assert!(serving.iter().all(|nice| *nice == 0), "{threads:?}");
+}
