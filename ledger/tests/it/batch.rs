@@ -51,18 +51,22 @@ async fn a_batch_signed_once_is_accepted_and_audited_event_by_event() {
     assert_eq!(report.failure, None, "{report:?}");
 }
 
+/// Spoils two members of a signed batch: event 3 is changed after signing (its leaf no longer
+/// leads to the signed root), and event 5 keeps a real path but claims place 4.
+fn spoil_3_and_5(batch: &mut [Envelope]) {
+    if let Payload::DocumentIssued(issued) = &mut batch[3].event.payload {
+        issued.name = schemas::Label::parse("Forged Marksheet").expect("label");
+    }
+    if let Some(proof) = &mut batch[5].batch {
+        proof.index = 4;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_altered_or_foreign_event_in_a_batch_is_refused_alone() {
     let mut s = setup().await;
     let mut batch = signed_batch(&mut s, 8).await;
-    // One event changed after signing: its leaf no longer leads to the signed root.
-    if let Payload::DocumentIssued(issued) = &mut batch[3].event.payload {
-        issued.name = schemas::Label::parse("Forged Marksheet").expect("label");
-    }
-    // Another keeps a real path but claims another place in the batch.
-    if let Some(proof) = &mut batch[5].batch {
-        proof.index = 4;
-    }
+    spoil_3_and_5(&mut batch);
     let records: Vec<Vec<u8>> = batch.iter().map(|e| encode_record(e).expect("encode")).collect();
     let verdicts = s.ledger.append(records).await.expect("append");
     for (index, verdict) in verdicts.iter().enumerate() {
@@ -84,12 +88,7 @@ async fn an_altered_or_foreign_event_in_a_batch_is_refused_alone() {
 async fn authentication_gives_each_envelope_back_with_an_appends_verdict() {
     let mut s = setup().await;
     let mut sent = signed_batch(&mut s, 8).await;
-    if let Payload::DocumentIssued(issued) = &mut sent[3].event.payload {
-        issued.name = schemas::Label::parse("Forged Marksheet").expect("label");
-    }
-    if let Some(proof) = &mut sent[5].batch {
-        proof.index = 4;
-    }
+    spoil_3_and_5(&mut sent);
     let (citizen, record) = s.world.register_citizen();
     s.ledger.append_one(record).await.expect("registered");
     let alone = s.world.marksheet_envelope(&citizen, "A-1");
