@@ -108,14 +108,37 @@ fn cf_options(name: &str, cache: &rocksdb::Cache) -> Options {
     options
 }
 
+/// How every write to the views goes: without RocksDB's write-ahead log. The views are derived
+/// from the log, so a crash may lose their latest batches as long as it loses them in every
+/// family at once: the families flush together (`atomic_flush`) and the positions family
+/// flushes with them, so the projector resumes from the last batch the disk holds whole. The
+/// WAL cost a bulk load a second copy of every view row through the page cache.
+fn unlogged() -> rocksdb::WriteOptions {
+    let mut options = rocksdb::WriteOptions::default();
+    options.disable_wal(true);
+    options
+}
+
 impl Views {
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Opened), ProjectionError> {
+        Self::open_with_memtables(path, crate::limits::VIEWS_MEMTABLES_BYTES_MAX)
+    }
+
+    /// `open` with another memtable budget: a small one flushes often, which the crash tests
+    /// use to stop a projector between flushes of a load.
+    pub fn open_with_memtables(
+        path: impl AsRef<Path>,
+        memtables_bytes: usize,
+    ) -> Result<(Self, Opened), ProjectionError> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         // Sixteen column families with RocksDB's 64 MB memtables each could hold a gigabyte
         // in memory during a bulk load; one budget for all of them bounds it.
-        options.set_db_write_buffer_size(crate::limits::VIEWS_MEMTABLES_BYTES_MAX);
+        options.set_db_write_buffer_size(memtables_bytes);
+        // Writes skip the WAL (`unlogged`): only flushing every family at once keeps the
+        // positions true to the rows after a crash.
+        options.set_atomic_flush(true);
         // One block cache for every family, for the same reason.
         let cache = rocksdb::Cache::new_lru_cache(crate::limits::VIEWS_BLOCK_CACHE_BYTES);
         let families = std::iter::once(CF_META)
@@ -157,11 +180,11 @@ impl Views {
             };
             let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
             for key in halts {
-                db.delete_cf(&meta, key)?;
+                db.delete_cf_opt(&meta, key, &unlogged())?;
             }
         }
         let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
-        db.put_cf(&meta, VERSION_KEY, SCHEMA_VERSION.to_le_bytes())?;
+        db.put_cf_opt(&meta, VERSION_KEY, SCHEMA_VERSION.to_le_bytes(), &unlogged())?;
         let views = Views { db, any_halt: true.into() };
         views.any_halt.store(!views.scan_halts()?.is_empty(), std::sync::atomic::Ordering::SeqCst);
         Ok((views, opened))
@@ -200,7 +223,18 @@ impl Views {
     }
 
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<(), ProjectionError> {
-        Ok(self.db.write(batch)?)
+        Ok(self.db.write_opt(batch, &unlogged())?)
+    }
+
+    /// Writes every family's memtable to disk in one atomic flush. Flushing one family alone
+    /// would let a crash leave it ahead of the positions, and the projector would apply its
+    /// rows twice.
+    pub fn flush(&self) -> Result<(), ProjectionError> {
+        let families = std::iter::once(CF_META)
+            .chain(VIEW_CFS)
+            .map(|name| self.cf(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.db.flush_cfs_opt(&families, &rocksdb::FlushOptions::default())?)
     }
 
     /// A consistent copy of the views in `dir` (a new folder): a RocksDB checkpoint, whose
@@ -228,7 +262,7 @@ impl Views {
     pub(crate) fn record_halt(&self, halt: &Halt) -> Result<(), ProjectionError> {
         let key = format!("{HALT_PREFIX}{}/{}", halt.topic, halt.partition);
         self.any_halt.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.db.put_cf(self.cf(CF_META)?, key, encode(halt))?)
+        Ok(self.db.put_cf_opt(self.cf(CF_META)?, key, encode(halt), &unlogged())?)
     }
 
     /// The partitions that stopped on an event they could not apply (for health).
@@ -296,11 +330,7 @@ impl Views {
             ranges.push((CF_DOCS, Owner::Aadhaar(*hash).key()));
             ranges.push((CF_AADHAAR, hash.0.to_vec()));
         }
-        // Every family, not only these: the write-ahead log file that holds the deleted rows
-        // is removed only once no family needs it.
-        for cf in std::iter::once(CF_META).chain(VIEW_CFS) {
-            self.db.flush_cf(self.cf(cf)?)?;
-        }
+        self.flush()?;
         for (cf, prefix) in &ranges {
             let end = prefix_end(prefix);
             self.db.compact_range_cf(self.cf(cf)?, Some(prefix.as_slice()), end.as_deref());
