@@ -16,11 +16,12 @@
 //!
 //! One writer thread owns all appends. It takes every request waiting in its queue (up to
 //! `GROUP_COMMIT_RECORDS_MAX` records), writes their frames as one contiguous write with one
-//! `fdatasync`, then their index and ids as one RocksDB write batch without a sync, and only
-//! then answers the callers and lets readers see the records. The segments are the durable
-//! truth: a crash may lose index entries never synced, and opening the log writes them again
-//! from the frames after `segments/indexed`; a frame cut short by the crash (never
-//! acknowledged) is cut off, and the log says so.
+//! `fdatasync`, then their index and ids as one RocksDB write batch without RocksDB's
+//! write-ahead log, and only then answers the callers and lets readers see the records. The
+//! segments are the durable truth: a crash loses the index entries RocksDB had not yet
+//! flushed, and opening the log writes them again from the frames after `segments/indexed`
+//! (which every batch carries, and which flushes with the entries: `atomic_flush`); a frame
+//! cut short by the crash (never acknowledged) is cut off, and the log says so.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -177,13 +178,30 @@ impl EmbeddedLog {
         path: impl AsRef<Path>,
         segment_bytes: u64,
     ) -> Result<Self, LogError> {
+        Self::open_tuned(path, segment_bytes, crate::limits::LOG_INDEX_MEMTABLES_BYTES_MAX)
+    }
+
+    /// `open` with a budget for the index's memtables: a small one flushes the index many
+    /// times a second, which the crash tests use to stop a writer between index flushes.
+    pub fn open_with_index_memtables(
+        path: impl AsRef<Path>,
+        memtables_bytes: usize,
+    ) -> Result<Self, LogError> {
+        Self::open_tuned(path, SEGMENT_BYTES, memtables_bytes)
+    }
+
+    fn open_tuned(
+        path: impl AsRef<Path>,
+        segment_bytes: u64,
+        memtables_bytes: usize,
+    ) -> Result<Self, LogError> {
         assert!(
             segment_bytes
                 >= (crate::limits::SEGMENT_FRAME_BYTES_MAX + segment::HEADER_BYTES) as u64,
             "a segment holds the largest frame"
         );
         let path = path.as_ref();
-        let db = open_db(path)?;
+        let db = open_db(path, memtables_bytes)?;
         let segments = Arc::new(Segments::open(&path.join("segments"), segment_bytes)?);
         let topics = load_topics(&db)?;
         let inner = Arc::new(Inner { db, segments, topics: RwLock::new(topics) });
@@ -216,7 +234,7 @@ impl EmbeddedLog {
     }
 }
 
-fn open_db(path: &Path) -> Result<DB, LogError> {
+fn open_db(path: &Path, memtables_bytes: usize) -> Result<DB, LogError> {
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
@@ -226,7 +244,10 @@ fn open_db(path: &Path) -> Result<DB, LogError> {
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     // One writer thread does every write; the hashed id memtable below requires this.
     options.set_allow_concurrent_memtable_write(false);
-    options.set_db_write_buffer_size(crate::limits::LOG_INDEX_MEMTABLES_BYTES_MAX);
+    options.set_db_write_buffer_size(memtables_bytes);
+    // The writer's batches skip the WAL (`commit_group`): `segments/indexed` in `meta` must
+    // reach the disk together with the entries it vouches for, never ahead of them.
+    options.set_atomic_flush(true);
     // One cache for every family: by default each would get its own 32 MiB.
     let cache = rocksdb::Cache::new_lru_cache(crate::limits::LOG_INDEX_BLOCK_CACHE_BYTES);
     let mut ids_table = BlockBasedOptions::default();
@@ -507,9 +528,12 @@ fn commit_group(inner: &Inner, writer: &mut segment::Writer, group: Vec<Job>) {
     let written =
         prepare_group(inner, writer, &group).and_then(|(frames, batch, results, ends)| {
             writer.commit(frames)?;
-            // Without a sync: the frames are durable, and a lost index is written again from
-            // them when the log opens.
-            if let Err(e) = inner.db.write(batch) {
+            // Without the WAL: the frames are durable, and index entries a crash lost are
+            // written again from them when the log opens. The WAL was a second copy of every
+            // entry through the page cache.
+            let mut unlogged = WriteOptions::default();
+            unlogged.disable_wal(true);
+            if let Err(e) = inner.db.write_opt(batch, &unlogged) {
                 // The frames are durable but not indexed: the next group must not take their
                 // offsets again, and their callers cannot be told they were not written.
                 // Nothing more is written until a restart's recovery indexes them; a retry is

@@ -2,7 +2,10 @@
 //! tasks, and prints `ACK <event id> <partition> <offset>` for each event only after the ledger
 //! acknowledged it as durable. The crash test kills it with SIGKILL mid-stream.
 //!
-//! Usage: crash-writer DATA_DIR ROUND
+//! Usage: crash-writer DATA_DIR ROUND [INDEX_MEMTABLES_BYTES]
+//!
+//! A small index memtable budget flushes the log's index many times during a round, so the
+//! kill lands between flushes.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -22,7 +25,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let round: u64 = round.parse().context("ROUND must be a number")?;
     let mut world = World::new(1);
-    let log = Arc::new(EmbeddedLog::open(&dir).context("open log")?);
+    let log = match args.next() {
+        Some(bytes) => {
+            let bytes = bytes.parse().context("INDEX_MEMTABLES_BYTES must be a number")?;
+            EmbeddedLog::open_with_index_memtables(&dir, bytes)
+        }
+        None => EmbeddedLog::open(&dir),
+    };
+    let log = Arc::new(log.context("open log")?);
     let ledger = Arc::new(Ledger::open(log, world.config()).await.context("open ledger")?);
     // Identical bytes in every round, so later rounds see them as already present.
     for verdict in ledger.append(vec![world.register_issuer(), world.register_requester()]).await? {
