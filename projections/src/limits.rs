@@ -26,3 +26,12 @@ const _: () = assert!(CURSOR_CHARS_MAX / 2 >= 8 + 32 + 8 + 64 + 1 + 5 + 1 + 100)
 pub const TAIL_WAIT_MS: u64 = 5;
 /// A follower that could not read the log (a broker restarting) tries again after this long.
 pub const LOG_RETRY_MS: u64 = 500;
+/// The views are flushed once no batch came for this long (`Views::flush_if_settled`): what a
+/// crash keeps and an auditor reading them sees catches up soon after a load ends.
+pub const VIEWS_FLUSH_QUIET_MS: u64 = 1_000;
+/// ... or once their oldest unflushed batch is this old, under a steady trickle of events.
+pub const VIEWS_FLUSH_AGE_MS_MAX: u64 = 30_000;
+/// How often the follower checks whether to flush.
+pub const VIEWS_FLUSH_CHECK_MS: u64 = 500;
+const _: () = assert!(VIEWS_FLUSH_CHECK_MS <= VIEWS_FLUSH_QUIET_MS);
+const _: () = assert!(VIEWS_FLUSH_QUIET_MS < VIEWS_FLUSH_AGE_MS_MAX);

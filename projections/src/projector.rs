@@ -404,6 +404,7 @@ impl<L: Log> Projector<L> {
                 }
             });
         }
+        tasks.spawn(flush_when_settled(Arc::clone(&self.views), stop));
         while let Some(joined) = tasks.join_next().await {
             joined.map_err(|e| ProjectionError::Store(format!("follower: {e}")))??;
         }
@@ -509,4 +510,34 @@ fn apply_records(
     tx.set_position(topic, partition, next.max(last))?;
     tx.commit()?;
     Ok(records.len() as u64)
+}
+
+/// Flushes the views whenever they settle (`Views::flush_if_settled`) until `stop` turns true.
+async fn flush_when_settled(
+    views: Arc<Views>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ProjectionError> {
+    use crate::limits::{VIEWS_FLUSH_AGE_MS_MAX, VIEWS_FLUSH_CHECK_MS, VIEWS_FLUSH_QUIET_MS};
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(VIEWS_FLUSH_CHECK_MS)) => {}
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let views = Arc::clone(&views);
+        let flushed = tokio::task::spawn_blocking(move || {
+            views.flush_if_settled(VIEWS_FLUSH_QUIET_MS, VIEWS_FLUSH_AGE_MS_MAX)
+        })
+        .await
+        .map_err(|e| ProjectionError::Store(format!("flusher: {e}")))?;
+        if let Err(e) = flushed {
+            tracing::warn!(error = %e, "cannot flush the views; retrying");
+        }
+    }
 }

@@ -75,6 +75,34 @@ pub struct Views {
     /// Whether any partition ever halted here: the projector asks before every batch, and
     /// scanning the store for halts that almost never exist cost 0.5% of a bulk load's CPU.
     any_halt: std::sync::atomic::AtomicBool,
+    /// Writes not yet flushed (the views skip the WAL): when the oldest and the latest of them
+    /// were made, in ms since `opened` (0: none). `flush_if_settled` reads them.
+    unflushed: Unflushed,
+}
+
+#[derive(Debug)]
+struct Unflushed {
+    opened: std::time::Instant,
+    oldest_ms: std::sync::atomic::AtomicU64,
+    latest_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Unflushed {
+    fn new() -> Self {
+        Unflushed { opened: std::time::Instant::now(), oldest_ms: 0.into(), latest_ms: 0.into() }
+    }
+
+    fn now_ms(&self) -> u64 {
+        // At least 1: 0 means nothing unflushed.
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    fn written(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now_ms();
+        self.latest_ms.store(now, SeqCst);
+        let _ = self.oldest_ms.compare_exchange(0, now, SeqCst, SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Views {
@@ -185,7 +213,10 @@ impl Views {
         }
         let meta = db.cf_handle(CF_META).ok_or_else(|| store_error("meta missing"))?;
         db.put_cf_opt(&meta, VERSION_KEY, SCHEMA_VERSION.to_le_bytes(), &unlogged())?;
-        let views = Views { db, any_halt: true.into() };
+        let views = Views { db, any_halt: true.into(), unflushed: Unflushed::new() };
+        // On disk at once: a reader opening the views read-only (an auditor) finds their
+        // version even before the projector's first flush.
+        views.flush()?;
         views.any_halt.store(!views.scan_halts()?.is_empty(), std::sync::atomic::Ordering::SeqCst);
         Ok((views, opened))
     }
@@ -209,7 +240,7 @@ impl Views {
                 "the views are at schema version {found:?}, this code's is {SCHEMA_VERSION}: start the service once to rebuild them"
             )));
         }
-        let views = Views { db, any_halt: true.into() };
+        let views = Views { db, any_halt: true.into(), unflushed: Unflushed::new() };
         views.any_halt.store(!views.scan_halts()?.is_empty(), std::sync::atomic::Ordering::SeqCst);
         Ok(views)
     }
@@ -223,13 +254,40 @@ impl Views {
     }
 
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<(), ProjectionError> {
-        Ok(self.db.write_opt(batch, &unlogged())?)
+        self.db.write_opt(batch, &unlogged())?;
+        self.unflushed.written();
+        Ok(())
+    }
+
+    /// Flushes the views if they hold writes not yet on disk and either none came for
+    /// `quiet_ms` or the oldest is `age_ms_max` old; says whether it flushed. Without the WAL,
+    /// what is on disk is what a crash keeps and what an auditor opening the views read-only
+    /// sees; flushing only when the projector settles keeps a bulk load's memtables whole.
+    pub fn flush_if_settled(
+        &self,
+        quiet_ms: u64,
+        age_ms_max: u64,
+    ) -> Result<bool, ProjectionError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let oldest = self.unflushed.oldest_ms.load(SeqCst);
+        if oldest == 0 {
+            return Ok(false);
+        }
+        let now = self.unflushed.now_ms();
+        let quiet = now.saturating_sub(self.unflushed.latest_ms.load(SeqCst)) >= quiet_ms;
+        if !quiet && now.saturating_sub(oldest) < age_ms_max {
+            return Ok(false);
+        }
+        self.flush()?;
+        Ok(true)
     }
 
     /// Writes every family's memtable to disk in one atomic flush. Flushing one family alone
     /// would let a crash leave it ahead of the positions, and the projector would apply its
     /// rows twice.
     pub fn flush(&self) -> Result<(), ProjectionError> {
+        // Cleared first: a write from here on is either in this flush or marks it again.
+        self.unflushed.oldest_ms.store(0, std::sync::atomic::Ordering::SeqCst);
         let families = std::iter::once(CF_META)
             .chain(VIEW_CFS)
             .map(|name| self.cf(name))
@@ -262,7 +320,9 @@ impl Views {
     pub(crate) fn record_halt(&self, halt: &Halt) -> Result<(), ProjectionError> {
         let key = format!("{HALT_PREFIX}{}/{}", halt.topic, halt.partition);
         self.any_halt.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(self.db.put_cf_opt(self.cf(CF_META)?, key, encode(halt), &unlogged())?)
+        self.db.put_cf_opt(self.cf(CF_META)?, key, encode(halt), &unlogged())?;
+        self.unflushed.written();
+        Ok(())
     }
 
     /// The partitions that stopped on an event they could not apply (for health).

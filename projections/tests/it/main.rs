@@ -799,3 +799,41 @@ async fn a_follower_takes_each_append_from_the_tail_as_it_lands() {
     assert!(kept > read, "kept {kept}, read back {read}");
     check_against_model(follower.views(), &history);
 }
+
+/// The views skip RocksDB's WAL, so a reader opening them read-only (an auditor beside the
+/// service) sees them as of their last flush: at first only their version, and once the
+/// follower finds them settled, everything applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_reader_sees_the_views_once_the_follower_flushes_them() {
+    let history = history::generate(43, 3, 120);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = logged(dir.path(), &history.world, history.records.clone()).await;
+    let views_dir = dir.path().join("views");
+    let projector = projector(&log, &views_dir, &history.world, world_keys(43));
+    projector.catch_up().await.expect("build");
+    let partitions: Vec<(String, u32)> = (projector.status().await.expect("status").into_iter())
+        .map(|status| (status.topic, status.partition))
+        .collect();
+    let applied = |views: &Views| -> u64 {
+        partitions.iter().map(|(topic, p)| views.position(topic, *p).expect("position")).sum()
+    };
+    let live = applied(projector.views());
+    assert!(live > 0);
+    let reader = Views::open_read_only(&views_dir).expect("the version is on disk from the start");
+    assert_eq!(applied(&reader), 0, "nothing flushed yet: a WAL would have shown it");
+    assert!(!projector.views().flush_if_settled(u64::MAX, u64::MAX).expect("check"));
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = {
+        let projector = projector.clone();
+        tokio::spawn(async move { projector.follow(stopped).await })
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while applied(&Views::open_read_only(&views_dir).expect("read-only")) < live {
+        assert!(tokio::time::Instant::now() < deadline, "the follower never flushed the views");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop.send(true).expect("stop");
+    follower.await.expect("join").expect("follow");
+    assert!(!projector.views().flush_if_settled(0, 0).expect("check"), "nothing left to flush");
+}
