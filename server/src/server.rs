@@ -653,6 +653,7 @@ fn build_state<L: Log>(
     services.public_url = config.public_url.clone();
     let state = AppState::new(services);
     state.metrics.watch_projection(projector.sources());
+    state.metrics.watch_trees(proofs.leaf_sources());
     Ok(state)
 }
 

@@ -301,23 +301,38 @@ async fn an_exam_boards_results_land_row_by_row_and_a_rerun_adds_nothing() {
     assert!(!ok);
     assert_eq!(report_rows(&report), vec![(2, "key_revoked".to_owned())], "{out}");
 
-    // The views took the rows from the ledger's tail in memory, not read back from the log
-    // (issue 19), and they are exactly what a rebuild from the log gives.
+    // The views and the Merkle trees took the rows from the ledger's tail in memory, not read
+    // back from the log (issue 19), and the views are exactly what a rebuild from the log gives.
+    let kept = tail_count(&url, "locker_projection_records_total").await;
+    assert!(kept > 0, "the views read every record back from the log");
+    // The trees take their leaves when the checkpointer next looks: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tail_count(&url, "locker_merkle_leaves_total").await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Merkle trees took no leaf from the tail"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server);
+    let verify = owned(&["audit", "verify", "--data", data.to_str().expect("path")]);
+    let (ok, out, err) = locker(verify).await;
+    assert!(ok && out.contains("views match a rebuild from the log"), "{out} {err}");
+}
+
+/// The `source="tail"` sample of a counter on the service's `/metrics`.
+async fn tail_count(url: &str, name: &str) -> u64 {
     let metrics = JsonClient::new(Duration::from_secs(10))
         .send("GET", &JsonClient::parse_url(&format!("{url}/metrics")).expect("url"), &[], vec![])
         .await
         .expect("metrics")
         .1;
-    let kept = metrics
+    let prefix = format!("{name}{{source=\"tail\"}} ");
+    metrics
         .lines()
-        .find_map(|line| line.strip_prefix("locker_projection_records_total{source=\"tail\"} "))
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
         .and_then(|count| count.parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("the tail's count: {metrics}"));
-    assert!(kept > 0, "{metrics}");
-    drop(server);
-    let verify = owned(&["audit", "verify", "--data", data.to_str().expect("path")]);
-    let (ok, out, err) = locker(verify).await;
-    assert!(ok && out.contains("views match a rebuild from the log"), "{out} {err}");
+        .unwrap_or_else(|| panic!("no {prefix}in {metrics}"))
 }
 
 /// A marksheet row for the demo citizen, as the exam board signs it for its inbox.

@@ -26,6 +26,7 @@ pub async fn catch_up<L: Log>(
         });
         if let Some(&(last, _)) = kept.last() {
             tree.append(&kept, last + 1)?;
+            tree.count_sources(true, kept.len() as u64);
             added += kept.len() as u64;
             continue;
         }
@@ -46,6 +47,7 @@ pub async fn catch_up<L: Log>(
             .map(|record| (record.position.offset, leaf_hash(&record.value)))
             .collect();
         tree.append(&leaves, next)?;
+        tree.count_sources(false, leaves.len() as u64);
         added += leaves.len() as u64;
     }
 }

@@ -32,7 +32,7 @@ pub use checkpoint::{CheckpointPolicy, checkpoint, checkpoint_partitions, last_c
 #[cfg(feature = "store")]
 pub use follow::catch_up;
 #[cfg(feature = "store")]
-pub use store::{PartitionTree, TreeStore};
+pub use store::{LeafSources, PartitionTree, TreeStore};
 
 #[cfg(test)]
 mod tests;

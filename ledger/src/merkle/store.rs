@@ -42,6 +42,29 @@ fn prefix(topic: &str, partition: u32) -> Vec<u8> {
 #[derive(Debug)]
 pub struct TreeStore {
     db: DB,
+    sources: std::sync::Arc<LeafSources>,
+}
+
+/// Where the trees' leaves came from since the store opened: this process's appends kept in
+/// memory (`crate::Tail`), or read back from the log. What the service's metrics report, and
+/// how a test sees that the tail is used at all.
+#[derive(Debug, Default)]
+pub struct LeafSources {
+    tail: std::sync::atomic::AtomicU64,
+    log: std::sync::atomic::AtomicU64,
+}
+
+impl LeafSources {
+    /// Leaves taken from the tail, and read from the log.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.tail.load(Relaxed), self.log.load(Relaxed))
+    }
+
+    pub(crate) fn add(&self, from_tail: bool, leaves: u64) {
+        let counter = if from_tail { &self.tail } else { &self.log };
+        counter.fetch_add(leaves, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One partition's tree: its size, where it stopped in the log, its open subtrees, and the
@@ -49,6 +72,7 @@ pub struct TreeStore {
 #[derive(Debug)]
 pub struct PartitionTree<'a> {
     db: &'a DB,
+    sources: &'a LeafSources,
     prefix: Vec<u8>,
     size: u64,
     next_offset: u64,
@@ -69,7 +93,7 @@ impl TreeStore {
         let db = DB::open(&options, path.as_ref()).map_err(store)?;
         let format = db.get(FORMAT_KEY).map_err(store)?;
         if format.as_deref() == Some(&FORMAT[..]) {
-            return Ok(TreeStore { db });
+            return Ok(TreeStore { db, sources: std::sync::Arc::default() });
         }
         let mut iter = db.raw_iterator();
         iter.seek_to_first();
@@ -89,7 +113,12 @@ impl TreeStore {
             db
         };
         db.put(FORMAT_KEY, FORMAT).map_err(store)?;
-        Ok(TreeStore { db })
+        Ok(TreeStore { db, sources: std::sync::Arc::default() })
+    }
+
+    /// Where the leaves appended since the store opened came from.
+    pub fn sources(&self) -> std::sync::Arc<LeafSources> {
+        std::sync::Arc::clone(&self.sources)
     }
 
     /// The partition's tree as last stored (empty at first).
@@ -115,6 +144,7 @@ impl TreeStore {
         };
         let mut tree = PartitionTree {
             db: &self.db,
+            sources: &self.sources,
             prefix,
             size,
             next_offset,
@@ -213,6 +243,11 @@ impl PartitionTree<'_> {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Counts leaves appended from the tail or the log (`LeafSources`).
+    pub(crate) fn count_sources(&self, from_tail: bool, leaves: u64) {
+        self.sources.add(from_tail, leaves);
     }
 
     /// The log offset after the last record in the tree.

@@ -60,6 +60,7 @@ pub struct Metrics {
     jobs: Mutex<BTreeMap<Job, u64>>,
     /// Where the projector found the records it applied.
     projected: std::sync::OnceLock<std::sync::Arc<projections::Sources>>,
+    leaves: std::sync::OnceLock<std::sync::Arc<ledger::merkle::LeafSources>>,
 }
 
 impl Metrics {
@@ -72,6 +73,11 @@ impl Metrics {
     /// Reports the projector's sources from now on.
     pub fn watch_projection(&self, sources: std::sync::Arc<projections::Sources>) {
         let _ = self.projected.set(sources);
+    }
+
+    /// Reports the Merkle trees' sources from now on.
+    pub fn watch_trees(&self, sources: std::sync::Arc<ledger::merkle::LeafSources>) {
+        let _ = self.leaves.set(sources);
     }
 
     pub fn count(&self, route: &str, status: u16) {
@@ -112,6 +118,14 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "# HELP {name} Records the views applied, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
+            );
+        }
+        if let Some(sources) = self.leaves.get() {
+            let (kept, read) = sources.counts();
+            let name = "locker_merkle_leaves_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Leaves the Merkle trees took, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
             );
         }
         partition_gauge(

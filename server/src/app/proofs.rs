@@ -231,6 +231,11 @@ impl<L: Log> Transparency<L> {
         }
     }
 
+    /// Where the trees' leaves came from (the tail or the log), for the metrics.
+    pub fn leaf_sources(&self) -> Arc<ledger::merkle::LeafSources> {
+        self.trees.sources()
+    }
+
     fn latest_of(&self, topic: &str, partition: u32) -> Option<SignedCheckpoint> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest.get(&(topic.to_owned(), partition)).cloned()
