@@ -417,9 +417,16 @@ impl Vault {
     /// or the write-ahead log until then, and crypto-shredding means no copy anywhere.
     fn compact(&self, names: &[Vec<u8>]) -> Result<(), VaultError> {
         self.db.flush()?;
+        // The last level rewritten too: RocksDB may otherwise move a table holding only the
+        // key and one holding only its deletion there untouched, side by side (the views
+        // lost a closed locker's rows to that). Here the deletion's batch also writes its
+        // markers, which sort after every key, so the tables overlap and are merged anyway;
+        // forced, that no longer depends on the order of names.
+        let mut rewrite = rocksdb::CompactOptions::default();
+        rewrite.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
         for name in names {
             let end = [name.as_slice(), &[0xff]].concat();
-            self.db.compact_range(Some(name.as_slice()), Some(end.as_slice()));
+            self.db.compact_range_opt(Some(name.as_slice()), Some(end.as_slice()), &rewrite);
         }
         Ok(())
     }
@@ -470,6 +477,33 @@ mod tests {
         assert!(recent.get(&(total - 1).to_le_bytes()).is_some());
         assert!(recent.get(&(total - VAULT_RECENT_KEYS_MAX / 2).to_le_bytes()).is_some());
         assert!(recent.get(&0usize.to_le_bytes()).is_none());
+    }
+
+    /// Crypto-shredding: an erased key's bytes are nowhere in the store's files, also when the
+    /// key had reached a table before its erasure. (RocksDB moved the table holding the key and
+    /// the one holding its deletion to the last level side by side, untouched, and the key
+    /// stayed on disk, until the compaction was forced to rewrite the last level.)
+    #[test]
+    fn an_erased_key_leaves_every_file_of_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let locker = LockerId([9; 16]);
+        let vault = Vault::open(dir.path()).expect("open");
+        let key = vault.key_for(&SealSubject::Locker(locker)).expect("key");
+        let other = vault.key_for(&SealSubject::Locker(LockerId([8; 16]))).expect("other");
+        vault.db.flush().expect("the keys reach a table");
+        let on_disk = |bytes: &[u8; 32]| -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .expect("list")
+                .map(|entry| entry.expect("entry").path())
+                .filter(|path| std::fs::read(path).expect("read").windows(32).any(|w| w == bytes))
+                .map(|path| path.display().to_string())
+                .collect()
+        };
+        assert!(!on_disk(&key).is_empty(), "the test needs the key in a file first");
+        vault.erase_locker(&locker, &schemas::EventId([1; 16])).expect("erase");
+        assert_eq!(on_disk(&key), Vec::<String>::new(), "the erased key is still on disk");
+        assert!(!on_disk(&other).is_empty(), "only the erased key goes");
+        assert_eq!(vault.key(&SealSubject::Locker(LockerId([8; 16]))), Some(other));
     }
 
     #[test]
