@@ -302,7 +302,12 @@ impl Views {
             .chain(VIEW_CFS)
             .map(|name| self.cf(name))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.db.flush_cfs_opt(&families, &rocksdb::FlushOptions::default())?)
+        let flushed = self.db.flush_cfs_opt(&families, &rocksdb::FlushOptions::default());
+        if flushed.is_err() {
+            // Still unflushed: the follower tries again.
+            self.unflushed.written();
+        }
+        Ok(flushed?)
     }
 
     /// A consistent copy of the views in `dir` (a new folder): a RocksDB checkpoint, whose
@@ -332,7 +337,9 @@ impl Views {
         self.any_halt.store(true, std::sync::atomic::Ordering::SeqCst);
         self.db.put_cf_opt(self.cf(CF_META)?, key, encode(halt), &unlogged())?;
         self.unflushed.written();
-        Ok(())
+        // On disk at once: the follower stops at a halt, and a reader of the flushed views
+        // (the audit) must see it.
+        self.flush()
     }
 
     /// The partitions that stopped on an event they could not apply (for health).

@@ -350,6 +350,9 @@ async fn an_event_the_views_cannot_apply_stops_its_partition_and_only_it() {
     let halted: Vec<_> = status.iter().filter(|s| s.halt.is_some()).collect();
     assert_eq!(halted.len(), 1);
     assert_eq!(halted[0].position, *offset);
+    // A reader of the flushed views (the audit, beside the service) sees the halt at once.
+    let reader = Views::open_read_only(&views_dir).expect("read-only");
+    assert_eq!(reader.halts().expect("halts").len(), 1, "the halt is not on disk");
     // Other partitions are unaffected (unless Ravi shares Asha's); the halt survives a restart.
     let ravi_partition =
         ledger::partition::partition_for(&PartitionKey::Locker(ravi.locker).to_key_bytes(), 8);

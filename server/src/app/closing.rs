@@ -107,6 +107,10 @@ async fn forget_aadhaar(state: &AppState, plan: &Plan) -> Result<(), AppError> {
 
 /// Step 5, and the plan's end.
 async fn finish(state: &AppState, plan: &Plan) -> Result<(), AppError> {
+    // The views' deletions first: they are written without a WAL, so after a crash the
+    // projector applies `LockerClosed` again, and compacting before that would rewrite files
+    // that still hold the rows, the deletions landing later beside them.
+    state.writes.applied_everywhere().await?;
     forget(state, plan)?;
     let removed = remove_files(state, &plan.uploads).await?;
     state.vault.end_closing(&plan.closed_by).map_err(internal)?;
