@@ -113,19 +113,19 @@ impl Metrics {
             }
         }
         if let Some(sources) = self.projected.get() {
-            let (kept, read) = sources.counts();
-            let name = "locker_projection_records_total";
-            let _ = writeln!(
-                out,
-                "# HELP {name} Records the views applied, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
+            by_source(
+                &mut out,
+                "locker_projection_records_total",
+                "Records the views applied",
+                sources.counts(),
             );
         }
         if let Some(sources) = self.leaves.get() {
-            let (kept, read) = sources.counts();
-            let name = "locker_merkle_leaves_total";
-            let _ = writeln!(
-                out,
-                "# HELP {name} Leaves the Merkle trees took, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
+            by_source(
+                &mut out,
+                "locker_merkle_leaves_total",
+                "Leaves the Merkle trees took",
+                sources.counts(),
             );
         }
         partition_gauge(
@@ -181,4 +181,14 @@ fn partition_gauge(
             value(p)
         );
     }
+}
+
+/// A counter of items by where they came from: this process's appends kept in memory (tail),
+/// or read back from the log (log).
+fn by_source(out: &mut String, name: &str, what: &str, (kept, read): (u64, u64)) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP {name} {what}, by where they came from: this process's appends kept in memory (tail), or read back from the log (log).\n# TYPE {name} counter\n{name}{{source=\"tail\"}} {kept}\n{name}{{source=\"log\"}} {read}"
+    );
 }
